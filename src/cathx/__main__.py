@@ -1,0 +1,5 @@
+import sys
+
+from cathx.cli import main
+
+sys.exit(main())
