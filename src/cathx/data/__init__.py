@@ -1,0 +1,1 @@
+"""Data: the synthetic fluoroscopy engine, readers for real formats, transforms and torch Datasets."""
