@@ -1,0 +1,177 @@
+"""Training configuration: small frozen dataclasses loaded strictly from YAML.
+
+``load_train_config(path)`` rejects unknown keys and values outside the declared choices with a
+ConfigError naming the file, the key and the valid choices (see cathx.config).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cathx.config import choices, from_dict, load_yaml, to_dict
+from cathx.errors import ConfigError
+
+TASK_WEIGHTINGS = ("dtp-kpi", "constant", "gradnorm", "dtp", "self-paced")
+SAMPLE_SELECTIONS = ("none", "soft", "hard", "fixed-30", "fixed-50", "fixed-70", "topk-soft", "topk-hard")
+DETECTION_KPIS = ("mae", "rmse", "focal")
+SEGMENTATION_KPIS = ("iou", "dice", "ce")
+
+
+@dataclass(frozen=True)
+class PrioritizationConfig:
+    """Multi-level dynamic resource prioritization (paper Eqs. 1-8) and its ablation alternatives.
+
+    task_weighting: dtp-kpi = the paper (1 / EMA of the task KPI); constant = ``constant_weights``;
+        gradnorm = Chen et al. 2018; dtp = Guo et al. 2018, -(1 - k)^gamma log k; self-paced = Kumar
+        et al. 2010 (easiest samples first, pace growing to all samples; task weights 1).
+    sample_selection: none; soft (weight = 1 - kappa_i); hard (1 - kappa_i > 0.5); fixed-30/50/70
+        (hardest 30/50/70 % of the KPI bank); topk-soft / topk-hard (hardest K, K scheduled from
+        ``topk_start`` to ``topk_end`` of the bank over the stage; topk-soft weights them by 1 - kappa_i).
+    detection_kpi / segmentation_kpi: kappa_d from MAE or RMSE of electrode localisation,
+        kappa = scale / (scale + error_px); kappa_s from IoU or Dice; focal / ce = exp(-per-sample task loss).
+    """
+
+    task_weighting: str = field(default="dtp-kpi", metadata=choices(*TASK_WEIGHTINGS))
+    sample_selection: str = field(default="topk-hard", metadata=choices(*SAMPLE_SELECTIONS))
+    detection_kpi: str = field(default="mae", metadata=choices(*DETECTION_KPIS))
+    segmentation_kpi: str = field(default="iou", metadata=choices(*SEGMENTATION_KPIS))
+    alpha: float = 0.1  # EMA discount of the task KPI (larger = more weight on recent iterations)
+    sample_alpha: float = 0.5  # EMA discount of each sample's KPI in the bank (momentum update)
+    topk_start: float = 1.0  # fraction of the bank kept at the first iteration
+    topk_end: float = 0.7  # fraction kept at the last iteration (the paper retains about 70 %)
+    kpi_floor: float = 0.05  # task KPIs are clamped here before 1/kappa (caps a weight at 20)
+    mae_scale_px: float = 2.0  # kappa_d = s / (s + MAE): 1 at zero error, 0.5 at s pixels
+    error_cap_px: float = 16.0  # a missed or spurious electrode counts as this error
+    peak_threshold: float = 0.3  # heatmap probability for a predicted electrode in the KPI
+    normalize: str = field(default="batch", metadata=choices("batch", "selected"))  # Eq. 1 divides by N
+    constant_weights: dict[str, float] = field(default_factory=lambda: {"segmentation": 1.0, "detection": 1.0})
+    dtp_gamma: float = 2.0
+    gradnorm_alpha: float = 1.5
+    gradnorm_lr: float = 0.025
+    self_paced_start: float = 0.5  # fraction of easiest samples kept at the start, growing to 1
+
+
+@dataclass(frozen=True)
+class SyntheticDataConfig:
+    """Synthetic set generated when no --data is given (cathx.data.synthetic.write_dataset)."""
+
+    n: int = 200  # frames in total, split by the writer into train/val/test
+    seed: int = 0
+    sequences: int = 0
+    frames: int = 8
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    size: int = 256  # training resolution (square)
+    batch_size: int = 8
+    num_workers: int = 0
+    max_electrodes: int = 64
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str = "test"
+    scale: float = 0.15  # augmentation: scale jitter, rotation in degrees, horizontal flip
+    rotate: float = 15.0
+    flip: bool = True
+    limit_train: int = 0  # use only the first N training samples (0 = all); for tiny runs
+    limit_val: int = 0
+    synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage: segmentation-only pretraining or multi-task training."""
+
+    name: str = "multitask"
+    tasks: str = field(default="multitask", metadata=choices("multitask", "segmentation", "detection"))
+    epochs: int = 1
+    max_steps: int = -1  # stop the stage after this many optimizer steps (-1 = epochs decide)
+    sources: tuple[str, ...] = ()  # dataset paths; empty = the run's --data (or the synthetic set)
+    lr: float = 1e-4
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-4
+    schedule: str = field(default="constant", metadata=choices("constant", "cosine"))
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    accelerator: str = field(default="cpu", metadata=choices("cpu", "gpu", "auto"))
+    devices: int = 1
+    strategy: str = field(default="auto", metadata=choices("auto", "ddp", "ddp_spawn"))
+    precision: str = field(default="32-true", metadata=choices("32-true", "16-mixed", "bf16-mixed"))
+    deterministic: bool = True
+    log_every_n_steps: int = 10
+    checkpoint_every_n_steps: int = 0  # mid-epoch checkpoints for exact resume (0 = end of epoch only)
+    val_every_n_epochs: int = 1
+    loggers: tuple[str, ...] = field(default=("csv",), metadata=choices("csv", "tensorboard"))
+    progress_bar: bool = True
+    threads: int = 0  # torch threads per process (0 = leave torch's default)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole experiment: model, data, optimiser, prioritization, stages and trainer."""
+
+    name: str = "cathx"
+    seed: int = 0
+    model: dict[str, Any] = field(default_factory=dict)  # cathx.models.ModelConfig fields
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    prioritization: PrioritizationConfig = field(default_factory=PrioritizationConfig)
+    stages: tuple[StageConfig, ...] = (StageConfig(),)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
+    """Cross-field checks the dataclass types cannot express; returns ``cfg``."""
+    p = cfg.prioritization
+    for name in ("alpha", "sample_alpha", "topk_start", "topk_end", "self_paced_start"):
+        value = getattr(p, name)
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"{where}.prioritization.{name}: must be in (0, 1], got {value}")
+    unknown = sorted(set(p.constant_weights) - {"segmentation", "detection"})
+    if unknown:
+        raise ConfigError(
+            f"{where}.prioritization.constant_weights: unknown task {unknown[0]!r}; choose from detection, segmentation"
+        )
+    if not cfg.stages:
+        raise ConfigError(f"{where}.stages: at least one stage is needed")
+    names = [stage.name for stage in cfg.stages]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}.stages: stage names must be unique, got {names}")
+    if cfg.data.size % 32:
+        raise ConfigError(f"{where}.data.size: must be a multiple of 32, got {cfg.data.size}")
+    return cfg
+
+
+def _check_model(cfg: TrainConfig, where: str) -> None:
+    """Validate the model section against cathx.models.ModelConfig (strict keys and choices)."""
+    try:
+        from cathx.models import ModelConfig
+    except ImportError:  # the model package is not there yet: nothing to check against
+        return
+    from_dict(ModelConfig, dict(cfg.model), where=f"{where}.model")
+
+
+def load_train_config(path: Path | str) -> TrainConfig:
+    """Read a YAML experiment config strictly; ConfigError names the file and the problem."""
+    cfg = load_yaml(TrainConfig, path)
+    _check_model(cfg, str(path))
+    return validate(cfg, str(path))
+
+
+def train_config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig:
+    cfg = from_dict(TrainConfig, data, where=where)
+    _check_model(cfg, where)
+    return validate(cfg, where)
+
+
+def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return to_dict(cfg)

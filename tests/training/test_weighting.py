@@ -1,0 +1,232 @@
+"""Prioritization maths on hand-computed cases, and the Prioritizer's state handling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cathx.training.weighting import (
+    Prioritizer,
+    ema,
+    gradnorm_step,
+    heatmap_peaks,
+    keep_fraction,
+    kpi_from_error,
+    kpi_from_loss,
+    masked_task_loss,
+    overlap_kpi,
+    per_sample_kpis,
+    point_set_error,
+    select_samples,
+    self_paced_mask,
+    task_weight_dtp,
+    task_weight_inverse_kpi,
+    topk_threshold,
+)
+
+T = torch.tensor
+
+
+def test_ema_weights_recent_value_by_alpha():
+    assert float(ema(T(0.5), T(1.0), 0.1)) == pytest.approx(0.55)
+    assert float(ema(T(0.5), T(1.0), 1.0)) == pytest.approx(1.0)
+
+
+def test_kpi_from_error_and_loss():
+    assert kpi_from_error(T([0.0, 2.0, 6.0]), 2.0).tolist() == pytest.approx([1.0, 0.5, 0.25])
+    assert float(kpi_from_loss(T(math.log(4.0)))) == pytest.approx(0.25)
+
+
+def test_overlap_kpi_iou_and_dice():
+    pred = T([[1, 1, 0, 0], [0, 0, 0, 0]])
+    target = T([[1, 0, 1, 0], [0, 0, 0, 0]])
+    assert overlap_kpi(pred, target, "iou").tolist() == pytest.approx([1 / 3, 1.0])
+    assert overlap_kpi(pred, target, "dice").tolist() == pytest.approx([0.5, 1.0])
+    with pytest.raises(ValueError, match="choose from"):
+        overlap_kpi(pred, target, "f1")
+
+
+def test_point_set_error_is_symmetric_and_capped():
+    pred = T([[[0.0, 0.0], [10.0, 0.0], [50.0, 50.0]]])
+    pred_valid = T([[True, True, True]])
+    target = T([[[3.0, 4.0], [10.0, 0.0]]])
+    target_valid = T([[True, True]])
+    # targets: 5, 0; preds: 5, 0, cap 8 (spurious) -> mean (5+0+5+0+8)/5 = 3.6
+    assert point_set_error(pred, pred_valid, target, target_valid, cap=8.0).tolist() == pytest.approx([3.6])
+    rmse = math.sqrt((25 + 0 + 25 + 0 + 64) / 5)
+    assert point_set_error(pred, pred_valid, target, target_valid, 8.0, "rmse").tolist() == pytest.approx([rmse])
+    # nothing predicted: every target is a miss; nothing on either side: zero error
+    none = T([[False, False, False]])
+    assert point_set_error(pred, none, target, target_valid, 8.0).tolist() == pytest.approx([8.0])
+    assert point_set_error(pred, none, target, T([[False, False]]), 8.0).tolist() == [0.0]
+
+
+def test_heatmap_peaks_finds_local_maxima_in_input_pixels():
+    heat = torch.full((1, 1, 8, 8), -10.0)
+    heat[0, 0, 2, 5] = 5.0
+    heat[0, 0, 6, 1] = 4.0
+    heat[0, 0, 6, 2] = 3.0  # suppressed by its stronger neighbour
+    points, valid = heatmap_peaks(heat, stride=4, k=3, threshold=0.5)
+    assert valid.tolist() == [[True, True, False]]
+    assert points[0, :2].tolist() == [[20.0, 8.0], [4.0, 24.0]]
+
+
+def test_task_weights_inverse_kpi_and_dtp():
+    kappa = T([0.5, 0.8, 0.01])
+    assert task_weight_inverse_kpi(kappa, floor=0.05).tolist() == pytest.approx([2.0, 1.25, 20.0])
+    expected = -(0.5**2) * math.log(0.5)
+    assert float(task_weight_dtp(T(0.5), gamma=2.0, floor=0.05)) == pytest.approx(expected)
+    assert float(task_weight_dtp(T(1.0), gamma=2.0, floor=0.05)) == pytest.approx(0.0)
+
+
+def test_gradnorm_step_moves_weight_towards_slower_task():
+    weights = T([1.0, 1.0])
+    norms = T([2.0, 1.0])  # G = [2, 1], G_bar = 1.5
+    losses, initial = T([1.0, 1.0]), T([1.0, 1.0])  # equal rates: target = 1.5 for both
+    updated = gradnorm_step(weights, norms, losses, initial, alpha=1.5, lr=0.1)
+    # grads: sign(2-1.5)*2 = 2, sign(1-1.5)*1 = -1 -> [0.8, 1.1] -> renormalised to sum 2
+    assert updated.tolist() == pytest.approx([0.8 * 2 / 1.9, 1.1 * 2 / 1.9])
+
+
+def test_keep_fraction_schedule_is_linear():
+    assert keep_fraction(0, 11, 1.0, 0.7) == pytest.approx(1.0)
+    assert keep_fraction(5, 11, 1.0, 0.7) == pytest.approx(0.85)
+    assert keep_fraction(10, 11, 1.0, 0.7) == pytest.approx(0.7)
+    assert keep_fraction(99, 11, 1.0, 0.7) == pytest.approx(0.7)
+
+
+def test_topk_threshold_ranks_seen_samples_only():
+    bank = T([0.1, 0.9, 0.5, 0.7, 0.0])
+    seen = T([True, True, True, True, False])
+    # 70 % of 4 seen -> K = 3: difficulties 0.9, 0.7, 0.5 -> threshold 0.5
+    assert float(topk_threshold(bank, seen, 0.7)) == pytest.approx(0.5)
+    assert float(topk_threshold(bank, torch.zeros(5, dtype=torch.bool), 0.7)) == float("-inf")
+
+
+def test_select_samples_modes():
+    bank = T([0.1, 0.9, 0.5, 0.7])
+    seen = torch.ones(4, dtype=torch.bool)
+    batch = T([0.1, 0.9, 0.5, 0.7])
+    assert select_samples("none", batch, bank, seen, 0.5).tolist() == [1, 1, 1, 1]
+    assert select_samples("soft", batch, bank, seen, 0.5).tolist() == pytest.approx([0.1, 0.9, 0.5, 0.7])
+    assert select_samples("hard", batch, bank, seen, 0.5).tolist() == [0, 1, 0, 1]
+    assert select_samples("topk-hard", batch, bank, seen, 0.5).tolist() == [0, 1, 0, 1]
+    assert select_samples("topk-hard", batch, bank, seen, 0.75).tolist() == [0, 1, 1, 1]
+    assert select_samples("topk-soft", batch, bank, seen, 0.5).tolist() == pytest.approx([0, 0.9, 0, 0.7])
+    with pytest.raises(ValueError):
+        select_samples("random", batch, bank, seen, 0.5)
+
+
+def test_self_paced_keeps_easiest_available():
+    losses = T([0.4, 0.1, 0.3, 0.2])
+    available = T([True, True, True, False])
+    assert self_paced_mask(losses, available, 0.5).tolist() == [0, 1, 1, 0]
+    assert self_paced_mask(losses, torch.zeros(4, dtype=torch.bool), 0.5).tolist() == [0, 0, 0, 0]
+
+
+def test_masked_task_loss_drops_nan_of_unavailable_samples():
+    losses = T([1.0, float("nan"), 3.0, 5.0])
+    delta = T([1.0, 0.0, 1.0, 0.0])
+    assert float(masked_task_loss(losses, delta)) == pytest.approx(1.0)  # (1 + 3) / 4  (Eq. 1)
+    assert float(masked_task_loss(losses, delta, "selected")) == pytest.approx(2.0)
+    assert float(masked_task_loss(losses, torch.zeros(4))) == 0.0
+
+
+def _step(prioritizer, kpi_seg, kpi_det, indices, avail_det=None):
+    seg = T(kpi_seg)
+    det = T(kpi_det)
+    losses = {"segmentation": (1 - seg).requires_grad_(), "detection": (1 - det).requires_grad_()}
+    available = {"segmentation": torch.ones(len(seg), dtype=torch.bool),
+                 "detection": torch.ones(len(det), dtype=torch.bool) if avail_det is None else T(avail_det)}
+    return prioritizer(losses, {"segmentation": seg, "detection": det}, available, T(indices))
+
+
+def test_prioritizer_paper_defaults_hand_computed():
+    p = Prioritizer(("segmentation", "detection"), num_samples=4, alpha=0.5, sample_alpha=0.5,
+                    topk_start=1.0, topk_end=0.5, total_steps=3)
+    out = _step(p, [0.8, 0.4], [0.5, 0.5], [0, 1])
+    # first observation initialises the EMA: kappa_bar_s = 0.6, kappa_bar_d = 0.5
+    assert float(out.task["segmentation"]) == pytest.approx(1 / 0.6)
+    assert float(out.task["detection"]) == pytest.approx(2.0)
+    assert out.sample["segmentation"].tolist() == [1, 1]  # K = 100 % at step 0
+    seg_loss = (0.2 + 0.6) / 2
+    assert float(out.total.detach()) == pytest.approx(seg_loss / 0.6 + 0.5 / 0.5)
+    out = _step(p, [0.6, 0.2], [1.0, 0.9], [2, 3], avail_det=[True, False])
+    # EMA: 0.5 * 0.4 + 0.5 * 0.6 = 0.5; detection only sample 2 available: 0.5 * 1.0 + 0.5 * 0.5 = 0.75
+    assert float(p.kappa_bar["segmentation"]) == pytest.approx(0.5)
+    assert float(p.kappa_bar["detection"]) == pytest.approx(0.75)
+    assert out.sample["detection"].tolist() == [1, 0]  # unavailable is masked out
+    out = _step(p, [0.9, 0.6], [0.5, 0.5], [0, 1])
+    # bank seg: 0 -> 0.85, 1 -> 0.5, 2 -> 0.6, 3 -> 0.2; K = 50 % of 4 -> hardest 2 (indices 3, 1)
+    assert p.bank["segmentation"].tolist() == pytest.approx([0.85, 0.5, 0.6, 0.2])
+    assert out.sample["segmentation"].tolist() == [0, 1]
+    assert p.step == 3
+
+
+def test_prioritizer_state_round_trip_continues_identically():
+    def run(p, steps):
+        outs = []
+        for s in steps:
+            outs.append(float(_step(p, *s).total.detach()))
+        return outs
+
+    steps = [([0.8, 0.4], [0.5, 0.2], [0, 1]), ([0.3, 0.7], [0.9, 0.1], [2, 3]),
+             ([0.5, 0.5], [0.6, 0.6], [1, 2]), ([0.2, 0.9], [0.3, 0.8], [3, 0])]
+    reference = Prioritizer(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
+    expected = run(reference, steps)
+    first = Prioritizer(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
+    run(first, steps[:2])
+    second = Prioritizer(("segmentation", "detection"), 4, total_steps=1, topk_end=0.5)
+    second.load_state_dict(first.state_dict())
+    assert run(second, steps[2:]) == pytest.approx(expected[2:])
+    with pytest.raises(ValueError, match="another size"):
+        Prioritizer(("segmentation", "detection"), 5).load_state_dict(first.state_dict())
+
+
+@pytest.mark.parametrize("weighting", ["constant", "dtp", "self-paced", "gradnorm"])
+@pytest.mark.parametrize("selection", ["none", "soft", "hard", "fixed-30", "topk-soft", "topk-hard"])
+def test_every_switch_gives_a_finite_differentiable_loss(weighting, selection):
+    shared = torch.nn.Parameter(torch.ones(3))
+    p = Prioritizer(("segmentation", "detection"), 6, task_weighting=weighting, sample_selection=selection,
+                    constant_weights={"segmentation": 1.0, "detection": 5.0}, total_steps=2)
+    for step in range(2):
+        seg = (shared.sum() * T([0.1, 0.5, 0.9]))
+        # a NaN value (no gradient path) on an unlabelled sample must not leak into the loss
+        det = shared.prod() * T([0.2, 0.0, 0.4]) + T([0.0, float("nan"), 0.0])
+        out = p({"segmentation": seg, "detection": det},
+                {"segmentation": T([0.9, 0.5, 0.1]), "detection": T([0.8, 0.0, 0.6])},
+                {"segmentation": T([True, True, True]), "detection": T([True, False, True])},
+                T([3 * step, 3 * step + 1, 3 * step + 2]), shared_parameter=shared)
+        assert torch.isfinite(out.total)
+        out.total.backward()
+        assert torch.isfinite(shared.grad).all()
+    if weighting == "constant":
+        assert float(out.task["detection"]) == 5.0
+    if weighting == "gradnorm":
+        assert float(sum(out.task.values())) == pytest.approx(2.0)
+
+
+def test_per_sample_kpis_from_outputs():
+    image = torch.zeros(2, 1, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[0, 0, :4, :4] = 1
+    logits = torch.full((2, 1, 32, 32), -5.0)
+    logits[0, 0, :4, :8] = 5.0  # IoU 16 / 32
+    heat = torch.full((2, 1, 8, 8), -10.0)
+    heat[0, 0, 2, 3] = 5.0  # (12, 8) in pixels
+    electrodes = torch.zeros(2, 4, 2)
+    electrodes[0, 0] = T([12.0, 10.0])  # 2 px off
+    valid = torch.zeros(2, 4, dtype=torch.bool)
+    valid[0, 0] = True
+    batch = {"image": image, "mask": mask, "electrodes": electrodes, "electrode_valid": valid}
+    kpis = per_sample_kpis({"mask": logits, "heatmap": heat}, batch, {}, ("segmentation", "detection"),
+                           mae_scale_px=2.0)
+    assert kpis["segmentation"].tolist() == pytest.approx([0.5, 1.0])
+    assert kpis["detection"].tolist() == pytest.approx([0.5, 1.0])
+    losses = {"segmentation": T([0.0, math.log(2)]), "detection": T([math.log(4), 0.0])}
+    kpis = per_sample_kpis({"mask": logits, "heatmap": heat}, batch, losses, ("segmentation", "detection"),
+                           detection_kpi="focal", segmentation_kpi="ce")
+    assert kpis["segmentation"].tolist() == pytest.approx([1.0, 0.5])
+    assert kpis["detection"].tolist() == pytest.approx([0.25, 1.0])
