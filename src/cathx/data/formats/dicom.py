@@ -1,0 +1,227 @@
+"""Reader for DICOM X-ray angiography / fluoroscopy: single- and multi-frame files, or a folder.
+
+Pixels go through the Modality LUT (rescale or LUT sequence), then the VOI LUT (window or LUT
+sequence, first one), are scaled to [0, 1] by the output range those transforms define, and
+MONOCHROME1 frames are inverted so that the sample follows the MONOCHROME2 convention (the usual
+display, dense = dark). Frame rate comes from Frame Time, Frame Time Vector or Cine Rate.
+
+Memory: frames are decoded one at a time with ``pydicom.pixels.pixel_array(path, index=i)`` and
+``iter_pixels``, which read only the bytes of the requested frame from the file (native and
+encapsulated transfer syntaxes alike); only headers are held (pixel data deferred).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cathx.data.formats.base import Reader, require_path
+from cathx.errors import DataError
+from cathx.structures import Sample
+
+logger = logging.getLogger(__name__)
+
+DICOM_SUFFIXES = (".dcm", ".dicom")
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def is_dicom_file(path: Path) -> bool:
+    """True when ``path`` has the DICM preamble marker (or a .dcm/.dicom suffix)."""
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+@dataclass
+class _File:
+    path: Path
+    header: Any  # pydicom Dataset with pixel data deferred
+    frames: int
+    fps: float | None
+
+
+class DicomReader(Reader):
+    """Lazy frame reader over one DICOM file or every DICOM file under a folder (sorted by name)."""
+
+    name = "dicom"
+
+    def __init__(self, root: Path | str, split: str | None = None) -> None:
+        root = require_path(root)
+        super().__init__(root, split)
+        if split is not None:
+            raise DataError(f"{root}: DICOM data has no splits (got --split {split!r})")
+        if root.is_file():
+            self._files = [_read_header(root)]
+        else:
+            candidates = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not candidates:
+                raise DataError(f"{root}: folder is empty")
+            self._files = []
+            for path in candidates:
+                if not is_dicom_file(path):
+                    continue
+                try:
+                    self._files.append(_read_header(path))
+                except DataError as exc:
+                    self.problems.append(f"{exc} (skipped)")
+            if not self._files and not self.problems:
+                raise DataError(f"{root}: no DICOM files found")
+        self._starts = np.cumsum([0] + [f.frames for f in self._files])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def read(self, index: int) -> Sample:
+        from pydicom.pixels import pixel_array
+
+        file_index = int(np.searchsorted(self._starts, index, side="right") - 1)
+        record = self._files[file_index]
+        frame = index - int(self._starts[file_index])
+        try:
+            array = pixel_array(record.path, index=frame if record.frames > 1 else None)
+        except Exception as exc:  # pydicom and its plugins raise many types
+            raise DataError(f"{record.path}: cannot decode frame {frame} ({_short(exc)})") from None
+        return self._sample(record, frame, array)
+
+    def iter_frames(self) -> Iterator[Sample]:
+        """Stream every frame of every file, decoding one frame at a time."""
+        from pydicom.pixels import iter_pixels
+
+        for record in self._files:
+            frame = 0
+            try:
+                for frame, array in enumerate(iter_pixels(record.path)):
+                    yield self._sample(record, frame, array)
+            except DataError:
+                raise
+            except Exception as exc:
+                raise DataError(f"{record.path}: cannot decode frame {frame} ({_short(exc)})") from None
+
+    def _sample(self, record: _File, frame: int, array: np.ndarray) -> Sample:
+        image = frame_to_unit(array, record.header, record.path)
+        meta: dict[str, Any] = {
+            "source": str(record.path),
+            "dataset": self.name,
+            "sequence_id": str(record.path),
+            "frame_index": frame,
+            "fps": record.fps,
+        }
+        spacing = record.header.get("ImagerPixelSpacing") or record.header.get("PixelSpacing")
+        if spacing is not None:
+            meta["pixel_spacing"] = [float(v) for v in spacing]
+        return Sample(image, meta=meta)
+
+    @property
+    def frame_rates(self) -> list[float | None]:
+        """Frames per second of each file (None when the file does not say)."""
+        return [f.fps for f in self._files]
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_header(path: Path) -> _File:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (0 bytes)")
+    try:
+        header = pydicom.dcmread(path, defer_size=1024)
+    except InvalidDicomError:
+        raise DataError(f"{path}: not a DICOM file (no DICM marker)") from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read DICOM header ({_short(exc)})") from None
+    if not any(keyword in header for keyword in PIXEL_KEYWORDS):
+        raise DataError(f"{path}: DICOM file has no pixel data (no PixelData element)")
+    for keyword in ("Rows", "Columns", "BitsAllocated"):
+        if keyword not in header:
+            raise DataError(f"{path}: DICOM pixel data without {keyword}")
+    try:
+        frames = int(header.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: invalid NumberOfFrames {header.get('NumberOfFrames')!r}") from None
+    return _File(path, header, frames, frame_rate(header))
+
+
+def frame_rate(header: Any) -> float | None:
+    """Frames per second from Frame Time (ms), Frame Time Vector (ms) or Cine Rate; None if absent."""
+    frame_time = header.get("FrameTime")
+    if frame_time not in (None, "") and float(frame_time) > 0:
+        return 1000.0 / float(frame_time)
+    vector = header.get("FrameTimeVector")
+    if vector not in (None, ""):
+        try:
+            values = [float(v) for v in vector]
+        except TypeError:  # a single value
+            values = [float(vector)]
+        # The first entry is the time of frame 1 relative to itself (0): average the rest.
+        intervals = [v for v in values[1:] if v > 0] or [v for v in values if v > 0]
+        if intervals:
+            return 1000.0 / float(np.mean(intervals))
+    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
+        value = header.get(keyword)
+        if value not in (None, "") and float(value) > 0:
+            return float(value)
+    return None
+
+
+def _modality_range(header: Any) -> tuple[float, float]:
+    """Output range of the Modality LUT stage (the same one pydicom's windowing assumes)."""
+    if header.get("ModalityLUTSequence"):
+        bits = int(header.ModalityLUTSequence[0].LUTDescriptor[2])
+        return 0.0, float(2**bits - 1)
+    bits = int(header.get("BitsStored") or header.BitsAllocated)
+    if int(header.get("PixelRepresentation", 0)) == 0:
+        low, high = 0.0, float(2**bits - 1)
+    else:
+        low, high = float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
+    slope, intercept = header.get("RescaleSlope"), header.get("RescaleIntercept")
+    if slope is not None and intercept is not None:
+        low, high = sorted((low * float(slope) + float(intercept), high * float(slope) + float(intercept)))
+    return low, high
+
+
+def frame_to_unit(array: np.ndarray, header: Any, path: Path | str = "") -> np.ndarray:
+    """One decoded frame -> (H, W) float32 in [0, 1], MONOCHROME2 convention.
+
+    Modality LUT, then VOI LUT (first window / LUT) when the header has one, then scaling by the
+    output range of the last stage; colour frames are converted to grey; MONOCHROME1 is inverted.
+    """
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    if array.ndim == 3:
+        if photometric.startswith("MONOCHROME"):
+            raise DataError(f"{path}: expected one frame, got an array of shape {array.shape}")
+        grey = array[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(grey / float(2 ** int(header.BitsStored) - 1), 0.0, 1.0).astype(np.float32)
+    try:
+        values = apply_modality_lut(array, header)
+        low, high = _modality_range(header)
+        if header.get("VOILUTSequence"):
+            values = apply_voi_lut(values, header, index=0, prefer_lut=True)
+            low, high = 0.0, float(2 ** int(header.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+        elif header.get("WindowCenter") is not None and header.get("WindowWidth") is not None:
+            values = apply_voi_lut(values, header, index=0)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot apply the Modality/VOI LUT ({_short(exc)})") from None
+    image = (np.asarray(values, np.float64) - low) / max(high - low, 1e-12)
+    image = np.clip(image, 0.0, 1.0).astype(np.float32)
+    if photometric == "MONOCHROME1":
+        image = 1.0 - image
+    return image

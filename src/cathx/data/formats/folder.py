@@ -1,0 +1,136 @@
+"""Reader for generic image folders: ``images/`` + ``masks/`` with matching file stems.
+
+Accepted layouts (png, jpg, tif, bmp; 8- or 16-bit; grey or RGB, converted to grey)::
+
+    ROOT/images/<stem>.*  ROOT/masks/<stem>.*        masks optional (unlabelled images)
+    ROOT/images/<stem>.*  ROOT/masks/0/<stem>.*      the segmentation-benchmark layout (class 0)
+    ROOT/<group>/images/...                          several such folders; split=<group> picks one
+
+Splits: ``split`` selects ROOT/imagesets/<split>.txt, ROOT/<split>.txt or ROOT/*_<split>.txt
+(one stem per line) when present, else the group folder of that name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.imageio import check_same_size, image_files_by_stem, read_image, read_mask
+from cathx.errors import DataError
+from cathx.structures import Sample
+
+IMAGES_DIR = "images"
+MASKS_DIR = "masks"
+
+
+@dataclass
+class _Pair:
+    key: str
+    group: str
+    image_path: Path
+    mask_path: Path | None
+
+
+class FolderReader(Reader):
+    """Lazy reader of images/ + masks/ folders (see module docstring for the layouts)."""
+
+    name = "folder"
+
+    def __init__(self, root: Path | str, split: str | None = None) -> None:
+        root = require_path(root)
+        if not root.is_dir():
+            raise DataError(f"{root}: expected a folder with {IMAGES_DIR}/ and {MASKS_DIR}/, got a file")
+        super().__init__(root, split)
+        groups = self._groups(root, split)
+        listing = self._split_listing(root, split) if split is not None else None
+        if split is not None and listing is None and not any(g.name == split for g in groups):
+            names = sorted({g.name for g in groups if g != root})
+            raise DataError(
+                f"{root}: no split {split!r} (no imagesets/{split}.txt, {split}.txt or folder {split}/)"
+                + (f"; groups found: {', '.join(names)}" if names else "")
+            )
+        if split is not None and listing is None:
+            groups = [g for g in groups if g.name == split]
+        self._pairs: list[_Pair] = []
+        for group in groups:
+            self._pairs.extend(self._index_group(root, group))
+        if listing is not None:
+            self._pairs = self._apply_listing(listing)
+        if not self._pairs and not self.problems:
+            raise DataError(f"{root}: no images found in {IMAGES_DIR}/")
+
+    def _groups(self, root: Path, split: str | None) -> list[Path]:
+        if (root / IMAGES_DIR).is_dir():
+            return [root]
+        groups = sorted(p for p in root.iterdir() if p.is_dir() and (p / IMAGES_DIR).is_dir())
+        if not groups:
+            if not any(root.iterdir()):
+                raise DataError(f"{root}: folder is empty")
+            raise DataError(f"{root}: no {IMAGES_DIR}/ folder (expected {IMAGES_DIR}/ and {MASKS_DIR}/)")
+        return groups
+
+    def _split_listing(self, root: Path, split: str) -> Path | None:
+        candidates = [root / "imagesets" / f"{split}.txt", root / f"{split}.txt", *sorted(root.glob(f"*_{split}.txt"))]
+        self.split_files = sorted(
+            {str(p) for p in [*root.glob("imagesets/*.txt"), *root.glob("*.txt")] if p.is_file()}
+        )
+        return next((p for p in candidates if p.is_file()), None)
+
+    def _index_group(self, root: Path, group: Path) -> list[_Pair]:
+        images_dir = group / IMAGES_DIR
+        images = image_files_by_stem(images_dir, self.problems)
+        masks_dir = group / MASKS_DIR
+        if (masks_dir / "0").is_dir():
+            masks_dir = masks_dir / "0"
+        masks = image_files_by_stem(masks_dir, self.problems) if masks_dir.is_dir() else None
+        group_name = "" if group == root else group.name
+        pairs = []
+        for key, image_path in images.items():
+            if image_path.stat().st_size == 0:
+                self.problems.append(f"{image_path}: file is empty (0 bytes) (skipped)")
+                continue
+            mask_path = None
+            if masks is not None:
+                mask_path = masks.get(key)
+                if mask_path is None:
+                    self.problems.append(f"{image_path}: no mask in {masks_dir} (skipped)")
+                    continue
+                if mask_path.stat().st_size == 0:
+                    self.problems.append(f"{mask_path}: file is empty (0 bytes) (skipped {image_path.name})")
+                    continue
+            pairs.append(_Pair(key, group_name, image_path, mask_path))
+        for key, mask_path in (masks or {}).items():
+            if key not in images:
+                self.problems.append(f"{mask_path}: mask has no image in {images_dir} (skipped)")
+        return pairs
+
+    def _apply_listing(self, listing: Path) -> list[_Pair]:
+        by_key = {pair.key: pair for pair in self._pairs}
+        by_key.update({f"{pair.group}/{pair.key}": pair for pair in self._pairs if pair.group})
+        selected = []
+        for entry in listing.read_text(encoding="utf-8").split():
+            key = str(Path(entry).with_suffix("")) if Path(entry).suffix else entry
+            key = key.removeprefix(f"{IMAGES_DIR}/")
+            if key in by_key:
+                selected.append(by_key[key])
+            else:
+                self.problems.append(f"{listing}: lists {entry!r} but no such image was found")
+        return selected
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def read(self, index: int) -> Sample:
+        pair = self._pairs[index]
+        image = read_image(pair.image_path)
+        mask = None
+        if pair.mask_path is not None:
+            mask = read_mask(pair.mask_path)
+            check_same_size(image, mask, pair.image_path, pair.mask_path)
+        meta = {"source": str(pair.image_path), "dataset": self.name, "image_id": pair.key}
+        if pair.group:
+            meta["group"] = pair.group
+        if self.split:
+            meta["split"] = self.split
+        return Sample(image, mask, meta=meta)

@@ -1,0 +1,134 @@
+"""Reader for video files (mp4, avi, ...) as frame streams, through OpenCV's VideoCapture.
+
+``iter_frames()`` decodes sequentially, holding one frame. Random access (``reader[i]``) seeks,
+which is exact for the intra-coded and mp4v/MJPG files cv2 writes but may be slow or approximate
+for long-GOP codecs; prefer streaming. The frame count is the container's (CAP_PROP_FRAME_COUNT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.imageio import to_grey, to_unit_float
+from cathx.errors import DataError
+from cathx.structures import Sample
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+@dataclass
+class _Video:
+    path: Path
+    frames: int
+    fps: float | None
+    width: int
+    height: int
+
+
+def _open_capture(path: Path) -> Any:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise DataError(f"{path}: cannot open video (corrupt, truncated or unsupported codec)")
+    return capture
+
+
+def _probe(path: Path) -> _Video:
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (0 bytes)")
+    capture = _open_capture(path)
+    try:
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or None
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if frames <= 0:
+            # Some containers do not store a count: count by decoding once (no frames kept).
+            frames = 0
+            while capture.grab():
+                frames += 1
+        if frames == 0:
+            raise DataError(f"{path}: video has no decodable frames")
+    finally:
+        capture.release()
+    return _Video(path, frames, fps, width, height)
+
+
+def _frame_to_unit(frame: np.ndarray) -> np.ndarray:
+    return to_unit_float(to_grey(frame))
+
+
+class VideoReader(Reader):
+    """Frames of one video file, or of every video file under a folder (sorted by name)."""
+
+    name = "video"
+
+    def __init__(self, root: Path | str, split: str | None = None) -> None:
+        root = require_path(root)
+        super().__init__(root, split)
+        if split is not None:
+            raise DataError(f"{root}: video data has no splits (got --split {split!r})")
+        if root.is_file():
+            self._videos = [_probe(root)]
+        else:
+            paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            if not paths:
+                raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+            self._videos = []
+            for path in paths:
+                try:
+                    self._videos.append(_probe(path))
+                except DataError as exc:
+                    self.problems.append(f"{exc} (skipped)")
+        self._starts = np.cumsum([0] + [v.frames for v in self._videos])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def read(self, index: int) -> Sample:
+        video_index = int(np.searchsorted(self._starts, index, side="right") - 1)
+        video = self._videos[video_index]
+        frame_index = index - int(self._starts[video_index])
+        capture = _open_capture(video.path)
+        try:
+            if frame_index:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+            ok, frame = capture.read()
+        finally:
+            capture.release()
+        if not ok or frame is None:
+            raise DataError(f"{video.path}: cannot decode frame {frame_index} of {video.frames}")
+        return self._sample(video, frame_index, frame)
+
+    def iter_frames(self) -> Iterator[Sample]:
+        """Decode every frame of every video in order, one at a time."""
+        for video in self._videos:
+            capture = _open_capture(video.path)
+            try:
+                for frame_index in range(video.frames):
+                    ok, frame = capture.read()
+                    if not ok or frame is None:
+                        raise DataError(
+                            f"{video.path}: stream ended at frame {frame_index} of {video.frames} "
+                            "(truncated or corrupt video)"
+                        )
+                    yield self._sample(video, frame_index, frame)
+            finally:
+                capture.release()
+
+    def _sample(self, video: _Video, frame_index: int, frame: np.ndarray) -> Sample:
+        meta = {
+            "source": str(video.path),
+            "dataset": self.name,
+            "sequence_id": str(video.path),
+            "frame_index": frame_index,
+            "fps": video.fps,
+        }
+        return Sample(_frame_to_unit(frame), meta=meta)
