@@ -1,0 +1,204 @@
+"""Results: everything found in one frame, with JSON/CSV views and an overlay drawing.
+
+``analyse_frame(mask, peaks)`` turns a binary mask and decoded electrode peaks into Results:
+centrelines, electrode-to-catheter assignment, electrode order and catheter types.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cathx.postprocess.assignment import assign_electrodes
+from cathx.postprocess.catheter_type import classify_catheter
+from cathx.postprocess.centreline import extract_centrelines
+
+ELECTRODE_COLUMNS: tuple[str, ...] = (
+    "frame", "name", "x", "y", "score", "width", "height", "catheter_id", "index", "catheter_type", "electrode_id",
+)
+
+# BGR-free RGB colours per catheter type (also used for the legend in the docs).
+TYPE_COLOURS: dict[str, tuple[int, int, int]] = {
+    "cs_decapolar": (255, 80, 80),
+    "quadripolar": (80, 200, 255),
+    "ablation": (255, 200, 40),
+    "lasso": (200, 90, 255),
+    "pacing": (90, 255, 120),
+    "unknown": (200, 200, 200),
+}
+
+
+@dataclass
+class Catheter:
+    """One catheter: id (stable across frames once tracked), type, centreline from its distal tip."""
+
+    id: int
+    type: str
+    centreline: np.ndarray  # (M, 2) float32 (x, y) pixels
+    closed: bool = False
+
+    def to_dict(self, decimals: int = 2) -> dict[str, Any]:
+        return {
+            "id": int(self.id), "type": self.type, "closed": bool(self.closed),
+            "centreline": np.round(self.centreline.astype(np.float64), decimals).tolist(),
+        }
+
+
+@dataclass
+class Results:
+    """What the predictor found in one frame, in pixels of the original image.
+
+    mask: (H, W) uint8 {0, 1} or None (detection-only model).
+    electrodes: (N, 2) float32 (x, y); scores (N,); sizes (N, 2) box width, height.
+    electrode_catheter: (N,) int64 index into ``catheters`` (-1: not on any catheter).
+    electrode_index: (N,) int64 order along the catheter from its tip (-1: unassigned).
+    electrode_ids: (N,) int64 stable ids from tracking (-1 until tracked).
+    meta: frame index, name, source, timings.
+    """
+
+    image_size: tuple[int, int]
+    mask: np.ndarray | None = None
+    electrodes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    electrode_catheter: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    electrode_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    electrode_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    catheters: list[Catheter] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def electrode_catheter_ids(self) -> np.ndarray:
+        """(N,) catheter id (``Catheter.id``) of each electrode, -1 when unassigned."""
+        ids = np.array([c.id for c in self.catheters] + [-1], dtype=np.int64)
+        return ids[np.where(self.electrode_catheter >= 0, self.electrode_catheter, len(self.catheters))]
+
+    def electrode_types(self) -> list[str]:
+        types = [c.type for c in self.catheters]
+        return [types[c] if c >= 0 else "unknown" for c in self.electrode_catheter.tolist()]
+
+    def electrode_rows(self) -> list[dict[str, Any]]:
+        """One dict per electrode with the columns of ELECTRODE_COLUMNS (for CSV)."""
+        ids = self.electrode_catheter_ids()
+        types = self.electrode_types()
+        rows = []
+        for i in range(len(self.electrodes)):
+            rows.append({
+                "frame": self.meta.get("frame", 0), "name": self.meta.get("name", ""),
+                "x": round(float(self.electrodes[i, 0]), 2), "y": round(float(self.electrodes[i, 1]), 2),
+                "score": round(float(self.scores[i]), 4),
+                "width": round(float(self.sizes[i, 0]), 2), "height": round(float(self.sizes[i, 1]), 2),
+                "catheter_id": int(ids[i]), "index": int(self.electrode_index[i]), "catheter_type": types[i],
+                "electrode_id": int(self.electrode_ids[i]),
+            })
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: image size, meta, electrodes (rows) and catheters (with centrelines)."""
+        meta = {k: v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        return {
+            "image_size": {"height": int(self.image_size[0]), "width": int(self.image_size[1])},
+            "meta": meta,
+            "mask_pixels": int(self.mask.sum()) if self.mask is not None else None,
+            "electrodes": [{k: v for k, v in row.items() if k not in ("frame", "name")}
+                           for row in self.electrode_rows()],
+            "catheters": [c.to_dict() for c in self.catheters],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def plot(self, image: np.ndarray, mask_alpha: float = 0.45) -> np.ndarray:
+        """Overlay on ``image`` ((H, W) or (H, W, 3); float [0, 1] or uint8): (H, W, 3) uint8 RGB.
+
+        Mask tinted, centrelines as lines in their type colour, electrodes as crosses, and the
+        catheter's type and id next to its tip.
+        """
+        import cv2
+
+        canvas = _to_rgb8(image)
+        if canvas.shape[:2] != tuple(self.image_size):
+            canvas = cv2.resize(canvas, (self.image_size[1], self.image_size[0]), interpolation=cv2.INTER_AREA)
+        scale = max(1, round(max(self.image_size) / 512))
+        if self.mask is not None and self.mask.any():
+            tint = np.array([0, 160, 255], dtype=np.float32)
+            on = self.mask.astype(bool)
+            canvas[on] = ((1 - mask_alpha) * canvas[on] + mask_alpha * tint).astype(np.uint8)
+        for catheter in self.catheters:
+            colour = TYPE_COLOURS.get(catheter.type, TYPE_COLOURS["unknown"])
+            line = np.round(catheter.centreline).astype(np.int32).reshape(-1, 1, 2)
+            if len(line) >= 2:
+                cv2.polylines(canvas, [line], bool(catheter.closed), colour, scale, cv2.LINE_AA)
+                tip = tuple(int(v) for v in line[0, 0])
+                cv2.putText(canvas, f"{catheter.type} #{catheter.id}", (tip[0] + 4, tip[1] - 4),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale, colour, scale, cv2.LINE_AA)
+        types = self.electrode_types()
+        for (x, y), kind in zip(np.round(self.electrodes).astype(int).tolist(), types):
+            colour = TYPE_COLOURS.get(kind, TYPE_COLOURS["unknown"])
+            cv2.drawMarker(canvas, (x, y), colour, cv2.MARKER_CROSS, 5 * scale, scale)
+        return canvas
+
+
+def _to_rgb8(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = (np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def analyse_frame(
+    mask: np.ndarray | None,
+    peaks: np.ndarray | None,
+    *,
+    max_distance: float = 6.0,
+    min_length: int = 16,
+    meta: dict[str, Any] | None = None,
+) -> Results:
+    """Post-process one frame at one resolution.
+
+    mask: (H, W) binary mask or None; peaks: (K, 5) [x, y, score, w, h] in the same pixels, or
+    None. Centrelines come from the mask; each electrode goes to the nearest centreline within
+    ``max_distance`` pixels; the type of each catheter comes from its electrode pattern.
+    """
+    size = mask.shape if mask is not None else (0, 0)
+    peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
+    lines = extract_centrelines(mask, min_length=min_length) if mask is not None else []
+    assignment, oriented = assign_electrodes(peaks[:, :2], [line.points for line in lines], max_distance)
+    catheters = []
+    for c, (line, points) in enumerate(zip(lines, oriented)):
+        members = np.flatnonzero(assignment.catheter == c)
+        kind = classify_catheter(assignment.arc[members], peaks[members, 3:5], line.closed)
+        catheters.append(Catheter(id=c, type=kind, centreline=points, closed=line.closed))
+    return Results(
+        image_size=(int(size[0]), int(size[1])),
+        mask=None if mask is None else (np.asarray(mask) > 0).astype(np.uint8),
+        electrodes=peaks[:, :2].copy(), scores=peaks[:, 2].copy(), sizes=peaks[:, 3:5].copy(),
+        electrode_catheter=assignment.catheter, electrode_index=assignment.index,
+        electrode_ids=np.full(len(peaks), -1, dtype=np.int64), catheters=catheters, meta=dict(meta or {}),
+    )
+
+
+def rescale_results(results: Results, image_size: tuple[int, int], mask: np.ndarray | None = None) -> Results:
+    """Map Results computed at one resolution to ``image_size`` (H, W) pixels.
+
+    Pixel centres map as x' = (x + 0.5) * W'/W - 0.5. ``mask`` replaces the mask when given (the
+    caller resizes probabilities, which is better than resizing a binary mask).
+    """
+    height, width = results.image_size
+    sx, sy = image_size[1] / max(width, 1), image_size[0] / max(height, 1)
+    scale = np.array([sx, sy], dtype=np.float32)
+
+    def points(p: np.ndarray) -> np.ndarray:
+        return ((p + 0.5) * scale - 0.5).astype(np.float32)
+
+    catheters = [Catheter(c.id, c.type, points(c.centreline), c.closed) for c in results.catheters]
+    return Results(
+        image_size=(int(image_size[0]), int(image_size[1])), mask=mask,
+        electrodes=points(results.electrodes), scores=results.scores, sizes=results.sizes * scale,
+        electrode_catheter=results.electrode_catheter, electrode_index=results.electrode_index,
+        electrode_ids=results.electrode_ids, catheters=catheters, meta=results.meta,
+    )

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from cathx.postprocess.results import analyse_frame, rescale_results
+from cathx.postprocess.tracking import MotionCurve, Tracker, centreline_distance, match
+
+
+def _frame(shift: float = 0.0):
+    """A CS-like catheter along y=30 with 10 paired electrodes near its left end + a quadripolar."""
+    mask = np.zeros((96, 128), np.uint8)
+    x0 = int(10 + shift)
+    cv2.line(mask, (x0, 30), (x0 + 100, 30), 1, 2)
+    cv2.line(mask, (20, 60), (20 + 80, 90), 1, 2)
+    xs = x0 + np.cumsum([0, 2, 5, 2, 5, 2, 5, 2, 5, 2]) + 1.0
+    cs = np.stack([xs, np.full(10, 30.5), np.full(10, 0.9), np.full(10, 2), np.full(10, 2)], 1)
+    quad = np.array([[100 - 5 * 8 * k / 8.56, 90 - 5 * 3 * k / 8.56, 0.8, 2, 2] for k in range(4)])
+    quad[:, :2] = np.array([[99.0, 90.0], [94.3, 88.2], [89.6, 86.5], [84.9, 84.7]])
+    return mask, np.concatenate([cs, quad]).astype(np.float32)
+
+
+def test_analyse_frame_types_and_json():
+    mask, peaks = _frame()
+    results = analyse_frame(mask, peaks, meta={"frame": 3, "name": "f3"})
+    types = sorted(c.type for c in results.catheters)
+    assert types == ["cs_decapolar", "quadripolar"]
+    cs = next(c for c in results.catheters if c.type == "cs_decapolar")
+    assert cs.centreline[0, 0] < 15  # oriented from the electrode end
+    members = results.electrode_catheter == results.catheters.index(cs)
+    assert sorted(results.electrode_index[members].tolist()) == list(range(10))
+    payload = json.loads(results.to_json())
+    assert len(payload["electrodes"]) == 14 and payload["meta"]["frame"] == 3
+    assert payload["electrodes"][0]["catheter_type"] == "cs_decapolar"
+    overlay = results.plot(np.zeros((96, 128), np.float32))
+    assert overlay.shape == (96, 128, 3) and overlay.dtype == np.uint8 and overlay.any()
+
+
+def test_rescale_maps_pixel_centres():
+    mask, peaks = _frame()
+    results = analyse_frame(mask, peaks)
+    big = rescale_results(results, (192, 256))
+    assert np.allclose(big.electrodes, (results.electrodes + 0.5) * 2 - 0.5)
+    assert big.image_size == (192, 256)
+
+
+def test_match_gates_costs():
+    cost = np.array([[1.0, 9.0], [9.0, 50.0]])
+    assert match(cost, 10.0) == [(0, 0), (1, 1)] or match(cost, 10.0) == [(0, 1), (1, 0)]
+    assert match(np.array([[1.0, 100.0], [100.0, 100.0]]), 10.0) == [(0, 0)]
+
+
+def test_centreline_distance_ignores_direction():
+    a = np.array([[0, 0], [10, 0]], np.float32)
+    assert centreline_distance(a, a[::-1]) == 0.0
+    assert abs(centreline_distance(a, a + [0, 3]) - 3.0) < 1e-5
+
+
+def test_tracker_keeps_ids_and_cs_curve_follows_shift():
+    tracker, curve = Tracker(), MotionCurve()
+    ids = []
+    for t, shift in enumerate([0, 2, 4, 3, 1]):
+        mask, peaks = _frame(shift)
+        results = tracker.update(analyse_frame(mask, peaks))
+        ids.append(sorted((c.type, c.id) for c in results.catheters))
+        curve.add(results, frame=t)
+        if t == 0:
+            first_ids = results.electrode_ids.copy()
+        else:
+            assert np.array_equal(results.electrode_ids, first_ids)
+    assert all(i == ids[0] for i in ids)
+    rows = curve.curve()
+    assert rows.shape == (5, 5)
+    assert np.allclose(rows[:, 3], [0, 2, 4, 3, 1], atol=0.01)
+    assert np.allclose(rows[:, 4], 0, atol=0.01)
+
+
+def test_new_catheter_gets_new_id():
+    tracker = Tracker()
+    mask, peaks = _frame()
+    first = tracker.update(analyse_frame(mask, peaks))
+    empty = tracker.update(analyse_frame(np.zeros_like(mask), np.zeros((0, 5))))
+    assert empty.catheters == []
+    moved = np.zeros_like(mask)
+    cv2.line(moved, (10, 5), (120, 5), 1, 2)
+    later = tracker.update(analyse_frame(moved, None))
+    assert later.catheters[0].id not in {c.id for c in first.catheters}
