@@ -88,7 +88,11 @@ class DicomReader(Reader):
         record = self._files[file_index]
         frame = index - int(self._starts[file_index])
         try:
-            array = pixel_array(record.path, index=frame if record.frames > 1 else None)
+            if _is_deflated(record.header):
+                array = _decode_whole(record.path)
+                array = array[frame] if record.frames > 1 else array
+            else:
+                array = pixel_array(record.path, index=frame if record.frames > 1 else None)
         except Exception as exc:  # pydicom and its plugins raise many types
             raise DataError(f"{record.path}: cannot decode frame {frame} ({_short(exc)})") from None
         return self._sample(record, frame, array)
@@ -100,7 +104,12 @@ class DicomReader(Reader):
         for record in self._files:
             frame = 0
             try:
-                for frame, array in enumerate(iter_pixels(record.path)):
+                if _is_deflated(record.header):
+                    whole = _decode_whole(record.path)
+                    frames = whole if record.frames > 1 else whole[None]
+                else:
+                    frames = iter_pixels(record.path)
+                for frame, array in enumerate(frames):
                     yield self._sample(record, frame, array)
             except DataError:
                 raise
@@ -125,6 +134,20 @@ class DicomReader(Reader):
     def frame_rates(self) -> list[float | None]:
         """Frames per second of each file (None when the file does not say)."""
         return [f.fps for f in self._files]
+
+
+def _is_deflated(header: Any) -> bool:
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    meta = getattr(header, "file_meta", None)
+    return meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+
+
+def _decode_whole(path: Path) -> np.ndarray:
+    # pydicom cannot seek into a deflated stream frame by frame: inflate and decode the file.
+    import pydicom
+
+    return pydicom.dcmread(path).pixel_array
 
 
 def _short(exc: BaseException) -> str:

@@ -172,7 +172,7 @@ def _mat_variables(path: Path) -> set[str]:
                 return set(handle.keys())
         except OSError as exc:
             raise DataError(f"{path}: not a readable MATLAB v7.3 file ({exc})") from None
-    except (ValueError, OSError, TypeError) as exc:
+    except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
         raise DataError(f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})") from None
 
 
@@ -183,7 +183,7 @@ def _load_mat(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         return {k: v for k, v in scipy.io.loadmat(path, variable_names=list(names)).items() if not k.startswith("__")}
     except NotImplementedError:  # MATLAB v7.3: an HDF5 file
         return _load_mat_v73(path, names)
-    except (ValueError, OSError, TypeError) as exc:
+    except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
         raise DataError(f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})") from None
 
 

@@ -1,0 +1,197 @@
+"""DICOM reader: fixtures written with pydicom (multi-frame, MONOCHROME1, VOI window, frame timing,
+compressed transfer syntaxes) plus pydicom's own shipped sample files for decoders we cannot encode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    JPEG2000,
+    JPEGBaseline8Bit,
+    RLELossless,
+    generate_uid,
+)
+
+from cathx.data.formats import detect_format, open_dataset
+from cathx.data.formats.dicom import frame_rate
+from cathx.errors import DataError
+
+PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+
+
+def write_dicom(path, frames, bits=12, photometric="MONOCHROME2", **elements):
+    """(F, H, W) unsigned frames -> an XA DICOM at ``path`` (explicit VR little endian)."""
+    frames = np.asarray(frames)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"  # XA image storage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "XA"
+    ds.Rows, ds.Columns = frames.shape[1:]
+    if len(frames) > 1:
+        ds.NumberOfFrames = len(frames)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 8 if bits <= 8 else 16
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 0
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = frames.astype(np.uint8 if bits <= 8 else np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return ds
+
+
+def _ramp(frames=3, size=32, high=4095):
+    ramp = np.tile(np.linspace(0, high, size).round().astype(np.uint16), (size, 1))
+    return np.stack([ramp] * frames)
+
+
+def test_multiframe_with_frame_time_and_default_range(tmp_path):
+    path = tmp_path / "run.dcm"
+    frames = _ramp(5)
+    frames[2, 0, 0] = 2048
+    write_dicom(path, frames, FrameTime=66.6667, ImagerPixelSpacing=[0.3, 0.3])
+    assert detect_format(path) == "dicom"
+    reader = open_dataset(path)
+    assert len(reader) == 5 and reader.problems == []
+    sample = reader[2]
+    sample.validate()
+    assert sample.image[0, 0] == pytest.approx(2048 / 4095, abs=1e-6)
+    assert sample.image[5, -1] == pytest.approx(1.0) and sample.image[5, 0] == 0.0
+    assert sample.meta["fps"] == pytest.approx(15.0, rel=1e-4)
+    assert sample.meta["frame_index"] == 2 and sample.meta["pixel_spacing"] == [0.3, 0.3]
+    streamed = list(reader.iter_frames())
+    assert len(streamed) == 5
+    np.testing.assert_array_equal(streamed[2].image, sample.image)
+
+
+def test_monochrome1_is_inverted(tmp_path):
+    path = tmp_path / "m1.dcm"
+    write_dicom(path, _ramp(1, high=255), bits=8, photometric="MONOCHROME1")
+    image = open_dataset(path)[0].image
+    assert image[0, 0] == 1.0 and image[0, -1] == 0.0
+
+
+def test_modality_then_voi_window(tmp_path):
+    path = tmp_path / "win.dcm"
+    frames = np.array([[[0, 1000, 1500, 2000, 3000]]], np.uint16)
+    # rescale: value = 2 * stored - 1000; window centre 2000 width 2001 -> [1000, 3000] maps to [y_min, y_max]
+    write_dicom(path, frames, RescaleSlope=2, RescaleIntercept=-1000, WindowCenter=2000, WindowWidth=2001)
+    image = open_dataset(path)[0].image[0]
+    # stored 0 -> -1000 (below window) -> 0; 1000 -> 1000 (window bottom) -> 0;
+    # 1500 -> 2000 (centre) -> ~0.5; 2000 -> 3000 (top) -> 1; 3000 -> 5000 -> 1
+    np.testing.assert_allclose(image, [0.0, 0.0, 0.5, 1.0, 1.0], atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("elements", "fps"),
+    [
+        ({"FrameTime": 100}, 10.0),
+        ({"FrameTimeVector": [0, 133.3333, 133.3333]}, 7.5),
+        ({"CineRate": 30}, 30.0),
+        ({}, None),
+    ],
+)
+def test_frame_rate_sources(elements, fps):
+    header = Dataset()
+    for keyword, value in elements.items():
+        setattr(header, keyword, value)
+    result = frame_rate(header)
+    assert result == (pytest.approx(fps, rel=1e-4) if fps else None)
+
+
+def test_folder_of_files_and_one_without_pixels(tmp_path):
+    write_dicom(tmp_path / "a.dcm", _ramp(2))
+    write_dicom(tmp_path / "b.dcm", _ramp(3), CineRate=15)
+    ds = write_dicom(tmp_path / "c.dcm", _ramp(1))
+    del ds.PixelData
+    ds.save_as(tmp_path / "c.dcm", enforce_file_format=True)
+    reader = open_dataset(tmp_path)
+    assert len(reader) == 5
+    assert reader.problems == [f"{tmp_path / 'c.dcm'}: DICOM file has no pixel data (no PixelData element) (skipped)"]
+    assert reader[4].meta["fps"] == 15.0 and reader[4].meta["frame_index"] == 2
+    with pytest.raises(DataError, match=r"c\.dcm: DICOM file has no pixel data"):
+        open_dataset(tmp_path / "c.dcm")
+
+
+def test_zero_byte_and_not_dicom(tmp_path):
+    (tmp_path / "z.dcm").write_bytes(b"")
+    with pytest.raises(DataError, match=r"z\.dcm: file is empty \(0 bytes\)"):
+        open_dataset(tmp_path / "z.dcm")
+    (tmp_path / "junk.dcm").write_bytes(b"hello" * 100)
+    with pytest.raises(DataError, match=r"junk\.dcm: not a DICOM file"):
+        open_dataset(tmp_path / "junk.dcm")
+
+
+def test_truncated_pixel_data_names_the_file(tmp_path):
+    path = tmp_path / "t.dcm"
+    write_dicom(path, _ramp(4))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 3000])
+    with pytest.raises(DataError, match=r"t\.dcm: (cannot decode frame|cannot read DICOM header)"):
+        list(open_dataset(path).iter_frames())
+
+
+def _encoded(tmp_path, syntax):
+    frames = np.stack([np.tile(np.linspace(0, 255, 32).astype(np.uint8), (32, 1))] * 3)
+    frames[1] = 255 - frames[1]
+    path = tmp_path / f"{syntax.name}.dcm"
+    ds = write_dicom(path, frames, bits=8)
+    if syntax == RLELossless:
+        ds.compress(RLELossless)
+    elif syntax == DeflatedExplicitVRLittleEndian:
+        ds.file_meta.TransferSyntaxUID = syntax
+    else:
+        suffix = ".jpg" if syntax == JPEGBaseline8Bit else ".jp2"
+        ds.PixelData = encapsulate([cv2.imencode(suffix, frame)[1].tobytes() for frame in frames])
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = syntax
+    ds.save_as(path, enforce_file_format=True)
+    return path, frames
+
+
+@pytest.mark.parametrize("syntax", [RLELossless, JPEGBaseline8Bit, JPEG2000, DeflatedExplicitVRLittleEndian])
+def test_compressed_written_here_decode_per_frame(tmp_path, syntax):
+    path, frames = _encoded(tmp_path, syntax)
+    reader = open_dataset(path)
+    assert len(reader) == 3
+    expected = frames[1] / 255.0
+    np.testing.assert_allclose(reader[1].image, expected, atol=2.5 / 255)
+    np.testing.assert_allclose(list(reader.iter_frames())[1].image, expected, atol=2.5 / 255)
+
+
+# Transfer syntaxes we cannot encode here, checked on the sample files that ship inside pydicom.
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm"),  # JPEG-LS lossless (pylibjpeg-libjpeg)
+        ("MR_small_jp2klossless.dcm", "MR_small.dcm"),  # JPEG 2000 lossless (pillow)
+        ("MR_small_RLE.dcm", "MR_small.dcm"),  # RLE lossless (pydicom)
+        ("MR_small_bigendian.dcm", "MR_small.dcm"),  # explicit VR big endian
+        ("JPEGLSNearLossless_08.dcm", None),  # JPEG-LS near-lossless
+        ("JPGExtended.dcm", None),  # JPEG extended 12-bit (process 2 and 4)
+        ("SC_rgb_jpeg_gdcm.dcm", None),  # JPEG lossless process 14 SV1, RGB -> grey
+        ("examples_ybr_color.dcm", None),  # JPEG baseline, YBR_FULL_422 multi-frame -> grey
+        ("image_dfl.dcm", None),  # deflated explicit VR little endian
+    ],
+)
+def test_shipped_compressed_samples_decode(name, reference):
+    reader = open_dataset(PYDICOM_FILES / name)
+    sample = reader[len(reader) - 1]
+    sample.validate()
+    assert 0.0 <= sample.image.min() <= sample.image.max() <= 1.0 and sample.image.std() > 0
+    if reference:
+        np.testing.assert_allclose(sample.image, open_dataset(PYDICOM_FILES / reference)[0].image, atol=1e-6)

@@ -1,0 +1,66 @@
+"""Video reader: mp4 and avi fixtures written here with cv2.VideoWriter."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cathx.data.formats import detect_format, open_dataset
+from cathx.errors import DataError
+
+
+def write_video(path, frames=12, size=64, fps=15.0, fourcc="mp4v"):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (size, size), isColor=True)
+    assert writer.isOpened()
+    for index in range(frames):
+        frame = np.full((size, size, 3), (40 + 15 * index) % 256, np.uint8)
+        frame[:, : size // 4] = 0
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize(("name", "fourcc"), [("run.mp4", "mp4v"), ("run.avi", "MJPG")])
+def test_streams_frames_with_fps(tmp_path, name, fourcc):
+    path = write_video(tmp_path / name, fourcc=fourcc)
+    assert detect_format(path) == "video"
+    reader = open_dataset(path)
+    assert len(reader) == 12 and reader.problems == []
+    frames = list(reader.iter_frames())
+    assert len(frames) == 12
+    for index, sample in enumerate(frames):
+        sample.validate()
+        assert sample.meta["frame_index"] == index and sample.meta["fps"] == pytest.approx(15.0)
+        assert abs(float(np.median(sample.image[:, 32:])) - (40 + 15 * index) / 255) < 0.03
+        assert sample.image[:, :8].mean() < 0.03
+    np.testing.assert_allclose(reader[7].image, frames[7].image, atol=0.02)
+
+
+def test_folder_of_videos(tmp_path):
+    write_video(tmp_path / "a.mp4", frames=3)
+    write_video(tmp_path / "b.avi", frames=4, fourcc="MJPG")
+    reader = open_dataset(tmp_path)
+    assert len(reader) == 7
+    assert reader[3].meta["source"].endswith("b.avi") and reader[3].meta["frame_index"] == 0
+
+
+def test_bad_videos(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty\.mp4: file is empty \(0 bytes\)"):
+        open_dataset(tmp_path / "empty.mp4")
+    (tmp_path / "junk.avi").write_bytes(b"RIFF" + b"\x00" * 200)
+    with pytest.raises(DataError, match=r"junk\.avi: (cannot open video|video has no decodable frames)"):
+        open_dataset(tmp_path / "junk.avi")
+    write_video(tmp_path / "ok.mp4", frames=3)
+    reader = open_dataset(tmp_path)
+    assert len(reader) == 3 and len(reader.problems) == 2
+    assert all("(skipped)" in p for p in reader.problems)
+
+
+def test_truncated_video_names_the_file(tmp_path):
+    path = write_video(tmp_path / "t.mp4", frames=14)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    with pytest.raises(DataError, match=r"t\.mp4: (cannot open video|stream ended at frame)"):
+        list(open_dataset(path).iter_frames())
