@@ -1,0 +1,172 @@
+"""Rasterisation of tubes (Beer-Lambert line integrals) and the X-ray imaging chain.
+
+Devices are drawn on a canvas ``SUPERSAMPLE`` times finer than the image and averaged down, so a
+2 px catheter gets soft, partial-volume edges. Attenuation values are line integrals of the linear
+attenuation coefficient (-log transmission), so overlapping devices simply add.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+SUPERSAMPLE = 2
+
+
+def to_canvas(xy: np.ndarray, factor: int = SUPERSAMPLE) -> np.ndarray:
+    """Image pixel coordinates -> supersampled canvas coordinates (pixel centres stay centres)."""
+    return (np.asarray(xy, np.float64) + 0.5) * factor - 0.5
+
+
+def downsample(canvas: np.ndarray, factor: int = SUPERSAMPLE) -> np.ndarray:
+    """Area-average a (fH, fW) canvas to (H, W)."""
+    h, w = canvas.shape[0] // factor, canvas.shape[1] // factor
+    return canvas.reshape(h, factor, w, factor).mean(axis=(1, 3))
+
+
+def _dense(points: np.ndarray, step: float) -> np.ndarray:
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    if arc[-1] <= step:
+        return points
+    targets = np.arange(0.0, arc[-1] + 1e-9, step)
+    return np.stack([np.interp(targets, arc, points[:, 0]), np.interp(targets, arc, points[:, 1])], axis=1)
+
+
+def draw_tube(attenuation: np.ndarray, coverage: np.ndarray | None, points: np.ndarray,
+              radius: float, peak: float) -> None:
+    """Add a tube along canvas polyline ``points`` (M, 2) with ``radius`` (canvas px).
+
+    The line integral at distance d from the axis is ``peak * sqrt(1 - (d / radius)^2)`` (the
+    chord through a cylinder, normalised so the axis gets ``peak``). ``coverage`` (bool canvas)
+    is set where the tube covers a canvas pixel. Both canvases are modified in place.
+    """
+    h, w = attenuation.shape
+    points = np.asarray(points, np.float64)
+    if len(points) == 0:
+        return
+    margin = radius + 2
+    x0, y0 = np.floor(points.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(points.max(axis=0) + margin).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)
+    if x1 < x0 or y1 < y0:
+        return
+    band = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    shifted = np.round((points - [x0, y0]) * 16).astype(np.int32).reshape(-1, 1, 2)
+    thickness = int(np.ceil(2 * radius + 3))
+    if len(points) == 1:
+        cv2.circle(band, tuple(shifted[0, 0]), int(16 * (radius + 1.5)), 1, -1, cv2.LINE_8, 4)
+    else:
+        cv2.polylines(band, [shifted], False, 1, thickness, cv2.LINE_8, 4)
+    ys, xs = np.nonzero(band)
+    if len(ys) == 0:
+        return
+    dense = _dense(points, 0.25)
+    distance, _ = cKDTree(dense).query(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64),
+                                        distance_upper_bound=radius)
+    inside = np.isfinite(distance)
+    if not inside.any():
+        return
+    ys, xs, distance = ys[inside] + y0, xs[inside] + x0, distance[inside]
+    attenuation[ys, xs] += (peak * np.sqrt(np.clip(1.0 - (distance / radius) ** 2, 0.0, 1.0))).astype(
+        attenuation.dtype)
+    if coverage is not None:
+        coverage[ys, xs] = True
+
+
+def draw_capsule(attenuation: np.ndarray, coverage: np.ndarray | None, a: np.ndarray, b: np.ndarray,
+                 radius: float, peak: float) -> None:
+    """Add a short solid cylinder with rounded ends from ``a`` to ``b`` (canvas px): an electrode."""
+    h, w = attenuation.shape
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    x0 = max(int(np.floor(min(a[0], b[0]) - radius - 1)), 0)
+    y0 = max(int(np.floor(min(a[1], b[1]) - radius - 1)), 0)
+    x1 = min(int(np.ceil(max(a[0], b[0]) + radius + 1)), w - 1)
+    y1 = min(int(np.ceil(max(a[1], b[1]) + radius + 1)), h - 1)
+    if x1 < x0 or y1 < y0:
+        return
+    ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    p = np.stack([xs, ys], axis=-1).astype(np.float64)
+    ab = b - a
+    denom = float(ab @ ab)
+    t = np.clip(((p - a) @ ab) / denom, 0.0, 1.0) if denom > 1e-12 else np.zeros(p.shape[:2])
+    distance = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
+    profile = np.sqrt(np.clip(1.0 - (distance / radius) ** 2, 0.0, 1.0))
+    attenuation[y0:y1 + 1, x0:x1 + 1] += (peak * profile).astype(attenuation.dtype)
+    if coverage is not None:
+        coverage[y0:y1 + 1, x0:x1 + 1] |= distance < radius
+
+
+def draw_disc(attenuation: np.ndarray, centre: np.ndarray, radius: float, peak: float,
+              sphere: bool = True) -> None:
+    """Add a sphere (chord profile) or a flat disc with a soft 1-px rim at ``centre`` (canvas px)."""
+    h, w = attenuation.shape
+    x0, y0 = max(int(centre[0] - radius - 2), 0), max(int(centre[1] - radius - 2), 0)
+    x1, y1 = min(int(centre[0] + radius + 2), w - 1), min(int(centre[1] + radius + 2), h - 1)
+    if x1 < x0 or y1 < y0:
+        return
+    ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    distance = np.hypot(xs - centre[0], ys - centre[1])
+    if sphere:
+        profile = np.sqrt(np.clip(1.0 - (distance / radius) ** 2, 0.0, 1.0))
+    else:
+        profile = np.clip(radius - distance + 0.5, 0.0, 1.0)
+    attenuation[y0:y1 + 1, x0:x1 + 1] += (peak * profile).astype(attenuation.dtype)
+
+
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Zero-mean, unit-std smooth random field with correlation length ``scale`` pixels."""
+    h, w = shape
+    step = max(scale / 2.0, 1.0)
+    gh, gw = int(np.ceil(h / step)) + 3, int(np.ceil(w / step)) + 3
+    coarse = rng.standard_normal((gh, gw)).astype(np.float32)
+    field = cv2.resize(coarse, (int(gw * step), int(gh * step)), interpolation=cv2.INTER_CUBIC)[:h, :w]
+    field = cv2.GaussianBlur(field, (0, 0), max(scale / 4.0, 0.5))
+    return (field - field.mean()) / (field.std() + 1e-6)
+
+
+def imaging_chain(attenuation: np.ndarray, rng: np.random.Generator, *, dose: float,
+                  electronic_noise: float, focal_blur: float, scatter_fraction: float) -> np.ndarray:
+    """Detected line integral: blur, scatter, Poisson quantum noise, read noise, log transform.
+
+    attenuation: (H, W) total -log transmission. dose: mean photons per pixel with no object.
+    Returns (H, W) float32 estimated -log transmission (noisy), dense = high.
+    """
+    transmission = np.exp(-attenuation.astype(np.float32))
+    if focal_blur > 0:
+        transmission = cv2.GaussianBlur(transmission, (0, 0), focal_blur)
+    if scatter_fraction > 0:  # scatter: a heavily blurred copy of the primary, lowering contrast
+        small = cv2.resize(transmission, (32, 32), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), 4.0)
+        scatter = cv2.resize(small, transmission.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        transmission = (1.0 - scatter_fraction) * transmission + scatter_fraction * scatter
+    counts = rng.poisson(np.maximum(transmission * dose, 0.0)).astype(np.float32)
+    counts += rng.normal(0.0, electronic_noise, counts.shape).astype(np.float32)
+    return -np.log(np.maximum(counts, 0.5) / dose).astype(np.float32)
+
+
+def display(line_integral: np.ndarray, field: np.ndarray, rng: np.random.Generator, *,
+            edge_enhance: float, window: tuple[float, float] | None = None,
+            gamma: float = 1.0) -> tuple[np.ndarray, tuple[float, float]]:
+    """Window/level to [0, 1] with dense = dark, optional gamma and unsharp-mask edge enhancement.
+
+    ``field``: bool (H, W) open (uncollimated) area used to pick the window. Returns the image and
+    the window used (so a sequence can keep it steady).
+    """
+    if window is None:
+        values = line_integral[field] if field.any() else line_integral.ravel()
+        low, high = np.percentile(values[:: max(len(values) // 8192, 1)], [0.5, 99.5])
+        span = max(high - low, 1e-3)
+        low -= span * rng.uniform(0.0, 0.15)
+        high += span * rng.uniform(0.0, 0.25)
+        window = (float(low), float(high))
+    low, high = window
+    image = (high - line_integral) / max(high - low, 1e-6)
+    image = np.clip(image, 0.0, 1.0)
+    if gamma != 1.0:
+        image = image ** gamma
+    if edge_enhance > 0:
+        blurred = cv2.GaussianBlur(image, (0, 0), 2.0)
+        image = image + edge_enhance * (image - blurred)
+    return np.clip(image, 0.0, 1.0).astype(np.float32), window

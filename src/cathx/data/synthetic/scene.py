@@ -1,0 +1,450 @@
+"""A scene (view, anatomy, catheters, distractors, collimation, imaging settings) and its rendering
+into a labelled frame.
+
+``sample_scene`` draws everything that stays fixed over a sequence; ``render_scene`` renders one
+motion state with its own noise. ``generate_frame`` is the one-frame entry point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from cathx.data.synthetic.anatomy import Anatomy, render_anatomy, sample_anatomy
+from cathx.data.synthetic.config import SynthConfig
+from cathx.data.synthetic.geometry import (
+    Device,
+    View,
+    make_catheter,
+    point_at,
+    resample,
+    rotation_matrix,
+    smooth_curve,
+)
+from cathx.data.synthetic.render import (
+    SUPERSAMPLE,
+    display,
+    downsample,
+    draw_capsule,
+    draw_disc,
+    draw_tube,
+    imaging_chain,
+    to_canvas,
+)
+from cathx.structures import Sample
+
+HEART_CENTRE = np.array([0.0, 10.0, 25.0])  # where cardiac contraction points to (mm)
+
+
+@dataclass
+class Primitive:
+    """A 2D distractor element in image pixels: a tube, a disc/sphere or a filled polygon."""
+
+    shape: str  # "tube", "sphere", "disc", "polygon"
+    points: np.ndarray  # tube/polygon: (M, 2); sphere/disc: (1, 2) centre
+    radius: float  # px (tube radius, disc radius; polygon: edge softness)
+    peak: float
+    chest_wall: bool = True  # moves with the chest wall (less than the heart)
+
+
+@dataclass
+class Scene:
+    size: int
+    view: View
+    anatomy: Anatomy
+    catheters: list[Device]
+    distractors: list[Primitive]
+    distractor_kinds: list[str]
+    shutter: np.ndarray  # (H, W) float32 line integral of shutters / wedges
+    imaging: dict[str, float]
+    motion: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Frame:
+    """A rendered frame: the sample plus what the writer and the tests need besides."""
+
+    sample: Sample
+    catheter_masks: list[np.ndarray]  # (H, W) uint8 per catheter
+    distractor_coverage: np.ndarray  # (H, W) float32 fraction of each pixel covered by distractors
+    catheter_coverage: np.ndarray  # (H, W) float32 fraction covered by target catheters
+    line_integral: np.ndarray  # (H, W) float32 noise-free total attenuation
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(bounds[0], bounds[1]))
+
+
+def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Scene:
+    """Draw a scene: everything that stays fixed within a sequence."""
+    spacing = _uniform(rng, config.pixel_spacing_mm) * 256.0 / size
+    px_per_mm = 1.0 / spacing
+    centre = (size * rng.uniform(0.42, 0.58), size * rng.uniform(0.4, 0.56))
+    view = View(rotation=rotation_matrix(_uniform(rng, config.view_angle_deg), _uniform(rng, config.cranial_angle_deg)),
+                px_per_mm=px_per_mm, centre=centre, source_object_mm=float(rng.uniform(650, 850)))
+    heart = float(rng.uniform(0.85, 1.15))
+    anatomy = sample_anatomy(rng, heart)
+
+    catheters: list[Device] = []
+    if rng.random() >= config.empty_probability:
+        for kind in ("cs_decapolar", "quadripolar", "ablation", "lasso", "pacing"):
+            if kind not in config.catheter_types:
+                continue
+            count = 1
+            if kind == "quadripolar":
+                count = int(rng.integers(1, config.max_quadripolar + 1))
+            for _ in range(count):
+                if rng.random() < config.catheter_probability.get(kind, 0.5):
+                    catheters.append(make_catheter(kind, rng, heart))
+        if not catheters and config.catheter_types:
+            kind = config.catheter_types[int(rng.integers(len(config.catheter_types)))]
+            catheters.append(make_catheter(kind, rng, heart))
+
+    distractors, kinds = _sample_distractors(rng, size, view, anatomy, config,
+                                             pacing=any(c.kind == "pacing" for c in catheters))
+    shutter = _sample_collimation(rng, size, config)
+    imaging = {
+        "dose": _uniform(rng, config.dose) * (256.0 / size) ** 2,
+        "electronic_noise": _uniform(rng, config.electronic_noise),
+        "focal_blur": _uniform(rng, config.focal_blur_px) * size / 256.0,
+        "scatter_fraction": _uniform(rng, config.scatter_fraction),
+        "edge_enhance": float(rng.uniform(0.2, 0.8)) if rng.random() < config.edge_enhance_probability else 0.0,
+        "gamma": float(rng.uniform(0.75, 1.3)),
+        "spacing_mm": spacing,
+    }
+    motion = {
+        "respiration_hz": _uniform(rng, config.respiration_hz),
+        "respiration_mm": _uniform(rng, config.respiration_mm),
+        "heart_rate_hz": _uniform(rng, config.heart_rate_hz),
+        "cardiac_mm": _uniform(rng, config.cardiac_mm),
+        "respiration_phase": float(rng.uniform(0, 1)),
+        "cardiac_phase": float(rng.uniform(0, 1)),
+        "recursive_filter": _uniform(rng, config.recursive_filter),
+    }
+    return Scene(size=size, view=view, anatomy=anatomy, catheters=catheters, distractors=distractors,
+                 distractor_kinds=kinds, shutter=shutter, imaging=imaging, motion=motion)
+
+
+# --- distractors ---------------------------------------------------------------------------------
+
+def _edge_point(rng: np.random.Generator, size: int, side: int) -> np.ndarray:
+    t = rng.uniform(0.05, 0.95) * size
+    return np.array([[t, -8.0], [size + 8.0, t], [t, size + 8.0], [-8.0, t]][side])
+
+
+def _curve2d(control: list[np.ndarray] | np.ndarray, step: float = 0.5) -> np.ndarray:
+    return resample(smooth_curve(np.asarray(control, np.float64), step=step), step)
+
+
+def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy: Anatomy,
+                        config: SynthConfig, pacing: bool) -> tuple[list[Primitive], list[str]]:
+    k = view.px_per_mm
+    items: list[Primitive] = []
+    kinds: list[str] = []
+    if rng.random() < config.ecg_probability:
+        for _ in range(int(rng.integers(config.ecg_leads[0], config.ecg_leads[1] + 1))):
+            kinds.append("ecg_lead")
+            centre = rng.uniform(0.05, 0.95, 2) * size
+            items.append(Primitive("disc", centre[None], rng.uniform(10, 14) * k, rng.uniform(0.02, 0.06)))
+            items.append(Primitive("sphere", centre[None], rng.uniform(2.0, 3.2) * k, rng.uniform(0.8, 1.6)))
+            ring = rng.uniform(3.5, 5.0) * k
+            angles = np.linspace(0, 2 * np.pi, 48)
+            items.append(Primitive("tube", centre + ring * np.stack([np.cos(angles), np.sin(angles)], 1),
+                                   0.35 * k, rng.uniform(0.2, 0.45)))
+            side = int(np.argmin([centre[1], size - centre[0], size - centre[1], centre[0]]))
+            if rng.random() < 0.4:
+                side = int(rng.integers(4))
+            end = _edge_point(rng, size, side)
+            direction = end - centre
+            clip_dir = direction / (np.linalg.norm(direction) + 1e-9)
+            clip_end = centre + clip_dir * rng.uniform(6, 10) * k
+            items.append(Primitive("tube", np.stack([centre, clip_end]), rng.uniform(1.2, 1.8) * k,
+                                   rng.uniform(0.5, 0.9)))
+            middle = (clip_end + end) / 2 + rng.normal(0, 0.15 * size, 2)
+            wire = _curve2d([clip_end, middle, end])
+            items.append(Primitive("tube", wire, rng.uniform(0.5, 0.8) * k, rng.uniform(0.2, 0.45)))
+    sternum_x = view.centre[0] + float((view.rotation @ np.array([-8.0, 0.0, -90.0]))[0]) * k
+    if rng.random() < config.sternal_wire_probability:
+        kinds.append("sternal_wires")
+        count = int(rng.integers(3, 7))
+        top = view.centre[1] + rng.uniform(-150, -110) * k
+        pitch = rng.uniform(20, 30) * k
+        for i in range(count):
+            cy = top + i * pitch + rng.normal(0, 2 * k)
+            cx = sternum_x + rng.normal(0, 3 * k)
+            half_w, half_h = rng.uniform(9, 16) * k, rng.uniform(2.5, 5.5) * k
+            tilt = rng.normal(0, 0.15)
+            t = np.linspace(0, 2 * np.pi, 64)
+            loop = np.stack([half_w * np.cos(t), half_h * np.sin(t)], 1)
+            rot = np.array([[np.cos(tilt), -np.sin(tilt)], [np.sin(tilt), np.cos(tilt)]])
+            loop = loop @ rot.T + [cx, cy]
+            peak = rng.uniform(0.6, 1.0)
+            items.append(Primitive("tube", loop, 0.45 * k, peak))
+            side = 1 if rng.random() < 0.5 else -1
+            knot_start = np.array([cx + side * half_w, cy])
+            knot_end = knot_start + [side * rng.uniform(3, 7) * k, rng.normal(0, 2 * k)]
+            items.append(Primitive("tube", np.stack([knot_start, knot_end]), 0.9 * k, peak * 1.2))
+    if rng.random() < config.guidewire_probability:
+        kinds.append("guidewire")
+        start = _edge_point(rng, size, 2)
+        target = np.asarray(view.centre) + rng.normal(0, 35 * k, 2)
+        mid = (start + target) / 2 + rng.normal(0, 20 * k, 2)
+        wire = _curve2d([start, mid, target])
+        curl = rng.uniform(3, 6) * k
+        direction = wire[-1] - wire[-5]
+        angle0 = np.arctan2(direction[1], direction[0])
+        angles = angle0 + np.linspace(0, rng.uniform(2.5, 3.5), 24) * (1 if rng.random() < 0.5 else -1)
+        centre = wire[-1] + curl * np.array([np.cos(angle0 + np.pi / 2), np.sin(angle0 + np.pi / 2)])
+        j_tip = centre + curl * np.stack([np.cos(angles - np.pi / 2), np.sin(angles - np.pi / 2)], 1)
+        items.append(Primitive("tube", np.vstack([wire, j_tip]), 0.45 * k, rng.uniform(0.35, 0.6), False))
+    if rng.random() < config.probe_probability:
+        kinds.append("temperature_probe")
+        x = view.centre[0] + float((view.rotation @ np.array([anatomy.spine_x + 12.0, 0.0, 60.0]))[0]) * k
+        tip = np.array([x + rng.normal(0, 4 * k), view.centre[1] + rng.uniform(-20, 20) * k])
+        top = np.array([x + rng.normal(0, 6 * k), -10.0])
+        mid = (tip + top) / 2 + [rng.normal(0, 5 * k), 0]
+        probe = _curve2d([tip, mid, top])
+        items.append(Primitive("tube", probe, rng.uniform(1.3, 1.7) * k, rng.uniform(0.1, 0.2), False))
+        spacing = rng.uniform(6, 12)
+        for j in range(int(rng.choice([3, 5, 12]))):
+            s = 2.0 + j * spacing
+            if s + 3 >= len(probe) * 0.5 / k:
+                break
+            a_idx, b_idx = int(s * k / 0.5), int((s + 2.5) * k / 0.5)
+            items.append(Primitive("tube", probe[a_idx:b_idx + 1], rng.uniform(1.4, 1.8) * k,
+                                   rng.uniform(0.7, 1.2), False))
+    if rng.random() < config.pacemaker_can_probability or (pacing and rng.random() < 0.5):
+        kinds.append("pacemaker_can")
+        corner = np.array([size * rng.uniform(0.8, 1.05), size * rng.uniform(-0.05, 0.15)])
+        w, h = rng.uniform(40, 55) * k, rng.uniform(38, 50) * k
+        angle = rng.uniform(-0.6, 0.6)
+        t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+        box = np.stack([np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3 * w / 2,
+                        np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3 * h / 2], 1)
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        items.append(Primitive("polygon", box @ rot.T + corner, 1.0, rng.uniform(1.8, 2.8)))
+        header = np.array([[-w / 2, -h / 2 - 12 * k], [w / 5, -h / 2 - 12 * k], [w / 5, -h / 2], [-w / 2, -h / 2]])
+        items.append(Primitive("polygon", header @ rot.T + corner, 1.0, rng.uniform(0.3, 0.6)))
+        coil_centre = corner + rot @ np.array([-w * 0.1, h * 0.75])
+        angles = np.linspace(0, 2 * np.pi * rng.uniform(1.0, 1.8), 80)
+        coil = coil_centre + rng.uniform(8, 14) * k * np.stack([np.cos(angles), 0.6 * np.sin(angles)], 1)
+        items.append(Primitive("tube", coil, 0.9 * k, rng.uniform(0.35, 0.6)))
+    return items, kinds
+
+
+def _sample_collimation(rng: np.random.Generator, size: int, config: SynthConfig) -> np.ndarray:
+    shutter = np.zeros((size, size), np.float32)
+    coords = np.arange(size, dtype=np.float32)
+    xs, ys = np.meshgrid(coords, coords)
+    soft = 0.6 * size / 256.0
+    if rng.random() < config.collimation_probability:
+        density = rng.uniform(2.5, 4.5)
+        for side in range(4):
+            if rng.random() < 0.6:
+                depth = rng.uniform(0.04, 0.2) * size
+                tilt = rng.normal(0, 0.03)
+                if side == 0:
+                    d = depth + tilt * (xs - size / 2) - ys
+                elif side == 1:
+                    d = xs - (size - 1 - depth) + tilt * (ys - size / 2)
+                elif side == 2:
+                    d = ys - (size - 1 - depth) + tilt * (xs - size / 2)
+                else:
+                    d = depth + tilt * (ys - size / 2) - xs
+                shutter += density / (1.0 + np.exp(-np.clip(d / soft, -30, 30)))
+    if rng.random() < config.iris_probability:
+        radius = rng.uniform(0.5, 0.7) * size
+        d = np.hypot(xs - size / 2, ys - size / 2) - radius
+        shutter += rng.uniform(2.5, 4.0) / (1.0 + np.exp(-np.clip(d / soft, -30, 30)))
+    if rng.random() < config.wedge_probability:
+        angle = rng.uniform(0, 2 * np.pi)
+        offset = rng.uniform(0.15, 0.4) * size
+        d = (xs - size / 2) * np.cos(angle) + (ys - size / 2) * np.sin(angle) - offset
+        shutter += rng.uniform(0.3, 0.8) * np.clip(d / (0.15 * size), 0.0, 1.0)
+    return shutter
+
+
+# --- motion and rendering ------------------------------------------------------------------------
+
+def motion_state(scene: Scene, time_s: float) -> tuple[float, float]:
+    """(breath displacement mm, cardiac contraction 0..1) at ``time_s``."""
+    m = scene.motion
+    phase = (time_s * m["respiration_hz"] + m["respiration_phase"]) % 1.0
+    breath = m["respiration_mm"] * (0.5 - 0.5 * np.cos(2 * np.pi * phase)) ** 1.5
+    beat_phase = (time_s * m["heart_rate_hz"] + m["cardiac_phase"]) % 1.0
+    beat = np.sin(np.pi * min(beat_phase / 0.4, 1.0)) ** 2 if beat_phase < 0.4 else 0.0
+    return float(breath), float(beat)
+
+
+def move(points: np.ndarray, breath: float, beat: float, cardiac_mm: float, weight: float) -> np.ndarray:
+    """Displace device points (M, 3) mm by respiration (cranio-caudal) and cardiac contraction."""
+    resp_weight = np.clip((points[:, 1] + 220.0) / 160.0, 0.2, 1.0)[:, None]
+    moved = points + resp_weight * np.array([0.12, 1.0, 0.1]) * breath
+    offset = points - HEART_CENTRE
+    distance = np.linalg.norm(offset, axis=1, keepdims=True) + 1e-6
+    cardiac_weight = np.exp(-(distance / 60.0) ** 2) * weight
+    return moved - cardiac_weight * beat * cardiac_mm * offset / distance
+
+
+def _visible_runs(points: np.ndarray, limit: float, margin: float) -> list[np.ndarray]:
+    inside = np.all((points >= -margin) & (points <= limit + margin), axis=1)
+    runs, start = [], None
+    for i, flag in enumerate(np.append(inside, False)):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append(points[max(start - 1, 0):min(i + 1, len(points))])
+            start = None
+    return runs
+
+
+def _tip_run(points: np.ndarray, size: int) -> np.ndarray:
+    """The in-image part of a tip-first polyline that starts nearest the tip."""
+    inside = np.all((points >= 0) & (points <= size - 1), axis=1)
+    if not inside.any():
+        return np.zeros((0, 2), np.float32)
+    first = int(np.argmax(inside))
+    stop = first + int(np.argmin(inside[first:])) if not inside[first:].all() else len(points)
+    return points[first:stop]
+
+
+def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, time_s: float | None = None,
+                 window: tuple[float, float] | None = None) -> tuple[Frame, tuple[float, float]]:
+    """Render one motion state of ``scene`` with noise from ``rng``; returns (frame, display window)."""
+    size, view, factor = scene.size, scene.view, SUPERSAMPLE
+    if time_s is None:
+        breath = float(rng.uniform(0, scene.motion["respiration_mm"]))
+        beat = float(rng.uniform(0, 1))
+    else:
+        breath, beat = motion_state(scene, time_s)
+    k = view.px_per_mm
+    canvas_shape = (size * factor, size * factor)
+    devices = np.zeros(canvas_shape, np.float32)
+    clutter = np.zeros(canvas_shape, np.float32)
+    clutter_cover = np.zeros(canvas_shape, bool)
+    catheter_cover_total = np.zeros(canvas_shape, np.float32)
+    open_field = scene.shutter < 0.5
+    min_box = config.min_box_px * size / 256.0
+
+    chest_shift = np.array([0.0, 0.25 * breath * k])
+    for item in scene.distractors:
+        shift = chest_shift if item.chest_wall else np.array([0.1 * breath * k, breath * k])
+        pts = to_canvas(item.points + shift, factor)
+        if item.shape == "tube":
+            for run in _visible_runs(pts, canvas_shape[0] - 1, item.radius * factor + 2):
+                draw_tube(clutter, clutter_cover, run, item.radius * factor, item.peak)
+        elif item.shape in ("sphere", "disc"):
+            draw_disc(clutter, pts[0], item.radius * factor, item.peak, sphere=item.shape == "sphere")
+            if item.shape == "sphere":
+                yy, xx = np.ogrid[:canvas_shape[0], :canvas_shape[1]]
+                clutter_cover |= (xx - pts[0, 0]) ** 2 + (yy - pts[0, 1]) ** 2 < (item.radius * factor) ** 2
+        elif item.shape == "polygon":
+            layer = np.zeros(canvas_shape, np.uint8)
+            cv2.fillPoly(layer, [np.round(pts * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
+            clutter_cover |= layer > 0
+            soft = cv2.GaussianBlur(layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5))
+            clutter += item.peak * soft
+
+    masks: list[np.ndarray] = []
+    centrelines: list[np.ndarray] = []
+    electrodes, sizes, owners = [], [], []
+    for index, device in enumerate(scene.catheters):
+        moved = move(device.points, breath, beat, scene.motion["cardiac_mm"], device.motion_weight)
+        xy = view.project(moved)
+        cover = np.zeros(canvas_shape, bool)
+        radius_px = device.radius_mm * k
+        pts = to_canvas(xy, factor)
+        for run in _visible_runs(pts, canvas_shape[0] - 1, radius_px * factor + 2):
+            draw_tube(devices, cover, run, radius_px * factor, device.shaft_attenuation)
+        e_radius = radius_px * device.electrode_radius_scale
+        if len(device.electrodes):
+            centres_3d = point_at(moved, device.electrodes[:, 0])
+            starts = view.project(point_at(moved, device.electrodes[:, 0] - device.electrodes[:, 1] / 2))
+            ends = view.project(point_at(moved, device.electrodes[:, 0] + device.electrodes[:, 1] / 2))
+            centres = view.project(centres_3d)
+            # The first electrode of most catheters is the tip: a rounded cap ending at the tip.
+            for a, b in zip(starts, ends, strict=True):
+                draw_capsule(devices, cover, to_canvas(a, factor), to_canvas(b, factor), e_radius * factor,
+                             device.electrode_attenuation - device.shaft_attenuation * 0.5)
+            for c, a, b in zip(centres, starts, ends, strict=True):
+                ci = np.round(c).astype(int)
+                if not (0 <= ci[0] < size and 0 <= ci[1] < size) or not open_field[ci[1], ci[0]]:
+                    continue
+                width = max(abs(b[0] - a[0]) + 2 * e_radius, min_box)
+                height = max(abs(b[1] - a[1]) + 2 * e_radius, min_box)
+                electrodes.append(c)
+                sizes.append((width, height))
+                owners.append(index)
+        coverage = downsample(cover.astype(np.float32), factor)
+        catheter_cover_total += cover
+        mask = coverage >= config.mask_coverage_threshold
+        # The centreline itself is always on the mask, so thin or foreshortened parts stay connected.
+        dense = resample(xy, 0.5)
+        ij = np.round(dense).astype(int)
+        ok = (ij[:, 0] >= 0) & (ij[:, 0] < size) & (ij[:, 1] >= 0) & (ij[:, 1] < size)
+        mask[ij[ok, 1], ij[ok, 0]] = True
+        mask &= open_field
+        masks.append(mask.astype(np.uint8))
+        run = _tip_run(xy, size)
+        run = resample(run, 2.0 * size / 256.0) if len(run) > 1 else run
+        centrelines.append(np.asarray(run, np.float32).reshape(-1, 2))
+
+    for c, owner in zip(electrodes, owners, strict=True):
+        ci = np.round(c).astype(int)
+        masks[owner][ci[1], ci[0]] = 1
+
+    anatomy = render_anatomy(scene.anatomy, view, size, breath_mm=breath, beat=beat)
+    total = anatomy + downsample(devices + clutter, factor) + scene.shutter
+    im = scene.imaging
+    detected = imaging_chain(total, rng, dose=im["dose"], electronic_noise=im["electronic_noise"],
+                             focal_blur=im["focal_blur"], scatter_fraction=im["scatter_fraction"])
+    image, window = display(detected, open_field, rng, edge_enhance=im["edge_enhance"], window=window,
+                            gamma=im["gamma"])
+
+    union = np.zeros((size, size), np.uint8)
+    for mask in masks:
+        union |= mask
+    sample = Sample(
+        image=image,
+        mask=union,
+        electrodes=np.asarray(electrodes, np.float32).reshape(-1, 2),
+        electrode_sizes=np.asarray(sizes, np.float32).reshape(-1, 2),
+        electrode_catheter_ids=np.asarray(owners, np.int64),
+        catheter_types=[d.kind for d in scene.catheters],
+        centrelines=centrelines,
+        meta={
+            "source": "synthetic",
+            "pixel_spacing_mm": im["spacing_mm"],
+            "catheter_ids": list(range(len(scene.catheters))),
+            "distractors": list(scene.distractor_kinds),
+            "dose": im["dose"],
+            "breath_mm": breath,
+            "cardiac_contraction": beat,
+        },
+    )
+    frame = Frame(sample=sample, catheter_masks=masks,
+                  distractor_coverage=downsample(clutter_cover.astype(np.float32), factor),
+                  catheter_coverage=downsample(np.minimum(catheter_cover_total, 1.0), factor),
+                  line_integral=total)
+    return frame, window
+
+
+def frame_rng(seed: int, *key: int) -> np.random.Generator:
+    """Independent generator for (seed, key...): the same numbers in any process or order."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, *key]))
+
+
+def render_frame(seed: int, size: int = 256, config: SynthConfig | None = None) -> Frame:
+    """One independent frame with its extra layers (see ``Frame``)."""
+    config = config or SynthConfig()
+    scene = sample_scene(frame_rng(seed, 0), size, config)
+    frame, _ = render_scene(scene, frame_rng(seed, 1), config)
+    return frame
+
+
+def generate_frame(seed: int, size: int = 256, config: SynthConfig | None = None) -> Sample:
+    """One independent labelled frame, deterministic by ``seed``."""
+    return render_frame(seed, size, config).sample
+
