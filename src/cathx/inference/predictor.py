@@ -1,0 +1,295 @@
+"""Predictor: image in, Results out, with a PyTorch or ONNX Runtime backend.
+
+    predictor = Predictor.from_checkpoint("model.pt")            # or "model.onnx", backend="onnx"
+    results = predictor(image)                                   # any grey/RGB, 8/16-bit, float
+    for results in predictor.stream(frames): ...                 # one frame in memory at a time
+
+Pre-processing converts to grey float32 in [0, 1] and resizes to the network's square input
+(the paper resizes to 256x256); the mask probabilities are resized back to the image and every
+coordinate is mapped to original pixels. Timings of each stage go into ``results.meta``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cathx.errors import CathxError, DataError
+from cathx.postprocess.results import Results, analyse_frame, rescale_results
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 32  # smaller images carry no catheter detail at any network input size
+MAX_SIDE = 16384  # larger ones are almost certainly not a single fluoroscopy frame
+OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size")
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+
+
+def to_unit_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Any image array -> (H, W) float32 in [0, 1] (dense = dark, as stored).
+
+    Accepts (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4); uint8, uint16 (scaled by the bit depth
+    actually used, so 12-bit data stored in 16 bits is not squashed) or float. Raises DataError
+    for anything else, naming ``name``.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        if array.shape[2] == 1:
+            array = array[:, :, 0]
+        else:
+            weights = np.array([0.299, 0.587, 0.114], np.float32)
+            array = (array[:, :, :3].astype(np.float32) * weights).sum(axis=2).astype(array.dtype, copy=False)
+    if array.ndim != 2:
+        raise DataError(f"{name}: expected a 2-D grey or RGB image, got an array of shape {array.shape}")
+    height, width = array.shape
+    if min(height, width) < MIN_SIDE:
+        raise DataError(f"{name}: image is {width}x{height} px; the smallest supported is {MIN_SIDE}x{MIN_SIDE}")
+    if max(height, width) > MAX_SIDE:
+        raise DataError(f"{name}: image is {width}x{height} px; the largest supported side is {MAX_SIDE}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.dtype == np.uint16:
+        peak = int(array.max())
+        bits = max(8, int(np.ceil(np.log2(peak + 1)))) if peak else 16
+        return array.astype(np.float32) / float(2**bits - 1)
+    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        array = array.astype(np.float32)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{name}: unsupported pixel type {array.dtype}")
+    array = np.nan_to_num(array.astype(np.float32))
+    low, high = float(array.min()), float(array.max())
+    if low >= 0.0 and high <= 1.0:
+        return array
+    return (array - low) / max(high - low, 1e-12)
+
+
+def resize_to_input(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) float32 -> (size, size) float32; area averaging when shrinking."""
+    if image.shape == (size, size):
+        return image
+    shrinking = image.shape[0] > size or image.shape[1] > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int, k: int, threshold: float
+                      ) -> list[np.ndarray]:
+    """(B, 1, h, w) heatmap logits (+ (B, 2, h, w) sizes) -> B arrays (K, 5) [x, y, score, w, h] in input pixels."""
+    import torch
+
+    from cathx.heatmap import decode_peaks
+
+    heat = torch.from_numpy(np.ascontiguousarray(heatmap, dtype=np.float32))
+    size_t = None if size is None else torch.from_numpy(np.ascontiguousarray(size, dtype=np.float32))
+    return [np.asarray(p, np.float32).reshape(-1, 5)
+            for p in decode_peaks(heat, size_t, stride=stride, k=k, threshold=threshold, logits=True)]
+
+
+class _TorchRunner:
+    def __init__(self, model, device: str = "cpu", channels_last: bool = True) -> None:
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.channels_last = channels_last
+        model = model.eval().to(self.device)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        torch = self.torch
+        x = torch.from_numpy(batch).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            outputs = self.model(x)
+        return {k: v.float().cpu().numpy() for k, v in outputs.items() if k in OUTPUT_NAMES}
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=providers or ["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CathxError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        values = self.session.run(None, {self.input_name: batch})
+        return {name: value for name, value in zip(self.output_names, values) if name in OUTPUT_NAMES}
+
+
+class Predictor:
+    """Runs a CathMTL network on frames and post-processes its outputs into Results.
+
+    runner: callable (B, 1, S, S) float32 -> dict of numpy outputs ("mask", "heatmap", "size").
+    input_size: the network's square input side S. stride: heatmap stride (4).
+    mask_threshold / peak_threshold: probabilities for the mask and for electrode peaks.
+    max_electrodes: top-K peaks kept per frame.
+    """
+
+    def __init__(
+        self,
+        runner,
+        input_size: int = 256,
+        stride: int = 4,
+        mask_threshold: float = 0.5,
+        peak_threshold: float = 0.3,
+        max_electrodes: int = 64,
+        backend: str = "torch",
+        description: str = "",
+    ) -> None:
+        self.runner = runner
+        self.input_size = int(input_size)
+        self.stride = int(stride)
+        self.mask_threshold = mask_threshold
+        self.peak_threshold = peak_threshold
+        self.max_electrodes = max_electrodes
+        self.backend = backend
+        self.description = description
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_model(cls, model, input_size: int = 256, device: str = "cpu", channels_last: bool = True,
+                   **kwargs: Any) -> Predictor:
+        """Wrap an in-memory torch model (returning the CathMTL output dict)."""
+        stride = getattr(model, "output_stride", 4)
+        return cls(_TorchRunner(model, device, channels_last), input_size=input_size, stride=stride,
+                   backend="torch", **kwargs)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, backend: str = "torch", input_size: int | None = None,
+                        device: str = "cpu", threads: int | None = None, **kwargs: Any) -> Predictor:
+        """Load weights: a cathx checkpoint (backend "torch") or an exported .onnx file ("onnx").
+
+        Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
+        """
+        path = Path(path)
+        if backend not in BACKENDS:
+            raise CathxError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if not path.is_file():
+            raise CathxError(f"{path}: weights file not found")
+        if path.stat().st_size == 0:
+            raise CathxError(f"{path}: weights file is empty (0 bytes)")
+        if backend == "onnx":
+            if path.suffix.lower() != ".onnx":
+                raise CathxError(f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
+            runner = _OnnxRunner(path, threads=threads)
+            meta = runner.metadata
+            size = input_size or int(meta.get("input_size", 256))
+            return cls(runner, input_size=size, stride=int(meta.get("stride", 4)), backend="onnx",
+                       description=meta.get("description", path.name), **kwargs)
+        if path.suffix.lower() == ".onnx":
+            raise CathxError(f"{path}: an ONNX file needs --backend onnx")
+        model, config, extra = load_torch_checkpoint(path)
+        size = input_size or int(extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
+        return cls(_TorchRunner(model, device), input_size=size, stride=getattr(model, "output_stride", 4),
+                   backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})", **kwargs)
+
+    # ---------------------------------------------------------------- stages
+    def preprocess(self, images: list[np.ndarray], names: list[str] | None = None) -> tuple[np.ndarray, list]:
+        """Images -> (B, 1, S, S) float32 batch and each image's original (H, W)."""
+        names = names or [f"image {i}" for i in range(len(images))]
+        unit = [to_unit_grey(image, name) for image, name in zip(images, names)]
+        batch = np.stack([resize_to_input(u, self.input_size) for u in unit])[:, None]
+        return np.ascontiguousarray(batch, dtype=np.float32), [u.shape for u in unit]
+
+    def network(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        return self.runner(batch)
+
+    def postprocess(self, outputs: dict[str, np.ndarray], shapes: list, metas: list[dict] | None = None
+                    ) -> list[Results]:
+        """Network outputs for a batch -> one Results per image, in original pixels."""
+        metas = metas or [{} for _ in shapes]
+        peaks_all = None
+        if "heatmap" in outputs:
+            peaks_all = decode_electrodes(outputs["heatmap"], outputs.get("size"), self.stride,
+                                          self.max_electrodes, self.peak_threshold)
+        found = []
+        for i, shape in enumerate(shapes):
+            probability = _sigmoid(outputs["mask"][i, 0]) if "mask" in outputs else None
+            small_mask = probability >= self.mask_threshold if probability is not None else None
+            peaks = peaks_all[i] if peaks_all is not None else None
+            results = analyse_frame(small_mask, peaks, meta=metas[i])
+            if small_mask is None:
+                results.image_size = (self.input_size, self.input_size)
+            mask = None
+            if probability is not None:
+                full = probability if probability.shape == tuple(shape) else cv2.resize(
+                    probability, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+                mask = (full >= self.mask_threshold).astype(np.uint8)
+            found.append(rescale_results(results, tuple(shape), mask))
+        return found
+
+    # ---------------------------------------------------------------- use
+    def predict_batch(self, images: list[np.ndarray], metas: list[dict] | None = None) -> list[Results]:
+        """Predict a batch of images; stage timings (ms, per batch) go into each ``meta["timings_ms"]``."""
+        metas = [dict(m) for m in metas] if metas else [{} for _ in images]
+        names = [str(m.get("source") or m.get("name") or f"image {i}") for i, m in enumerate(metas)]
+        t0 = time.perf_counter()
+        batch, shapes = self.preprocess(images, names)
+        t1 = time.perf_counter()
+        outputs = self.network(batch)
+        t2 = time.perf_counter()
+        results = self.postprocess(outputs, shapes, metas)
+        t3 = time.perf_counter()
+        timings = {"preprocess": (t1 - t0) * 1e3, "network": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        for r in results:
+            r.meta["timings_ms"] = timings
+        return results
+
+    def __call__(self, image: np.ndarray, meta: dict | None = None) -> Results:
+        return self.predict_batch([image], [meta or {}])[0]
+
+    def stream(self, frames: Iterable, batch_size: int = 1) -> Iterator[tuple[Any, Results]]:
+        """Predict frames lazily; yields (frame, Results). A frame is an array or an object with
+        ``.image`` and ``.meta`` (a Sample or a sources.Frame); at most ``batch_size`` frames are held."""
+        pending: list = []
+        for frame in frames:
+            pending.append(frame)
+            if len(pending) >= batch_size:
+                yield from self._flush(pending)
+                pending = []
+        if pending:
+            yield from self._flush(pending)
+
+    def _flush(self, frames: list) -> Iterator[tuple[Any, Results]]:
+        images = [getattr(f, "image", f) for f in frames]
+        metas = [dict(getattr(f, "meta", {}) or {}) for f in frames]
+        yield from zip(frames, self.predict_batch(images, metas))
+
+
+def load_torch_checkpoint(path: Path):
+    """(model, config, extra) from a cathx checkpoint; CathxError (one line) for anything unusable."""
+    from cathx.checkpoint import load_model, read_checkpoint
+
+    try:
+        model, config = load_model(path)
+        extra = read_checkpoint(path).get("extra") or {}
+    except CathxError:
+        raise
+    except Exception as exc:  # torch / pickle errors on foreign files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CathxError(f"{path}: not a usable cathx checkpoint ({first[:200]})") from None
+    return model, config, extra if isinstance(extra, dict) else {}
