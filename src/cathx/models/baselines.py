@@ -144,6 +144,11 @@ class SmpBaseline(nn.Module):
             # Unused parameters would upset DDP and inflate the parameter count of a detection-only model.
             self.net.segmentation_head = nn.Identity()
 
+    @property
+    def decoder(self) -> nn.Module:
+        """smp's decoder: the last layers shared by all tasks (GradNorm weighs gradients there)."""
+        return self.net.decoder
+
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         height, width = image.shape[-2:]
         features = self.net.encoder(image)

@@ -1,0 +1,77 @@
+"""Benchmark figures (matplotlib, Agg backend): accuracy against latency, convergence curves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cathx.fileio import atomic_open
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120, bbox_inches="tight")
+    return path
+
+
+def plot_accuracy_vs_latency(
+    rows: Sequence[dict[str, Any]], path: Path | str, accuracy: str = "mean_kpi", title: str = ""
+) -> Path | None:
+    """Scatter of summary rows: median latency (ms, x) against mean ``accuracy`` (%, y), std as error bars.
+
+    Rows without both values are skipped; returns None when nothing is left to draw.
+    """
+    points = [r for r in rows if r.get("latency_ms_mean") is not None and r.get(f"{accuracy}_mean") is not None]
+    if not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for row in points:
+        x, y = row["latency_ms_mean"], 100 * row[f"{accuracy}_mean"]
+        ax.errorbar(x, y, yerr=100 * (row.get(f"{accuracy}_std") or 0.0), fmt="o", capsize=3)
+        ax.annotate(row["variant"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("latency per frame, batch 1, this CPU (ms)")
+    ax.set_ylabel(f"{accuracy.replace('_', ' ')} (%)")
+    ax.set_title(title or f"{accuracy.replace('_', ' ')} against latency")
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def plot_convergence(
+    histories: dict[str, Sequence[dict[str, Any]]], path: Path | str, key: str = "mean_kpi", title: str = ""
+) -> Path | None:
+    """Validation ``key`` (%) against training time (s), one line per run label."""
+    curves = {
+        label: [(h["time_s"], 100 * h[key]) for h in hist if h.get(key) is not None and "time_s" in h]
+        for label, hist in histories.items()
+    }
+    curves = {label: pts for label, pts in curves.items() if pts}
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for label, pts in curves.items():
+        xs, ys = zip(*pts, strict=True)
+        ax.plot(xs, ys, marker=".", label=label)
+    ax.set_xlabel("training time (s)")
+    ax.set_ylabel(f"validation {key.replace('_', ' ')} (%)")
+    ax.set_title(title or "convergence")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)

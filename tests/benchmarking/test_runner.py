@@ -1,0 +1,68 @@
+"""Runner: records per run, failures kept, resume, budget shares, tables and plots written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from torch import nn
+
+from cathx.benchmarking.runner import Budget, RunOutcome, read_records, run_benchmark
+from cathx.benchmarking.suites import Variant
+from cathx.errors import ConfigError
+
+
+def _variants():
+    return [
+        Variant("good", {"model.name": "good"}, "Good", "t"),
+        Variant("bad", {"model.name": "bad"}, "Bad", "t"),
+    ]
+
+
+class FakeTrain:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, config, run_dir, data, minutes):
+        self.calls.append((config["model"]["name"], config["seed"], minutes))
+        if config["model"]["name"] == "bad":
+            raise ConfigError("model.name: invalid value 'bad'")
+        seed = config["seed"]
+        history = [{"time_s": 1.0, "mean_kpi": 0.3}, {"time_s": 2.0, "mean_kpi": 0.5 + 0.1 * seed}]
+        return RunOutcome({"ap": 0.6 + 0.1 * seed, "mean_j": 0.4}, history, nn.Conv2d(1, 2, 3), train_s=2.0)
+
+
+def test_run_benchmark_records_tables_plots_and_resume(tmp_path):
+    fake = FakeTrain()
+    base = {"model": {"name": "x"}, "data": {"size": 64}}
+    records = run_benchmark(_variants(), base, tmp_path, seeds=(0, 1), train_fn=fake, profile_size=32,
+                            latency_runs=2, budget=Budget(minutes_per_run=3.0))
+    assert [(r["variant"], r["seed"], r["status"]) for r in records] == [
+        ("good", 0, "ok"), ("good", 1, "ok"), ("bad", 0, "failed"), ("bad", 1, "failed")]
+    good = records[0]
+    assert good["mean_kpi"] == pytest.approx(0.5)
+    assert good["converge_s"] == 2.0
+    assert good["params_m"] == pytest.approx(20 / 1e6)
+    assert good["latency_ms"] > 0 and good["fps"] > 0
+    assert "invalid value 'bad'" in records[2]["note"]
+    assert {c[2] for c in fake.calls} == {3.0}
+    for name in ("runs.jsonl", "summary.csv", "runs.csv", "results.md", "mean_kpi_vs_latency.png", "convergence.png"):
+        assert (tmp_path / name).is_file(), name
+    config = json.loads(next((tmp_path / "runs").glob("t__good__seed1")).joinpath("config.json").read_text())
+    assert config["model"]["name"] == "good" and config["seed"] == 1 and config["data"] == {"size": 64}
+    md = (tmp_path / "results.md").read_text()
+    assert "| good | Good | 2 | 65.00 ± 7.07 | 40.00 ± 0.00 |" in md
+
+    # Resume: finished runs are skipped, failed ones are tried again.
+    again = FakeTrain()
+    records = run_benchmark(_variants(), base, tmp_path, seeds=(0, 1), train_fn=again, profile_size=32, latency_runs=2)
+    assert [c[0] for c in again.calls] == ["bad", "bad"]
+    assert len(read_records(tmp_path)) == 6
+
+
+def test_budget_shares_the_total():
+    budget = Budget(minutes_per_run=10.0, total_minutes=30.0)
+    assert budget.run_limit_minutes(0.0, 6) == 5.0
+    assert budget.run_limit_minutes(0.0, 2) == 10.0
+    assert budget.run_limit_minutes(29.0, 2) == 0.5
+    assert Budget().run_limit_minutes(5.0, 1) is None
