@@ -1,9 +1,108 @@
-"""Command group placeholder: filled in by its issue."""
+"""`cathx benchmark`: train and evaluate a suite of variants over seeds; write tables and plots."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+
+from cathx.benchmarking.suites import suite_names
+from cathx.errors import ConfigError
+
+SUITE_HELP = "suite to run: " + " | ".join(suite_names())
+
+# Keys of the optional ``benchmark:`` section of the config file (defaults for the options).
+BENCHMARK_KEYS = ("suite", "seeds", "budget_minutes", "total_minutes", "profile_size", "latency_runs", "data")
+
+
+def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training config as a plain dict, benchmark section) from ``path``; defaults when None.
+
+    The file is a training config (cathx.training.config.TrainConfig, checked strictly) with an
+    optional ``benchmark:`` mapping holding defaults for the command's options.
+    """
+    import yaml
+
+    from cathx.config import to_dict
+    from cathx.training.config import TrainConfig, train_config_from_dict
+
+    if path is None:
+        return to_dict(TrainConfig()), {}
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    section = data.pop("benchmark", None) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: benchmark: expected a mapping")
+    unknown = sorted(set(section) - set(BENCHMARK_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: benchmark: unknown key {unknown[0]!r}; valid keys: {', '.join(BENCHMARK_KEYS)}")
+    config = train_config_from_dict(data, where=str(path))
+    return to_dict(config), section
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    @app.command()
+    def benchmark(
+        suite: Annotated[str | None, typer.Option(help=SUITE_HELP)] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", "-c", help="training config YAML (optional benchmark: section)")
+        ] = None,
+        seeds: Annotated[int | None, typer.Option(help="runs per variant, seeds 0..N-1 (default 1)")] = None,
+        budget_minutes: Annotated[float | None, typer.Option(help="training minutes per run (cap)")] = None,
+        total_minutes: Annotated[
+            float | None, typer.Option(help="training minutes for the whole suite, shared between runs")
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="output folder (tables, plots, runs)")] = Path(
+            "runs/benchmark"
+        ),
+        data: Annotated[
+            Path | None, typer.Option(help="dataset folder (default: the config's synthetic set)")
+        ] = None,
+        profile_size: Annotated[int | None, typer.Option(help="input side for FLOPs and latency (default 256)")] = None,
+        latency_runs: Annotated[int | None, typer.Option(help="timed forwards per variant (0 = skip)")] = None,
+        resume: Annotated[bool, typer.Option(help="skip runs already recorded in OUT/runs.jsonl")] = True,
+    ) -> None:
+        """Train and evaluate every variant of a suite over seeds; write markdown/CSV tables and PNG plots."""
+        from cathx.benchmarking.runner import Budget, run_benchmark
+        from cathx.benchmarking.tables import summarize, to_markdown
+
+        base, section = load_benchmark_config(config)
+        suite = suite or section.get("suite") or "smoke"
+        if suite not in suite_names():
+            raise ConfigError(f"--suite {suite!r}: choose from {', '.join(suite_names())}")
+        n_seeds = seeds if seeds is not None else int(section.get("seeds", 1))
+        if n_seeds < 1:
+            raise ConfigError(f"--seeds {n_seeds}: must be at least 1")
+        budget = Budget(
+            minutes_per_run=budget_minutes if budget_minutes is not None else section.get("budget_minutes"),
+            total_minutes=total_minutes if total_minutes is not None else section.get("total_minutes"),
+        )
+        for name, value in (("budget-minutes", budget.minutes_per_run), ("total-minutes", budget.total_minutes)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name} {value}: must be positive")
+        data = data or (Path(section["data"]) if section.get("data") else None)
+        if data is not None and not data.exists():
+            raise ConfigError(f"--data {data}: no such file or folder")
+        records = run_benchmark(
+            suite,
+            base,
+            out,
+            seeds=tuple(range(n_seeds)),
+            budget=budget,
+            data=data,
+            profile_size=profile_size or int(section.get("profile_size", 256)),
+            latency_runs=latency_runs if latency_runs is not None else int(section.get("latency_runs", 30)),
+            resume=resume,
+        )
+        console = Console()
+        console.print(to_markdown(summarize(records), metrics=("ap", "mean_j", "mean_kpi", "latency_ms")))
+        failed = sum(1 for r in records if r.get("status") != "ok")
+        console.print(f"{len(records) - failed}/{len(records)} runs ok -> {out}/results.md", highlight=False)
