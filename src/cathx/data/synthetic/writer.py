@@ -411,3 +411,23 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
+
+
+def preview_samples(n: int, size: int = 256, seed: int = 0, sequences: int = 0, frames: int = 20, fps: float = 15.0,
+                    config: SynthConfig | None = None, count: int = 6) -> list:
+    """Samples identical to frames of the dataset ``write_dataset`` makes with these arguments:
+    the first and last frame of sequence 0 (when there are sequences), then the first single frames."""
+    config = config or SynthConfig()
+    chosen = []
+    if sequences:
+        rendered = list(render_sequence(frame_seed(seed, 0, 1), frames, size, fps, config))
+        for offset in sorted({0, frames - 1}):
+            sample = rendered[offset].sample
+            sample.meta["sequence_id"] = 0
+            chosen.append(sample)
+    singles = n - sequences * frames
+    for j in range(min(singles, count - len(chosen))):
+        sample = render_frame(frame_seed(seed, j, 0), size, config).sample
+        sample.meta["index"] = sequences * frames + j
+        chosen.append(sample)
+    return chosen[:count]

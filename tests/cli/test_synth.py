@@ -1,0 +1,58 @@
+"""`cathx synth`: writes a dataset and a preview; bad input is one line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import cv2
+
+from cathx.data.formats import xraycath_layout as layout
+
+
+def test_synth_writes_dataset_and_preview(run_cli, tmp_path):
+    out, preview = tmp_path / "ds", tmp_path / "preview.png"
+    result = run_cli("synth", out, "--n", 5, "--size", 64, "--sequences", 1, "--frames", 2, "--workers", 1,
+                     "--preview", preview, "--catheter-types", "cs_decapolar,lasso")
+    assert result.exit_code == 0, result.stderr
+    assert "wrote 5 frames" in result.stdout
+    assert len(list((out / layout.IMAGES_DIR).glob("*.png"))) == 5
+    sheet = cv2.imread(str(preview))
+    assert sheet is not None and sheet.shape[1] > 256
+    assert "lasso" in (out / "dataset_card.md").read_text()
+
+
+def _check_error(result, message, tmp_path, expected_entries=()):
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected_entries)
+
+
+def test_synth_rejects_bad_n(run_cli, tmp_path):
+    _check_error(run_cli("synth", tmp_path / "ds", "--n", 0), "--n must be a positive number of frames", tmp_path)
+
+
+def test_synth_rejects_small_size(run_cli, tmp_path):
+    _check_error(run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 48), "--size must be at least 64", tmp_path)
+
+
+def test_synth_rejects_unknown_catheter_type(run_cli, tmp_path):
+    result = run_cli("synth", tmp_path / "ds", "--n", 2, "--catheter-types", "cs_decapolar,balloon")
+    _check_error(result, "unknown catheter type 'balloon'; choose from cs_decapolar", tmp_path)
+
+
+def test_synth_rejects_non_empty_out(run_cli, tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "notes.txt").write_text("keep")
+    result = run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 64)
+    _check_error(result, "folder is not empty; choose another OUT or pass --overwrite", tmp_path, ["ds"])
+    assert (tmp_path / "ds" / "notes.txt").read_text() == "keep"
+
+
+def test_synth_rejects_unwritable_out(run_cli, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run_cli("synth", tmp_path / "file" / "ds", "--n", 2, "--size", 64)
+    _check_error(result, "cannot write here", tmp_path, ["file"])
+
+
+def test_synth_rejects_bad_preview_name(run_cli, tmp_path):
+    result = run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 64, "--preview", tmp_path / "p.jpg")
+    _check_error(result, "the preview must be a .png file", tmp_path)

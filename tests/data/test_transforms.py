@@ -1,0 +1,65 @@
+"""build_transforms moves image, mask and electrode points together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cathx.data.datasets import SampleDataset
+from cathx.data.synthetic import SynthConfig, SyntheticReader
+from cathx.data.transforms import build_transforms
+
+CONFIG = SynthConfig(empty_probability=0.0, collimation_probability=0.0, iris_probability=0.0)
+
+
+def _on_mask(mask: np.ndarray, points: np.ndarray, radius: int = 1) -> np.ndarray:
+    h, w = mask.shape
+    hits = []
+    for x, y in points:
+        c, r = int(round(x)), int(round(y))
+        window = mask[max(r - radius, 0):min(r + radius + 1, h), max(c - radius, 0):min(c + radius + 1, w)]
+        hits.append(window.max() > 0)
+    return np.asarray(hits)
+
+
+def test_flip_mirrors_image_mask_and_points():
+    reader = SyntheticReader(2, size=96, seed=4, config=CONFIG)
+    plain = SampleDataset(reader)[0]
+    flipped = SampleDataset(reader, build_transforms(96, train=True, flip=1.0, rotate=0.0, scale=(1.0, 1.0)))[0]
+    np.testing.assert_allclose(flipped["image"].numpy(), plain["image"].numpy()[..., ::-1], atol=1e-6)
+    np.testing.assert_array_equal(flipped["mask"].numpy(), plain["mask"].numpy()[..., ::-1])
+    valid = plain["electrode_valid"].numpy()
+    assert flipped["electrode_valid"].numpy().sum() == valid.sum()
+    a, b = plain["electrodes"].numpy()[valid], flipped["electrodes"].numpy()[valid]
+    np.testing.assert_allclose(b[:, 0], 95.0 - a[:, 0], atol=1e-4)
+    np.testing.assert_allclose(b[:, 1], a[:, 1], atol=1e-4)
+    mask = flipped["mask"].numpy()[0]
+    assert _on_mask(mask, b, radius=0).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_scale_and_rotation_keep_points_on_the_mask(seed):
+    np.random.seed(seed)
+    import random
+
+    random.seed(seed)
+    reader = SyntheticReader(1, size=128, seed=seed, config=CONFIG)
+    transform = build_transforms(128, train=True, scale=(0.8, 1.25), rotate=30.0, flip=0.5, p_affine=1.0)
+    item = SampleDataset(reader, transform)[0]
+    valid = item["electrode_valid"].numpy()
+    points = item["electrodes"].numpy()[valid]
+    assert len(points) > 0
+    assert _on_mask(item["mask"].numpy()[0], points, radius=1).mean() >= 0.95
+    assert np.all(item["electrode_sizes"].numpy()[valid] > 0)
+
+
+def test_eval_transform_resizes_points_and_sizes():
+    reader = SyntheticReader(1, size=128, seed=3, config=CONFIG)
+    plain = SampleDataset(reader)[0]
+    half = SampleDataset(reader, build_transforms(64, train=False))[0]
+    valid = plain["electrode_valid"].numpy()
+    assert half["image"].shape == (1, 64, 64)
+    np.testing.assert_allclose(half["electrodes"].numpy()[valid], (plain["electrodes"].numpy()[valid] + 0.5) / 2 - 0.5,
+                               atol=0.3)
+    np.testing.assert_allclose(half["electrode_sizes"].numpy()[valid], plain["electrode_sizes"].numpy()[valid] / 2,
+                               rtol=1e-3)
