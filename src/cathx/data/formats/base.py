@@ -53,6 +53,10 @@ class Reader(Sequence[Sample]):
     @overload
     def __getitem__(self, index: slice) -> list[Sample]: ...
 
+    def source_of(self, index: int) -> str | None:
+        """The file that sample ``index`` comes from, without decoding it (None if unknown)."""
+        return None
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self.read(i) for i in range(*index.indices(len(self)))]

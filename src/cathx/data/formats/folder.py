@@ -121,6 +121,9 @@ class FolderReader(Reader):
     def __len__(self) -> int:
         return len(self._pairs)
 
+    def source_of(self, index: int) -> str | None:
+        return str(self._pairs[index].image_path)
+
     def read(self, index: int) -> Sample:
         pair = self._pairs[index]
         image = read_image(pair.image_path)

@@ -149,6 +149,9 @@ class UCLReader(Reader):
             return len(self._folder)
         return int(self._starts[-1])
 
+    def source_of(self, index: int) -> str | None:
+        return self._folder.source_of(index) if self._folder is not None else None
+
     def read(self, index: int) -> Sample:
         if self._folder is not None:
             return self._folder.read(index)

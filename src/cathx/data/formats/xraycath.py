@@ -205,6 +205,9 @@ class XRayCathReader(Reader):
     def __len__(self) -> int:
         return len(self._items)
 
+    def source_of(self, index: int) -> str | None:
+        return str(self._items[index].image_path)
+
     def keys(self) -> list[str]:
         """Image ids in reading order."""
         return [item.key for item in self._items]

@@ -1,0 +1,75 @@
+"""Dataset statistics for ``cathx data check``: counts, sizes, label statistics and problems."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cathx.data.formats.base import Reader
+from cathx.errors import DataError
+
+
+@dataclass
+class DatasetSummary:
+    """What ``summarize`` found; every list of numbers has one entry per decoded sample."""
+
+    format: str
+    path: str
+    samples: int
+    checked: int = 0
+    split_files: dict[str, int] = field(default_factory=dict)
+    image_sizes: Counter = field(default_factory=Counter)
+    mask_coverage: list[float] = field(default_factory=list)
+    electrodes_per_image: list[int] = field(default_factory=list)
+    catheter_types: Counter = field(default_factory=Counter)
+    sequences: set = field(default_factory=set)
+    frame_rates: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
+    """Decode up to ``limit`` samples of ``reader`` (all when None) and collect statistics.
+
+    Samples that fail to decode are added to ``problems`` (one line naming the file) and the scan
+    goes on; the reader's own problems (skipped files, bad CSV rows) come first.
+    """
+    summary = DatasetSummary(reader.name, str(reader.root), len(reader))
+    summary.problems.extend(reader.problems)
+    for split_file in getattr(reader, "split_files", []):
+        path = Path(split_file)
+        try:
+            summary.split_files[str(path)] = len(path.read_text(encoding="utf-8").split())
+        except OSError as exc:
+            summary.problems.append(f"{path}: cannot read split file ({exc.strerror or exc})")
+    count = len(reader) if limit is None else min(limit, len(reader))
+    for index in range(count):
+        try:
+            sample = reader[index]
+        except DataError as exc:
+            summary.problems.append(str(exc))
+            continue
+        summary.checked += 1
+        summary.image_sizes[f"{sample.width}x{sample.height}"] += 1
+        if sample.mask is not None:
+            summary.mask_coverage.append(float(sample.mask.mean()))
+        if sample.electrodes is not None:
+            summary.electrodes_per_image.append(len(sample.electrodes))
+        summary.catheter_types.update(sample.catheter_types)
+        if sample.meta.get("sequence_id") is not None:
+            summary.sequences.add(str(sample.meta["sequence_id"]))
+        if sample.meta.get("fps"):
+            summary.frame_rates[round(float(sample.meta["fps"]), 3)] += 1
+    return summary
+
+
+def describe(values: list[float] | list[int], scale: float = 1.0, digits: int = 2) -> str:
+    """'mean m, min a, max b' of ``values`` times ``scale``."""
+    array = np.asarray(values, np.float64) * scale
+    return f"mean {array.mean():.{digits}f}, min {array.min():.{digits}f}, max {array.max():.{digits}f}"
