@@ -29,8 +29,8 @@ class PrioritizationConfig:
     sample_selection: none; soft (weight = 1 - kappa_i); hard (1 - kappa_i > 0.5); fixed-30/50/70
         (hardest 30/50/70 % of the KPI bank); topk-soft / topk-hard (hardest K, K scheduled from
         ``topk_start`` to ``topk_end`` of the bank over the stage; topk-soft weights them by 1 - kappa_i).
-    detection_kpi / segmentation_kpi: kappa_d from MAE or RMSE of electrode localisation,
-        kappa = scale / (scale + error_px); kappa_s from IoU or Dice; focal / ce = exp(-per-sample task loss).
+    detection_kpi / segmentation_kpi: kappa_d = 1 / (1 + E / tau) with E the MAE or RMSE of electrode
+        localisation (cathx.metrics.kpi); kappa_s = IoU or Dice; focal / ce = exp(-per-sample focal / BCE).
     """
 
     task_weighting: str = field(default="dtp-kpi", metadata=choices(*TASK_WEIGHTINGS))
@@ -42,8 +42,8 @@ class PrioritizationConfig:
     topk_start: float = 1.0  # fraction of the bank kept at the first iteration
     topk_end: float = 0.7  # fraction kept at the last iteration (the paper retains about 70 %)
     kpi_floor: float = 0.05  # task KPIs are clamped here before 1/kappa (caps a weight at 20)
-    mae_scale_px: float = 2.0  # kappa_d = s / (s + MAE): 1 at zero error, 0.5 at s pixels
-    error_cap_px: float = 16.0  # a missed or spurious electrode counts as this error
+    tau_px: float = 2.0  # kappa_d = 1 / (1 + E / tau): 1 at zero error, 0.5 at tau pixels
+    error_cap_px: float = 10.0  # a missed or spurious electrode counts as this error (and match radius)
     peak_threshold: float = 0.3  # heatmap probability for a predicted electrode in the KPI
     normalize: str = field(default="batch", metadata=choices("batch", "selected"))  # Eq. 1 divides by N
     constant_weights: dict[str, float] = field(default_factory=lambda: {"segmentation": 1.0, "detection": 1.0})

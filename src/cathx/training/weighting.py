@@ -3,8 +3,9 @@ alternatives of the paper's ablation tables. Pure torch: nothing here knows of L
 
 Notation follows the paper. For task t and sample i in a batch of N:
 
-* kappa_{t,i} in [0, 1]: per-sample KPI (IoU / Dice for segmentation; s / (s + MAE) or
-  s / (s + RMSE) for electrode localisation; exp(-loss) for the loss-based ablation).
+* kappa_{t,i} in [0, 1]: per-sample KPI (IoU / Dice for segmentation; 1 / (1 + MAE / tau) or
+  1 / (1 + RMSE / tau) for electrode localisation, from cathx.metrics.sample_kpis; exp(-loss)
+  for the loss-based ablation). NaN KPIs (unlabelled samples) are treated as unavailable.
 * kappa_bar_t: exponential moving average of the batch KPI, kappa_bar = a * kappa + (1 - a) * kappa_bar.
 * bank: per-dataset-sample EMA of kappa_{t,i} (the "momentum update" of the paper's Fig. 3b),
   gathered across DDP ranks so every rank ranks the same samples.
@@ -22,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 # ----------------------------------------------------------------------------- KPI maths
@@ -33,76 +33,13 @@ def ema(previous: Tensor, value: Tensor, alpha: float) -> Tensor:
     return alpha * value + (1.0 - alpha) * previous
 
 
-def kpi_from_error(error_px: Tensor, scale_px: float) -> Tensor:
-    """Map a localisation error (pixels, >= 0) into (0, 1]: s / (s + e), the inverse of 1 + e/s."""
-    return scale_px / (scale_px + error_px.clamp(min=0.0))
-
 
 def kpi_from_loss(loss: Tensor) -> Tensor:
     """Loss-based KPI of the ablation (focal / CE): exp(-loss), 1 for a perfect prediction."""
     return torch.exp(-loss.clamp(min=0.0))
 
 
-def overlap_kpi(pred: Tensor, target: Tensor, kind: str = "iou") -> Tensor:
-    """Per-sample IoU or Dice of binary maps. pred, target: (B, ...) in {0, 1}; returns (B,).
 
-    Two empty maps agree perfectly (1.0).
-    """
-    pred = pred.flatten(1).float()
-    target = target.flatten(1).float()
-    inter = (pred * target).sum(1)
-    total = pred.sum(1) + target.sum(1)
-    if kind == "iou":
-        union = total - inter
-        return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.ones_like(inter))
-    if kind == "dice":
-        return torch.where(total > 0, 2 * inter / total.clamp(min=1e-12), torch.ones_like(inter))
-    raise ValueError(f"unknown overlap kpi {kind!r}; choose from dice, iou")
-
-
-def heatmap_peaks(heatmap: Tensor, stride: float, k: int, threshold: float) -> tuple[Tensor, Tensor]:
-    """Local maxima of a centre heatmap (3x3 max-pool NMS, as CenterNet).
-
-    heatmap: (B, 1, h, w) logits. Returns points (B, k, 2) as (x, y) in input pixels (cell centres
-    times ``stride``) and valid (B, k) for peaks with probability >= threshold.
-    """
-    prob = heatmap.detach().sigmoid()
-    keep = F.max_pool2d(prob, 3, stride=1, padding=1) == prob
-    scores = (prob * keep).flatten(1)
-    k = min(k, scores.shape[1])
-    top, flat = scores.topk(k, dim=1)
-    width = heatmap.shape[-1]
-    xs = (flat % width).float() * stride
-    ys = torch.div(flat, width, rounding_mode="floor").float() * stride
-    return torch.stack([xs, ys], dim=-1), top >= threshold
-
-
-def point_set_error(
-    pred: Tensor, pred_valid: Tensor, target: Tensor, target_valid: Tensor, cap: float, kind: str = "mae"
-) -> Tensor:
-    """Symmetric, capped point-set distance per sample (pixels).
-
-    Every valid target contributes its distance to the nearest valid prediction and every valid
-    prediction its distance to the nearest valid target, each capped at ``cap`` (a miss or a
-    spurious peak costs ``cap``). kind "mae" averages the terms, "rmse" takes the root mean square.
-    pred (B, P, 2), pred_valid (B, P), target (B, M, 2), target_valid (B, M) -> (B,). No points on
-    either side: 0.
-    """
-    dist = torch.cdist(pred.float(), target.float())  # (B, P, M)
-    big = torch.full_like(dist, float("inf"))
-    both = pred_valid[:, :, None] & target_valid[:, None, :]
-    dist = torch.where(both, dist, big)
-    to_pred = dist.min(dim=1).values.clamp(max=cap) if dist.shape[1] else torch.full(target_valid.shape, cap)
-    to_target = dist.min(dim=2).values.clamp(max=cap) if dist.shape[2] else torch.full(pred_valid.shape, cap)
-    terms = torch.cat([to_pred * target_valid, to_target * pred_valid], dim=1)
-    count = target_valid.sum(1) + pred_valid.sum(1)
-    if kind == "mae":
-        total = terms.sum(1)
-        return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
-    if kind == "rmse":
-        total = (terms**2).sum(1)
-        return torch.where(count > 0, (total / count.clamp(min=1)).sqrt(), torch.zeros_like(total))
-    raise ValueError(f"unknown error kind {kind!r}; choose from mae, rmse")
 
 
 # ----------------------------------------------------------------------------- task weights
@@ -416,6 +353,10 @@ class Prioritizer:
         losses, kpis, available: per task, (B,) per-sample loss (with graph), KPI in [0, 1] and
         label availability. indices: (B,) dataset indices. With train=False the state is left alone.
         """
+        # a NaN KPI (no label, or nothing to measure) makes the sample unavailable for that task
+        available = {t: available[t].bool() & ~torch.isnan(kpis[t].detach()).to(available[t].device)
+                     for t in self.tasks}
+        kpis = {t: torch.nan_to_num(kpis[t].detach().float(), nan=0.0) for t in self.tasks}
         if train:
             self.observe(kpis, available, indices)
         sample = self.sample_weights(losses, kpis, available, indices)
@@ -485,45 +426,3 @@ def build_prioritizer(cfg, tasks: tuple[str, ...], num_samples: int, total_steps
         self_paced_start=cfg.self_paced_start,
         total_steps=total_steps,
     )
-
-
-# ----------------------------------------------------------------------------- KPIs of a batch
-
-
-def per_sample_kpis(
-    outputs: Mapping[str, Tensor],
-    batch: Mapping[str, Tensor],
-    losses: Mapping[str, Tensor],
-    tasks: tuple[str, ...],
-    detection_kpi: str = "mae",
-    segmentation_kpi: str = "iou",
-    mae_scale_px: float = 2.0,
-    error_cap_px: float = 16.0,
-    peak_threshold: float = 0.3,
-) -> dict[str, Tensor]:
-    """kappa_{t,i} in [0, 1] for each task from a batch's outputs (Eq. 5), all detached, (B,).
-
-    segmentation: IoU / Dice of sigmoid(mask) > 0.5 against the mask, or exp(-loss) for "ce";
-    detection: s / (s + MAE or RMSE) of heatmap peaks against the electrodes (see point_set_error),
-    or exp(-loss) for "focal". Unlabelled samples get a KPI too; the availability mask drops them.
-    """
-    kpis: dict[str, Tensor] = {}
-    if "segmentation" in tasks:
-        if segmentation_kpi == "ce":
-            kpis["segmentation"] = kpi_from_loss(losses["segmentation"].detach().float())
-        else:
-            pred = outputs["mask"].detach() > 0
-            kpis["segmentation"] = overlap_kpi(pred, batch["mask"] > 0.5, segmentation_kpi)
-    if "detection" in tasks:
-        if detection_kpi == "focal":
-            kpis["detection"] = kpi_from_loss(losses["detection"].detach().float())
-        else:
-            heatmap = outputs["heatmap"]
-            stride = batch["image"].shape[-1] / heatmap.shape[-1]
-            valid = batch["electrode_valid"].bool()
-            k = max(int(valid.sum(1).max()) * 2, 8)
-            points, point_valid = heatmap_peaks(heatmap, stride, k, peak_threshold)
-            error = point_set_error(points, point_valid, batch["electrodes"].float(), valid,
-                                    error_cap_px, detection_kpi)
-            kpis["detection"] = kpi_from_error(error, mae_scale_px)
-    return {t: kpis[t].float() for t in tasks}

@@ -1,0 +1,155 @@
+"""LightningModule of CathMTL training: forward, per-sample losses, KPIs, prioritization, loss.
+
+Lightning owns the loop, devices, precision, checkpoints and logging; this module only says what
+one step is. The prioritization state (EMA values, KPI bank, step) is saved in every checkpoint
+together with the RNG states, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cathx.config import from_dict, to_dict
+from cathx.training.config import OptimConfig, PrioritizationConfig
+from cathx.training.weighting import build_prioritizer, kpi_from_loss
+
+# task name (model and prioritizer) -> key of cathx.losses.MultiTaskCriterion
+LOSS_KEYS = {"segmentation": "seg", "detection": "det"}
+# loss component used by the loss-based KPI of each task (the ablation's CE / focal)
+KPI_LOSS_COMPONENTS = {"segmentation": "bce", "detection": "focal"}
+
+
+def batch_kpis(outputs: dict[str, Tensor], batch: dict[str, Tensor], components: dict[str, Tensor],
+               tasks: tuple[str, ...], cfg: PrioritizationConfig) -> dict[str, Tensor]:
+    """Per-sample KPI kappa_{t,i} (B,) per task (Eq. 5): precision metrics from cathx.metrics
+    (IoU / Dice, 1 / (1 + MAE or RMSE / tau)) or, for the loss-based ablation, exp(-CE) / exp(-focal).
+    NaN where the sample has no label for the task."""
+    from cathx.metrics import sample_kpis
+
+    precision = {t for t in tasks if (cfg.segmentation_kpi != "ce" if t == "segmentation" else cfg.detection_kpi != "focal")}
+    wanted = {"mask"} if "segmentation" in precision else set()
+    wanted |= {"heatmap", "size"} if "detection" in precision else set()
+    measured = sample_kpis({k: v for k, v in outputs.items() if k in wanted}, batch,
+                           segmentation=cfg.segmentation_kpi if cfg.segmentation_kpi != "ce" else "iou",
+                           detection=cfg.detection_kpi if cfg.detection_kpi != "focal" else "mae",
+                           tau=cfg.tau_px, cap=cfg.error_cap_px, score_threshold=cfg.peak_threshold)
+    kpis = {}
+    for task in tasks:
+        if task in precision:
+            kpis[task] = measured[LOSS_KEYS[task]].detach().float()
+        else:
+            kpis[task] = kpi_from_loss(components[KPI_LOSS_COMPONENTS[task]].detach().float())
+    return kpis
+
+
+def last_shared_parameter(model: nn.Module) -> Tensor | None:
+    """Weight of the last convolution before the task heads (GradNorm's W)."""
+    decoder = getattr(model, "decoder", model)
+    convs = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1].weight if convs else None
+
+
+class CathxModule(L.LightningModule):
+    """Trains a CathMTL network on ``tasks`` with the configured prioritization.
+
+    model_config: cathx.models.ModelConfig fields; prioritization, optim: their config dicts;
+    tasks: the tasks trained in this stage (a subset of the model's); num_samples: training set
+    size (KPI bank); total_steps: optimizer steps of the stage (Top-K schedule, LR schedule).
+    """
+
+    def __init__(self, model_config: dict[str, Any], prioritization: dict[str, Any], optim: dict[str, Any],
+                 tasks: tuple[str, ...], num_samples: int, total_steps: int) -> None:
+        super().__init__()
+        from cathx.losses import MultiTaskCriterion
+        from cathx.models import ModelConfig, build_model
+
+        self.save_hyperparameters()
+        self.model_config = from_dict(ModelConfig, dict(model_config), where="model")
+        unknown = [t for t in tasks if t not in self.model_config.tasks]
+        if unknown:
+            raise ValueError(f"stage trains {unknown} but the model has only {list(self.model_config.tasks)}")
+        self.model = build_model(self.model_config)
+        self.criterion = MultiTaskCriterion()
+        self.tasks = tuple(tasks)
+        self.optim = from_dict(OptimConfig, dict(optim), where="optim")
+        self.priority = from_dict(PrioritizationConfig, dict(prioritization), where="prioritization")
+        self.prioritizer = build_prioritizer(self.priority, self.tasks, num_samples, total_steps)
+        self.total_steps = total_steps
+        self._val: dict[str, list[Tensor]] = {}
+
+    def forward(self, image: Tensor) -> dict[str, Tensor]:
+        return self.model(image)
+
+    # -- one step --------------------------------------------------------------------------------
+    def _losses_and_kpis(self, batch: dict[str, Tensor]) -> tuple[dict, dict, dict, dict]:
+        outputs = self.model(batch["image"])
+        parts = self.criterion.compute(outputs, batch)
+        losses = {t: parts.losses[LOSS_KEYS[t]] for t in self.tasks}
+        available = {t: parts.available[LOSS_KEYS[t]] for t in self.tasks}
+        kpis = batch_kpis(outputs, batch, parts.components, self.tasks, self.priority)
+        return outputs, losses, kpis, available
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        _, losses, kpis, available = self._losses_and_kpis(batch)
+        weights = self.prioritizer(losses, kpis, available, batch["index"],
+                                   shared_parameter=last_shared_parameter(self.model))
+        size = len(batch["image"])
+        self.log("train/loss", weights.total.detach(), prog_bar=True, batch_size=size)
+        self.log_dict({f"train/{k}": v for k, v in weights.log.items()}, batch_size=size)
+        return weights.total
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        _, losses, kpis, available = self._losses_and_kpis(batch)
+        for task in self.tasks:
+            avail = available[task].bool()
+            self._val.setdefault(f"kpi/{task}", []).append(kpis[task][avail].detach().cpu())
+            self._val.setdefault(f"loss/{task}", []).append(losses[task][avail].detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        """Per-sample means over the validation set; val/score = mean of the task KPIs (checkpoint key)."""
+        means = {}
+        for key, values in self._val.items():
+            joined = torch.cat(values) if values else torch.zeros(0)
+            means[key] = float(joined.mean()) if joined.numel() else 0.0
+        self._val.clear()
+        if not means:
+            return
+        logged = {f"val/{k}": v for k, v in means.items()}
+        if "kpi/segmentation" in means:
+            logged["val/mean_j" if self.priority.segmentation_kpi == "iou" else "val/kpi_seg"] = means["kpi/segmentation"]
+        logged["val/score"] = float(np.mean([means[f"kpi/{t}"] for t in self.tasks]))
+        # every rank saw the whole validation set, so the values agree without a reduction
+        score = logged.pop("val/score")
+        self.log_dict(logged, prog_bar=False, sync_dist=False)
+        self.log("val/score", score, prog_bar=True)
+
+    # -- optimisation ------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
+                                      weight_decay=self.optim.weight_decay)
+        if self.optim.schedule == "constant":
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.total_steps, 1))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- state -------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["prioritizer"] = self.prioritizer.state_dict()
+        checkpoint["model_config"] = to_dict(self.model_config)
+        checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                             "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "prioritizer" in checkpoint:
+            self.prioritizer.load_state_dict(checkpoint["prioritizer"])
+        rng = checkpoint.get("rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(rng["numpy"])
+            random.setstate(rng["python"])

@@ -1,0 +1,197 @@
+"""``train(config, data, out, resume)``: staged CathMTL training from a config, resumable.
+
+Run folder::
+
+    OUT/config.yaml                      the config as run
+    OUT/data/                            the synthetic set, when no --data was given
+    OUT/stages/<stage>/checkpoints/      last.ckpt (every epoch / n steps), best.ckpt (val/score)
+    OUT/stages/<stage>/model.pt          the stage's final weights (cathx checkpoint)
+    OUT/stages/<stage>/done.json         written when the stage finished
+    OUT/logs/<stage>/metrics.csv         Lightning CSV logs
+    OUT/best.pt                          best weights of the last stage (cathx.checkpoint format)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from cathx.config import to_dict
+from cathx.errors import CathxError
+from cathx.fileio import atomic_write_json, atomic_write_text
+from cathx.structures import Sample
+from cathx.training.config import StageConfig, TrainConfig, load_train_config, train_config_from_dict
+
+log = logging.getLogger(__name__)
+
+BEST_WEIGHTS = "best.pt"
+
+
+def resolve_config(config: TrainConfig | Path | str | dict) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, dict):
+        return train_config_from_dict(config)
+    return load_train_config(config)
+
+
+def stage_tasks(stage: StageConfig, model_tasks: Sequence[str]) -> tuple[str, ...]:
+    """Tasks trained in ``stage``: multitask = all of the model's, else the one named."""
+    if stage.tasks == "multitask":
+        return tuple(model_tasks)
+    if stage.tasks not in model_tasks:
+        raise CathxError(f"stage {stage.name!r} trains {stage.tasks} but the model has tasks {list(model_tasks)}")
+    return (stage.tasks,)
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) -> Path:
+    """The run's synthetic dataset in ``folder``, generated once (by rank 0 under DDP)."""
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    if _rank() == 0:
+        from cathx.data.synthetic.writer import write_dataset
+
+        syn = cfg.data.synthetic
+        log.info("generating %d synthetic frames at %d px into %s", syn.n, cfg.data.size, folder)
+        write_dataset(folder, n=syn.n, size=cfg.data.size, seed=syn.seed, sequences=syn.sequences,
+                      frames=syn.frames, workers=1)
+        return folder
+    deadline = time.monotonic() + timeout_s
+    while not (folder.is_dir() and any(folder.iterdir())):
+        if time.monotonic() > deadline:
+            raise CathxError(f"{folder}: synthetic data not written by rank 0 in time")
+        time.sleep(1.0)
+    return folder
+
+
+def _load_weights(module, path: Path) -> None:
+    from cathx.checkpoint import read_checkpoint
+
+    state = read_checkpoint(path)["state_dict"]
+    if all(key.startswith("model.") for key in state):
+        state = {key[len("model."):]: value for key, value in state.items()}
+    module.model.load_state_dict(state)
+
+
+def _export(module, path: Path, extra: dict) -> Path:
+    from cathx.checkpoint import save_checkpoint
+
+    return save_checkpoint(path, module.model, module.model_config, extra=extra)
+
+
+def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[Path | str] | None = None,
+          out: Path | str = "runs/cathx", resume: bool = False, max_minutes: float | None = None,
+          train_reader: Sequence[Sample] | None = None, val_reader: Sequence[Sample] | None = None) -> Path:
+    """Train every stage of ``config``; returns the path of the best weights (OUT/best.pt).
+
+    data: dataset path(s) read with cathx.data.formats.open_dataset; None generates the config's
+    synthetic set into OUT/data. train_reader / val_reader (tests) replace the data entirely.
+    resume: continue the run in OUT exactly where its last checkpoint left it.
+    max_minutes: wall-clock budget for the whole run; training stops (with a checkpoint) when spent.
+    """
+    import lightning as L
+    import torch
+
+    from cathx.training.datamodule import CathxDataModule, total_steps
+    from cathx.training.module import CathxModule
+    from cathx.training.trainer import BEST, LAST, build_trainer, ddp_environment
+
+    cfg = resolve_config(config)
+    out = Path(out)
+    stages_dir = out / "stages"
+    if stages_dir.exists() and not resume:
+        raise CathxError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
+    if cfg.trainer.threads > 0:
+        torch.set_num_threads(cfg.trainer.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    if _rank() == 0 and not (resume and (out / "config.yaml").exists()):
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+    if train_reader is not None:
+        sources: list[Path | str] = []
+    elif data is None:
+        sources = [ensure_synthetic(cfg, out / "data")]
+    elif isinstance(data, (str, Path)):
+        sources = [data]
+    else:
+        sources = list(data)
+
+    from cathx.models import ModelConfig
+    from cathx.config import from_dict
+
+    model_cfg = from_dict(ModelConfig, dict(cfg.model), where="model")
+    world, _ = ddp_environment()
+    world = world if world > 1 else cfg.trainer.devices
+    started = time.monotonic()
+    previous: Path | None = None
+    best_ckpt: Path | None = None
+    for number, stage in enumerate(cfg.stages):
+        stage_dir = stages_dir / stage.name
+        final = stage_dir / "model.pt"
+        if (stage_dir / "done.json").is_file():
+            previous = final
+            best_ckpt = stage_dir / "checkpoints" / f"{BEST}.ckpt"
+            continue
+        seed = cfg.seed + number
+        L.seed_everything(seed, workers=True, verbose=False)
+        stage_sources = list(stage.sources) or sources
+        datamodule = CathxDataModule(cfg.data, stage_sources, seed=seed, train_reader=train_reader,
+                                     val_reader=val_reader)
+        num_samples = len(datamodule.train_samples())
+        if num_samples < cfg.data.batch_size * world:
+            raise CathxError(f"stage {stage.name!r}: {num_samples} training samples, fewer than one batch "
+                             f"of {cfg.data.batch_size} x {world} processes")
+        tasks = stage_tasks(stage, model_cfg.tasks)
+        steps = total_steps(num_samples, cfg.data.batch_size, stage.epochs, stage.max_steps, world)
+        optim = {**to_dict(cfg.optim), "lr": stage.lr}
+        module = CathxModule(dict(cfg.model), to_dict(cfg.prioritization), optim, tasks, num_samples, steps)
+        if previous is not None:
+            _load_weights(module, previous)
+        last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
+        resume_from = last if resume and last.is_file() else None
+        remaining = None
+        if max_minutes is not None:
+            remaining = max_minutes - (time.monotonic() - started) / 60.0
+            if remaining <= 0:
+                log.warning("time budget spent before stage %s", stage.name)
+                break
+        validate = len(datamodule.val_samples()) > 0
+        trainer = build_trainer(cfg.trainer, out, stage.name, max_epochs=stage.epochs, max_steps=stage.max_steps,
+                                max_minutes=remaining, validate=validate,
+                                find_unused=tuple(tasks) != tuple(model_cfg.tasks))
+        log.info("stage %s: tasks %s, %d samples, %d steps%s", stage.name, tasks, num_samples, steps,
+                 f", resuming from {resume_from}" if resume_from else "")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        finished = trainer.global_step >= steps
+        if not finished:
+            trainer.save_checkpoint(last)
+            log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
+                        stage.name, trainer.global_step, steps)
+        if trainer.is_global_zero:
+            _export(module, final, {"stage": stage.name, "global_step": trainer.global_step, "finished": finished})
+            if finished:
+                atomic_write_json(stage_dir / "done.json", {"stage": stage.name, "steps": trainer.global_step,
+                                                            "epochs": trainer.current_epoch})
+        best_ckpt = stage_dir / "checkpoints" / f"{BEST}.ckpt"
+        previous = final
+        if not finished:
+            break
+    if previous is None:
+        raise CathxError(f"{out}: no stage was trained")
+    best_path = out / BEST_WEIGHTS
+    if _rank() == 0:
+        source = best_ckpt if best_ckpt is not None and best_ckpt.is_file() else previous
+        from cathx.checkpoint import load_model, save_checkpoint
+
+        model, model_config = load_model(source)
+        save_checkpoint(best_path, model, model_config, extra={"source": str(source)})
+    return best_path

@@ -1,0 +1,100 @@
+"""Build the Lightning Trainer of a stage: devices, DDP (gloo on CPU), precision, atomic
+checkpoints (last + best + mid-epoch), CSV / TensorBoard loggers and Lightning's progress bar."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from cathx.fileio import atomic_write_bytes
+from cathx.training.config import TrainerConfig
+
+LAST = "last"
+BEST = "best"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary sibling, fsynced, then renamed: a kill never leaves a
+    truncated checkpoint under the final name."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+
+def ddp_environment() -> tuple[int, bool]:
+    """(processes on this node, launched by torchrun) from the torchrun environment variables."""
+    if "LOCAL_WORLD_SIZE" in os.environ and "RANK" in os.environ:
+        return int(os.environ["LOCAL_WORLD_SIZE"]), True
+    return 1, False
+
+
+def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool) -> list[ModelCheckpoint]:
+    """last.ckpt after every epoch (and every n steps when n > 0); best.ckpt by val/score."""
+    callbacks = [ModelCheckpoint(dirpath=directory, filename=LAST, every_n_epochs=1, save_top_k=1,
+                                 enable_version_counter=False, save_on_train_epoch_end=True)]
+    if every_n_steps > 0:
+        callbacks.append(ModelCheckpoint(dirpath=directory, filename=LAST, every_n_train_steps=every_n_steps,
+                                         save_top_k=1, enable_version_counter=False))
+    if monitor_best:
+        callbacks.append(ModelCheckpoint(dirpath=directory, filename=BEST, monitor="val/score", mode="max",
+                                         save_top_k=1, enable_version_counter=False))
+    return callbacks
+
+
+def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: int, max_steps: int = -1,
+                  max_minutes: float | None = None, validate: bool = True, find_unused: bool = False,
+                  extra_callbacks: list[Callback] | None = None) -> L.Trainer:
+    """The Trainer of one stage; checkpoints in ``out/stages/<stage>/checkpoints``, logs in ``out/logs``."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    stage_dir = Path(out) / "stages" / stage_name
+    devices, torchrun = ddp_environment()
+    devices = devices if torchrun else cfg.devices
+    accelerator = cfg.accelerator
+    strategy: Any = cfg.strategy
+    if devices > 1 or torchrun or cfg.strategy in ("ddp", "ddp_spawn"):
+        backend = "gloo" if accelerator == "cpu" or not torch.cuda.is_available() else "nccl"
+        strategy = DDPStrategy(process_group_backend=backend, find_unused_parameters=find_unused,
+                               start_method="spawn" if cfg.strategy == "ddp_spawn" else "popen")
+    loggers: list[Any] = []
+    if "csv" in cfg.loggers:
+        loggers.append(CSVLogger(save_dir=str(out), name="logs", version=stage_name))
+    if "tensorboard" in cfg.loggers:
+        loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=stage_name))
+    callbacks: list[Callback] = [*checkpoint_callbacks(stage_dir / "checkpoints", cfg.checkpoint_every_n_steps,
+                                                       validate)]
+    if cfg.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
+    callbacks.extend(extra_callbacks or [])
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        precision=cfg.precision,
+        max_epochs=max_epochs,
+        max_steps=max_steps,
+        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
+        deterministic=cfg.deterministic,
+        logger=loggers or False,
+        callbacks=callbacks,
+        log_every_n_steps=cfg.log_every_n_steps,
+        check_val_every_n_epoch=cfg.val_every_n_epochs,
+        limit_val_batches=1.0 if validate else 0,
+        num_sanity_val_steps=0,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # the datamodule shards by rank itself (exact resume)
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(stage_dir),
+    )
