@@ -95,13 +95,14 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Path, typer.Argument(help="image, folder of images, video (mp4/avi), DICOM file or folder")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help="checkpoint (.pt/.ckpt) or .onnx")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
-        backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
+        backend: Annotated[str | None, typer.Option(help=BACKEND_HELP + "; default: onnx for .onnx weights")] = None,
         input_size: Annotated[int | None, typer.Option(help="network input side (default: from the weights, or 256)")] = None,
         mask_threshold: Annotated[float, typer.Option(help="mask probability threshold")] = 0.5,
         peak_threshold: Annotated[float, typer.Option(help="electrode peak probability threshold")] = 0.3,
         video: Annotated[bool, typer.Option(help="write overlay.mp4 for sequences")] = True,
     ) -> None:
         """Segment catheters, find electrodes, centrelines and catheter types in every frame of SOURCE."""
+        backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold, video)

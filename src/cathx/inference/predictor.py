@@ -31,20 +31,16 @@ OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size")
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
 
 
-def to_unit_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Any image array -> (H, W) float32 in [0, 1] (dense = dark, as stored).
-
-    Accepts (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4); uint8, uint16 (scaled by the bit depth
-    actually used, so 12-bit data stored in 16 bits is not squashed) or float. Raises DataError
-    for anything else, naming ``name``.
-    """
+def _grey(image: np.ndarray, name: str) -> np.ndarray:
+    """(H, W), (H, W, 1), RGB or RGBA -> (H, W) in the input dtype; size checks. DataError otherwise."""
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] in (1, 3, 4):
         if array.shape[2] == 1:
             array = array[:, :, 0]
         else:
             weights = np.array([0.299, 0.587, 0.114], np.float32)
-            array = (array[:, :, :3].astype(np.float32) * weights).sum(axis=2).astype(array.dtype, copy=False)
+            grey = array[:, :, :3].astype(np.float32) @ weights
+            array = grey.astype(array.dtype) if np.issubdtype(array.dtype, np.integer) else grey
     if array.ndim != 2:
         raise DataError(f"{name}: expected a 2-D grey or RGB image, got an array of shape {array.shape}")
     height, width = array.shape
@@ -52,25 +48,53 @@ def to_unit_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise DataError(f"{name}: image is {width}x{height} px; the smallest supported is {MIN_SIDE}x{MIN_SIDE}")
     if max(height, width) > MAX_SIDE:
         raise DataError(f"{name}: image is {width}x{height} px; the largest supported side is {MAX_SIDE}")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        peak = int(array.max())
-        bits = max(8, int(np.ceil(np.log2(peak + 1)))) if peak else 16
-        return array.astype(np.float32) / float(2**bits - 1)
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-        array = array.astype(np.float32)
-    if not np.issubdtype(array.dtype, np.floating):
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise DataError(f"{name}: unsupported pixel type {array.dtype}")
+    return array
+
+
+def _unit(array: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Grey pixels -> float32 [0, 1]. uint8 by 255; uint16 by the bit depth in use (12-bit data in
+    16-bit words is not squashed; ``reference`` is the full image when ``array`` is a resized copy);
+    floats kept when already in [0, 1], else stretched to their range."""
+    reference = array if reference is None else reference
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) * np.float32(1 / 255)
+    if array.dtype == np.uint16:
+        peak = int(reference.max())
+        bits = max(8, int(np.ceil(np.log2(peak + 1)))) if peak else 16
+        return array.astype(np.float32) / np.float32(2**bits - 1)
     array = np.nan_to_num(array.astype(np.float32))
-    low, high = float(array.min()), float(array.max())
+    low, high = float(reference.min()), float(reference.max())
     if low >= 0.0 and high <= 1.0:
         return array
     return (array - low) / max(high - low, 1e-12)
 
 
+def to_unit_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Any image array -> (H, W) float32 in [0, 1] (dense = dark, as stored).
+
+    Accepts (H, W), (H, W, 1), RGB or RGBA; uint8, uint16 or float. Raises DataError, naming
+    ``name``, for other shapes and for images under MIN_SIDE or over MAX_SIDE pixels a side.
+    """
+    return _unit(_grey(image, name))
+
+
+def prepare_input(image: np.ndarray, size: int, name: str = "image") -> tuple[np.ndarray, tuple[int, int]]:
+    """Image -> ((size, size) float32 network input in [0, 1], original (H, W)).
+
+    Resizes in the stored dtype before converting, so an 8000x8000 frame never becomes a float copy.
+    """
+    grey = _grey(image, name)
+    work = grey if grey.dtype in (np.uint8, np.uint16, np.float32) else grey.astype(np.float32)
+    small = resize_to_input(work, size)
+    return _unit(small, reference=grey), (int(grey.shape[0]), int(grey.shape[1]))
+
+
 def resize_to_input(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W) float32 -> (size, size) float32; area averaging when shrinking."""
+    """(H, W) -> (size, size), same dtype; area averaging when shrinking."""
     if image.shape == (size, size):
         return image
     shrinking = image.shape[0] > size or image.shape[1] > size
@@ -211,9 +235,9 @@ class Predictor:
     def preprocess(self, images: list[np.ndarray], names: list[str] | None = None) -> tuple[np.ndarray, list]:
         """Images -> (B, 1, S, S) float32 batch and each image's original (H, W)."""
         names = names or [f"image {i}" for i in range(len(images))]
-        unit = [to_unit_grey(image, name) for image, name in zip(images, names)]
-        batch = np.stack([resize_to_input(u, self.input_size) for u in unit])[:, None]
-        return np.ascontiguousarray(batch, dtype=np.float32), [u.shape for u in unit]
+        prepared = [prepare_input(image, self.input_size, name) for image, name in zip(images, names)]
+        batch = np.stack([p[0] for p in prepared])[:, None]
+        return np.ascontiguousarray(batch, dtype=np.float32), [p[1] for p in prepared]
 
     def network(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         return self.runner(batch)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cathx.errors import DataError
+from cathx.inference.predictor import Predictor, prepare_input, to_unit_grey
+
+
+def test_unit_grey_conversions():
+    assert to_unit_grey(np.full((40, 40), 255, np.uint8)).max() == pytest.approx(1.0)
+    twelve_bit = np.full((40, 40), 4095, np.uint16)
+    twelve_bit[0, 0] = 0
+    assert to_unit_grey(twelve_bit).max() == pytest.approx(1.0)  # 12 bits in use, not /65535
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[..., 1] = 200
+    assert to_unit_grey(rgb)[0, 0] == pytest.approx(0.587 * 200 / 255, abs=0.01)
+    assert to_unit_grey(np.full((40, 40), 3.0, np.float32) * np.arange(40)).max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("shape", "message"), [((8, 8), "8x8 px"), ((40, 40, 5), "shape"), ((20000, 40), "largest")])
+def test_bad_images_are_refused_with_a_message(shape, message):
+    with pytest.raises(DataError, match=message):
+        to_unit_grey(np.zeros(shape, np.uint8), "frame.png")
+
+
+def test_huge_image_is_resized_in_its_own_dtype():
+    image = np.zeros((8000, 8000), np.uint8)
+    image[4000:4010] = 255
+    small, shape = prepare_input(image, 64)
+    assert shape == (8000, 8000) and small.shape == (64, 64) and small.dtype == np.float32
+    assert 0 < small.max() <= 1
+
+
+class FakeRunner:
+    """Mask: a horizontal line at input row 20; heatmap: one peak at cell (row 5, col 7)."""
+
+    def __call__(self, batch):
+        b, _, s, _ = batch.shape
+        mask = np.full((b, 1, s, s), -10.0, np.float32)
+        mask[:, :, 19:22, 4:60] = 10.0
+        heat = np.full((b, 1, s // 4, s // 4), -10.0, np.float32)
+        heat[:, :, 5, 7] = 5.0
+        size = np.full((b, 2, s // 4, s // 4), 3.0, np.float32)
+        return {"mask": mask, "heatmap": heat, "size": size}
+
+
+def test_predictor_maps_back_to_original_pixels():
+    predictor = Predictor(FakeRunner(), input_size=64, stride=4)
+    results = predictor(np.zeros((128, 256), np.uint8), {"name": "x"})
+    assert results.image_size == (128, 256)
+    assert results.mask.shape == (128, 256) and results.mask[41, 100] == 1 and results.mask[10, 100] == 0
+    x64, y64 = 7 * 4 + 1.5, 5 * 4 + 1.5  # cell centre in input pixels
+    assert results.electrodes[0, 0] == pytest.approx((x64 + 0.5) * 4 - 0.5, abs=0.01)
+    assert results.electrodes[0, 1] == pytest.approx((y64 + 0.5) * 2 - 0.5, abs=0.01)
+    assert results.sizes[0].tolist() == pytest.approx([12.0, 6.0])
+    assert len(results.catheters) == 1
+    assert np.median(results.catheters[0].centreline[:, 1]) == pytest.approx(41.5, abs=1.5)
+    assert set(results.meta["timings_ms"]) == {"preprocess", "network", "postprocess"}
+
+
+def test_stream_batches_and_keeps_meta():
+    predictor = Predictor(FakeRunner(), input_size=64)
+    frames = (np.zeros((64, 64), np.uint8) for _ in range(5))
+    out = list(predictor.stream(frames, batch_size=2))
+    assert len(out) == 5
+
+
+def test_from_checkpoint_runs_a_real_model(tiny_checkpoint):
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0)
+    assert predictor.input_size == 64 and predictor.backend == "torch"
+    results = predictor(np.random.default_rng(0).random((80, 96)).astype(np.float32))
+    assert results.mask.shape == (80, 96)
+    assert len(results.electrodes) > 0
+    assert np.all((results.electrodes >= -1) & (results.electrodes <= 96))
