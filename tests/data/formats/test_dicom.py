@@ -195,3 +195,14 @@ def test_shipped_compressed_samples_decode(name, reference):
     assert 0.0 <= sample.image.min() <= sample.image.max() <= 1.0 and sample.image.std() > 0
     if reference:
         np.testing.assert_allclose(sample.image, open_dataset(PYDICOM_FILES / reference)[0].image, atol=1e-6)
+
+
+def test_enhanced_shared_functional_groups_window(tmp_path):
+    path = tmp_path / "enh.dcm"
+    frames = np.array([[[1000, 1500, 2000]]] * 2, np.uint16)
+    voi = Dataset()
+    voi.WindowCenter, voi.WindowWidth = 1500, 1001
+    groups = Dataset()
+    groups.FrameVOILUTSequence = [voi]
+    write_dicom(path, frames, SharedFunctionalGroupsSequence=[groups])
+    np.testing.assert_allclose(open_dataset(path)[1].image[0], [0.0, 0.5, 1.0], atol=2e-3)

@@ -172,11 +172,32 @@ def _read_header(path: Path) -> _File:
     for keyword in ("Rows", "Columns", "BitsAllocated"):
         if keyword not in header:
             raise DataError(f"{path}: DICOM pixel data without {keyword}")
+    _promote_shared_groups(header)
     try:
         frames = int(header.get("NumberOfFrames") or 1)
     except (TypeError, ValueError):
         raise DataError(f"{path}: invalid NumberOfFrames {header.get('NumberOfFrames')!r}") from None
     return _File(path, header, frames, frame_rate(header))
+
+
+def _promote_shared_groups(header: Any) -> None:
+    """Enhanced multi-frame files keep rescale and window in the Shared Functional Groups: copy
+    them to the top level (where the LUT functions look) unless it already has them. Per-frame
+    functional groups are not applied (the first frame's values would be a guess)."""
+    shared = header.get("SharedFunctionalGroupsSequence")
+    if not shared:
+        return
+    groups = shared[0]
+    for sequence, keywords in (
+        ("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+        ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction")),
+    ):
+        items = groups.get(sequence)
+        if not items:
+            continue
+        for keyword in keywords:
+            if keyword in items[0] and keyword not in header:
+                setattr(header, keyword, items[0].get(keyword))
 
 
 def frame_rate(header: Any) -> float | None:
