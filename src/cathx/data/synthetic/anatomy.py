@@ -40,6 +40,10 @@ class Anatomy:
     domes: tuple[tuple[float, float, float], tuple[float, float, float]]  # (x, y apex, curvature)
     texture: float
     texture_seed: int
+    rib_jitter: tuple[float, ...] = ()
+    dome_wobble: float = 0.0
+    vignette: float = 0.0
+    markings: float = 0.0
 
 
 def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
@@ -50,23 +54,27 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         lung=rng.uniform(0.5, 1.0),
         lung_shapes=((-78.0 + rng.normal(0, 6), -45.0 + rng.normal(0, 8), 55.0 + rng.normal(0, 5), 115.0),
                      (82.0 + rng.normal(0, 6), -50.0 + rng.normal(0, 8), 52.0 + rng.normal(0, 5), 105.0)),
-        heart=rng.uniform(0.3, 0.6),
-        heart_shape=(12.0 * s + rng.normal(0, 4), 12.0 + rng.normal(0, 4), 72.0 * s, 58.0 * s,
-                     rng.uniform(-30.0, -10.0)),
+        heart=rng.uniform(0.15, 0.4),
+        heart_shape=(15.0 * s + rng.normal(0, 5), 28.0 + rng.normal(0, 6), 82.0 * s, 60.0 * s,
+                     rng.uniform(-35.0, -15.0)),
         mediastinum=rng.uniform(0.15, 0.35),
         spine=rng.uniform(0.25, 0.55),
         spine_x=-12.0 + rng.normal(0, 6),
         spine_width=rng.uniform(38.0, 50.0),
         vertebra_pitch=rng.uniform(26.0, 32.0),
         vertebra_phase=rng.uniform(0.0, 1.0),
-        ribs=rng.uniform(0.08, 0.2),
+        ribs=rng.uniform(0.15, 0.35),
         rib_phase=rng.uniform(0.0, 1.0),
         rib_pitch=rng.uniform(24.0, 32.0),
         diaphragm=rng.uniform(0.7, 1.3),
-        domes=((-70.0 + rng.normal(0, 8), 62.0 + rng.normal(0, 12), rng.uniform(0.006, 0.012)),
-               (72.0 + rng.normal(0, 8), 78.0 + rng.normal(0, 12), rng.uniform(0.006, 0.012))),
+        domes=((-70.0 + rng.normal(0, 10), 55.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014)),
+               (72.0 + rng.normal(0, 10), 72.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014))),
         texture=rng.uniform(0.03, 0.08),
         texture_seed=int(rng.integers(2**31)),
+        rib_jitter=tuple(rng.normal(0, 1, 48).tolist()),
+        dome_wobble=rng.uniform(0.0, 5.0),
+        vignette=rng.uniform(0.0, 0.5) if rng.random() < 0.5 else 0.0,
+        markings=rng.uniform(0.12, 0.3),
     )
 
 
@@ -98,19 +106,19 @@ def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0
     for cx, cy, ax, ay in a.lung_shapes:
         d = np.sqrt(((x - cx) / ax) ** 2 + ((y - cy - 0.3 * breath_mm) / ay) ** 2) - 1.0
         lungs = np.maximum(lungs, _soft(d * min(ax, ay), 12.0))
-    total = total - a.lung * lungs
-
-    mediastinum = _soft(np.abs(x - (spine_shift + 5.0)) - 32.0, 8.0) * _soft(y - 40.0, 30.0)
-    total = total + a.mediastinum * mediastinum
-
     hx, hy, ax, ay, angle = a.heart_shape
     contraction = 1.0 - 0.04 * beat
     theta = np.radians(angle)
     dx, dy = x - hx, y - hy - 0.6 * breath_mm
     u = (dx * np.cos(theta) + dy * np.sin(theta)) / (ax * contraction)
     v = (-dx * np.sin(theta) + dy * np.cos(theta)) / (ay * contraction)
-    heart = _soft((np.sqrt(u * u + v * v) - 1.0) * min(ax, ay), 6.0)
-    total = total + a.heart * heart
+    heart = _soft((np.sqrt(u * u + v * v) - 1.0) * min(ax, ay), 4.0)
+    # The heart and mediastinum displace the lungs: their border against air is the visible edge.
+    lungs = lungs * (1.0 - 0.6 * heart)
+    total = total - a.lung * lungs + a.heart * heart
+
+    mediastinum = _soft(np.abs(x - (spine_shift + 5.0)) - 32.0, 8.0) * _soft(y - 40.0, 30.0)
+    total = total + a.mediastinum * mediastinum
 
     sx = x - spine_shift
     spine_band = _soft(np.abs(sx) - a.spine_width / 2, 3.0)
@@ -124,32 +132,78 @@ def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0
     spinous = _soft(np.sqrt((sx / 4.0) ** 2 + (((phase - 0.7) * a.vertebra_pitch) / 6.0) ** 2) - 1.0, 0.3)
     total = total + a.spine * spine_band * (0.75 + 0.25 * body) + 0.12 * pedicles + 0.08 * spinous
 
-    ribs = np.zeros_like(x)
-    rib_width = 9.0
-    for side in (-1.0, 1.0):
-        lateral = np.clip(side * sx - a.spine_width / 2, 0, None)
-        # posterior ribs leave the spine and curve down laterally
-        yy = y + 0.35 * breath_mm - 0.004 * lateral ** 2 - 0.15 * lateral
-        ph = ((yy / a.rib_pitch) + a.rib_phase) % 1.0
-        dist = np.abs(ph - 0.5) * a.rib_pitch
-        rib = _soft(dist - rib_width / 2, 1.0)
-        cortex = _soft(np.abs(dist - rib_width / 2) - 1.0, 0.6)
-        ribs = ribs + (side * sx > a.spine_width / 2 - 4) * (rib * 0.8 + cortex * 0.5)
-        # anterior ribs run down towards the midline, fainter
-        yy = y + 0.35 * breath_mm + 0.35 * lateral
-        ph = ((yy / (a.rib_pitch * 1.3)) + a.rib_phase * 0.7) % 1.0
-        dist = np.abs(ph - 0.5) * a.rib_pitch * 1.3
-        ribs = ribs + 0.4 * (lateral > 25) * _soft(dist - rib_width * 0.6, 1.5)
-    total = total + a.ribs * ribs * (0.4 + 0.6 * lungs)
+    ribs = _rib_cage(a, res, view, scale, spine_shift, breath_mm)
+    total = total + a.ribs * ribs * (0.35 + 0.65 * lungs)
 
     dome = np.full_like(x, 1e9)
     for dxa, dya, curvature in a.domes:
         dome = np.minimum(dome, dya + breath_mm + curvature * (x - dxa) ** 2)
-    total = total + a.diaphragm * _soft(dome - y, 4.0)
+    wobble = a.dome_wobble * np.sin(x / 23.0 + a.rib_phase * 6.0)
+    total = total + a.diaphragm * _soft(dome + wobble - y, 4.0)
+    if a.vignette > 0:  # image-intensifier style fall-off towards the corners
+        r2 = ((px - size / 2) ** 2 + (py - size / 2) ** 2) / (size / 2) ** 2
+        total = total + a.vignette * r2
 
     texture_rng = np.random.default_rng(a.texture_seed)
-    texture = smooth_noise(texture_rng, (res, res), 6.0 * k / scale) * 0.6 + smooth_noise(
-        texture_rng, (res, res), 2.0 * k / scale) * 0.4
-    total = total + a.texture * texture * (0.5 + lungs)
+    texture = smooth_noise(texture_rng, (res, res), 12.0 * k / scale) * 0.5 + smooth_noise(
+        texture_rng, (res, res), 2.5 * k / scale) * 0.5
+    total = total + a.texture * texture * (0.4 + lungs)
+    total = total + a.markings * _lung_markings(texture_rng, res, view, scale, spine_shift, breath_mm) * lungs
 
     return cv2.resize(total.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _rib_cage(a: Anatomy, res: int, view: View, scale: float, spine_shift: float, breath_mm: float) -> np.ndarray:
+    """Posterior ribs (arcs leaving the spine, curving down laterally) and fainter anterior ribs,
+    drawn as thick polylines with a denser cortical rim, at the anatomy resolution."""
+    k = view.px_per_mm / scale  # anatomy-grid pixels per mm
+    cx, cy = view.centre[0] / scale, view.centre[1] / scale
+    shaft = np.zeros((res, res), np.float32)
+    rim = np.zeros((res, res), np.float32)
+    jitter = a.rib_jitter or (0.0,) * 48
+    width = max(int(round(9.0 * k)), 2)
+    lateral = np.linspace(0.0, 150.0, 40)
+    for side in (-1.0, 1.0):
+        for i in range(12):
+            j = jitter[(i + (0 if side < 0 else 12)) % len(jitter)]
+            y0 = -200.0 + (i + a.rib_phase) * a.rib_pitch + 4.0 * j - 0.35 * breath_mm
+            # rises a little next to the spine, then sweeps down as it wraps round the chest
+            drop = (0.0042 + 0.0008 * j) * lateral ** 2 - (0.3 + 0.05 * j) * lateral
+            xs = spine_shift + side * (a.spine_width / 2 - 6.0 + lateral)
+            ys = y0 + drop
+            pts = np.stack([cx + xs * k, cy + ys * k], axis=1)
+            poly = np.round(pts * 8).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(shaft, [poly], False, 1.0, width, cv2.LINE_AA, 3)
+            cv2.polylines(rim, [poly], False, 1.0, width + 2, cv2.LINE_AA, 3)
+            # anterior rib: from the lateral chest wall down towards the sternum, fainter
+            ys_front = y0 + 10.0 + 0.55 * (150.0 - lateral) - 0.002 * (150.0 - lateral) ** 2 - 0.35 * breath_mm
+            xs_front = spine_shift + side * (25.0 + lateral)
+            pts = np.stack([cx + xs_front * k, cy + ys_front * k], axis=1)
+            poly = np.round(pts[8:] * 8).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(shaft, [poly], False, 0.35, max(width - 1, 2), cv2.LINE_AA, 3)
+    cortex = np.clip(rim - shaft, 0.0, 1.0)
+    ribs = 0.7 * np.clip(shaft, 0.0, 1.0) + 0.6 * cortex
+    return cv2.GaussianBlur(ribs, (0, 0), max(0.8 * k, 0.5))
+
+
+def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float, spine_shift: float,
+                   breath_mm: float) -> np.ndarray:
+    """Pulmonary vessels: tapering random branches fanning out from each hilum."""
+    k = view.px_per_mm / scale
+    cx, cy = view.centre[0] / scale, view.centre[1] / scale
+    layer = np.zeros((res, res), np.float32)
+    for side in (-1.0, 1.0):
+        hilum = np.array([spine_shift + side * 45.0, -25.0 + 0.3 * breath_mm])
+        for _ in range(14):
+            angle = np.radians(rng.uniform(-80, 80)) + (0.0 if side > 0 else np.pi)
+            position, width = hilum + rng.normal(0, 6, 2), rng.uniform(2.5, 4.5)
+            for _ in range(int(rng.integers(5, 9))):
+                angle += rng.normal(0, 0.35)
+                step = rng.uniform(8, 16)
+                nxt = position + step * np.array([np.cos(angle), np.sin(angle)])
+                a = np.round((np.array([cx, cy]) + position * k) * 8).astype(np.int32)
+                b = np.round((np.array([cx, cy]) + nxt * k) * 8).astype(np.int32)
+                cv2.line(layer, tuple(int(v) for v in a), tuple(int(v) for v in b), 1.0,
+                         max(int(round(width * k)), 1), cv2.LINE_AA, 3)
+                position, width = nxt, width * 0.8
+    return cv2.GaussianBlur(layer, (0, 0), max(0.6 * k, 0.5))

@@ -222,8 +222,8 @@ def pacing_lead(rng: np.random.Generator, heart: float) -> np.ndarray:
 def make_catheter(kind: str, rng: np.random.Generator, heart: float) -> Device:
     """A target catheter of type ``kind`` with its electrodes and material."""
     radius = rng.uniform(1.0, 1.15)  # 6-7 French
-    shaft = rng.uniform(0.18, 0.4)
-    electrode = rng.uniform(1.0, 1.8)
+    shaft = rng.uniform(0.3, 0.6)
+    electrode = rng.uniform(1.3, 2.2)
     if kind == "cs_decapolar":
         points, layout = cs_catheter(rng, heart), electrode_layout(kind, rng)
         radius = rng.uniform(0.8, 1.0)  # 5-6 French
@@ -239,7 +239,7 @@ def make_catheter(kind: str, rng: np.random.Generator, heart: float) -> Device:
     elif kind == "pacing":
         points, layout = pacing_lead(rng, heart), electrode_layout(kind, rng)
         radius = rng.uniform(0.9, 1.1)
-        shaft = rng.uniform(0.35, 0.6)  # the conductor coil is metal along the whole lead
+        shaft = rng.uniform(0.5, 0.8)  # the conductor coil is metal along the whole lead
     else:
         raise ValueError(f"unknown catheter type {kind!r}")
     layout = layout[layout[:, 0] < (len(points) - 1) * STEP_MM]

@@ -174,8 +174,8 @@ def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy
         for i in range(count):
             cy = top + i * pitch + rng.normal(0, 2 * k)
             cx = sternum_x + rng.normal(0, 3 * k)
-            half_w, half_h = rng.uniform(9, 16) * k, rng.uniform(2.5, 5.5) * k
-            tilt = rng.normal(0, 0.15)
+            half_w, half_h = rng.uniform(7, 13) * k, rng.uniform(1.2, 4.0) * k
+            tilt = rng.normal(0, 0.25)
             t = np.linspace(0, 2 * np.pi, 64)
             loop = np.stack([half_w * np.cos(t), half_h * np.sin(t)], 1)
             rot = np.array([[np.cos(tilt), -np.sin(tilt)], [np.sin(tilt), np.cos(tilt)]])
@@ -240,7 +240,7 @@ def _sample_collimation(rng: np.random.Generator, size: int, config: SynthConfig
     xs, ys = np.meshgrid(coords, coords)
     soft = 0.6 * size / 256.0
     if rng.random() < config.collimation_probability:
-        density = rng.uniform(2.5, 4.5)
+        density = rng.uniform(1.5, 4.0)
         for side in range(4):
             if rng.random() < 0.6:
                 depth = rng.uniform(0.04, 0.2) * size
@@ -324,7 +324,7 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
     devices = np.zeros(canvas_shape, np.float32)
     clutter = np.zeros(canvas_shape, np.float32)
     clutter_cover = np.zeros(canvas_shape, bool)
-    catheter_cover_total = np.zeros(canvas_shape, np.float32)
+    catheter_cover_total = np.zeros(canvas_shape, bool)
     open_field = scene.shutter < 0.5
     min_box = config.min_box_px * size / 256.0
 
@@ -336,10 +336,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
             for run in _visible_runs(pts, canvas_shape[0] - 1, item.radius * factor + 2):
                 draw_tube(clutter, clutter_cover, run, item.radius * factor, item.peak)
         elif item.shape in ("sphere", "disc"):
-            draw_disc(clutter, pts[0], item.radius * factor, item.peak, sphere=item.shape == "sphere")
-            if item.shape == "sphere":
-                yy, xx = np.ogrid[:canvas_shape[0], :canvas_shape[1]]
-                clutter_cover |= (xx - pts[0, 0]) ** 2 + (yy - pts[0, 1]) ** 2 < (item.radius * factor) ** 2
+            draw_disc(clutter, pts[0], item.radius * factor, item.peak, sphere=item.shape == "sphere",
+                      coverage=clutter_cover if item.shape == "sphere" else None)
         elif item.shape == "polygon":
             layer = np.zeros(canvas_shape, np.uint8)
             cv2.fillPoly(layer, [np.round(pts * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
@@ -377,8 +375,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
                 electrodes.append(c)
                 sizes.append((width, height))
                 owners.append(index)
-        coverage = downsample(cover.astype(np.float32), factor)
-        catheter_cover_total += cover
+        coverage = downsample(cover.view(np.uint8), factor)
+        catheter_cover_total |= cover
         mask = coverage >= config.mask_coverage_threshold
         # The centreline itself is always on the mask, so thin or foreshortened parts stay connected.
         dense = resample(xy, 0.5)
@@ -425,8 +423,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
         },
     )
     frame = Frame(sample=sample, catheter_masks=masks,
-                  distractor_coverage=downsample(clutter_cover.astype(np.float32), factor),
-                  catheter_coverage=downsample(np.minimum(catheter_cover_total, 1.0), factor),
+                  distractor_coverage=downsample(clutter_cover.view(np.uint8), factor),
+                  catheter_coverage=downsample(catheter_cover_total.view(np.uint8), factor),
                   line_integral=total)
     return frame, window
 
