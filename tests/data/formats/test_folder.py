@@ -145,3 +145,19 @@ def test_loose_images_get_a_hint(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
     with pytest.raises(DataError, match="holds images but no images/ folder"):
         detect_format(tmp_path)
+
+
+def test_split_listing_reports_unknown_ids_once(tmp_path):
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    image, mask = _pair()
+    for stem in ("a", "b"):
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), image)
+    cv2.imwrite(str(root / "masks" / "a.png"), mask)
+    (root / "imagesets").mkdir()
+    (root / "imagesets" / "train.txt").write_text("a\nb\nzz\n")
+    reader = open_dataset(root, split="train", format="folder")
+    assert len(reader) == 1
+    assert len(reader.problems) == 2  # b has no mask (skipped); zz does not exist
+    assert any("lists 'zz' but no such image" in p for p in reader.problems), reader.problems

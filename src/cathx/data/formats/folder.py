@@ -53,6 +53,7 @@ class FolderReader(Reader):
         if split is not None and listing is None:
             groups = [g for g in groups if g.name == split]
         self._pairs: list[_Pair] = []
+        self._seen: set[str] = set()  # every image stem found, including skipped ones
         for group in groups:
             self._pairs.extend(self._index_group(root, group))
         if listing is not None:
@@ -85,6 +86,8 @@ class FolderReader(Reader):
             masks_dir = masks_dir / "0"
         masks = image_files_by_stem(masks_dir, self.problems) if masks_dir.is_dir() else None
         group_name = "" if group == root else group.name
+        self._seen.update(images)
+        self._seen.update(f"{group_name}/{key}" for key in images if group_name)
         pairs = []
         for key, image_path in images.items():
             if image_path.stat().st_size == 0:
@@ -114,7 +117,7 @@ class FolderReader(Reader):
             key = key.removeprefix(f"{IMAGES_DIR}/")
             if key in by_key:
                 selected.append(by_key[key])
-            else:
+            elif key not in self._seen:
                 self.problems.append(f"{listing}: lists {entry!r} but no such image was found")
         return selected
 
