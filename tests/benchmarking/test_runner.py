@@ -28,7 +28,7 @@ class FakeTrain:
         if config["model"]["name"] == "bad":
             raise ConfigError("model.name: invalid value 'bad'")
         seed = config["seed"]
-        history = [{"time_s": 1.0, "mean_kpi": 0.3}, {"time_s": 2.0, "mean_kpi": 0.5 + 0.1 * seed}]
+        history = [{"time_s": 1.0, "score": 0.3}, {"time_s": 2.0, "score": 0.5 + 0.1 * seed}]
         return RunOutcome({"ap": 0.6 + 0.1 * seed, "mean_j": 0.4}, history, nn.Conv2d(1, 2, 3), train_s=2.0)
 
 
@@ -57,7 +57,7 @@ def test_run_benchmark_records_tables_plots_and_resume(tmp_path):
     again = FakeTrain()
     records = run_benchmark(_variants(), base, tmp_path, seeds=(0, 1), train_fn=again, profile_size=32, latency_runs=2)
     assert [c[0] for c in again.calls] == ["bad", "bad"]
-    assert len(read_records(tmp_path)) == 6
+    assert len(read_records(tmp_path)) == 4  # the earlier failures were replaced
 
 
 def test_budget_shares_the_total():

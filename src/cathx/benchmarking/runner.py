@@ -121,9 +121,13 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     variants = build_suite(suite) if isinstance(suite, str) else list(suite)
     suite_label = suite if isinstance(suite, str) else "custom"
+    if data is None and train_fn is None:
+        data = shared_synthetic(base_config, out / "data")
     train_fn = train_fn or train_with_cathx
     build_fn = build_fn or build_from_config
-    records = read_records(out) if resume else []
+    # Finished runs are kept; failed or skipped ones are dropped here and tried again.
+    records = [r for r in read_records(out) if r.get("status") == "ok"] if resume else []
+    atomic_write_text(out / RUNS_FILE, "".join(json.dumps(r) + "\n" for r in records))
     done = {(r["suite"], r["variant"], r["seed"]) for r in records if r.get("status") == "ok"}
     profiles: dict[str, dict[str, Any]] = {
         r["variant"]: {k: r.get(k) for k in ("params_m", "gflops", "latency_ms", "fps")}
@@ -192,7 +196,7 @@ def _metrics_record(outcome: RunOutcome) -> dict[str, Any]:
         "ap": ap,
         "mean_j": mean_j,
         "mean_kpi": mean_kpi(ap, mean_j),
-        "converge_s": time_to_converge(outcome.history),
+        "converge_s": time_to_converge(outcome.history, key="score"),
         "train_s": outcome.train_s,
         "epochs": outcome.epochs,
         "steps": outcome.steps,
@@ -222,8 +226,8 @@ def write_report(
                 paths.append(plotted)
             break
     if histories:
-        key = "mean_kpi" if any(h.get("mean_kpi") is not None for hist in histories.values() for h in hist) else "score"
-        plotted = plot_convergence(histories, Path(out) / "convergence.png", key=key)
+        plotted = plot_convergence(histories, Path(out) / "convergence.png", key="score",
+                                   title="validation score (mean task KPI) during training")
         if plotted:
             paths.append(plotted)
     return paths
@@ -240,9 +244,91 @@ def build_from_config(model_config: dict[str, Any]) -> nn.Module:
     return build_model(from_dict(ModelConfig, dict(model_config), where="model"))
 
 
+def shared_synthetic(base_config: dict[str, Any], folder: Path) -> Path:
+    """Generate the config's synthetic set once for every run of the benchmark (same data, all seeds)."""
+    from cathx.training.config import train_config_from_dict
+    from cathx.training.run import ensure_synthetic
+
+    return ensure_synthetic(train_config_from_dict(base_config, where="benchmark config"), folder)
+
+
 def train_with_cathx(config: dict[str, Any], run_dir: Path, data: Path | None, minutes: float | None) -> RunOutcome:
-    """Train with cathx.training.train, then evaluate the best checkpoint on the test split."""
-    raise NotImplementedError("cathx.training.train is not available yet")
+    """Train with cathx.training.train (resuming a run left unfinished), evaluate the best weights on
+    the test split with cathx.training.evaluate, and read the validation history from the CSV logs."""
+    from cathx.checkpoint import load_model
+    from cathx.training import evaluate, train
+
+    train_dir = run_dir / "train"
+    resume = (train_dir / "stages").exists()
+    started = time.perf_counter()
+    best = train(config, data=data, out=train_dir, resume=resume, max_minutes=minutes)
+    train_s = time.perf_counter() - started
+    report = evaluate(best, data if data is not None else train_dir / "data", run_dir / "eval", split="test")
+    model, _ = load_model(best)
+    history, epochs, steps = history_from_logs(train_dir / "logs", train_s)
+    return RunOutcome(
+        metrics=read_test_metrics(report),
+        history=history,
+        model=model,
+        train_s=train_s,
+        epochs=epochs,
+        steps=steps,
+        note="resumed" if resume else "",
+    )
+
+
+def read_test_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """AP and mean J (fractions) from cathx.training.evaluate's report, wherever it nests them."""
+    found: dict[str, float] = {}
+    aliases = {"ap": ("ap", "AP", "detection_ap"), "mean_j": ("mean_j", "mean_J", "J", "mean_iou")}
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, names in aliases.items():
+            for name in names:
+                if key not in found and _finite(node.get(name)) is not None:
+                    found[key] = _finite(node[name])
+        for child in node.values():
+            visit(child)
+
+    visit(report)
+    return found
+
+
+def history_from_logs(logs: Path, train_s: float) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    """Validation evaluations from Lightning's CSV logs (logs/<stage>/metrics.csv, stages in order).
+
+    Each entry: epoch, step (counted over all stages), "score" (val/score: the mean of the task
+    KPIs the trainer monitors), "mean_j" when logged, and "time_s", the training time at that step
+    estimated as step / total steps x the run's wall time (the logs carry no clock).
+    """
+    import csv
+
+    entries: list[dict[str, Any]] = []
+    offset = 0
+    epochs = None
+    for metrics_file in sorted(Path(logs).glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime):
+        last_step = 0
+        with open(metrics_file, newline="") as handle:
+            for row in csv.DictReader(handle):
+                step = int(float(row.get("step") or 0))
+                last_step = max(last_step, step)
+                epoch = row.get("epoch")
+                if epoch not in (None, ""):
+                    epochs = int(float(epoch)) + 1
+                score = _finite(row.get("val/score"))
+                if score is None:
+                    continue
+                entry = {"epoch": epochs, "step": offset + step + 1, "score": score}
+                if _finite(row.get("val/mean_j")) is not None:
+                    entry["mean_j"] = _finite(row["val/mean_j"])
+                entries.append(entry)
+        offset += last_step + 1
+    steps = offset or None
+    for entry in entries:
+        entry["time_s"] = train_s * entry["step"] / max(steps or 1, 1)
+    return entries, epochs, steps
 
 
 def _finite(value: Any) -> float | None:

@@ -16,7 +16,7 @@ as a plain dict) to values, e.g. ``{"model.name": "unet", "prioritization.task_w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,6 +251,15 @@ def build_suite(name: str) -> list[Variant]:
     except KeyError:
         raise ConfigError(f"unknown suite {name!r}; choose from {', '.join(suite_names())}") from None
     return factory()
+
+
+def select_variants(variants: list[Variant], names: Sequence[str]) -> list[Variant]:
+    """The variants called ``names`` (in suite order); ConfigError naming the valid ones on a miss."""
+    known = [v.name for v in variants]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown variant {unknown[0]!r} in this suite; choose from {', '.join(known)}")
+    return [v for v in variants if v.name in set(names)]
 
 
 def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from cathx.errors import ConfigError
 SUITE_HELP = "suite to run: " + " | ".join(suite_names())
 
 # Keys of the optional ``benchmark:`` section of the config file (defaults for the options).
-BENCHMARK_KEYS = ("suite", "seeds", "budget_minutes", "total_minutes", "profile_size", "latency_runs", "data")
+BENCHMARK_KEYS = ("suite", "variants", "seeds", "budget_minutes", "total_minutes", "profile_size", "latency_runs", "data")
 
 
 def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,10 +68,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         profile_size: Annotated[int | None, typer.Option(help="input side for FLOPs and latency (default 256)")] = None,
         latency_runs: Annotated[int | None, typer.Option(help="timed forwards per variant (0 = skip)")] = None,
+        variants: Annotated[
+            str | None, typer.Option(help="comma-separated variant names: run only these of the suite")
+        ] = None,
         resume: Annotated[bool, typer.Option(help="skip runs already recorded in OUT/runs.jsonl")] = True,
     ) -> None:
         """Train and evaluate every variant of a suite over seeds; write markdown/CSV tables and PNG plots."""
         from cathx.benchmarking.runner import Budget, run_benchmark
+        from cathx.benchmarking.suites import build_suite, select_variants
         from cathx.benchmarking.tables import summarize, to_markdown
 
         base, section = load_benchmark_config(config)
@@ -91,8 +95,12 @@ def register(app: typer.Typer) -> None:
         data = data or (Path(section["data"]) if section.get("data") else None)
         if data is not None and not data.exists():
             raise ConfigError(f"--data {data}: no such file or folder")
+        chosen = build_suite(suite)
+        wanted = variants.split(",") if variants else section.get("variants")
+        if wanted:
+            chosen = select_variants(chosen, [name.strip() for name in wanted])
         records = run_benchmark(
-            suite,
+            chosen,
             base,
             out,
             seeds=tuple(range(n_seeds)),
@@ -101,6 +109,7 @@ def register(app: typer.Typer) -> None:
             profile_size=profile_size or int(section.get("profile_size", 256)),
             latency_runs=latency_runs if latency_runs is not None else int(section.get("latency_runs", 30)),
             resume=resume,
+            title=f"cathx benchmark: {suite}",
         )
         console = Console()
         console.print(to_markdown(summarize(records), metrics=("ap", "mean_j", "mean_kpi", "latency_ms")))
