@@ -44,7 +44,10 @@ def test_check_reports_counts_sizes_labels(run_cli, tmp_path):
     assert "imagesets/train.txt: 3 ids" in out and "imagesets/val.txt: 1 ids" in out
     assert "image sizes: 32x32 (4)" in out
     assert "masks: 4 of 4 images; coverage % mean 12.50, min 12.50, max 12.50" in out
-    assert "electrodes: 4 of 4 images labelled, 6 in total; per image mean 1.5, min 0.0, max 3.0; images with none: 1" in out
+    assert (
+        "electrodes: 4 of 4 images labelled, 6 in total; "
+        "per image mean 1.5, min 0.0, max 3.0; images with none: 1" in out
+    )
     assert "problems: none" in out
 
 

@@ -11,9 +11,13 @@ from cathx.errors import DataError
 
 FormatOption = Annotated[
     str | None,
-    typer.Option("--format", "-f", help="xraycath, folder, ucl, duke, dicom or video (detected when omitted)."),
+    typer.Option(
+        "--format", "-f", help="xraycath, folder, ucl, duke, dicom or video (detected when omitted)."
+    ),
 ]
-SplitOption = Annotated[str | None, typer.Option("--split", help="Read only this split (e.g. train, val, test).")]
+SplitOption = Annotated[
+    str | None, typer.Option("--split", help="Read only this split (e.g. train, val, test).")
+]
 
 
 def check(
@@ -75,10 +79,14 @@ def check(
 
 def convert(
     src: Annotated[Path, typer.Argument(help="Dataset to read (any supported format).")],
-    dst: Annotated[Path, typer.Argument(help="New folder to write in the XRayCath layout + annotations.json.")],
+    dst: Annotated[
+        Path, typer.Argument(help="New folder to write in the XRayCath layout + annotations.json.")
+    ],
     format: FormatOption = None,
     split: SplitOption = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace DST if it is an earlier cathx output.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace DST if it is an earlier cathx output.")
+    ] = False,
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="PNG bit depth of the images: 8 or 16.")] = 8,
 ) -> None:
     """Write SRC into DST in the XRayCath layout with annotations.json (skipped samples are listed)."""
@@ -88,7 +96,10 @@ def convert(
     splits = ", ".join(f"{k} {v}" for k, v in report.splits.items()) or "no split information"
     typer.echo(f"wrote {report.written} samples to {report.out} ({splits})")
     if report.problems:
-        typer.echo(f"skipped or problems ({len(report.problems)}), also in {report.out / 'conversion.json'}:", err=True)
+        typer.echo(
+            f"skipped or problems ({len(report.problems)}), also in {report.out / 'conversion.json'}:",
+            err=True,
+        )
         for problem in report.problems:
             typer.echo(f"  - {problem}", err=True)
 

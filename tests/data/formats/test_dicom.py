@@ -12,9 +12,9 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
-    JPEG2000,
     JPEGBaseline8Bit,
     RLELossless,
     generate_uid,
@@ -121,7 +121,9 @@ def test_folder_of_files_and_one_without_pixels(tmp_path):
     ds.save_as(tmp_path / "c.dcm", enforce_file_format=True)
     reader = open_dataset(tmp_path)
     assert len(reader) == 5
-    assert reader.problems == [f"{tmp_path / 'c.dcm'}: DICOM file has no pixel data (no PixelData element) (skipped)"]
+    assert reader.problems == [
+        f"{tmp_path / 'c.dcm'}: DICOM file has no pixel data (no PixelData element) (skipped)"
+    ]
     assert reader[4].meta["fps"] == 15.0 and reader[4].meta["frame_index"] == 2
     with pytest.raises(DataError, match=r"c\.dcm: DICOM file has no pixel data"):
         open_dataset(tmp_path / "c.dcm")

@@ -31,7 +31,9 @@ def _write_v73(path, arrays):
     with h5py.File(path, "w", userblock_size=512) as handle:
         for name, value in arrays.items():
             handle.create_dataset(name, data=np.ascontiguousarray(value.T))  # MATLAB is column-major
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = (
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    )
     with open(path, "r+b") as handle:
         handle.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM")
 

@@ -124,7 +124,9 @@ def test_mismatch_unpaired_zero_byte_corrupt_truncated(tmp_path):
     with pytest.raises(DataError, match=r"images/corrupt\.png: not a readable image"):
         reader[0]
     assert reader[1].image.shape == (64, 64)
-    with pytest.raises(DataError, match=r"masks/small\.png: mask size 32x32 differs from image .*small\.png size 64x64"):
+    with pytest.raises(
+        DataError, match=r"masks/small\.png: mask size 32x32 differs from image .*small\.png size 64x64"
+    ):
         reader[2]
     with pytest.raises(DataError, match=r"images/trunc\.png: (not a readable image|image file is truncated)"):
         reader[3]

@@ -64,7 +64,9 @@ def test_missing_key_and_missing_label(tmp_path):
     path = tmp_path / "Other.hdf5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("images", data=np.zeros((2, 8, 8), np.uint8))
-    with pytest.raises(DataError, match=r"Other\.hdf5: no image dataset 'train_img' or 'test' \(keys found: images\)"):
+    with pytest.raises(
+        DataError, match=r"Other\.hdf5: no image dataset 'train_img' or 'test' \(keys found: images\)"
+    ):
         open_dataset(path)
     good = tmp_path / "Good.hdf5"
     with h5py.File(good, "w") as handle:

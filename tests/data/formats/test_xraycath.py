@@ -76,22 +76,66 @@ def test_annotations_json_gives_full_labels(tmp_path):
     root = _write_xraycath(tmp_path / "xc", n=2)
     annotations = {
         "images": [
-            {"id": 1, "file_name": "images/0000.jpg", "mask_file": "masks/0000.png", "width": 64, "height": 64,
-             "split": "train", "sequence_id": 3, "frame_index": 7, "fps": 15.0},
-            {"id": 2, "file_name": "images/0001.jpg", "mask_file": None, "width": 64, "height": 64,
-             "split": "val", "sequence_id": None, "frame_index": None, "fps": None},
+            {
+                "id": 1,
+                "file_name": "images/0000.jpg",
+                "mask_file": "masks/0000.png",
+                "width": 64,
+                "height": 64,
+                "split": "train",
+                "sequence_id": 3,
+                "frame_index": 7,
+                "fps": 15.0,
+            },
+            {
+                "id": 2,
+                "file_name": "images/0001.jpg",
+                "mask_file": None,
+                "width": 64,
+                "height": 64,
+                "split": "val",
+                "sequence_id": None,
+                "frame_index": None,
+                "fps": None,
+            },
         ],
         "categories": [{"id": 1, "name": "cs_decapolar"}, {"id": 3, "name": "ablation"}],
         "annotations": [
-            {"id": 1, "image_id": 1, "category_id": 3, "catheter_id": 5, "iscrowd": 0,
-             "keypoints": [10, 12, 2, 20, 12, 2], "num_keypoints": 2, "electrode_sizes": [[3, 3], [2, 4]],
-             "centreline": [[5, 12], [30, 12]], "segmentation": None},
-            {"id": 2, "image_id": 1, "category_id": 1, "catheter_id": 2, "iscrowd": 0,
-             "keypoints": [40, 40, 2], "num_keypoints": 1, "electrode_sizes": [[2, 2]],
-             "centreline": [[40, 30], [40, 50], [45, 55]]},
-            {"id": 3, "image_id": 2, "category_id": 1, "catheter_id": 0, "iscrowd": 0,
-             "keypoints": [], "num_keypoints": 0, "electrode_sizes": [], "centreline": [[1, 1], [2, 2]],
-             "segmentation": {"size": [64, 64], "counts": [130, 4, 64 * 64 - 134]}},
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 3,
+                "catheter_id": 5,
+                "iscrowd": 0,
+                "keypoints": [10, 12, 2, 20, 12, 2],
+                "num_keypoints": 2,
+                "electrode_sizes": [[3, 3], [2, 4]],
+                "centreline": [[5, 12], [30, 12]],
+                "segmentation": None,
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "catheter_id": 2,
+                "iscrowd": 0,
+                "keypoints": [40, 40, 2],
+                "num_keypoints": 1,
+                "electrode_sizes": [[2, 2]],
+                "centreline": [[40, 30], [40, 50], [45, 55]],
+            },
+            {
+                "id": 3,
+                "image_id": 2,
+                "category_id": 1,
+                "catheter_id": 0,
+                "iscrowd": 0,
+                "keypoints": [],
+                "num_keypoints": 0,
+                "electrode_sizes": [],
+                "centreline": [[1, 1], [2, 2]],
+                "segmentation": {"size": [64, 64], "counts": [130, 4, 64 * 64 - 134]},
+            },
         ],
     }
     (root / "annotations.json").write_text(json.dumps(annotations))
@@ -167,7 +211,9 @@ def test_size_mismatch_and_corrupt_image_name_the_file(tmp_path):
     cv2.imwrite(str(root / "masks" / "0001.png"), np.zeros((32, 32), np.uint8))
     (root / "images" / "0002.jpg").write_bytes(b"not a jpeg at all")
     reader = open_dataset(root)
-    with pytest.raises(DataError, match=r"masks/0001\.png: mask size 32x32 differs from image .*0001\.jpg size 64x64"):
+    with pytest.raises(
+        DataError, match=r"masks/0001\.png: mask size 32x32 differs from image .*0001\.jpg size 64x64"
+    ):
         reader[1]
     with pytest.raises(DataError, match=r"images/0002\.jpg: not a readable image"):
         reader[2]

@@ -34,7 +34,9 @@ def _sample(seed):
 
 def test_full_labels_round_trip_with_per_catheter_masks(tmp_path):
     out = tmp_path / "out"
-    report = write_samples([(_sample(0), "train"), (_sample(1), "val"), (None, "x.png: broken (skipped)")], out)
+    report = write_samples(
+        [(_sample(0), "train"), (_sample(1), "val"), (None, "x.png: broken (skipped)")], out
+    )
     assert report.written == 2 and report.problems == ["x.png: broken (skipped)"]
     assert report.splits == {"train": 1, "val": 1}
     back = open_dataset(out)[0]
@@ -50,7 +52,10 @@ def test_full_labels_round_trip_with_per_catheter_masks(tmp_path):
     assert back.meta["fps"] == 7.5 and back.meta["sequence_id"] == 0 and back.meta["split"] == "train"
     document = json.loads((out / "annotations.json").read_text())
     first = [a for a in document["annotations"] if a["image_id"] == 0]
-    pieces = [mask_utils.decode({**a["segmentation"], "counts": a["segmentation"]["counts"].encode()}) for a in first]
+    pieces = [
+        mask_utils.decode({**a["segmentation"], "counts": a["segmentation"]["counts"].encode()})
+        for a in first
+    ]
     assert pieces[0][10, 5:60].all() and pieces[0][20:45, 30].sum() == 0  # split by nearest centreline
     assert pieces[1][20:45, 30].all() and pieces[1].sum() == 25
     assert first[0]["bbox"] == [5, 10, 55, 1] and first[0]["area"] == 55
@@ -66,7 +71,11 @@ def test_unlabelled_and_mask_only_samples(tmp_path):
     write_samples([(Sample(image), None), (Sample(image, mask), None)], out, bit_depth=16)
     reader = open_dataset(out)
     assert reader[0].mask is None and reader[0].electrodes is None
-    assert reader[1].mask.sum() == 16 and reader[1].catheter_types == ["unknown"] and reader[1].electrodes is None
+    assert (
+        reader[1].mask.sum() == 16
+        and reader[1].catheter_types == ["unknown"]
+        and reader[1].electrodes is None
+    )
     assert reader.split_files == []
 
 

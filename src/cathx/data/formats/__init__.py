@@ -66,7 +66,9 @@ def detect_format(path: Path | str) -> str:
     if with_images:
         if any(c.name in UCL_GROUPS for c in with_images):
             return "ucl"
-        if any((c / layout.CSV_PATH).is_file() or (c / layout.ANNOTATIONS_FILE).is_file() for c in with_images):
+        if any(
+            (c / layout.CSV_PATH).is_file() or (c / layout.ANNOTATIONS_FILE).is_file() for c in with_images
+        ):
             return "xraycath"
         return "folder"
     files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]

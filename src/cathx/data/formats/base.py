@@ -86,4 +86,3 @@ def require_path(path: Path | str) -> Path:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     return path
-

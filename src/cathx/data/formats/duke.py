@@ -60,7 +60,9 @@ class DukeReader(Reader):
         self._entries: list[_Entry] = []
         if base.is_file():
             if base.suffix.lower() != ".mat":
-                raise DataError(f"{base}: a lone .npy is not a Duke dataset; point at the folder holding img/ and mask/")
+                raise DataError(
+                    f"{base}: a lone .npy is not a Duke dataset; point at the folder holding img/ and mask/"
+                )
             self._index_mat(base, single=True)
         else:
             mats = sorted(p for p in base.rglob("*.mat") if p.is_file())
@@ -79,7 +81,9 @@ class DukeReader(Reader):
                 raise DataError(f"{path}: file is empty (0 bytes)")
             names = _mat_variables(path)
             if IMAGES_KEY not in names:
-                raise DataError(f"{path}: no variable {IMAGES_KEY!r} (found: {', '.join(sorted(names)) or 'none'})")
+                raise DataError(
+                    f"{path}: no variable {IMAGES_KEY!r} (found: {', '.join(sorted(names)) or 'none'})"
+                )
             if LAYERS_KEY not in names:
                 raise DataError(f"{path}: no variable {LAYERS_KEY!r}: no labels to read")
             layers = _load_mat(path, (LAYERS_KEY,))[LAYERS_KEY]
@@ -98,12 +102,16 @@ class DukeReader(Reader):
 
     def _index_npy(self, base: Path) -> None:
         for image_dir in sorted(p for p in base.rglob("*") if p.is_dir() and p.name in IMAGE_DIRS):
-            label_dir = next((image_dir.parent / n for n in LABEL_DIRS if (image_dir.parent / n).is_dir()), None)
+            label_dir = next(
+                (image_dir.parent / n for n in LABEL_DIRS if (image_dir.parent / n).is_dir()), None
+            )
             images = {p.stem: p for p in sorted(image_dir.glob("*.npy"))}
             labels = {p.stem: p for p in sorted(label_dir.glob("*.npy"))} if label_dir else {}
             for stem, path in images.items():
                 if stem not in labels:
-                    self.problems.append(f"{path}: no label .npy in {label_dir or image_dir.parent} (skipped)")
+                    self.problems.append(
+                        f"{path}: no label .npy in {label_dir or image_dir.parent} (skipped)"
+                    )
                     continue
                 self._entries.append(_Entry(path, None, labels[stem]))
             for stem, path in labels.items():
@@ -123,7 +131,9 @@ class DukeReader(Reader):
             image = _load_npy(entry.path)
             label = _load_npy(entry.label_path)
             if image.shape != label.shape:
-                raise DataError(f"{entry.label_path}: label size {label.shape} differs from image {image.shape}")
+                raise DataError(
+                    f"{entry.label_path}: label size {label.shape} differs from image {image.shape}"
+                )
             return Sample(to_unit_float(image), binarize_mask(label > 0), meta=meta)
         arrays = self._volume(entry.path)
         images = arrays[IMAGES_KEY]
@@ -132,7 +142,9 @@ class DukeReader(Reader):
         boundaries = layers[:, :, entry.frame] if layers.ndim == 3 else layers
         meta["frame_index"] = entry.frame
         meta["sequence_id"] = entry.path.stem
-        return Sample(to_unit_float(np.ascontiguousarray(image)), retina_mask(boundaries, image.shape[0]), meta=meta)
+        return Sample(
+            to_unit_float(np.ascontiguousarray(image)), retina_mask(boundaries, image.shape[0]), meta=meta
+        )
 
     def _volume(self, path: Path) -> dict[str, np.ndarray]:
         # Keep one decoded volume: samples are read volume by volume in order.
@@ -173,18 +185,26 @@ def _mat_variables(path: Path) -> set[str]:
         except OSError as exc:
             raise DataError(f"{path}: not a readable MATLAB v7.3 file ({exc})") from None
     except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
-        raise DataError(f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})") from None
+        raise DataError(
+            f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})"
+        ) from None
 
 
 def _load_mat(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     import scipy.io
 
     try:
-        return {k: v for k, v in scipy.io.loadmat(path, variable_names=list(names)).items() if not k.startswith("__")}
+        return {
+            k: v
+            for k, v in scipy.io.loadmat(path, variable_names=list(names)).items()
+            if not k.startswith("__")
+        }
     except NotImplementedError:  # MATLAB v7.3: an HDF5 file
         return _load_mat_v73(path, names)
     except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
-        raise DataError(f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})") from None
+        raise DataError(
+            f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})"
+        ) from None
 
 
 def _load_mat_v73(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -72,7 +72,11 @@ class FolderReader(Reader):
         return groups
 
     def _split_listing(self, root: Path, split: str) -> Path | None:
-        candidates = [root / "imagesets" / f"{split}.txt", root / f"{split}.txt", *sorted(root.glob(f"*_{split}.txt"))]
+        candidates = [
+            root / "imagesets" / f"{split}.txt",
+            root / f"{split}.txt",
+            *sorted(root.glob(f"*_{split}.txt")),
+        ]
         self.split_files = sorted(
             {str(p) for p in [*root.glob("imagesets/*.txt"), *root.glob("*.txt")] if p.is_file()}
         )

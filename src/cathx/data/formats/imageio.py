@@ -62,7 +62,10 @@ def to_grey(array: np.ndarray) -> np.ndarray:
 
 
 def to_unit_float(array: np.ndarray) -> np.ndarray:
-    """Integer or float pixels -> float32 in [0, 1]: integers by their type range, floats by 1, 255 or 65535."""
+    """Integer or float pixels -> float32 in [0, 1].
+
+    Integers are scaled by their type's range; floats by 1, 255 or 65535, the first that holds them.
+    """
     if array.dtype == np.bool_:
         return array.astype(np.float32)
     if np.issubdtype(array.dtype, np.integer):

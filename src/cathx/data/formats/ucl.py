@@ -60,7 +60,8 @@ class UCLReader(Reader):
             paths = [root]
         else:
             paths = sorted(
-                p for p in root.rglob("*")
+                p
+                for p in root.rglob("*")
                 if p.suffix.lower() in HDF5_SUFFIXES and not p.stem.endswith("_label") and p.is_file()
             )
             if not paths:
@@ -82,7 +83,11 @@ class UCLReader(Reader):
                 errors.append(str(exc))
                 self.problems.append(f"{exc} (skipped)")
                 continue
-            if split is None or split in (path.stem, path.parent.name) or _SPLIT_KEYS.get(split) == volume.image_key:
+            if (
+                split is None
+                or split in (path.stem, path.parent.name)
+                or _SPLIT_KEYS.get(split) == volume.image_key
+            ):
                 self._volumes.append(volume)
         if not self._volumes:
             if errors:
@@ -109,12 +114,13 @@ class UCLReader(Reader):
             return _Volume(path, key, None, int(images.shape[0]), layout)
         labels_file = self._open(label_path)
         if LABEL_KEY not in labels_file:
-            raise DataError(
-                f"{label_path}: no dataset {LABEL_KEY!r} (keys found: {', '.join(sorted(labels_file.keys())) or 'none'})"
-            )
+            found = ", ".join(sorted(labels_file.keys())) or "none"
+            raise DataError(f"{label_path}: no dataset {LABEL_KEY!r} (keys found: {found})")
         labels = labels_file[LABEL_KEY]
         if labels.shape[0] != images.shape[0]:
-            raise DataError(f"{label_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path.name}")
+            raise DataError(
+                f"{label_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path.name}"
+            )
         _frame_layout(labels.shape, label_path, LABEL_KEY)
         return _Volume(path, key, label_path, int(images.shape[0]), layout)
 
@@ -170,7 +176,9 @@ class UCLReader(Reader):
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{volume.image_path}: cannot read frame {frame} ({_short(exc)})") from None
         if mask is not None and mask.shape != image.shape:
-            raise DataError(f"{volume.label_path}: label {frame} size {mask.shape} differs from image {image.shape}")
+            raise DataError(
+                f"{volume.label_path}: label {frame} size {mask.shape} differs from image {image.shape}"
+            )
         meta = {
             "source": str(volume.image_path),
             "dataset": self.name,
@@ -194,7 +202,9 @@ def _frame_layout(shape: tuple[int, ...], path: Path, key: str) -> str:
         return "nhwc"
     if len(shape) == 4 and shape[1] in (1, 3):
         return "nchw"
-    raise DataError(f"{path}: dataset {key!r} has shape {shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)")
+    raise DataError(
+        f"{path}: dataset {key!r} has shape {shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)"
+    )
 
 
 def _as_frame(raw: np.ndarray, layout: str) -> np.ndarray:

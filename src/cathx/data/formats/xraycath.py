@@ -190,9 +190,13 @@ class XRayCathReader(Reader):
                 if key in by_key:
                     selected.append(by_key[key])
                 elif key not in self._indexed_keys:
-                    self.problems.append(f"{listing}: lists {key!r} but {layout.IMAGES_DIR}/ has no such image")
+                    self.problems.append(
+                        f"{listing}: lists {key!r} but {layout.IMAGES_DIR}/ has no such image"
+                    )
             return selected
-        json_splits = {str(item.record.get("split")) for item in items if item.record and item.record.get("split")}
+        json_splits = {
+            str(item.record.get("split")) for item in items if item.record and item.record.get("split")
+        }
         if split in json_splits:
             return [item for item in items if item.record and item.record.get("split") == split]
         found = sorted({Path(p).stem for p in self.split_files} | json_splits)
@@ -227,7 +231,9 @@ class XRayCathReader(Reader):
         electrodes = sizes = ids = None
         if item.blobs is not None:
             height, width = image.shape
-            electrodes = np.stack([item.blobs[:, 0] * width, item.blobs[:, 1] * height], axis=1).astype(np.float32)
+            electrodes = np.stack([item.blobs[:, 0] * width, item.blobs[:, 1] * height], axis=1).astype(
+                np.float32
+            )
             side = layout.box_side_from_strength(item.blobs[:, 2], width)
             sizes = np.stack([side, side], axis=1).astype(np.float32)
             ids = np.full(len(electrodes), -1, np.int64)
@@ -321,7 +327,9 @@ def _decode_rle(segmentation: Any, height: int, width: int, image_path: Path) ->
     except Exception as exc:  # pycocotools raises bare Exceptions on malformed RLE
         raise DataError(f"{image_path}: cannot decode its segmentation in annotations.json ({exc})") from None
     if decoded.shape[:2] != (height, width):
-        raise DataError(f"{image_path}: segmentation size {decoded.shape[:2]} differs from image {(height, width)}")
+        raise DataError(
+            f"{image_path}: segmentation size {decoded.shape[:2]} differs from image {(height, width)}"
+        )
     return (decoded > 0).astype(np.uint8)
 
 

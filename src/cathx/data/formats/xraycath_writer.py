@@ -144,7 +144,10 @@ def write_samples(
 
 
 def _write_into(
-    root: Path, samples: Iterable[tuple[Sample | None, str | None]], bit_depth: int, provenance: dict[str, Any]
+    root: Path,
+    samples: Iterable[tuple[Sample | None, str | None]],
+    bit_depth: int,
+    provenance: dict[str, Any],
 ) -> ConversionReport:
     for sub in (layout.IMAGES_DIR, layout.MASKS_DIR, Path(layout.CSV_PATH).parent, layout.IMAGESETS_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -171,7 +174,9 @@ def _write_into(
                 split_lists.setdefault(split, []).append(key)
                 report.splits[split] = report.splits.get(split, 0) + 1
     for split, keys in split_lists.items():
-        (root / layout.IMAGESETS_DIR / f"{split}.txt").write_text("".join(k + "\n" for k in keys), encoding="utf-8")
+        (root / layout.IMAGESETS_DIR / f"{split}.txt").write_text(
+            "".join(k + "\n" for k in keys), encoding="utf-8"
+        )
     report.written = len(images)
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(CATHETER_TYPES)]
     document = {
@@ -254,8 +259,10 @@ def _annotations(
     if len(catheter_ids) != len(types):
         catheter_ids = list(range(len(types)))
     masks = _split_mask(sample.mask, centrelines) if types else []
-    entries = [(types[i], catheter_ids[i], masks[i] if masks else None, owners == i, centrelines[i])
-               for i in range(len(types))]
+    entries = [
+        (types[i], catheter_ids[i], masks[i] if masks else None, owners == i, centrelines[i])
+        for i in range(len(types))
+    ]
     if not types or orphans.any():
         union = sample.mask if not types else None
         entries.append(("unknown", max(catheter_ids, default=-1) + 1, union, orphans, None))
@@ -271,11 +278,17 @@ def _annotations(
             "segmentation": None,
             "area": 0,
             "bbox": [0, 0, 0, 0],
-            "keypoints": [round(float(v), 3) if k < 2 else 2 for p in points.tolist() for k, v in enumerate((*p, 2))],
+            "keypoints": [
+                round(float(v), 3) if k < 2 else 2 for p in points.tolist() for k, v in enumerate((*p, 2))
+            ],
             "num_keypoints": len(points),
             "electrode_sizes": [[round(float(w), 3), round(float(h), 3)] for w, h in sizes[mine].tolist()],
-            "centreline": [] if centreline is None else [[round(float(x), 2), round(float(y), 2)]
-                                                          for x, y in np.asarray(centreline).reshape(-1, 2).tolist()],
+            "centreline": []
+            if centreline is None
+            else [
+                [round(float(x), 2), round(float(y), 2)]
+                for x, y in np.asarray(centreline).reshape(-1, 2).tolist()
+            ],
         }
         if mask is not None:
             annotation["segmentation"] = _rle(mask)
