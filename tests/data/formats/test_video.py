@@ -64,3 +64,15 @@ def test_truncated_video_names_the_file(tmp_path):
     path.write_bytes(data[: len(data) * 6 // 10])
     with pytest.raises(DataError, match=r"t\.mp4: (cannot open video|stream ended at frame)"):
         list(open_dataset(path).iter_frames())
+
+
+def test_indexed_reads_in_any_order_and_pickle(tmp_path):
+    import pickle
+
+    reader = open_dataset(write_video(tmp_path / "r.avi", frames=6, fourcc="MJPG"))
+    streamed = [s.image for s in reader.iter_frames()]
+    for index in (0, 1, 2, 5, 3, 4, 0):
+        np.testing.assert_allclose(reader[index].image, streamed[index], atol=0.02)
+    clone = pickle.loads(pickle.dumps(reader))
+    np.testing.assert_allclose(clone[4].image, streamed[4], atol=0.02)
+    reader.close()

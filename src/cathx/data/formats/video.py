@@ -88,6 +88,8 @@ class VideoReader(Reader):
                 except DataError as exc:
                     self.problems.append(f"{exc} (skipped)")
         self._starts = np.cumsum([0] + [v.frames for v in self._videos])
+        self._capture: Any = None
+        self._position = (-1, -1)  # (video, next frame) of the open capture
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -96,16 +98,36 @@ class VideoReader(Reader):
         video_index = int(np.searchsorted(self._starts, index, side="right") - 1)
         video = self._videos[video_index]
         frame_index = index - int(self._starts[video_index])
-        capture = _open_capture(video.path)
-        try:
-            if frame_index:
-                capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
-            ok, frame = capture.read()
-        finally:
-            capture.release()
+        capture = self._capture_at(video_index, frame_index)
+        ok, frame = capture.read()
         if not ok or frame is None:
+            self.close()
             raise DataError(f"{video.path}: cannot decode frame {frame_index} of {video.frames}")
+        self._position = (video_index, frame_index + 1)
         return self._sample(video, frame_index, frame)
+
+    def _capture_at(self, video_index: int, frame_index: int) -> Any:
+        # Keep one capture open so reading frames in order never seeks.
+        if self._capture is None or self._position[0] != video_index:
+            self.close()
+            self._capture = _open_capture(self._videos[video_index].path)
+            self._position = (video_index, 0)
+        if self._position[1] != frame_index:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+        return self._capture
+
+    def close(self) -> None:
+        """Release the capture kept open for indexed reads."""
+        if self._capture is not None:
+            self._capture.release()
+        self._capture = None
+        self._position = (-1, -1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)  # cv2 captures cannot be pickled (DataLoader workers)
+        state["_capture"] = None
+        state["_position"] = (-1, -1)
+        return state
 
     def iter_frames(self) -> Iterator[Sample]:
         """Decode every frame of every video in order, one at a time."""
