@@ -1,0 +1,89 @@
+"""Per-task, per-sample, unweighted losses of a CathMTL batch; the weighting lives elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from cathx.heatmap import DEFAULT_MIN_SIGMA, encode_targets
+from cathx.losses.detection import centernet_focal_loss, size_l1_loss
+from cathx.losses.segmentation import bce_loss, soft_iou_loss
+
+
+@dataclass
+class LossParts:
+    """losses: task -> (B,) loss, 0 where the sample has no label for the task (delta = 0).
+    available: task -> (B,) bool, the paper's delta availability.
+    components: named (B,) terms ("focal", "size", "bce", "iou"), also 0 where unavailable.
+    """
+
+    losses: dict[str, Tensor]
+    available: dict[str, Tensor]
+    components: dict[str, Tensor]
+
+
+def task_availability(batch: dict[str, Tensor], tasks: tuple[str, ...] = ("seg", "det")) -> dict[str, Tensor]:
+    """(B,) bool per task: "seg" from batch["has_mask"], "det" from batch["has_electrodes"]."""
+    keys = {"seg": "has_mask", "det": "has_electrodes"}
+    return {task: batch[keys[task]].bool().reshape(-1) for task in tasks}
+
+
+class MultiTaskCriterion(nn.Module):
+    """criterion(outputs, batch) -> {"seg": (B,), "det": (B,)} per-sample unweighted losses.
+
+    Tasks follow the model's outputs: "seg" when "mask" is present, "det" when "heatmap" is.
+    seg = BCE + soft IoU; det = focal + size_weight * L1(size) (lambda = 1 in the paper).
+    ``batch`` is a collated cathx.data.datasets.SampleDataset batch (image, mask, has_mask,
+    electrodes, electrode_sizes, electrode_valid, has_electrodes). Samples without a label for a
+    task get loss 0 for it, with no NaN in values or gradients.
+    """
+
+    def __init__(self, size_weight: float = 1.0, stride: int = 4, min_sigma: float = DEFAULT_MIN_SIGMA) -> None:
+        super().__init__()
+        self.size_weight = size_weight
+        self.stride = stride
+        self.min_sigma = min_sigma
+
+    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.compute(outputs, batch).losses
+
+    def compute(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> LossParts:
+        losses: dict[str, Tensor] = {}
+        available: dict[str, Tensor] = {}
+        components: dict[str, Tensor] = {}
+        if "mask" in outputs:
+            logits = outputs["mask"]
+            avail = batch["has_mask"].bool().reshape(-1).to(logits.device)
+            target = batch["mask"].to(logits.device)
+            bce = _masked(bce_loss(logits, target), avail)
+            iou = _masked(soft_iou_loss(logits, target), avail)
+            losses["seg"], available["seg"] = bce + iou, avail
+            components.update(bce=bce, iou=iou)
+        if "heatmap" in outputs:
+            heatmap = outputs["heatmap"]
+            avail = batch["has_electrodes"].bool().reshape(-1).to(heatmap.device)
+            targets = self.targets(batch, image_size=tuple(batch["image"].shape[-2:]), device=heatmap.device)
+            focal = _masked(centernet_focal_loss(heatmap, targets["heatmap"], targets["positive"]), avail)
+            terms = focal
+            if "size" in outputs:
+                size = _masked(size_l1_loss(outputs["size"], targets["size"], targets["positive"]), avail)
+                components["size"] = size
+                terms = focal + self.size_weight * size
+            losses["det"], available["det"] = terms, avail
+            components["focal"] = focal
+        if not losses:
+            raise ValueError("outputs hold neither 'mask' nor 'heatmap'")
+        return LossParts(losses, available, components)
+
+    def targets(self, batch: dict[str, Tensor], image_size: tuple[int, int], device: torch.device | None = None) -> dict[str, Tensor]:
+        """Heatmap, positive and size targets of a batch (see cathx.heatmap.encode_targets)."""
+        electrodes = batch["electrodes"].to(device)
+        return encode_targets(electrodes, batch["electrode_sizes"].to(device), batch["electrode_valid"].to(device),
+                              image_size, stride=self.stride, min_sigma=self.min_sigma)
+
+
+def _masked(values: Tensor, available: Tensor) -> Tensor:
+    """Zero where unavailable (torch.where also gives those rows a zero gradient)."""
+    return torch.where(available, values, torch.zeros_like(values))

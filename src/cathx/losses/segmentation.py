@@ -1,0 +1,30 @@
+"""Segmentation losses: binary cross-entropy plus soft IoU (Eq. 8 of the paper), per sample."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def bce_loss(logits: Tensor, target: Tensor) -> Tensor:
+    """Pixel-averaged binary cross-entropy per sample. (B, 1, H, W) -> (B,)."""
+    loss = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+    return loss.flatten(1).mean(dim=1)
+
+
+def soft_iou_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
+    """1 - (sum p*y + s) / (sum p + sum y - sum p*y + s) per sample. (B, 1, H, W) -> (B,).
+
+    ``smooth`` keeps an empty target with an empty prediction at loss 0 instead of 0/0.
+    """
+    prob = torch.sigmoid(logits.float()).flatten(1)
+    target = target.float().flatten(1)
+    intersection = (prob * target).sum(dim=1)
+    union = prob.sum(dim=1) + target.sum(dim=1) - intersection
+    return 1 - (intersection + smooth) / (union + smooth)
+
+
+def segmentation_loss(logits: Tensor, target: Tensor) -> Tensor:
+    """BCE + soft IoU per sample. (B, 1, H, W) -> (B,)."""
+    return bce_loss(logits, target) + soft_iou_loss(logits, target)

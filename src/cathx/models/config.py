@@ -1,0 +1,58 @@
+"""ModelConfig: the few values that define a CathMTL network; saved inside every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cathx.config import choices
+from cathx.errors import ConfigError
+
+# Kept in step with cathx.models.encoders.ENCODERS (a test checks the two agree); listed here so
+# the config stays a leaf module that builds nothing.
+ENCODER_NAMES: tuple[str, ...] = (
+    "resnet18",
+    "resnet34",
+    "vgg16_bn",
+    "hrnet_w18",
+    "hrnet_w32",
+    "mobilenetv3_large_100",
+    "efficientnet_b0",
+)
+TASKS: tuple[str, ...] = ("segmentation", "detection")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a CathMTL network.
+
+    encoder: timm backbone; its stride 4, 8 and 16 stages are used (res2-res4), res5 is dropped.
+    encoder_weights: optional local file with backbone weights (timm or torchvision state dict);
+        nothing is ever downloaded.
+    latent_channels: width of the 3x3 projection after the stride-16 stage (512 in the paper).
+    decoder_channels: widths of the decoder blocks at stride 8 and stride 4.
+    head_channels: width of the two 3x3 convolutions of every head (64 in the paper).
+    attention: "cbam" (channel then spatial attention, residual) or "none".
+    tasks: "segmentation" adds the "mask" head, "detection" the "heatmap" and "size" heads.
+    """
+
+    name: str = field(default="cathmtl", metadata=choices("cathmtl"))
+    encoder: str = field(default="resnet34", metadata=choices(*ENCODER_NAMES))
+    encoder_weights: str | None = None
+    in_channels: int = 1
+    latent_channels: int = 512
+    decoder_channels: tuple[int, ...] = (256, 128)
+    head_channels: int = 64
+    attention: str = field(default="cbam", metadata=choices("cbam", "none"))
+    tasks: tuple[str, ...] = field(default=TASKS, metadata=choices(*TASKS))
+
+    def __post_init__(self) -> None:
+        if len(self.decoder_channels) != 2:
+            raise ConfigError(
+                f"model.decoder_channels: expected 2 widths (stride 8, stride 4), got {list(self.decoder_channels)}"
+            )
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"model.tasks: expected one or both of {', '.join(TASKS)}, got {list(self.tasks)}")
+        for name, value in (("in_channels", self.in_channels), ("latent_channels", self.latent_channels),
+                            ("head_channels", self.head_channels), *(("decoder_channels", c) for c in self.decoder_channels)):
+            if value < 1:
+                raise ConfigError(f"model.{name}: must be positive, got {value}")

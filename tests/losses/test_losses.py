@@ -1,0 +1,105 @@
+import math
+
+import pytest
+import torch
+
+from cathx.losses import MultiTaskCriterion, bce_loss, centernet_focal_loss, size_l1_loss, soft_iou_loss
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_focal_loss_hand_computed():
+    # 1 positive cell predicted 0.8, 1 negative cell with target 0.5 predicted 0.4, one cell y=0 p=0.1.
+    logits = torch.tensor([logit(0.8), logit(0.4), logit(0.1)]).reshape(1, 1, 1, 3)
+    target = torch.tensor([1.0, 0.5, 0.0]).reshape(1, 1, 1, 3)
+    positive = torch.tensor([True, False, False]).reshape(1, 1, 1, 3)
+    expected = -((0.2**2) * math.log(0.8) + (0.5**4) * (0.4**2) * math.log(0.6) + (0.1**2) * math.log(0.9))
+    assert centernet_focal_loss(logits, target, positive).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_focal_loss_per_sample_normalised_by_positives_and_finite():
+    logits = torch.tensor([[-50.0, 50.0, 50.0, -50.0], [50.0, -50.0, 0.0, 0.0]]).reshape(2, 1, 2, 2)
+    target = torch.zeros(2, 1, 2, 2)
+    positive = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    positive[0, 0, 0, 0] = positive[0, 0, 0, 1] = True
+    loss = centernet_focal_loss(logits, target, positive)
+    assert loss.shape == (2,) and torch.isfinite(loss).all()
+    # Sample 0: positive at -50 costs 50, positive at 50 costs 0, negative (y=0) at 50 costs 50,
+    # negative at -50 costs 0: 100 / 2 positives.
+    assert loss[0].item() == pytest.approx(50.0, rel=1e-3)
+
+
+def test_size_l1_hand_computed():
+    pred = torch.zeros(1, 2, 2, 2)
+    pred[0, :, 0, 0] = torch.tensor([5.0, 2.0])
+    target = torch.zeros(1, 2, 2, 2)
+    target[0, :, 0, 0] = torch.tensor([4.0, 4.0])
+    positive = torch.zeros(1, 1, 2, 2, dtype=torch.bool)
+    positive[0, 0, 0, 0] = True
+    assert size_l1_loss(pred, target, positive).item() == pytest.approx(1.5)
+    assert size_l1_loss(pred, target, torch.zeros_like(positive)).item() == 0.0
+
+
+def test_segmentation_losses_hand_computed():
+    logits = torch.tensor([logit(0.75), logit(0.25)]).reshape(1, 1, 1, 2)
+    target = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    assert bce_loss(logits, target).item() == pytest.approx(-math.log(0.75), rel=1e-5)
+    # intersection 0.75, union 1.0 + 1.0 - 0.75 = 1.25, smooth 1: 1 - 1.75 / 2.25
+    assert soft_iou_loss(logits, target).item() == pytest.approx(1 - 1.75 / 2.25, rel=1e-5)
+
+
+def make_batch(batch=3, size=32, count=4):
+    torch.manual_seed(0)
+    return {
+        "image": torch.rand(batch, 1, size, size),
+        "mask": (torch.rand(batch, 1, size, size) > 0.9).float(),
+        "has_mask": torch.tensor([True, False, True]),
+        "electrodes": torch.rand(batch, count, 2) * (size - 1),
+        "electrode_sizes": torch.full((batch, count, 2), 4.0),
+        "electrode_valid": torch.tensor([[True, True, False, False]] * batch),
+        "has_electrodes": torch.tensor([True, True, False]),
+        "index": torch.arange(batch),
+    }
+
+
+def test_criterion_masks_unlabelled_samples_without_nan():
+    batch = make_batch()
+    outputs = {
+        "mask": torch.randn(3, 1, 32, 32, requires_grad=True),
+        "heatmap": torch.randn(3, 1, 8, 8, requires_grad=True),
+        "size": torch.randn(3, 2, 8, 8, requires_grad=True),
+    }
+    criterion = MultiTaskCriterion()
+    parts = criterion.compute(outputs, batch)
+    assert set(parts.losses) == {"seg", "det"}
+    assert parts.available["seg"].tolist() == [True, False, True]
+    assert parts.available["det"].tolist() == [True, True, False]
+    assert parts.losses["seg"][1] == 0 and parts.losses["det"][2] == 0
+    assert (parts.losses["seg"][[0, 2]] > 0).all() and (parts.losses["det"][:2] > 0).all()
+    torch.testing.assert_close(parts.losses["det"], parts.components["focal"] + parts.components["size"])
+    total = sum(v.mean() for v in criterion(outputs, batch).values())
+    total.backward()
+    for tensor in outputs.values():
+        assert torch.isfinite(tensor.grad).all()
+    # No gradient reaches the unlabelled sample's mask.
+    assert outputs["mask"].grad[1].abs().sum() == 0
+
+
+def test_criterion_single_task_outputs():
+    batch = make_batch()
+    criterion = MultiTaskCriterion()
+    assert set(criterion({"mask": torch.zeros(3, 1, 32, 32)}, batch)) == {"seg"}
+    assert set(criterion({"heatmap": torch.zeros(3, 1, 8, 8), "size": torch.zeros(3, 2, 8, 8)}, batch)) == {"det"}
+    with pytest.raises(ValueError):
+        criterion({}, batch)
+
+
+def test_criterion_perfect_detection_is_near_zero():
+    batch = make_batch()
+    criterion = MultiTaskCriterion()
+    targets = criterion.targets(batch, (32, 32))
+    heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
+    losses = criterion({"heatmap": heat_logits, "size": targets["size"]}, batch)
+    assert losses["det"].max().item() < 1e-3

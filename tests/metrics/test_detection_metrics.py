@@ -1,0 +1,109 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cathx.heatmap import encode_targets
+from cathx.metrics import (
+    Evaluator,
+    boxes_from_centres,
+    coco_ap,
+    detection_kpi,
+    error_to_kpi,
+    match_points,
+    penalised_error,
+    sample_kpis,
+)
+
+
+def test_match_points_hungarian_not_greedy():
+    # Greedy nearest-first would pair pred 0 with target 1 (distance 1), leaving pred 1 with
+    # target 0 at 3.5 (total 4.5); Hungarian pairs (0, 0) and (1, 1) (total 2.5).
+    pred = np.array([[0.0, 0.0], [2.0, 0.0]])
+    target = np.array([[-1.5, 0.0], [1.0, 0.0]])
+    rows, cols, distance = match_points(pred, target, max_distance=10)
+    assert dict(zip(rows.tolist(), cols.tolist())) == {0: 0, 1: 1}
+    assert distance.tolist() == pytest.approx([1.5, 1.0])
+
+
+def test_match_points_gate_and_empty():
+    rows, cols, distance = match_points(np.array([[0.0, 0.0]]), np.array([[20.0, 0.0]]), max_distance=10)
+    assert len(rows) == len(cols) == len(distance) == 0
+    assert len(match_points(np.zeros((0, 2)), np.array([[1.0, 1.0]]))[2]) == 0
+
+
+def test_penalised_error_hand_computed():
+    pred = np.array([[0.0, 0.0], [50.0, 50.0]])  # one match at 3 px, one spurious
+    target = np.array([[3.0, 0.0], [90.0, 90.0]])  # one missed
+    # terms: 3, cap (spurious), cap (missed) with cap 10: MAE = 23/3, RMSE = sqrt(209/3)
+    assert penalised_error(pred, target, cap=10, kind="mae") == pytest.approx(23 / 3)
+    assert penalised_error(pred, target, cap=10, kind="rmse") == pytest.approx(math.sqrt(209 / 3))
+    assert penalised_error(np.zeros((0, 2)), np.zeros((0, 2))) == 0.0
+
+
+def test_error_to_kpi():
+    assert error_to_kpi(0.0) == 1.0
+    assert error_to_kpi(2.0, tau=2.0) == 0.5
+    assert error_to_kpi(10.0, tau=2.0) == pytest.approx(1 / 6)
+
+
+def test_boxes_from_centres():
+    np.testing.assert_allclose(boxes_from_centres(np.array([[10.0, 20.0]]), np.array([[4.0, 6.0]])), [[8, 17, 4, 6]])
+
+
+def test_coco_ap_perfect_half_and_empty():
+    targets = [(np.array([[10.0, 10.0], [30.0, 30.0]]), np.array([[4.0, 4.0], [4.0, 4.0]]))]
+    perfect = [np.array([[10, 10, 0.9, 4, 4], [30, 30, 0.8, 4, 4]], np.float64)]
+    result = coco_ap(targets, perfect)
+    assert result["ap"] == pytest.approx(1.0) and result["ap50"] == pytest.approx(1.0)
+    # One electrode found, the other missed: precision 1 up to recall 0.5 -> AP ~0.5 (101-point).
+    half = [np.array([[10, 10, 0.9, 4, 4]], np.float64)]
+    assert coco_ap(targets, half)["ap"] == pytest.approx(51 / 101, abs=1e-6)
+    # A 4x4 box shifted by 1 px: IoU = 12/20 = 0.6 -> counts for thresholds 0.50, 0.55, 0.60.
+    shifted = [np.array([[11, 10, 0.9, 4, 4], [31, 30, 0.8, 4, 4]], np.float64)]
+    assert coco_ap(targets, shifted)["ap"] == pytest.approx(3 / 10)
+    assert coco_ap(targets, [np.zeros((0, 5))])["ap"] == 0.0
+    assert math.isnan(coco_ap([(np.zeros((0, 2)), np.zeros((0, 2)))], [np.zeros((0, 5))])["ap"])
+
+
+def test_evaluator_rows_and_summary():
+    evaluator = Evaluator(score_threshold=0.3, match_distance=10)
+    mask = np.zeros((8, 8), bool)
+    mask[2, 1:7] = True
+    row = evaluator.update("a", mask, mask, np.array([[11, 10, 0.9, 4, 4], [40, 40, 0.1, 4, 4]]),
+                           np.array([[12.0, 10.0], [30.0, 30.0]]), np.array([[4.0, 4.0], [4.0, 4.0]]))
+    assert row["iou"] == 1.0 and row["n_detected"] == 1 and row["n_matched"] == 1
+    assert row["mae"] == 1.0 and row["recall3"] == 0.5 and row["recall5"] == 0.5
+    evaluator.update("b", np.zeros((8, 8), bool), mask)  # segmentation only
+    summary = evaluator.summary()
+    assert summary["images"] == 2 and summary["mean_j"] == 0.5
+    assert summary["mae"] == 1.0 and summary["recall3"] == 0.5 and summary["electrodes"] == 2
+    assert 0 < summary["ap50"] <= 1 and len(summary["pr_curve"]["recall"]) == 101
+
+
+def test_detection_kpi_from_perfect_heatmap():
+    points = torch.tensor([[[10.0, 10.0], [40.0, 22.0]], [[5.0, 5.0], [0.0, 0.0]]])
+    valid = torch.tensor([[True, True], [True, False]])
+    sizes = torch.full((2, 2, 2), 4.0)
+    targets = encode_targets(points, sizes, valid, (64, 64))
+    logits = torch.logit(targets["heatmap"].clamp(1e-6, 1 - 1e-6))
+    kpi = detection_kpi(logits, targets["size"], points, valid)
+    assert kpi.tolist() == pytest.approx([1.0, 1.0], abs=0.02)
+    empty = torch.full_like(logits, -10.0)
+    assert detection_kpi(empty, None, points, valid).tolist() == pytest.approx([1 / 6, 1 / 6])
+
+
+def test_sample_kpis_nan_where_unlabelled():
+    batch = {
+        "mask": torch.ones(2, 1, 32, 32),
+        "has_mask": torch.tensor([True, False]),
+        "electrodes": torch.zeros(2, 1, 2),
+        "electrode_valid": torch.zeros(2, 1, dtype=torch.bool),
+        "has_electrodes": torch.tensor([False, True]),
+    }
+    outputs = {"mask": torch.full((2, 1, 32, 32), 5.0), "heatmap": torch.full((2, 1, 8, 8), -9.0),
+               "size": torch.zeros(2, 2, 8, 8)}
+    kpis = sample_kpis(outputs, batch)
+    assert kpis["seg"][0] == 1.0 and math.isnan(kpis["seg"][1])
+    assert math.isnan(kpis["det"][0]) and kpis["det"][1] == 1.0  # no electrode, none predicted

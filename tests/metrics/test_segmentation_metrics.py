@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from cathx.metrics import batch_dice, batch_iou, cldice, dice, iou, mean_j, segmentation_kpi
+
+
+def masks():
+    pred = np.zeros((4, 4), bool)
+    pred[0, :3] = True  # 3 pixels
+    target = np.zeros((4, 4), bool)
+    target[0, 1:] = True  # 3 pixels, 2 shared
+    return pred, target
+
+
+def test_iou_dice_hand_computed():
+    pred, target = masks()
+    assert iou(pred, target) == pytest.approx(2 / 4)
+    assert dice(pred, target) == pytest.approx(4 / 6)
+
+
+def test_empty_conventions():
+    empty = np.zeros((3, 3), bool)
+    full = np.ones((3, 3), bool)
+    assert iou(empty, empty) == 1.0 and dice(empty, empty) == 1.0 and cldice(empty, empty) == 1.0
+    assert iou(empty, full) == 0.0 and dice(full, empty) == 0.0 and cldice(empty, full) == 0.0
+
+
+def test_mean_j_is_per_image_mean_not_global():
+    # Image 1: IoU 1 on 1 pixel; image 2: IoU 0 on 100 pixels. Mean J = 0.5 (global IoU ~0.01).
+    assert mean_j([1.0, 0.0]) == 0.5
+    assert np.isnan(mean_j([]))
+
+
+def test_cldice_hand_computed():
+    target = np.zeros((9, 9), bool)
+    target[3:6, 1:8] = True  # a 3-wide bar; its skeleton is the middle row, 7 px (cols 1-7) or less
+    pred = np.zeros((9, 9), bool)
+    pred[4, 1:5] = True  # a 1-wide line covering the left half
+    # skel(pred) = pred lies inside target: Tprec = 1. Tsens = |skel(T) & P| / |skel(T)|.
+    from skimage.morphology import skeletonize
+
+    skeleton = skeletonize(target)
+    tsens = (skeleton & pred).sum() / skeleton.sum()
+    assert cldice(pred, target) == pytest.approx(2 * tsens / (1 + tsens))
+    assert cldice(target, target) == 1.0
+
+
+def test_batch_versions_match_numpy():
+    pred, target = masks()
+    p = torch.tensor(np.stack([pred, np.zeros_like(pred)]))[:, None]
+    t = torch.tensor(np.stack([target, np.zeros_like(target)]))[:, None]
+    assert batch_iou(p, t).tolist() == pytest.approx([0.5, 1.0])
+    assert batch_dice(p, t).tolist() == pytest.approx([4 / 6, 1.0])
+
+
+def test_segmentation_kpi_thresholds_logits():
+    logits = torch.tensor([[-1.0, 2.0], [3.0, -4.0]]).reshape(1, 1, 2, 2)
+    mask = torch.tensor([[0.0, 1.0], [0.0, 0.0]]).reshape(1, 1, 2, 2)
+    assert segmentation_kpi(logits, mask, "iou").item() == pytest.approx(0.5)
+    assert segmentation_kpi(logits, mask, "dice").item() == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="choose from iou, dice"):
+        segmentation_kpi(logits, mask, "f1")

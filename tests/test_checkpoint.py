@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from cathx.checkpoint import load_model, read_checkpoint, save_checkpoint
+from cathx.errors import CathxError
+from cathx.models import ModelConfig, build_model
+
+TINY = ModelConfig(encoder="resnet18", latent_channels=32, decoder_channels=(16, 16), head_channels=8)
+
+
+def test_round_trip_same_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(TINY).eval()
+    path = save_checkpoint(tmp_path / "run" / "model.pt", model, TINY, extra={"epoch": 3})
+    loaded, cfg = load_model(path)
+    assert cfg == TINY and not loaded.training
+    assert read_checkpoint(path)["extra"] == {"epoch": 3}
+    image = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        expected, actual = model(image), loaded(image)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key])
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temp file left
+
+
+def test_lightning_style_prefixed_state_dict(tmp_path):
+    model = build_model(TINY)
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    state["criterion.dummy"] = torch.zeros(1)
+    path = tmp_path / "last.ckpt"
+    from dataclasses import asdict
+
+    torch.save({"state_dict": state, "model_config": asdict(TINY), "epoch": 1}, path)
+    loaded, cfg = load_model(path)
+    assert cfg == TINY
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CathxError, match="checkpoint not found"):
+        load_model(tmp_path / "nope.pt")
+
+
+def test_truncated_file(tmp_path):
+    path = save_checkpoint(tmp_path / "model.pt", build_model(TINY), TINY)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CathxError, match=r"model\.pt: not a readable checkpoint, truncated or corrupt"):
+        load_model(path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"a": torch.zeros(2)}, path)
+    with pytest.raises(CathxError, match="not a cathx checkpoint"):
+        load_model(path)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(CathxError, match="not a readable checkpoint"):
+        load_model(text)
+
+
+def test_other_architecture_weights(tmp_path):
+    other = ModelConfig(encoder="resnet34", latent_channels=32, decoder_channels=(16, 16), head_channels=8)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, build_model(other), TINY)  # config claims resnet18, weights are resnet34
+    with pytest.raises(CathxError, match="weights do not match a resnet18 CathMTL"):
+        load_model(path)
+
+
+def test_invalid_config_in_checkpoint(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, build_model(TINY), TINY)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["model_config"]["encoder"] = "resnet9"
+    torch.save(checkpoint, path)
+    with pytest.raises(CathxError, match="invalid value 'resnet9'"):
+        load_model(path)
