@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold, video)
-        Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})", highlight=False)
+        Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})", highlight=False, soft_wrap=True)
 
     @app.command("export")
     def export_command(
@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         for variant in report["variants"]:
             deviation = ", ".join(f"{k} {v:.2e}" for k, v in variant["max_abs_diff"].items())
-            console.print(f"{variant['path']}: max |ORT - torch| {deviation}", highlight=False)
+            console.print(f"{variant['path']}: max |ORT - torch| {deviation}", highlight=False, soft_wrap=True)
 
     @app.command()
     def bench(

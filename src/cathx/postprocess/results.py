@@ -98,6 +98,8 @@ class Results:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: image size, meta, electrodes (rows) and catheters (with centrelines)."""
         meta = {k: v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        if isinstance(self.meta.get("timings_ms"), dict):
+            meta["timings_ms"] = {k: round(float(v), 3) for k, v in self.meta["timings_ms"].items()}
         return {
             "image_size": {"height": int(self.image_size[0]), "width": int(self.image_size[1])},
             "meta": meta,

@@ -1,0 +1,168 @@
+"""`cathx predict` / `cathx export` end to end on a tiny random-weight model, and every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from cathx.checkpoint import save_checkpoint
+from cathx.models import build_model, model_profile
+
+TINY = dict(latent_channels=32, decoder_channels=(16, 16), head_channels=8)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = model_profile("demo", **TINY)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_checkpoint(path, build_model(cfg), cfg, extra={"input_size": 64})
+    return path
+
+
+def _images(folder, count=3, size=(70, 60)):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"f{i}.png"), (rng.random(size) * 255).astype(np.uint8))
+    return folder
+
+
+def _dicom(path, frames):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "XA"
+    ds.Rows, ds.Columns = frames.shape[1:]
+    ds.NumberOfFrames = len(frames)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.FrameTime = 100.0
+    ds.PixelData = frames.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_predict_folder_writes_every_output(run_cli, weights, tmp_path):
+    source = _images(tmp_path / "in")
+    cv2.imwrite(str(source / "rgb.png"), np.full((50, 40, 3), 128, np.uint8))
+    cv2.imwrite(str(source / "deep.png"), np.full((50, 40), 3000, np.uint16))
+    out = tmp_path / "out"
+    result = run_cli("predict", source, "--weights", weights, "--out", out, "--peak-threshold", 0.0)
+    assert result.exit_code == 0, result.stderr
+    names = ["deep", "f0", "f1", "f2", "rgb"]
+    assert sorted(p.stem for p in (out / "masks").glob("*.png")) == names
+    assert sorted(p.stem for p in (out / "overlays").glob("*.png")) == names
+    mask = cv2.imread(str(out / "masks" / "f0.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (70, 60) and set(np.unique(mask)) <= {0, 255}
+    assert cv2.imread(str(out / "overlays" / "rgb.png")).shape == (50, 40, 3)
+    payload = json.loads((out / "json" / "f1.json").read_text())
+    assert payload["image_size"] == {"height": 70, "width": 60}
+    assert len(payload["electrodes"]) == 64 and {"x", "y", "score", "catheter_id", "index"} <= set(payload["electrodes"][0])
+    lines = (out / "electrodes.csv").read_text().splitlines()
+    assert lines[0].startswith("frame,name,x,y,score") and len(lines) == 1 + 5 * 64
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 5 and summary["kind"] == "folder"
+    assert "5 frames" in result.stdout
+
+
+def test_predict_video_and_dicom_sequences(run_cli, weights, tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 64))
+    for i in range(4):
+        writer.write(np.full((64, 64, 3), 30 * i, np.uint8))
+    writer.release()
+    result = run_cli("predict", video, "--weights", weights, "--out", tmp_path / "v")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "v" / "overlay.mp4").stat().st_size > 0
+    assert len((tmp_path / "v" / "motion.csv").read_text().splitlines()) == 5
+    assert len(list((tmp_path / "v" / "masks").glob("clip_*.png"))) == 4
+
+    _dicom(tmp_path / "run.dcm", np.random.default_rng(0).integers(0, 4096, (3, 48, 48)))
+    result = run_cli("predict", tmp_path / "run.dcm", "--weights", weights, "--out", tmp_path / "d")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.stem for p in (tmp_path / "d" / "masks").glob("*.png")) == [f"run_{i:05d}" for i in range(3)]
+    cap = cv2.VideoCapture(str(tmp_path / "d" / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+
+
+def test_tiny_image_stops_with_one_line_and_keeps_earlier_outputs(run_cli, weights, tmp_path):
+    source = _images(tmp_path / "in", count=2)
+    cv2.imwrite(str(source / "z_tiny.png"), np.zeros((8, 8), np.uint8))
+    out = tmp_path / "out"
+    result = run_cli("predict", source, "--weights", weights, "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "z_tiny.png" in result.stderr and "8x8" in result.stderr
+    assert sorted(p.stem for p in (out / "masks").glob("*.png")) == ["f0", "f1"]
+    assert len((out / "json").glob("*.json").__iter__().__next__().read_text()) > 0
+
+
+def _other_architecture(tmp_path):
+    """Weights of a resnet34 stored under a resnet18 config: shapes do not match."""
+    big = build_model(model_profile("demo", encoder="resnet34", **TINY))
+    path = tmp_path / "other.pt"
+    save_checkpoint(path, big, model_profile("demo", **TINY))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("empty_folder", "folder is empty"),
+        ("missing_source", "no such file"),
+        ("truncated_weights", "truncated"),
+        ("other_architecture", "do not match"),
+        ("foreign_weights", "not a cathx checkpoint"),
+        ("unreadable_video", "clip.mp4"),
+        ("unreadable_dicom", "scan.dcm"),
+        ("onnx_without_backend", "not a loadable ONNX model"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(run_cli, weights, tmp_path, case, message):
+    source, weight_file = _images(tmp_path / "in", count=1), weights
+    if case == "empty_folder":
+        source = tmp_path / "empty"
+        source.mkdir()
+    elif case == "missing_source":
+        source = tmp_path / "nothing.png"
+    elif case == "truncated_weights":
+        weight_file = tmp_path / "cut.pt"
+        weight_file.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif case == "other_architecture":
+        weight_file = _other_architecture(tmp_path)
+    elif case == "foreign_weights":
+        weight_file = tmp_path / "resnet.pt"
+        torch.save({"conv1.weight": torch.zeros(3)}, weight_file)
+    elif case == "unreadable_video":
+        source = tmp_path / "clip.mp4"
+        source.write_bytes(b"\x00\x01garbage" * 50)
+    elif case == "unreadable_dicom":
+        source = tmp_path / "scan.dcm"
+        source.write_bytes(b"DICM" * 10)
+    elif case == "onnx_without_backend":
+        weight_file = tmp_path / "fake.onnx"
+        weight_file.write_bytes(b"not onnx")
+    result = run_cli("predict", source, "--weights", weight_file, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_export_command_writes_onnx_and_reports_deviation(run_cli, weights, tmp_path):
+    out = tmp_path / "m.onnx"
+    result = run_cli("export", "--weights", weights, "--format", "onnx", "--out", out, "--input-size", 64)
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_size > 0 and "max |ORT - torch|" in result.stdout
+    result = run_cli("export", "--weights", weights, "--format", "tflite", "--out", out)
+    assert result.exit_code == 2 and "tflite" in result.stderr
