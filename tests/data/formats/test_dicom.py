@@ -208,3 +208,12 @@ def test_enhanced_shared_functional_groups_window(tmp_path):
     groups.FrameVOILUTSequence = [voi]
     write_dicom(path, frames, SharedFunctionalGroupsSequence=[groups])
     np.testing.assert_allclose(open_dataset(path)[1].image[0], [0.0, 0.5, 1.0], atol=2e-3)
+
+
+def test_voi_lut_sequence(tmp_path):
+    path = tmp_path / "lut.dcm"
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 0, 8]  # 4 entries, first stored value 0, 8-bit output
+    lut.add_new("LUTData", "US", [0, 100, 200, 255])
+    write_dicom(path, np.array([[[0, 1, 2, 3]]], np.uint16), bits=8, VOILUTSequence=[lut])
+    np.testing.assert_allclose(open_dataset(path)[0].image[0], [0, 100 / 255, 200 / 255, 1.0], atol=1e-6)

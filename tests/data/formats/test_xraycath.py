@@ -225,3 +225,21 @@ def test_zero_byte_image_is_reported(tmp_path):
     reader = open_dataset(root)
     assert len(reader) == 1
     assert any("0001.jpg: file is empty (0 bytes) (skipped)" in p for p in reader.problems)
+
+
+def test_invalid_annotations_json_names_the_file(tmp_path):
+    root = _write_xraycath(tmp_path / "xc", n=1)
+    (root / "annotations.json").write_text('{"images": [')
+    with pytest.raises(DataError, match=r"annotations\.json: invalid JSON"):
+        open_dataset(root)
+    (root / "annotations.json").write_text('{"foo": 1}')
+    with pytest.raises(DataError, match=r"annotations\.json: not a cathx annotations file"):
+        open_dataset(root)
+
+
+def test_empty_csv_reports_missing_columns(tmp_path):
+    root = _write_xraycath(tmp_path / "xc", n=1, csv_text="")
+    with pytest.raises(
+        DataError, match=r"blob\.csv: missing column\(s\) imageId, Center X, Center Y, Strength; found none"
+    ):
+        open_dataset(root)
