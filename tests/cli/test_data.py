@@ -137,3 +137,44 @@ def test_convert_video_without_labels_and_reports_skips(run_cli, tmp_path):
     assert result.exit_code == 0
     assert "1.png: not a readable image" in result.stderr
     assert json.loads((tmp_path / "out2" / "conversion.json").read_text())["written"] == 2
+
+
+def test_convert_ucl_hdf5_and_dicom(run_cli, tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    with h5py.File(tmp_path / "T1T2.hdf5", "w") as handle:
+        handle.create_dataset("train_img", data=np.full((3, 16, 16), 128, np.uint8))
+    labels = np.zeros((3, 16, 16), np.uint8)
+    labels[:, 3, :] = 1
+    with h5py.File(tmp_path / "T1T2_label.hdf5", "w") as handle:
+        handle.create_dataset("label", data=labels)
+    assert run_cli("data", "convert", tmp_path / "T1T2.hdf5", tmp_path / "ucl_out").exit_code == 0
+    converted = open_dataset(tmp_path / "ucl_out")
+    assert len(converted) == 3 and converted[2].mask.sum() == 16
+    assert converted[2].image[0, 0] == pytest.approx(128 / 255)
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = (
+        ds.file_meta.MediaStorageSOPClassUID,
+        ds.file_meta.MediaStorageSOPInstanceUID,
+    )
+    ds.Rows = ds.Columns = 8
+    ds.NumberOfFrames, ds.SamplesPerPixel, ds.PhotometricInterpretation = 4, 1, "MONOCHROME1"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.FrameTime = 133.333
+    ds.PixelData = np.zeros((4, 8, 8), np.uint8).tobytes()
+    ds.save_as(tmp_path / "run.dcm", enforce_file_format=True)
+    result = run_cli("data", "convert", tmp_path / "run.dcm", tmp_path / "dcm_out", "--bit-depth", "16")
+    assert result.exit_code == 0, result.stderr
+    frames = open_dataset(tmp_path / "dcm_out")
+    assert len(frames) == 4 and frames[3].image.min() == 1.0  # MONOCHROME1 zeros -> white
+    assert frames[3].meta["fps"] == pytest.approx(7.5, rel=1e-3) and frames[3].meta["frame_index"] == 3
+    assert (
+        cv2.imread(str(tmp_path / "dcm_out" / "images" / "000000.png"), cv2.IMREAD_UNCHANGED).dtype
+        == np.uint16
+    )

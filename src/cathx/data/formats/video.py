@@ -33,7 +33,13 @@ class _Video:
 
 
 def _open_capture(path: Path) -> Any:
-    capture = cv2.VideoCapture(str(path))
+    # OpenCV logs its own warnings for unreadable files; our DataError says it in one line.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        capture = cv2.VideoCapture(str(path))
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         capture.release()
         raise DataError(f"{path}: cannot open video (corrupt, truncated or unsupported codec)")
