@@ -217,3 +217,16 @@ def test_voi_lut_sequence(tmp_path):
     lut.add_new("LUTData", "US", [0, 100, 200, 255])
     write_dicom(path, np.array([[[0, 1, 2, 3]]], np.uint16), bits=8, VOILUTSequence=[lut])
     np.testing.assert_allclose(open_dataset(path)[0].image[0], [0, 100 / 255, 200 / 255, 1.0], atol=1e-6)
+
+
+def test_series_of_single_frame_files_in_instance_order(tmp_path):
+    series = generate_uid()
+    for number, name in ((2, "a.dcm"), (1, "b.dcm"), (3, "c.dcm")):
+        write_dicom(tmp_path / name, _ramp(1) * 0 + number, SeriesInstanceUID=series, InstanceNumber=number)
+    (tmp_path / "DICOMDIR").write_bytes(b"\x00" * 128 + b"DICM")  # index file: ignored, not a problem
+    reader = open_dataset(tmp_path)
+    assert reader.problems == [] and len(reader) == 3
+    frames = list(reader.iter_frames())
+    assert [s.meta["frame_index"] for s in frames] == [0, 1, 2]
+    assert [s.meta["source"][-5:] for s in frames] == ["b.dcm", "a.dcm", "c.dcm"]
+    assert {s.meta["sequence_id"] for s in frames} == {series}

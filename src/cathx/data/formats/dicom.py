@@ -48,6 +48,8 @@ class _File:
     header: Any  # pydicom Dataset with pixel data deferred
     frames: int
     fps: float | None
+    sequence: str = ""  # the file (multi-frame) or its series (single-frame files)
+    first_frame: int = 0  # frame index of this file's first frame within its sequence
 
 
 class DicomReader(Reader):
@@ -68,7 +70,8 @@ class DicomReader(Reader):
                 raise DataError(f"{root}: folder is empty")
             self._files = []
             for path in candidates:
-                if not is_dicom_file(path):
+                # DICOMDIR indexes the folder; it has no pixels and is not a sample.
+                if path.name.upper() == "DICOMDIR" or not is_dicom_file(path):
                     continue
                 try:
                     self._files.append(_read_header(path))
@@ -76,6 +79,7 @@ class DicomReader(Reader):
                     self.problems.append(f"{exc} (skipped)")
             if not self._files and not self.problems:
                 raise DataError(f"{root}: no DICOM files found")
+        _order_series(self._files)
         self._starts = np.cumsum([0] + [f.frames for f in self._files])
 
     def __len__(self) -> int:
@@ -121,8 +125,8 @@ class DicomReader(Reader):
         meta: dict[str, Any] = {
             "source": str(record.path),
             "dataset": self.name,
-            "sequence_id": str(record.path),
-            "frame_index": frame,
+            "sequence_id": record.sequence,
+            "frame_index": record.first_frame + frame,
             "fps": record.fps,
         }
         spacing = record.header.get("ImagerPixelSpacing") or record.header.get("PixelSpacing")
@@ -134,6 +138,34 @@ class DicomReader(Reader):
     def frame_rates(self) -> list[float | None]:
         """Frames per second of each file (None when the file does not say)."""
         return [f.fps for f in self._files]
+
+
+def _order_series(files: list[_File]) -> None:
+    """Sort files by series and Instance Number; number single-frame files as one sequence per series.
+
+    A multi-frame file is its own sequence (one cine run); single-frame files of one series are the
+    frames of that series' sequence, in Instance Number order.
+    """
+
+    def key(record: _File) -> tuple[str, int, str]:
+        number = record.header.get("InstanceNumber")
+        try:
+            number = int(number) if number not in (None, "") else 0
+        except (TypeError, ValueError):
+            number = 0
+        return str(record.header.get("SeriesInstanceUID") or ""), number, str(record.path)
+
+    files.sort(key=key)
+    counters: dict[str, int] = {}
+    for record in files:
+        series = str(record.header.get("SeriesInstanceUID") or "")
+        if record.frames == 1 and series:
+            record.sequence = series
+            record.first_frame = counters.get(series, 0)
+            counters[series] = record.first_frame + 1
+        else:
+            record.sequence = str(record.path)
+            record.first_frame = 0
 
 
 def _is_deflated(header: Any) -> bool:
