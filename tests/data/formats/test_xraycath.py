@@ -243,3 +243,16 @@ def test_empty_csv_reports_missing_columns(tmp_path):
         DataError, match=r"blob\.csv: missing column\(s\) imageId, Center X, Center Y, Strength; found none"
     ):
         open_dataset(root)
+
+
+def test_malformed_annotation_names_the_file(tmp_path):
+    root = _write_xraycath(tmp_path / "xc", n=1)
+    document = {
+        "images": [{"id": 1, "file_name": "images/0000.jpg", "mask_file": "masks/0000.png"}],
+        "categories": [{"id": 1, "name": "lasso"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "catheter_id": None, "keypoints": [1, 2]}],
+    }
+    (root / "annotations.json").write_text(json.dumps(document))
+    reader = open_dataset(root)
+    with pytest.raises(DataError, match=r"annotations\.json: malformed annotation of 0000\.jpg"):
+        reader[0]

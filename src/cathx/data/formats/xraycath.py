@@ -82,7 +82,10 @@ class XRayCathReader(Reader):
             raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise DataError(f"{path}: not a cathx annotations file (no 'images' list)")
-        self._categories = {int(c["id"]): str(c["name"]) for c in data.get("categories", [])}
+        try:
+            self._categories = {int(c["id"]): str(c["name"]) for c in data.get("categories") or []}
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: malformed 'categories' (each needs an integer id and a name)") from None
         by_image: dict[Any, list[dict[str, Any]]] = {}
         for annotation in data.get("annotations", []):
             by_image.setdefault(annotation.get("image_id"), []).append(annotation)
@@ -105,7 +108,8 @@ class XRayCathReader(Reader):
                 self.problems.append(f"{mask_path}: mask of {image_path.name} is missing (skipped)")
                 continue
             annotations = sorted(
-                by_image.get(record.get("id"), []), key=lambda a: (a.get("catheter_id", 0), a.get("id", 0))
+                by_image.get(record.get("id"), []),
+                key=lambda a: (a.get("catheter_id") or 0, a.get("id") or 0),
             )
             items.append(_Item(Path(file_name).stem, image_path, mask_path, record, annotations))
         return items
@@ -227,7 +231,11 @@ class XRayCathReader(Reader):
         if self.split:
             meta["split"] = self.split
         if item.record is not None:
-            return self._sample_from_annotations(item, image, mask, meta)
+            try:
+                return self._sample_from_annotations(item, image, mask, meta)
+            except (TypeError, ValueError) as exc:
+                source = self.root / layout.ANNOTATIONS_FILE
+                raise DataError(f"{source}: malformed annotation of {item.image_path.name} ({exc})") from None
         electrodes = sizes = ids = None
         if item.blobs is not None:
             height, width = image.shape
@@ -255,8 +263,9 @@ class XRayCathReader(Reader):
                     mask |= _decode_rle(annotation["segmentation"], height, width, item.image_path)
         points, sizes, ids, types, centrelines, catheter_ids = [], [], [], [], [], []
         for position, annotation in enumerate(item.annotations):
-            types.append(self._categories.get(int(annotation.get("category_id", -1)), "unknown"))
-            catheter_ids.append(int(annotation.get("catheter_id", position)))
+            types.append(self._categories.get(int(annotation.get("category_id") or -1), "unknown"))
+            catheter_id = annotation.get("catheter_id")
+            catheter_ids.append(int(position if catheter_id is None else catheter_id))
             centrelines.append(np.asarray(annotation.get("centreline") or [], np.float32).reshape(-1, 2))
             keypoints = np.asarray(annotation.get("keypoints") or [], np.float32).reshape(-1, 3)
             visible = keypoints[:, 2] > 0
