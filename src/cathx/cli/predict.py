@@ -140,6 +140,7 @@ def register(app: typer.Typer) -> None:
         frames: Annotated[int, typer.Option(help="timed frames per variant (after warm-up)")] = 30,
         input_size: Annotated[int, typer.Option(help="input side")] = 256,
         out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+        device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     ) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
         from cathx.inference.bench import run_bench
@@ -147,5 +148,5 @@ def register(app: typer.Typer) -> None:
         if weights is None and not model:
             model = ["paper", "realtime"]
         report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"], int8=int8,
-                           frames=frames, input_size=input_size, out=out)
-        Console().print(report["markdown"], highlight=False)
+                           frames=frames, input_size=input_size, out=out, device=device)
+        Console().print(report["markdown"], highlight=False, soft_wrap=True)

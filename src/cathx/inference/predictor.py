@@ -141,13 +141,16 @@ class _TorchRunner:
 
 
 class _OnnxRunner:
-    def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None,
+                 spinning: bool = True) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        if not spinning:  # idle threads sleep instead of spinning: fairer when sharing the CPU
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=providers or ["CPUExecutionProvider"]
@@ -204,7 +207,8 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: Path | str, backend: str = "torch", input_size: int | None = None,
-                        device: str = "cpu", threads: int | None = None, **kwargs: Any) -> Predictor:
+                        device: str = "cpu", threads: int | None = None, spinning: bool = True,
+                        **kwargs: Any) -> Predictor:
         """Load weights: a cathx checkpoint (backend "torch") or an exported .onnx file ("onnx").
 
         Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
@@ -219,7 +223,8 @@ class Predictor:
         if backend == "onnx":
             if path.suffix.lower() != ".onnx":
                 raise CathxError(f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
-            runner = _OnnxRunner(path, threads=threads)
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+            runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
             size = input_size or int(meta.get("input_size", 256))
             return cls(runner, input_size=size, stride=int(meta.get("stride", 4)), backend="onnx",
