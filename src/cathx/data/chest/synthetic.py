@@ -1,0 +1,686 @@
+"""Synthetic chest radiographs with lines and tubes, written in the RANZCR CLiP layout.
+
+Every study draws a chest-like background (soft tissue, lungs with vessel markings, mediastinum
+and heart, trachea and main bronchi, spine, ribs, clavicles, humeral heads, diaphragm domes,
+gastric bubble) and then the devices as radiopaque lines. The label of each device follows from
+where its tip lies relative to an anatomical landmark, as a radiologist would judge it:
+
+- ETT: tip 7.5-13 % of the image height above the carina is Normal; 1.5-4 % or 17-21 % above it is
+  Borderline; in the right main bronchus or high in the neck is Abnormal.
+- NGT: tip 9-20 % of the route beyond the diaphragm crossing (in the stomach, by the gastric
+  bubble) is Normal; at the gastro-oesophageal junction is Borderline; in the airway or coiled in
+  the oesophagus is Abnormal; a tube leaving the bottom of the field is Incompletely Imaged.
+- CVC: tip in the lower SVC (carina to cavo-atrial junction) is Normal; upper SVC or upper right
+  atrium is Borderline; deep in the atrium, turned up a neck vein or stopped short in the
+  subclavian / brachiocephalic vein is Abnormal.
+- Swan-Ganz: catheter through the right heart into a pulmonary artery (presence only).
+
+Distances scale with the patient's anatomy. Studies are grouped into patients (1-4 studies each)
+sharing anatomy and device habits, so folds must be grouped by PatientID. Output is deterministic
+for a given seed, whatever the number of workers.
+
+Geometry is built in normalised coordinates (x right, y down, both 0-1 over the image), mapped to
+pixels by one similarity transform per study (small rotation, zoom, shift).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cathx.data.chest.ranzcr import (
+    ANNOTATIONS_FILE,
+    CSV_FILE,
+    IMAGES_DIR,
+    LABELS,
+    PATIENT_COLUMN,
+    UID_COLUMN,
+    draw_line_masks,
+    format_points,
+    label_group,
+)
+from cathx.errors import DataError
+from cathx.fileio import atomic_write_bytes, atomic_write_text
+from cathx.structures import Sample
+
+log = logging.getLogger(__name__)
+
+UID_PREFIX = "1.2.826.0.1.3680043.8.498"
+
+
+@dataclass(frozen=True)
+class ChestSynthConfig:
+    """Device prevalence and status mix of the generator (probabilities)."""
+
+    ett_prob: float = 0.45
+    ngt_prob: float = 0.45
+    cvc_prob: float = 0.75
+    second_cvc_prob: float = 0.12
+    swan_prob: float = 0.08
+    ett_status: tuple[float, float, float] = (0.15, 0.30, 0.55)  # Abnormal, Borderline, Normal
+    ngt_status: tuple[float, float, float, float] = (0.15, 0.20, 0.25, 0.40)  # Abn, Border, Incompl, Normal
+    cvc_status: tuple[float, float, float] = (0.17, 0.33, 0.50)  # Abnormal, Borderline, Normal
+    ecg_prob: float = 0.6
+    noise: float = 0.015
+    jpeg_quality: int = 95
+
+
+ETT_STATUS = ("Abnormal", "Borderline", "Normal")
+NGT_STATUS = ("Abnormal", "Borderline", "Incompletely Imaged", "Normal")
+CVC_STATUS = ("Abnormal", "Borderline", "Normal")
+
+
+# --------------------------------------------------------------------------------------------
+# Curves
+
+
+def spline(points: Sequence[Sequence[float]], per_segment: int = 12, closed: bool = False) -> np.ndarray:
+    """Catmull-Rom curve through control ``points`` (K, 2) -> dense (M, 2) float64 polyline."""
+    p = np.asarray(points, np.float64)
+    if len(p) < 2:
+        return p.copy()
+    if closed:
+        ext = np.concatenate([p[-1:], p, p[:2]])
+    else:
+        ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(len(ext) - 3):
+        p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
+        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
+    if not closed:
+        out.append(p[-1:])
+    return np.concatenate(out)
+
+
+def arc_length(path: np.ndarray) -> np.ndarray:
+    """Cumulative arc length (M,) of a polyline (M, 2), starting at 0."""
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+
+
+def cut_at_length(path: np.ndarray, length: float) -> np.ndarray:
+    """The part of ``path`` from its start up to arc length ``length`` (interpolated end point)."""
+    s = arc_length(path)
+    if length >= s[-1]:
+        return path.copy()
+    k = int(np.searchsorted(s, length, side="right"))
+    f = (length - s[k - 1]) / max(s[k] - s[k - 1], 1e-12)
+    return np.concatenate([path[:k], path[k - 1:k] + f * (path[k:k + 1] - path[k - 1:k])])
+
+
+def cut_at_y(path: np.ndarray, y: float) -> np.ndarray:
+    """The part of ``path`` up to where it first reaches height ``y`` going down."""
+    below = np.nonzero(path[:, 1] >= y)[0]
+    if len(below) == 0 or below[0] == 0:
+        return path.copy()
+    k = int(below[0])
+    a, b = path[k - 1], path[k]
+    f = (y - a[1]) / max(b[1] - a[1], 1e-12)
+    return np.concatenate([path[:k], (a + f * (b - a))[None]])
+
+
+# --------------------------------------------------------------------------------------------
+# Anatomy
+
+
+@dataclass
+class Anatomy:
+    """Landmarks of one radiograph in normalised coordinates, plus its pixel transform."""
+
+    cx: float  # midline
+    apex: float  # lung apex height
+    carina: tuple[float, float]
+    diaphragm_r: float  # right hemidiaphragm dome (image left)
+    diaphragm_l: float  # left hemidiaphragm dome (image right), usually lower
+    lung_half_width: float
+    svc_x: float
+    caj_y: float  # cavo-atrial junction height
+    bubble: tuple[float, float]
+    heart: tuple[float, float, float, float, float]  # centre x, y, half axes a, b, angle (deg)
+    scale: float  # patient size factor for distances
+    angle: float  # degrees
+    zoom: float
+    shift: tuple[float, float]
+    texture_seed: int = 0
+
+    def to_px(self, points: np.ndarray, size: int) -> np.ndarray:
+        """(N, 2) normalised -> (N, 2) pixel coordinates of a ``size`` x ``size`` image."""
+        p = np.asarray(points, np.float64) - 0.5
+        c, s = math.cos(math.radians(self.angle)), math.sin(math.radians(self.angle))
+        rot = np.array([[c, -s], [s, c]])
+        return ((p @ rot.T) * self.zoom + 0.5 + np.asarray(self.shift)) * size - 0.5
+
+
+def sample_anatomy(patient_rng: np.random.Generator, study_rng: np.random.Generator) -> Anatomy:
+    """Draw a patient's anatomy (from ``patient_rng``) with per-study positioning jitter."""
+    r = patient_rng
+    scale = r.uniform(0.9, 1.1)
+    cx = 0.5 + r.normal(0, 0.012)
+    apex = r.uniform(0.09, 0.14)
+    carina_y = apex + scale * r.uniform(0.22, 0.26)
+    carina_x = cx + r.normal(0, 0.006)
+    diaphragm_r = min(carina_y + scale * r.uniform(0.30, 0.38), 0.82)
+    diaphragm_l = diaphragm_r + r.uniform(0.0, 0.04)
+    half_width = scale * r.uniform(0.33, 0.38)
+    heart_a = scale * r.uniform(0.13, 0.17)
+    heart_b = scale * r.uniform(0.10, 0.125)
+    heart = (cx + r.uniform(0.03, 0.06), diaphragm_r - heart_b * 0.8, heart_a, heart_b, r.uniform(-25, -10))
+    svc_x = cx - r.uniform(0.055, 0.07)
+    caj_y = carina_y + scale * r.uniform(0.10, 0.13)
+    bubble = (cx + r.uniform(0.12, 0.18), diaphragm_l + r.uniform(0.04, 0.06))
+    s = study_rng
+    return Anatomy(
+        cx=cx, apex=apex, carina=(carina_x, carina_y), diaphragm_r=diaphragm_r, diaphragm_l=diaphragm_l,
+        lung_half_width=half_width, svc_x=svc_x, caj_y=caj_y, bubble=bubble, heart=heart, scale=scale,
+        angle=s.normal(0, 1.5), zoom=s.uniform(0.94, 1.04), shift=(s.normal(0, 0.012), s.normal(0, 0.012)),
+        texture_seed=int(s.integers(2**31)),
+    )
+
+
+class _Canvas:
+    """Float image of one study plus helpers that rasterise normalised shapes anti-aliased."""
+
+    def __init__(self, anatomy: Anatomy, size: int) -> None:
+        self.anatomy = anatomy
+        self.size = size
+        self.image = np.zeros((size, size), np.float32)
+
+    def px(self, points: np.ndarray) -> np.ndarray:
+        return self.anatomy.to_px(points, self.size)
+
+    def _fixed(self, points: np.ndarray) -> np.ndarray:
+        return np.round(self.px(points) * 16).astype(np.int32).reshape(-1, 1, 2)
+
+    def fill_mask(self, polygon: np.ndarray, blur: float = 0.0) -> np.ndarray:
+        mask = np.zeros((self.size, self.size), np.uint8)
+        cv2.fillPoly(mask, [self._fixed(polygon)], 255, cv2.LINE_AA, 4)
+        return self._soft(mask, blur)
+
+    def stroke_mask(self, path: np.ndarray, width: float, blur: float = 0.0) -> np.ndarray:
+        """Anti-aliased stroke of normalised ``path``; ``width`` normalised (at least 1 px)."""
+        mask = np.zeros((self.size, self.size), np.uint8)
+        thickness = max(1, int(round(width * self.size * self.anatomy.zoom)))
+        cv2.polylines(mask, [self._fixed(path)], False, 255, thickness, cv2.LINE_AA, 4)
+        return self._soft(mask, blur)
+
+    def _soft(self, mask: np.ndarray, blur: float) -> np.ndarray:
+        out = mask.astype(np.float32) / 255.0
+        sigma = blur * self.size
+        if sigma > 0.3:
+            out = cv2.GaussianBlur(out, (0, 0), sigma)
+        return out
+
+
+def _ellipse(cxy: tuple[float, float], a: float, b: float, angle: float = 0.0, n: int = 48) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    x, y = a * np.cos(t), b * np.sin(t)
+    return np.stack([cxy[0] + c * x - s * y, cxy[1] + s * x + c * y], axis=1)
+
+
+def _lung(an: Anatomy, side: int) -> np.ndarray:
+    """Closed outline of one lung; side -1 = patient right (image left), +1 = patient left."""
+    d, cx, w = side, an.cx, an.lung_half_width
+    base = an.diaphragm_r if side < 0 else an.diaphragm_l
+    medial_low = 0.085 if side < 0 else 0.06
+    control = [
+        (cx + d * 0.13, an.apex), (cx + d * 0.8 * w, an.apex + 0.05), (cx + d * w, an.apex + 0.24),
+        (cx + d * 0.98 * w, base + 0.01), (cx + d * 0.93 * w, base + 0.075), (cx + d * 0.6 * w, base - 0.01),
+        (cx + d * 0.25, base + 0.0), (cx + d * medial_low, base + 0.035), (cx + d * 0.055, an.carina[1]),
+        (cx + d * 0.05, an.apex + 0.07),
+    ]
+    return spline(control, 10, closed=True)
+
+
+def _noise_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    grid = rng.normal(0, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
+    """Chest background, dense = bright, roughly in [0, 1] before exposure and noise."""
+    cv = _Canvas(an, size)
+    cx, (tx, ty) = an.cx, an.carina
+    # Soft tissue of the trunk with the shoulders and neck cut out of the air above them.
+    shoulder = spline([(-0.1, 0.2), (0.02, 0.1), (cx - 0.2, 0.055), (cx - 0.1, 0.03), (cx - 0.085, -0.1),
+                       (cx + 0.085, -0.1), (cx + 0.1, 0.03), (cx + 0.2, 0.055), (0.98, 0.1), (1.1, 0.2)], 8)
+    trunk = np.concatenate([shoulder, [(1.1, 1.1), (-0.1, 1.1)]])
+    body = cv.fill_mask(trunk, 0.01)
+    img = 0.48 * body
+    # Humeral heads and scapulae at the edges.
+    for d in (-1, 1):
+        img += 0.16 * cv.fill_mask(_ellipse((cx + d * 0.47, 0.13), 0.065, 0.07), 0.006)
+        img += 0.05 * cv.fill_mask(np.array([(cx + d * 0.31, 0.12), (cx + d * 0.46, 0.15),
+                                             (cx + d * 0.41, 0.42)]), 0.02)
+    # Lungs minus the mediastinum and heart, with vessel markings fanning out from the hila.
+    lungs = np.maximum(cv.fill_mask(_lung(an, -1)), cv.fill_mask(_lung(an, 1)))
+    hx, hy, ha, hb, hang = an.heart
+    heart = cv.fill_mask(_ellipse((hx, hy), ha, hb, hang), 0.01)
+    knob = cv.fill_mask(_ellipse((cx + 0.065, ty - 0.055), 0.035, 0.03), 0.004)
+    mediastinum = cv.fill_mask(np.array([(cx - 0.055, -0.1), (cx + 0.05, -0.1), (cx + 0.06, hy),
+                                         (cx - 0.065, hy)]), 0.006)
+    central = np.maximum(np.maximum(heart, knob), mediastinum)
+    lungs = cv2.GaussianBlur(lungs * (1 - central), (0, 0), 0.006 * size)
+    vessels = np.zeros_like(img)
+    for d in (-1, 1):
+        for _ in range(7):
+            angle = math.radians(rng.uniform(-70, 80))
+            point = np.array([cx + d * 0.1, ty + 0.05])
+            path = [point.copy()]
+            for _step in range(6):
+                angle += rng.normal(0, 0.25)
+                point = point + 0.045 * np.array([d * math.cos(angle), math.sin(angle)])
+                path.append(point.copy())
+            vessels += cv.stroke_mask(spline(path, 4), 0.007, 0.002) * rng.uniform(0.5, 1.0)
+    texture = 0.035 * _noise_field(rng, size, 12) + 0.02 * _noise_field(rng, size, 40)
+    img -= lungs * (0.30 - 0.10 * np.clip(vessels, 0, 1) + texture)
+    img += 0.05 * central * (1 - 0.5 * mediastinum)
+    # Airway: trachea down to the carina, then the main bronchi (right steeper and shorter).
+    trachea = spline([(cx + 0.002, -0.05), (cx, ty - 0.15), (tx, ty)], 8)
+    right_b = spline([(tx, ty), (tx - 0.035 * an.scale, ty + 0.04), (tx - 0.06 * an.scale, ty + 0.085)], 6)
+    left_b = spline([(tx, ty), (tx + 0.05 * an.scale, ty + 0.035), (tx + 0.09 * an.scale, ty + 0.07)], 6)
+    airway = np.maximum(cv.stroke_mask(trachea, 0.026, 0.003),
+                        np.maximum(cv.stroke_mask(right_b, 0.018, 0.003), cv.stroke_mask(left_b, 0.016, 0.003)))
+    img -= 0.17 * airway
+    # Spine: a band with vertebral bodies and darker discs, seen through the mediastinum.
+    img += 0.07 * cv.fill_mask(np.array([(cx - 0.038, -0.1), (cx + 0.038, -0.1), (cx + 0.042, 1.1),
+                                         (cx - 0.042, 1.1)]), 0.004)
+    step = 0.043 * an.scale
+    for k in range(int(1.2 / step)):
+        y = -0.05 + k * step
+        img += 0.035 * cv.fill_mask(np.array([(cx - 0.034, y), (cx + 0.034, y), (cx + 0.036, y + step - 0.009),
+                                              (cx - 0.036, y + step - 0.009)]), 0.002)
+    # Ribs: posterior arcs from the spine, fainter anterior arcs; clavicles on top.
+    ribs = np.zeros_like(img)
+    w = an.lung_half_width
+    for d in (-1, 1):
+        for k in range(10):
+            y0 = an.apex - 0.02 + k * 0.06 * an.scale
+            post = spline([(cx + d * 0.045, y0), (cx + d * 0.12, y0 - 0.03), (cx + d * 0.24, y0 - 0.015),
+                           (cx + d * (w - 0.03), y0 + 0.05), (cx + d * (w + 0.015), y0 + 0.15)], 6)
+            ribs = np.maximum(ribs, cv.stroke_mask(post, 0.02, 0.002))
+            ant = spline([(cx + d * (w + 0.015), y0 + 0.15), (cx + d * 0.75 * w, y0 + 0.2),
+                          (cx + d * 0.4 * w, y0 + 0.28)], 6)
+            ribs = np.maximum(ribs, 0.4 * cv.stroke_mask(ant, 0.014, 0.004))
+        clavicle = spline([(cx + d * 0.045, an.apex + 0.06), (cx + d * 0.15, an.apex + 0.045),
+                           (cx + d * 0.26, an.apex - 0.005), (cx + d * 0.36, an.apex - 0.02)], 8)
+        img += 0.14 * cv.stroke_mask(clavicle, 0.026, 0.003)
+    img += 0.08 * ribs * body * (1 - 0.6 * central)
+    # Gastric bubble under the left hemidiaphragm.
+    img -= 0.2 * cv.fill_mask(_ellipse(an.bubble, 0.05 * an.scale, 0.028 * an.scale), 0.006)
+    cv.image = img
+    return cv
+
+
+# --------------------------------------------------------------------------------------------
+# Devices: routes in normalised coordinates; the status picks where along the route the tip is.
+
+
+@dataclass
+class Device:
+    """One drawn line or tube: its label (a LABELS entry), path (normalised) and tip."""
+
+    label: str
+    path: np.ndarray
+    kind: str  # ett, ngt, cvc, swan
+
+
+def ett_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
+    """Endotracheal tube down the trachea; the tip height above the carina gives the status."""
+    (tx, ty), s = an.carina, an.scale
+    route = spline([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.2), (tx, ty)], 16)
+    if status == "Normal":
+        return cut_at_y(route, ty - s * rng.uniform(0.075, 0.13))
+    if status == "Borderline":
+        above = rng.uniform(0.015, 0.04) if rng.random() < 0.5 else rng.uniform(0.17, 0.21)
+        return cut_at_y(route, ty - s * above)
+    if rng.random() < 0.65:  # in the right main bronchus
+        bronchus = spline([(tx, ty), (tx - 0.035 * s, ty + 0.04), (tx - 0.06 * s, ty + 0.085)], 8)
+        return np.concatenate([route, cut_at_length(bronchus, s * rng.uniform(0.035, 0.07))[1:]])
+    return cut_at_y(route, ty - s * rng.uniform(0.27, 0.31))  # high, in the neck
+
+
+def _oesophagus(an: Anatomy, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Route of a feeding tube into the stomach and the arc length where it crosses the diaphragm."""
+    ex = an.cx + 0.015
+    bx, by = an.bubble
+    route = spline([(an.cx + rng.normal(0.0, 0.01), -0.06), (ex, an.carina[1]), (ex + 0.01, an.diaphragm_l - 0.06),
+                    (an.cx + 0.05, an.diaphragm_l + 0.01), (bx - 0.03, by + 0.045), (bx + 0.05, by + 0.03),
+                    (bx + 0.07, by - 0.02)], 16)
+    crossing = arc_length(cut_at_y(route, an.diaphragm_l))[-1]
+    return route, crossing
+
+
+def ngt_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
+    """Nasogastric tube; tip beyond the diaphragm (Normal), at the junction, astray, or off the field."""
+    route, crossing = _oesophagus(an, rng)
+    s = an.scale
+    if status == "Normal":
+        return cut_at_length(route, crossing + s * rng.uniform(0.09, 0.2))
+    if status == "Borderline":
+        return cut_at_length(route, crossing + s * rng.uniform(-0.04, 0.015))
+    if status == "Incompletely Imaged":
+        down = cut_at_length(route, crossing + 0.03)
+        x_end = down[-1, 0] + rng.uniform(-0.05, 0.08)
+        tail = spline([down[-1], (x_end, down[-1, 1] + 0.15), (x_end + rng.uniform(-0.05, 0.05), 1.25)], 12)
+        return np.concatenate([down, tail[1:]])
+    (tx, ty) = an.carina
+    if rng.random() < 0.55:  # down the airway into the right lower lobe
+        airway = spline([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.15), (tx, ty),
+                         (tx - 0.06 * s, ty + 0.085), (tx - 0.1 * s, ty + rng.uniform(0.17, 0.25) * s)], 12)
+        return airway
+    # Coiled in the oesophagus, tip turned back up.
+    y_coil = ty + rng.uniform(-0.03, 0.12) * s
+    down = cut_at_y(route, y_coil)
+    x0, y0 = down[-1]
+    r = 0.03 * s
+    loop = spline([(x0, y0), (x0 + r, y0 + r), (x0, y0 + 2 * r), (x0 - r, y0 + r), (x0 - 0.005, y0 - 0.01),
+                   (x0 - 0.01, y0 - rng.uniform(0.05, 0.1))], 8)
+    return np.concatenate([down, loop[1:]])
+
+
+_CVC_ENTRIES = ("right_ij", "left_ij", "right_subclavian", "left_subclavian")
+
+
+def _cvc_route(an: Anatomy, entry: str) -> tuple[np.ndarray, np.ndarray]:
+    """(route to the cavo-atrial junction and beyond, the neck/arm part before the SVC)."""
+    cx, sx = an.cx, an.svc_x
+    start = {
+        "right_ij": [(cx - 0.11, -0.06), (cx - 0.095, 0.1), (sx - 0.005, an.apex + 0.12)],
+        "left_ij": [(cx + 0.11, -0.06), (cx + 0.1, 0.1), (cx + 0.03, an.apex + 0.095), (sx, an.apex + 0.13)],
+        "right_subclavian": [(cx - 0.5, an.apex + 0.09), (cx - 0.28, an.apex + 0.07), (cx - 0.12, an.apex + 0.09),
+                             (sx, an.apex + 0.13)],
+        "left_subclavian": [(cx + 0.5, an.apex + 0.09), (cx + 0.28, an.apex + 0.07), (cx + 0.08, an.apex + 0.09),
+                            (sx, an.apex + 0.14)],
+    }[entry]
+    route = spline([*start, (sx, an.carina[1]), (sx + 0.003, an.caj_y), (sx + 0.01, an.caj_y + 0.1 * an.scale)], 16)
+    return route, spline(start, 16)
+
+
+def cvc_path(an: Anatomy, status: str, rng: np.random.Generator, entry: str | None = None) -> np.ndarray:
+    """Central venous catheter; the tip height along the SVC relative to carina and CAJ gives the status."""
+    entry = entry or str(rng.choice(_CVC_ENTRIES, p=(0.45, 0.2, 0.25, 0.1)))
+    route, neck = _cvc_route(an, entry)
+    ty, caj, s = an.carina[1], an.caj_y, an.scale
+    if status == "Normal":
+        return cut_at_y(route, rng.uniform(ty - 0.01 * s, caj - 0.005 * s))
+    if status == "Borderline":
+        if rng.random() < 0.5:
+            return cut_at_y(route, rng.uniform(an.apex + 0.15, ty - 0.06 * s))
+        return cut_at_y(route, caj + s * rng.uniform(0.035, 0.065))
+    kind = rng.random()
+    if kind < 0.4:  # deep in the right atrium, curling towards the ventricle
+        deep = cut_at_y(route, caj + 0.08 * s)
+        x0, y0 = deep[-1]
+        tail = spline([(x0, y0), (x0 + 0.03, y0 + 0.05 * s), (x0 + rng.uniform(0.07, 0.11), y0 + 0.06 * s)], 8)
+        return np.concatenate([deep, tail[1:]])
+    if kind < 0.7:  # turned up into a neck vein
+        x0, y0 = neck[-1]
+        up = spline([(x0, y0), (x0 - 0.01, y0 - 0.06), (x0 - 0.025, y0 - rng.uniform(0.14, 0.2))], 8)
+        return np.concatenate([neck, up[1:]])
+    # stopped short, lateral in the subclavian / brachiocephalic vein
+    return cut_at_length(neck, arc_length(neck)[-1] * rng.uniform(0.45, 0.7))
+
+
+def swan_path(an: Anatomy, rng: np.random.Generator) -> np.ndarray:
+    """Pulmonary artery catheter: SVC, right atrium, right ventricle, outflow tract, a pulmonary artery."""
+    route, _ = _cvc_route(an, "right_ij" if rng.random() < 0.7 else "left_subclavian")
+    ra = cut_at_y(route, an.caj_y + 0.05 * an.scale)
+    x0, y0 = ra[-1]
+    cx, ty, s = an.cx, an.carina[1], an.scale
+    if rng.random() < 0.6:
+        pa_end = (cx - 0.11 * s, ty + 0.05)
+    else:
+        pa_end = (cx + 0.16 * s, ty + 0.02)
+    heart = spline([(x0, y0), (x0 + 0.03, y0 + 0.07 * s), (cx + 0.08 * s, an.caj_y + 0.1 * s),
+                    (cx + 0.09 * s, an.caj_y - 0.02), (cx + 0.05 * s, ty + 0.0), (cx + 0.0, ty - 0.01),
+                    pa_end], 12)
+    return np.concatenate([ra, heart[1:]])
+
+
+def _draw_device(cv: _Canvas, device: Device, rng: np.random.Generator) -> None:
+    path = device.path
+    if device.kind == "ett":
+        cv.image += 0.07 * cv.stroke_mask(path, 0.02, 0.002)  # the plastic tube
+        edge = path + np.array([0.006, 0.0])
+        cv.image += 0.28 * cv.stroke_mask(edge, 0.0035)  # its radiopaque stripe
+    elif device.kind == "ngt":
+        cv.image += 0.26 * cv.stroke_mask(path, 0.005)
+    elif device.kind == "cvc":
+        cv.image += 0.34 * cv.stroke_mask(path, 0.0055)
+    else:
+        cv.image += 0.34 * cv.stroke_mask(path, 0.007)
+        cv.image += 0.2 * cv.fill_mask(_ellipse(tuple(path[-1]), 0.006, 0.006))  # balloon tip
+
+
+def _draw_ecg_leads(cv: _Canvas, rng: np.random.Generator) -> None:
+    """Electrode stickers and their wires: radiopaque distractors that are not lines to classify."""
+    for _ in range(int(rng.integers(2, 5))):
+        centre = np.array([rng.uniform(0.08, 0.92), rng.uniform(0.08, 0.6)])
+        cv.image += 0.35 * cv.stroke_mask(_ellipse(tuple(centre), 0.014, 0.014, 0, 24)[[*range(24), 0]], 0.003)
+        cv.image += 0.4 * cv.fill_mask(_ellipse(tuple(centre), 0.004, 0.004, 0, 12))
+        edge = np.array([rng.choice([-0.1, 1.1]), rng.uniform(0.0, 1.0)])
+        mid = (centre + edge) / 2 + rng.normal(0, 0.08, 2)
+        cv.image += 0.2 * cv.stroke_mask(spline([centre, mid, edge], 12), 0.003)
+
+
+# --------------------------------------------------------------------------------------------
+# Studies
+
+
+@dataclass
+class ChestStudy:
+    """One generated study: image (H, W) float32 in [0, 1] (dense = bright), labels (11,), lines."""
+
+    uid: str
+    patient_id: str
+    image: np.ndarray
+    labels: np.ndarray
+    lines: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (label, (N, 2) pixel points)
+    landmarks: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_sample(self) -> Sample:
+        """The study as a cathx Sample (mask = union of line masks, labels etc. in meta)."""
+        masks = draw_line_masks([(label_group(label), pts) for label, pts in self.lines], self.image.shape)
+        return Sample(image=self.image, mask=masks.max(axis=0),
+                      meta={"uid": self.uid, "patient_id": self.patient_id, "labels": self.labels.copy(),
+                            "line_masks": masks, "annotated": True, "landmarks": self.landmarks,
+                            "dataset": "synthetic-chest", "polarity": "dense_bright"})
+
+
+def patient_plan(n: int, seed: int) -> list[tuple[int, int]]:
+    """(patient index, study index within patient) for studies 0..n-1: 1-4 studies per patient."""
+    rng = np.random.default_rng([seed, 7])
+    plan: list[tuple[int, int]] = []
+    patient = 0
+    while len(plan) < n:
+        count = int(rng.choice([1, 2, 3, 4], p=(0.35, 0.3, 0.2, 0.15)))
+        plan.extend((patient, k) for k in range(count))
+        patient += 1
+    return plan[:n]
+
+
+def patient_id(seed: int, patient: int) -> str:
+    return f"{(seed * 1_000_003 + patient) * 2_654_435_761 % 16**9:09x}"
+
+
+def study_uid(seed: int, index: int) -> str:
+    return f"{UID_PREFIX}.{seed}.{index + 1}"
+
+
+def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthConfig | None = None,
+                   plan: tuple[int, int] | None = None) -> ChestStudy:
+    """Study ``index`` of the synthetic set with ``seed``: deterministic, independent of other studies."""
+    cfg = config or ChestSynthConfig()
+    patient, _ = plan if plan is not None else patient_plan(index + 1, seed)[index]
+    patient_rng = np.random.default_rng([seed, 1, patient])
+    rng = np.random.default_rng([seed, 2, index])
+    an = sample_anatomy(patient_rng, rng)
+    # Device habits belong to the patient (an intubated patient stays intubated for a while).
+    propensity = patient_rng.uniform(0.5, 1.5, 4)
+    cv = render_anatomy(an, size, np.random.default_rng(an.texture_seed))
+    devices: list[Device] = []
+    if rng.random() < min(1.0, cfg.ett_prob * propensity[0]):
+        status = str(rng.choice(ETT_STATUS, p=cfg.ett_status))
+        devices.append(Device(f"ETT - {status}", ett_path(an, status, rng), "ett"))
+    if rng.random() < min(1.0, cfg.ngt_prob * propensity[1]):
+        status = str(rng.choice(NGT_STATUS, p=cfg.ngt_status))
+        devices.append(Device(f"NGT - {status}", ngt_path(an, status, rng), "ngt"))
+    if rng.random() < min(1.0, cfg.cvc_prob * propensity[2]):
+        for _ in range(2 if rng.random() < cfg.second_cvc_prob else 1):
+            status = str(rng.choice(CVC_STATUS, p=cfg.cvc_status))
+            devices.append(Device(f"CVC - {status}", cvc_path(an, status, rng), "cvc"))
+    if rng.random() < min(1.0, cfg.swan_prob * propensity[3]):
+        devices.append(Device(LABELS[-1], swan_path(an, rng), "swan"))
+    if rng.random() < cfg.ecg_prob:
+        _draw_ecg_leads(cv, rng)
+    for device in devices:
+        _draw_device(cv, device, rng)
+    image = _expose(cv.image, rng, cfg.noise)
+    labels = np.zeros(len(LABELS), np.float32)
+    lines = []
+    for device in devices:
+        labels[LABELS.index(device.label)] = 1.0
+        points = _annotation_points(cv.px(device.path), size)
+        if len(points):
+            lines.append((device.label, points))
+    landmarks = {
+        "carina": cv.px(np.array([an.carina]))[0].tolist(),
+        "cavo_atrial_junction": cv.px(np.array([(an.svc_x, an.caj_y)]))[0].tolist(),
+        "diaphragm_left": cv.px(np.array([(an.cx + 0.2, an.diaphragm_l)]))[0].tolist(),
+        "gastric_bubble": cv.px(np.array([an.bubble]))[0].tolist(),
+    }
+    return ChestStudy(study_uid(seed, index), patient_id(seed, patient), image, labels, lines, landmarks)
+
+
+def _expose(image: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """Detector response: contrast, gamma, low-frequency exposure drift, blur and quantum noise."""
+    size = image.shape[0]
+    img = image + 0.03 * _noise_field(rng, size, 3)
+    img = np.clip(img * rng.uniform(0.9, 1.15) + rng.uniform(0.02, 0.1), 0.0, 1.0)
+    img = img ** rng.uniform(0.8, 1.2)
+    img = cv2.GaussianBlur(img, (0, 0), 0.4 + 0.3 * rng.random())
+    img = img + rng.normal(0, noise * rng.uniform(0.6, 1.4), img.shape).astype(np.float32)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def _annotation_points(points_px: np.ndarray, size: int, spacing: float = 6.0) -> np.ndarray:
+    """Resample a pixel polyline every ``spacing`` px (at 256 px) and keep the part inside the image."""
+    inside = (points_px >= 0).all(axis=1) & (points_px <= size - 1).all(axis=1)
+    points_px = points_px[inside]
+    if len(points_px) < 2:
+        return points_px
+    s = arc_length(points_px)
+    step = spacing * size / 256.0
+    samples = np.append(np.arange(0.0, s[-1], step), s[-1])
+    x = np.interp(samples, s, points_px[:, 0])
+    y = np.interp(samples, s, points_px[:, 1])
+    return np.stack([x, y], axis=1).astype(np.float32)
+
+
+class SyntheticChestReader(Sequence[Sample]):
+    """In-memory synthetic chest studies generated on the fly (for tests and quick experiments)."""
+
+    def __init__(self, n: int, size: int = 256, seed: int = 0, config: ChestSynthConfig | None = None) -> None:
+        self.n, self.size, self.seed, self.config = n, size, seed, config
+        self.plan = patient_plan(n, seed)
+        self.name = f"synthetic-chest:{seed}"
+        self.problems: list[str] = []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def study(self, index: int) -> ChestStudy:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return generate_study(self.seed, index, self.size, self.config, self.plan[index])
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.n))]
+        return self.study(index if index >= 0 else self.n + index).to_sample()
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.stack([self.study(i).labels for i in range(self.n)])
+
+    @property
+    def patient_ids(self) -> list[str]:
+        return [patient_id(self.seed, p) for p, _ in self.plan]
+
+
+# --------------------------------------------------------------------------------------------
+# Writer
+
+
+def _render_job(job: tuple[int, int, int, int, int, ChestSynthConfig, str]) -> tuple[list[str], list[list[str]]]:
+    seed, index, patient, within, size, cfg, out = job
+    study = generate_study(seed, index, size, cfg, (patient, within))
+    ok, encoded = cv2.imencode(".jpg", np.round(study.image * 255).astype(np.uint8),
+                               [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+    if not ok:  # pragma: no cover - cv2 only fails on invalid arrays
+        raise RuntimeError("JPEG encoding failed")
+    atomic_write_bytes(Path(out) / IMAGES_DIR / f"{study.uid}.jpg", encoded.tobytes())
+    row = [study.uid, *(str(int(v)) for v in study.labels), study.patient_id]
+    annotations = [[study.uid, label, format_points(points)] for label, points in study.lines]
+    return row, annotations
+
+
+def iter_jobs(n: int, size: int, seed: int, cfg: ChestSynthConfig, out: Path) -> Iterator[tuple]:
+    for index, (patient, within) in enumerate(patient_plan(n, seed)):
+        yield (seed, index, patient, within, size, cfg, str(out))
+
+
+def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
+                        config: ChestSynthConfig | None = None, overwrite: bool = False,
+                        workers: int | None = None) -> Path:
+    """Write ``n`` synthetic studies in the RANZCR CLiP layout under ``out``; returns ``out``.
+
+    Images are rendered by ``workers`` processes (default: up to 2) and streamed to disk; the CSV
+    files are written last, atomically, so a folder with train.csv is complete.
+    """
+    out = Path(out)
+    if n < 1 or size < 32:
+        raise DataError(f"--n must be >= 1 and --size >= 32 (got n={n}, size={size})")
+    if (out / CSV_FILE).exists() and not overwrite:
+        raise DataError(f"{out}: already holds {CSV_FILE}; pass --overwrite to write over it")
+    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    cfg = config or ChestSynthConfig()
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    jobs = iter_jobs(n, size, seed, cfg, out)
+    rows, annotations = [], []
+    if workers > 1 and n > 8:
+        # fork: workers inherit the imported modules (spawn would re-import torch in each one).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+            for row, ann in pool.imap(_render_job, jobs, chunksize=8):
+                rows.append(row)
+                annotations.extend(ann)
+    else:
+        for job in jobs:
+            row, ann = _render_job(job)
+            rows.append(row)
+            annotations.extend(ann)
+    atomic_write_text(out / CSV_FILE, _csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
+    atomic_write_text(out / ANNOTATIONS_FILE, _csv_text([UID_COLUMN, "label", "data"], annotations))
+    log.info("wrote %d synthetic chest studies to %s", n, out)
+    return out
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
