@@ -54,7 +54,7 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         lung=rng.uniform(0.5, 1.0),
         lung_shapes=((-78.0 + rng.normal(0, 6), -45.0 + rng.normal(0, 8), 55.0 + rng.normal(0, 5), 115.0),
                      (82.0 + rng.normal(0, 6), -50.0 + rng.normal(0, 8), 52.0 + rng.normal(0, 5), 105.0)),
-        heart=rng.uniform(0.15, 0.4),
+        heart=rng.uniform(0.1, 0.3),
         heart_shape=(15.0 * s + rng.normal(0, 5), 28.0 + rng.normal(0, 6), 82.0 * s, 60.0 * s,
                      rng.uniform(-35.0, -15.0)),
         mediastinum=rng.uniform(0.15, 0.35),
@@ -63,7 +63,7 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         spine_width=rng.uniform(38.0, 50.0),
         vertebra_pitch=rng.uniform(26.0, 32.0),
         vertebra_phase=rng.uniform(0.0, 1.0),
-        ribs=rng.uniform(0.15, 0.35),
+        ribs=rng.uniform(0.1, 0.3),
         rib_phase=rng.uniform(0.0, 1.0),
         rib_pitch=rng.uniform(24.0, 32.0),
         diaphragm=rng.uniform(0.7, 1.3),
@@ -74,7 +74,7 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         rib_jitter=tuple(rng.normal(0, 1, 48).tolist()),
         dome_wobble=rng.uniform(0.0, 5.0),
         vignette=rng.uniform(0.0, 0.5) if rng.random() < 0.5 else 0.0,
-        markings=rng.uniform(0.12, 0.3),
+        markings=rng.uniform(0.06, 0.18),
     )
 
 
@@ -114,7 +114,7 @@ def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0
     v = (-dx * np.sin(theta) + dy * np.cos(theta)) / (ay * contraction)
     heart = _soft((np.sqrt(u * u + v * v) - 1.0) * min(ax, ay), 4.0)
     # The heart and mediastinum displace the lungs: their border against air is the visible edge.
-    lungs = lungs * (1.0 - 0.6 * heart)
+    lungs = lungs * (1.0 - 0.5 * heart)
     total = total - a.lung * lungs + a.heart * heart
 
     mediastinum = _soft(np.abs(x - (spine_shift + 5.0)) - 32.0, 8.0) * _soft(y - 40.0, 30.0)
@@ -206,4 +206,4 @@ def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float,
                 cv2.line(layer, tuple(int(v) for v in a), tuple(int(v) for v in b), 1.0,
                          max(int(round(width * k)), 1), cv2.LINE_AA, 3)
                 position, width = nxt, width * 0.8
-    return cv2.GaussianBlur(layer, (0, 0), max(0.6 * k, 0.5))
+    return cv2.GaussianBlur(layer, (0, 0), max(1.0 * k, 0.6))

@@ -25,28 +25,36 @@ def draw_labels(sample: Sample, scale: int = 1) -> np.ndarray:
     size = (sample.width * scale, sample.height * scale)
     canvas = cv2.cvtColor(cv2.resize(grey, size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
     if sample.mask is not None:
-        mask = cv2.resize(sample.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        tint = canvas.copy()
-        tint[mask] = (0, 140, 255)
-        canvas = cv2.addWeighted(canvas, 0.55, tint, 0.45, 0)
+        mask = sample.mask > 0
+        colours = np.zeros((*mask.shape, 3), np.uint8)
+        colours[:] = (0, 140, 255)
+        lines = [line for line in sample.centrelines if len(line)]
+        if lines and mask.any():  # colour each mask pixel like the nearest catheter centreline
+            from scipy.spatial import cKDTree
+
+            points = np.concatenate(lines)
+            owner = np.concatenate([np.full(len(line), i) for i, line in enumerate(sample.centrelines) if len(line)])
+            ys, xs = np.nonzero(mask)
+            _, nearest = cKDTree(points).query(np.stack([xs, ys], axis=1))
+            colours[ys, xs] = np.asarray(COLOURS, np.uint8)[owner[nearest] % len(COLOURS)]
+        colours = cv2.resize(colours, size, interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        canvas[mask] = (0.3 * canvas[mask] + 0.7 * colours[mask]).astype(np.uint8)
     for index, line in enumerate(sample.centrelines):
         colour = COLOURS[index % len(COLOURS)]
-        if len(line) > 1:
-            pts = np.round((line + 0.5) * scale - 0.5).astype(np.int32).reshape(-1, 1, 2)
-            cv2.polylines(canvas, [pts], False, colour, 1, cv2.LINE_AA)
         if len(line):
             x, y = (np.round((line[0] + 0.5) * scale - 0.5)).astype(int)
             label = SHORT.get(sample.catheter_types[index], sample.catheter_types[index])
-            cv2.putText(canvas, label, (int(x) + 4, int(y) - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.32 * max(scale, 1),
+            cv2.putText(canvas, label, (int(x) + 5, int(y) - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.32 * max(scale, 1),
                         colour, 1, cv2.LINE_AA)
     if sample.electrodes is not None:
         ids = sample.electrode_catheter_ids if sample.electrode_catheter_ids is not None else np.zeros(len(sample.electrodes), int)
         sizes = sample.electrode_sizes if sample.electrode_sizes is not None else np.full((len(sample.electrodes), 2), 3.0)
         for (x, y), (w, h), owner in zip(sample.electrodes, sizes, ids, strict=True):
-            colour = COLOURS[int(owner) % len(COLOURS)] if owner >= 0 else (255, 255, 255)
+            colour = (40, 40, 255)
             x0, y0 = int(round((x - w / 2 + 0.5) * scale)), int(round((y - h / 2 + 0.5) * scale))
             x1, y1 = int(round((x + w / 2 + 0.5) * scale)) - 1, int(round((y + h / 2 + 0.5) * scale)) - 1
-            cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, 1)
+            cv2.rectangle(canvas, (x0 - 1, y0 - 1), (x1 + 1, y1 + 1), colour, 1)
     return canvas
 
 

@@ -416,7 +416,8 @@ def _replace(tmp: Path, out: Path) -> None:
 def preview_samples(n: int, size: int = 256, seed: int = 0, sequences: int = 0, frames: int = 20, fps: float = 15.0,
                     config: SynthConfig | None = None, count: int = 6) -> list:
     """Samples identical to frames of the dataset ``write_dataset`` makes with these arguments:
-    the first and last frame of sequence 0 (when there are sequences), then the first single frames."""
+    the first and last frame of sequence 0 (when there are sequences), then the first single
+    frames that contain a catheter."""
     config = config or SynthConfig()
     chosen = []
     if sequences:
@@ -426,8 +427,12 @@ def preview_samples(n: int, size: int = 256, seed: int = 0, sequences: int = 0, 
             sample.meta["sequence_id"] = 0
             chosen.append(sample)
     singles = n - sequences * frames
-    for j in range(min(singles, count - len(chosen))):
+    for j in range(singles):
+        if len(chosen) >= count:
+            break
         sample = render_frame(frame_seed(seed, j, 0), size, config).sample
+        if not sample.catheter_types and j < singles - 1:
+            continue  # the sheet is for judging catheters: skip the rare frames without any
         sample.meta["index"] = sequences * frames + j
         chosen.append(sample)
     return chosen[:count]
