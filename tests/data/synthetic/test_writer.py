@@ -142,3 +142,20 @@ def test_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_dataset(tmp_path / "ds", 5, size=64, workers=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def _fail_on_third_unit(job):
+    if job[1] == 2:
+        raise RuntimeError("worker failed")
+    return _ORIGINAL_RENDER_UNIT(job)
+
+
+_ORIGINAL_RENDER_UNIT = writer_module._render_unit
+
+
+def test_worker_failure_leaves_nothing_behind(tmp_path, monkeypatch):
+    # Workers are forked after the patch, so they run the failing version too.
+    monkeypatch.setattr(writer_module, "_render_unit", _fail_on_third_unit)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        write_dataset(tmp_path / "ds", 6, size=64, workers=2)
+    assert list(tmp_path.iterdir()) == []

@@ -242,6 +242,11 @@ def make_catheter(kind: str, rng: np.random.Generator, heart: float) -> Device:
         shaft = rng.uniform(0.5, 0.8)  # the conductor coil is metal along the whole lead
     else:
         raise ValueError(f"unknown catheter type {kind!r}")
+    # Catheters share the venous routes but run side by side in them, not on one line: shift the
+    # proximal part (far from the heart) sideways by a per-catheter offset.
+    offset = np.array([rng.normal(0.0, 7.0), 0.0, rng.normal(0.0, 7.0)])
+    weight = np.clip((np.abs(points[:, 1]) - 45.0) / 60.0, 0.0, 1.0)[:, None]
+    points = points + weight * offset
     layout = layout[layout[:, 0] < (len(points) - 1) * STEP_MM]
     return Device(kind=kind, points=points, radius_mm=radius, shaft_attenuation=shaft,
                   electrodes=layout, electrode_attenuation=electrode)
