@@ -87,3 +87,15 @@ def test_new_catheter_gets_new_id():
     cv2.line(moved, (10, 5), (120, 5), 1, 2)
     later = tracker.update(analyse_frame(moved, None))
     assert later.catheters[0].id not in {c.id for c in first.catheters}
+
+
+def test_split_electrode_groups_on_a_shared_centreline():
+    from cathx.postprocess.results import split_electrode_groups
+
+    line = np.stack([np.arange(0, 101, dtype=np.float32), np.zeros(101, np.float32)], 1)
+    arc = np.array([2, 5, 8, 11, 60, 64, 68], np.float32)
+    groups = split_electrode_groups(arc, line, split_gap=12)
+    assert [g.tolist() for g, _ in groups] == [[0, 1, 2, 3], [4, 5, 6]]
+    assert groups[0][1][-1, 0] <= 57 and groups[1][1][0, 0] >= 57
+    single = split_electrode_groups(np.array([2, 6, 10], np.float32), line)
+    assert len(single) == 1 and len(single[0][1]) == 101

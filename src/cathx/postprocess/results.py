@@ -158,6 +158,7 @@ def analyse_frame(
     *,
     max_distance: float = 6.0,
     min_length: int = 16,
+    split_gap: float = 12.0,
     meta: dict[str, Any] | None = None,
 ) -> Results:
     """Post-process one frame at one resolution.
@@ -165,23 +166,67 @@ def analyse_frame(
     mask: (H, W) binary mask or None; peaks: (K, 5) [x, y, score, w, h] in the same pixels, or
     None. Centrelines come from the mask; each electrode goes to the nearest centreline within
     ``max_distance`` pixels; the type of each catheter comes from its electrode pattern.
+
+    A binary mask merges catheters that touch or run side by side, so one centreline may carry
+    the electrodes of several catheters: electrodes along a centreline are split into separate
+    catheters where the gap between neighbours exceeds both ``split_gap`` pixels and three times
+    the median gap (see split_electrode_groups).
     """
     size = mask.shape if mask is not None else (0, 0)
     peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
     lines = extract_centrelines(mask, min_length=min_length) if mask is not None else []
     assignment, oriented = assign_electrodes(peaks[:, :2], [line.points for line in lines], max_distance)
-    catheters = []
+    catheter_of = np.full(len(peaks), -1, dtype=np.int64)
+    index_of = np.full(len(peaks), -1, dtype=np.int64)
+    catheters: list[Catheter] = []
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
-        kind = classify_catheter(assignment.arc[members], peaks[members, 3:5], line.closed)
-        catheters.append(Catheter(id=c, type=kind, centreline=points, closed=line.closed))
+        for group, piece in split_electrode_groups(assignment.arc[members], points, split_gap):
+            chosen = members[group]
+            kind = classify_catheter(assignment.arc[chosen], peaks[chosen, 3:5], line.closed and len(group) == len(members),
+                                     peaks[chosen, :2])
+            catheter_of[chosen] = len(catheters)
+            index_of[chosen[np.argsort(assignment.arc[chosen], kind="stable")]] = np.arange(len(chosen))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=line.closed))
     return Results(
         image_size=(int(size[0]), int(size[1])),
         mask=None if mask is None else (np.asarray(mask) > 0).astype(np.uint8),
         electrodes=peaks[:, :2].copy(), scores=peaks[:, 2].copy(), sizes=peaks[:, 3:5].copy(),
-        electrode_catheter=assignment.catheter, electrode_index=assignment.index,
+        electrode_catheter=catheter_of, electrode_index=index_of,
         electrode_ids=np.full(len(peaks), -1, dtype=np.int64), catheters=catheters, meta=dict(meta or {}),
     )
+
+
+def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: float = 12.0
+                           ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split the electrodes on one centreline where they leave a large gap.
+
+    arc: (N,) electrode arc positions along ``centreline`` (oriented from the tip). Returns
+    (member positions into ``arc``, centreline piece) per group, from the tip: a group's piece
+    runs from just before its first electrode to just before the next group's first one (the
+    last group keeps the rest). No electrodes: one empty group with the whole centreline.
+    """
+    if len(arc) == 0:
+        return [(np.zeros(0, dtype=np.int64), centreline)]
+    order = np.argsort(arc, kind="stable")
+    gaps = np.diff(arc[order])
+    cut = np.zeros(len(gaps), dtype=bool)
+    if len(gaps) >= 2:
+        cut = gaps > max(split_gap, 3.0 * float(np.median(gaps)))
+    starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
+    ends = np.concatenate([starts[1:], [len(order)]])
+    if len(starts) == 1:
+        return [(order, centreline)]
+    steps = np.linalg.norm(np.diff(centreline, axis=0), axis=1)
+    position = np.concatenate([[0.0], np.cumsum(steps)])
+    margin = 0.25 * split_gap
+    groups = []
+    for k, (start, end) in enumerate(zip(starts, ends)):
+        low = 0.0 if k == 0 else arc[order[start]] - margin
+        high = arc[order[ends[k]]] - margin if k + 1 < len(starts) else np.inf
+        keep = (position >= low) & (position <= high)
+        groups.append((order[start:end], centreline[keep] if keep.any() else centreline))
+    return groups
 
 
 def rescale_results(results: Results, image_size: tuple[int, int], mask: np.ndarray | None = None) -> Results:
