@@ -41,7 +41,7 @@ def test_folder_of_videos(tmp_path):
     write_video(tmp_path / "a.mp4", frames=3)
     write_video(tmp_path / "b.avi", frames=4, fourcc="MJPG")
     reader = open_dataset(tmp_path)
-    assert len(reader) == 7
+    assert len(reader) == 7 and reader.frame_rates == [pytest.approx(15.0)] * 2
     assert reader[3].meta["source"].endswith("b.avi") and reader[3].meta["frame_index"] == 0
 
 

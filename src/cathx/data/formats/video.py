@@ -151,6 +151,11 @@ class VideoReader(Reader):
             finally:
                 capture.release()
 
+    @property
+    def frame_rates(self) -> list[float | None]:
+        """Frames per second of each video (None when the container does not say)."""
+        return [video.fps for video in self._videos]
+
     def _sample(self, video: _Video, frame_index: int, frame: np.ndarray) -> Sample:
         meta = {
             "source": str(video.path),
