@@ -48,6 +48,7 @@ def test_check_reports_counts_sizes_labels(run_cli, tmp_path):
         "electrodes: 4 of 4 images labelled, 6 in total; "
         "per image mean 1.5, min 0.0, max 3.0; images with none: 1" in out
     )
+    assert "electrode size classes: small 0, medium 0, large 6" in out  # Strength 0.8
     assert "problems: none" in out
 
 

@@ -62,6 +62,9 @@ def check(
             f"electrodes: {len(labelled)} of {summary.checked} images labelled, {sum(labelled)} in total; "
             f"per image {describe(labelled, digits=1)}; images with none: {labelled.count(0)}"
         )
+        if summary.size_classes:
+            classes = summary.size_classes
+            echo(f"electrode size classes: small {classes[0]}, medium {classes[1]}, large {classes[2]}")
     else:
         echo("electrodes: no electrode labels")
     if summary.catheter_types:

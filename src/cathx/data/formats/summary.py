@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cathx.data.formats import xraycath_layout as layout
 from cathx.data.formats.base import Reader
 from cathx.errors import DataError
 
@@ -24,6 +25,7 @@ class DatasetSummary:
     image_sizes: Counter = field(default_factory=Counter)
     mask_coverage: list[float] = field(default_factory=list)
     electrodes_per_image: list[int] = field(default_factory=list)
+    size_classes: Counter = field(default_factory=Counter)  # CathMTL Strength class 0/1/2 per electrode
     catheter_types: Counter = field(default_factory=Counter)
     sequences: set = field(default_factory=set)
     frame_rates: Counter = field(default_factory=Counter)
@@ -61,6 +63,9 @@ def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
             summary.mask_coverage.append(float(sample.mask.mean()))
         if sample.electrodes is not None:
             summary.electrodes_per_image.append(len(sample.electrodes))
+            if sample.electrode_sizes is not None and len(sample.electrode_sizes):
+                strength = layout.strength_from_box_side(sample.electrode_sizes.max(axis=1), sample.width)
+                summary.size_classes.update(layout.strength_class(strength).tolist())
         summary.catheter_types.update(sample.catheter_types)
         if sample.meta.get("sequence_id") is not None:
             summary.sequences.add(str(sample.meta["sequence_id"]))
