@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import h5py
 import numpy as np
 import pytest
@@ -62,6 +64,8 @@ def test_mat_volume_labelled_scans_only(tmp_path, version):
     assert first.image.shape == (H, W) and first.image[15, 0] == pytest.approx(120 / 255)
     assert first.mask[10:30].all() and first.mask[:10].sum() == 0 and first.mask[30:].sum() == 0
     assert second.mask[:, :4].sum() == 0 and first.electrodes is None
+    clone = pickle.loads(pickle.dumps(reader))
+    assert not clone._cache and np.array_equal(clone[1].mask, second.mask)
 
 
 def test_folder_of_subjects_with_splits(tmp_path):

@@ -146,6 +146,11 @@ class DukeReader(Reader):
             to_unit_float(np.ascontiguousarray(image)), retina_mask(boundaries, image.shape[0]), meta=meta
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)  # workers decode their own volumes: do not copy the cached one
+        state["_cache"] = OrderedDict()
+        return state
+
     def _volume(self, path: Path) -> dict[str, np.ndarray]:
         # Keep one decoded volume: samples are read volume by volume in order.
         if path not in self._cache:
