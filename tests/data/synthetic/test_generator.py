@@ -21,7 +21,8 @@ from cathx.errors import ConfigError
 
 SIZE = 96
 BUSY = SynthConfig(ecg_probability=1.0, sternal_wire_probability=1.0, guidewire_probability=1.0,
-                   probe_probability=1.0, pacemaker_can_probability=1.0, empty_probability=0.0)
+                   probe_probability=1.0, pacemaker_can_probability=1.0, sheath_probability=1.0,
+                   empty_probability=0.0)
 
 
 def test_frame_follows_the_sample_schema():
@@ -65,7 +66,7 @@ def test_masks_contain_no_distractor_pixels(seed):
     assert not np.any(frame.sample.mask[distractor_only])
     # Rendering the same scene without its distractors gives the same labels.
     scene = sample_scene(frame_rng(seed, 0), SIZE, BUSY)
-    alone = replace(scene, distractors=[], distractor_kinds=[])
+    alone = replace(scene, distractors=[], distractor_kinds=[], sheaths=[])
     with_clutter, _ = render_scene(scene, frame_rng(seed, 1), BUSY)
     without, _ = render_scene(alone, frame_rng(seed, 1), BUSY)
     np.testing.assert_array_equal(with_clutter.sample.mask, without.sample.mask)

@@ -47,6 +47,7 @@ class SynthConfig:
     guidewire_probability: float = 0.3
     probe_probability: float = 0.2  # oesophageal temperature probe (banded, unlabelled)
     pacemaker_can_probability: float = 0.12
+    sheath_probability: float = 0.5  # transseptal sheath around an ablation or lasso catheter
 
     # Labels.
     min_box_px: float = 3.0  # smallest electrode box side at 256 px

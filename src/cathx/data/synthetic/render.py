@@ -182,8 +182,8 @@ def display(line_integral: np.ndarray, field: np.ndarray, rng: np.random.Generat
         values = line_integral[field] if field.any() else line_integral.ravel()
         low, high = np.percentile(values[:: max(len(values) // 8192, 1)], [0.5, 99.5])
         span = max(high - low, 1e-3)
-        low -= span * rng.uniform(0.0, 0.15)
-        high += span * rng.uniform(0.0, 0.25)
+        low -= span * rng.uniform(0.0, 0.2)
+        high += span * rng.uniform(0.0, 0.4)
         window = (float(low), float(high))
     low, high = window
     image = (high - line_integral) / max(high - low, 1e-6)

@@ -60,6 +60,7 @@ class Scene:
     shutter: np.ndarray  # (H, W) float32 line integral of shutters / wedges
     imaging: dict[str, float]
     motion: dict[str, float] = field(default_factory=dict)
+    sheaths: list[Device] = field(default_factory=list)  # unlabelled, coaxial with a catheter
 
 
 @dataclass
@@ -104,6 +105,12 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
 
     distractors, kinds = _sample_distractors(rng, size, view, anatomy, config,
                                              pacing=any(c.kind == "pacing" for c in catheters))
+    sheaths = []
+    for device in catheters:
+        if device.kind in ("ablation", "lasso") and rng.random() < config.sheath_probability:
+            sheaths.append(_sheath(device, rng))
+    if sheaths:
+        kinds.append("sheath")
     shutter = _sample_collimation(rng, size, config)
     imaging = {
         "dose": _uniform(rng, config.dose) * (256.0 / size) ** 2,
@@ -124,7 +131,16 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "recursive_filter": _uniform(rng, config.recursive_filter),
     }
     return Scene(size=size, view=view, anatomy=anatomy, catheters=catheters, distractors=distractors,
-                 distractor_kinds=kinds, shutter=shutter, imaging=imaging, motion=motion)
+                 distractor_kinds=kinds, shutter=shutter, imaging=imaging, motion=motion, sheaths=sheaths)
+
+
+def _sheath(device: Device, rng: np.random.Generator) -> Device:
+    """A transseptal sheath around the proximal part of ``device``, with a radiopaque tip band."""
+    exposed_mm = rng.uniform(20.0, 60.0)
+    start = min(int(exposed_mm / 0.5), len(device.points) - 2)
+    return Device(kind="sheath", points=device.points[start:].copy(), radius_mm=rng.uniform(1.35, 1.6),
+                  shaft_attenuation=rng.uniform(0.08, 0.18), electrodes=np.array([[1.0, 1.5]]),
+                  electrode_attenuation=rng.uniform(0.6, 1.0), electrode_radius_scale=1.0, target=False)
 
 
 # --- distractors ---------------------------------------------------------------------------------
@@ -344,6 +360,16 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
             clutter_cover |= layer > 0
             soft = cv2.GaussianBlur(layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5))
             clutter += item.peak * soft
+
+    for sheath in scene.sheaths:
+        moved = move(sheath.points, breath, beat, scene.motion["cardiac_mm"], sheath.motion_weight)
+        pts = to_canvas(view.project(moved), factor)
+        radius = sheath.radius_mm * k * factor
+        for run in _visible_runs(pts, canvas_shape[0] - 1, radius + 2):
+            draw_tube(clutter, clutter_cover, run, radius, sheath.shaft_attenuation)
+        for centre, length in sheath.electrodes:
+            ends = to_canvas(view.project(point_at(moved, np.array([centre - length / 2, centre + length / 2]))), factor)
+            draw_capsule(clutter, clutter_cover, ends[0], ends[1], radius, sheath.electrode_attenuation)
 
     masks: list[np.ndarray] = []
     centrelines: list[np.ndarray] = []
