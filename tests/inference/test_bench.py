@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from cathx.inference.bench import STAGES, matmul_gflops, run_bench
+from cathx.inference.bench import STAGES, matmul_gflops, run_bench, time_postprocess
 
 
 def test_matmul_probe_is_positive():
@@ -11,10 +11,16 @@ def test_matmul_probe_is_positive():
 
 def test_bench_writes_json_and_markdown(tiny_checkpoint, tmp_path):
     report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=2, warmup=1, input_size=64,
-                       frame_size=64, out=tmp_path, probe_seconds=0.05)
+                       frame_size=64, out=tmp_path, probe_seconds=0.05,
+                       with_ideal_postprocess=False)
     saved = json.loads((tmp_path / "latency.json").read_text())
     row = saved["variants"][0]
     assert row["variant"] == "tiny/torch" and set(row["latency_ms"]) == set(STAGES)
     assert row["latency_ms"]["total"]["p50"] >= row["latency_ms"]["network"]["p50"] > 0
     assert row["gflops"] > 0 and row["flop_floor_ms"] > 0 and saved["machine"]["matmul_gflops"] > 0
     assert "| tiny/torch |" in (tmp_path / "latency.md").read_text() == report["markdown"]
+
+
+def test_postprocess_timing_on_ideal_outputs():
+    result = time_postprocess(frames=2, input_size=64, frame_size=96, warmup=0)
+    assert result["p95"] >= result["p50"] > 0

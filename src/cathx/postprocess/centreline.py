@@ -1,13 +1,14 @@
 """Catheter centrelines from a binary mask: skeleton -> pixel graph -> pruned, ordered polylines.
 
-Each connected component of the mask is thinned to a one-pixel skeleton (scikit-image). The
-skeleton pixels become a graph with "m-adjacency" (a diagonal step only where no 4-neighbour
-path exists), which keeps the graph free of the tiny triangles plain 8-adjacency makes at
-corners, so real cycles (a lasso's loop) are the only cycles. Short spurs are pruned, then the
-longest shortest path is taken as the catheter's centreline. What is left once that path is
-removed is covered greedily: a piece that joins the path at both ends closes a loop (the path
-is extended around it and marked closed); any other long piece is a second catheter crossing
-or touching the first.
+The mask is thinned to a one-pixel skeleton (scikit-image). Its pixels become a graph with
+"m-adjacency" (a diagonal step only where no 4-neighbour path exists), which keeps the graph free
+of the tiny triangles plain 8-adjacency makes at corners, so real cycles (a lasso's loop) are the
+only cycles. The pixel graph is collapsed into a small graph of nodes (end points, junction
+clusters) and edges (pixel chains), which keeps everything after the skeleton to a few
+milliseconds of Python. Short end branches are pruned, then the longest shortest path is taken
+as a catheter's centreline. What is left is covered greedily: a chain that leaves the end of the
+path and comes back closes a loop (the path goes round it and is marked closed); any other long
+piece is a second catheter crossing or touching the first.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
 from skimage.morphology import skeletonize
 
 _FOUR = ((0, 1), (1, 0), (0, -1), (-1, 0))
@@ -72,151 +71,231 @@ def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return coords, neighbours, weights
 
 
-def _degree(neighbours: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    linked = (neighbours >= 0) & alive[np.maximum(neighbours, 0)]
-    return np.where(alive, linked.sum(axis=1), 0)
+@dataclass
+class _Edge:
+    """A chain of skeleton pixels between two nodes (ends or junction clusters) of the graph."""
+
+    a: int
+    b: int
+    pixels: list[int]
+    length: float
+    alive: bool = True
+
+    def oriented(self, start: int) -> list[int]:
+        """Pixels from node ``start`` to the other end."""
+        return self.pixels if self.a == start else self.pixels[::-1]
+
+    def other(self, node: int) -> int:
+        return self.b if self.a == node else self.a
 
 
-def prune_spurs(neighbours: np.ndarray, alive: np.ndarray, min_branch: int) -> np.ndarray:
-    """Remove end branches shorter than ``min_branch`` pixels that hang off a junction.
+def chain_graph(neighbours: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, list[_Edge]]:
+    """Collapse a pixel graph into nodes (end points and clusters of adjacent junction pixels) and
+    edges (chains of degree-2 pixels between them). A closed curve without any node gets one.
 
-    neighbours: (V, 8) from skeleton_graph; alive: (V,) bool (a pruned copy is returned). A branch
-    is walked from an end point (degree 1) to the first junction (degree >= 3); a branch that
-    reaches no junction is a whole curve and is kept. Two passes catch spurs the first uncovers.
+    Returns (node id per pixel, -1 on chains; edges).
     """
-    alive = alive.copy()
+    degree = (neighbours >= 0).sum(axis=1)
+    nbr, wts = neighbours.tolist(), weights.tolist()
+    is_node = (degree != 2).tolist()
+    node_of = [-1] * len(nbr)
+    count = 0
+    for v in np.flatnonzero(degree != 2).tolist():
+        if node_of[v] >= 0:
+            continue
+        node_of[v], stack = count, [v]
+        while stack:  # adjacent junction pixels form one node
+            for u in nbr[stack.pop()]:
+                if u >= 0 and is_node[u] and node_of[u] < 0:
+                    node_of[u] = count
+                    stack.append(u)
+        count += 1
+    edges: list[_Edge] = []
+    seen: set[tuple[int, int]] = set()
+    covered = [False] * len(nbr)
+
+    def trace(v: int, k: int) -> None:
+        u = nbr[v][k]
+        if (v, u) in seen:
+            return
+        path, length, previous, current = [v, u], wts[v][k], v, u
+        while not is_node[current]:
+            covered[current] = True
+            row = nbr[current]
+            for j in range(8):
+                w = row[j]
+                if w >= 0 and w != previous:
+                    previous, current = current, w
+                    length += wts[previous][j]
+                    break
+            else:  # pragma: no cover - a degree-2 pixel always has a second neighbour
+                break
+            path.append(current)
+        seen.add((current, previous))
+        seen.add((v, u))
+        edges.append(_Edge(node_of[v], node_of[current], path, length))
+
+    def trace_from(v: int) -> None:
+        for k in range(8):
+            u = nbr[v][k]
+            if u < 0 or (is_node[u] and node_of[u] == node_of[v]):
+                continue
+            trace(v, k)
+
+    for v in range(len(nbr)):
+        if is_node[v]:
+            trace_from(v)
+    for v in range(len(nbr)):
+        if not is_node[v] and not covered[v]:  # a closed curve: make v a node and walk round
+            is_node[v], node_of[v] = True, count
+            count += 1
+            covered[v] = True
+            trace_from(v)
+    return np.array(node_of, dtype=np.int64), edges
+
+
+def _incidence(edges: list[_Edge]) -> dict[int, list[int]]:
+    table: dict[int, list[int]] = {}
+    for i, edge in enumerate(edges):
+        if edge.alive:
+            table.setdefault(edge.a, []).append(i)
+            table.setdefault(edge.b, []).append(i)  # a self-loop is listed twice: degree 2
+    return table
+
+
+def prune_spurs(edges: list[_Edge], min_branch: float) -> None:
+    """Drop end branches shorter than ``min_branch`` pixels that hang off a junction, then merge
+    chains through nodes left with two branches. Two passes catch spurs the first uncovers."""
     for _ in range(2):
-        degree = _degree(neighbours, alive)
+        incidence = _incidence(edges)
         changed = False
-        for start in np.flatnonzero(degree == 1):
-            branch, previous, node = [int(start)], -1, int(start)
-            while len(branch) < min_branch:
-                row = neighbours[node]
-                nxt = [int(n) for n in row if n >= 0 and n != previous and alive[n]]
-                if len(nxt) != 1:
-                    break
-                previous, node = node, nxt[0]
-                if degree[node] >= 3:
-                    break
-                branch.append(node)
-            if degree[node] >= 3 and len(branch) < min_branch:
-                alive[branch] = False
+        for edge in edges:
+            if not edge.alive or edge.length >= min_branch or edge.a == edge.b:
+                continue
+            da, db = len(incidence.get(edge.a, [])), len(incidence.get(edge.b, []))
+            if (da == 1 and db >= 3) or (db == 1 and da >= 3):
+                edge.alive = False
                 changed = True
         if not changed:
             break
-    return alive
+        _merge_through(edges)
 
 
-def _graph(neighbours: np.ndarray, weights: np.ndarray, alive: np.ndarray) -> csr_matrix:
-    keep = (neighbours >= 0) & alive[:, None] & alive[np.maximum(neighbours, 0)]
-    rows = np.nonzero(keep)[0]
-    size = len(neighbours)
-    return csr_matrix((weights[keep], (rows, neighbours[keep])), shape=(size, size))
+def _merge_through(edges: list[_Edge]) -> None:
+    """Join the two chains meeting at every node of degree 2 (left by pruning) into one."""
+    incidence = _incidence(edges)
+    for node, members in incidence.items():
+        members = [i for i in members if edges[i].alive]
+        if len(members) != 2 or members[0] == members[1]:
+            continue
+        first, second = edges[members[0]], edges[members[1]]
+        head = first.oriented(first.other(node))  # ends at node
+        tail = second.oriented(node)  # starts at node
+        merged = _Edge(first.other(node), second.other(node), head + tail[1:], first.length + second.length)
+        first.alive = second.alive = False
+        edges.append(merged)
+        for end in (merged.a, merged.b):
+            incidence.setdefault(end, []).append(len(edges) - 1)
 
 
-def longest_paths(graph: csr_matrix, starts: list[int]) -> list[np.ndarray]:
-    """For each start node, the longest shortest path (diameter, exact on trees) of its component.
+def _farthest(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], start: int):
+    """Dijkstra over usable edges: (farthest node, its distance, predecessor edge per node)."""
+    import heapq
 
-    Two batched Dijkstra runs serve every component at once. Returns node ids in path order.
-    """
-    if not starts:
-        return []
-    distance = dijkstra(graph, directed=False, indices=starts)
-    distance[~np.isfinite(distance)] = -1
-    firsts = distance.argmax(axis=1)
-    distance, predecessors = dijkstra(graph, directed=False, indices=firsts, return_predecessors=True)
-    distance[~np.isfinite(distance)] = -1
-    paths = []
-    for row, last in enumerate(distance.argmax(axis=1).tolist()):
-        previous = predecessors[row].tolist()
-        path = [last]
-        while previous[path[-1]] >= 0:
-            path.append(previous[path[-1]])
-        paths.append(np.array(path[::-1], dtype=np.int64))
-    return paths
+    distance = {start: 0.0}
+    previous: dict[int, int] = {}
+    queue = [(0.0, start)]
+    while queue:
+        d, node = heapq.heappop(queue)
+        if d > distance.get(node, np.inf):
+            continue
+        for i in incidence.get(node, []):
+            if i not in usable:
+                continue
+            other = edges[i].other(node)
+            nd = d + edges[i].length
+            if nd < distance.get(other, np.inf):
+                distance[other], previous[other] = nd, i
+                heapq.heappush(queue, (nd, other))
+    far = max(distance, key=distance.get)
+    return far, previous
 
 
-def longest_path(graph: csr_matrix, start: int) -> np.ndarray:
-    """Longest shortest path of ``start``'s component; node ids in order."""
-    return longest_paths(graph, [start])[0]
+def _longest(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], start: int):
+    """Longest shortest path (diameter, exact on trees): (node sequence, edge sequence)."""
+    first, _ = _farthest(edges, usable, incidence, start)
+    last, previous = _farthest(edges, usable, incidence, first)
+    nodes, path = [last], []
+    while nodes[-1] != first:
+        i = previous[nodes[-1]]
+        path.append(i)
+        nodes.append(edges[i].other(nodes[-1]))
+    return nodes[::-1], path[::-1]
+
+
+def _pixels(edges: list[_Edge], nodes: list[int], path: list[int]) -> tuple[list[int], list[int]]:
+    """Pixels along a node/edge path, and the pixel position where each node is reached."""
+    pixels: list[int] = []
+    at = [0]
+    for node, i in zip(nodes, path):
+        chain = edges[i].oriented(node)
+        pixels.extend(chain if not pixels else chain[1:] if chain[0] == pixels[-1] else chain)
+        at.append(len(pixels) - 1)
+    return pixels, at
 
 
 def _to_xy(coords: np.ndarray) -> np.ndarray:
     return coords[:, ::-1].astype(np.float32)
 
 
-def _close_loop(coords: np.ndarray, path: np.ndarray, other: np.ndarray, reach: float = 2.5):
-    """If ``other`` joins ``path`` at both ends and ``path`` ends on the loop, return the path
-    extended around the loop, else None."""
-    path_xy = coords[path].astype(np.float64)
-    ends = coords[other[[0, -1]]].astype(np.float64)
-    gaps = np.linalg.norm(path_xy[None, :, :] - ends[:, None, :], axis=2)
-    nearest = gaps.argmin(axis=1)
-    if gaps[0, nearest[0]] > reach or gaps[1, nearest[1]] > reach or nearest[0] == nearest[1]:
-        return None
-    if nearest[0] > nearest[1]:
-        other = other[::-1]
-        nearest = nearest[::-1]
-    if len(path) - 1 - nearest[1] > 2 * reach:
-        return None  # the loop does not end the catheter: keep the piece as its own line
-    # Walk the path to the far side of the loop, then back around its other half.
-    return np.concatenate([path[: nearest[1] + 1], other[::-1], path[nearest[0]: nearest[0] + 1]])
-
-
-def _groups(labels: np.ndarray) -> list[np.ndarray]:
-    """Node ids grouped by label, ignoring label -1."""
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    cuts = np.flatnonzero(np.diff(sorted_labels)) + 1
-    return [group for group in np.split(order, cuts) if labels[group[0]] >= 0]
-
-
 def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int = 10) -> list[Centreline]:
     """Ordered centrelines of every catheter in a binary mask.
 
     mask: (H, W) bool/uint8. Skeleton pieces shorter than ``min_length`` pixels are dropped
-    (noise, electrode bumps); spurs shorter than ``min_branch`` are pruned first. Returns
-    Centrelines in (x, y) pixels, longest first.
+    (noise, electrode bumps); spurs shorter than ``min_branch`` are pruned first. A chain that
+    leaves the end of a centreline and comes back to it closes a loop (lasso): the centreline goes
+    round it and is marked closed. Returns Centrelines in (x, y) pixels, longest first.
     """
     skeleton = skeletonize(np.pad(np.asarray(mask) > 0, 1))
     if not skeleton.any():
         return []
     coords, neighbours, weights = skeleton_graph(skeleton)
     coords = coords - 1
-    alive = prune_spurs(neighbours, np.ones(len(coords), dtype=bool), min_branch)
-    _, component_of = connected_components(_graph(neighbours, weights, alive), directed=False)
+    _, edges = chain_graph(neighbours, weights)
+    prune_spurs(edges, min_branch)
+    remaining = {i for i, e in enumerate(edges) if e.alive}
+    incidence = _incidence(edges)
     found: list[Centreline] = []
-    for _ in range(8):  # rounds: a round takes one path per piece; crossings need another round
-        if alive.sum() < min_length:
-            break
-        graph = _graph(neighbours, weights, alive)
-        _, labels = connected_components(graph, directed=False)
-        pieces = _groups(np.where(alive, labels, -1))
-        alive[:] = False
-        pieces = [members for members in pieces if len(members) >= min_length]
-        leftovers = False
-        for members, path in zip(pieces, longest_paths(graph, [int(m[0]) for m in pieces])):
-            if len(path) < min_length:
+    piece_id = 0
+    while remaining:
+        seed = min(remaining)
+        nodes, path = _longest(edges, remaining, incidence, edges[seed].a)
+        if not path:  # an isolated closed curve: one self-loop edge
+            path, nodes = [seed], [edges[seed].a, edges[seed].a]
+        remaining.difference_update(path)
+        pixels, at = _pixels(edges, nodes, path)
+        closed = False
+        for i in sorted(remaining):  # loops hanging off the end of this line
+            edge = edges[i]
+            if edge.a not in nodes or edge.b not in nodes:
                 continue
-            rest = np.setdiff1d(members, path, assume_unique=True)
-            closed = False
-            if len(rest) >= min_length:
-                rest_alive = np.zeros_like(alive)
-                rest_alive[rest] = True
-                rest_graph = _graph(neighbours, weights, rest_alive)
-                _, rest_labels = connected_components(rest_graph, directed=False)
-                for part in _groups(np.where(rest_alive, rest_labels, -1)):
-                    if len(part) < min_length:
-                        continue
-                    loop = None if closed else _close_loop(coords, path, longest_path(rest_graph, int(part[0])))
-                    if loop is not None:
-                        path, closed = loop, True
-                    else:
-                        alive[part] = True  # a crossing catheter: taken in the next round
-                        leftovers = True
-            found.append(Centreline(_to_xy(coords[path]), closed=closed, component=int(component_of[path[0]])))
-        if not leftovers:
+            positions = sorted((nodes.index(edge.a), nodes.index(edge.b)))
+            if positions[0] == 0 and positions[1] != len(nodes) - 1:
+                nodes, path = nodes[::-1], path[::-1]
+                pixels, at = _pixels(edges, nodes, path)
+                positions = sorted(len(nodes) - 1 - p for p in positions)
+            if positions[1] != len(nodes) - 1 or edge.length < min_length:
+                continue
+            end, back = nodes[positions[1]], nodes[positions[0]]
+            loop = edge.oriented(end)
+            pixels = pixels[: at[positions[1]] + 1] + loop[1:] + ([pixels[at[positions[0]]]] if back != end else [])
+            remaining.discard(i)
+            closed = True
             break
+        points = _to_xy(coords[np.array(pixels)])
+        if polyline_length(points) >= min_length:
+            found.append(Centreline(points, closed=closed, component=piece_id))
+        piece_id += 1
     found.sort(key=lambda line: -line.length)
     return found
 
