@@ -7,3 +7,30 @@ def test_info_prints_versions(run_cli):
 def test_unknown_command_exits_2(run_cli):
     result = run_cli("no-such-command")
     assert result.exit_code == 2
+
+
+def test_info_model_profile_prints_params_and_gflops(run_cli):
+    result = run_cli("info", "--model", "demo", "--size", "64")
+    assert result.exit_code == 0, result.stderr
+    assert "resnet18" in result.stdout
+    assert "parameters" in result.stdout and " M)" in result.stdout
+    assert "GFLOPs at 64x64" in result.stdout
+
+
+def test_info_model_unknown_name_exits_2(run_cli):
+    result = run_cli("info", "--model", "resnet9")
+    assert result.exit_code == 2
+    assert "unknown model 'resnet9'" in result.stderr and "paper" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_info_model_bad_size_exits_2(run_cli):
+    result = run_cli("info", "--model", "demo", "--size", "100")
+    assert result.exit_code == 2 and "multiple of 16" in result.stderr
+
+
+def test_info_model_truncated_checkpoint_exits_2(run_cli, tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"\x80\x02junk")
+    result = run_cli("info", "--model", str(path))
+    assert result.exit_code == 2 and "model.pt" in result.stderr

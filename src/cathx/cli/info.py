@@ -1,4 +1,4 @@
-"""`cathx info`: versions, threads and device."""
+"""`cathx info`: versions, threads and device; `--model NAME`: parameters and FLOPs of a network."""
 
 from __future__ import annotations
 
@@ -29,11 +29,53 @@ def environment_report() -> dict[str, str]:
     return report
 
 
+def model_report(name: str, size: int = 256) -> dict[str, str]:
+    """Parameters and forward GFLOPs at size x size of a model profile, an encoder (at the paper's
+    widths) or a checkpoint file; CathxError naming the valid choices otherwise."""
+    from pathlib import Path
+
+    from cathx.errors import CathxError
+    from cathx.models import ENCODERS, MODEL_PROFILES, build_model, model_profile
+    from cathx.models.complexity import complexity_report
+
+    if size < 16 or size % 16:
+        raise CathxError(f"--size: must be a positive multiple of 16, got {size}")
+    if name in MODEL_PROFILES:
+        cfg, source = model_profile(name), f"profile {name}"
+        model = build_model(cfg)
+    elif name in ENCODERS:
+        cfg, source = model_profile("paper", encoder=name), f"paper widths, encoder {name}"
+        model = build_model(cfg)
+    elif Path(name).suffix in (".pt", ".ckpt", ".pth") or Path(name).exists():
+        from cathx.checkpoint import load_model
+
+        model, cfg = load_model(name)
+        source = f"checkpoint {name}"
+    else:
+        raise CathxError(
+            f"--model: unknown model {name!r}; choose a profile ({', '.join(MODEL_PROFILES)}), "
+            f"an encoder ({', '.join(ENCODERS)}) or a checkpoint file"
+        )
+    report = complexity_report(model, size=size, in_channels=cfg.in_channels)
+    return {
+        "model": source,
+        "encoder": cfg.encoder,
+        "widths": f"latent {cfg.latent_channels}, decoder {list(cfg.decoder_channels)}, heads {cfg.head_channels}",
+        "tasks": ", ".join(cfg.tasks),
+        "parameters": f"{report['parameters']:,} ({report['parameters_m']:.2f} M)",
+        f"GFLOPs at {size}x{size}": f"{report['gflops']:.2f} (forward, batch 1, multiply-add = 2 FLOPs)",
+    }
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
-    def info() -> None:
-        """Print versions, thread count and compute device."""
+    def info(
+        model: str | None = typer.Option(None, "--model", help="Profile, encoder name or checkpoint: print parameters and FLOPs."),
+        size: int = typer.Option(256, "--size", help="Input side in pixels for the FLOP count (with --model)."),
+    ) -> None:
+        """Print versions, thread count and compute device, or a model's size and cost."""
+        report = model_report(model, size) if model is not None else environment_report()
         table = Table(show_header=False, box=None)
-        for key, value in environment_report().items():
+        for key, value in report.items():
             table.add_row(f"[bold]{key}[/]", value)
         Console().print(table)
