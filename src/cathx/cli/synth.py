@@ -54,9 +54,13 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"{preview}: the preview must be a .png file")
         console = Console()
         start = time.perf_counter()
-        with console.status(f"generating {n} frames of {size}x{size} px"):
-            path = write_dataset(out, n, size=size, seed=seed, sequences=sequences, frames=frames, fps=fps,
-                                 config=config, overwrite=overwrite, workers=workers, bit_depth=bit_depth)
+        try:
+            with console.status(f"generating {n} frames of {size}x{size} px"):
+                path = write_dataset(out, n, size=size, seed=seed, sequences=sequences, frames=frames, fps=fps,
+                                     config=config, overwrite=overwrite, workers=workers, bit_depth=bit_depth)
+        except KeyboardInterrupt:
+            Console(stderr=True).print(f"interrupted: nothing was written to {out}", highlight=False)
+            raise typer.Exit(130) from None
         elapsed = time.perf_counter() - start
         console.print(f"wrote {n} frames to {path} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):.1f} frames/s)")
         if preview is not None:

@@ -13,7 +13,9 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -305,12 +307,37 @@ def write_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0, seque
     except OSError as exc:
         raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     try:
-        _generate_into(tmp, n, size, seed, sequences, frames, fps, config, workers, bit_depth)
-        _replace(tmp, out)
+        with _terminate_as_interrupt():
+            _generate_into(tmp, n, size, seed, sequences, frames, fps, config, workers, bit_depth)
+            _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while writing, so a killed run still removes its temporary folder."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the main process (which terminates them) and die quietly on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    cv2.setNumThreads(1)
 
 
 def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, frames: int, fps: float,
@@ -371,7 +398,7 @@ def _run(jobs: Iterator[tuple], workers: int, count: int) -> Iterator[list[dict[
             yield _render_unit(job)
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    pool = context.Pool(min(workers, count))
+    pool = context.Pool(min(workers, count), initializer=_worker_init)
     try:
         yield from pool.imap(_render_unit, jobs, chunksize=4)
         pool.close()
