@@ -159,3 +159,14 @@ def test_worker_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="worker failed"):
         write_dataset(tmp_path / "ds", 6, size=64, workers=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_preview_samples_are_frames_of_the_dataset(tmp_path):
+    from cathx.data.synthetic.writer import preview_samples, quantize
+
+    out = write_dataset(tmp_path / "ds", 5, size=64, seed=9, sequences=1, frames=3, workers=1)
+    samples = preview_samples(5, size=64, seed=9, sequences=1, frames=3, count=3)
+    expected = {0: samples[0], 2: samples[1], 3: samples[2]}  # sequence frames 0 and 2, then single 0
+    for index, sample in expected.items():
+        disk = cv2.imread(str(out / layout.IMAGES_DIR / f"{index:06d}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(disk, quantize(sample.image, 8))
