@@ -114,8 +114,14 @@ def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int,
 
     heat = torch.from_numpy(np.ascontiguousarray(heatmap, dtype=np.float32))
     size_t = None if size is None else torch.from_numpy(np.ascontiguousarray(size, dtype=np.float32))
-    return [np.asarray(p, np.float32).reshape(-1, 5)
-            for p in decode_peaks(heat, size_t, stride=stride, k=k, threshold=threshold, logits=True)]
+    # The maps are tiny: one thread avoids waking (and, on a busy CPU, waiting for) the pool.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        peaks = decode_peaks(heat, size_t, stride=stride, k=k, threshold=threshold, logits=True)
+    finally:
+        torch.set_num_threads(threads)
+    return [np.asarray(p, np.float32).reshape(-1, 5) for p in peaks]
 
 
 class _TorchRunner:

@@ -96,7 +96,8 @@ def chain_graph(neighbours: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     Returns (node id per pixel, -1 on chains; edges).
     """
     degree = (neighbours >= 0).sum(axis=1)
-    nbr, wts = neighbours.tolist(), weights.tolist()
+    nbr = neighbours.tolist()
+    wts = [1.0] * 4 + [float(np.sqrt(2.0))] * 4  # skeleton_graph orders the 4 axial steps first
     is_node = (degree != 2).tolist()
     node_of = [-1] * len(nbr)
     count = 0
@@ -118,7 +119,7 @@ def chain_graph(neighbours: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
         u = nbr[v][k]
         if (v, u) in seen:
             return
-        path, length, previous, current = [v, u], wts[v][k], v, u
+        path, length, previous, current = [v, u], wts[k], v, u
         while not is_node[current]:
             covered[current] = True
             row = nbr[current]
@@ -126,7 +127,7 @@ def chain_graph(neighbours: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
                 w = row[j]
                 if w >= 0 and w != previous:
                     previous, current = current, w
-                    length += wts[previous][j]
+                    length += wts[j]
                     break
             else:  # pragma: no cover - a degree-2 pixel always has a second neighbour
                 break
