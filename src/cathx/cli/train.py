@@ -1,9 +1,58 @@
-"""Command group placeholder: filled in by its issue."""
+"""`cathx train` and `cathx val`: staged CathMTL training from a YAML config, and evaluation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from cathx.errors import CathxError
+
+
+def _print_summary(console: Console, summary: dict, out: Path) -> None:
+    from cathx.training.evaluate import summary_markdown
+
+    console.print(summary_markdown(summary), markup=False, highlight=False)
+    console.print(f"reports in {out}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    @app.command()
+    def train(
+        config: Path = typer.Option(..., "--config", help="Experiment YAML (see configs/demo.yaml, configs/paper.yaml)."),
+        data: Path | None = typer.Option(None, "--data", help="Dataset folder; omitted: generate the config's synthetic set."),
+        out: Path = typer.Option(Path("runs/cathx"), "--out", help="Run folder (checkpoints, logs, best.pt)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
+    ) -> None:
+        """Train CathMTL with multi-level dynamic resource prioritization; writes OUT/best.pt."""
+        import logging
+
+        from cathx.training import train as run_training
+        from cathx.training.config import load_train_config
+
+        if data is not None and not data.exists():
+            raise CathxError(f"{data}: dataset not found")
+        if max_minutes is not None and max_minutes <= 0:
+            raise CathxError(f"--max-minutes must be positive, got {max_minutes}")
+        cfg = load_train_config(config)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes)
+        Console().print(f"best weights: {best}", markup=False, highlight=False)
+
+    @app.command()
+    def val(
+        weights: Path = typer.Option(..., "--weights", help="Checkpoint (best.pt, model.pt or a Lightning .ckpt)."),
+        data: Path = typer.Option(..., "--data", help="Dataset folder."),
+        out: Path = typer.Option(..., "--out", help="Folder for metrics.json, per_image.csv, summary.md and plots."),
+        split: str = typer.Option("test", "--split", help="Split to evaluate (train, val, test)."),
+        batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
+    ) -> None:
+        """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
+        from cathx.training import evaluate
+
+        if not data.exists():
+            raise CathxError(f"{data}: dataset not found")
+        summary = evaluate(weights, data, out, split=split, batch_size=batch_size)
+        _print_summary(Console(), summary, out)

@@ -142,8 +142,11 @@ class CathxModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["prioritizer"] = self.prioritizer.state_dict()
         checkpoint["model_config"] = to_dict(self.model_config)
-        checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                             "python": random.getstate()}
+        kind, keys, position, has_gauss, gauss = np.random.get_state()
+        # plain tensors and numbers only, so the checkpoint loads with torch.load(weights_only=True)
+        checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
+                                       float(gauss)]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "prioritizer" in checkpoint:
@@ -151,5 +154,6 @@ class CathxModule(L.LightningModule):
         rng = checkpoint.get("rng")
         if rng:
             torch.set_rng_state(rng["torch"])
-            np.random.set_state(rng["numpy"])
+            kind, keys, position, has_gauss, gauss = rng["numpy"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
             random.setstate(rng["python"])

@@ -90,13 +90,15 @@ def _export(module, path: Path, extra: dict) -> Path:
 
 def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[Path | str] | None = None,
           out: Path | str = "runs/cathx", resume: bool = False, max_minutes: float | None = None,
-          train_reader: Sequence[Sample] | None = None, val_reader: Sequence[Sample] | None = None) -> Path:
+          train_reader: Sequence[Sample] | None = None, val_reader: Sequence[Sample] | None = None,
+          callbacks: Sequence | None = None) -> Path:
     """Train every stage of ``config``; returns the path of the best weights (OUT/best.pt).
 
     data: dataset path(s) read with cathx.data.formats.open_dataset; None generates the config's
     synthetic set into OUT/data. train_reader / val_reader (tests) replace the data entirely.
     resume: continue the run in OUT exactly where its last checkpoint left it.
     max_minutes: wall-clock budget for the whole run; training stops (with a checkpoint) when spent.
+    callbacks: extra Lightning callbacks for every stage.
     """
     import lightning as L
     import torch
@@ -167,7 +169,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         validate = len(datamodule.val_samples()) > 0
         trainer = build_trainer(cfg.trainer, out, stage.name, max_epochs=stage.epochs, max_steps=stage.max_steps,
                                 max_minutes=remaining, validate=validate,
-                                find_unused=tuple(tasks) != tuple(model_cfg.tasks))
+                                find_unused=tuple(tasks) != tuple(model_cfg.tasks),
+                                extra_callbacks=list(callbacks or []))
         log.info("stage %s: tasks %s, %d samples, %d steps%s", stage.name, tasks, num_samples, steps,
                  f", resuming from {resume_from}" if resume_from else "")
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)

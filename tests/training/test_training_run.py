@@ -1,0 +1,136 @@
+"""End-to-end training on tiny synthetic data: staged run, evaluation, exact resume after SIGKILL, DDP."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cathx.data.synthetic.sequence import SyntheticReader
+from cathx.errors import CathxError
+from cathx.training import evaluate, train
+from cathx.training.config import train_config_from_dict
+
+SCRIPT = Path(__file__).with_name("tiny_run.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _tiny_config(**trainer):
+    return train_config_from_dict({
+        "seed": 1,
+        "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
+        "data": {"size": 64, "batch_size": 4},
+        "stages": [{"name": "pretrain", "tasks": "segmentation", "epochs": 1},
+                   {"name": "multitask", "epochs": 1}],
+        "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1, **trainer},
+    })
+
+
+def test_staged_training_then_evaluation(tmp_path):
+    out = tmp_path / "run"
+    best = train(_tiny_config(), out=out, train_reader=SyntheticReader(8, 64, 0),
+                 val_reader=SyntheticReader(4, 64, 1))
+    assert best == out / "best.pt" and best.is_file()
+    for stage in ("pretrain", "multitask"):
+        done = json.loads((out / "stages" / stage / "done.json").read_text())
+        assert done["steps"] == 2  # 8 samples / batch 4, one epoch
+    log = (out / "logs" / "multitask" / "metrics.csv").read_text()
+    for column in ("train/weight/detection", "train/kappa_bar/segmentation", "train/keep_fraction", "val/score"):
+        assert column in log
+    pretrain_log = (out / "logs" / "pretrain" / "metrics.csv").read_text()
+    assert "train/weight/segmentation" in pretrain_log and "train/weight/detection" not in pretrain_log
+
+    summary = evaluate(best, None, tmp_path / "eval", reader=SyntheticReader(3, 64, 2))
+    assert summary["images"] == 3 and 0.0 <= summary["mean_j"] <= 1.0 and summary["electrodes"] > 0
+    for name in ("metrics.json", "per_image.csv", "summary.md", "pr_curve.png", "worst_cases.png",
+                 "training_curves.png"):
+        assert (tmp_path / "eval" / name).stat().st_size > 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert set(metrics) >= {"mean_j", "dice", "cldice", "ap", "ap50", "mae", "recall3", "recall5", "pr_curve"}
+    assert len((tmp_path / "eval" / "per_image.csv").read_text().splitlines()) == 4
+
+    with pytest.raises(CathxError, match="already holds a training run; pass --resume"):
+        train(_tiny_config(), out=out, train_reader=SyntheticReader(8, 64, 0))
+    # resuming a finished run trains nothing more and returns the same best weights
+    assert train(_tiny_config(), out=out, resume=True, train_reader=SyntheticReader(8, 64, 0)) == best
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _parameters(state: dict) -> dict:
+    """Trainable weights (BatchNorm running statistics are per process under DDP)."""
+    return {k: v for k, v in state["model"].items() if "running_" not in k and "num_batches" not in k}
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    run = [sys.executable, str(SCRIPT)]
+    # the uninterrupted reference runs in this process (same single thread, same seeds)
+    spec = importlib.util.spec_from_file_location("tiny_run", SCRIPT)
+    tiny_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny_run)
+    assert tiny_run.main([str(reference), "--dump", str(tmp_path / "reference.pt")]) == 0
+    # 8 samples, batch 2: 4 steps per epoch; hang (and be killed) in the middle of epoch 2
+    process = subprocess.Popen([*run, str(killed), "--hang-at-step", "5"], env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (killed / "hanging").exists():
+            assert process.poll() is None, "training subprocess ended before reaching the step"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    checkpoint = _load(killed / "stages" / "multitask" / "checkpoints" / "last.ckpt")
+    assert checkpoint["global_step"] == 5 and checkpoint["prioritizer"]["step"] == 5
+
+    subprocess.run([*run, str(killed), "--resume", "--dump", str(tmp_path / "resumed.pt")], check=True, env=_env(),
+                   timeout=300, capture_output=True)
+    expected, resumed = _load(tmp_path / "reference.pt.rank0"), _load(tmp_path / "resumed.pt.rank0")
+    assert resumed["start_step"] == 5 and resumed["global_step"] == expected["global_step"] == 8
+    for key, value in expected["model"].items():
+        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0, msg=key)
+    for key in ("step", "total_steps"):
+        assert resumed["prioritizer"][key] == expected["prioritizer"][key]
+    for key in ("kappa_bar", "bank", "bank_seen"):
+        for task, value in expected["prioritizer"][key].items():
+            torch.testing.assert_close(resumed["prioritizer"][key][task], value, rtol=0, atol=0)
+
+
+def test_ddp_two_processes_share_the_prioritization_state(tmp_path):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(SCRIPT), str(tmp_path / "run"), "--dump", str(tmp_path / "ddp.pt")]
+    result = subprocess.run(command, env=_env(), timeout=300, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = _load(tmp_path / "ddp.pt.rank0"), _load(tmp_path / "ddp.pt.rank1")
+    assert first["world_size"] == 2
+    assert first["global_step"] == second["global_step"] == 4  # 8 samples / (2 x 2) per step, 2 epochs
+    for key, value in _parameters(first).items():
+        torch.testing.assert_close(_parameters(second)[key], value, rtol=0, atol=0, msg=key)
+    a, b = first["prioritizer"], second["prioritizer"]
+    assert a["step"] == b["step"] == 4
+    for key in ("kappa_bar", "bank", "bank_seen"):
+        for task, value in a[key].items():
+            torch.testing.assert_close(b[key][task], value, rtol=0, atol=0)
+    # the bank was gathered from both ranks: every sample has been seen
+    assert all(bool(seen.all()) for seen in a["bank_seen"].values())
