@@ -1,7 +1,8 @@
 """Tracking across the frames of a sequence and the coronary sinus (CS) motion curve.
 
-Catheters are matched frame to frame by the Hungarian algorithm on the mean distance between
-their resampled centrelines (either direction), with a penalty when the type changed; electrodes
+Catheters are matched frame to frame by the Hungarian algorithm on the distance between their
+electrode centroids (or, for catheters without electrodes, the mean distance between resampled
+centrelines in either direction), with a penalty when the type changed; electrodes
 are matched the same way on their positions. Matched objects keep their id, new ones get the
 next free id, and a track that is missed for ``max_missed`` frames is dropped.
 
@@ -47,7 +48,17 @@ class _Track:
     id: int
     type: str
     centreline: np.ndarray
+    anchor: np.ndarray | None = None  # centroid of the catheter's electrodes
     missed: int = 0
+
+
+def _anchors(results: Results) -> list[np.ndarray | None]:
+    """Electrode centroid per catheter (None for a catheter without electrodes)."""
+    out: list[np.ndarray | None] = []
+    for c in range(len(results.catheters)):
+        members = results.electrode_catheter == c
+        out.append(results.electrodes[members].astype(np.float64).mean(axis=0) if members.any() else None)
+    return out
 
 
 @dataclass
@@ -77,15 +88,16 @@ class Tracker:
     def update(self, results: Results) -> Results:
         """Give ``results.catheters`` stable ids and fill ``results.electrode_ids`` (in place)."""
         catheters = results.catheters
-        cost = np.array([[centreline_distance(t.centreline, c.centreline)
-                          + (self.type_penalty if t.type != c.type else 0.0)
-                          for c in catheters] for t in self._tracks]).reshape(len(self._tracks), len(catheters))
+        anchors = _anchors(results)
+        cost = np.array([[self._cost(t, c, a) for c, a in zip(catheters, anchors)]
+                         for t in self._tracks]).reshape(len(self._tracks), len(catheters))
         pairs = match(cost, self.max_distance)
         matched_tracks = {r for r, _ in pairs}
         for r, c in pairs:
             track = self._tracks[r]
             catheters[c].id = track.id
             track.centreline, track.type, track.missed = catheters[c].centreline, catheters[c].type, 0
+            track.anchor = anchors[c]
         matched_catheters = {c for _, c in pairs}
         for r, track in enumerate(self._tracks):
             if r not in matched_tracks:
@@ -95,9 +107,19 @@ class Tracker:
             if c not in matched_catheters:
                 catheter.id = self._next_catheter
                 self._next_catheter += 1
-                self._tracks.append(_Track(catheter.id, catheter.type, catheter.centreline))
+                self._tracks.append(_Track(catheter.id, catheter.type, catheter.centreline, anchors[c]))
         self._update_electrodes(results)
         return results
+
+    def _cost(self, track: _Track, catheter, anchor: np.ndarray | None) -> float:
+        """Electrode centroids move with the catheter and do not depend on where the mask was cut,
+        so they are compared when both sides have electrodes; centrelines otherwise."""
+        penalty = self.type_penalty if track.type != catheter.type else 0.0
+        if track.anchor is not None and anchor is not None:
+            return float(np.linalg.norm(track.anchor - anchor)) + penalty
+        if (track.anchor is None) != (anchor is None):
+            penalty += self.type_penalty
+        return centreline_distance(track.centreline, catheter.centreline) + penalty
 
     def _update_electrodes(self, results: Results) -> None:
         points = np.asarray(results.electrodes, np.float32).reshape(-1, 2)
