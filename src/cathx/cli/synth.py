@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         names = _types(catheter_types)
         config = SynthConfig()
         check_arguments(out, n, size, sequences, frames, fps, bit_depth, overwrite, workers,
-                        names if names is not None else config.catheter_types)
+                        names if names is not None else config.catheter_types, seed)
         if names is not None:
             config = replace(config, catheter_types=names)
         if preview is not None and preview.suffix.lower() != ".png":

@@ -93,6 +93,7 @@ def test_reader_round_trip(tmp_path):
     ({"n": 0}, "--n must be a positive number of frames, got 0"),
     ({"n": -3}, "--n must be a positive number of frames, got -3"),
     ({"size": 32}, "--size must be at least 64 pixels, got 32"),
+    ({"seed": -1}, "--seed must be 0 or more, got -1"),
     ({"sequences": 2, "frames": 5}, "--sequences 2 x --frames 5 = 10 frames is more than --n 4"),
     ({"bit_depth": 12}, "--bit-depth must be 8 or 16, got 12"),
     ({"fps": 0.0}, "--fps must be positive, got 0.0"),

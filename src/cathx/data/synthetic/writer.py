@@ -36,6 +36,7 @@ from cathx.structures import CATHETER_TYPES
 logger = logging.getLogger(__name__)
 
 MIN_SIZE = 64
+MAX_SIZE = 4096
 SPLIT_FRACTIONS = {"test": 0.1, "val": 0.1}
 CARD_MARKER = "dataset_card.json"
 
@@ -45,12 +46,17 @@ def image_key(index: int) -> str:
 
 
 def check_arguments(out: Path, n: int, size: int, sequences: int, frames: int, fps: float,
-                    bit_depth: int, overwrite: bool, workers: int, catheter_types: tuple[str, ...]) -> None:
+                    bit_depth: int, overwrite: bool, workers: int, catheter_types: tuple[str, ...],
+                    seed: int = 0) -> None:
     """Raise CathxError (one line) for any invalid request, before anything is written."""
     if n <= 0:
         raise CathxError(f"--n must be a positive number of frames, got {n}")
     if size < MIN_SIZE:
         raise CathxError(f"--size must be at least {MIN_SIZE} pixels, got {size}")
+    if size > MAX_SIZE:
+        raise CathxError(f"--size must be at most {MAX_SIZE} pixels, got {size}")
+    if seed < 0:
+        raise CathxError(f"--seed must be 0 or more, got {seed}")
     if sequences < 0:
         raise CathxError(f"--sequences must be 0 or more, got {sequences}")
     if sequences and frames < 1:
@@ -68,7 +74,11 @@ def check_arguments(out: Path, n: int, size: int, sequences: int, frames: int, f
             raise CathxError(f"unknown catheter type {name!r}; choose from {', '.join(TARGET_TYPES)}")
     if out.exists() and not out.is_dir():
         raise CathxError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    try:
+        occupied = out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        raise CathxError(f"{out}: cannot read this folder ({exc.strerror or exc})") from None
+    if occupied:
         if not overwrite:
             raise CathxError(f"{out}: folder is not empty; choose another OUT or pass --overwrite")
         if not (out / CARD_MARKER).is_file():
@@ -296,7 +306,7 @@ def write_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0, seque
     """
     out = Path(out)
     config = config or SynthConfig()
-    check_arguments(out, n, size, sequences, frames, fps, bit_depth, overwrite, workers, config.catheter_types)
+    check_arguments(out, n, size, sequences, frames, fps, bit_depth, overwrite, workers, config.catheter_types, seed)
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
