@@ -61,6 +61,7 @@ def test_seed_entry_matches_the_seed_configuration():
     assert (spec.input_size, spec.segmentation_loss, spec.tasks) == (256, "dice", "segmentation")
     model = build_baseline("seed_unet_effb2", tasks=spec.tasks)
     assert isinstance(model, SmpBaseline) and model.encoder_name == "efficientnet-b2"
+    assert model.output_stride == 4
 
 
 def test_unknown_names_list_the_choices():

@@ -132,6 +132,7 @@ class SmpBaseline(nn.Module):
         if architecture not in smp.MODEL_ARCHITECTURES_MAPPING.values() and not hasattr(smp, architecture):
             raise ValueError(f"unknown smp architecture {architecture!r}")
         self.tasks = normalize_tasks(tasks)
+        self.output_stride = OUTPUT_STRIDE  # of "heatmap" and "size", as CathMTL declares it
         self.architecture = architecture
         self.encoder_name = encoder
         self.net = _build_smp(architecture, encoder, in_channels)
