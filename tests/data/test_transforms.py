@@ -63,3 +63,14 @@ def test_eval_transform_resizes_points_and_sizes():
                                atol=0.3)
     np.testing.assert_allclose(half["electrode_sizes"].numpy()[valid], plain["electrode_sizes"].numpy()[valid] / 2,
                                rtol=1e-3)
+
+
+def test_frames_without_electrodes_or_labels_pass_through():
+    from cathx.structures import Sample
+
+    empty = Sample(image=np.zeros((80, 80), np.float32), mask=np.zeros((80, 80), np.uint8),
+                   electrodes=np.zeros((0, 2), np.float32), electrode_sizes=np.zeros((0, 2), np.float32))
+    item = SampleDataset([empty, Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True))[0]
+    assert item["image"].shape == (1, 64, 64) and item["has_electrodes"] and not item["electrode_valid"].any()
+    bare = SampleDataset([Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True))[0]
+    assert not bare["has_mask"] and not bare["has_electrodes"] and bare["image"].shape == (1, 64, 64)
