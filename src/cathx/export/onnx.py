@@ -183,12 +183,12 @@ def export_checkpoint(
 ) -> dict[str, Any]:
     """Export a cathx checkpoint (and optional fp16 / int8 copies); report each copy's maximum
     output deviation from PyTorch on synthetic frames."""
-    from cathx.inference.predictor import load_torch_checkpoint
+    from cathx.checkpoint import load_model
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise CathxError(f"{out}: the output name must end in .onnx")
-    model, config, _ = load_torch_checkpoint(Path(weights))
+    model, config = load_model(Path(weights))
     in_channels = int(getattr(config, "in_channels", 1))
     description = f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} from {Path(weights).name}"
     export_onnx(model, out, input_size, in_channels, opset, {"description": description})
