@@ -326,100 +326,117 @@ def _tip_run(points: np.ndarray, size: int) -> np.ndarray:
     return points[first:stop]
 
 
-def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, time_s: float | None = None,
-                 window: tuple[float, float] | None = None) -> tuple[Frame, tuple[float, float]]:
-    """Render one motion state of ``scene`` with noise from ``rng``; returns (frame, display window)."""
-    size, view, factor = scene.size, scene.view, SUPERSAMPLE
-    if time_s is None:
-        breath = float(rng.uniform(0, scene.motion["respiration_mm"]))
-        beat = float(rng.uniform(0, 1))
-    else:
-        breath, beat = motion_state(scene, time_s)
-    k = view.px_per_mm
-    canvas_shape = (size * factor, size * factor)
-    devices = np.zeros(canvas_shape, np.float32)
-    clutter = np.zeros(canvas_shape, np.float32)
-    clutter_cover = np.zeros(canvas_shape, bool)
-    catheter_cover_total = np.zeros(canvas_shape, bool)
-    open_field = scene.shutter < 0.5
-    min_box = config.min_box_px * size / 256.0
+@dataclass
+class _CatheterLabels:
+    mask: np.ndarray  # (H, W) uint8
+    centreline: np.ndarray  # (M, 2) float32
+    electrodes: list[np.ndarray]
+    sizes: list[tuple[float, float]]
 
+
+def _draw_clutter(scene: Scene, breath: float, beat: float, canvas_shape: tuple[int, int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Unlabelled distractors and sheaths on the supersampled canvas: (line integral, coverage)."""
+    factor, view, k = SUPERSAMPLE, scene.view, scene.view.px_per_mm
+    clutter = np.zeros(canvas_shape, np.float32)
+    cover = np.zeros(canvas_shape, bool)
     chest_shift = np.array([0.0, 0.25 * breath * k])
     for item in scene.distractors:
         shift = chest_shift if item.chest_wall else np.array([0.1 * breath * k, breath * k])
         pts = to_canvas(item.points + shift, factor)
         if item.shape == "tube":
             for run in _visible_runs(pts, canvas_shape[0] - 1, item.radius * factor + 2):
-                draw_tube(clutter, clutter_cover, run, item.radius * factor, item.peak)
+                draw_tube(clutter, cover, run, item.radius * factor, item.peak)
         elif item.shape in ("sphere", "disc"):
             draw_disc(clutter, pts[0], item.radius * factor, item.peak, sphere=item.shape == "sphere",
-                      coverage=clutter_cover if item.shape == "sphere" else None)
+                      coverage=cover if item.shape == "sphere" else None)
         elif item.shape == "polygon":
             layer = np.zeros(canvas_shape, np.uint8)
             cv2.fillPoly(layer, [np.round(pts * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
-            clutter_cover |= layer > 0
-            soft = cv2.GaussianBlur(layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5))
-            clutter += item.peak * soft
-
+            cover |= layer > 0
+            clutter += item.peak * cv2.GaussianBlur(layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5))
     for sheath in scene.sheaths:
         moved = move(sheath.points, breath, beat, scene.motion["cardiac_mm"], sheath.motion_weight)
         pts = to_canvas(view.project(moved), factor)
         radius = sheath.radius_mm * k * factor
         for run in _visible_runs(pts, canvas_shape[0] - 1, radius + 2):
-            draw_tube(clutter, clutter_cover, run, radius, sheath.shaft_attenuation)
+            draw_tube(clutter, cover, run, radius, sheath.shaft_attenuation)
         for centre, length in sheath.electrodes:
             ends = to_canvas(view.project(point_at(moved, np.array([centre - length / 2, centre + length / 2]))), factor)
-            draw_capsule(clutter, clutter_cover, ends[0], ends[1], radius, sheath.electrode_attenuation)
+            draw_capsule(clutter, cover, ends[0], ends[1], radius, sheath.electrode_attenuation)
+    return clutter, cover
 
-    masks: list[np.ndarray] = []
-    centrelines: list[np.ndarray] = []
-    electrodes, sizes, owners = [], [], []
-    for index, device in enumerate(scene.catheters):
-        moved = move(device.points, breath, beat, scene.motion["cardiac_mm"], device.motion_weight)
-        xy = view.project(moved)
-        cover = np.zeros(canvas_shape, bool)
-        radius_px = device.radius_mm * k
-        pts = to_canvas(xy, factor)
-        for run in _visible_runs(pts, canvas_shape[0] - 1, radius_px * factor + 2):
-            draw_tube(devices, cover, run, radius_px * factor, device.shaft_attenuation)
-        e_radius = radius_px * device.electrode_radius_scale
-        if len(device.electrodes):
-            centres_3d = point_at(moved, device.electrodes[:, 0])
-            starts = view.project(point_at(moved, device.electrodes[:, 0] - device.electrodes[:, 1] / 2))
-            ends = view.project(point_at(moved, device.electrodes[:, 0] + device.electrodes[:, 1] / 2))
-            centres = view.project(centres_3d)
-            # The first electrode of most catheters is the tip: a rounded cap ending at the tip.
-            for a, b in zip(starts, ends, strict=True):
-                draw_capsule(devices, cover, to_canvas(a, factor), to_canvas(b, factor), e_radius * factor,
-                             device.electrode_attenuation - device.shaft_attenuation * 0.5)
-            for c, a, b in zip(centres, starts, ends, strict=True):
-                ci = np.round(c).astype(int)
-                if not (0 <= ci[0] < size and 0 <= ci[1] < size) or not open_field[ci[1], ci[0]]:
-                    continue
-                width = max(abs(b[0] - a[0]) + 2 * e_radius, min_box)
-                height = max(abs(b[1] - a[1]) + 2 * e_radius, min_box)
-                electrodes.append(c)
-                sizes.append((width, height))
-                owners.append(index)
-        coverage = downsample(cover.view(np.uint8), factor)
-        catheter_cover_total |= cover
-        mask = coverage >= config.mask_coverage_threshold
-        # The centreline itself is always on the mask, so thin or foreshortened parts stay connected.
-        dense = resample(xy, 0.5)
-        ij = np.round(dense).astype(int)
-        ok = (ij[:, 0] >= 0) & (ij[:, 0] < size) & (ij[:, 1] >= 0) & (ij[:, 1] < size)
-        mask[ij[ok, 1], ij[ok, 0]] = True
-        mask &= open_field
-        masks.append(mask.astype(np.uint8))
-        run = _tip_run(xy, size)
-        run = resample(run, 2.0 * size / 256.0) if len(run) > 1 else run
-        centrelines.append(np.asarray(run, np.float32).reshape(-1, 2))
 
-    for c, owner in zip(electrodes, owners, strict=True):
-        ci = np.round(c).astype(int)
-        masks[owner][ci[1], ci[0]] = 1
+def _draw_catheter(device: Device, scene: Scene, breath: float, beat: float, attenuation: np.ndarray,
+                   cover: np.ndarray, open_field: np.ndarray, config: SynthConfig) -> _CatheterLabels:
+    """Draw one target catheter into ``attenuation`` (its own coverage into ``cover``, cleared
+    first) and return its labels: mask, centreline, visible electrodes with box sizes."""
+    size, view, factor = scene.size, scene.view, SUPERSAMPLE
+    min_box = config.min_box_px * size / 256.0
+    cover[:] = False
+    moved = move(device.points, breath, beat, scene.motion["cardiac_mm"], device.motion_weight)
+    xy = view.project(moved)
+    radius_px = device.radius_mm * view.px_per_mm
+    for run in _visible_runs(to_canvas(xy, factor), cover.shape[0] - 1, radius_px * factor + 2):
+        draw_tube(attenuation, cover, run, radius_px * factor, device.shaft_attenuation)
+    e_radius = radius_px * device.electrode_radius_scale
+    electrodes: list[np.ndarray] = []
+    sizes: list[tuple[float, float]] = []
+    if len(device.electrodes):
+        centres = view.project(point_at(moved, device.electrodes[:, 0]))
+        starts = view.project(point_at(moved, device.electrodes[:, 0] - device.electrodes[:, 1] / 2))
+        ends = view.project(point_at(moved, device.electrodes[:, 0] + device.electrodes[:, 1] / 2))
+        for centre, a, b in zip(centres, starts, ends, strict=True):
+            # Rings sit on the shaft, whose integral is already drawn: add the metal's excess.
+            draw_capsule(attenuation, cover, to_canvas(a, factor), to_canvas(b, factor), e_radius * factor,
+                         device.electrode_attenuation - device.shaft_attenuation * 0.5)
+            col, row = np.round(centre).astype(int)
+            if 0 <= col < size and 0 <= row < size and open_field[row, col]:
+                electrodes.append(centre)
+                sizes.append((max(abs(b[0] - a[0]) + 2 * e_radius, min_box),
+                              max(abs(b[1] - a[1]) + 2 * e_radius, min_box)))
+    mask = downsample(cover.view(np.uint8), factor) >= config.mask_coverage_threshold
+    # The centreline and the electrode centres are always on the mask, so thin or foreshortened
+    # parts stay connected and every electrode lies on its catheter.
+    points = np.vstack([resample(xy, 0.5), np.reshape(electrodes, (-1, 2))])
+    ij = np.round(points).astype(int)
+    ok = (ij[:, 0] >= 0) & (ij[:, 0] < size) & (ij[:, 1] >= 0) & (ij[:, 1] < size)
+    mask[ij[ok, 1], ij[ok, 0]] = True
+    mask &= open_field
+    for centre in electrodes:
+        col, row = np.round(centre).astype(int)
+        mask[row, col] = True
+    run = _tip_run(xy, size)
+    run = resample(run, 2.0 * size / 256.0) if len(run) > 1 else run
+    return _CatheterLabels(mask.astype(np.uint8), np.asarray(run, np.float32).reshape(-1, 2), electrodes, sizes)
 
-    anatomy = render_anatomy(scene.anatomy, view, size, breath_mm=breath, beat=beat)
+
+def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, time_s: float | None = None,
+                 window: tuple[float, float] | None = None) -> tuple[Frame, tuple[float, float]]:
+    """Render one motion state of ``scene`` with noise from ``rng``; returns (frame, display window).
+
+    ``time_s`` None draws a random respiratory and cardiac phase (independent frames); otherwise
+    the phases follow the scene's motion at that time. ``window`` fixes the display window.
+    """
+    size, factor = scene.size, SUPERSAMPLE
+    if time_s is None:
+        breath = float(rng.uniform(0, scene.motion["respiration_mm"]))
+        beat = float(rng.uniform(0, 1))
+    else:
+        breath, beat = motion_state(scene, time_s)
+    canvas_shape = (size * factor, size * factor)
+    open_field = scene.shutter < 0.5
+    clutter, clutter_cover = _draw_clutter(scene, breath, beat, canvas_shape)
+
+    devices = np.zeros(canvas_shape, np.float32)
+    cover = np.zeros(canvas_shape, bool)
+    catheter_cover = np.zeros(canvas_shape, bool)
+    labels = []
+    for device in scene.catheters:
+        labels.append(_draw_catheter(device, scene, breath, beat, devices, cover, open_field, config))
+        catheter_cover |= cover
+
+    anatomy = render_anatomy(scene.anatomy, scene.view, size, breath_mm=breath, beat=beat)
     total = anatomy + downsample(devices + clutter, factor) + scene.shutter
     im = scene.imaging
     detected = imaging_chain(total, rng, dose=im["dose"], electronic_noise=im["electronic_noise"],
@@ -428,16 +445,16 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
                             gamma=im["gamma"])
 
     union = np.zeros((size, size), np.uint8)
-    for mask in masks:
-        union |= mask
+    for label in labels:
+        union |= label.mask
     sample = Sample(
         image=image,
         mask=union,
-        electrodes=np.asarray(electrodes, np.float32).reshape(-1, 2),
-        electrode_sizes=np.asarray(sizes, np.float32).reshape(-1, 2),
-        electrode_catheter_ids=np.asarray(owners, np.int64),
+        electrodes=np.asarray([e for label in labels for e in label.electrodes], np.float32).reshape(-1, 2),
+        electrode_sizes=np.asarray([z for label in labels for z in label.sizes], np.float32).reshape(-1, 2),
+        electrode_catheter_ids=np.asarray([i for i, label in enumerate(labels) for _ in label.electrodes], np.int64),
         catheter_types=[d.kind for d in scene.catheters],
-        centrelines=centrelines,
+        centrelines=[label.centreline for label in labels],
         meta={
             "source": "synthetic",
             "pixel_spacing_mm": im["spacing_mm"],
@@ -448,9 +465,9 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
             "cardiac_contraction": beat,
         },
     )
-    frame = Frame(sample=sample, catheter_masks=masks,
+    frame = Frame(sample=sample, catheter_masks=[label.mask for label in labels],
                   distractor_coverage=downsample(clutter_cover.view(np.uint8), factor),
-                  catheter_coverage=downsample(catheter_cover_total.view(np.uint8), factor),
+                  catheter_coverage=downsample(catheter_cover.view(np.uint8), factor),
                   line_integral=total)
     return frame, window
 
