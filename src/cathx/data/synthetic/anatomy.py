@@ -191,7 +191,8 @@ def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float,
     """Pulmonary vessels: tapering random branches fanning out from each hilum."""
     k = view.px_per_mm / scale
     cx, cy = view.centre[0] / scale, view.centre[1] / scale
-    layer = np.zeros((res, res), np.float32)
+    segments: dict[int, list[np.ndarray]] = {}
+    origin = np.array([cx, cy])
     for side in (-1.0, 1.0):
         hilum = np.array([spine_shift + side * 45.0, -25.0 + 0.3 * breath_mm])
         for _ in range(14):
@@ -201,9 +202,10 @@ def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float,
                 angle += rng.normal(0, 0.35)
                 step = rng.uniform(8, 16)
                 nxt = position + step * np.array([np.cos(angle), np.sin(angle)])
-                a = np.round((np.array([cx, cy]) + position * k) * 8).astype(np.int32)
-                b = np.round((np.array([cx, cy]) + nxt * k) * 8).astype(np.int32)
-                cv2.line(layer, tuple(int(v) for v in a), tuple(int(v) for v in b), 1.0,
-                         max(int(round(width * k)), 1), cv2.LINE_AA, 3)
+                segment = np.round((origin + np.stack([position, nxt]) * k) * 8).astype(np.int32)
+                segments.setdefault(max(int(round(width * k)), 1), []).append(segment.reshape(-1, 1, 2))
                 position, width = nxt, width * 0.8
+    layer = np.zeros((res, res), np.float32)
+    for thickness, lines in segments.items():  # one call per width instead of one per segment
+        cv2.polylines(layer, lines, False, 1.0, thickness, cv2.LINE_AA, 3)
     return cv2.GaussianBlur(layer, (0, 0), max(1.0 * k, 0.6))
