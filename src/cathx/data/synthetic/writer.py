@@ -39,6 +39,7 @@ MIN_SIZE = 64
 MAX_SIZE = 4096
 SPLIT_FRACTIONS = {"test": 0.1, "val": 0.1}
 CARD_MARKER = "dataset_card.json"
+COMPACT = (",", ":")  # JSON separators: annotations.json for 20,000 frames stays ~100 MB
 
 
 def image_key(index: int) -> str:
@@ -154,7 +155,8 @@ def _frame_record(frame: Frame, index: int, split: str, root: Path, bit_depth: i
             "keypoints": [v for point in keypoints for v in point],
             "num_keypoints": len(keypoints),
             "electrode_sizes": [[round(float(w), 3), round(float(h), 3)] for w, h in sizes[mine].tolist()],
-            "centreline": [[round(float(x), 2), round(float(y), 2)] for x, y in sample.centrelines[position].tolist()],
+            "centreline": [[round(float(x), 1), round(float(y), 1)]
+                           for x, y in sample.centrelines[position].tolist()],
         })
     image = {
         "id": index,
@@ -371,10 +373,10 @@ def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, fram
             for record in records:
                 csv.writelines(record["rows"])
                 lists[record["split"]].write(record["key"] + "\n")
-                images_file.write(json.dumps(record["image"]) + "\n")
+                images_file.write(json.dumps(record["image"], separators=COMPACT) + "\n")
                 for annotation in record["annotations"]:
                     annotation_id += 1
-                    annotations_file.write(json.dumps({"id": annotation_id, **annotation}) + "\n")
+                    annotations_file.write(json.dumps({"id": annotation_id, **annotation}, separators=COMPACT) + "\n")
                 stats.add(record)
     _compose_annotations(tmp / layout.ANNOTATIONS_FILE, images_part, annotations_part)
     images_part.unlink()
