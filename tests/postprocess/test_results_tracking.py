@@ -99,3 +99,12 @@ def test_split_electrode_groups_on_a_shared_centreline():
     assert groups[0][1][-1, 0] <= 57 and groups[1][1][0, 0] >= 57
     single = split_electrode_groups(np.array([2, 6, 10], np.float32), line)
     assert len(single) == 1 and len(single[0][1]) == 101
+
+
+def test_split_at_junction_positions():
+    from cathx.postprocess.results import split_electrode_groups
+
+    line = np.stack([np.arange(0, 101, dtype=np.float32), np.zeros(101, np.float32)], 1)
+    arc = np.array([2, 6, 10, 14, 18, 22], np.float32)
+    groups = split_electrode_groups(arc, line, split_gap=12, junctions=np.array([12.0]))
+    assert [g.tolist() for g, _ in groups] == [[0, 1, 2], [3, 4, 5]]

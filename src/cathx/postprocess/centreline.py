@@ -13,7 +13,7 @@ piece is a second catheter crossing or touching the first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from skimage.morphology import skeletonize
@@ -29,11 +29,14 @@ class Centreline:
     points: (M, 2) float32 ordered polyline (x, y) in pixels, one-pixel steps.
     closed: True when the catheter forms a loop (circular mapping catheter).
     component: id of the skeleton piece it was found in (crossing lines share one).
+    junctions: arc positions (pixels from the start) where other branches leave the line: where
+        catheters merged in the mask part, so electrodes on either side belong to different ones.
     """
 
     points: np.ndarray
     closed: bool = False
     component: int = 0
+    junctions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @property
     def length(self) -> float:
@@ -295,7 +298,10 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
             break
         points = _to_xy(coords[np.array(pixels)])
         if polyline_length(points) >= min_length:
-            found.append(Centreline(points, closed=closed, component=piece_id))
+            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+            inner = [at[i] for i in range(1, len(nodes) - 1) if len(incidence.get(nodes[i], [])) >= 3]
+            found.append(Centreline(points, closed=closed, component=piece_id,
+                                    junctions=arc[inner].astype(np.float32)))
         piece_id += 1
     found.sort(key=lambda line: -line.length)
     return found

@@ -14,7 +14,7 @@ import numpy as np
 
 from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import classify_catheter
-from cathx.postprocess.centreline import extract_centrelines
+from cathx.postprocess.centreline import extract_centrelines, polyline_length
 
 ELECTRODE_COLUMNS: tuple[str, ...] = (
     "frame", "name", "x", "y", "score", "width", "height", "catheter_id", "index", "catheter_type", "electrode_id",
@@ -159,6 +159,7 @@ def analyse_frame(
     max_distance: float = 6.0,
     min_length: int = 16,
     split_gap: float = 12.0,
+    split_at_junctions: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> Results:
     """Post-process one frame at one resolution.
@@ -170,7 +171,9 @@ def analyse_frame(
     A binary mask merges catheters that touch or run side by side, so one centreline may carry
     the electrodes of several catheters: electrodes along a centreline are split into separate
     catheters where the gap between neighbours exceeds both ``split_gap`` pixels and three times
-    the median gap (see split_electrode_groups).
+    the median gap (see split_electrode_groups). ``split_at_junctions`` also splits where other
+    skeleton branches leave the centreline; off by default: on synthetic frames it cut crossing
+    catheters' electrode rows as often as it separated merged ones (type accuracy 70.8% vs 72.0%).
     """
     size = mask.shape if mask is not None else (0, 0)
     peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
@@ -181,13 +184,22 @@ def analyse_frame(
     catheters: list[Catheter] = []
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
-        for group, piece in split_electrode_groups(assignment.arc[members], points, split_gap):
+        junctions = line.junctions
+        if len(points) and len(line.points) and not np.array_equal(points[0], line.points[0]):
+            junctions = polyline_length(points) - junctions  # the centreline was flipped tip-first
+        groups = split_electrode_groups(assignment.arc[members], points, split_gap,
+                                        junctions if split_at_junctions else None)
+        for group, piece in groups:
             chosen = members[group]
-            kind = classify_catheter(assignment.arc[chosen], peaks[chosen, 3:5], line.closed and len(group) == len(members),
-                                     peaks[chosen, :2])
+            arc = assignment.arc[chosen]
+            if len(groups) > 1 and len(chosen):
+                # A piece cut from a shared centreline may hold its catheter tip-last: re-orient it.
+                piece, arc = _orient_piece(piece, peaks[chosen, :2])
+            closed = line.closed and len(groups) == 1
+            kind = classify_catheter(arc, peaks[chosen, 3:5], closed, peaks[chosen, :2])
             catheter_of[chosen] = len(catheters)
-            index_of[chosen[np.argsort(assignment.arc[chosen], kind="stable")]] = np.arange(len(chosen))
-            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=line.closed))
+            index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
     return Results(
         image_size=(int(size[0]), int(size[1])),
         mask=None if mask is None else (np.asarray(mask) > 0).astype(np.uint8),
@@ -197,11 +209,25 @@ def analyse_frame(
     )
 
 
-def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: float = 12.0
-                           ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split the electrodes on one centreline where they leave a large gap.
+def _orient_piece(piece: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orient a centreline piece to start at the end nearer its electrodes; (piece, electrode arcs)."""
+    from cathx.postprocess.assignment import project_to_polyline
 
-    arc: (N,) electrode arc positions along ``centreline`` (oriented from the tip). Returns
+    _, arc = project_to_polyline(points, piece)
+    length = float(np.linalg.norm(np.diff(piece, axis=0), axis=1).sum()) if len(piece) > 1 else 0.0
+    if arc.min() > length - arc.max():
+        return piece[::-1].copy(), (length - arc).astype(np.float32)
+    return piece, arc.astype(np.float32)
+
+
+def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: float = 12.0,
+                           junctions: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split the electrodes on one centreline at junctions and where they leave a large gap.
+
+    arc: (N,) electrode arc positions along ``centreline`` (oriented from the tip); junctions:
+    arc positions where other skeleton branches leave it (catheters merged in the mask): two
+    neighbouring electrodes with a junction between them go to different groups. A gap larger
+    than both ``split_gap`` and three times the group's median gap splits too. Returns
     (member positions into ``arc``, centreline piece) per group, from the tip: a group's piece
     runs from just before its first electrode to just before the next group's first one (the
     last group keeps the rest). No electrodes: one empty group with the whole centreline.
@@ -211,8 +237,12 @@ def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: f
     order = np.argsort(arc, kind="stable")
     gaps = np.diff(arc[order])
     cut = np.zeros(len(gaps), dtype=bool)
+    if junctions is not None and len(junctions) and len(gaps):
+        sorted_arc = arc[order]
+        for position in np.asarray(junctions, dtype=np.float64):
+            cut |= (sorted_arc[:-1] < position) & (sorted_arc[1:] > position)
     if len(gaps) >= 2:
-        cut = gaps > max(split_gap, 3.0 * float(np.median(gaps)))
+        cut |= gaps > max(split_gap, 3.0 * float(np.median(gaps)))
     starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
     ends = np.concatenate([starts[1:], [len(order)]])
     if len(starts) == 1:
