@@ -31,9 +31,10 @@ class SynthConfig:
     cranial_angle_deg: tuple[float, float] = (-12.0, 12.0)
 
     # Imaging chain.
-    dose: tuple[float, float] = (1200.0, 12000.0)  # photons per 256-px pixel with no attenuation
+    dose: tuple[float, float] = (500.0, 6000.0)  # photons per 256-px pixel with no attenuation
     electronic_noise: tuple[float, float] = (0.5, 3.0)  # detector read noise, photons
     focal_blur_px: tuple[float, float] = (0.35, 0.8)  # Gaussian sigma at 256 px
+    detector_blur_px: tuple[float, float] = (0.25, 0.6)  # scintillator spread, after the noise
     scatter_fraction: tuple[float, float] = (0.05, 0.25)
     edge_enhance_probability: float = 0.5
     collimation_probability: float = 0.35

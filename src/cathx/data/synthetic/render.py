@@ -151,8 +151,10 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
 
 
 def imaging_chain(attenuation: np.ndarray, rng: np.random.Generator, *, dose: float,
-                  electronic_noise: float, focal_blur: float, scatter_fraction: float) -> np.ndarray:
-    """Detected line integral: blur, scatter, Poisson quantum noise, read noise, log transform.
+                  electronic_noise: float, focal_blur: float, scatter_fraction: float,
+                  detector_blur: float = 0.0) -> np.ndarray:
+    """Detected line integral: blur, scatter, Poisson quantum noise, detector spread (which
+    correlates the noise into grain), read noise, log transform.
 
     attenuation: (H, W) total -log transmission. dose: mean photons per pixel with no object.
     Returns (H, W) float32 estimated -log transmission (noisy), dense = high.
@@ -166,6 +168,8 @@ def imaging_chain(attenuation: np.ndarray, rng: np.random.Generator, *, dose: fl
         scatter = cv2.resize(small, transmission.shape[::-1], interpolation=cv2.INTER_LINEAR)
         transmission = (1.0 - scatter_fraction) * transmission + scatter_fraction * scatter
     counts = rng.poisson(np.maximum(transmission * dose, 0.0)).astype(np.float32)
+    if detector_blur > 0:  # light spread in the scintillator acts after the quantum noise
+        counts = cv2.GaussianBlur(counts, (0, 0), detector_blur)
     counts += rng.normal(0.0, electronic_noise, counts.shape).astype(np.float32)
     return -np.log(np.maximum(counts, 0.5) / dose).astype(np.float32)
 

@@ -116,6 +116,7 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "dose": _uniform(rng, config.dose) * (256.0 / size) ** 2,
         "electronic_noise": _uniform(rng, config.electronic_noise),
         "focal_blur": _uniform(rng, config.focal_blur_px) * size / 256.0,
+        "detector_blur": _uniform(rng, config.detector_blur_px) * size / 256.0,
         "scatter_fraction": _uniform(rng, config.scatter_fraction),
         "edge_enhance": float(rng.uniform(0.2, 0.8)) if rng.random() < config.edge_enhance_probability else 0.0,
         "gamma": float(rng.uniform(0.75, 1.3)),
@@ -440,7 +441,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
     total = anatomy + downsample(devices + clutter, factor) + scene.shutter
     im = scene.imaging
     detected = imaging_chain(total, rng, dose=im["dose"], electronic_noise=im["electronic_noise"],
-                             focal_blur=im["focal_blur"], scatter_fraction=im["scatter_fraction"])
+                             focal_blur=im["focal_blur"], scatter_fraction=im["scatter_fraction"],
+                             detector_blur=im["detector_blur"])
     image, window = display(detected, open_field, rng, edge_enhance=im["edge_enhance"], window=window,
                             gamma=im["gamma"])
 
