@@ -48,3 +48,11 @@ def test_empty_and_missing(tmp_path):
         open_source(tmp_path)
     with pytest.raises(DataError, match="no such file"):
         open_source(tmp_path / "missing.png")
+
+
+def test_dataset_root_uses_its_images_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "x.png"), np.zeros((40, 40), np.uint8))
+    (tmp_path / "annotations.json").write_text("{}")
+    source = open_source(tmp_path)
+    assert source.kind == "folder" and source.length == 1

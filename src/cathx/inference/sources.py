@@ -116,6 +116,8 @@ def open_source(path: Path | str) -> Source:
             f"({', '.join(_image_suffixes())}), a video ({', '.join(_video_suffixes())}) or DICOM"
         )
     entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not any(p.suffix.lower() in _image_suffixes() for p in entries) and (path / "images").is_dir():
+        return open_source(path / "images")  # a dataset root (XRayCath layout): predict its images
     if not entries:
         raise DataError(f"{path}: folder is empty")
     images = [p for p in entries if p.suffix.lower() in _image_suffixes()]
