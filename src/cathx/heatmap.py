@@ -56,6 +56,14 @@ def electrode_sigma(sizes: Tensor, stride: int = DEFAULT_STRIDE, min_sigma: floa
     return torch.clamp((2 * radius + 1) / 6, min=min_sigma)
 
 
+def heatmap_stride(image_size: tuple[int, int], heatmap_size: tuple[int, int]) -> int:
+    """Stride of a heatmap from its size and the input's: (256, 256), (64, 64) -> 4."""
+    stride = image_size[0] // heatmap_size[0]
+    if stride < 1 or image_size[0] != stride * heatmap_size[0] or image_size[1] != stride * heatmap_size[1]:
+        raise ValueError(f"heatmap {tuple(heatmap_size)} is not an integer stride of the input {tuple(image_size)}")
+    return stride
+
+
 def pixels_to_cells(points: Tensor, stride: int) -> Tensor:
     return (points - (stride - 1) / 2) / stride
 

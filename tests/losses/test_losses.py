@@ -103,3 +103,16 @@ def test_criterion_perfect_detection_is_near_zero():
     heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
     losses = criterion({"heatmap": heat_logits, "size": targets["size"]}, batch)
     assert losses["det"].max().item() < 1e-3
+
+
+def test_criterion_reads_stride_from_shapes():
+    batch = make_batch()
+    criterion = MultiTaskCriterion()
+    for stride in (4, 2, 1):
+        targets = criterion.targets(batch, (32, 32), stride=stride)
+        assert targets["heatmap"].shape == (3, 1, 32 // stride, 32 // stride)
+        heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
+        losses = criterion({"heatmap": heat_logits, "size": targets["size"]}, batch)
+        assert losses["det"].max().item() < 1e-3
+    with pytest.raises(ValueError, match="not an integer stride"):
+        criterion({"heatmap": torch.zeros(3, 1, 5, 5)}, batch)

@@ -20,7 +20,7 @@ def test_encoder_names_match_registry():
 def test_every_encoder_forward_backward_64(name):
     torch.manual_seed(0)
     model = build_model(ModelConfig(encoder=name, **TINY))
-    assert model.encoder.strides == (4, 8, 16)
+    assert model.encoder.strides == (2, 4, 8, 16)
     outputs = model(torch.rand(1, 1, 64, 64))
     assert outputs["mask"].shape == (1, 1, 64, 64)
     assert outputs["heatmap"].shape == (1, 1, 16, 16)
@@ -32,9 +32,9 @@ def test_every_encoder_forward_backward_64(name):
 def test_encoder_drops_res5():
     encoder = Encoder("resnet34")
     assert not any(name.startswith("layer4") for name, _ in encoder.body.named_parameters())
-    assert encoder.out_channels == (64, 128, 256)
+    assert encoder.out_channels == (64, 64, 128, 256)
     features = encoder(torch.rand(2, 1, 64, 96))
-    assert [tuple(f.shape[-2:]) for f in features] == [(16, 24), (8, 12), (4, 6)]
+    assert [tuple(f.shape[-2:]) for f in features] == [(32, 48), (16, 24), (8, 12), (4, 6)]
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,32 @@ def test_encoder_drops_res5():
 def test_single_task_variants(tasks, keys):
     model = build_model(ModelConfig(encoder="resnet18", tasks=tasks, **TINY))
     assert set(model(torch.rand(2, 1, 32, 32))) == keys
+
+
+@pytest.mark.parametrize("stride", [4, 2, 1])
+def test_output_stride(stride):
+    model = build_model(ModelConfig(encoder="resnet18", output_stride=stride, fine_channels=8, **TINY))
+    outputs = model(torch.rand(1, 1, 32, 64))
+    assert model.output_stride == stride
+    assert outputs["mask"].shape == (1, 1, 32, 64)
+    assert outputs["heatmap"].shape == (1, 1, 32 // stride, 64 // stride)
+    assert outputs["size"].shape == (1, 2, 32 // stride, 64 // stride)
+    sum(value.mean() for value in outputs.values()).backward()
+
+
+def test_models_package_imports_no_data_losses_training():
+    import ast
+    from pathlib import Path
+
+    import cathx.models
+
+    forbidden = ("cathx.data", "cathx.losses", "cathx.training", "cathx.cli")
+    for path in Path(cathx.models.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(forbidden), f"{path.name} imports {name}"
 
 
 def test_state_dict_independent_of_task_order():
@@ -102,6 +128,8 @@ def test_config_round_trip_and_errors():
         from_dict(ModelConfig, {"tasks": ["pose"]})
     with pytest.raises(ConfigError, match="decoder_channels"):
         ModelConfig(decoder_channels=(64,))
+    with pytest.raises(ConfigError, match="output_stride: invalid value 3; choose from 4, 2, 1"):
+        from_dict(ModelConfig, {"output_stride": 3})
 
 
 def test_unknown_encoder_weights_file(tmp_path):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from cathx.heatmap import DEFAULT_MIN_SIGMA, encode_targets
+from cathx.heatmap import DEFAULT_MIN_SIGMA, encode_targets, heatmap_stride
 from cathx.losses.detection import centernet_focal_loss, size_l1_loss
 from cathx.losses.segmentation import bce_loss, soft_iou_loss
 
@@ -37,10 +37,11 @@ class MultiTaskCriterion(nn.Module):
     seg = BCE + soft IoU; det = focal + size_weight * L1(size) (lambda = 1 in the paper).
     ``batch`` is a collated cathx.data.datasets.SampleDataset batch (image, mask, has_mask,
     electrodes, electrode_sizes, electrode_valid, has_electrodes). Samples without a label for a
-    task get loss 0 for it, with no NaN in values or gradients.
+    task get loss 0 for it, with no NaN in values or gradients. ``stride`` of the heatmap: None
+    reads it from the shapes (image height / heatmap height).
     """
 
-    def __init__(self, size_weight: float = 1.0, stride: int = 4, min_sigma: float = DEFAULT_MIN_SIGMA) -> None:
+    def __init__(self, size_weight: float = 1.0, stride: int | None = None, min_sigma: float = DEFAULT_MIN_SIGMA) -> None:
         super().__init__()
         self.size_weight = size_weight
         self.stride = stride
@@ -64,7 +65,9 @@ class MultiTaskCriterion(nn.Module):
         if "heatmap" in outputs:
             heatmap = outputs["heatmap"]
             avail = batch["has_electrodes"].bool().reshape(-1).to(heatmap.device)
-            targets = self.targets(batch, image_size=tuple(batch["image"].shape[-2:]), device=heatmap.device)
+            image_size = tuple(batch["image"].shape[-2:])
+            stride = self.stride or heatmap_stride(image_size, tuple(heatmap.shape[-2:]))
+            targets = self.targets(batch, image_size=image_size, device=heatmap.device, stride=stride)
             focal = _masked(centernet_focal_loss(heatmap, targets["heatmap"], targets["positive"]), avail)
             terms = focal
             if "size" in outputs:
@@ -77,11 +80,12 @@ class MultiTaskCriterion(nn.Module):
             raise ValueError("outputs hold neither 'mask' nor 'heatmap'")
         return LossParts(losses, available, components)
 
-    def targets(self, batch: dict[str, Tensor], image_size: tuple[int, int], device: torch.device | None = None) -> dict[str, Tensor]:
+    def targets(self, batch: dict[str, Tensor], image_size: tuple[int, int], device: torch.device | None = None,
+                stride: int | None = None) -> dict[str, Tensor]:
         """Heatmap, positive and size targets of a batch (see cathx.heatmap.encode_targets)."""
         electrodes = batch["electrodes"].to(device)
         return encode_targets(electrodes, batch["electrode_sizes"].to(device), batch["electrode_valid"].to(device),
-                              image_size, stride=self.stride, min_sigma=self.min_sigma)
+                              image_size, stride=stride or self.stride or 4, min_sigma=self.min_sigma)
 
 
 def _masked(values: Tensor, available: Tensor) -> Tensor:

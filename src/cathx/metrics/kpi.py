@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cathx.heatmap import decode_peaks
+from cathx.heatmap import decode_peaks, heatmap_stride
 from cathx.metrics.detection import DEFAULT_MATCH_DISTANCE, penalised_error
 from cathx.metrics.segmentation import batch_dice, batch_iou
 
@@ -79,15 +79,18 @@ def sample_kpis(
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
 ) -> dict[str, Tensor]:
     """{"seg": (B,), "det": (B,)} KPIs for the tasks the model outputs; NaN where the sample has
-    no label for that task (batch["has_mask"] / batch["has_electrodes"] false)."""
+    no label for that task (batch["has_mask"] / batch["has_electrodes"] false). The heatmap
+    stride is read from batch["image"] (4 when the batch has no image)."""
     kpis: dict[str, Tensor] = {}
     if "mask" in outputs:
         value = segmentation_kpi(outputs["mask"], batch["mask"].to(outputs["mask"].device), segmentation)
         available = batch["has_mask"].bool().reshape(-1).to(value.device)
         kpis["seg"] = torch.where(available, value, torch.full_like(value, math.nan))
     if "heatmap" in outputs:
+        stride = (heatmap_stride(tuple(batch["image"].shape[-2:]), tuple(outputs["heatmap"].shape[-2:]))
+                  if "image" in batch else 4)
         value = detection_kpi(outputs["heatmap"], outputs.get("size"), batch["electrodes"], batch["electrode_valid"],
-                              detection, tau, cap, score_threshold)
+                              detection, tau, cap, score_threshold, stride=stride)
         available = batch["has_electrodes"].bool().reshape(-1).to(value.device)
         kpis["det"] = torch.where(available, value, torch.full_like(value, math.nan))
     return kpis

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from cathx.errors import CathxError
 from cathx.models.cathmtl import OUTPUT_STRIDE, TASK_HEADS, CathMTL
-from cathx.models.config import ENCODER_NAMES, TASKS, ModelConfig
+from cathx.models.config import ENCODER_NAMES, OUTPUT_STRIDES, TASKS, ModelConfig
 from cathx.models.encoders import ENCODERS, Encoder
 
 # Named architectures. "paper" follows the paper's text (ResNet34, latent 512, 64-channel heads);
@@ -49,6 +49,9 @@ def build_model(cfg: ModelConfig) -> CathMTL:
         decoder_channels=(cfg.decoder_channels[0], cfg.decoder_channels[1]),
         head_channels=cfg.head_channels,
         attention=cfg.attention == "cbam",
+        output_stride=cfg.output_stride,
+        fine_channels=cfg.fine_channels,
+        in_channels=cfg.in_channels,
     )
 
 
@@ -57,6 +60,7 @@ __all__ = [
     "ENCODER_NAMES",
     "MODEL_PROFILES",
     "OUTPUT_STRIDE",
+    "OUTPUT_STRIDES",
     "TASKS",
     "CathMTL",
     "ModelConfig",

@@ -10,7 +10,7 @@ from cathx.models.decoder import Decoder, Projection
 from cathx.models.encoders import Encoder
 from cathx.models.heads import Head, heatmap_bias
 
-OUTPUT_STRIDE = 4
+OUTPUT_STRIDE = 4  # the paper's; ModelConfig.output_stride can lower it to 2 or 1
 
 # Output name -> number of channels, per task.
 TASK_HEADS: dict[str, dict[str, int]] = {
@@ -23,10 +23,10 @@ class CathMTL(nn.Module):
     """Multi-task catheter network.
 
     forward(image (B, in_channels, H, W), H and W multiples of 16) returns a dict with the
-    declared heads:
-        "mask":    (B, 1, H, W) segmentation logits (stride-4 logits upsampled bilinearly),
-        "heatmap": (B, 1, H/4, W/4) electrode centre logits,
-        "size":    (B, 2, H/4, W/4) electrode box width and height in input pixels.
+    declared heads (s = ``output_stride``, 4 by default as in the paper):
+        "mask":    (B, 1, H, W) segmentation logits (stride-s logits upsampled bilinearly),
+        "heatmap": (B, 1, H/s, W/s) electrode centre logits,
+        "size":    (B, 2, H/s, W/s) electrode box width and height in input pixels.
     """
 
     def __init__(
@@ -37,6 +37,9 @@ class CathMTL(nn.Module):
         decoder_channels: tuple[int, int] = (256, 128),
         head_channels: int = 64,
         attention: bool = True,
+        output_stride: int = OUTPUT_STRIDE,
+        fine_channels: int = 32,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if not heads:
@@ -44,8 +47,9 @@ class CathMTL(nn.Module):
         self.encoder = encoder
         self.projection = Projection(encoder.out_channels[-1], latent_channels)
         self.attention = CBAM(latent_channels) if attention else nn.Identity()
-        self.decoder = Decoder(latent_channels, (encoder.out_channels[0], encoder.out_channels[1]),
-                               (decoder_channels[0], decoder_channels[1]))
+        skip_channels = (in_channels, *encoder.out_channels[:3])
+        self.decoder = Decoder(latent_channels, skip_channels, (decoder_channels[0], decoder_channels[1]),
+                               output_stride, fine_channels)
         self.heads = nn.ModuleDict(
             {
                 name: Head(self.decoder.out_channels, channels, head_channels,
@@ -53,17 +57,17 @@ class CathMTL(nn.Module):
                 for name, channels in heads.items()
             }
         )
-        self.output_stride = OUTPUT_STRIDE
+        self.output_stride = output_stride
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         height, width = image.shape[-2:]
         if height % 16 or width % 16:
             raise ValueError(f"input height and width must be multiples of 16, got {height}x{width}")
-        stride4, stride8, stride16 = self.encoder(image)
+        stride2, stride4, stride8, stride16 = self.encoder(image)
         latent = self.attention(self.projection(stride16))
-        features = self.decoder(latent, [stride4, stride8])
+        features = self.decoder(latent, [image, stride2, stride4, stride8])
         outputs = {name: head(features) for name, head in self.heads.items()}
-        if "mask" in outputs:
+        if "mask" in outputs and outputs["mask"].shape[-2:] != (height, width):
             outputs["mask"] = F.interpolate(outputs["mask"], size=(height, width), mode="bilinear",
                                             align_corners=False)
         return outputs

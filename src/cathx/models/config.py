@@ -19,6 +19,7 @@ ENCODER_NAMES: tuple[str, ...] = (
     "efficientnet_b0",
 )
 TASKS: tuple[str, ...] = ("segmentation", "detection")
+OUTPUT_STRIDES: tuple[int, ...] = (4, 2, 1)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class ModelConfig:
     latent_channels: width of the 3x3 projection after the stride-16 stage (512 in the paper).
     decoder_channels: widths of the decoder blocks at stride 8 and stride 4.
     head_channels: width of the two 3x3 convolutions of every head (64 in the paper).
+    output_stride: stride of the feature map the heads run on: 4 as in the paper, or 2 / 1 with
+        extra decoder stages (``fine_channels`` wide) fusing the stride-2 stem features and the
+        image. Electrodes closer than one stride merge into one heatmap peak, so small, closely
+        spaced electrodes need 2 or 1 (see docs/model.md).
     attention: "cbam" (channel then spatial attention, residual) or "none".
     tasks: "segmentation" adds the "mask" head, "detection" the "heatmap" and "size" heads.
     """
@@ -44,15 +49,22 @@ class ModelConfig:
     head_channels: int = 64
     attention: str = field(default="cbam", metadata=choices("cbam", "none"))
     tasks: tuple[str, ...] = field(default=TASKS, metadata=choices(*TASKS))
+    output_stride: int = 4
+    fine_channels: int = 32
 
     def __post_init__(self) -> None:
         if len(self.decoder_channels) != 2:
             raise ConfigError(
                 f"model.decoder_channels: expected 2 widths (stride 8, stride 4), got {list(self.decoder_channels)}"
             )
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise ConfigError(
+                f"model.output_stride: invalid value {self.output_stride!r}; choose from {', '.join(map(str, OUTPUT_STRIDES))}"
+            )
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"model.tasks: expected one or both of {', '.join(TASKS)}, got {list(self.tasks)}")
         for name, value in (("in_channels", self.in_channels), ("latent_channels", self.latent_channels),
-                            ("head_channels", self.head_channels), *(("decoder_channels", c) for c in self.decoder_channels)):
+                            ("head_channels", self.head_channels),
+                            ("fine_channels", self.fine_channels), *(("decoder_channels", c) for c in self.decoder_channels)):
             if value < 1:
                 raise ConfigError(f"model.{name}: must be positive, got {value}")

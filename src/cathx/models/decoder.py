@@ -42,20 +42,31 @@ class UpBlock(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Stride 16 latent + stride 8 and 4 skips -> stride 4 feature U.
+    """Stride-16 latent + encoder skips -> feature U at ``output_stride``.
 
-    forward(latent (B, L, H/16, W/16), skips [(B, C4, H/4, W/4), (B, C8, H/8, W/8)])
-    -> (B, decoder_channels[-1], H/4, W/4).
+    forward(latent (B, L, H/16, W/16), skips [image (B, I, H, W), (B, C2, H/2, W/2),
+    (B, C4, H/4, W/4), (B, C8, H/8, W/8)]) -> (B, out_channels, H/s, W/s), s = output_stride.
+    Stages: 16 -> 8 (decoder_channels[0]), 8 -> 4 (decoder_channels[1]), then for s < 4
+    4 -> 2 with the stem skip and 2 -> 1 with the image, ``fine_channels`` wide.
     """
 
-    def __init__(self, latent_channels: int, skip_channels: tuple[int, int], decoder_channels: tuple[int, int]) -> None:
+    def __init__(self, latent_channels: int, skip_channels: tuple[int, int, int, int],
+                 decoder_channels: tuple[int, int], output_stride: int = 4, fine_channels: int = 32) -> None:
         super().__init__()
-        skip4, skip8 = skip_channels
+        image_channels, skip2, skip4, skip8 = skip_channels
         width8, width4 = decoder_channels
         self.up8 = UpBlock(latent_channels, skip8, width8)
         self.up4 = UpBlock(width8, skip4, width4)
-        self.out_channels = width4
+        self.up2 = UpBlock(width4, skip2, fine_channels) if output_stride <= 2 else None
+        self.up1 = UpBlock(fine_channels, image_channels, fine_channels) if output_stride == 1 else None
+        self.output_stride = output_stride
+        self.out_channels = width4 if output_stride == 4 else fine_channels
 
     def forward(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
-        skip4, skip8 = skips
-        return self.up4(self.up8(latent, skip8), skip4)
+        image, skip2, skip4, skip8 = skips
+        x = self.up4(self.up8(latent, skip8), skip4)
+        if self.up2 is not None:
+            x = self.up2(x, skip2)
+        if self.up1 is not None:
+            x = self.up1(x, image)
+        return x

@@ -1,8 +1,10 @@
-"""Backbones from timm ``features_only``: the stride 4, 8 and 16 stages, 1 input channel.
+"""Backbones from timm ``features_only``: the stem (stride 2) and the stride 4, 8 and 16 stages.
 
-``ENCODERS[name]`` maps a name to the timm model and the feature indices of strides 4, 8 and 16
-(res2, res3, res4 for ResNets); deeper stages are not built where timm allows (ResNet, VGG,
-MobileNet, EfficientNet truncate after the last requested stage; HRNet computes all branches).
+``ENCODERS[name]`` maps a name to the timm model and the feature indices of strides 2, 4, 8 and
+16 (stem, res2, res3, res4 for ResNets); deeper stages are not built where timm allows (ResNet,
+VGG, MobileNet, EfficientNet truncate after the last requested stage; HRNet computes all
+branches). The stride-2 map costs nothing extra (the stem runs anyway) and is only used by
+decoders with an output stride below 4.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cathx.errors import CathxError
 
 logger = logging.getLogger(__name__)
 
-STRIDES: tuple[int, ...] = (4, 8, 16)
+STRIDES: tuple[int, ...] = (2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,13 @@ class EncoderSpec:
 
 
 ENCODERS: dict[str, EncoderSpec] = {
-    "resnet18": EncoderSpec("resnet18", (1, 2, 3)),
-    "resnet34": EncoderSpec("resnet34", (1, 2, 3)),
-    "vgg16_bn": EncoderSpec("vgg16_bn", (2, 3, 4)),
-    "hrnet_w18": EncoderSpec("hrnet_w18", (1, 2, 3)),
-    "hrnet_w32": EncoderSpec("hrnet_w32", (1, 2, 3)),
-    "mobilenetv3_large_100": EncoderSpec("mobilenetv3_large_100", (1, 2, 3)),
-    "efficientnet_b0": EncoderSpec("efficientnet_b0", (1, 2, 3)),
+    "resnet18": EncoderSpec("resnet18", (0, 1, 2, 3)),
+    "resnet34": EncoderSpec("resnet34", (0, 1, 2, 3)),
+    "vgg16_bn": EncoderSpec("vgg16_bn", (1, 2, 3, 4)),
+    "hrnet_w18": EncoderSpec("hrnet_w18", (0, 1, 2, 3)),
+    "hrnet_w32": EncoderSpec("hrnet_w32", (0, 1, 2, 3)),
+    "mobilenetv3_large_100": EncoderSpec("mobilenetv3_large_100", (0, 1, 2, 3)),
+    "efficientnet_b0": EncoderSpec("efficientnet_b0", (0, 1, 2, 3)),
 }
 
 
@@ -48,10 +50,10 @@ def encoder_spec(name: str) -> EncoderSpec:
 
 
 class Encoder(nn.Module):
-    """timm feature extractor returning features at strides 4, 8 and 16.
+    """timm feature extractor returning features at strides 2, 4, 8 and 16.
 
-    forward: (B, in_channels, H, W) -> [(B, C4, H/4, W/4), (B, C8, H/8, W/8), (B, C16, H/16, W/16)].
-    ``out_channels`` and ``strides`` describe those three maps.
+    forward: (B, in_channels, H, W) -> [(B, C2, H/2, W/2), (B, C4, H/4, W/4), (B, C8, H/8, W/8),
+    (B, C16, H/16, W/16)]. ``out_channels`` and ``strides`` describe those four maps.
     """
 
     def __init__(self, name: str, in_channels: int = 1, weights: str | Path | None = None) -> None:
