@@ -50,14 +50,27 @@ def run_once(n: int, size: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="cathx-synth-bench-") as tmp:
         out = Path(tmp) / "ds"
         env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", HF_HUB_OFFLINE="1")
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(out), str(n), str(size), str(workers)],
-                              capture_output=True, text=True, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(out), str(n), str(size), str(workers)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         if proc.returncode != 0:
             raise SystemExit(f"generator run failed:\n{proc.stderr[-2000:]}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    result.update({"frames": n, "size": size, "workers": workers, "frames_per_s": n / result["wall_s"],
-                   "cpu_use": result["cpu_s"] / result["wall_s"], "dataset_mb": disk / 2**20})
+    result.update(
+        {
+            "frames": n,
+            "size": size,
+            "workers": workers,
+            "frames_per_s": n / result["wall_s"],
+            "cpu_use": result["cpu_s"] / result["wall_s"],
+            "dataset_mb": disk / 2**20,
+        }
+    )
     return result
 
 
@@ -79,8 +92,12 @@ def main() -> None:
     report = {
         "benchmark": "synth_speed",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_before": [round(v, 2) for v in load_before]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": [round(v, 2) for v in load_before],
+        },
         "quick": args.quick,
         "target": f"{args.frames} frames of {args.size}x{args.size} in <= 60 s with 2 workers",
         "speed_2_workers": speed_2,
@@ -103,22 +120,29 @@ def main() -> None:
         f"Measured {report['date_utc']} on {report['machine']['cpus']} CPUs (load average before: "
         f"{', '.join(map(str, report['machine']['load_average_before']))}; the machine is shared, timings swing "
         "by about 25%). Command: `flock /tmp/cathx-cpu.lock .venv/bin/python benchmarks/synth_speed.py`"
-        + (" --quick (smoke run)" if args.quick else "") + ".",
+        + (" --quick (smoke run)" if args.quick else "")
+        + ".",
         "",
         "| run | frames | workers | wall (s) | frames/s | CPU use (cores) | main peak RSS (MiB) | worker peak RSS (MiB) | on disk (MiB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in (("speed", s2), ("speed, serial", s1), ("memory, short", short), ("memory, long", long)):
-        lines.append(f"| {name} | {r['frames']} | {r['workers']} | {r['wall_s']:.1f} | {r['frames_per_s']:.1f} | "
-                     f"{r['cpu_use']:.2f} | {r['main_peak_rss_mb']:.0f} | {r['worker_peak_rss_mb']:.0f} | "
-                     f"{r['dataset_mb']:.1f} |")
+        lines.append(
+            f"| {name} | {r['frames']} | {r['workers']} | {r['wall_s']:.1f} | {r['frames_per_s']:.1f} | "
+            f"{r['cpu_use']:.2f} | {r['main_peak_rss_mb']:.0f} | {r['worker_peak_rss_mb']:.0f} | "
+            f"{r['dataset_mb']:.1f} |"
+        )
     lines += [
         "",
-        f"- Target ({report['target']}): {'met' if report['meets_target'] else 'NOT met'}: "
-        f"{s2['wall_s']:.1f} s for {s2['frames']} frames; 2 workers are {report['parallel_speedup']:.2f}x one worker.",
-        f"- Memory from {short['frames']} to {long['frames']} frames: main process "
-        f"{report['memory_growth_mb']['main']:+.1f} MiB, worker {report['memory_growth_mb']['worker']:+.1f} MiB "
-        "(frames are streamed to disk; annotations.json is assembled from JSON-lines parts without loading them).",
+        (
+            f"- Target ({report['target']}): {'met' if report['meets_target'] else 'NOT met'}: "
+            f"{s2['wall_s']:.1f} s for {s2['frames']} frames; 2 workers are {report['parallel_speedup']:.2f}x one worker."
+        ),
+        (
+            f"- Memory from {short['frames']} to {long['frames']} frames: main process "
+            f"{report['memory_growth_mb']['main']:+.1f} MiB, worker {report['memory_growth_mb']['worker']:+.1f} MiB "
+            "(frames are streamed to disk; annotations.json is assembled from JSON-lines parts without loading them)."
+        ),
     ]
     (RESULTS / "synth_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -9,8 +9,24 @@ from cathx.data.formats import xraycath_layout as layout
 
 def test_synth_writes_dataset_and_preview(run_cli, tmp_path):
     out, preview = tmp_path / "ds", tmp_path / "preview.png"
-    result = run_cli("synth", out, "--n", 5, "--size", 64, "--sequences", 1, "--frames", 2, "--workers", 1,
-                     "--preview", preview, "--catheter-types", "cs_decapolar,lasso")
+    result = run_cli(
+        "synth",
+        out,
+        "--n",
+        5,
+        "--size",
+        64,
+        "--sequences",
+        1,
+        "--frames",
+        2,
+        "--workers",
+        1,
+        "--preview",
+        preview,
+        "--catheter-types",
+        "cs_decapolar,lasso",
+    )
     assert result.exit_code == 0, result.stderr
     assert "wrote 5 frames" in result.stdout
     assert len(list((out / layout.IMAGES_DIR).glob("*.png"))) == 5
@@ -27,11 +43,15 @@ def _check_error(result, message, tmp_path, expected_entries=()):
 
 
 def test_synth_rejects_bad_n(run_cli, tmp_path):
-    _check_error(run_cli("synth", tmp_path / "ds", "--n", 0), "--n must be a positive number of frames", tmp_path)
+    _check_error(
+        run_cli("synth", tmp_path / "ds", "--n", 0), "--n must be a positive number of frames", tmp_path
+    )
 
 
 def test_synth_rejects_small_size(run_cli, tmp_path):
-    _check_error(run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 48), "--size must be at least 64", tmp_path)
+    _check_error(
+        run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 48), "--size must be at least 64", tmp_path
+    )
 
 
 def test_synth_rejects_unknown_catheter_type(run_cli, tmp_path):

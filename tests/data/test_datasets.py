@@ -36,8 +36,11 @@ def test_missing_labels_give_flags_and_zeros():
 
 def test_extra_electrodes_are_truncated():
     points = np.stack([np.arange(10, dtype=np.float32), np.arange(10, dtype=np.float32)], axis=1)
-    sample = Sample(image=np.zeros((32, 32), np.float32), electrodes=points,
-                    electrode_sizes=np.full((10, 2), 3.0, np.float32))
+    sample = Sample(
+        image=np.zeros((32, 32), np.float32),
+        electrodes=points,
+        electrode_sizes=np.full((10, 2), 3.0, np.float32),
+    )
     item = SampleDataset([sample], max_electrodes=4)[0]
     assert int(item["electrode_valid"].sum()) == 4
     np.testing.assert_allclose(item["electrodes"].numpy(), points[:4])

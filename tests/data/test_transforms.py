@@ -16,8 +16,10 @@ def _on_mask(mask: np.ndarray, points: np.ndarray, radius: int = 1) -> np.ndarra
     h, w = mask.shape
     hits = []
     for x, y in points:
-        c, r = int(round(x)), int(round(y))
-        window = mask[max(r - radius, 0):min(r + radius + 1, h), max(c - radius, 0):min(c + radius + 1, w)]
+        c, r = np.rint([x, y]).astype(int)
+        window = mask[
+            max(r - radius, 0) : min(r + radius + 1, h), max(c - radius, 0) : min(c + radius + 1, w)
+        ]
         hits.append(window.max() > 0)
     return np.asarray(hits)
 
@@ -25,7 +27,9 @@ def _on_mask(mask: np.ndarray, points: np.ndarray, radius: int = 1) -> np.ndarra
 def test_flip_mirrors_image_mask_and_points():
     reader = SyntheticReader(2, size=96, seed=4, config=CONFIG)
     plain = SampleDataset(reader)[0]
-    flipped = SampleDataset(reader, build_transforms(96, train=True, flip=1.0, rotate=0.0, scale=(1.0, 1.0)))[0]
+    flipped = SampleDataset(reader, build_transforms(96, train=True, flip=1.0, rotate=0.0, scale=(1.0, 1.0)))[
+        0
+    ]
     np.testing.assert_allclose(flipped["image"].numpy(), plain["image"].numpy()[..., ::-1], atol=1e-6)
     np.testing.assert_array_equal(flipped["mask"].numpy(), plain["mask"].numpy()[..., ::-1])
     valid = plain["electrode_valid"].numpy()
@@ -59,18 +63,26 @@ def test_eval_transform_resizes_points_and_sizes():
     half = SampleDataset(reader, build_transforms(64, train=False))[0]
     valid = plain["electrode_valid"].numpy()
     assert half["image"].shape == (1, 64, 64)
-    np.testing.assert_allclose(half["electrodes"].numpy()[valid], (plain["electrodes"].numpy()[valid] + 0.5) / 2 - 0.5,
-                               atol=0.3)
-    np.testing.assert_allclose(half["electrode_sizes"].numpy()[valid], plain["electrode_sizes"].numpy()[valid] / 2,
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        half["electrodes"].numpy()[valid], (plain["electrodes"].numpy()[valid] + 0.5) / 2 - 0.5, atol=0.3
+    )
+    np.testing.assert_allclose(
+        half["electrode_sizes"].numpy()[valid], plain["electrode_sizes"].numpy()[valid] / 2, rtol=1e-3
+    )
 
 
 def test_frames_without_electrodes_or_labels_pass_through():
     from cathx.structures import Sample
 
-    empty = Sample(image=np.zeros((80, 80), np.float32), mask=np.zeros((80, 80), np.uint8),
-                   electrodes=np.zeros((0, 2), np.float32), electrode_sizes=np.zeros((0, 2), np.float32))
-    item = SampleDataset([empty, Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True))[0]
+    empty = Sample(
+        image=np.zeros((80, 80), np.float32),
+        mask=np.zeros((80, 80), np.uint8),
+        electrodes=np.zeros((0, 2), np.float32),
+        electrode_sizes=np.zeros((0, 2), np.float32),
+    )
+    item = SampleDataset(
+        [empty, Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True)
+    )[0]
     assert item["image"].shape == (1, 64, 64) and item["has_electrodes"] and not item["electrode_valid"].any()
     bare = SampleDataset([Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True))[0]
     assert not bare["has_mask"] and not bare["has_electrodes"] and bare["image"].shape == (1, 64, 64)

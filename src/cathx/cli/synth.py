@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,19 +24,27 @@ def _types(text: str | None) -> tuple[str, ...] | None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def synth(
-        out: Path = typer.Argument(..., help="Output folder (must not exist or be empty, unless --overwrite)."),
-        n: int = typer.Option(2000, "--n", help="Total number of frames (sequence frames included)."),
-        size: int = typer.Option(256, "--size", help="Image width and height in pixels (>= 64)."),
-        seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives identical files."),
-        sequences: int = typer.Option(0, "--sequences", help="Number of moving sequences among the n frames."),
-        frames: int = typer.Option(20, "--frames", help="Frames per sequence."),
-        fps: float = typer.Option(15.0, "--fps", help="Frame rate of sequences (7.5, 15 or 30 are typical)."),
-        preview: Path | None = typer.Option(None, "--preview", help="Also write a contact sheet PNG here."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing cathx dataset at OUT."),
-        workers: int = typer.Option(2, "--workers", help="Worker processes."),
-        catheter_types: str | None = typer.Option(
-            None, "--catheter-types", help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
-        bit_depth: int = typer.Option(8, "--bit-depth", help="PNG bit depth: 8 or 16."),
+        out: Annotated[
+            Path, typer.Argument(help="Output folder (must not exist or be empty, unless --overwrite).")
+        ],
+        n: Annotated[
+            int, typer.Option("--n", help="Total number of frames (sequence frames included).")
+        ] = 2000,
+        size: Annotated[int, typer.Option(help="Image width and height in pixels (>= 64).")] = 256,
+        seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files.")] = 0,
+        sequences: Annotated[int, typer.Option(help="Number of moving sequences among the n frames.")] = 0,
+        frames: Annotated[int, typer.Option(help="Frames per sequence.")] = 20,
+        fps: Annotated[
+            float, typer.Option(help="Frame rate of sequences (7.5, 15 or 30 are typical).")
+        ] = 15.0,
+        preview: Annotated[Path | None, typer.Option(help="Also write a contact sheet PNG here.")] = None,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing cathx dataset at OUT.")] = False,
+        workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+        catheter_types: Annotated[
+            str | None,
+            typer.Option(help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
+        ] = None,
+        bit_depth: Annotated[int, typer.Option(help="PNG bit depth: 8 or 16.")] = 8,
     ) -> None:
         """Generate a synthetic X-ray fluoroscopy dataset (images, masks, electrodes, annotations.json)."""
         from dataclasses import replace
@@ -46,8 +55,19 @@ def register(app: typer.Typer) -> None:
 
         names = _types(catheter_types)
         config = SynthConfig()
-        check_arguments(out, n, size, sequences, frames, fps, bit_depth, overwrite, workers,
-                        names if names is not None else config.catheter_types, seed)
+        check_arguments(
+            out,
+            n,
+            size,
+            sequences,
+            frames,
+            fps,
+            bit_depth,
+            overwrite,
+            workers,
+            names if names is not None else config.catheter_types,
+            seed,
+        )
         if names is not None:
             config = replace(config, catheter_types=names)
         if preview is not None and preview.suffix.lower() != ".png":
@@ -56,13 +76,26 @@ def register(app: typer.Typer) -> None:
         start = time.perf_counter()
         try:
             with console.status(f"generating {n} frames of {size}x{size} px"):
-                path = write_dataset(out, n, size=size, seed=seed, sequences=sequences, frames=frames, fps=fps,
-                                     config=config, overwrite=overwrite, workers=workers, bit_depth=bit_depth)
+                path = write_dataset(
+                    out,
+                    n,
+                    size=size,
+                    seed=seed,
+                    sequences=sequences,
+                    frames=frames,
+                    fps=fps,
+                    config=config,
+                    overwrite=overwrite,
+                    workers=workers,
+                    bit_depth=bit_depth,
+                )
         except KeyboardInterrupt:
             Console(stderr=True).print(f"interrupted: nothing was written to {out}", highlight=False)
             raise typer.Exit(130) from None
         elapsed = time.perf_counter() - start
-        console.print(f"wrote {n} frames to {path} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):.1f} frames/s)")
+        console.print(
+            f"wrote {n} frames to {path} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):.1f} frames/s)"
+        )
         if preview is not None:
             samples = preview_samples(n, size, seed, sequences, frames, fps, config)
             write_preview(preview, samples)

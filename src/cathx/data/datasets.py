@@ -27,7 +27,9 @@ class SampleDataset(Dataset):
     (keypoints in "xys" format with a ``keypoint_index`` label field), or None.
     """
 
-    def __init__(self, reader: Sequence[Sample], transform: Any | None = None, max_electrodes: int = 64) -> None:
+    def __init__(
+        self, reader: Sequence[Sample], transform: Any | None = None, max_electrodes: int = 64
+    ) -> None:
         self.reader = reader
         self.transform = transform
         self.max_electrodes = int(max_electrodes)
@@ -42,16 +44,26 @@ class SampleDataset(Dataset):
         has_mask = sample.mask is not None
         mask = (sample.mask > 0).astype(np.uint8) if has_mask else np.zeros(image.shape, np.uint8)
         has_electrodes = sample.electrodes is not None
-        points = np.asarray(sample.electrodes if has_electrodes else np.zeros((0, 2)), np.float32).reshape(-1, 2)
+        points = np.asarray(sample.electrodes if has_electrodes else np.zeros((0, 2)), np.float32).reshape(
+            -1, 2
+        )
         sizes = sample.electrode_sizes
-        sizes = np.asarray(sizes, np.float32).reshape(-1, 2) if sizes is not None and len(sizes) == len(points) \
+        sizes = (
+            np.asarray(sizes, np.float32).reshape(-1, 2)
+            if sizes is not None and len(sizes) == len(points)
             else np.zeros((len(points), 2), np.float32)
+        )
 
         if self.transform is not None:
             side = np.maximum(sizes.max(axis=1), 1e-3) if len(sizes) else np.zeros(0, np.float32)
-            keypoints = np.concatenate([points, side[:, None]], axis=1) if len(points) else np.zeros((0, 3), np.float32)
-            out = self.transform(image=image[..., None], mask=mask, keypoints=keypoints,
-                                 keypoint_index=np.arange(len(points)))
+            keypoints = (
+                np.concatenate([points, side[:, None]], axis=1)
+                if len(points)
+                else np.zeros((0, 3), np.float32)
+            )
+            out = self.transform(
+                image=image[..., None], mask=mask, keypoints=keypoints, keypoint_index=np.arange(len(points))
+            )
             image = np.asarray(out["image"], np.float32).reshape(out["image"].shape[:2])
             mask = np.asarray(out["mask"], np.uint8)
             kept = np.asarray(out["keypoint_index"], np.int64)
@@ -67,7 +79,9 @@ class SampleDataset(Dataset):
         count = len(points)
         if count > self.max_electrodes:
             if not self._warned:
-                logger.warning("sample %d has %d electrodes; keeping the first %d", index, count, self.max_electrodes)
+                logger.warning(
+                    "sample %d has %d electrodes; keeping the first %d", index, count, self.max_electrodes
+                )
                 self._warned = True
             count = self.max_electrodes
         electrodes = np.zeros((self.max_electrodes, 2), np.float32)

@@ -7,13 +7,18 @@ scale, so a zoom rescales electrode sizes too.
 
 from __future__ import annotations
 
+import albumentations as A
 import cv2
 
-import albumentations as A
 
-
-def build_transforms(size: int, train: bool, scale: tuple[float, float] = (0.85, 1.15), rotate: float = 15.0,
-                     flip: float = 0.5, p_affine: float = 0.8) -> A.Compose:
+def build_transforms(
+    size: int,
+    train: bool,
+    scale: tuple[float, float] = (0.85, 1.15),
+    rotate: float = 15.0,
+    flip: float = 0.5,
+    p_affine: float = 0.8,
+) -> A.Compose:
     """Compose for ``SampleDataset``: resize to ``size`` x ``size``, plus random flip, scale and
     rotation (degrees, +-``rotate``) when ``train``. Keypoints are (x, y, side) in pixels with a
     ``keypoint_index`` label field so the dataset can tell which electrodes survived."""
@@ -22,10 +27,21 @@ def build_transforms(size: int, train: bool, scale: tuple[float, float] = (0.85,
         if flip > 0:
             steps.append(A.HorizontalFlip(p=flip))
         if rotate > 0 or scale != (1.0, 1.0):
-            steps.append(A.Affine(scale=scale, rotate=(-rotate, rotate), interpolation=cv2.INTER_LINEAR,
-                                  mask_interpolation=cv2.INTER_NEAREST, border_mode=cv2.BORDER_CONSTANT,
-                                  fill=0.0, fill_mask=0, p=p_affine))
+            steps.append(
+                A.Affine(
+                    scale=scale,
+                    rotate=(-rotate, rotate),
+                    interpolation=cv2.INTER_LINEAR,
+                    mask_interpolation=cv2.INTER_NEAREST,
+                    border_mode=cv2.BORDER_CONSTANT,
+                    fill=0.0,
+                    fill_mask=0,
+                    p=p_affine,
+                )
+            )
     return A.Compose(
         steps,
-        keypoint_params=A.KeypointParams(format="xys", label_fields=["keypoint_index"], remove_invisible=True),
+        keypoint_params=A.KeypointParams(
+            format="xys", label_fields=["keypoint_index"], remove_invisible=True
+        ),
     )

@@ -20,9 +20,15 @@ from cathx.data.synthetic.scene import frame_rng, render_scene, sample_scene
 from cathx.errors import ConfigError
 
 SIZE = 96
-BUSY = SynthConfig(ecg_probability=1.0, sternal_wire_probability=1.0, guidewire_probability=1.0,
-                   probe_probability=1.0, pacemaker_can_probability=1.0, sheath_probability=1.0,
-                   empty_probability=0.0)
+BUSY = SynthConfig(
+    ecg_probability=1.0,
+    sternal_wire_probability=1.0,
+    guidewire_probability=1.0,
+    probe_probability=1.0,
+    pacemaker_can_probability=1.0,
+    sheath_probability=1.0,
+    empty_probability=0.0,
+)
 
 
 def test_frame_follows_the_sample_schema():
@@ -43,7 +49,7 @@ def test_every_electrode_lies_on_its_own_catheter_mask(seed):
     sample = frame.sample
     assert len(sample.electrodes) > 0
     for (x, y), owner in zip(sample.electrodes, sample.electrode_catheter_ids, strict=True):
-        col, row = int(round(x)), int(round(y))
+        col, row = np.rint([x, y]).astype(int)
         assert frame.catheter_masks[owner][row, col] == 1
         assert sample.mask[row, col] == 1
     union = np.zeros_like(sample.mask)
@@ -81,11 +87,19 @@ def test_same_seed_same_frame_and_different_seed_differs():
     assert not np.array_equal(a.image, c.image)
 
 
-@pytest.mark.parametrize(("kind", "counts"), [("cs_decapolar", {10}), ("quadripolar", {4}), ("ablation", {4}),
-                                                ("lasso", {10, 20}), ("pacing", {2})])
+@pytest.mark.parametrize(
+    ("kind", "counts"),
+    [("cs_decapolar", {10}), ("quadripolar", {4}), ("ablation", {4}), ("lasso", {10, 20}), ("pacing", {2})],
+)
 def test_electrode_count_per_catheter_type(kind, counts):
-    config = SynthConfig(catheter_types=(kind,), catheter_probability={kind: 1.0}, max_quadripolar=1,
-                         empty_probability=0.0, collimation_probability=0.0, iris_probability=0.0)
+    config = SynthConfig(
+        catheter_types=(kind,),
+        catheter_probability={kind: 1.0},
+        max_quadripolar=1,
+        empty_probability=0.0,
+        collimation_probability=0.0,
+        iris_probability=0.0,
+    )
     seen = []
     for seed in range(4):
         sample = generate_frame(seed, 128, config)

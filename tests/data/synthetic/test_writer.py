@@ -23,11 +23,19 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_layout_annotations_and_card(tmp_path):
     out = write_dataset(tmp_path / "ds", 12, size=64, seed=3, sequences=2, frames=3, workers=1)
-    for name in (layout.IMAGES_DIR, layout.MASKS_DIR, layout.CSV_PATH, layout.ANNOTATIONS_FILE,
-                 "dataset_card.json", "dataset_card.md"):
+    for name in (
+        layout.IMAGES_DIR,
+        layout.MASKS_DIR,
+        layout.CSV_PATH,
+        layout.ANNOTATIONS_FILE,
+        "dataset_card.json",
+        "dataset_card.md",
+    ):
         assert (out / name).exists(), name
     assert len(list((out / layout.IMAGES_DIR).glob("*.png"))) == 12
-    listed = [line for s in layout.SPLITS for line in (out / layout.IMAGESETS_DIR / f"{s}.txt").read_text().split()]
+    listed = [
+        line for s in layout.SPLITS for line in (out / layout.IMAGESETS_DIR / f"{s}.txt").read_text().split()
+    ]
     assert sorted(listed) == [f"{i:06d}" for i in range(12)]
     data = json.loads((out / layout.ANNOTATIONS_FILE).read_text())
     assert [c["name"] for c in data["categories"]] == list(CATHETER_TYPES)
@@ -89,15 +97,18 @@ def test_reader_round_trip(tmp_path):
         assert np.abs(read.image - made.image).max() <= 0.5 / 255 + 1e-6
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n": 0}, "--n must be a positive number of frames, got 0"),
-    ({"n": -3}, "--n must be a positive number of frames, got -3"),
-    ({"size": 32}, "--size must be at least 64 pixels, got 32"),
-    ({"seed": -1}, "--seed must be 0 or more, got -1"),
-    ({"sequences": 2, "frames": 5}, "--sequences 2 x --frames 5 = 10 frames is more than --n 4"),
-    ({"bit_depth": 12}, "--bit-depth must be 8 or 16, got 12"),
-    ({"fps": 0.0}, "--fps must be positive, got 0.0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n": 0}, "--n must be a positive number of frames, got 0"),
+        ({"n": -3}, "--n must be a positive number of frames, got -3"),
+        ({"size": 32}, "--size must be at least 64 pixels, got 32"),
+        ({"seed": -1}, "--seed must be 0 or more, got -1"),
+        ({"sequences": 2, "frames": 5}, "--sequences 2 x --frames 5 = 10 frames is more than --n 4"),
+        ({"bit_depth": 12}, "--bit-depth must be 8 or 16, got 12"),
+        ({"fps": 0.0}, "--fps must be positive, got 0.0"),
+    ],
+)
 def test_bad_arguments_write_nothing(tmp_path, kwargs, message):
     args = {"n": 4, "size": 64, "workers": 1} | kwargs
     with pytest.raises(CathxError, match=message.replace("+", r"\+")):

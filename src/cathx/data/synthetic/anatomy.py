@@ -52,11 +52,18 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         body=rng.uniform(2.6, 3.8),
         gradient=(rng.uniform(-0.15, 0.15), rng.uniform(-0.15, 0.15)),
         lung=rng.uniform(0.5, 1.0),
-        lung_shapes=((-78.0 + rng.normal(0, 6), -45.0 + rng.normal(0, 8), 55.0 + rng.normal(0, 5), 115.0),
-                     (82.0 + rng.normal(0, 6), -50.0 + rng.normal(0, 8), 52.0 + rng.normal(0, 5), 105.0)),
+        lung_shapes=(
+            (-78.0 + rng.normal(0, 6), -45.0 + rng.normal(0, 8), 55.0 + rng.normal(0, 5), 115.0),
+            (82.0 + rng.normal(0, 6), -50.0 + rng.normal(0, 8), 52.0 + rng.normal(0, 5), 105.0),
+        ),
         heart=rng.uniform(0.1, 0.3),
-        heart_shape=(15.0 * s + rng.normal(0, 5), 28.0 + rng.normal(0, 6), 82.0 * s, 60.0 * s,
-                     rng.uniform(-35.0, -15.0)),
+        heart_shape=(
+            15.0 * s + rng.normal(0, 5),
+            28.0 + rng.normal(0, 6),
+            82.0 * s,
+            60.0 * s,
+            rng.uniform(-35.0, -15.0),
+        ),
         mediastinum=rng.uniform(0.15, 0.35),
         spine=rng.uniform(0.25, 0.55),
         spine_x=-12.0 + rng.normal(0, 6),
@@ -67,8 +74,10 @@ def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
         rib_phase=rng.uniform(0.0, 1.0),
         rib_pitch=rng.uniform(24.0, 32.0),
         diaphragm=rng.uniform(0.7, 1.3),
-        domes=((-70.0 + rng.normal(0, 10), 55.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014)),
-               (72.0 + rng.normal(0, 10), 72.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014))),
+        domes=(
+            (-70.0 + rng.normal(0, 10), 55.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014)),
+            (72.0 + rng.normal(0, 10), 72.0 + rng.normal(0, 18), rng.uniform(0.004, 0.014)),
+        ),
         texture=rng.uniform(0.03, 0.08),
         texture_seed=int(rng.integers(2**31)),
         rib_jitter=tuple(rng.normal(0, 1, 48).tolist()),
@@ -83,8 +92,9 @@ def _soft(distance: np.ndarray, width: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(distance / max(width, 1e-3), -30, 30)))
 
 
-def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0.0,
-                   beat: float = 0.0) -> np.ndarray:
+def render_anatomy(
+    anatomy: Anatomy, view: View, size: int, breath_mm: float = 0.0, beat: float = 0.0
+) -> np.ndarray:
     """(size, size) float32 line-integral map of the anatomy.
 
     breath_mm: cranio-caudal shift of diaphragm and heart (positive = inspiration, down).
@@ -126,8 +136,9 @@ def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0
     body = _soft(np.abs(phase - 0.5) * a.vertebra_pitch - 0.4 * a.vertebra_pitch, 1.5)
     pedicles = np.zeros_like(x)
     for side in (-1.0, 1.0):
-        pd = np.sqrt(((sx - side * a.spine_width * 0.33) / 5.0) ** 2
-                     + (((phase - 0.35) * a.vertebra_pitch) / 7.0) ** 2)
+        pd = np.sqrt(
+            ((sx - side * a.spine_width * 0.33) / 5.0) ** 2 + (((phase - 0.35) * a.vertebra_pitch) / 7.0) ** 2
+        )
         pedicles = np.maximum(pedicles, _soft((pd - 1.0) * 5.0, 1.2) - 0.6 * _soft((pd - 0.6) * 5.0, 1.0))
     spinous = _soft(np.sqrt((sx / 4.0) ** 2 + (((phase - 0.7) * a.vertebra_pitch) / 6.0) ** 2) - 1.0, 0.3)
     total = total + a.spine * spine_band * (0.75 + 0.25 * body) + 0.12 * pedicles + 0.08 * spinous
@@ -145,15 +156,19 @@ def render_anatomy(anatomy: Anatomy, view: View, size: int, breath_mm: float = 0
         total = total + a.vignette * r2
 
     texture_rng = np.random.default_rng(a.texture_seed)
-    texture = smooth_noise(texture_rng, (res, res), 12.0 * k / scale) * 0.5 + smooth_noise(
-        texture_rng, (res, res), 2.5 * k / scale) * 0.5
+    texture = (
+        smooth_noise(texture_rng, (res, res), 12.0 * k / scale) * 0.5
+        + smooth_noise(texture_rng, (res, res), 2.5 * k / scale) * 0.5
+    )
     total = total + a.texture * texture * (0.4 + lungs)
     total = total + a.markings * _lung_markings(texture_rng, res, view, scale, spine_shift, breath_mm) * lungs
 
     return cv2.resize(total.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def _rib_cage(a: Anatomy, res: int, view: View, scale: float, spine_shift: float, breath_mm: float) -> np.ndarray:
+def _rib_cage(
+    a: Anatomy, res: int, view: View, scale: float, spine_shift: float, breath_mm: float
+) -> np.ndarray:
     """Posterior ribs (arcs leaving the spine, curving down laterally) and fainter anterior ribs,
     drawn as thick polylines with a denser cortical rim, at the anatomy resolution."""
     k = view.px_per_mm / scale  # anatomy-grid pixels per mm
@@ -161,14 +176,14 @@ def _rib_cage(a: Anatomy, res: int, view: View, scale: float, spine_shift: float
     shaft = np.zeros((res, res), np.float32)
     rim = np.zeros((res, res), np.float32)
     jitter = a.rib_jitter or (0.0,) * 48
-    width = max(int(round(9.0 * k)), 2)
+    width = max(round(9.0 * k), 2)
     lateral = np.linspace(0.0, 150.0, 40)
     for side in (-1.0, 1.0):
         for i in range(12):
             j = jitter[(i + (0 if side < 0 else 12)) % len(jitter)]
             y0 = -200.0 + (i + a.rib_phase) * a.rib_pitch + 4.0 * j - 0.35 * breath_mm
             # rises a little next to the spine, then sweeps down as it wraps round the chest
-            drop = (0.0042 + 0.0008 * j) * lateral ** 2 - (0.3 + 0.05 * j) * lateral
+            drop = (0.0042 + 0.0008 * j) * lateral**2 - (0.3 + 0.05 * j) * lateral
             xs = spine_shift + side * (a.spine_width / 2 - 6.0 + lateral)
             ys = y0 + drop
             pts = np.stack([cx + xs * k, cy + ys * k], axis=1)
@@ -176,7 +191,9 @@ def _rib_cage(a: Anatomy, res: int, view: View, scale: float, spine_shift: float
             cv2.polylines(shaft, [poly], False, 1.0, width, cv2.LINE_AA, 3)
             cv2.polylines(rim, [poly], False, 1.0, width + 2, cv2.LINE_AA, 3)
             # anterior rib: from the lateral chest wall down towards the sternum, fainter
-            ys_front = y0 + 10.0 + 0.55 * (150.0 - lateral) - 0.002 * (150.0 - lateral) ** 2 - 0.35 * breath_mm
+            ys_front = (
+                y0 + 10.0 + 0.55 * (150.0 - lateral) - 0.002 * (150.0 - lateral) ** 2 - 0.35 * breath_mm
+            )
             xs_front = spine_shift + side * (25.0 + lateral)
             pts = np.stack([cx + xs_front * k, cy + ys_front * k], axis=1)
             poly = np.round(pts[8:] * 8).astype(np.int32).reshape(-1, 1, 2)
@@ -186,8 +203,9 @@ def _rib_cage(a: Anatomy, res: int, view: View, scale: float, spine_shift: float
     return cv2.GaussianBlur(ribs, (0, 0), max(0.8 * k, 0.5))
 
 
-def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float, spine_shift: float,
-                   breath_mm: float) -> np.ndarray:
+def _lung_markings(
+    rng: np.random.Generator, res: int, view: View, scale: float, spine_shift: float, breath_mm: float
+) -> np.ndarray:
     """Pulmonary vessels: tapering random branches fanning out from each hilum."""
     k = view.px_per_mm / scale
     cx, cy = view.centre[0] / scale, view.centre[1] / scale
@@ -203,7 +221,7 @@ def _lung_markings(rng: np.random.Generator, res: int, view: View, scale: float,
                 step = rng.uniform(8, 16)
                 nxt = position + step * np.array([np.cos(angle), np.sin(angle)])
                 segment = np.round((origin + np.stack([position, nxt]) * k) * 8).astype(np.int32)
-                segments.setdefault(max(int(round(width * k)), 1), []).append(segment.reshape(-1, 1, 2))
+                segments.setdefault(max(round(width * k), 1), []).append(segment.reshape(-1, 1, 2))
                 position, width = nxt, width * 0.8
     layer = np.zeros((res, res), np.float32)
     for thickness, lines in segments.items():  # one call per width instead of one per segment

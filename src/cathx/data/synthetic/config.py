@@ -20,8 +20,15 @@ class SynthConfig:
 
     # Target catheters that may appear, and how likely each is in a frame.
     catheter_types: tuple[str, ...] = field(default=TARGET_TYPES, metadata=choices(*TARGET_TYPES))
-    catheter_probability: dict[str, float] = field(default_factory=lambda: {
-        "cs_decapolar": 0.85, "ablation": 0.7, "lasso": 0.45, "quadripolar": 0.45, "pacing": 0.2})
+    catheter_probability: dict[str, float] = field(
+        default_factory=lambda: {
+            "cs_decapolar": 0.85,
+            "ablation": 0.7,
+            "lasso": 0.45,
+            "quadripolar": 0.45,
+            "pacing": 0.2,
+        }
+    )
     max_quadripolar: int = 2
     empty_probability: float = 0.02  # frames without any target catheter (negatives)
 
@@ -64,5 +71,4 @@ class SynthConfig:
     def __post_init__(self) -> None:
         for name in self.catheter_types:
             if name not in TARGET_TYPES:
-                raise ConfigError(
-                    f"unknown catheter type {name!r}; choose from {', '.join(TARGET_TYPES)}")
+                raise ConfigError(f"unknown catheter type {name!r}; choose from {', '.join(TARGET_TYPES)}")

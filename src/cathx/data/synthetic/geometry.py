@@ -69,8 +69,15 @@ def catmull_rom(control: np.ndarray, per_segment: int = 24) -> np.ndarray:
     pieces = []
     for i in range(1, len(padded) - 2):
         p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
-        pieces.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                             + (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
+        pieces.append(
+            0.5
+            * (
+                (2 * p1)
+                + (-p0 + p2) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
+            )
+        )
     pieces.append(control[-1:])
     return np.vstack(pieces)
 
@@ -103,6 +110,7 @@ def point_at(points: np.ndarray, arc_mm: np.ndarray) -> np.ndarray:
 
 # --- electrode layouts: (E, 2) [centre arc length from tip, length] in mm -----------------------
 
+
 def _layout(lengths: list[float], gaps: list[float]) -> np.ndarray:
     rows, start = [], 0.0
     for i, length in enumerate(lengths):
@@ -132,6 +140,7 @@ def electrode_layout(kind: str, rng: np.random.Generator) -> np.ndarray:
 
 # --- catheter centrelines (proximal -> distal control points, returned tip first) ---------------
 
+
 def _jitter(points: list[tuple[float, float, float]], rng: np.random.Generator, sigma: float) -> np.ndarray:
     return np.asarray(points, np.float64) + rng.normal(0.0, sigma, (len(points), 3))
 
@@ -146,11 +155,17 @@ _SVC = [(-32.0, -190.0, 0.0), (-34.0, -110.0, 0.0), (-38.0, -45.0, 4.0)]
 
 def cs_catheter(rng: np.random.Generator, heart: float) -> np.ndarray:
     route = _SVC + [(-36.0, 0.0, 10.0)] if rng.random() < 0.55 else _IVC + [(-32.0, 30.0, 14.0)]
-    groove = [(-20.0, 20.0, 24.0), (-2.0, 24.0, 34.0), (18.0, 16.0, 42.0), (34.0, 4.0, 42.0),
-              (44.0, -10.0, 34.0)]
+    groove = [
+        (-20.0, 20.0, 24.0),
+        (-2.0, 24.0, 34.0),
+        (18.0, 16.0, 42.0),
+        (34.0, 4.0, 42.0),
+        (44.0, -10.0, 34.0),
+    ]
     reach = rng.integers(3, 6)
     control = [tuple(np.asarray(p) * [1, 1, 1]) for p in route] + [
-        tuple(np.asarray(p) * heart) for p in groove[:reach]]
+        tuple(np.asarray(p) * heart) for p in groove[:reach]
+    ]
     return _finish(_jitter(control, rng, 4.0))
 
 
@@ -209,8 +224,13 @@ def lasso_catheter(rng: np.random.Generator, heart: float) -> tuple[np.ndarray, 
 
 
 def pacing_lead(rng: np.random.Generator, heart: float) -> np.ndarray:
-    route = [(75.0, -200.0, -25.0), (40.0, -150.0, -15.0), (-10.0, -115.0, -5.0), (-32.0, -70.0, 0.0),
-             (-36.0, -20.0, 2.0)]
+    route = [
+        (75.0, -200.0, -25.0),
+        (40.0, -150.0, -15.0),
+        (-10.0, -115.0, -5.0),
+        (-32.0, -70.0, 0.0),
+        (-36.0, -20.0, 2.0),
+    ]
     if rng.random() < 0.65:  # right ventricular apex
         path = [(-22.0, 18.0, -4.0), (6.0, 36.0, -18.0), (30.0, 50.0, -28.0)]
     else:  # right atrial appendage, J-shaped
@@ -248,5 +268,11 @@ def make_catheter(kind: str, rng: np.random.Generator, heart: float) -> Device:
     weight = np.clip((np.abs(points[:, 1]) - 45.0) / 60.0, 0.0, 1.0)[:, None]
     points = points + weight * offset
     layout = layout[layout[:, 0] < (len(points) - 1) * STEP_MM]
-    return Device(kind=kind, points=points, radius_mm=radius, shaft_attenuation=shaft,
-                  electrodes=layout, electrode_attenuation=electrode)
+    return Device(
+        kind=kind,
+        points=points,
+        radius_mm=radius,
+        shaft_attenuation=shaft,
+        electrodes=layout,
+        electrode_attenuation=electrode,
+    )

@@ -13,10 +13,24 @@ from cathx.fileio import atomic_write_bytes
 from cathx.structures import Sample
 
 # BGR colours per catheter slot, distinct on grey.
-COLOURS = ((60, 200, 255), (80, 255, 80), (255, 120, 60), (255, 80, 255), (60, 255, 255), (200, 200, 40),
-           (120, 120, 255), (255, 255, 255))
-SHORT = {"cs_decapolar": "CS", "quadripolar": "QUAD", "ablation": "ABL", "lasso": "LASSO", "pacing": "PACE",
-         "unknown": "?"}
+COLOURS = (
+    (60, 200, 255),
+    (80, 255, 80),
+    (255, 120, 60),
+    (255, 80, 255),
+    (60, 255, 255),
+    (200, 200, 40),
+    (120, 120, 255),
+    (255, 255, 255),
+)
+SHORT = {
+    "cs_decapolar": "CS",
+    "quadripolar": "QUAD",
+    "ablation": "ABL",
+    "lasso": "LASSO",
+    "pacing": "PACE",
+    "unknown": "?",
+}
 
 
 def draw_labels(sample: Sample, scale: int = 1) -> np.ndarray:
@@ -33,7 +47,9 @@ def draw_labels(sample: Sample, scale: int = 1) -> np.ndarray:
             from scipy.spatial import cKDTree
 
             points = np.concatenate(lines)
-            owner = np.concatenate([np.full(len(line), i) for i, line in enumerate(sample.centrelines) if len(line)])
+            owner = np.concatenate(
+                [np.full(len(line), i) for i, line in enumerate(sample.centrelines) if len(line)]
+            )
             ys, xs = np.nonzero(mask)
             _, nearest = cKDTree(points).query(np.stack([xs, ys], axis=1))
             colours[ys, xs] = np.asarray(COLOURS, np.uint8)[owner[nearest] % len(COLOURS)]
@@ -45,16 +61,32 @@ def draw_labels(sample: Sample, scale: int = 1) -> np.ndarray:
         if len(line):
             x, y = (np.round((line[0] + 0.5) * scale - 0.5)).astype(int)
             label = SHORT.get(sample.catheter_types[index], sample.catheter_types[index])
-            cv2.putText(canvas, label, (int(x) + 5, int(y) - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.32 * max(scale, 1),
-                        colour, 1, cv2.LINE_AA)
+            cv2.putText(
+                canvas,
+                label,
+                (int(x) + 5, int(y) - 5),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.32 * max(scale, 1),
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
     if sample.electrodes is not None:
-        ids = sample.electrode_catheter_ids if sample.electrode_catheter_ids is not None else np.zeros(len(sample.electrodes), int)
-        sizes = sample.electrode_sizes if sample.electrode_sizes is not None else np.full((len(sample.electrodes), 2), 3.0)
+        ids = (
+            sample.electrode_catheter_ids
+            if sample.electrode_catheter_ids is not None
+            else np.zeros(len(sample.electrodes), int)
+        )
+        sizes = (
+            sample.electrode_sizes
+            if sample.electrode_sizes is not None
+            else np.full((len(sample.electrodes), 2), 3.0)
+        )
         for (x, y), (w, h), owner in zip(sample.electrodes, sizes, ids, strict=True):
             colour = (40, 40, 255)
-            x0, y0 = int(round((x - w / 2 + 0.5) * scale)), int(round((y - h / 2 + 0.5) * scale))
-            x1, y1 = int(round((x + w / 2 + 0.5) * scale)) - 1, int(round((y + h / 2 + 0.5) * scale)) - 1
-            cv2.rectangle(canvas, (x0 - 1, y0 - 1), (x1 + 1, y1 + 1), colour, 1)
+            x0, y0 = np.rint([(x - w / 2 + 0.5) * scale, (y - h / 2 + 0.5) * scale]).astype(int)
+            x1, y1 = np.rint([(x + w / 2 + 0.5) * scale, (y + h / 2 + 0.5) * scale]).astype(int) - 1
+            cv2.rectangle(canvas, (int(x0) - 1, int(y0) - 1), (int(x1) + 1, int(y1) + 1), colour, 1)
     return canvas
 
 
@@ -67,23 +99,32 @@ def contact_sheet(samples: Sequence[Sample], pairs_per_row: int = 2, tile: int =
         raw = cv2.cvtColor(np.clip(sample.image * 255.0, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
         scale = max(1, tile // sample.width)
         labelled = draw_labels(sample, scale)
-        raw = cv2.resize(raw, (tile, tile), interpolation=cv2.INTER_AREA if sample.width > tile else cv2.INTER_NEAREST)
+        raw = cv2.resize(
+            raw, (tile, tile), interpolation=cv2.INTER_AREA if sample.width > tile else cv2.INTER_NEAREST
+        )
         labelled = cv2.resize(labelled, (tile, tile), interpolation=cv2.INTER_AREA)
         meta = sample.meta
-        caption = f"seq {meta['sequence_id']} f{meta['frame_index']}" if meta.get("sequence_id") is not None else \
-            f"#{meta.get('index', len(tiles))}"
-        cv2.putText(raw, caption, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 255, 255), 1, cv2.LINE_AA)
+        caption = (
+            f"seq {meta['sequence_id']} f{meta['frame_index']}"
+            if meta.get("sequence_id") is not None
+            else f"#{meta.get('index', len(tiles))}"
+        )
+        cv2.putText(
+            raw, caption, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 255, 255), 1, cv2.LINE_AA
+        )
         tiles.append(np.hstack([raw, np.full((tile, 2, 3), 40, np.uint8), labelled]))
     rows = []
     blank = np.zeros_like(tiles[0])
     for start in range(0, len(tiles), pairs_per_row):
-        row = tiles[start:start + pairs_per_row]
+        row = tiles[start : start + pairs_per_row]
         row += [blank] * (pairs_per_row - len(row))
         rows.append(np.hstack([np.hstack([t, np.full((tile, 6, 3), 0, np.uint8)]) for t in row]))
     return np.vstack([np.vstack([r, np.zeros((6, r.shape[1], 3), np.uint8)]) for r in rows])
 
 
-def write_preview(path: Path | str, samples: Sequence[Sample], pairs_per_row: int = 2, tile: int = 256) -> Path:
+def write_preview(
+    path: Path | str, samples: Sequence[Sample], pairs_per_row: int = 2, tile: int = 256
+) -> Path:
     """Write the contact sheet of ``samples`` as a PNG at ``path`` (atomically)."""
     path = Path(path)
     if path.suffix.lower() != ".png":

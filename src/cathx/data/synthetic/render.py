@@ -54,8 +54,9 @@ def _chord_kernel(radius: float) -> np.ndarray:
     return (cover / (2.0 * radius)).astype(np.float32)
 
 
-def draw_tube(attenuation: np.ndarray, coverage: np.ndarray | None, points: np.ndarray,
-              radius: float, peak: float) -> None:
+def draw_tube(
+    attenuation: np.ndarray, coverage: np.ndarray | None, points: np.ndarray, radius: float, peak: float
+) -> None:
     """Add a tube along canvas polyline ``points`` (M, 2) with ``radius`` (canvas px).
 
     The line integral at distance d from the axis is ``peak * sqrt(1 - (d / radius)^2)`` (the
@@ -84,7 +85,12 @@ def draw_tube(attenuation: np.ndarray, coverage: np.ndarray | None, points: np.n
     ax, ay = dense[:, 0] - fx, dense[:, 1] - fy
     fx, fy = fx.astype(np.int64), fy.astype(np.int64)
     index, mass = [], []
-    for dx, dy, wgt in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
+    for dx, dy, wgt in (
+        (0, 0, (1 - ax) * (1 - ay)),
+        (1, 0, ax * (1 - ay)),
+        (0, 1, (1 - ax) * ay),
+        (1, 1, ax * ay),
+    ):
         cx, cy = fx + dx, fy + dy
         ok = (cx >= 0) & (cx < cw) & (cy >= 0) & (cy < ch)
         index.append(cy[ok] * cw + cx[ok])
@@ -92,13 +98,19 @@ def draw_tube(attenuation: np.ndarray, coverage: np.ndarray | None, points: np.n
     density = np.bincount(np.concatenate(index), np.concatenate(mass), minlength=ch * cw)
     density = density.reshape(ch, cw).astype(np.float32)
     profile = cv2.filter2D(density, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    attenuation[y0:y1 + 1, x0:x1 + 1] += peak * profile
+    attenuation[y0 : y1 + 1, x0 : x1 + 1] += peak * profile
     if coverage is not None:
-        coverage[y0:y1 + 1, x0:x1 + 1] |= profile >= 0.2
+        coverage[y0 : y1 + 1, x0 : x1 + 1] |= profile >= 0.2
 
 
-def draw_capsule(attenuation: np.ndarray, coverage: np.ndarray | None, a: np.ndarray, b: np.ndarray,
-                 radius: float, peak: float) -> None:
+def draw_capsule(
+    attenuation: np.ndarray,
+    coverage: np.ndarray | None,
+    a: np.ndarray,
+    b: np.ndarray,
+    radius: float,
+    peak: float,
+) -> None:
     """Add a short solid cylinder with rounded ends from ``a`` to ``b`` (canvas px): an electrode."""
     h, w = attenuation.shape
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -108,35 +120,41 @@ def draw_capsule(attenuation: np.ndarray, coverage: np.ndarray | None, a: np.nda
     y1 = min(int(np.ceil(max(a[1], b[1]) + radius + 1)), h - 1)
     if x1 < x0 or y1 < y0:
         return
-    ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
     p = np.stack([xs, ys], axis=-1).astype(np.float64)
     ab = b - a
     denom = float(ab @ ab)
     t = np.clip(((p - a) @ ab) / denom, 0.0, 1.0) if denom > 1e-12 else np.zeros(p.shape[:2])
     distance = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
     profile = np.sqrt(np.clip(1.0 - (distance / radius) ** 2, 0.0, 1.0))
-    attenuation[y0:y1 + 1, x0:x1 + 1] += (peak * profile).astype(attenuation.dtype)
+    attenuation[y0 : y1 + 1, x0 : x1 + 1] += (peak * profile).astype(attenuation.dtype)
     if coverage is not None:
-        coverage[y0:y1 + 1, x0:x1 + 1] |= distance < radius
+        coverage[y0 : y1 + 1, x0 : x1 + 1] |= distance < radius
 
 
-def draw_disc(attenuation: np.ndarray, centre: np.ndarray, radius: float, peak: float,
-              sphere: bool = True, coverage: np.ndarray | None = None) -> None:
+def draw_disc(
+    attenuation: np.ndarray,
+    centre: np.ndarray,
+    radius: float,
+    peak: float,
+    sphere: bool = True,
+    coverage: np.ndarray | None = None,
+) -> None:
     """Add a sphere (chord profile) or a flat disc with a soft 1-px rim at ``centre`` (canvas px)."""
     h, w = attenuation.shape
     x0, y0 = max(int(centre[0] - radius - 2), 0), max(int(centre[1] - radius - 2), 0)
     x1, y1 = min(int(centre[0] + radius + 2), w - 1), min(int(centre[1] + radius + 2), h - 1)
     if x1 < x0 or y1 < y0:
         return
-    ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
     distance = np.hypot(xs - centre[0], ys - centre[1])
     if sphere:
         profile = np.sqrt(np.clip(1.0 - (distance / radius) ** 2, 0.0, 1.0))
     else:
         profile = np.clip(radius - distance + 0.5, 0.0, 1.0)
-    attenuation[y0:y1 + 1, x0:x1 + 1] += (peak * profile).astype(attenuation.dtype)
+    attenuation[y0 : y1 + 1, x0 : x1 + 1] += (peak * profile).astype(attenuation.dtype)
     if coverage is not None:
-        coverage[y0:y1 + 1, x0:x1 + 1] |= distance < radius
+        coverage[y0 : y1 + 1, x0 : x1 + 1] |= distance < radius
 
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
@@ -150,9 +168,16 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
     return (field - field.mean()) / (field.std() + 1e-6)
 
 
-def imaging_chain(attenuation: np.ndarray, rng: np.random.Generator, *, dose: float,
-                  electronic_noise: float, focal_blur: float, scatter_fraction: float,
-                  detector_blur: float = 0.0) -> np.ndarray:
+def imaging_chain(
+    attenuation: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dose: float,
+    electronic_noise: float,
+    focal_blur: float,
+    scatter_fraction: float,
+    detector_blur: float = 0.0,
+) -> np.ndarray:
     """Detected line integral: blur, scatter, Poisson quantum noise, detector spread (which
     correlates the noise into grain), read noise, log transform.
 
@@ -174,9 +199,15 @@ def imaging_chain(attenuation: np.ndarray, rng: np.random.Generator, *, dose: fl
     return -np.log(np.maximum(counts, 0.5) / dose).astype(np.float32)
 
 
-def display(line_integral: np.ndarray, field: np.ndarray, rng: np.random.Generator, *,
-            edge_enhance: float, window: tuple[float, float] | None = None,
-            gamma: float = 1.0) -> tuple[np.ndarray, tuple[float, float]]:
+def display(
+    line_integral: np.ndarray,
+    field: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    edge_enhance: float,
+    window: tuple[float, float] | None = None,
+    gamma: float = 1.0,
+) -> tuple[np.ndarray, tuple[float, float]]:
     """Window/level to [0, 1] with dense = dark, optional gamma and unsharp-mask edge enhancement.
 
     ``field``: bool (H, W) open (uncollimated) area used to pick the window. Returns the image and
@@ -193,7 +224,7 @@ def display(line_integral: np.ndarray, field: np.ndarray, rng: np.random.Generat
     image = (high - line_integral) / max(high - low, 1e-6)
     image = np.clip(image, 0.0, 1.0)
     if gamma != 1.0:
-        image = image ** gamma
+        image = image**gamma
     if edge_enhance > 0:
         blurred = cv2.GaussianBlur(image, (0, 0), 2.0)
         image = image + edge_enhance * (image - blurred)

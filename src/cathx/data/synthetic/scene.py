@@ -83,8 +83,14 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
     spacing = _uniform(rng, config.pixel_spacing_mm) * 256.0 / size
     px_per_mm = 1.0 / spacing
     centre = (size * rng.uniform(0.42, 0.58), size * rng.uniform(0.4, 0.56))
-    view = View(rotation=rotation_matrix(_uniform(rng, config.view_angle_deg), _uniform(rng, config.cranial_angle_deg)),
-                px_per_mm=px_per_mm, centre=centre, source_object_mm=float(rng.uniform(650, 850)))
+    view = View(
+        rotation=rotation_matrix(
+            _uniform(rng, config.view_angle_deg), _uniform(rng, config.cranial_angle_deg)
+        ),
+        px_per_mm=px_per_mm,
+        centre=centre,
+        source_object_mm=float(rng.uniform(650, 850)),
+    )
     heart = float(rng.uniform(0.85, 1.15))
     anatomy = sample_anatomy(rng, heart)
 
@@ -103,8 +109,9 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
             kind = config.catheter_types[int(rng.integers(len(config.catheter_types)))]
             catheters.append(make_catheter(kind, rng, heart))
 
-    distractors, kinds = _sample_distractors(rng, size, view, anatomy, config,
-                                             pacing=any(c.kind == "pacing" for c in catheters))
+    distractors, kinds = _sample_distractors(
+        rng, size, view, anatomy, config, pacing=any(c.kind == "pacing" for c in catheters)
+    )
     sheaths = []
     for device in catheters:
         if device.kind in ("ablation", "lasso") and rng.random() < config.sheath_probability:
@@ -118,7 +125,9 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "focal_blur": _uniform(rng, config.focal_blur_px) * size / 256.0,
         "detector_blur": _uniform(rng, config.detector_blur_px) * size / 256.0,
         "scatter_fraction": _uniform(rng, config.scatter_fraction),
-        "edge_enhance": float(rng.uniform(0.2, 0.8)) if rng.random() < config.edge_enhance_probability else 0.0,
+        "edge_enhance": float(rng.uniform(0.2, 0.8))
+        if rng.random() < config.edge_enhance_probability
+        else 0.0,
         "gamma": float(rng.uniform(0.75, 1.3)),
         "spacing_mm": spacing,
     }
@@ -131,20 +140,38 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "cardiac_phase": float(rng.uniform(0, 1)),
         "recursive_filter": _uniform(rng, config.recursive_filter),
     }
-    return Scene(size=size, view=view, anatomy=anatomy, catheters=catheters, distractors=distractors,
-                 distractor_kinds=kinds, shutter=shutter, imaging=imaging, motion=motion, sheaths=sheaths)
+    return Scene(
+        size=size,
+        view=view,
+        anatomy=anatomy,
+        catheters=catheters,
+        distractors=distractors,
+        distractor_kinds=kinds,
+        shutter=shutter,
+        imaging=imaging,
+        motion=motion,
+        sheaths=sheaths,
+    )
 
 
 def _sheath(device: Device, rng: np.random.Generator) -> Device:
     """A transseptal sheath around the proximal part of ``device``, with a radiopaque tip band."""
     exposed_mm = rng.uniform(20.0, 60.0)
     start = min(int(exposed_mm / 0.5), len(device.points) - 2)
-    return Device(kind="sheath", points=device.points[start:].copy(), radius_mm=rng.uniform(1.35, 1.6),
-                  shaft_attenuation=rng.uniform(0.08, 0.18), electrodes=np.array([[1.0, 1.5]]),
-                  electrode_attenuation=rng.uniform(0.6, 1.0), electrode_radius_scale=1.0, target=False)
+    return Device(
+        kind="sheath",
+        points=device.points[start:].copy(),
+        radius_mm=rng.uniform(1.35, 1.6),
+        shaft_attenuation=rng.uniform(0.08, 0.18),
+        electrodes=np.array([[1.0, 1.5]]),
+        electrode_attenuation=rng.uniform(0.6, 1.0),
+        electrode_radius_scale=1.0,
+        target=False,
+    )
 
 
 # --- distractors ---------------------------------------------------------------------------------
+
 
 def _edge_point(rng: np.random.Generator, size: int, side: int) -> np.ndarray:
     t = rng.uniform(0.05, 0.95) * size
@@ -155,8 +182,9 @@ def _curve2d(control: list[np.ndarray] | np.ndarray, step: float = 0.5) -> np.nd
     return resample(smooth_curve(np.asarray(control, np.float64), step=step), step)
 
 
-def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy: Anatomy,
-                        config: SynthConfig, pacing: bool) -> tuple[list[Primitive], list[str]]:
+def _sample_distractors(
+    rng: np.random.Generator, size: int, view: View, anatomy: Anatomy, config: SynthConfig, pacing: bool
+) -> tuple[list[Primitive], list[str]]:
     k = view.px_per_mm
     items: list[Primitive] = []
     kinds: list[str] = []
@@ -168,8 +196,14 @@ def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy
             items.append(Primitive("sphere", centre[None], rng.uniform(2.0, 3.2) * k, rng.uniform(0.8, 1.6)))
             ring = rng.uniform(3.5, 5.0) * k
             angles = np.linspace(0, 2 * np.pi, 48)
-            items.append(Primitive("tube", centre + ring * np.stack([np.cos(angles), np.sin(angles)], 1),
-                                   0.35 * k, rng.uniform(0.2, 0.45)))
+            items.append(
+                Primitive(
+                    "tube",
+                    centre + ring * np.stack([np.cos(angles), np.sin(angles)], 1),
+                    0.35 * k,
+                    rng.uniform(0.2, 0.45),
+                )
+            )
             side = int(np.argmin([centre[1], size - centre[0], size - centre[1], centre[0]]))
             if rng.random() < 0.4:
                 side = int(rng.integers(4))
@@ -177,8 +211,11 @@ def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy
             direction = end - centre
             clip_dir = direction / (np.linalg.norm(direction) + 1e-9)
             clip_end = centre + clip_dir * rng.uniform(6, 10) * k
-            items.append(Primitive("tube", np.stack([centre, clip_end]), rng.uniform(1.2, 1.8) * k,
-                                   rng.uniform(0.5, 0.9)))
+            items.append(
+                Primitive(
+                    "tube", np.stack([centre, clip_end]), rng.uniform(1.2, 1.8) * k, rng.uniform(0.5, 0.9)
+                )
+            )
             middle = (clip_end + end) / 2 + rng.normal(0, 0.15 * size, 2)
             wire = _curve2d([clip_end, middle, end])
             items.append(Primitive("tube", wire, rng.uniform(0.5, 0.8) * k, rng.uniform(0.2, 0.45)))
@@ -230,19 +267,29 @@ def _sample_distractors(rng: np.random.Generator, size: int, view: View, anatomy
             if s + 3 >= len(probe) * 0.5 / k:
                 break
             a_idx, b_idx = int(s * k / 0.5), int((s + 2.5) * k / 0.5)
-            items.append(Primitive("tube", probe[a_idx:b_idx + 1], rng.uniform(1.4, 1.8) * k,
-                                   rng.uniform(0.7, 1.2), False))
+            items.append(
+                Primitive(
+                    "tube", probe[a_idx : b_idx + 1], rng.uniform(1.4, 1.8) * k, rng.uniform(0.7, 1.2), False
+                )
+            )
     if rng.random() < config.pacemaker_can_probability or (pacing and rng.random() < 0.5):
         kinds.append("pacemaker_can")
         corner = np.array([size * rng.uniform(0.8, 1.05), size * rng.uniform(-0.05, 0.15)])
         w, h = rng.uniform(40, 55) * k, rng.uniform(38, 50) * k
         angle = rng.uniform(-0.6, 0.6)
         t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
-        box = np.stack([np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3 * w / 2,
-                        np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3 * h / 2], 1)
+        box = np.stack(
+            [
+                np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3 * w / 2,
+                np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3 * h / 2,
+            ],
+            1,
+        )
         rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         items.append(Primitive("polygon", box @ rot.T + corner, 1.0, rng.uniform(1.8, 2.8)))
-        header = np.array([[-w / 2, -h / 2 - 12 * k], [w / 5, -h / 2 - 12 * k], [w / 5, -h / 2], [-w / 2, -h / 2]])
+        header = np.array(
+            [[-w / 2, -h / 2 - 12 * k], [w / 5, -h / 2 - 12 * k], [w / 5, -h / 2], [-w / 2, -h / 2]]
+        )
         items.append(Primitive("polygon", header @ rot.T + corner, 1.0, rng.uniform(0.3, 0.6)))
         coil_centre = corner + rot @ np.array([-w * 0.1, h * 0.75])
         angles = np.linspace(0, 2 * np.pi * rng.uniform(1.0, 1.8), 80)
@@ -285,6 +332,7 @@ def _sample_collimation(rng: np.random.Generator, size: int, config: SynthConfig
 
 # --- motion and rendering ------------------------------------------------------------------------
 
+
 def motion_state(scene: Scene, time_s: float) -> tuple[float, float]:
     """(breath displacement mm, cardiac contraction 0..1) at ``time_s``."""
     m = scene.motion
@@ -301,7 +349,7 @@ def move(points: np.ndarray, breath: float, beat: float, cardiac_mm: float, weig
     moved = points + resp_weight * np.array([0.12, 1.0, 0.1]) * breath
     offset = points - HEART_CENTRE
     distance = np.linalg.norm(offset, axis=1, keepdims=True) + 1e-6
-    cardiac_weight = np.exp(-(distance / 60.0) ** 2) * weight
+    cardiac_weight = np.exp(-((distance / 60.0) ** 2)) * weight
     return moved - cardiac_weight * beat * cardiac_mm * offset / distance
 
 
@@ -312,7 +360,7 @@ def _visible_runs(points: np.ndarray, limit: float, margin: float) -> list[np.nd
         if flag and start is None:
             start = i
         elif not flag and start is not None:
-            runs.append(points[max(start - 1, 0):min(i + 1, len(points))])
+            runs.append(points[max(start - 1, 0) : min(i + 1, len(points))])
             start = None
     return runs
 
@@ -335,8 +383,9 @@ class _CatheterLabels:
     sizes: list[tuple[float, float]]
 
 
-def _draw_clutter(scene: Scene, breath: float, beat: float, canvas_shape: tuple[int, int]
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _draw_clutter(
+    scene: Scene, breath: float, beat: float, canvas_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Unlabelled distractors and sheaths on the supersampled canvas: (line integral, coverage)."""
     factor, view, k = SUPERSAMPLE, scene.view, scene.view.px_per_mm
     clutter = np.zeros(canvas_shape, np.float32)
@@ -349,13 +398,21 @@ def _draw_clutter(scene: Scene, breath: float, beat: float, canvas_shape: tuple[
             for run in _visible_runs(pts, canvas_shape[0] - 1, item.radius * factor + 2):
                 draw_tube(clutter, cover, run, item.radius * factor, item.peak)
         elif item.shape in ("sphere", "disc"):
-            draw_disc(clutter, pts[0], item.radius * factor, item.peak, sphere=item.shape == "sphere",
-                      coverage=cover if item.shape == "sphere" else None)
+            draw_disc(
+                clutter,
+                pts[0],
+                item.radius * factor,
+                item.peak,
+                sphere=item.shape == "sphere",
+                coverage=cover if item.shape == "sphere" else None,
+            )
         elif item.shape == "polygon":
             layer = np.zeros(canvas_shape, np.uint8)
             cv2.fillPoly(layer, [np.round(pts * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
             cover |= layer > 0
-            clutter += item.peak * cv2.GaussianBlur(layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5))
+            clutter += item.peak * cv2.GaussianBlur(
+                layer.astype(np.float32), (0, 0), max(item.radius * factor, 0.5)
+            )
     for sheath in scene.sheaths:
         moved = move(sheath.points, breath, beat, scene.motion["cardiac_mm"], sheath.motion_weight)
         pts = to_canvas(view.project(moved), factor)
@@ -363,13 +420,23 @@ def _draw_clutter(scene: Scene, breath: float, beat: float, canvas_shape: tuple[
         for run in _visible_runs(pts, canvas_shape[0] - 1, radius + 2):
             draw_tube(clutter, cover, run, radius, sheath.shaft_attenuation)
         for centre, length in sheath.electrodes:
-            ends = to_canvas(view.project(point_at(moved, np.array([centre - length / 2, centre + length / 2]))), factor)
+            ends = to_canvas(
+                view.project(point_at(moved, np.array([centre - length / 2, centre + length / 2]))), factor
+            )
             draw_capsule(clutter, cover, ends[0], ends[1], radius, sheath.electrode_attenuation)
     return clutter, cover
 
 
-def _draw_catheter(device: Device, scene: Scene, breath: float, beat: float, attenuation: np.ndarray,
-                   cover: np.ndarray, open_field: np.ndarray, config: SynthConfig) -> _CatheterLabels:
+def _draw_catheter(
+    device: Device,
+    scene: Scene,
+    breath: float,
+    beat: float,
+    attenuation: np.ndarray,
+    cover: np.ndarray,
+    open_field: np.ndarray,
+    config: SynthConfig,
+) -> _CatheterLabels:
     """Draw one target catheter into ``attenuation`` (its own coverage into ``cover``, cleared
     first) and return its labels: mask, centreline, visible electrodes with box sizes."""
     size, view, factor = scene.size, scene.view, SUPERSAMPLE
@@ -389,13 +456,23 @@ def _draw_catheter(device: Device, scene: Scene, breath: float, beat: float, att
         ends = view.project(point_at(moved, device.electrodes[:, 0] + device.electrodes[:, 1] / 2))
         for centre, a, b in zip(centres, starts, ends, strict=True):
             # Rings sit on the shaft, whose integral is already drawn: add the metal's excess.
-            draw_capsule(attenuation, cover, to_canvas(a, factor), to_canvas(b, factor), e_radius * factor,
-                         device.electrode_attenuation - device.shaft_attenuation * 0.5)
+            draw_capsule(
+                attenuation,
+                cover,
+                to_canvas(a, factor),
+                to_canvas(b, factor),
+                e_radius * factor,
+                device.electrode_attenuation - device.shaft_attenuation * 0.5,
+            )
             col, row = np.round(centre).astype(int)
             if 0 <= col < size and 0 <= row < size and open_field[row, col]:
                 electrodes.append(centre)
-                sizes.append((max(abs(b[0] - a[0]) + 2 * e_radius, min_box),
-                              max(abs(b[1] - a[1]) + 2 * e_radius, min_box)))
+                sizes.append(
+                    (
+                        max(abs(b[0] - a[0]) + 2 * e_radius, min_box),
+                        max(abs(b[1] - a[1]) + 2 * e_radius, min_box),
+                    )
+                )
     mask = downsample(cover.view(np.uint8), factor) >= config.mask_coverage_threshold
     # The centreline and the electrode centres are always on the mask, so thin or foreshortened
     # parts stay connected and every electrode lies on its catheter.
@@ -409,11 +486,18 @@ def _draw_catheter(device: Device, scene: Scene, breath: float, beat: float, att
         mask[row, col] = True
     run = _tip_run(xy, size)
     run = resample(run, 2.0 * size / 256.0) if len(run) > 1 else run
-    return _CatheterLabels(mask.astype(np.uint8), np.asarray(run, np.float32).reshape(-1, 2), electrodes, sizes)
+    return _CatheterLabels(
+        mask.astype(np.uint8), np.asarray(run, np.float32).reshape(-1, 2), electrodes, sizes
+    )
 
 
-def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, time_s: float | None = None,
-                 window: tuple[float, float] | None = None) -> tuple[Frame, tuple[float, float]]:
+def render_scene(
+    scene: Scene,
+    rng: np.random.Generator,
+    config: SynthConfig,
+    time_s: float | None = None,
+    window: tuple[float, float] | None = None,
+) -> tuple[Frame, tuple[float, float]]:
     """Render one motion state of ``scene`` with noise from ``rng``; returns (frame, display window).
 
     ``time_s`` None draws a random respiratory and cardiac phase (independent frames); otherwise
@@ -440,11 +524,18 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
     anatomy = render_anatomy(scene.anatomy, scene.view, size, breath_mm=breath, beat=beat)
     total = anatomy + downsample(devices + clutter, factor) + scene.shutter
     im = scene.imaging
-    detected = imaging_chain(total, rng, dose=im["dose"], electronic_noise=im["electronic_noise"],
-                             focal_blur=im["focal_blur"], scatter_fraction=im["scatter_fraction"],
-                             detector_blur=im["detector_blur"])
-    image, window = display(detected, open_field, rng, edge_enhance=im["edge_enhance"], window=window,
-                            gamma=im["gamma"])
+    detected = imaging_chain(
+        total,
+        rng,
+        dose=im["dose"],
+        electronic_noise=im["electronic_noise"],
+        focal_blur=im["focal_blur"],
+        scatter_fraction=im["scatter_fraction"],
+        detector_blur=im["detector_blur"],
+    )
+    image, window = display(
+        detected, open_field, rng, edge_enhance=im["edge_enhance"], window=window, gamma=im["gamma"]
+    )
 
     union = np.zeros((size, size), np.uint8)
     for label in labels:
@@ -454,7 +545,9 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
         mask=union,
         electrodes=np.asarray([e for label in labels for e in label.electrodes], np.float32).reshape(-1, 2),
         electrode_sizes=np.asarray([z for label in labels for z in label.sizes], np.float32).reshape(-1, 2),
-        electrode_catheter_ids=np.asarray([i for i, label in enumerate(labels) for _ in label.electrodes], np.int64),
+        electrode_catheter_ids=np.asarray(
+            [i for i, label in enumerate(labels) for _ in label.electrodes], np.int64
+        ),
         catheter_types=[d.kind for d in scene.catheters],
         centrelines=[label.centreline for label in labels],
         meta={
@@ -467,10 +560,13 @@ def render_scene(scene: Scene, rng: np.random.Generator, config: SynthConfig, ti
             "cardiac_contraction": beat,
         },
     )
-    frame = Frame(sample=sample, catheter_masks=[label.mask for label in labels],
-                  distractor_coverage=downsample(clutter_cover.view(np.uint8), factor),
-                  catheter_coverage=downsample(catheter_cover.view(np.uint8), factor),
-                  line_integral=total)
+    frame = Frame(
+        sample=sample,
+        catheter_masks=[label.mask for label in labels],
+        distractor_coverage=downsample(clutter_cover.view(np.uint8), factor),
+        catheter_coverage=downsample(catheter_cover.view(np.uint8), factor),
+        line_integral=total,
+    )
     return frame, window
 
 
@@ -490,4 +586,3 @@ def render_frame(seed: int, size: int = 256, config: SynthConfig | None = None) 
 def generate_frame(seed: int, size: int = 256, config: SynthConfig | None = None) -> Sample:
     """One independent labelled frame, deterministic by ``seed``."""
     return render_frame(seed, size, config).sample
-

@@ -12,8 +12,9 @@ from cathx.data.synthetic.scene import Frame, frame_rng, render_frame, render_sc
 from cathx.structures import Sample
 
 
-def render_sequence(seed: int, frames: int, size: int = 256, fps: float = 15.0,
-                    config: SynthConfig | None = None) -> Iterator[Frame]:
+def render_sequence(
+    seed: int, frames: int, size: int = 256, fps: float = 15.0, config: SynthConfig | None = None
+) -> Iterator[Frame]:
     """Frames of one sequence with their extra layers; deterministic by ``seed``."""
     config = config or SynthConfig()
     scene = sample_scene(frame_rng(seed, 0), size, config)
@@ -22,8 +23,9 @@ def render_sequence(seed: int, frames: int, size: int = 256, fps: float = 15.0,
     previous: np.ndarray | None = None
     alpha = scene.motion["recursive_filter"]
     for index in range(frames):
-        frame, window = render_scene(scene, frame_rng(seed, 3, index), config, time_s=start + index / fps,
-                                     window=window)
+        frame, window = render_scene(
+            scene, frame_rng(seed, 3, index), config, time_s=start + index / fps, window=window
+        )
         if previous is not None and alpha < 1.0:
             # Recursive filtering: less noise, slight lag of moving devices (as on real systems).
             frame.sample.image = (alpha * frame.sample.image + (1 - alpha) * previous).astype(np.float32)
@@ -32,8 +34,9 @@ def render_sequence(seed: int, frames: int, size: int = 256, fps: float = 15.0,
         yield frame
 
 
-def generate_sequence(seed: int, frames: int, size: int = 256, fps: float = 15.0,
-                      config: SynthConfig | None = None) -> Iterator[Sample]:
+def generate_sequence(
+    seed: int, frames: int, size: int = 256, fps: float = 15.0, config: SynthConfig | None = None
+) -> Iterator[Sample]:
     """``frames`` consecutive samples of one moving scene (catheter ids stable across frames)."""
     for frame in render_sequence(seed, frames, size, fps, config):
         yield frame.sample

@@ -46,9 +46,19 @@ def image_key(index: int) -> str:
     return f"{index:06d}"
 
 
-def check_arguments(out: Path, n: int, size: int, sequences: int, frames: int, fps: float,
-                    bit_depth: int, overwrite: bool, workers: int, catheter_types: tuple[str, ...],
-                    seed: int = 0) -> None:
+def check_arguments(
+    out: Path,
+    n: int,
+    size: int,
+    sequences: int,
+    frames: int,
+    fps: float,
+    bit_depth: int,
+    overwrite: bool,
+    workers: int,
+    catheter_types: tuple[str, ...],
+    seed: int = 0,
+) -> None:
     """Raise CathxError (one line) for any invalid request, before anything is written."""
     if n <= 0:
         raise CathxError(f"--n must be a positive number of frames, got {n}")
@@ -63,7 +73,9 @@ def check_arguments(out: Path, n: int, size: int, sequences: int, frames: int, f
     if sequences and frames < 1:
         raise CathxError(f"--frames must be at least 1, got {frames}")
     if sequences * frames > n:
-        raise CathxError(f"--sequences {sequences} x --frames {frames} = {sequences * frames} frames is more than --n {n}")
+        raise CathxError(
+            f"--sequences {sequences} x --frames {frames} = {sequences * frames} frames is more than --n {n}"
+        )
     if not fps > 0:
         raise CathxError(f"--fps must be positive, got {fps}")
     if bit_depth not in (8, 16):
@@ -83,7 +95,9 @@ def check_arguments(out: Path, n: int, size: int, sequences: int, frames: int, f
         if not overwrite:
             raise CathxError(f"{out}: folder is not empty; choose another OUT or pass --overwrite")
         if not (out / CARD_MARKER).is_file():
-            raise CathxError(f"{out}: not a cathx synthetic dataset (no {CARD_MARKER}); refusing to overwrite it")
+            raise CathxError(
+                f"{out}: not a cathx synthetic dataset (no {CARD_MARKER}); refusing to overwrite it"
+            )
 
 
 def _assign_splits(units: list[tuple[str, int, int]], seed: int) -> list[str]:
@@ -122,8 +136,9 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": encoded["counts"].decode("ascii")}
 
 
-def _frame_record(frame: Frame, index: int, split: str, root: Path, bit_depth: int,
-                  sequence_id: int | None) -> dict[str, Any]:
+def _frame_record(
+    frame: Frame, index: int, split: str, root: Path, bit_depth: int, sequence_id: int | None
+) -> dict[str, Any]:
     """Write one frame's PNGs under ``root``; return its csv rows, COCO records and statistics."""
     sample = frame.sample
     key = image_key(index)
@@ -132,32 +147,44 @@ def _frame_record(frame: Frame, index: int, split: str, root: Path, bit_depth: i
     (root / layout.MASKS_DIR / f"{key}.png").write_bytes(_encode_png(sample.mask * np.uint8(255)))
     electrodes = sample.electrodes if sample.electrodes is not None else np.zeros((0, 2), np.float32)
     sizes = sample.electrode_sizes if sample.electrode_sizes is not None else np.zeros((0, 2), np.float32)
-    owners = sample.electrode_catheter_ids if sample.electrode_catheter_ids is not None else np.zeros(0, np.int64)
+    owners = (
+        sample.electrode_catheter_ids if sample.electrode_catheter_ids is not None else np.zeros(0, np.int64)
+    )
     strength = layout.strength_from_box_side(sizes.max(axis=1) if len(sizes) else np.zeros(0), size)
-    rows = [f"{key},{x / size:.6f},{y / sample.height:.6f},{s:.4f}\n"
-            for (x, y), s in zip(electrodes.tolist(), strength.tolist(), strict=True)]
+    rows = [
+        f"{key},{x / size:.6f},{y / sample.height:.6f},{s:.4f}\n"
+        for (x, y), s in zip(electrodes.tolist(), strength.tolist(), strict=True)
+    ]
     annotations = []
     for position, kind in enumerate(sample.catheter_types):
         mask = frame.catheter_masks[position]
         ys, xs = np.nonzero(mask)
-        bbox = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)] if len(xs) \
+        bbox = (
+            [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+            if len(xs)
             else [0, 0, 0, 0]
+        )
         mine = owners == position
         keypoints = [[round(float(x), 3), round(float(y), 3), 2] for x, y in electrodes[mine].tolist()]
-        annotations.append({
-            "image_id": index,
-            "category_id": CATHETER_TYPES.index(kind) + 1,
-            "catheter_id": int(sample.meta["catheter_ids"][position]),
-            "iscrowd": 0,
-            "segmentation": _rle(mask),
-            "area": int(mask.sum()),
-            "bbox": bbox,
-            "keypoints": [v for point in keypoints for v in point],
-            "num_keypoints": len(keypoints),
-            "electrode_sizes": [[round(float(w), 3), round(float(h), 3)] for w, h in sizes[mine].tolist()],
-            "centreline": [[round(float(x), 1), round(float(y), 1)]
-                           for x, y in sample.centrelines[position].tolist()],
-        })
+        annotations.append(
+            {
+                "image_id": index,
+                "category_id": CATHETER_TYPES.index(kind) + 1,
+                "catheter_id": int(sample.meta["catheter_ids"][position]),
+                "iscrowd": 0,
+                "segmentation": _rle(mask),
+                "area": int(mask.sum()),
+                "bbox": bbox,
+                "keypoints": [v for point in keypoints for v in point],
+                "num_keypoints": len(keypoints),
+                "electrode_sizes": [
+                    [round(float(w), 3), round(float(h), 3)] for w, h in sizes[mine].tolist()
+                ],
+                "centreline": [
+                    [round(float(x), 1), round(float(y), 1)] for x, y in sample.centrelines[position].tolist()
+                ],
+            }
+        )
     image = {
         "id": index,
         "file_name": f"{layout.IMAGES_DIR}/{key}.png",
@@ -176,7 +203,14 @@ def _frame_record(frame: Frame, index: int, split: str, root: Path, bit_depth: i
         "coverage": float(sample.mask.mean()),
         "distractors": list(sample.meta.get("distractors", [])),
     }
-    return {"key": key, "split": split, "rows": rows, "image": image, "annotations": annotations, "stats": stats}
+    return {
+        "key": key,
+        "split": split,
+        "rows": rows,
+        "image": image,
+        "annotations": annotations,
+        "stats": stats,
+    }
 
 
 def _render_unit(job: tuple) -> list[dict[str, Any]]:
@@ -188,7 +222,9 @@ def _render_unit(job: tuple) -> list[dict[str, Any]]:
         frame = render_frame(frame_seed(seed, unit_index, 0), size, config)
         return [_frame_record(frame, first_index, split, root, bit_depth, None)]
     records = []
-    for offset, frame in enumerate(render_sequence(frame_seed(seed, unit_index, 1), count, size, fps, config)):
+    for offset, frame in enumerate(
+        render_sequence(frame_seed(seed, unit_index, 1), count, size, fps, config)
+    ):
         frame.sample.meta["sequence_id"] = unit_index
         records.append(_frame_record(frame, first_index + offset, split, root, bit_depth, unit_index))
     return records
@@ -233,8 +269,10 @@ class _Stats:
             "images": self.images,
             "splits": {s: self.splits.get(s, 0) for s in layout.SPLITS},
             "frames_without_catheters": self.empty,
-            "class_balance": {t: {"instances": self.instances.get(t, 0), "frames": self.frames_with.get(t, 0)}
-                              for t in TARGET_TYPES},
+            "class_balance": {
+                t: {"instances": self.instances.get(t, 0), "frames": self.frames_with.get(t, 0)}
+                for t in TARGET_TYPES
+            },
             "electrodes_per_image": {
                 "mean": round(self.electrodes / n, 3),
                 "min": counts[0] if counts else 0,
@@ -242,9 +280,14 @@ class _Stats:
                 "histogram": {str(k): self.electrodes_hist[k] for k in counts},
             },
             "electrodes_total": self.electrodes,
-            "strength_classes": {name: self.strength.get(i, 0) for i, name in enumerate(("small", "medium", "large"))},
-            "mask_coverage": {"mean": round(self.coverage_sum / n, 5), "min": round(self.coverage_min, 5),
-                              "max": round(self.coverage_max, 5)},
+            "strength_classes": {
+                name: self.strength.get(i, 0) for i, name in enumerate(("small", "medium", "large"))
+            },
+            "mask_coverage": {
+                "mean": round(self.coverage_sum / n, 5),
+                "min": round(self.coverage_min, 5),
+                "max": round(self.coverage_max, 5),
+            },
             "frames_with_distractor": dict(sorted(self.distractors.items())),
         }
 
@@ -273,19 +316,27 @@ def _card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Parameters",
         "",
-        f"- frames: {p['n']} ({p['sequences']} sequences of {p['frames']} frames at {p['fps']} fps, "
-        f"{p['n'] - p['sequences'] * p['frames']} independent frames)",
+        (
+            f"- frames: {p['n']} ({p['sequences']} sequences of {p['frames']} frames at {p['fps']} fps, "
+            f"{p['n'] - p['sequences'] * p['frames']} independent frames)"
+        ),
         f"- size: {p['size']} x {p['size']} px, {p['bit_depth']}-bit PNG; catheter types: {', '.join(p['catheter_types'])}",
         "",
         "## Counts",
         "",
-        f"- splits: " + ", ".join(f"{k} {v}" for k, v in c["splits"].items()),
+        "- splits: " + ", ".join(f"{k} {v}" for k, v in c["splits"].items()),
         f"- frames without target catheters: {c['frames_without_catheters']}",
-        f"- electrodes per image: mean {c['electrodes_per_image']['mean']}, min {c['electrodes_per_image']['min']}, "
-        f"max {c['electrodes_per_image']['max']} (total {c['electrodes_total']})",
-        f"- electrode size classes (Strength): " + ", ".join(f"{k} {v}" for k, v in c["strength_classes"].items()),
-        f"- mask coverage (fraction of pixels): mean {c['mask_coverage']['mean']}, "
-        f"min {c['mask_coverage']['min']}, max {c['mask_coverage']['max']}",
+        (
+            f"- electrodes per image: mean {c['electrodes_per_image']['mean']}, "
+            f"min {c['electrodes_per_image']['min']}, max {c['electrodes_per_image']['max']} "
+            f"(total {c['electrodes_total']})"
+        ),
+        "- electrode size classes (Strength): "
+        + ", ".join(f"{k} {v}" for k, v in c["strength_classes"].items()),
+        (
+            f"- mask coverage (fraction of pixels): mean {c['mask_coverage']['mean']}, "
+            f"min {c['mask_coverage']['min']}, max {c['mask_coverage']['max']}"
+        ),
         "",
         "## Class balance",
         "",
@@ -298,9 +349,19 @@ def _card_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0, sequences: int = 0, frames: int = 20,
-                  fps: float = 15.0, config: SynthConfig | None = None, overwrite: bool = False,
-                  workers: int = 2, bit_depth: int = 8) -> Path:
+def write_dataset(
+    out: Path | str,
+    n: int,
+    size: int = 256,
+    seed: int = 0,
+    sequences: int = 0,
+    frames: int = 20,
+    fps: float = 15.0,
+    config: SynthConfig | None = None,
+    overwrite: bool = False,
+    workers: int = 2,
+    bit_depth: int = 8,
+) -> Path:
     """Generate ``n`` frames (``sequences`` x ``frames`` of them in sequences) into ``out``.
 
     Returns the dataset folder. Raises CathxError for bad arguments or an unwritable ``out``;
@@ -308,7 +369,9 @@ def write_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0, seque
     """
     out = Path(out)
     config = config or SynthConfig()
-    check_arguments(out, n, size, sequences, frames, fps, bit_depth, overwrite, workers, config.catheter_types, seed)
+    check_arguments(
+        out, n, size, sequences, frames, fps, bit_depth, overwrite, workers, config.catheter_types, seed
+    )
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -335,7 +398,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
         return
 
-    def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
@@ -352,8 +415,18 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
-def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, frames: int, fps: float,
-                   config: SynthConfig, workers: int, bit_depth: int) -> None:
+def _generate_into(
+    tmp: Path,
+    n: int,
+    size: int,
+    seed: int,
+    sequences: int,
+    frames: int,
+    fps: float,
+    config: SynthConfig,
+    workers: int,
+    bit_depth: int,
+) -> None:
     for sub in (layout.IMAGES_DIR, layout.MASKS_DIR, Path(layout.CSV_PATH).parent, layout.IMAGESETS_DIR):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     units = _units(n, sequences, frames)
@@ -365,8 +438,10 @@ def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, fram
     with contextlib.ExitStack() as stack:
         csv = stack.enter_context(open(tmp / layout.CSV_PATH, "w", encoding="utf-8", newline=""))
         csv.write(",".join(layout.CSV_COLUMNS) + "\n")
-        lists = {s: stack.enter_context(open(tmp / layout.IMAGESETS_DIR / f"{s}.txt", "w", encoding="utf-8"))
-                 for s in layout.SPLITS}
+        lists = {
+            s: stack.enter_context(open(tmp / layout.IMAGESETS_DIR / f"{s}.txt", "w", encoding="utf-8"))
+            for s in layout.SPLITS
+        }
         images_file = stack.enter_context(open(images_part, "w", encoding="utf-8"))
         annotations_file = stack.enter_context(open(annotations_part, "w", encoding="utf-8"))
         for records in _run(jobs, workers, len(units)):
@@ -376,7 +451,9 @@ def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, fram
                 images_file.write(json.dumps(record["image"], separators=COMPACT) + "\n")
                 for annotation in record["annotations"]:
                     annotation_id += 1
-                    annotations_file.write(json.dumps({"id": annotation_id, **annotation}, separators=COMPACT) + "\n")
+                    annotations_file.write(
+                        json.dumps({"id": annotation_id, **annotation}, separators=COMPACT) + "\n"
+                    )
                 stats.add(record)
     _compose_annotations(tmp / layout.ANNOTATIONS_FILE, images_part, annotations_part)
     images_part.unlink()
@@ -384,12 +461,25 @@ def _generate_into(tmp: Path, n: int, size: int, seed: int, sequences: int, fram
     card = {
         "generator": "cathx.data.synthetic",
         "cathx_version": cathx.__version__,
-        "parameters": {"n": n, "size": size, "seed": seed, "sequences": sequences, "frames": frames if sequences else 0,
-                       "fps": fps, "bit_depth": bit_depth, "catheter_types": list(config.catheter_types),
-                       "config": _jsonable(asdict(config))},
+        "parameters": {
+            "n": n,
+            "size": size,
+            "seed": seed,
+            "sequences": sequences,
+            "frames": frames if sequences else 0,
+            "fps": fps,
+            "bit_depth": bit_depth,
+            "catheter_types": list(config.catheter_types),
+            "config": _jsonable(asdict(config)),
+        },
         "counts": stats.card(),
-        "layout": {"images": layout.IMAGES_DIR, "masks": layout.MASKS_DIR, "csv": layout.CSV_PATH,
-                   "imagesets": layout.IMAGESETS_DIR, "annotations": layout.ANNOTATIONS_FILE},
+        "layout": {
+            "images": layout.IMAGES_DIR,
+            "masks": layout.MASKS_DIR,
+            "csv": layout.CSV_PATH,
+            "imagesets": layout.IMAGESETS_DIR,
+            "annotations": layout.ANNOTATIONS_FILE,
+        },
     }
     # Plain writes: the whole folder only becomes visible by the final rename.
     (tmp / CARD_MARKER).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
@@ -409,7 +499,9 @@ def _run(jobs: Iterator[tuple], workers: int, count: int) -> Iterator[list[dict[
         for job in jobs:
             yield _render_unit(job)
         return
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     pool = context.Pool(min(workers, count), initializer=_worker_init)
     try:
         yield from pool.imap(_render_unit, jobs, chunksize=4)
@@ -426,7 +518,8 @@ def _compose_annotations(path: Path, images_part: Path, annotations_part: Path) 
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(CATHETER_TYPES)]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write('{"info": {"description": "cathx synthetic fluoroscopy", "version": "%s"},\n' % cathx.__version__)
+        info = {"description": "cathx synthetic fluoroscopy", "version": cathx.__version__}
+        handle.write('{"info": ' + json.dumps(info) + ",\n")
         for name, part in (("images", images_part), ("annotations", annotations_part)):
             handle.write(f'"{name}": [\n')
             with open(part, encoding="utf-8") as lines:
@@ -452,8 +545,16 @@ def _replace(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
-def preview_samples(n: int, size: int = 256, seed: int = 0, sequences: int = 0, frames: int = 20, fps: float = 15.0,
-                    config: SynthConfig | None = None, count: int = 6) -> list:
+def preview_samples(
+    n: int,
+    size: int = 256,
+    seed: int = 0,
+    sequences: int = 0,
+    frames: int = 20,
+    fps: float = 15.0,
+    config: SynthConfig | None = None,
+    count: int = 6,
+) -> list:
     """Samples identical to frames of the dataset ``write_dataset`` makes with these arguments:
     the first and last frame of sequence 0 (when there are sequences), then the first single
     frames that contain a catheter."""
