@@ -15,9 +15,9 @@ from cathx.errors import CathxError
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
 
 
-def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch", input_size: int | None = None,
-                mask_threshold: float = 0.5, peak_threshold: float = 0.3, video: bool = True,
-                console: Console | None = None) -> dict:
+def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
+                input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
+                video: bool = True, console: Console | None = None) -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
@@ -92,11 +92,14 @@ def _display(image):
 def register(app: typer.Typer) -> None:
     @app.command()
     def predict(
-        source: Annotated[Path, typer.Argument(help="image, folder of images, video (mp4/avi), DICOM file or folder")],
+        source: Annotated[Path, typer.Argument(
+            help="image, folder of images, video (mp4/avi), DICOM file or folder")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help="checkpoint (.pt/.ckpt) or .onnx")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
-        backend: Annotated[str | None, typer.Option(help=BACKEND_HELP + "; default: onnx for .onnx weights")] = None,
-        input_size: Annotated[int | None, typer.Option(help="network input side (default: from the weights, or 256)")] = None,
+        backend: Annotated[str | None, typer.Option(
+            help=BACKEND_HELP + "; default: onnx for .onnx weights")] = None,
+        input_size: Annotated[int | None, typer.Option(
+            help="network input side (default: from the weights, or 256)")] = None,
         mask_threshold: Annotated[float, typer.Option(help="mask probability threshold")] = 0.5,
         peak_threshold: Annotated[float, typer.Option(help="electrode peak probability threshold")] = 0.3,
         video: Annotated[bool, typer.Option(help="write overlay.mp4 for sequences")] = True,
@@ -105,18 +108,23 @@ def register(app: typer.Typer) -> None:
         backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
-        summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold, video)
-        Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})", highlight=False, soft_wrap=True)
+        summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,
+                              video)
+        Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
+                        highlight=False, soft_wrap=True)
 
     @app.command("export")
     def export_command(
         weights: Annotated[Path, typer.Option("--weights", "-w", help="cathx checkpoint")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx file")],
         format: Annotated[str, typer.Option("--format", help="export format (onnx)")] = "onnx",
-        input_size: Annotated[int, typer.Option(help="input side recorded in the model and used to verify")] = 256,
+        input_size: Annotated[int, typer.Option(
+            help="input side recorded in the model and used to verify")] = 256,
         opset: Annotated[int, typer.Option(help="ONNX opset (>= 17)")] = 17,
-        fp16: Annotated[bool, typer.Option("--fp16", help="also write a float16 copy (NAME.fp16.onnx)")] = False,
-        int8: Annotated[bool, typer.Option("--int8", help="also write a static int8 QDQ copy (NAME.int8.onnx)")] = False,
+        fp16: Annotated[bool, typer.Option(
+            "--fp16", help="also write a float16 copy (NAME.fp16.onnx)")] = False,
+        int8: Annotated[bool, typer.Option(
+            "--int8", help="also write a static int8 QDQ copy (NAME.int8.onnx)")] = False,
         calibration_frames: Annotated[int, typer.Option(help="synthetic frames for int8 calibration")] = 32,
     ) -> None:
         """Export a checkpoint to ONNX and check ONNX Runtime against PyTorch."""
@@ -129,14 +137,18 @@ def register(app: typer.Typer) -> None:
         console = Console()
         for variant in report["variants"]:
             deviation = ", ".join(f"{k} {v:.2e}" for k, v in variant["max_abs_diff"].items())
-            console.print(f"{variant['path']}: max |ORT - torch| {deviation}", highlight=False, soft_wrap=True)
+            console.print(f"{variant['path']}: max |ORT - torch| {deviation}", highlight=False,
+                          soft_wrap=True)
 
     @app.command()
     def bench(
         weights: Annotated[Path | None, typer.Option("--weights", "-w", help="checkpoint to time")] = None,
-        model: Annotated[list[str] | None, typer.Option("--model", "-m", help="model profile(s) (random weights)")] = None,
-        backend: Annotated[list[str] | None, typer.Option(help="torch and/or onnx (repeat to compare)")] = None,
-        int8: Annotated[bool, typer.Option("--int8", help="also time static int8 QDQ through ONNX Runtime")] = False,
+        model: Annotated[list[str] | None, typer.Option(
+            "--model", "-m", help="model profile(s) (random weights)")] = None,
+        backend: Annotated[list[str] | None, typer.Option(
+            help="torch and/or onnx (repeat to compare)")] = None,
+        int8: Annotated[bool, typer.Option(
+            "--int8", help="also time static int8 QDQ through ONNX Runtime")] = False,
         frames: Annotated[int, typer.Option(help="timed frames per variant (after warm-up)")] = 30,
         input_size: Annotated[int, typer.Option(help="input side")] = 256,
         out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
@@ -147,6 +159,6 @@ def register(app: typer.Typer) -> None:
 
         if weights is None and not model:
             model = ["paper", "realtime"]
-        report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"], int8=int8,
-                           frames=frames, input_size=input_size, out=out, device=device)
+        report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"],
+                           int8=int8, frames=frames, input_size=input_size, out=out, device=device)
         Console().print(report["markdown"], highlight=False, soft_wrap=True)

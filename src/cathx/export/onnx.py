@@ -190,7 +190,8 @@ def export_checkpoint(
         raise CathxError(f"{out}: the output name must end in .onnx")
     model, config = load_model(Path(weights))
     in_channels = int(getattr(config, "in_channels", 1))
-    description = f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} from {Path(weights).name}"
+    description = (f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} "
+                   f"from {Path(weights).name}")
     export_onnx(model, out, input_size, in_channels, opset, {"description": description})
     batch = np.stack(list(synthetic_images(verify_frames, input_size, seed=20_000)))[:, None]
     if in_channels != 1:
@@ -198,8 +199,10 @@ def export_checkpoint(
     variants = [{"path": str(out), "kind": "fp32", "max_abs_diff": compare_outputs(model, out, batch)}]
     if fp16:
         path = convert_fp16(out, out.with_suffix(".fp16.onnx"))
-        variants.append({"path": str(path), "kind": "fp16", "max_abs_diff": compare_outputs(model, path, batch)})
+        variants.append({"path": str(path), "kind": "fp16",
+                         "max_abs_diff": compare_outputs(model, path, batch)})
     if int8:
         path = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration_frames, input_size)
-        variants.append({"path": str(path), "kind": "int8", "max_abs_diff": compare_outputs(model, path, batch)})
+        variants.append({"path": str(path), "kind": "int8",
+                         "max_abs_diff": compare_outputs(model, path, batch)})
     return {"weights": str(weights), "opset": opset, "input_size": input_size, "variants": variants}

@@ -125,7 +125,8 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
                 raise CathxError(f"unknown backend {backend!r}; choose from torch, onnx")
             variants.append(Variant(f"{label}/{backend}", label, backend, flops, predictor))
         if int8:
-            int8_path = quantize_int8(onnx_path, folder / f"{label}.int8.onnx", frames=16, input_size=input_size)
+            int8_path = quantize_int8(onnx_path, folder / f"{label}.int8.onnx", frames=16,
+                                      input_size=input_size)
             variants.append(Variant(f"{label}/onnx-int8", label, "onnx-int8", flops,
                                     Predictor.from_checkpoint(int8_path, backend="onnx", device=device,
                                                               spinning=spin)))
@@ -145,7 +146,8 @@ def _time_frame(variant: Variant, path: Path) -> dict[str, float]:
     t3 = time.perf_counter()
     predictor.postprocess(outputs, shapes)
     t4 = time.perf_counter()
-    return {"read": t1 - t0, "preprocess": t2 - t1, "network": t3 - t2, "postprocess": t4 - t3, "total": t4 - t0}
+    return {"read": t1 - t0, "preprocess": t2 - t1, "network": t3 - t2, "postprocess": t4 - t3,
+            "total": t4 - t0}
 
 
 def ideal_outputs(sample, stride: int = 4) -> dict[str, np.ndarray]:
@@ -156,8 +158,8 @@ def ideal_outputs(sample, stride: int = 4) -> dict[str, np.ndarray]:
     from cathx.heatmap import encode_targets
 
     mask = np.where(sample.mask > 0, 8.0, -8.0).astype(np.float32)[None, None]
-    targets = encode_targets(torch.from_numpy(sample.electrodes), torch.from_numpy(sample.electrode_sizes), None,
-                             sample.image.shape, stride=stride)
+    targets = encode_targets(torch.from_numpy(sample.electrodes), torch.from_numpy(sample.electrode_sizes),
+                             None, sample.image.shape, stride=stride)
     heat = targets["heatmap"].numpy().clip(1e-4, 1 - 1e-4)
     return {"mask": mask, "heatmap": np.log(heat / (1 - heat)).astype(np.float32),
             "size": targets["size"].numpy().astype(np.float32)}
@@ -214,7 +216,9 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
                 for stage, seconds in _time_frame(variant, paths[i % len(paths)]).items():
                     variant.times[stage].append(seconds * 1e3)
         probe_after = matmul_gflops(probe_seconds, device=device)
-        postprocess_ideal = time_postprocess(frames, input_size, frame_size) if with_ideal_postprocess else None
+        postprocess_ideal = None
+        if with_ideal_postprocess:
+            postprocess_ideal = time_postprocess(frames, input_size, frame_size)
     machine_gflops = float(np.median([probe_before, probe_after]))
     rows = []
     for variant in variants:
@@ -256,13 +260,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         f"{report['created']}; {machine['platform']}; {machine['torch_threads']} torch threads; device "
         f"{machine['device']}; sustained fp32 matmul {machine['matmul_gflops']} GFLOP/s "
-        f"(probes {machine['matmul_gflops_before_after']}). Input {settings['input_size']}x{settings['input_size']}, "
+        f"(probes {machine['matmul_gflops_before_after']}). "
+        f"Input {settings['input_size']}x{settings['input_size']}, "
         f"frames {settings['frame_size']}x{settings['frame_size']} {settings['frame_format']}; "
         f"{settings['frames']} timed frames per variant after {settings['warmup']} warm-up, interleaved. "
         "Times in ms, p50 / p95.",
         "",
-        "| variant | GFLOPs | read | preprocess | network | postprocess | total | FPS | floor ms | network/floor "
-        "| total/floor | peak RSS MB |",
+        "| variant | GFLOPs | read | preprocess | network | postprocess | total | FPS | floor ms "
+        "| network/floor | total/floor | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["variants"]:
@@ -274,7 +279,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         )
     ideal = report.get("postprocess_on_ideal_outputs_ms")
     if ideal:
-        lines += ["", "Post-processing on ideal outputs for synthetic frames (ground-truth mask and electrode "
-                  f"heatmap; random weights give noise masks): p50 {ideal['p50']:.2f} ms, p95 {ideal['p95']:.2f} ms, "
+        lines += ["", "Post-processing on ideal outputs for synthetic frames (ground-truth mask and "
+                  "electrode heatmap; random weights give noise masks): "
+                  f"p50 {ideal['p50']:.2f} ms, p95 {ideal['p95']:.2f} ms, "
                   f"CPU time p50 {ideal['cpu_p50']:.2f} ms over {ideal['frames']} frames."]
     return "\n".join(lines) + "\n"

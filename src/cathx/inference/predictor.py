@@ -45,7 +45,8 @@ def _grey(image: np.ndarray, name: str) -> np.ndarray:
         raise DataError(f"{name}: expected a 2-D grey or RGB image, got an array of shape {array.shape}")
     height, width = array.shape
     if min(height, width) < MIN_SIDE:
-        raise DataError(f"{name}: image is {width}x{height} px; the smallest supported is {MIN_SIDE}x{MIN_SIDE}")
+        raise DataError(
+            f"{name}: image is {width}x{height} px; the smallest supported is {MIN_SIDE}x{MIN_SIDE}")
     if max(height, width) > MAX_SIDE:
         raise DataError(f"{name}: image is {width}x{height} px; the largest supported side is {MAX_SIDE}")
     if array.dtype == np.bool_:
@@ -107,7 +108,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int, k: int, threshold: float
                       ) -> list[np.ndarray]:
-    """(B, 1, h, w) heatmap logits (+ (B, 2, h, w) sizes) -> B arrays (K, 5) [x, y, score, w, h] in input pixels."""
+    """(B, 1, h, w) heatmap logits (+ (B, 2, h, w) sizes) -> B arrays (K, 5) [x, y, score, w, h],
+    input pixels."""
     import torch
 
     from cathx.heatmap import decode_peaks
@@ -228,8 +230,11 @@ class Predictor:
             raise CathxError(f"{path}: weights file is empty (0 bytes)")
         if backend == "onnx":
             if path.suffix.lower() != ".onnx":
-                raise CathxError(f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+                raise CathxError(
+                    f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
+            providers = None
+            if device.startswith("cuda"):
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
             runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
             size = input_size or int(meta.get("input_size", 256))
@@ -238,7 +243,8 @@ class Predictor:
         if path.suffix.lower() == ".onnx":
             raise CathxError(f"{path}: an ONNX file needs --backend onnx")
         model, config, extra = load_torch_checkpoint(path)
-        size = input_size or int(extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
+        size = input_size or int(
+            extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
         return cls(_TorchRunner(model, device), input_size=size, stride=getattr(model, "output_stride", 4),
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})", **kwargs)
 

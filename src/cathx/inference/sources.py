@@ -59,7 +59,8 @@ class Source:
             local = int(sample.meta.get("frame_index", index))
             stem = source.stem
             names.setdefault(stem, len(names))
-            meta = {"name": f"{stem}_{local:05d}", "frame": index, "source": str(source), "fps": sample.meta.get("fps")}
+            meta = {"name": f"{stem}_{local:05d}", "frame": index, "source": str(source),
+                    "fps": sample.meta.get("fps")}
             yield Frame(sample.image, meta)
 
 
@@ -94,8 +95,10 @@ def _reader_source(path: Path, kind: str) -> Source:
         fps = next((f for f in reader.frame_rates if f), None)
     length = len(reader)
     if length == 0:
-        raise DataError(f"{path}: no readable frames" + (f" ({reader.problems[0]})" if reader.problems else ""))
-    return Source(path, kind, length, sequence=length > 1, fps=fps, problems=list(reader.problems), _reader=reader)
+        detail = f" ({reader.problems[0]})" if reader.problems else ""
+        raise DataError(f"{path}: no readable frames{detail}")
+    return Source(path, kind, length, sequence=length > 1, fps=fps, problems=list(reader.problems),
+                  _reader=reader)
 
 
 def open_source(path: Path | str) -> Source:

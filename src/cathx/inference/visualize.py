@@ -54,7 +54,8 @@ class VideoWriter:
             height, width = rgb.shape[:2]
             # Even sides keep every MP4 decoder happy.
             self._size = (width - width % 2, height - height % 2)
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
                 raise CathxError(f"{self.path}: cannot open an MP4 writer (OpenCV without an mp4v encoder?)")
         if (rgb.shape[1], rgb.shape[0]) != self._size:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from cathx.postprocess.assignment import Assignment, assign_electrodes, project_to_polyline
-from cathx.postprocess.catheter_type import PatternFeatures, classify_catheter, classify_pattern, pattern_features
+from cathx.postprocess.catheter_type import (
+    PatternFeatures,
+    classify_catheter,
+    classify_pattern,
+    pattern_features,
+)
 from cathx.postprocess.centreline import Centreline, extract_centrelines, polyline_length, resample_polyline
 from cathx.postprocess.results import Catheter, Results, analyse_frame, rescale_results
 from cathx.postprocess.tracking import MotionCurve, Tracker

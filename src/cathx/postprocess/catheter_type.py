@@ -157,7 +157,9 @@ def classify_through_pipeline(sample, mask: np.ndarray | None = None, peaks: np.
     if sample.electrodes is None or sample.electrode_catheter_ids is None:
         return []
     if peaks is None:
-        sizes = sample.electrode_sizes if sample.electrode_sizes is not None else np.zeros_like(sample.electrodes)
+        sizes = sample.electrode_sizes
+        if sizes is None:
+            sizes = np.zeros_like(sample.electrodes)
         peaks = np.concatenate([sample.electrodes, np.ones((len(sample.electrodes), 1)), sizes], axis=1)
         truth_of_peak = sample.electrode_catheter_ids
     else:

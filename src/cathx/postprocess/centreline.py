@@ -292,7 +292,8 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
                 continue
             end, back = nodes[positions[1]], nodes[positions[0]]
             loop = edge.oriented(end)
-            pixels = pixels[: at[positions[1]] + 1] + loop[1:] + ([pixels[at[positions[0]]]] if back != end else [])
+            closing = [pixels[at[positions[0]]]] if back != end else []
+            pixels = pixels[: at[positions[1]] + 1] + loop[1:] + closing
             remaining.discard(i)
             closed = True
             break

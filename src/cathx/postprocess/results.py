@@ -17,7 +17,8 @@ from cathx.postprocess.catheter_type import classify_catheter
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
 
 ELECTRODE_COLUMNS: tuple[str, ...] = (
-    "frame", "name", "x", "y", "score", "width", "height", "catheter_id", "index", "catheter_type", "electrode_id",
+    "frame", "name", "x", "y", "score", "width", "height",
+    "catheter_id", "index", "catheter_type", "electrode_id",
 )
 
 # BGR-free RGB colours per catheter type (also used for the legend in the docs).
@@ -122,7 +123,8 @@ class Results:
 
         canvas = _to_rgb8(image)
         if canvas.shape[:2] != tuple(self.image_size):
-            canvas = cv2.resize(canvas, (self.image_size[1], self.image_size[0]), interpolation=cv2.INTER_AREA)
+            size = (self.image_size[1], self.image_size[0])
+            canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
         scale = max(1, round(max(self.image_size) / 512))
         if self.mask is not None and self.mask.any():
             tint = np.array([0, 160, 255], dtype=np.float32)

@@ -137,7 +137,8 @@ class Tracker:
             ids[i] = self._next_electrode
             self._next_electrode += 1
         results.electrode_ids = ids
-        self._electrodes, self._electrode_ids, self._electrode_owner = points.copy(), ids.copy(), owners.copy()
+        self._electrodes, self._electrode_ids = points.copy(), ids.copy()
+        self._electrode_owner = owners.copy()
         self._electrode_index = np.asarray(results.electrode_index, np.int64).copy()
 
 
@@ -164,8 +165,9 @@ class MotionCurve:
             if catheter.type != "cs_decapolar":
                 continue
             members = np.flatnonzero(owners == catheter.id)
-            by_catheter[catheter.id] = {int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64)
-                                        for m in members}
+            by_catheter[catheter.id] = {
+                int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64) for m in members
+            }
             source = results.electrodes[members] if len(members) else catheter.centreline
             centroids[catheter.id] = np.asarray(source, np.float64).mean(axis=0)
         self._seen.append(by_catheter)
