@@ -76,3 +76,20 @@ def test_synth_rejects_unwritable_out(run_cli, tmp_path):
 def test_synth_rejects_bad_preview_name(run_cli, tmp_path):
     result = run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 64, "--preview", tmp_path / "p.jpg")
     _check_error(result, "the preview must be a .png file", tmp_path)
+
+
+def test_synth_reads_a_config_file(run_cli, tmp_path):
+    config = tmp_path / "synth.yaml"
+    config.write_text("catheter_types: [lasso]\ncollimation_probability: 0.0\nempty_probability: 0.0\n")
+    out = tmp_path / "ds"
+    result = run_cli("synth", out, "--n", 2, "--size", 64, "--workers", 1, "--config", config)
+    assert result.exit_code == 0, result.stderr
+    card = (out / "dataset_card.md").read_text()
+    assert "catheter types: lasso" in card
+
+
+def test_synth_rejects_a_bad_config_key(run_cli, tmp_path):
+    config = tmp_path / "synth.yaml"
+    config.write_text("dose_level: 3\n")
+    result = run_cli("synth", tmp_path / "ds", "--n", 2, "--config", config)
+    _check_error(result, "unknown key 'dose_level'", tmp_path, ["synth.yaml"])

@@ -45,16 +45,21 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
         ] = None,
         bit_depth: Annotated[int, typer.Option(help="PNG bit depth: 8 or 16.")] = 8,
+        config_path: Annotated[
+            Path | None,
+            typer.Option("--config", help="YAML file of SynthConfig fields (see docs/synthetic.md)."),
+        ] = None,
     ) -> None:
         """Generate a synthetic X-ray fluoroscopy dataset (images, masks, electrodes, annotations.json)."""
         from dataclasses import replace
 
         from cathx.data.synthetic import SynthConfig, write_dataset
         from cathx.data.synthetic.preview import write_preview
+        from cathx.config import load_yaml
         from cathx.data.synthetic.writer import check_arguments, preview_samples
 
         names = _types(catheter_types)
-        config = SynthConfig()
+        config = load_yaml(SynthConfig, config_path) if config_path is not None else SynthConfig()
         check_arguments(
             out,
             n,
