@@ -53,9 +53,9 @@ def register(app: typer.Typer) -> None:
         """Generate a synthetic X-ray fluoroscopy dataset (images, masks, electrodes, annotations.json)."""
         from dataclasses import replace
 
+        from cathx.config import load_yaml
         from cathx.data.synthetic import SynthConfig, write_dataset
         from cathx.data.synthetic.preview import write_preview
-        from cathx.config import load_yaml
         from cathx.data.synthetic.writer import check_arguments, preview_samples
 
         names = _types(catheter_types)
