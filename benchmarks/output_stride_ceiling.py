@@ -1,12 +1,18 @@
-"""Ceiling of electrode detection set by the heatmap codec alone: encode the ground truth of
-synthetic frames into targets, decode them back, and score the result as if a network had
-predicted the targets perfectly. Whatever a model learns, it cannot beat these figures at that
-output stride; they show how much a stride of 4 loses to merged neighbouring electrodes.
+"""What the output stride alone costs, measured on synthetic frames with nothing trained.
 
-For output strides 4, 2, 1 and with / without sub-cell refinement: COCO AP@[.5:.95], AP50,
-localisation MAE (px), recall within 3 px, and the share of electrodes that get a positive cell
-of their own. Writes benchmarks/results/heatmap_ceiling.json and .md (a few seconds; no lock):
-    .venv/bin/python benchmarks/heatmap_ceiling.py [--frames 48] [--size 256]
+Electrodes: encode the ground truth into heatmap targets, decode them back and score the result
+as if a network had predicted the targets perfectly. A model cannot beat these figures at that
+stride (closely spaced electrodes merge into one peak). For output strides 4, 2, 1 and with /
+without sub-cell refinement: COCO AP@[.5:.95], AP50, AP75, localisation MAE (px), recall within
+3 and 5 px, and the share of electrodes that get a positive cell of their own.
+
+Masks: a simple stride-s predictor, the ground-truth mask area-averaged to stride s, bilinearly
+upsampled and thresholded (best of a few thresholds), scored by mean J. It is a reference, not
+an upper bound (a network can place sharper logits), and shows how hard thin (2-3 px)
+catheters are for a stride-4 mask head upsampled to the input.
+
+Writes benchmarks/results/output_stride_ceiling.json and .md (seconds; no lock needed):
+    .venv/bin/python benchmarks/output_stride_ceiling.py [--frames 48] [--size 256]
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import default_collate  # noqa: E402
 
 from cathx.data.datasets import SampleDataset  # noqa: E402
 from cathx.data.synthetic import SyntheticReader  # noqa: E402
 from cathx.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 from cathx.heatmap import decode_peaks, encode_targets  # noqa: E402
-from cathx.metrics import Evaluator  # noqa: E402
+from cathx.metrics import Evaluator, batch_iou  # noqa: E402
+
+MASK_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,11 +65,21 @@ def main() -> None:
                          "own_cell_share": round(int(targets["positive"].sum()) / max(int(valid.sum()), 1), 4),
                          **{k: round(float(summary[k]), 4) for k in ("ap", "ap50", "ap75", "mae", "recall3", "recall5")}})
             print(rows[-1], flush=True)
-    result = {"frames": args.frames, "size": args.size, "seed": args.seed, "electrodes": int(valid.sum()),
+    masks = batch["mask"] > 0.5
+    mask_rows = []
+    for stride in (4, 2, 1):
+        fraction = F.avg_pool2d(masks.float(), stride) if stride > 1 else masks.float()
+        upsampled = F.interpolate(fraction, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        mean_j, threshold = max((batch_iou(upsampled > t, masks).mean().item(), t) for t in MASK_THRESHOLDS)
+        mask_rows.append({"output_stride": stride, "mean_j": round(mean_j, 4), "threshold": threshold})
+        print(mask_rows[-1], flush=True)
+    result = {"frames": args.frames, "mask_fraction": masks.float().mean().item(), "mask_rows": mask_rows, "size": args.size, "seed": args.seed, "electrodes": int(valid.sum()),
               "electrode_size_px": {"min": sizes.min().item(), "mean": sizes.mean().item(), "max": sizes.max().item()},
               "rows": rows}
     lines = [
-        "# Heatmap codec ceiling (ideal targets decoded back)",
+        "# What the output stride costs (synthetic frames, nothing trained)",
+        "",
+        "## Electrodes: ideal heatmap targets decoded back",
         "",
         f"{args.frames} synthetic frames of {args.size} px (seed {args.seed}), {result['electrodes']} electrodes, "
         f"box side {sizes.min().item():.1f}-{sizes.max().item():.1f} px (mean {sizes.mean().item():.1f}). "
@@ -72,9 +91,19 @@ def main() -> None:
     for row in rows:
         lines.append(f"| {row['output_stride']} | {row['refine']} | {row['own_cell_share']:.3f} | {row['ap']:.3f} | "
                      f"{row['ap50']:.3f} | {row['ap75']:.3f} | {row['mae']:.3f} | {row['recall3']:.3f} | {row['recall5']:.3f} |")
+    lines += [
+        "",
+        "## Masks: ground truth area-averaged to the stride, upsampled bilinearly, thresholded",
+        "",
+        f"Mask pixels: {100 * result['mask_fraction']:.2f}% of the image. A reference predictor, not an upper bound.",
+        "",
+        "| output stride | mean J | threshold |",
+        "|---|---|---|",
+        *(f"| {row['output_stride']} | {row['mean_j']:.3f} | {row['threshold']:.2f} |" for row in mask_rows),
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out / "heatmap_ceiling.json", result)
-    atomic_write_text(args.out / "heatmap_ceiling.md", "\n".join(lines) + "\n")
+    atomic_write_json(args.out / "output_stride_ceiling.json", result)
+    atomic_write_text(args.out / "output_stride_ceiling.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
