@@ -166,3 +166,16 @@ def test_export_command_writes_onnx_and_reports_deviation(run_cli, weights, tmp_
     assert out.stat().st_size > 0 and "max |ORT - torch|" in result.stdout
     result = run_cli("export", "--weights", weights, "--format", "tflite", "--out", out)
     assert result.exit_code == 2 and "tflite" in result.stderr
+
+
+def test_huge_image_is_converted_not_refused(run_cli, weights, tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    image = np.zeros((8000, 8000), np.uint8)
+    image[3990:4010] = 200
+    cv2.imwrite(str(source / "huge.png"), image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    result = run_cli("predict", source, "--weights", weights, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads((tmp_path / "out" / "json" / "huge.json").read_text())
+    assert payload["image_size"] == {"height": 8000, "width": 8000}
+    assert cv2.imread(str(tmp_path / "out" / "masks" / "huge.png"), cv2.IMREAD_UNCHANGED).shape == (8000, 8000)

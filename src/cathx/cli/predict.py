@@ -56,7 +56,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                     tracker.update(results)
                     curve.add(results, frame=results.meta.get("frame", done))
                 name = str(results.meta.get("name", f"frame_{done:05d}"))
-                drawn = results.plot(frame.image if frame.image.dtype == "uint8" else _display(frame.image))
+                drawn = _overlay(frame.image, results)
                 atomic_write_bytes(out / "masks" / f"{name}.png", mask_png(results.mask, results.image_size))
                 atomic_write_bytes(out / "overlays" / f"{name}.png", encode_png(drawn))
                 atomic_write_text(out / "json" / f"{name}.json", results.to_json() + "\n")
@@ -83,10 +83,26 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     return summary
 
 
-def _display(image):
-    from cathx.inference.predictor import to_unit_grey
+OVERLAY_MAX_SIDE = 2048  # overlays are for looking at: larger frames are drawn downscaled
 
-    return to_unit_grey(image)
+
+def _overlay(image, results):
+    """RGB overlay of ``results`` on ``image``; frames over OVERLAY_MAX_SIDE are drawn smaller."""
+    import cv2
+
+    from cathx.inference.predictor import to_unit_grey
+    from cathx.postprocess.results import rescale_results
+
+    height, width = results.image_size
+    scale = OVERLAY_MAX_SIDE / max(height, width)
+    if scale < 1:
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        mask = None
+        if results.mask is not None:
+            mask = cv2.resize(results.mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        results = rescale_results(results, size, mask)
+    return results.plot(image if image.dtype == "uint8" else to_unit_grey(image))
 
 
 def register(app: typer.Typer) -> None:
