@@ -34,3 +34,15 @@ def test_info_model_truncated_checkpoint_exits_2(run_cli, tmp_path):
     path.write_bytes(b"\x80\x02junk")
     result = run_cli("info", "--model", str(path))
     assert result.exit_code == 2 and "model.pt" in result.stderr
+
+
+def test_info_model_checkpoint(run_cli, tmp_path):
+    from cathx.checkpoint import save_checkpoint
+    from cathx.models import build_model, model_profile
+
+    cfg = model_profile("demo", latent_channels=32, decoder_channels=(16, 16), head_channels=8, output_stride=2)
+    path = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg), cfg)
+    result = run_cli("info", "--model", str(path), "--size", "64")
+    assert result.exit_code == 0, result.stderr
+    assert "checkpoint" in result.stdout and "resnet18" in result.stdout
+    assert "output stride" in result.stdout

@@ -107,3 +107,15 @@ def test_sample_kpis_nan_where_unlabelled():
     kpis = sample_kpis(outputs, batch)
     assert kpis["seg"][0] == 1.0 and math.isnan(kpis["seg"][1])
     assert math.isnan(kpis["det"][0]) and kpis["det"][1] == 1.0  # no electrode, none predicted
+
+
+def test_evaluator_default_size_and_unlabelled_rows():
+    evaluator = Evaluator(default_size=4.0)
+    # Sizes missing (None) or zero: boxes get the default 4 px side, so a perfect centre is a hit.
+    evaluator.update("a", detections=np.array([[10, 10, 0.9, 4, 4]]), target_points=np.array([[10.0, 10.0]]))
+    evaluator.update("b", detections=np.array([[30, 30, 0.9, 4, 4]]), target_points=np.array([[30.0, 30.0]]),
+                     target_sizes=np.zeros((1, 2)))
+    row = evaluator.update("c")  # nothing labelled
+    assert math.isnan(row["iou"]) and math.isnan(row["mae"]) and row["n_electrodes"] == 0
+    summary = evaluator.summary()
+    assert summary["ap"] == pytest.approx(1.0) and summary["mae"] == 0.0 and math.isnan(summary["mean_j"])

@@ -62,6 +62,7 @@ def model_report(name: str, size: int = 256) -> dict[str, str]:
         "encoder": cfg.encoder,
         "widths": f"latent {cfg.latent_channels}, decoder {list(cfg.decoder_channels)}, heads {cfg.head_channels}",
         "tasks": ", ".join(cfg.tasks),
+        "output stride": str(cfg.output_stride),
         "parameters": f"{report['parameters']:,} ({report['parameters_m']:.2f} M)",
         f"GFLOPs at {size}x{size}": f"{report['gflops']:.2f} (forward, batch 1, multiply-add = 2 FLOPs)",
     }
