@@ -24,13 +24,15 @@ def main() -> None:
     parser.add_argument("--no-int8", action="store_true")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=None, help="torch and ORT intra-op threads")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     from cathx.inference.bench import run_bench
 
     models = args.model if args.model is not None else ([] if args.weights else ["paper", "realtime"])
     report = run_bench(weights=args.weights, models=models, backends=args.backend or ["torch", "onnx"],
-                       int8=not args.no_int8, frames=args.frames, input_size=args.input_size, out=args.out)
+                       int8=not args.no_int8, frames=args.frames, input_size=args.input_size, out=args.out,
+                       threads=args.threads)
     print(report["markdown"])
 
 

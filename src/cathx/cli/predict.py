@@ -169,6 +169,7 @@ def register(app: typer.Typer) -> None:
         input_size: Annotated[int, typer.Option(help="input side")] = 256,
         out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
         device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+        threads: Annotated[int | None, typer.Option(help="torch and ORT intra-op threads")] = None,
     ) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
         from cathx.inference.bench import run_bench
@@ -176,5 +177,6 @@ def register(app: typer.Typer) -> None:
         if weights is None and not model:
             model = ["paper", "realtime"]
         report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"],
-                           int8=int8, frames=frames, input_size=input_size, out=out, device=device)
+                           int8=int8, frames=frames, input_size=input_size, out=out, device=device,
+                           threads=threads)
         Console().print(report["markdown"], highlight=False, soft_wrap=True)

@@ -92,7 +92,7 @@ def _frames(count: int, size: int, folder: Path) -> list[Path]:
 
 
 def _variants(weights: Path | None, models: list[str], backends: list[str], int8: bool, input_size: int,
-              folder: Path, device: str) -> list[Variant]:
+              folder: Path, device: str, threads: int | None = None) -> list[Variant]:
     import torch
 
     from cathx.export.onnx import export_onnx, quantize_int8
@@ -120,7 +120,8 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
             if backend == "torch":
                 predictor = Predictor.from_model(model, input_size=input_size, device=device)
             elif backend == "onnx":
-                predictor = Predictor.from_checkpoint(onnx_path, backend="onnx", device=device, spinning=spin)
+                predictor = Predictor.from_checkpoint(onnx_path, backend="onnx", device=device, spinning=spin,
+                                                      threads=threads)
             else:
                 raise CathxError(f"unknown backend {backend!r}; choose from torch, onnx")
             variants.append(Variant(f"{label}/{backend}", label, backend, flops, predictor))
@@ -129,7 +130,7 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
                                       input_size=input_size)
             variants.append(Variant(f"{label}/onnx-int8", label, "onnx-int8", flops,
                                     Predictor.from_checkpoint(int8_path, backend="onnx", device=device,
-                                                              spinning=spin)))
+                                                              spinning=spin, threads=threads)))
     return variants
 
 
@@ -190,10 +191,16 @@ def time_postprocess(frames: int = 30, input_size: int = 256, frame_size: int = 
 def run_bench(weights: Path | None = None, models: list[str] | None = None, backends: list[str] | None = None,
               int8: bool = False, frames: int = 30, warmup: int = 5, input_size: int = 256,
               frame_size: int = 512, out: Path | None = Path("benchmarks/results"), device: str = "cpu",
-              probe_seconds: float = 2.0, with_ideal_postprocess: bool = True) -> dict[str, Any]:
-    """Time every variant; write ``out``/latency.json and latency.md; return the report."""
+              probe_seconds: float = 2.0, with_ideal_postprocess: bool = True, threads: int | None = None
+              ) -> dict[str, Any]:
+    """Time every variant; write ``out``/latency.json and latency.md; return the report.
+
+    threads: torch and ONNX Runtime intra-op threads (default: torch's default, ORT's default).
+    """
     import torch
 
+    if threads:
+        torch.set_num_threads(threads)
     from cathx.fileio import atomic_write_json, atomic_write_text
 
     if frames < 1:
@@ -202,7 +209,7 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
     with tempfile.TemporaryDirectory(prefix="cathx-bench-") as tmp:
         folder = Path(tmp)
         paths = _frames(min(frames, 8), frame_size, folder)
-        variants = _variants(weights, list(models or []), backends, int8, input_size, folder, device)
+        variants = _variants(weights, list(models or []), backends, int8, input_size, folder, device, threads)
         if not variants:
             raise CathxError("nothing to time: give --weights or --model")
         probe_before = matmul_gflops(probe_seconds, device=device)
