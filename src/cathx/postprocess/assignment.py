@@ -29,23 +29,47 @@ def project_to_polyline(points: np.ndarray, polyline: np.ndarray) -> tuple[np.nd
 
     points: (N, 2); polyline: (M, 2), both (x, y) pixels. Returns (distance (N,), arc (N,)).
     """
+    distance, arc = project_to_polylines(points, [polyline])
+    return distance[0], arc[0]
+
+
+def project_to_polylines(points: np.ndarray, polylines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``project_to_polyline`` for several polylines in one vectorised pass: (C, N) distances, arcs."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    polyline = np.asarray(polyline, dtype=np.float64).reshape(-1, 2)
-    if len(polyline) == 0:
-        return np.full(len(points), np.inf), np.full(len(points), np.nan)
-    if len(polyline) == 1:
-        return np.linalg.norm(points - polyline[0], axis=1), np.zeros(len(points))
-    start, step = polyline[:-1], np.diff(polyline, axis=0)
-    seg_length = np.linalg.norm(step, axis=1)
-    arc_start = np.concatenate([[0.0], np.cumsum(seg_length)[:-1]])
-    relative = points[:, None, :] - start[None, :, :]  # (N, S, 2)
-    denom = np.maximum(seg_length**2, 1e-12)
-    t = np.clip((relative * step[None]).sum(axis=2) / denom, 0.0, 1.0)  # (N, S)
-    nearest = start[None] + t[..., None] * step[None]
-    gap = np.linalg.norm(points[:, None, :] - nearest, axis=2)
-    best = gap.argmin(axis=1)
-    rows = np.arange(len(points))
-    return gap[rows, best], arc_start[best] + t[rows, best] * seg_length[best]
+    count = len(points)
+    distance = np.full((len(polylines), count), np.inf)
+    arc = np.full((len(polylines), count), np.nan)
+    starts, steps, arc_starts, bounds = [], [], [], [0]
+    for c, line in enumerate(polylines):
+        line = np.asarray(line, dtype=np.float64).reshape(-1, 2)
+        if len(line) == 1:  # a single point: a zero-length segment
+            line = np.repeat(line, 2, axis=0)
+        if len(line) == 0:
+            bounds.append(bounds[-1])
+            continue
+        step = np.diff(line, axis=0)
+        length = np.sqrt((step**2).sum(axis=1))
+        starts.append(line[:-1])
+        steps.append(step)
+        arc_starts.append(np.concatenate([[0.0], np.cumsum(length)[:-1]]))
+        bounds.append(bounds[-1] + len(step))
+    if count == 0 or bounds[-1] == 0:
+        return distance, arc
+    start, step, arc_start = np.concatenate(starts), np.concatenate(steps), np.concatenate(arc_starts)
+    seg_sq = (step**2).sum(axis=1)
+    rx = points[:, None, 0] - start[None, :, 0]
+    ry = points[:, None, 1] - start[None, :, 1]
+    t = np.clip((rx * step[None, :, 0] + ry * step[None, :, 1]) / np.maximum(seg_sq, 1e-12), 0.0, 1.0)
+    gap_sq = (rx - t * step[None, :, 0]) ** 2 + (ry - t * step[None, :, 1]) ** 2  # (N, S)
+    rows = np.arange(count)
+    for c in range(len(polylines)):
+        low, high = bounds[c], bounds[c + 1]
+        if high == low:
+            continue
+        best = low + gap_sq[:, low:high].argmin(axis=1)
+        distance[c] = np.sqrt(gap_sq[rows, best])
+        arc[c] = arc_start[best] + t[rows, best] * np.sqrt(seg_sq[best])
+    return distance, arc
 
 
 def assign_electrodes(
@@ -67,9 +91,7 @@ def assign_electrodes(
     oriented = [np.asarray(line, dtype=np.float32) for line in centrelines]
     if count == 0 or not oriented:
         return Assignment(catheter, index, arc, distance), oriented
-    projections = [project_to_polyline(electrodes, line) for line in oriented]
-    gaps = np.stack([gap for gap, _ in projections])  # (C, N)
-    arcs = np.stack([position for _, position in projections])
+    gaps, arcs = project_to_polylines(electrodes, oriented)  # (C, N) each
     nearest = gaps.argmin(axis=0)
     reach = gaps[nearest, np.arange(count)] <= max_distance
     for c, line in enumerate(oriented):
