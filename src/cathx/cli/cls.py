@@ -1,9 +1,111 @@
-"""Command group placeholder: filled in by its issue."""
+"""`cathx cls`: chest radiograph line and tube position classification (RANZCR CLiP labels)."""
 
 from __future__ import annotations
 
+import logging
+import time
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from cathx.errors import CathxError, ConfigError
+
+cls_app = typer.Typer(name="cls", no_args_is_help=True, add_completion=False,
+                      help="Chest X-ray line/tube position classification: synth, train, val, predict.")
+
+
+def _say(text: str) -> None:
+    Console().print(text, markup=False, highlight=False)
+
+
+@cls_app.command()
+def synth(
+    out: Path = typer.Argument(..., help="Output folder (RANZCR CLiP layout: train.csv, train/, train_annotations.csv)."),
+    n: int = typer.Option(1000, "--n", help="Number of studies."),
+    size: int = typer.Option(256, "--size", help="Image width and height in pixels (>= 32)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives identical files."),
+    workers: int = typer.Option(2, "--workers", help="Worker processes."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write over an existing synthetic set at OUT."),
+) -> None:
+    """Generate synthetic chest radiographs with ETT / NGT / CVC / Swan-Ganz lines and their labels."""
+    from cathx.data.chest.synthetic import write_chest_dataset
+
+    if workers < 1:
+        raise CathxError(f"--workers must be >= 1, got {workers}")
+    start = time.perf_counter()
+    write_chest_dataset(out, n, size=size, seed=seed, overwrite=overwrite, workers=workers)
+    _say(f"wrote {n} studies of {size}x{size} px to {out} in {time.perf_counter() - start:.1f} s")
+
+
+@cls_app.command()
+def train(
+    config: Path | None = typer.Option(None, "--config", help="Experiment YAML (see configs/chest_demo.yaml)."),
+    data: Path | None = typer.Option(None, "--data", help="RANZCR CLiP folder; omitted: the config's synthetic set."),
+    out: Path = typer.Option(Path("runs/chest"), "--out", help="Run folder (classifier.pt, checkpoints, logs, val/)."),
+    fold: int | None = typer.Option(None, "--fold", help="Validation fold (grouped by PatientID)."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop fitting after M minutes."),
+) -> None:
+    """Train a line/tube classifier with Lightning; validates on a PatientID-grouped fold."""
+    from dataclasses import replace
+
+    from cathx.models.classifier import check_backbone
+    from cathx.training.classification import check_fold, load_cls_config, train_classifier
+
+    if data is not None and not data.exists():
+        raise CathxError(f"{data}: dataset not found")
+    cfg = load_cls_config(config, path=str(data) if data is not None else None, fold=fold)
+    if max_minutes is not None:
+        if max_minutes <= 0:
+            raise CathxError(f"--max-minutes must be positive, got {max_minutes}")
+        cfg = replace(cfg, max_minutes=max_minutes)
+    try:
+        check_backbone(cfg.model.backbone)
+    except ValueError as exc:
+        raise ConfigError(f"{config or 'config'}: model.backbone: {exc}") from None
+    check_fold(cfg)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    summary = train_classifier(cfg, out)
+    _print_report(summary, out / "val")
+
+
+@cls_app.command()
+def val(
+    weights: Path = typer.Option(..., "--weights", help="classifier.pt (or a Lightning .ckpt) from `cathx cls train`."),
+    data: Path = typer.Option(..., "--data", help="RANZCR CLiP folder to evaluate (every study in train.csv)."),
+    out: Path = typer.Option(Path("runs/chest-val"), "--out", help="Report folder: metrics.json, .csv, .md."),
+) -> None:
+    """Mean column-wise ROC AUC and per-label AUC of a classifier on a labelled folder."""
+    from cathx.training.classification import load_classifier, validate_folder
+
+    load_classifier(weights)  # fail on bad weights before reading the data
+    summary = validate_folder(weights, data, out)
+    _print_report(summary, out)
+
+
+@cls_app.command()
+def predict(
+    source: Path = typer.Argument(..., help="An image file or a folder of .jpg/.png radiographs."),
+    weights: Path = typer.Option(..., "--weights", help="classifier.pt from `cathx cls train`."),
+    out: Path = typer.Option(Path("runs/chest-predict"), "--out", help="Output folder."),
+    cam: bool = typer.Option(True, "--cam/--no-cam", help="Write Grad-CAM overlays of the top label."),
+) -> None:
+    """Per-image label probabilities (CSV, JSON) and Grad-CAM heatmap overlays (PNG)."""
+    from cathx.training.classification import load_classifier, predict_files
+
+    load_classifier(weights)
+    records = predict_files(weights, source, out, cam=cam)
+    _say(f"{len(records)} image(s): probabilities in {out / 'predictions.csv'}"
+         + (f", Grad-CAM overlays in {out / 'gradcam'}" if cam else ""))
+
+
+def _print_report(summary: dict, out: Path) -> None:
+    from cathx.training.classification import auc_markdown
+
+    _say(auc_markdown(summary["mean_auc"], summary["per_label_auc"], summary["positives"], summary["studies"]))
+    _say(f"report in {out}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the `cls` command group to ``app``."""
+    app.add_typer(cls_app, name="cls")

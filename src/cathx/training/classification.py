@@ -72,9 +72,9 @@ class ClsTrainConfig:
     precision: str = field(default="32-true", metadata=choices("32-true", "bf16-mixed"))
 
 
-def load_cls_config(path: Path | str | None, **overrides: Any) -> ClsTrainConfig:
-    """Load a YAML experiment (or the defaults when ``path`` is None); ``overrides`` replace data fields."""
-    cfg = load_yaml(ClsTrainConfig, path) if path else ClsTrainConfig()
+def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrainConfig:
+    """Load a YAML experiment (defaults when ``config_path`` is None); non-None ``overrides`` replace data fields."""
+    cfg = load_yaml(ClsTrainConfig, config_path) if config_path else ClsTrainConfig()
     data = {k: v for k, v in overrides.items() if v is not None}
     if data:
         cfg = from_dict(ClsTrainConfig, {**to_dict(cfg), "data": {**to_dict(cfg.data), **data}})
@@ -394,3 +394,110 @@ def check_fold(cfg: ClsTrainConfig) -> None:
     """ConfigError early if the fold index cannot exist."""
     if not 0 <= cfg.data.fold < cfg.data.folds:
         raise ConfigError(f"fold: must be between 0 and {cfg.data.folds - 1}, got {cfg.data.fold}")
+
+
+# --------------------------------------------------------------------------------------------
+# Prediction and Grad-CAM
+
+
+def grad_cam(model: nn.Module, image: Tensor, label_index: int) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) of one label on ``model.cam_layer``.
+
+    image: (1, C, H, W). The class score's gradient, averaged over space, weights the feature map
+    channels; the ReLU of their sum is upsampled to (H, W) and scaled to [0, 1] (float32).
+    """
+    captured: dict[str, Tensor] = {}
+
+    def keep(_module: nn.Module, _inputs: tuple, output: Tensor) -> None:
+        captured["features"] = output
+        output.register_hook(lambda grad: captured.__setitem__("grad", grad))
+
+    handle = model.cam_layer.register_forward_hook(keep)
+    try:
+        model.eval()
+        with torch.enable_grad():
+            model.zero_grad(set_to_none=True)
+            score = model(image)["logits"][0, label_index]
+            score.backward()
+    finally:
+        handle.remove()
+    features, grad = captured["features"][0].detach(), captured["grad"][0]
+    cam = torch.relu((grad.mean(dim=(1, 2))[:, None, None] * features).sum(0))
+    cam = F.interpolate(cam[None, None], size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    cam = cam - cam.min()
+    peak = float(cam.max())
+    return (cam / peak if peak > 0 else cam).numpy().astype(np.float32)
+
+
+def heatmap_overlay(image: np.ndarray, cam: np.ndarray, caption: str = "") -> np.ndarray:
+    """Blend a [0, 1] heatmap (h, w) (JET colours) over grey ``image`` (H, W) in [0, 1]; returns BGR uint8."""
+    import cv2
+
+    height, width = image.shape
+    grey = cv2.cvtColor(np.round(image * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    heat = cv2.applyColorMap(np.round(cv2.resize(cam, (width, height)) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    blended = cv2.addWeighted(grey, 0.6, heat, 0.4, 0)
+    if caption:
+        scale = max(0.35, width / 700)
+        cv2.putText(blended, caption, (4, int(16 * scale + 4)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                    max(1, int(scale * 2)), cv2.LINE_AA)
+    return blended
+
+
+def list_images(source: Path | str) -> list[Path]:
+    """An image file, or the image files (.jpg, .jpeg, .png) directly inside a folder, sorted."""
+    from cathx.data.chest.ranzcr import IMAGE_SUFFIXES
+
+    source = Path(source)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)})")
+        return [source]
+    if not source.is_dir():
+        raise DataError(f"{source}: no such file or folder")
+    paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise DataError(f"{source}: no .jpg/.jpeg/.png images in this folder")
+    return paths
+
+
+def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True) -> list[dict[str, Any]]:
+    """Probabilities of every image in ``source``; writes predictions.csv/.json and Grad-CAM overlays.
+
+    The overlay shows the label with the highest probability (what the model is most sure of).
+    """
+    import cv2
+
+    from cathx.data.chest.ranzcr import read_grey
+
+    model, _cfg, size = load_classifier(weights)
+    out = Path(out)
+    records = []
+    for path in list_images(source):
+        image = read_grey(path)
+        small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(small)[None, None]
+        with torch.no_grad():
+            probs = torch.sigmoid(model(x)["logits"][0]).numpy()
+        record: dict[str, Any] = {"StudyInstanceUID": path.stem, "file": str(path),
+                                  "probabilities": {name: round(float(p), 5) for name, p in zip(LABELS, probs)}}
+        if cam:
+            top = int(np.argmax(probs))
+            heat = grad_cam(model, x, top)
+            overlay = heatmap_overlay(image, heat, f"{LABELS[top]} {probs[top]:.2f}")
+            ok, encoded = cv2.imencode(".png", overlay)
+            if ok:
+                from cathx.fileio import atomic_write_bytes
+
+                atomic_write_bytes(out / "gradcam" / f"{path.stem}.png", encoded.tobytes())
+                record["gradcam"] = str(out / "gradcam" / f"{path.stem}.png")
+                record["gradcam_label"] = LABELS[top]
+        records.append(record)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["StudyInstanceUID", *LABELS])
+    for record in records:
+        writer.writerow([record["StudyInstanceUID"], *(f"{record['probabilities'][n]:.5f}" for n in LABELS)])
+    atomic_write_text(out / "predictions.csv", buffer.getvalue())
+    atomic_write_json(out / "predictions.json", records)
+    return records

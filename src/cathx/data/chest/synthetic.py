@@ -661,8 +661,9 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
     jobs = iter_jobs(n, size, seed, cfg, out)
     rows, annotations = [], []
     if workers > 1 and n > 8:
-        # fork: workers inherit the imported modules (spawn would re-import torch in each one).
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
+        # children. The forkserver starts clean and this module imports no torch.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         with multiprocessing.get_context(method).Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
             for row, ann in pool.imap(_render_job, jobs, chunksize=8):
                 rows.append(row)
