@@ -69,9 +69,14 @@ def test_crossing_catheters_give_two_or_more_lines_covering_both():
     cv2.line(mask, (10, 64), (120, 64), 1, 2)
     cv2.line(mask, (64, 5), (64, 120), 1, 2)
     lines = extract_centrelines(mask)
-    assert len(lines) >= 2
+    assert len(lines) == 2
     total = sum(line.length for line in lines)
     assert 200 <= total <= 230  # both catheters covered once
+    for line in lines:  # each runs straight through the crossing
+        spread = line.points.max(axis=0) - line.points.min(axis=0)
+        assert min(spread) <= 2 and max(spread) >= 100
+    bent = extract_centrelines(mask, straight=False)
+    assert sum(line.length for line in bent) == pytest.approx(total, abs=10)
 
 
 def test_empty_mask():

@@ -5,10 +5,11 @@ The mask is thinned to a one-pixel skeleton (scikit-image). Its pixels become a 
 of the tiny triangles plain 8-adjacency makes at corners, so real cycles (a lasso's loop) are the
 only cycles. The pixel graph is collapsed into a small graph of nodes (end points, junction
 clusters) and edges (pixel chains), which keeps everything after the skeleton to a few
-milliseconds of Python. Short end branches are pruned, then the longest shortest path is taken
-as a catheter's centreline. What is left is covered greedily: a chain that leaves the end of the
-path and comes back closes a loop (the path goes round it and is marked closed); any other long
-piece is a second catheter crossing or touching the first.
+milliseconds of Python. Short end branches are pruned; a catheter's centreline starts at one end
+of the longest shortest path and, at every junction, continues into the branch that turns least
+(catheters run straight through crossings and out of the forks of a bundle). What is left is
+covered the same way. A walk that comes back to a node it passed closes a loop (lasso: marked
+closed); a chain leaving the end of a path and returning to it is merged as a loop too.
 """
 
 from __future__ import annotations
@@ -237,6 +238,36 @@ def _longest(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int
     return nodes[::-1], path[::-1]
 
 
+def _straighten(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], coords: np.ndarray,
+                start: int, first: int, max_turn: float = 60.0, reach: int = 8) -> tuple[list[int], list[int]]:
+    """Walk from node ``start`` along edge ``first``; at every junction continue into the unused edge
+    that turns least (a catheter runs straight through a crossing or a bundle's fork), stopping at
+    an end or where every way on turns more than ``max_turn`` degrees. Returns (nodes, edges)."""
+    limit = np.cos(np.radians(max_turn))
+    nodes, path, used = [start], [first], {first}
+    node = edges[first].other(start)
+    nodes.append(node)
+    while True:
+        chain = edges[path[-1]].oriented(nodes[-2])
+        tail = coords[chain[-1]] - coords[chain[max(0, len(chain) - 1 - reach)]]
+        best, best_cos = None, limit
+        for i in incidence.get(node, []):
+            if i in used or i not in usable:
+                continue
+            out = edges[i].oriented(node)
+            head = coords[out[min(len(out) - 1, reach)]] - coords[out[0]]
+            norm = float(np.hypot(*tail) * np.hypot(*head))
+            cos = float(tail @ head) / norm if norm > 0 else -1.0
+            if cos > best_cos:
+                best, best_cos = i, cos
+        if best is None:
+            return nodes, path
+        used.add(best)
+        path.append(best)
+        node = edges[best].other(node)
+        nodes.append(node)
+
+
 def _pixels(edges: list[_Edge], nodes: list[int], path: list[int]) -> tuple[list[int], list[int]]:
     """Pixels along a node/edge path, and the pixel position where each node is reached."""
     pixels: list[int] = []
@@ -252,11 +283,13 @@ def _to_xy(coords: np.ndarray) -> np.ndarray:
     return coords[:, ::-1].astype(np.float32)
 
 
-def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int = 10) -> list[Centreline]:
+def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int = 10, straight: bool = True
+                        ) -> list[Centreline]:
     """Ordered centrelines of every catheter in a binary mask.
 
     mask: (H, W) bool/uint8. Skeleton pieces shorter than ``min_length`` pixels are dropped
-    (noise, electrode bumps); spurs shorter than ``min_branch`` are pruned first. A chain that
+    (noise, electrode bumps); spurs shorter than ``min_branch`` are pruned first. ``straight``:
+    continue through junctions into the straightest branch (else keep the longest path). A chain that
     leaves the end of a centreline and comes back to it closes a loop (lasso): the centreline goes
     round it and is marked closed. Returns Centrelines in (x, y) pixels, longest first.
     """
@@ -276,10 +309,12 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
         nodes, path = _longest(edges, remaining, incidence, edges[seed].a)
         if not path:  # an isolated closed curve: one self-loop edge
             path, nodes = [seed], [edges[seed].a, edges[seed].a]
+        elif straight:
+            nodes, path = _straighten(edges, remaining, incidence, coords, nodes[0], path[0])
         remaining.difference_update(path)
         pixels, at = _pixels(edges, nodes, path)
-        closed = False
-        for i in sorted(remaining):  # loops hanging off the end of this line
+        closed = len(set(nodes)) < len(nodes)
+        for i in ([] if closed else sorted(remaining)):  # loops hanging off the end of this line
             edge = edges[i]
             if edge.a not in nodes or edge.b not in nodes:
                 continue
