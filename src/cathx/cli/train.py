@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
-        from cathx.training import evaluate
+        from cathx.training.evaluate import evaluate
 
         if not data.exists():
             raise CathxError(f"{data}: dataset not found")

@@ -9,19 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# Imported eagerly so that the package attribute ``evaluate`` is the function, not the submodule.
+from cathx.training.evaluate import evaluate
+
 
 def train(config: Any, data: Any = None, out: Path | str = "runs/cathx", resume: bool = False, **kwargs: Any) -> Path:
     """Train every stage of ``config`` into ``out``; returns OUT/best.pt. See cathx.training.run.train."""
     from cathx.training.run import train as _train
 
     return _train(config, data=data, out=out, resume=resume, **kwargs)
-
-
-def evaluate(weights: Path | str, data: Any, out: Path | str, split: str | None = "test", **kwargs: Any) -> dict:
-    """Evaluate ``weights`` on ``data``'s ``split``; writes reports into ``out``. See cathx.training.evaluate."""
-    from cathx.training.evaluate import evaluate as _evaluate
-
-    return _evaluate(weights, data, out, split=split, **kwargs)
 
 
 __all__ = ["evaluate", "train"]

@@ -113,6 +113,7 @@ class TrainerConfig:
     loggers: tuple[str, ...] = field(default=("csv",), metadata=choices("csv", "tensorboard"))
     progress_bar: bool = True
     threads: int = 0  # torch threads per process (0 = leave torch's default)
+    max_minutes: float = 0.0  # wall-clock budget of the whole run, checkpoint and stop when spent (0 = none)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     from cathx.training.trainer import BEST, LAST, build_trainer, ddp_environment
 
     cfg = resolve_config(config)
+    if cfg.trainer.max_minutes > 0:
+        max_minutes = cfg.trainer.max_minutes if max_minutes is None else min(max_minutes, cfg.trainer.max_minutes)
     out = Path(out)
     stages_dir = out / "stages"
     if stages_dir.exists() and not resume:

@@ -1,0 +1,73 @@
+"""`cathx train` and `cathx val`: a tiny run on a written dataset, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+TINY = {
+    "seed": 0,
+    "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
+    "data": {"size": 64, "batch_size": 2},
+    "stages": [{"name": "multitask", "epochs": 1, "max_steps": 2}],
+    "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1},
+}
+
+
+def _config(tmp_path, data=TINY, name="tiny.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from cathx.data.synthetic.writer import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("data") / "synthetic", n=12, size=64, seed=0, workers=1)
+
+
+def test_train_then_val(run_cli, tmp_path, dataset):
+    out = tmp_path / "run"
+    result = run_cli("train", "--config", _config(tmp_path), "--data", dataset, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert "best weights" in result.stdout and (out / "best.pt").is_file()
+    assert json.loads((out / "stages" / "multitask" / "done.json").read_text())["steps"] == 2
+
+    again = run_cli("train", "--config", _config(tmp_path), "--data", dataset, "--out", out)
+    assert again.exit_code == 2 and "pass --resume" in again.stderr
+
+    result = run_cli("val", "--weights", out / "best.pt", "--data", dataset, "--out", tmp_path / "eval")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["images"] >= 1 and metrics["split"] == "test"
+    assert "mean J" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochz": 3}, "unknown key 'epochz'; valid keys: data, model, name, optim"),
+        ({"prioritization": {"sample_selection": "random"}},
+         "sample_selection: invalid value 'random'; choose from none, soft, hard, fixed-30"),
+        ({"prioritization": {"task_weighting": "uncertainty"}}, "choose from dtp-kpi, constant, gradnorm, dtp"),
+        ({"model": {"encoder": "resnet999"}}, "model.encoder: invalid value 'resnet999'"),
+        ({"prioritization": {"alpha": 0.0}}, "prioritization.alpha: must be in (0, 1]"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_problem(run_cli, tmp_path, change, message):
+    path = _config(tmp_path, {**TINY, **change}, "bad.yaml")
+    result = run_cli("train", "--config", path, "--out", tmp_path / "run")
+    assert result.exit_code == 2
+    assert message in result.stderr.replace("\n", "") and "bad.yaml" in result.stderr
+
+
+def test_missing_files_exit_2(run_cli, tmp_path):
+    result = run_cli("train", "--config", tmp_path / "none.yaml")
+    assert result.exit_code == 2 and "none.yaml: config file not found" in result.stderr
+    result = run_cli("train", "--config", _config(tmp_path), "--data", tmp_path / "nodata")
+    assert result.exit_code == 2 and "nodata: dataset not found" in result.stderr
+    result = run_cli("val", "--weights", tmp_path / "w.pt", "--data", tmp_path, "--out", tmp_path / "e")
+    assert result.exit_code == 2 and "w.pt: checkpoint not found" in result.stderr
