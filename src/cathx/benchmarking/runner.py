@@ -206,6 +206,7 @@ def _metrics_record(outcome: RunOutcome) -> dict[str, Any]:
         "train_s": outcome.train_s,
         "epochs": outcome.epochs,
         "steps": outcome.steps,
+        "test_images": outcome.metrics.get("test_images"),
         "note": outcome.note,
     }
 
@@ -345,7 +346,11 @@ def train_with_cathx(config: dict[str, Any], run_dir: Path, data: Path | None, m
 def read_test_metrics(report: dict[str, Any]) -> dict[str, float]:
     """AP and mean J (fractions) from cathx.training.evaluate's report, wherever it nests them."""
     found: dict[str, float] = {}
-    aliases = {"ap": ("ap", "AP", "detection_ap"), "mean_j": ("mean_j", "mean_J", "J", "mean_iou")}
+    aliases = {
+        "ap": ("ap", "AP", "detection_ap"),
+        "mean_j": ("mean_j", "mean_J", "J", "mean_iou"),
+        "test_images": ("images",),
+    }
 
     def visit(node: Any) -> None:
         if not isinstance(node, dict):

@@ -28,7 +28,9 @@ METRICS: tuple[tuple[str, str, float, int], ...] = (
     ("converge_s", "Time to converge (s)", 1.0, 0),
     ("train_s", "Train time (s)", 1.0, 0),
 )
-RECORD_FIELDS = ("suite", "variant", "paper_row", "seed", "status", "note", *(m[0] for m in METRICS), "epochs", "steps")
+RECORD_FIELDS = (
+    "suite", "variant", "paper_row", "seed", "status", "note", *(m[0] for m in METRICS), "epochs", "steps", "test_images"
+)
 
 
 def mean_kpi(ap: float | None, mean_j: float | None) -> float | None:
