@@ -89,7 +89,9 @@ def classify_pattern(features: PatternFeatures) -> str:
         return "lasso" if looped and features.spread < 0.65 else "cs_decapolar"  # rings missed
     # 3 or 4 electrodes: quadripolar rings are equal and evenly spaced; an ablation catheter
     # has a long tip electrode and uneven gaps.
-    if features.tip_ratio > 1.35 or features.gap_cv > 0.3:
+    # Thresholds from synthetic ground truth: quadripolar tip ratio <= 1.0, gap CV <= 0.09 (95th
+    # percentile; foreshortening can raise it to 0.25); ablation tip ratio >= 1.07 (5th percentile).
+    if features.tip_ratio > 1.05 or features.gap_cv > 0.3:
         return "ablation"
     return "quadripolar"
 
