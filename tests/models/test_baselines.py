@@ -34,7 +34,7 @@ def test_forward_backward_multitask(name, encoder):
     first_conv = next(p for p in model.net.encoder.parameters() if p.dim() == 4)
     assert first_conv.shape[1] == 1  # one input channel
     assert first_conv.grad is not None and torch.isfinite(first_conv.grad).all()
-    assert model.heads["heatmap"][0].weight.grad.abs().sum() > 0
+    assert model.heads["heatmap"].body[0].weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("tasks, keys", [("segmentation", {"mask"}), ("detection", {"heatmap", "size"})])

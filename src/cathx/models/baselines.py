@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cathx.models.heads import Head, heatmap_bias
+
 TASKS = ("segmentation", "detection")
 ENCODERS = ("resnet34", "efficientnet-b2")  # the encoders the tests cover; any smp encoder name works
-HEATMAP_PRIOR_BIAS = -2.19  # sigmoid(-2.19) ~ 0.1: CenterNet's start for a sparse centre heatmap
 OUTPUT_STRIDE = 4  # stride of the heatmap and size outputs, as in CathMTL
 
 
@@ -86,20 +87,6 @@ def normalize_tasks(tasks: str | tuple[str, ...] | list[str]) -> tuple[str, ...]
     return tuple(t for t in TASKS if t in tasks)
 
 
-class PredictionHead(nn.Sequential):
-    """Two 3x3 conv + ReLU layers of ``width`` channels and a 1x1 output conv (CathMTL's head design)."""
-
-    def __init__(self, in_channels: int, out_channels: int, width: int = 64, bias: float = 0.0) -> None:
-        super().__init__(
-            nn.Conv2d(in_channels, width, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(width, out_channels, 1),
-        )
-        nn.init.constant_(self[-1].bias, bias)
-
-
 def to_stride(features: Tensor, height: int, width: int) -> Tensor:
     """Resample (B, C, h, w) decoder features to (B, C, height, width): mean-pool down, bilinear up."""
     h, w = features.shape[-2:]
@@ -139,8 +126,9 @@ class SmpBaseline(nn.Module):
         decoder_channels = self.net.segmentation_head[0].in_channels
         self.heads = nn.ModuleDict()
         if "detection" in self.tasks:
-            self.heads["heatmap"] = PredictionHead(decoder_channels, 1, head_width, bias=HEATMAP_PRIOR_BIAS)
-            self.heads["size"] = PredictionHead(decoder_channels, 2, head_width)
+            # CathMTL's head design: two 3x3 convolutions of head_width channels and a 1x1 output.
+            self.heads["heatmap"] = Head(decoder_channels, 1, head_width, bias_init=heatmap_bias())
+            self.heads["size"] = Head(decoder_channels, 2, head_width)
         if "segmentation" not in self.tasks:
             # Unused parameters would upset DDP and inflate the parameter count of a detection-only model.
             self.net.segmentation_head = nn.Identity()
