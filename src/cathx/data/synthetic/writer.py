@@ -444,7 +444,7 @@ def _generate_into(
         }
         images_file = stack.enter_context(open(images_part, "w", encoding="utf-8"))
         annotations_file = stack.enter_context(open(annotations_part, "w", encoding="utf-8"))
-        for records in _run(jobs, workers, len(units)):
+        for records in _run(jobs, workers, len(units), n):
             for record in records:
                 csv.writelines(record["rows"])
                 lists[record["split"]].write(record["key"] + "\n")
@@ -494,14 +494,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _run(jobs: Iterator[tuple], workers: int, count: int) -> Iterator[list[dict[str, Any]]]:
-    if workers == 1 or count == 1:
+# Below this many frames, starting worker processes costs more than it saves.
+MIN_FRAMES_FOR_WORKERS = 24
+
+
+def _run(jobs: Iterator[tuple], workers: int, count: int, frames: int) -> Iterator[list[dict[str, Any]]]:
+    """Results of ``_render_unit`` for every job, in job order, from ``workers`` processes.
+
+    Workers are spawned, not forked: a fork of a process that has used torch's and OpenCV's
+    thread pools can deadlock in the child (seen here: cv2.setNumThreads hung after torch + cv2).
+    """
+    if workers == 1 or count == 1 or frames < MIN_FRAMES_FOR_WORKERS:
         for job in jobs:
             yield _render_unit(job)
         return
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
+    context = multiprocessing.get_context("spawn")
     pool = context.Pool(min(workers, count), initializer=_worker_init)
     try:
         yield from pool.imap(_render_unit, jobs, chunksize=4)
