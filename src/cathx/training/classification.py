@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import time
@@ -197,9 +198,12 @@ def prepare_data(cfg: ClsDataConfig, out: Path | str) -> tuple[Path, ChestCache]
         root = Path(cfg.path)
     else:
         root = Path(out) / "synthetic"
-        if not (root / CSV_FILE).is_file():
+        card = root / "synthetic.json"
+        wanted = {"n": cfg.synth_n, "size": cfg.synth_size, "seed": cfg.synth_seed}
+        if not (root / CSV_FILE).is_file() or not card.is_file() or json.loads(card.read_text()) != wanted:
             log.info("writing %d synthetic chest studies to %s", cfg.synth_n, root)
-            write_chest_dataset(root, cfg.synth_n, cfg.synth_size, cfg.synth_seed)
+            write_chest_dataset(root, cfg.synth_n, cfg.synth_size, cfg.synth_seed, overwrite=True)
+            atomic_write_json(card, wanted)
     return root, cached_dataset(root, cfg.image_size, cfg.cache_dir or None)
 
 
