@@ -78,8 +78,8 @@ def main() -> None:
     step = seconds_per_step(cfg, out)
     n_train = int(cfg.data.synth_n * (cfg.data.folds - 1) / cfg.data.folds)
     steps_per_epoch = n_train // cfg.data.batch_size
-    # Budget: training steps plus about 12 % for validation passes and checkpointing.
-    epochs = max(1, int(args.minutes * 60 / (1.12 * step * steps_per_epoch)))
+    # Budget: training steps plus about 20 % for validation passes and checkpointing.
+    epochs = max(1, int(args.minutes * 60 / (1.2 * step * steps_per_epoch)))
     cfg = replace(cfg, epochs=epochs, max_minutes=args.minutes)
     log.info("%.2f s/step, %d steps/epoch -> %d epochs in %.1f min", step, steps_per_epoch, epochs, args.minutes)
     summary = train_classifier(cfg, out)
@@ -92,7 +92,7 @@ def main() -> None:
         "train_studies": summary["train_studies"], "train_patients": summary["train_patients"],
         "val_studies": summary["studies"], "val_patients": summary["val_patients"],
         "fold": cfg.data.fold, "folds": cfg.data.folds, "grouped_by": "PatientID",
-        "epochs_planned": epochs, "epochs_run": summary["epochs_run"] + 1,
+        "epochs_planned": epochs, "epochs_run": summary["epochs_run"],
         "seconds_per_step": round(step, 3), "batch_size": cfg.data.batch_size,
         "fit_minutes": round(summary["fit_seconds"] / 60, 2), "budget_minutes": args.minutes,
         "data_prep_minutes": round(data_seconds / 60, 2),

@@ -456,11 +456,11 @@ def _draw_device(cv: _Canvas, device: Device, rng: np.random.Generator) -> None:
         edge = path + np.array([0.006, 0.0])
         cv.image += 0.28 * cv.stroke_mask(edge, 0.0035)  # its radiopaque stripe
     elif device.kind == "ngt":
-        cv.image += 0.26 * cv.stroke_mask(path, 0.005)
+        cv.image += 0.26 * cv.stroke_mask(path, 0.0075)
     elif device.kind == "cvc":
-        cv.image += 0.34 * cv.stroke_mask(path, 0.0055)
+        cv.image += 0.30 * cv.stroke_mask(path, 0.008)
     else:
-        cv.image += 0.34 * cv.stroke_mask(path, 0.007)
+        cv.image += 0.30 * cv.stroke_mask(path, 0.009)
         cv.image += 0.2 * cv.fill_mask(_ellipse(tuple(path[-1]), 0.006, 0.006))  # balloon tip
 
 
@@ -472,7 +472,7 @@ def _draw_ecg_leads(cv: _Canvas, rng: np.random.Generator) -> None:
         cv.image += 0.4 * cv.fill_mask(_ellipse(tuple(centre), 0.004, 0.004, 0, 12))
         edge = np.array([rng.choice([-0.1, 1.1]), rng.uniform(0.0, 1.0)])
         mid = (centre + edge) / 2 + rng.normal(0, 0.08, 2)
-        cv.image += 0.2 * cv.stroke_mask(spline([centre, mid, edge], 12), 0.003)
+        cv.image += 0.13 * cv.stroke_mask(spline([centre, mid, edge], 12), 0.003)
 
 
 # --------------------------------------------------------------------------------------------
