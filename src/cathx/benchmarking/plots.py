@@ -9,6 +9,9 @@ from typing import Any
 from cathx.fileio import atomic_open
 
 
+LABELS = {"mean_kpi": "mean KPI", "mean_j": "mean J", "ap": "AP", "score": "score (mean task KPI)"}
+
+
 def _pyplot():
     import matplotlib
 
@@ -41,8 +44,9 @@ def plot_accuracy_vs_latency(
         ax.errorbar(x, y, yerr=100 * (row.get(f"{accuracy}_std") or 0.0), fmt="o", capsize=3)
         ax.annotate(row["variant"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel("latency per frame, batch 1, this CPU (ms)")
-    ax.set_ylabel(f"{accuracy.replace('_', ' ')} (%)")
-    ax.set_title(title or f"{accuracy.replace('_', ' ')} against latency")
+    label = LABELS.get(accuracy, accuracy)
+    ax.set_ylabel(f"{label} (%)")
+    ax.set_title(title or f"{label} against latency")
     ax.grid(alpha=0.3)
     try:
         return _save(fig, Path(path))
@@ -67,7 +71,7 @@ def plot_convergence(
         xs, ys = zip(*pts, strict=True)
         ax.plot(xs, ys, marker=".", label=label)
     ax.set_xlabel("training time (s)")
-    ax.set_ylabel(f"validation {key.replace('_', ' ')} (%)")
+    ax.set_ylabel(f"validation {LABELS.get(key, key)} (%)")
     ax.set_title(title or "convergence")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
