@@ -6,10 +6,20 @@ import csv
 import json
 
 import pytest
+import torch
 
 from cathx.data.chest.ranzcr import LABELS
 from cathx.models.classifier import ClassifierConfig, build_classifier
 from cathx.training.classification import save_classifier
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine more threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 
 @pytest.fixture(scope="module")

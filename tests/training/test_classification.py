@@ -15,6 +15,15 @@ from cathx.training.classification import (
     ClsTrainConfig, columnwise_auc, grad_cam, load_classifier, roc_auc, segmentation_loss, train_classifier,
 )
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine more threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 
 def test_roc_auc_hand_cases():
     assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
