@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=14.0, help="fitting budget (validation included)")
     parser.add_argument("--n", type=int, default=None, help="synthetic studies (default: the config's)")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "chest_demo"))
+    parser.add_argument("--finish-by", default=None,
+                        help="HH:MM (UTC): shrink the fitting budget so the run ends by then (shared machines)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -76,6 +78,12 @@ def main() -> None:
     prepare_data(cfg.data, out)
     data_seconds = time.perf_counter() - started
     step = seconds_per_step(cfg, out)
+    if args.finish_by:
+        hour, minute = (int(v) for v in args.finish_by.split(":"))
+        now = time.gmtime()
+        left = (hour * 60 + minute) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60)
+        # Keep about 1.5 minutes for the final evaluation and the reports.
+        args.minutes = max(1.0, min(args.minutes, left - 1.5))
     n_train = int(cfg.data.synth_n * (cfg.data.folds - 1) / cfg.data.folds)
     steps_per_epoch = n_train // cfg.data.batch_size
     # Budget: training steps plus about 20 % for validation passes and checkpointing.
