@@ -73,3 +73,21 @@ def test_from_checkpoint_runs_a_real_model(tiny_checkpoint):
     assert results.mask.shape == (80, 96)
     assert len(results.electrodes) > 0
     assert np.all((results.electrodes >= -1) & (results.electrodes <= 96))
+
+
+def test_numpy_peak_decoding_matches_the_torch_codec():
+    import torch
+
+    from cathx.heatmap import decode_peaks
+    from cathx.inference.predictor import decode_electrodes
+
+    rng = np.random.default_rng(3)
+    heat = rng.normal(-3, 2, (2, 1, 16, 20)).astype(np.float32)
+    heat[0, 0, 0, 5] = 6.0  # a peak on the border
+    heat[1, 0, 7, 19] = 7.0
+    size = rng.random((2, 2, 16, 20)).astype(np.float32) * 5
+    mine = decode_electrodes(heat, size, 4, 10, 0.3)
+    theirs = decode_peaks(torch.from_numpy(heat), torch.from_numpy(size), stride=4, k=10, threshold=0.3, logits=True)
+    for a, b in zip(mine, theirs):
+        assert a.shape == b.shape and len(a) > 0
+        np.testing.assert_allclose(a, b, atol=1e-4)

@@ -109,21 +109,54 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int, k: int, threshold: float
                       ) -> list[np.ndarray]:
     """(B, 1, h, w) heatmap logits (+ (B, 2, h, w) sizes) -> B arrays (K, 5) [x, y, score, w, h],
-    input pixels."""
-    import torch
+    input pixels, by decreasing score.
 
-    from cathx.heatmap import decode_peaks
+    The same rule as cathx.heatmap.decode_peaks (3x3 max suppression, top-k, score threshold,
+    log-parabola sub-cell refinement; a test checks they agree) in NumPy/OpenCV: about 5x faster
+    on these small maps, and the ONNX backend needs no torch at run time.
+    """
+    found = []
+    for b in range(heatmap.shape[0]):
+        probability = _sigmoid(np.asarray(heatmap[b, 0], dtype=np.float32))
+        height, width = probability.shape
+        pooled = cv2.dilate(probability, np.ones((3, 3), np.uint8))  # borders count as -inf, like max_pool2d
+        peaks = np.where(pooled == probability, probability, 0.0).ravel()
+        top = min(k, peaks.size)
+        index = np.argpartition(-peaks, top - 1)[:top] if top < peaks.size else np.arange(peaks.size)
+        index = index[np.argsort(-peaks[index], kind="stable")]
+        scores = peaks[index]
+        rows, cols = index // width, index % width
+        log_probability = np.log(np.maximum(probability, 1e-12))
+        dy = _refine(log_probability, rows, cols, axis=0)
+        dx = _refine(log_probability, rows, cols, axis=1)
+        centre = (stride - 1) / 2
+        if size is not None:
+            widths, heights = size[b, 0, rows, cols], size[b, 1, rows, cols]
+        else:
+            widths = heights = np.zeros(len(index), np.float32)
+        detections = np.stack([(cols + dx) * stride + centre, (rows + dy) * stride + centre, scores,
+                               widths, heights], axis=1).astype(np.float32)
+        found.append(detections[scores >= threshold])
+    return found
 
-    heat = torch.from_numpy(np.ascontiguousarray(heatmap, dtype=np.float32))
-    size_t = None if size is None else torch.from_numpy(np.ascontiguousarray(size, dtype=np.float32))
-    # The maps are tiny: one thread avoids waking (and, on a busy CPU, waiting for) the pool.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        peaks = decode_peaks(heat, size_t, stride=stride, k=k, threshold=threshold, logits=True)
-    finally:
-        torch.set_num_threads(threads)
-    return [np.asarray(p, np.float32).reshape(-1, 5) for p in peaks]
+
+def _refine(log_probability: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
+    """Sub-cell offset along one axis (0: y, 1: x) from a parabola through three log-scores."""
+    length = log_probability.shape[axis]
+    position = rows if axis == 0 else cols
+    if length < 3:
+        return np.zeros(len(position), np.float32)
+    middle = np.clip(position, 1, length - 2)
+
+    def value(index: np.ndarray) -> np.ndarray:
+        return log_probability[index, cols] if axis == 0 else log_probability[rows, index]
+
+    before, centre, after = value(middle - 1), value(middle), value(middle + 1)
+    curvature = before - 2 * centre + after
+    concave = curvature < -1e-6
+    vertex = 0.5 * (before - after) / np.where(concave, curvature, -1.0)
+    offset = (middle - position) + np.where(concave, vertex, 0.0)
+    return np.clip(offset, -0.5, 0.5).astype(np.float32)
 
 
 class _TorchRunner:
@@ -267,19 +300,21 @@ class Predictor:
         if "heatmap" in outputs:
             peaks_all = decode_electrodes(outputs["heatmap"], outputs.get("size"), self.stride,
                                           self.max_electrodes, self.peak_threshold)
+        # Thresholding logits at logit(t) equals thresholding sigmoid(logits) at t, without the exp.
+        cut = float(np.log(self.mask_threshold / (1.0 - self.mask_threshold)))
         found = []
         for i, shape in enumerate(shapes):
-            probability = _sigmoid(outputs["mask"][i, 0]) if "mask" in outputs else None
-            small_mask = probability >= self.mask_threshold if probability is not None else None
+            logits = np.asarray(outputs["mask"][i, 0], np.float32) if "mask" in outputs else None
+            small_mask = logits >= cut if logits is not None else None
             peaks = peaks_all[i] if peaks_all is not None else None
             results = analyse_frame(small_mask, peaks, meta=metas[i])
             if small_mask is None:
                 results.image_size = (self.input_size, self.input_size)
             mask = None
-            if probability is not None:
-                full = probability if probability.shape == tuple(shape) else cv2.resize(
-                    probability, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-                mask = (full >= self.mask_threshold).astype(np.uint8)
+            if logits is not None:
+                full = logits if logits.shape == tuple(shape) else cv2.resize(
+                    logits, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+                mask = (full >= cut).astype(np.uint8)
             found.append(rescale_results(results, tuple(shape), mask))
         return found
 
