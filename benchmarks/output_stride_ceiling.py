@@ -73,7 +73,8 @@ def main() -> None:
         mean_j, threshold = max((batch_iou(upsampled > t, masks).mean().item(), t) for t in MASK_THRESHOLDS)
         mask_rows.append({"output_stride": stride, "mean_j": round(mean_j, 4), "threshold": threshold})
         print(mask_rows[-1], flush=True)
-    result = {"frames": args.frames, "mask_fraction": masks.float().mean().item(), "mask_rows": mask_rows, "size": args.size, "seed": args.seed, "electrodes": int(valid.sum()),
+    result = {"frames": args.frames, "mask_fraction": masks.float().mean().item(), "mask_rows": mask_rows,
+              "size": args.size, "seed": args.seed, "electrodes": int(valid.sum()),
               "electrode_size_px": {"min": sizes.min().item(), "mean": sizes.mean().item(), "max": sizes.max().item()},
               "rows": rows}
     lines = [

@@ -29,7 +29,9 @@ FORMAT = "cathx-checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(path: Path | str, model: nn.Module, model_cfg: ModelConfig, extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: Path | str, model: nn.Module, model_cfg: ModelConfig, extra: dict[str, Any] | None = None
+) -> Path:
     """Write model weights and config to ``path`` atomically (temp file + rename)."""
     buffer = io.BytesIO()
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}

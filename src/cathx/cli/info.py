@@ -71,7 +71,9 @@ def model_report(name: str, size: int = 256) -> dict[str, str]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def info(
-        model: str | None = typer.Option(None, "--model", help="Profile, encoder name or checkpoint: print parameters and FLOPs."),
+        model: str | None = typer.Option(
+            None, "--model", help="Profile, encoder name or checkpoint: print parameters and FLOPs."
+        ),
         size: int = typer.Option(256, "--size", help="Input side in pixels for the FLOP count (with --model)."),
     ) -> None:
         """Print versions, thread count and compute device, or a model's size and cost."""

@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def centernet_focal_loss(logits: Tensor, target: Tensor, positive: Tensor, alpha: float = 2.0, beta: float = 4.0) -> Tensor:
+def centernet_focal_loss(
+    logits: Tensor, target: Tensor, positive: Tensor, alpha: float = 2.0, beta: float = 4.0
+) -> Tensor:
     """Penalty-reduced focal loss (CenterNet, Law and Deng 2018), per sample.
 
     logits: (B, 1, h, w) heatmap logits; target: (B, 1, h, w) Gaussians in [0, 1];

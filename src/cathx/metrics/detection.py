@@ -20,7 +20,9 @@ from scipy.optimize import linear_sum_assignment
 DEFAULT_MATCH_DISTANCE = 10.0
 
 
-def match_points(pred: np.ndarray, target: np.ndarray, max_distance: float = DEFAULT_MATCH_DISTANCE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match_points(
+    pred: np.ndarray, target: np.ndarray, max_distance: float = DEFAULT_MATCH_DISTANCE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-to-one matching minimising the total distance; pairs beyond max_distance dropped.
 
     pred: (P, 2) and target: (G, 2) points (x, y) in pixels.
@@ -44,7 +46,9 @@ def localisation_errors(pred: np.ndarray, target: np.ndarray, max_distance: floa
     return match_points(pred, target, max_distance)[2]
 
 
-def penalised_error(pred: np.ndarray, target: np.ndarray, cap: float = DEFAULT_MATCH_DISTANCE, kind: str = "mae") -> float:
+def penalised_error(
+    pred: np.ndarray, target: np.ndarray, cap: float = DEFAULT_MATCH_DISTANCE, kind: str = "mae"
+) -> float:
     """Localisation error of one image where every miss counts: matched pairs (gate ``cap``)
     add their distance, each unmatched ground truth and each unmatched prediction adds ``cap``.
     kind "mae": mean of those terms; "rmse": root of their mean square. 0 if both are empty."""
@@ -106,7 +110,8 @@ def coco_ap(
                 "scores50": np.zeros(101)}
     with contextlib.redirect_stdout(io.StringIO()):
         ground_truth = COCO()
-        ground_truth.dataset = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "electrode"}]}
+        ground_truth.dataset = {"images": images, "annotations": annotations,
+                                "categories": [{"id": 1, "name": "electrode"}]}
         ground_truth.createIndex()
         predicted = ground_truth.loadRes(results)
         evaluator = COCOeval(ground_truth, predicted, "bbox")

@@ -59,12 +59,14 @@ class ModelConfig:
             )
         if self.output_stride not in OUTPUT_STRIDES:
             raise ConfigError(
-                f"model.output_stride: invalid value {self.output_stride!r}; choose from {', '.join(map(str, OUTPUT_STRIDES))}"
+                f"model.output_stride: invalid value {self.output_stride!r}; "
+                f"choose from {', '.join(map(str, OUTPUT_STRIDES))}"
             )
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"model.tasks: expected one or both of {', '.join(TASKS)}, got {list(self.tasks)}")
         for name, value in (("in_channels", self.in_channels), ("latent_channels", self.latent_channels),
                             ("head_channels", self.head_channels),
-                            ("fine_channels", self.fine_channels), *(("decoder_channels", c) for c in self.decoder_channels)):
+                            ("fine_channels", self.fine_channels),
+                            *(("decoder_channels", c) for c in self.decoder_channels)):
             if value < 1:
                 raise ConfigError(f"model.{name}: must be positive, got {value}")
