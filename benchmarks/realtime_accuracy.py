@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=90_000)
+    parser.add_argument("--labels", nargs=2, default=["paper", "realtime"], metavar=("PAPER", "REALTIME"),
+                        help="names for the two checkpoints in the report")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
@@ -68,15 +70,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "realtime.onnx"
         export_checkpoint(args.realtime, onnx_path, input_size=args.size, int8=True, verify_frames=1)
+        first, second = args.labels
         variants = {
-            "paper/torch": Predictor.from_checkpoint(args.paper, input_size=args.size, **low),
-            "realtime/torch": Predictor.from_checkpoint(args.realtime, input_size=args.size, **low),
-            "realtime/onnx-int8": Predictor.from_checkpoint(onnx_path.with_suffix(".int8.onnx"), backend="onnx",
-                                                            **low),
+            f"{first}/torch": Predictor.from_checkpoint(args.paper, input_size=args.size, **low),
+            f"{second}/onnx-int8": Predictor.from_checkpoint(onnx_path.with_suffix(".int8.onnx"), backend="onnx",
+                                                             **low),
         }
+        if args.realtime.resolve() != args.paper.resolve():
+            variants[f"{second}/torch"] = Predictor.from_checkpoint(args.realtime, input_size=args.size, **low)
         for name, predictor in variants.items():
             rows[name] = evaluate(predictor, samples)
-    base = rows["paper/torch"]
+    base = rows[f"{args.labels[0]}/torch"]
     for row in rows.values():
         row["delta_mean_j_points"] = 100 * (row["mean_j"] - base["mean_j"])
         row["delta_ap_points"] = 100 * (row["ap"] - base["ap"])
@@ -84,7 +88,7 @@ def main() -> None:
               "realtime": str(args.realtime), "data": str(args.data) if args.data else "synthetic",
               "frames": len(samples), "variants": rows}
     lines = ["# Realtime deployment accuracy vs the paper model", "",
-             f"{len(samples)} frames ({report['data']}); deltas in points against paper/torch.", "",
+             f"{len(samples)} frames ({report['data']}); deltas in points against {args.labels[0]}/torch.", "",
              "| variant | mean J | AP | delta J | delta AP |", "|---|---|---|---|---|"]
     for name, row in rows.items():
         lines.append(f"| {name} | {row['mean_j']:.4f} | {row['ap']:.4f} | {row['delta_mean_j_points']:+.2f} "
