@@ -63,7 +63,7 @@ def test_other_architecture_weights(tmp_path):
     other = ModelConfig(encoder="resnet34", latent_channels=32, decoder_channels=(16, 16), head_channels=8)
     path = tmp_path / "model.pt"
     save_checkpoint(path, build_model(other), TINY)  # config claims resnet18, weights are resnet34
-    with pytest.raises(CathxError, match="weights do not match a resnet18 CathMTL"):
+    with pytest.raises(CathxError, match="weights do not match a resnet18 cathmtl"):
         load_model(path)
 
 
@@ -75,3 +75,10 @@ def test_invalid_config_in_checkpoint(tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CathxError, match="invalid value 'resnet9'"):
         load_model(path)
+
+
+def test_baseline_round_trip(tmp_path):
+    cfg = ModelConfig(name="unet", encoder="resnet34", tasks=("segmentation",), head_channels=8)
+    model = build_model(cfg).eval()
+    loaded, loaded_cfg = load_model(save_checkpoint(tmp_path / "unet.pt", model, cfg))
+    assert loaded_cfg == cfg and type(loaded) is type(model)

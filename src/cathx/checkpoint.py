@@ -83,7 +83,7 @@ def load_model(path: Path | str, map_location: str | torch.device = "cpu") -> tu
             for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched))
             if keys
         )
-        raise CathxError(f"{path}: weights do not match a {cfg.encoder} CathMTL with tasks {list(cfg.tasks)}: {detail}")
+        raise CathxError(f"{path}: weights do not match a {cfg.encoder} {cfg.name} with tasks {list(cfg.tasks)}: {detail}")
     model.load_state_dict(state)
     model.to(map_location).eval()
     return model, cfg

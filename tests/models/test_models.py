@@ -154,3 +154,17 @@ def test_wrong_encoder_weights_file(tmp_path):
     torch.save({"foo.weight": torch.zeros(3)}, path)
     with pytest.raises(CathxError, match="no tensor matches"):
         build_model(ModelConfig(encoder="resnet18", encoder_weights=str(path), **TINY))
+
+
+def test_build_model_dispatches_baselines():
+    from cathx.models.baselines import SmpBaseline
+
+    cfg = from_dict(ModelConfig, {"name": "unet", "encoder": "resnet34", "head_channels": 8})
+    model = build_model(cfg)
+    assert isinstance(model, SmpBaseline)
+    outputs = model(torch.rand(1, 1, 64, 64))
+    assert outputs["heatmap"].shape == (1, 1, 16, 16)
+    with pytest.raises(ConfigError, match="baseline 'unet' only supports 4"):
+        ModelConfig(name="unet", output_stride=2)
+    with pytest.raises(CathxError, match="unknown encoder 'efficientnet-b2'"):
+        build_model(ModelConfig(encoder="efficientnet-b2", **TINY))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from torch import nn
+
 from cathx.errors import CathxError
+from cathx.models.baselines import BASELINES, build_baseline
 from cathx.models.cathmtl import OUTPUT_STRIDE, TASK_HEADS, CathMTL
 from cathx.models.config import ENCODER_NAMES, OUTPUT_STRIDES, TASKS, ModelConfig
 from cathx.models.encoders import ENCODERS, Encoder
@@ -33,10 +36,16 @@ def model_profile(name: str, **overrides) -> ModelConfig:
     return replace(cfg, **overrides) if overrides else cfg
 
 
-def build_model(cfg: ModelConfig) -> CathMTL:
-    """Build the network described by ``cfg`` (weights random, or the encoder's from a local file)."""
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """Build the network described by ``cfg`` (weights random, or the encoder's from a local file).
+
+    ``cfg.name`` "cathmtl" builds CathMTL; a baseline name builds that smp network wrapped to the
+    same output dict (cathx.models.baselines).
+    """
+    if cfg.name in BASELINES:
+        return build_baseline(cfg.name, cfg.encoder, tuple(cfg.tasks), cfg.in_channels, cfg.head_channels)
     if cfg.name != "cathmtl":
-        raise CathxError(f"unknown model {cfg.name!r}; choose from cathmtl")
+        raise CathxError(f"unknown model {cfg.name!r}; choose from cathmtl, {', '.join(BASELINES)}")
     heads: dict[str, int] = {}
     for task in TASKS:  # fixed order so state dicts do not depend on the order in the config
         if task in cfg.tasks:

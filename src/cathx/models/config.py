@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from cathx.config import choices
 from cathx.errors import ConfigError
+from cathx.models.baselines import BASELINES
+from cathx.models.baselines import ENCODERS as BASELINE_ENCODERS
 
 # Kept in step with cathx.models.encoders.ENCODERS (a test checks the two agree); listed here so
 # the config stays a leaf module that builds nothing.
@@ -24,7 +26,11 @@ OUTPUT_STRIDES: tuple[int, ...] = (4, 2, 1)
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of a CathMTL network.
+    """Architecture of a CathMTL network (or of an smp baseline, see below).
+
+    name: "cathmtl", or a key of cathx.models.baselines.BASELINES: an smp segmentation network
+        wrapped to the same output dict (encoder, tasks, in_channels and head_channels apply;
+        output_stride must stay 4).
 
     encoder: timm backbone; its stride 4, 8 and 16 stages are used (res2-res4), res5 is dropped.
     encoder_weights: optional local file with backbone weights (timm or torchvision state dict);
@@ -40,8 +46,8 @@ class ModelConfig:
     tasks: "segmentation" adds the "mask" head, "detection" the "heatmap" and "size" heads.
     """
 
-    name: str = field(default="cathmtl", metadata=choices("cathmtl"))
-    encoder: str = field(default="resnet34", metadata=choices(*ENCODER_NAMES))
+    name: str = field(default="cathmtl", metadata=choices("cathmtl", *BASELINES))
+    encoder: str = field(default="resnet34", metadata=choices(*dict.fromkeys((*ENCODER_NAMES, *BASELINE_ENCODERS))))
     encoder_weights: str | None = None
     in_channels: int = 1
     latent_channels: int = 512
@@ -62,6 +68,8 @@ class ModelConfig:
                 f"model.output_stride: invalid value {self.output_stride!r}; "
                 f"choose from {', '.join(map(str, OUTPUT_STRIDES))}"
             )
+        if self.name != "cathmtl" and self.output_stride != 4:
+            raise ConfigError(f"model.output_stride: baseline {self.name!r} only supports 4, got {self.output_stride}")
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"model.tasks: expected one or both of {', '.join(TASKS)}, got {list(self.tasks)}")
         for name, value in (("in_channels", self.in_channels), ("latent_channels", self.latent_channels),
