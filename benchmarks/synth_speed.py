@@ -74,6 +74,30 @@ def run_once(n: int, size: int, workers: int) -> dict:
     return result
 
 
+def _commit() -> str | None:
+    """The git commit being measured (None outside a checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            check=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src/cathx/data/synthetic"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run (not the reported figures)")
@@ -99,6 +123,7 @@ def main() -> None:
             "load_average_before": [round(v, 2) for v in load_before],
         },
         "quick": args.quick,
+        "commit": _commit(),
         "target": f"{args.frames} frames of {args.size}x{args.size} in <= 60 s with 2 workers",
         "speed_2_workers": speed_2,
         "speed_1_worker": speed_1,
@@ -117,7 +142,8 @@ def main() -> None:
     lines = [
         "# Synthetic generator: speed and memory",
         "",
-        f"Measured {report['date_utc']} on {report['machine']['cpus']} CPUs (load average before: "
+        f"Measured {report['date_utc']} at commit {report['commit']} on {report['machine']['cpus']} CPUs "
+        "(load average before: "
         f"{', '.join(map(str, report['machine']['load_average_before']))}; the machine is shared, timings swing "
         "by about 25%). Command: `flock /tmp/cathx-cpu.lock .venv/bin/python benchmarks/synth_speed.py`"
         + (" --quick (smoke run)" if args.quick else "")
