@@ -29,6 +29,19 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _run(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``command`` in its own process group; on a timeout kill the whole group (DDP workers too)."""
+    process = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def _tiny_config(**trainer):
     return train_config_from_dict({
         "seed": 1,
@@ -104,8 +117,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     checkpoint = _load(killed / "stages" / "multitask" / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] == 5 and checkpoint["prioritizer"]["step"] == 5
 
-    subprocess.run([*run, str(killed), "--resume", "--dump", str(tmp_path / "resumed.pt")], check=True, env=_env(),
-                   timeout=300, capture_output=True)
+    resumed_run = _run([*run, str(killed), "--resume", "--dump", str(tmp_path / "resumed.pt")])
+    assert resumed_run.returncode == 0, resumed_run.stderr[-2000:]
     expected, resumed = _load(tmp_path / "reference.pt.rank0"), _load(tmp_path / "resumed.pt.rank0")
     assert resumed["start_step"] == 5 and resumed["global_step"] == expected["global_step"] == 8
     for key, value in expected["model"].items():
@@ -120,7 +133,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
 def test_ddp_two_processes_share_the_prioritization_state(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(SCRIPT), str(tmp_path / "run"), "--dump", str(tmp_path / "ddp.pt")]
-    result = subprocess.run(command, env=_env(), timeout=300, capture_output=True, text=True)
+    result = _run(command)
     assert result.returncode == 0, result.stderr[-2000:]
     first, second = _load(tmp_path / "ddp.pt.rank0"), _load(tmp_path / "ddp.pt.rank1")
     assert first["world_size"] == 2
