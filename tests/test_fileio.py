@@ -22,3 +22,14 @@ def test_failed_write_keeps_old_file(tmp_path):
             raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_atomic_write_uses_umask_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "mode.json", {})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "mode.json").stat().st_mode & 0o777 == 0o644

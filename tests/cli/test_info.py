@@ -46,3 +46,9 @@ def test_info_model_checkpoint(run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "checkpoint" in result.stdout and "resnet18" in result.stdout
     assert "output stride" in result.stdout
+
+
+def test_typer_exit_code_is_returned(run_cli):
+    # `--help` raises typer.Exit(0) internally; a bad option must not come back as 0
+    assert run_cli("info", "--help").exit_code == 0
+    assert run_cli("info", "--no-such-option").exit_code == 2

@@ -51,7 +51,8 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, mapping expected errors to exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False typer *returns* the exit code of typer.Exit and of Ctrl-C.
+        returned = app(args=argv, standalone_mode=False)
     except CathxError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except _ClickException as exc:  # usage errors: bad option, missing argument
         exc.show()
         return 2
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 if __name__ == "__main__":
