@@ -108,3 +108,8 @@ def test_split_at_junction_positions():
     arc = np.array([2, 6, 10, 14, 18, 22], np.float32)
     groups = split_electrode_groups(arc, line, split_gap=12, junctions=np.array([12.0]))
     assert [g.tolist() for g, _ in groups] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_full_frame_mask_gets_no_centrelines():
+    results = analyse_frame(np.ones((64, 64), np.uint8), None)
+    assert results.catheters == [] and "skipped_centrelines" in results.meta
