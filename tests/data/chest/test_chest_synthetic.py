@@ -77,6 +77,21 @@ def test_cvc_tip_relative_to_carina_and_caj(anatomy):
         assert tip <= ty - 0.059 * scale or tip >= caj + 0.034 * scale
 
 
+def test_every_status_draws_for_many_anatomies():
+    from cathx.data.chest.synthetic import CVC_STATUS, ETT_STATUS, NGT_STATUS, swan_path
+
+    for k in range(300):
+        an = sample_anatomy(np.random.default_rng([k, 1]), np.random.default_rng([k, 2]))
+        rng = np.random.default_rng(k)
+        for status in ETT_STATUS:
+            assert len(ett_path(an, status, rng)) >= 2
+        for status in NGT_STATUS:
+            assert len(ngt_path(an, status, rng)) >= 2
+        for status in CVC_STATUS:
+            assert len(cvc_path(an, status, rng)) >= 2
+        assert len(swan_path(an, rng)) >= 2
+
+
 def test_labels_and_annotations_agree(tmp_path):
     root = write_chest_dataset(tmp_path, 12, size=64, seed=1, workers=1)
     with (root / CSV_FILE).open(newline="") as handle:

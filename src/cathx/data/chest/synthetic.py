@@ -417,7 +417,7 @@ def cvc_path(an: Anatomy, status: str, rng: np.random.Generator, entry: str | No
         return cut_at_y(route, rng.uniform(ty - 0.01 * s, caj - 0.005 * s))
     if status == "Borderline":
         if rng.random() < 0.5:
-            return cut_at_y(route, rng.uniform(an.apex + 0.15, ty - 0.06 * s))
+            return cut_at_y(route, rng.uniform(ty - 0.12 * s, ty - 0.06 * s))
         return cut_at_y(route, caj + s * rng.uniform(0.035, 0.065))
     kind = rng.random()
     if kind < 0.4:  # deep in the right atrium, curling towards the ventricle
