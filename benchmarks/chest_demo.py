@@ -78,6 +78,7 @@ def main() -> None:
     prepare_data(cfg.data, out)
     data_seconds = time.perf_counter() - started
     step = seconds_per_step(cfg, out)
+    requested_minutes = args.minutes
     if args.finish_by:
         hour, minute = (int(v) for v in args.finish_by.split(":"))
         now = time.gmtime()
@@ -102,7 +103,8 @@ def main() -> None:
         "fold": cfg.data.fold, "folds": cfg.data.folds, "grouped_by": "PatientID",
         "epochs_planned": epochs, "epochs_run": summary["epochs_run"],
         "seconds_per_step": round(step, 3), "batch_size": cfg.data.batch_size,
-        "fit_minutes": round(summary["fit_seconds"] / 60, 2), "budget_minutes": args.minutes,
+        "fit_minutes": round(summary["fit_seconds"] / 60, 2), "budget_minutes": round(args.minutes, 2),
+        "requested_budget_minutes": requested_minutes, "finish_by": args.finish_by,
         "data_prep_minutes": round(data_seconds / 60, 2),
         "mean_auc": summary["mean_auc"], "per_label_auc": summary["per_label_auc"],
         "val_positives": summary["positives"], "target_mean_auc": 0.90,
@@ -120,7 +122,9 @@ def main() -> None:
         f"({result['train_patients']} patients), validation on a held-out PatientID-grouped fold of "
         f"{result['val_studies']} studies ({result['val_patients']} patients).",
         f"Fitting took {result['fit_minutes']} min for {result['epochs_run']} epoch(s) on {result['threads']} CPU "
-        f"threads (budget {args.minutes} min); data generation and caching {result['data_prep_minutes']} min.",
+        f"threads (budget {args.minutes:.1f} min of the {requested_minutes:.0f} allowed"
+        + (f", shortened by --finish-by {args.finish_by} on the shared machine" if args.minutes < requested_minutes
+           else "") + f"); data generation and caching {result['data_prep_minutes']} min.",
         "",
         auc_markdown(summary["mean_auc"], summary["per_label_auc"], summary["positives"], summary["studies"]),
         f"Target mean AUC >= 0.90: {'met' if result['target_met'] else 'not met'} "
