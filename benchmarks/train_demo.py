@@ -43,24 +43,15 @@ def run_demo(config: Path, out: Path) -> dict:
     trained = time.perf_counter()
     summary = evaluate(best, out / "data", out / "eval", split=cfg.data.test_split)
     finished = time.perf_counter()
-    steps, images = 0, 0
-    for stage in cfg.stages:
-        done = out / "stages" / stage.name / "done.json"
-        if done.is_file():
-            stage_steps = json.loads(done.read_text())["steps"]
-            steps += stage_steps
-            images += stage_steps * cfg.data.batch_size
-    data_seconds = None
-    card = out / "data" / "dataset_card.json"
-    if card.is_file():
-        data_seconds = json.loads(card.read_text()).get("seconds")
+    steps = trained_steps(out, [stage.name for stage in cfg.stages])
+    images = steps * cfg.data.batch_size
     return {
         "config": str(config.relative_to(ROOT) if config.is_relative_to(ROOT) else config),
         "config_values": yaml.safe_load(config.read_text()),
         "train_seconds": trained - start,
         "evaluate_seconds": finished - trained,
         "total_seconds": finished - start,
-        "synthetic_generation_seconds": data_seconds,
+        "train_threads": cfg.trainer.threads,
         "steps": steps,
         "train_images_seen": images,
         "train_images_per_second": images / (trained - start) if trained > start else None,
@@ -68,6 +59,18 @@ def run_demo(config: Path, out: Path) -> dict:
                                               "ap75", "mae", "recall3", "recall5")},
         "all_stages_finished": all((out / "stages" / s.name / "done.json").is_file() for s in cfg.stages),
     }
+
+
+def trained_steps(out: Path, stages: list[str]) -> int:
+    """Optimizer steps done over all stages (finished or cut by the time budget), from each
+    stage's exported weights (model.pt records its global step)."""
+    total = 0
+    for name in stages:
+        weights = out / "stages" / name / "model.pt"
+        if weights.is_file():
+            extra = torch.load(weights, map_location="cpu", weights_only=True).get("extra", {})
+            total += int(extra.get("global_step", 0))
+    return total
 
 
 def backbone_throughput(encoder: str, steps: int, batch_size: int, size: int = 256) -> dict:
@@ -102,12 +105,13 @@ def backbone_throughput(encoder: str, steps: int, batch_size: int, size: int = 2
             times.append(time.perf_counter() - begin)
     parameters = sum(p.numel() for p in module.model.parameters())
     return {"encoder": encoder, "batch_size": batch_size, "size": size, "steps_timed": len(times),
+            "threads": torch.get_num_threads(),
             "median_step_seconds": statistics.median(times),
             "train_images_per_second": batch_size / statistics.median(times), "parameters_m": parameters / 1e6}
 
 
 def markdown(result: dict) -> str:
-    lines = ["# Training benchmark", "", f"Machine: {result['machine']}, torch threads {result['threads']}.",
+    lines = ["# Training benchmark", "", f"Machine: {result['machine']} (shared with other jobs).",
              "Timings on this shared machine swing by about +-25 %.", ""]
     demo = result.get("demo")
     if demo:
@@ -121,6 +125,7 @@ def markdown(result: dict) -> str:
             "| measure | value |", "| --- | --- |",
             f"| total time (train + evaluate) | {demo['total_seconds'] / 60:.1f} min |",
             f"| training time (incl. synthetic data generation) | {demo['train_seconds'] / 60:.1f} min |",
+            f"| torch threads | {demo.get('train_threads')} |",
             f"| optimizer steps / images seen | {demo['steps']} / {demo['train_images_seen']} |",
             f"| training throughput | {fmt(demo['train_images_per_second'], 2)} img/s |",
             f"| all stages finished within the time budget | {demo['all_stages_finished']} |",
@@ -134,12 +139,13 @@ def markdown(result: dict) -> str:
         ]
     if result.get("backbones"):
         lines += ["## Training throughput per backbone (paper-width CathMTL, 256 px, full training step)", "",
-                  "| backbone | parameters (M) | batch | median step (s) | img/s |", "| --- | --- | --- | --- | --- |"]
+                  "| backbone | parameters (M) | batch | threads | median step (s) | img/s |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for row in result["backbones"]:
             if "error" in row:
-                lines.append(f"| {row['encoder']} | - | - | - | failed: {row['error']} |")
+                lines.append(f"| {row['encoder']} | - | - | - | - | failed: {row['error']} |")
             else:
-                lines.append(f"| {row['encoder']} | {row['parameters_m']:.2f} | {row['batch_size']} | "
+                lines.append(f"| {row['encoder']} | {row['parameters_m']:.2f} | {row['batch_size']} | {row.get('threads')} | "
                              f"{row['median_step_seconds']:.2f} | {row['train_images_per_second']:.2f} |")
         lines.append("")
     lines.append(f"Command: `{result['command']}`")
