@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=14.0, help="fitting budget (validation included)")
     parser.add_argument("--n", type=int, default=None, help="synthetic studies (default: the config's)")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "chest_demo"))
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="fix the number of epochs instead of fitting it to the budget from a step timing")
     parser.add_argument("--finish-by", default=None,
                         help="HH:MM (UTC): shrink the fitting budget so the run ends by then (shared machines)")
     args = parser.parse_args()
@@ -77,7 +79,7 @@ def main() -> None:
     started = time.perf_counter()
     prepare_data(cfg.data, out)
     data_seconds = time.perf_counter() - started
-    step = seconds_per_step(cfg, out)
+    step = seconds_per_step(cfg, out, steps=2 if args.epochs else 6)
     requested_minutes = args.minutes
     if args.finish_by:
         hour, minute = (int(v) for v in args.finish_by.split(":"))
@@ -88,7 +90,7 @@ def main() -> None:
     n_train = int(cfg.data.synth_n * (cfg.data.folds - 1) / cfg.data.folds)
     steps_per_epoch = n_train // cfg.data.batch_size
     # Budget: training steps plus about 20 % for validation passes and checkpointing.
-    epochs = max(1, int(args.minutes * 60 / (1.2 * step * steps_per_epoch)))
+    epochs = args.epochs or max(1, int(args.minutes * 60 / (1.2 * step * steps_per_epoch)))
     cfg = replace(cfg, epochs=epochs, max_minutes=args.minutes)
     log.info("%.2f s/step, %d steps/epoch -> %d epochs in %.1f min", step, steps_per_epoch, epochs, args.minutes)
     summary = train_classifier(cfg, out)
