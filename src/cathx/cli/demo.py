@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         """Train, evaluate and predict on synthetic fluoroscopy: the main job end to end."""
         import logging
 
-        from cathx.cli.predict import run_predict
+        from cathx.inference.run import run_predict
         from cathx.data.synthetic import generate_frame
         from cathx.data.synthetic.preview import write_preview
         from cathx.training import evaluate, train

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -13,96 +11,6 @@ from rich.console import Console
 from cathx.errors import CathxError
 
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
-
-
-def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
-                input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
-                video: bool = True, console: Console | None = None) -> dict:
-    """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
-
-    Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
-    rows of electrodes.csv. Sequences (video, DICOM) also get overlay.mp4 (tracked ids) and
-    motion.csv (coronary sinus displacement). Files of frames done before an error are kept.
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-    from cathx.inference.predictor import Predictor
-    from cathx.inference.sources import open_source
-    from cathx.inference.visualize import VideoWriter, encode_png, mask_png
-    from cathx.postprocess.results import ELECTRODE_COLUMNS
-    from cathx.postprocess.tracking import MotionCurve, Tracker
-
-    console = console or Console(stderr=True)
-    source = open_source(source_path)
-    predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size,
-                                          mask_threshold=mask_threshold, peak_threshold=peak_threshold)
-    out.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker() if source.sequence else None
-    curve = MotionCurve() if source.sequence else None
-    writer = VideoWriter(out / "overlay.mp4", source.fps or 15.0) if source.sequence and video else None
-    done = 0
-    started = time.perf_counter()
-    progress = Progress(TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(),
-                        console=console, disable=not console.is_terminal, transient=False)
-    with open(out / "electrodes.csv", "w", newline="") as table, progress:
-        rows = csv.DictWriter(table, fieldnames=list(ELECTRODE_COLUMNS))
-        rows.writeheader()
-        task = progress.add_task("predict", total=source.length, fps=0.0)
-        try:
-            for frame, results in predictor.stream(source.frames()):
-                if tracker is not None:
-                    tracker.update(results)
-                    curve.add(results, frame=results.meta.get("frame", done))
-                name = str(results.meta.get("name", f"frame_{done:05d}"))
-                drawn = _overlay(frame.image, results)
-                atomic_write_bytes(out / "masks" / f"{name}.png", mask_png(results.mask, results.image_size))
-                atomic_write_bytes(out / "overlays" / f"{name}.png", encode_png(drawn))
-                atomic_write_text(out / "json" / f"{name}.json", results.to_json() + "\n")
-                rows.writerows(results.electrode_rows())
-                table.flush()
-                if writer is not None:
-                    writer.write(drawn)
-                done += 1
-                progress.update(task, advance=1, fps=done / max(time.perf_counter() - started, 1e-9))
-        finally:
-            if writer is not None:
-                writer.close()
-            if curve is not None and done:
-                lines = ["frame,x,y,dx,dy"] + [
-                    ",".join("" if v != v else f"{v:.3f}" if i else str(int(v)) for i, v in enumerate(row))
-                    for row in curve.curve()
-                ]
-                atomic_write_text(out / "motion.csv", "\n".join(lines) + "\n")
-    elapsed = time.perf_counter() - started
-    summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
-               "fps": round(done / max(elapsed, 1e-9), 2), "backend": backend, "weights": str(weights),
-               "input_size": predictor.input_size, "problems": source.problems}
-    atomic_write_json(out / "summary.json", summary)
-    return summary
-
-
-OVERLAY_MAX_SIDE = 2048  # overlays are for looking at: larger frames are drawn downscaled
-
-
-def _overlay(image, results):
-    """RGB overlay of ``results`` on ``image``; frames over OVERLAY_MAX_SIDE are drawn smaller."""
-    import cv2
-
-    from cathx.inference.predictor import to_unit_grey
-    from cathx.postprocess.results import rescale_results
-
-    height, width = results.image_size
-    scale = OVERLAY_MAX_SIDE / max(height, width)
-    if scale < 1:
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        mask = None
-        if results.mask is not None:
-            mask = cv2.resize(results.mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-        results = rescale_results(results, size, mask)
-    return results.plot(image if image.dtype == "uint8" else to_unit_grey(image))
 
 
 def register(app: typer.Typer) -> None:
@@ -124,6 +32,8 @@ def register(app: typer.Typer) -> None:
         backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
+        from cathx.inference.run import run_predict
+
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,
                               video)
         Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
