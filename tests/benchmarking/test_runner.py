@@ -66,24 +66,3 @@ def test_budget_shares_the_total():
     assert budget.run_limit_minutes(0.0, 2) == 10.0
     assert budget.run_limit_minutes(29.0, 2) == 0.5
     assert Budget().run_limit_minutes(5.0, 1) is None
-
-
-def test_baseline_models_builds_baselines_and_restores(tmp_path):
-    import cathx.checkpoint
-    import cathx.models
-    from cathx.benchmarking.runner import baseline_models, models_dispatch_baselines
-    from cathx.config import from_dict
-    from cathx.models.baselines import SmpBaseline
-
-    original = cathx.models.ModelConfig
-    with baseline_models():
-        cfg = from_dict(cathx.models.ModelConfig, {"name": "fpn", "encoder": "resnet34", "head_channels": 8})
-        model = cathx.models.build_model(cfg)
-        assert isinstance(model, SmpBaseline) and model.tasks == ("segmentation", "detection")
-        path = cathx.checkpoint.save_checkpoint(tmp_path / "fpn.pt", model, cfg)
-        loaded, loaded_cfg = cathx.checkpoint.load_model(path)
-        assert isinstance(loaded, SmpBaseline) and loaded_cfg.name == "fpn"
-    assert cathx.models.ModelConfig is original
-    if not models_dispatch_baselines():
-        with pytest.raises(ConfigError, match="invalid value 'fpn'"):
-            from_dict(cathx.models.ModelConfig, {"name": "fpn"})

@@ -12,12 +12,11 @@ of a large suite ends on time with fewer epochs per variant rather than fewer va
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,8 +155,7 @@ def run_benchmark(
         record = _base_record(variant, seed)
         record["budget_minutes"] = limit
         try:
-            with baseline_models():
-                outcome = train_fn(config, run_dir, data, limit)
+            outcome = train_fn(config, run_dir, data, limit)
         except (CathxError, ValueError, RuntimeError, KeyError, ImportError, NotImplementedError) as exc:
             # One broken variant must not lose the other runs: record why and move on.
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -171,8 +169,7 @@ def run_benchmark(
             if outcome.model is not None:
                 model = outcome.model
             else:
-                with baseline_models():
-                    model = build_fn(config.get("model", {}))
+                model = build_fn(config.get("model", {}))
             in_channels = int(config.get("model", {}).get("in_channels", 1))
             profiles[variant.name] = profile_model(model, profile_size, in_channels, runs=latency_runs)
         record.update({k: profiles[variant.name].get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
@@ -241,65 +238,6 @@ def write_report(
 
 
 # ------------------------------------------------------------------------- cathx.training adapter
-
-
-def models_dispatch_baselines() -> bool:
-    """Whether cathx.models' ModelConfig and build_model accept the smp baseline names themselves."""
-    import dataclasses
-
-    from cathx.models import ModelConfig
-
-    name_field = next(f for f in dataclasses.fields(ModelConfig) if f.name == "name")
-    return "unet" in name_field.metadata.get("choices", ())
-
-
-@contextlib.contextmanager
-def baseline_models() -> Iterator[None]:
-    """Let cathx.training build smp baselines while cathx.models does not dispatch to them yet.
-
-    Workaround, inert once ``models_dispatch_baselines()``: for the duration of the block,
-    cathx.models.ModelConfig accepts the baseline names and smp encoders, and build_model builds
-    a baseline for them (cathx.checkpoint's imported names too, so checkpoints load back). The
-    hook cathx.models should carry instead: in ``build_model``, ``if cfg.name in BASELINES:
-    return build_baseline(cfg.name, cfg.encoder, cfg.tasks, cfg.in_channels, cfg.head_channels)``,
-    with the baseline names and smp encoders added to ModelConfig's choices.
-    """
-    if models_dispatch_baselines():
-        yield
-        return
-    import dataclasses
-
-    import cathx.checkpoint
-    import cathx.models
-    from cathx.config import choices
-    from cathx.models.baselines import BASELINES, ENCODERS, build_baseline
-
-    original_config, original_build = cathx.models.ModelConfig, cathx.models.build_model
-    fields = {f.name: f for f in dataclasses.fields(original_config)}
-
-    @dataclasses.dataclass(frozen=True)
-    class ModelConfig(original_config):  # type: ignore[valid-type, misc]
-        name: str = dataclasses.field(
-            default="cathmtl", metadata=choices(*fields["name"].metadata["choices"], *BASELINES)
-        )
-        encoder: str = dataclasses.field(
-            default="resnet34", metadata=choices(*fields["encoder"].metadata["choices"], *ENCODERS)
-        )
-
-    def build_model(cfg):
-        if cfg.name in BASELINES:
-            return build_baseline(cfg.name, cfg.encoder, tuple(cfg.tasks), cfg.in_channels, cfg.head_channels)
-        return original_build(cfg)
-
-    targets = (cathx.models, cathx.checkpoint)
-    saved = [(module, getattr(module, "ModelConfig"), getattr(module, "build_model")) for module in targets]
-    try:
-        for module in targets:
-            module.ModelConfig, module.build_model = ModelConfig, build_model
-        yield
-    finally:
-        for module, config_cls, build in saved:
-            module.ModelConfig, module.build_model = config_cls, build
 
 
 def build_from_config(model_config: dict[str, Any]) -> nn.Module:
