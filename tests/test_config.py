@@ -49,3 +49,20 @@ def test_load_yaml_names_file(tmp_path):
         load_yaml(Outer, path)
     with pytest.raises(ConfigError, match="missing.yaml: config file not found"):
         load_yaml(Outer, tmp_path / "missing.yaml")
+
+
+def test_training_loss_choices_match_the_losses_package():
+    from cathx.losses import SEGMENTATION_LOSSES
+    from cathx.training import config as training_config
+
+    assert training_config.SEGMENTATION_LOSSES == SEGMENTATION_LOSSES
+
+
+def test_unknown_segmentation_loss_lists_the_choices(tmp_path):
+    from cathx.errors import ConfigError
+    from cathx.training.config import load_train_config
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("loss: {segmentation: focal}\n")
+    with pytest.raises(ConfigError, match="bce-iou, dice"):
+        load_train_config(path)

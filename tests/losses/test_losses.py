@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from cathx.losses import MultiTaskCriterion, bce_loss, centernet_focal_loss, size_l1_loss, soft_iou_loss
+from cathx.losses import (
+    MultiTaskCriterion,
+    bce_loss,
+    centernet_focal_loss,
+    size_l1_loss,
+    soft_dice_loss,
+    soft_iou_loss,
+)
 
 
 def logit(p: float) -> float:
@@ -48,6 +55,20 @@ def test_segmentation_losses_hand_computed():
     assert bce_loss(logits, target).item() == pytest.approx(-math.log(0.75), rel=1e-5)
     # intersection 0.75, union 1.0 + 1.0 - 0.75 = 1.25, smooth 1: 1 - 1.75 / 2.25
     assert soft_iou_loss(logits, target).item() == pytest.approx(1 - 1.75 / 2.25, rel=1e-5)
+    # 2 * intersection 1.5, sum p + sum y = 1.0 + 1.0, smooth 1: 1 - 2.5 / 3
+    assert soft_dice_loss(logits, target).item() == pytest.approx(1 - 2.5 / 3.0, rel=1e-5)
+
+
+def test_dice_segmentation_loss_option_and_bad_name():
+    batch = make_batch()
+    outputs = {"mask": torch.randn(3, 1, 32, 32)}
+    parts = MultiTaskCriterion(segmentation_loss="dice").compute(outputs, batch)
+    expected = soft_dice_loss(outputs["mask"], batch["mask"])
+    torch.testing.assert_close(parts.losses["seg"][[0, 2]], expected[[0, 2]])
+    assert parts.losses["seg"][1] == 0  # unlabelled sample stays masked out
+    assert "dice" in parts.components and "iou" not in parts.components
+    with pytest.raises(ValueError, match="choose from bce-iou, dice"):
+        MultiTaskCriterion(segmentation_loss="focal")
 
 
 def make_batch(batch=3, size=32, count=4):

@@ -79,7 +79,8 @@ def methods() -> list[Variant]:
     for baseline in METHOD_BASELINES:
         overrides = _with(PAPER_STRATEGY, **{"model.name": baseline, "model.encoder": "resnet34"})
         variants.append(Variant(f"{baseline}-resnet34", overrides, baseline, "methods"))
-    seed = _with(PAPER_STRATEGY, **{"model.name": "seed_unet_effb2", "model.encoder": "efficientnet-b2"})
+    seed = _with(PAPER_STRATEGY, **{"model.name": "seed_unet_effb2", "model.encoder": "efficientnet-b2",
+                                    "loss.segmentation": "dice"})
     variants.append(Variant("seed_unet_effb2", seed, "(seed) U-Net efficientnet-b2", "methods"))
     for baseline in ("unet", "fpn", "deeplabv3plus"):
         overrides = _with(PAPER_STRATEGY, **{"model.name": baseline, "model.encoder": "efficientnet-b2"})
@@ -132,6 +133,7 @@ def mtl() -> list[Variant]:
             {
                 "model.name": "seed_unet_effb2",
                 "model.encoder": "efficientnet-b2",
+                "loss.segmentation": "dice",
                 **_single_task("segmentation"),
             },
             "(seed) U-Net efficientnet-b2, segmentation only",

@@ -9,7 +9,10 @@ from torch import Tensor, nn
 
 from cathx.heatmap import DEFAULT_MIN_SIGMA, encode_targets, heatmap_stride
 from cathx.losses.detection import centernet_focal_loss, size_l1_loss
-from cathx.losses.segmentation import bce_loss, soft_iou_loss
+from cathx.losses.segmentation import bce_loss, soft_dice_loss, soft_iou_loss
+
+# "bce-iou": the paper's Eq. 8; "dice": soft Dice alone, as the catheter-segmentation seed trains its U-Net
+SEGMENTATION_LOSSES: tuple[str, ...] = ("bce-iou", "dice")
 
 
 @dataclass
@@ -34,15 +37,20 @@ class MultiTaskCriterion(nn.Module):
     """criterion(outputs, batch) -> {"seg": (B,), "det": (B,)} per-sample unweighted losses.
 
     Tasks follow the model's outputs: "seg" when "mask" is present, "det" when "heatmap" is.
-    seg = BCE + soft IoU; det = focal + size_weight * L1(size) (lambda = 1 in the paper).
+    seg = BCE + soft IoU (``segmentation_loss`` "bce-iou", the paper) or soft Dice ("dice");
+    det = focal + size_weight * L1(size) (lambda = 1 in the paper).
     ``batch`` is a collated cathx.data.datasets.SampleDataset batch (image, mask, has_mask,
     electrodes, electrode_sizes, electrode_valid, has_electrodes). Samples without a label for a
     task get loss 0 for it, with no NaN in values or gradients. ``stride`` of the heatmap: None
     reads it from the shapes (image height / heatmap height).
     """
 
-    def __init__(self, size_weight: float = 1.0, stride: int | None = None, min_sigma: float = DEFAULT_MIN_SIGMA) -> None:
+    def __init__(self, size_weight: float = 1.0, stride: int | None = None, min_sigma: float = DEFAULT_MIN_SIGMA,
+                 segmentation_loss: str = "bce-iou") -> None:
         super().__init__()
+        if segmentation_loss not in SEGMENTATION_LOSSES:
+            raise ValueError(f"segmentation_loss {segmentation_loss!r}: choose from {', '.join(SEGMENTATION_LOSSES)}")
+        self.segmentation_loss = segmentation_loss
         self.size_weight = size_weight
         self.stride = stride
         self.min_sigma = min_sigma
@@ -59,9 +67,15 @@ class MultiTaskCriterion(nn.Module):
             avail = batch["has_mask"].bool().reshape(-1).to(logits.device)
             target = batch["mask"].to(logits.device)
             bce = _masked(bce_loss(logits, target), avail)
-            iou = _masked(soft_iou_loss(logits, target), avail)
-            losses["seg"], available["seg"] = bce + iou, avail
-            components.update(bce=bce, iou=iou)
+            if self.segmentation_loss == "dice":
+                dice = _masked(soft_dice_loss(logits, target), avail)
+                losses["seg"] = dice
+                components.update(bce=bce, dice=dice)  # bce kept for the loss-based KPI
+            else:
+                iou = _masked(soft_iou_loss(logits, target), avail)
+                losses["seg"] = bce + iou
+                components.update(bce=bce, iou=iou)
+            available["seg"] = avail
         if "heatmap" in outputs:
             heatmap = outputs["heatmap"]
             avail = batch["has_electrodes"].bool().reshape(-1).to(heatmap.device)

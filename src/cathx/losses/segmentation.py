@@ -1,4 +1,4 @@
-"""Segmentation losses: binary cross-entropy plus soft IoU (Eq. 8 of the paper), per sample."""
+"""Segmentation losses per sample: BCE plus soft IoU (Eq. 8 of the paper), or soft Dice (the seed U-Net)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def soft_iou_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor
 def segmentation_loss(logits: Tensor, target: Tensor) -> Tensor:
     """BCE + soft IoU per sample. (B, 1, H, W) -> (B,)."""
     return bce_loss(logits, target) + soft_iou_loss(logits, target)
+
+
+def soft_dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
+    """1 - (2 sum p*y + s) / (sum p + sum y + s) per sample, from MONAI's DiceLoss. (B, 1, H, W) -> (B,)."""
+    from monai.losses import DiceLoss
+
+    dice = DiceLoss(sigmoid=True, reduction="none", smooth_nr=smooth, smooth_dr=smooth)
+    return dice(logits.float(), target.float()).flatten(1).mean(dim=1)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from cathx.config import from_dict, to_dict
-from cathx.training.config import OptimConfig, PrioritizationConfig
+from cathx.training.config import LossConfig, OptimConfig, PrioritizationConfig
 from cathx.training.weighting import build_prioritizer, kpi_from_loss
 
 # task name (model and prioritizer) -> key of cathx.losses.MultiTaskCriterion
@@ -64,7 +64,8 @@ class CathxModule(L.LightningModule):
     """
 
     def __init__(self, model_config: dict[str, Any], prioritization: dict[str, Any], optim: dict[str, Any],
-                 tasks: tuple[str, ...], num_samples: int, total_steps: int) -> None:
+                 tasks: tuple[str, ...], num_samples: int, total_steps: int, channels_last: bool = False,
+                 loss: dict[str, Any] | None = None) -> None:
         super().__init__()
         from cathx.losses import MultiTaskCriterion
         from cathx.models import ModelConfig, build_model
@@ -75,7 +76,11 @@ class CathxModule(L.LightningModule):
         if unknown:
             raise ValueError(f"stage trains {unknown} but the model has only {list(self.model_config.tasks)}")
         self.model = build_model(self.model_config)
-        self.criterion = MultiTaskCriterion()
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        loss_cfg = from_dict(LossConfig, dict(loss or {}), where="loss")
+        self.criterion = MultiTaskCriterion(size_weight=loss_cfg.size_weight, segmentation_loss=loss_cfg.segmentation)
         self.tasks = tuple(tasks)
         self.optim = from_dict(OptimConfig, dict(optim), where="optim")
         self.priority = from_dict(PrioritizationConfig, dict(prioritization), where="prioritization")
@@ -84,11 +89,14 @@ class CathxModule(L.LightningModule):
         self._val: dict[str, list[Tensor]] = {}
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
-        return self.model(image)
+        return self.model(self._layout(image))
+
+    def _layout(self, image: Tensor) -> Tensor:
+        return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
 
     # -- one step --------------------------------------------------------------------------------
     def _losses_and_kpis(self, batch: dict[str, Tensor]) -> tuple[dict, dict, dict, dict]:
-        outputs = self.model(batch["image"])
+        outputs = self.model(self._layout(batch["image"]))
         parts = self.criterion.compute(outputs, batch)
         losses = {t: parts.losses[LOSS_KEYS[t]] for t in self.tasks}
         available = {t: parts.available[LOSS_KEYS[t]] for t in self.tasks}

@@ -157,7 +157,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         tasks = stage_tasks(stage, model_cfg.tasks)
         steps = total_steps(num_samples, cfg.data.batch_size, stage.epochs, stage.max_steps, world)
         optim = {**to_dict(cfg.optim), "lr": stage.lr}
-        module = CathxModule(dict(cfg.model), to_dict(cfg.prioritization), optim, tasks, num_samples, steps)
+        module = CathxModule(dict(cfg.model), to_dict(cfg.prioritization), optim, tasks, num_samples, steps,
+                             channels_last=cfg.trainer.channels_last, loss=to_dict(cfg.loss))
         if previous is not None:
             _load_weights(module, previous)
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
@@ -198,5 +199,6 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         from cathx.checkpoint import load_model, save_checkpoint
 
         model, model_config = load_model(source)
-        save_checkpoint(best_path, model, model_config, extra={"source": str(source)})
+        save_checkpoint(best_path, model, model_config,
+                        extra={"source": str(source), "input_size": cfg.data.size})
     return best_path

@@ -1,0 +1,33 @@
+import torch
+
+from cathx.config import to_dict
+from cathx.models import model_profile
+from cathx.training.config import OptimConfig, PrioritizationConfig
+from cathx.training.module import CathxModule
+
+
+def tiny_module(**kwargs) -> CathxModule:
+    model = to_dict(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8))
+    return CathxModule(model, to_dict(PrioritizationConfig()), to_dict(OptimConfig()),
+                       ("segmentation", "detection"), num_samples=4, total_steps=2, **kwargs)
+
+
+def test_channels_last_and_loss_options_reach_the_step():
+    module = tiny_module(channels_last=True, loss={"segmentation": "dice", "size_weight": 0.5})
+    assert module.criterion.segmentation_loss == "dice" and module.criterion.size_weight == 0.5
+    first_conv = next(m for m in module.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = tiny_module()
+    plain.load_state_dict(module.state_dict())
+    module.eval()
+    plain.eval()
+    image = torch.rand(2, 1, 64, 64)
+    channels_last_mask = module(image)["mask"]
+    assert channels_last_mask.shape == (2, 1, 64, 64)
+    # the memory format changes speed, not results
+    torch.testing.assert_close(channels_last_mask, plain(image)["mask"], atol=1e-4, rtol=1e-4)
+
+
+def test_default_loss_is_the_papers():
+    module = tiny_module()
+    assert module.criterion.segmentation_loss == "bce-iou" and module.criterion.size_weight == 1.0
