@@ -66,3 +66,13 @@ def test_unknown_segmentation_loss_lists_the_choices(tmp_path):
     path.write_text("loss: {segmentation: focal}\n")
     with pytest.raises(ConfigError, match="bce-iou, dice"):
         load_train_config(path)
+
+
+@pytest.mark.parametrize("crop", [100, 512])
+def test_bad_training_crop_is_refused(tmp_path, crop):
+    from cathx.training.config import load_train_config
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"data: {{size: 256, crop: {crop}}}\n")
+    with pytest.raises(ConfigError, match="data.crop: must be 0 or a multiple of 32 up to data.size"):
+        load_train_config(path)

@@ -57,6 +57,30 @@ def test_random_scale_and_rotation_keep_points_on_the_mask(seed):
     assert np.all(item["electrode_sizes"].numpy()[valid] > 0)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_training_crop_keeps_catheter_pixels_and_points_inside(seed):
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    reader = SyntheticReader(1, size=128, seed=seed, config=CONFIG)
+    whole = SampleDataset(reader)[0]
+    transform = build_transforms(128, train=True, flip=0.0, rotate=0.0, scale=(1.0, 1.0), crop=64)
+    item = SampleDataset(reader, transform)[0]
+    assert item["image"].shape[-2:] == (64, 64) and item["mask"].shape[-2:] == (64, 64)
+    assert item["mask"].sum() > 0  # the window is chosen to hold catheter pixels
+    valid = item["electrode_valid"].numpy()
+    points = item["electrodes"].numpy()[valid]
+    assert valid.sum() <= whole["electrode_valid"].numpy().sum()
+    assert np.all((points >= 0) & (points < 64))
+    assert _on_mask(item["mask"].numpy()[0], points, radius=1).mean() >= 0.95
+
+
+def test_crop_only_applies_to_training():
+    assert "CropNonEmptyMaskIfExists" not in repr(build_transforms(128, train=False, crop=64))
+    assert "CropNonEmptyMaskIfExists" not in repr(build_transforms(128, train=True, crop=0))
+
+
 def test_eval_transform_resizes_points_and_sizes():
     reader = SyntheticReader(1, size=128, seed=3, config=CONFIG)
     plain = SampleDataset(reader)[0]

@@ -18,10 +18,15 @@ def build_transforms(
     rotate: float = 15.0,
     flip: float = 0.5,
     p_affine: float = 0.8,
+    crop: int = 0,
 ) -> A.Compose:
     """Compose for ``SampleDataset``: resize to ``size`` x ``size``, plus random flip, scale and
     rotation (degrees, +-``rotate``) when ``train``. Keypoints are (x, y, side) in pixels with a
-    ``keypoint_index`` label field so the dataset can tell which electrodes survived."""
+    ``keypoint_index`` label field so the dataset can tell which electrodes survived.
+
+    crop: when ``train`` and 0 < crop < size, a random ``crop`` x ``crop`` window that holds
+    catheter pixels when the frame has any (fully convolutional training on patches, as nnU-Net
+    does: several times more steps per second; evaluation still sees whole frames)."""
     steps: list[A.BasicTransform] = [A.Resize(size, size, interpolation=cv2.INTER_AREA, p=1.0)]
     if train:
         if flip > 0:
@@ -39,6 +44,8 @@ def build_transforms(
                     p=p_affine,
                 )
             )
+        if 0 < crop < size:
+            steps.append(A.CropNonEmptyMaskIfExists(height=crop, width=crop, p=1.0))
     return A.Compose(
         steps,
         keypoint_params=A.KeypointParams(

@@ -67,6 +67,7 @@ class SyntheticDataConfig:
 @dataclass(frozen=True)
 class DataConfig:
     size: int = 256  # training resolution (square)
+    crop: int = 0  # train on random crop x crop patches holding catheter pixels (0 = whole frames)
     batch_size: int = 8
     num_workers: int = 0
     max_electrodes: int = 64
@@ -161,6 +162,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
         raise ConfigError(f"{where}.stages: stage names must be unique, got {names}")
     if cfg.data.size % 32:
         raise ConfigError(f"{where}.data.size: must be a multiple of 32, got {cfg.data.size}")
+    if cfg.data.crop and (cfg.data.crop % 32 or not 0 < cfg.data.crop <= cfg.data.size):
+        raise ConfigError(f"{where}.data.crop: must be 0 or a multiple of 32 up to data.size ({cfg.data.size}), "
+                          f"got {cfg.data.crop}")
     return cfg
 
 
