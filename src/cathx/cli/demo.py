@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
         """Train, evaluate and predict on synthetic fluoroscopy: the main job end to end."""
         import logging
 
-        from cathx.inference.run import run_predict
         from cathx.data.synthetic import generate_frame
         from cathx.data.synthetic.preview import write_preview
+        from cathx.inference.run import run_predict
         from cathx.training import evaluate, train
         from cathx.training.config import load_train_config
 
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         preview = write_preview(out / "synthetic_preview.png", [generate_frame(seed, size=size) for seed in range(6)])
         console.print(f"preview: {preview}", highlight=False)
 
-        console.rule("[bold]2/4 training (configs/demo.yaml)")
+        console.rule(f"[bold]2/4 training ({config.name})")
         run_dir = out / "train"
         best = train(cfg, out=run_dir, resume=(run_dir / "stages").exists(), max_minutes=max_minutes)
 
