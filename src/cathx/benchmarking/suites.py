@@ -70,6 +70,12 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return merged
 
 
+def _baseline(name: str, encoder: str) -> dict[str, Any]:
+    """Overrides that swap CathMTL for an smp baseline; smp decoders end at stride 4, so a base
+    config with a finer CathMTL output stride is brought back to 4 for them."""
+    return {"model.name": name, "model.encoder": encoder, "model.output_stride": 4}
+
+
 def ours(suite: str, name: str = "cathmtl (ours)") -> Variant:
     return Variant(name, dict(PAPER_STRATEGY), "Ours", suite)
 
@@ -77,13 +83,12 @@ def ours(suite: str, name: str = "cathmtl (ours)") -> Variant:
 def methods() -> list[Variant]:
     variants = [ours("methods", "cathmtl")]
     for baseline in METHOD_BASELINES:
-        overrides = _with(PAPER_STRATEGY, **{"model.name": baseline, "model.encoder": "resnet34"})
+        overrides = _with(PAPER_STRATEGY, **_baseline(baseline, "resnet34"))
         variants.append(Variant(f"{baseline}-resnet34", overrides, baseline, "methods"))
-    seed = _with(PAPER_STRATEGY, **{"model.name": "seed_unet_effb2", "model.encoder": "efficientnet-b2",
-                                    "loss.segmentation": "dice"})
+    seed = _with(PAPER_STRATEGY, **_baseline("seed_unet_effb2", "efficientnet-b2"), **{"loss.segmentation": "dice"})
     variants.append(Variant("seed_unet_effb2", seed, "(seed) U-Net efficientnet-b2", "methods"))
     for baseline in ("unet", "fpn", "deeplabv3plus"):
-        overrides = _with(PAPER_STRATEGY, **{"model.name": baseline, "model.encoder": "efficientnet-b2"})
+        overrides = _with(PAPER_STRATEGY, **_baseline(baseline, "efficientnet-b2"))
         variants.append(Variant(f"{baseline}-efficientnet-b2", overrides, baseline, "methods"))
     return variants
 
@@ -131,8 +136,7 @@ def mtl() -> list[Variant]:
         Variant(
             "seed_unet_effb2 (seed setup)",
             {
-                "model.name": "seed_unet_effb2",
-                "model.encoder": "efficientnet-b2",
+                **_baseline("seed_unet_effb2", "efficientnet-b2"),
                 "loss.segmentation": "dice",
                 **_single_task("segmentation"),
             },
