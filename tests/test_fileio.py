@@ -33,3 +33,21 @@ def test_atomic_write_uses_umask_mode(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "mode.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_replace_folder_swaps_in_the_new_output_and_leaves_nothing_behind(tmp_path):
+    from cathx.fileio import replace_folder
+
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    finished = tmp_path / ".dataset.partial"
+    finished.mkdir()
+    (finished / "new.txt").write_text("new")
+    replace_folder(finished, out)
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    fresh = tmp_path / ".second.partial"
+    fresh.mkdir()
+    replace_folder(fresh, tmp_path / "second")  # nothing there yet: a plain rename
+    assert (tmp_path / "second").is_dir() and not fresh.exists()

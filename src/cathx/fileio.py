@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +48,21 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 
 def atomic_write_json(path: Path | str, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def replace_folder(finished: Path, out: Path) -> None:
+    """Move the finished folder ``finished`` onto ``out``, replacing an earlier output there.
+
+    The old folder is moved aside first and removed only once the new one is in place, so a
+    crash leaves either the old or the new output, never a half-written one. Callers check
+    beforehand that ``out`` is theirs to replace (cathx output or --overwrite).
+    """
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=finished.parent))
+        os.replace(out, old / "dataset")
+        os.replace(finished, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(finished, out)

@@ -30,6 +30,7 @@ import numpy as np
 import cathx
 from cathx.data.formats import xraycath_layout as layout
 from cathx.errors import CathxError, DataError
+from cathx.fileio import replace_folder
 from cathx.structures import CATHETER_TYPES, Sample
 
 logger = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def write_samples(
     try:
         report = _write_into(tmp, samples, bit_depth, provenance or {})
         report.out = out
-        _replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -344,16 +345,3 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder onto ``out`` (replacing an earlier cathx output there)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=tmp.parent))
-        os.replace(out, old / "dataset")
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)

@@ -31,6 +31,7 @@ from cathx.data.synthetic.config import TARGET_TYPES, SynthConfig
 from cathx.data.synthetic.scene import Frame, render_frame
 from cathx.data.synthetic.sequence import frame_seed, render_sequence
 from cathx.errors import CathxError
+from cathx.fileio import replace_folder
 from cathx.structures import CATHETER_TYPES
 
 logger = logging.getLogger(__name__)
@@ -384,7 +385,7 @@ def write_dataset(
     try:
         with _terminate_as_interrupt():
             _generate_into(tmp, n, size, seed, sequences, frames, fps, config, workers, bit_depth)
-            _replace(tmp, out)
+            replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -537,19 +538,6 @@ def _compose_annotations(path: Path, images_part: Path, annotations_part: Path) 
             handle.write("\n],\n")
         handle.write('"categories": ' + json.dumps(categories) + "}\n")
     os.replace(tmp, path)
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder onto ``out`` (replacing an old cathx dataset there)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=tmp.parent))
-        os.replace(out, old / "dataset")
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def preview_samples(
