@@ -86,8 +86,9 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     return cls(**kwargs)
 
 
-def load_yaml(cls: type[T], path: Path | str) -> T:
-    """Load YAML file ``path`` into dataclass ``cls``; ConfigError names the file on any problem."""
+def read_yaml_mapping(path: Path | str) -> dict[str, Any]:
+    """The top-level mapping of YAML file ``path`` ({} for an empty file); ConfigError names the
+    file when it is missing, not YAML, or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -97,7 +98,12 @@ def load_yaml(cls: type[T], path: Path | str) -> T:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return from_dict(cls, data, where=str(path))
+    return data
+
+
+def load_yaml(cls: type[T], path: Path | str) -> T:
+    """Load YAML file ``path`` into dataclass ``cls``; ConfigError names the file on any problem."""
+    return from_dict(cls, read_yaml_mapping(path), where=str(path))
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -23,21 +23,12 @@ def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], dict[str, 
     The file is a training config (cathx.training.config.TrainConfig, checked strictly) with an
     optional ``benchmark:`` mapping holding defaults for the command's options.
     """
-    import yaml
-
-    from cathx.config import to_dict
+    from cathx.config import read_yaml_mapping, to_dict
     from cathx.training.config import TrainConfig, train_config_from_dict
 
     if path is None:
         return to_dict(TrainConfig()), {}
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = read_yaml_mapping(path)
     section = data.pop("benchmark", None) or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: benchmark: expected a mapping")
