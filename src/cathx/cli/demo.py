@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         predicted = run_predict(video, best, out / "predict", console=console)
 
         table = Table(title="cathx demo", show_header=False)
-        for key in ("mean_j", "dice", "cldice", "ap", "ap50", "mae_px", "recall_3px", "recall_5px"):
+        for key in ("mean_j", "dice", "cldice", "ap", "ap50", "mae", "recall3", "recall5"):
             if key in summary:
                 value = summary[key]
                 table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
