@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -111,8 +110,8 @@ def backbone_throughput(encoder: str, steps: int, batch_size: int, size: int = 2
 
 
 def markdown(result: dict) -> str:
-    lines = ["# Training benchmark", "", f"Machine: {result['machine']} (shared with other jobs).",
-             "Timings on this shared machine swing by about +-25 %.", ""]
+    lines = ["# Training benchmark", "", f"Machine: {result['machine']}.",
+             "Timings swing by about +-25 % when other jobs share the machine.", ""]
     demo = result.get("demo")
     if demo:
         test = demo["test"]
@@ -165,7 +164,9 @@ def main(argv: list[str]) -> int:
 
     from cathx.fileio import atomic_write_json, atomic_write_text
 
-    result: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+    from cathx.system import cpu_description
+
+    result: dict = {"machine": cpu_description(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "command": "python benchmarks/train_demo.py " + " ".join(argv)}
     if not args.skip_demo:

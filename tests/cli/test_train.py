@@ -49,7 +49,7 @@ def test_train_then_val(run_cli, tmp_path, dataset):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"epochz": 3}, "unknown key 'epochz'; valid keys: data, model, name, optim"),
+        ({"epochz": 3}, "unknown key 'epochz'; valid keys: data, loss, model, name, optim"),
         ({"prioritization": {"sample_selection": "random"}},
          "sample_selection: invalid value 'random'; choose from none, soft, hard, fixed-30"),
         ({"prioritization": {"task_weighting": "uncertainty"}}, "choose from dtp-kpi, constant, gradnorm, dtp"),

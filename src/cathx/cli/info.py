@@ -17,7 +17,10 @@ def environment_report() -> dict[str, str]:
 
     import cathx
 
-    report = {"cathx": cathx.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    from cathx.system import cpu_description
+
+    report = {"cathx": cathx.__version__, "python": platform.python_version(), "platform": platform.platform(),
+              "cpu": cpu_description()}
     for package in ("torch", "torchvision", "timm", "segmentation-models-pytorch", "lightning",
                     "albumentations", "onnxruntime", "pydicom", "opencv-python-headless"):
         try:

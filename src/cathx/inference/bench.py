@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from cathx.system import cpu_description
+
 from cathx.errors import CathxError
 
 log = logging.getLogger(__name__)
@@ -243,7 +245,7 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
         })
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu": cpu_description(),
                     "torch_threads": torch.get_num_threads(), "device": device,
                     "matmul_gflops": round(machine_gflops, 1),
                     "matmul_gflops_before_after": [round(probe_before, 1), round(probe_after, 1)]},
@@ -265,7 +267,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Latency (batch 1, end to end)",
         "",
-        f"{report['created']}; {machine['platform']}; {machine['torch_threads']} torch threads; device "
+        f"{report['created']}; {machine.get('cpu', machine['platform'])}; {machine['torch_threads']} torch threads; device "
         f"{machine['device']}; sustained fp32 matmul {machine['matmul_gflops']} GFLOP/s "
         f"(probes {machine['matmul_gflops_before_after']}). "
         f"Input {settings['input_size']}x{settings['input_size']}, "
