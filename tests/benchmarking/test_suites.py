@@ -20,7 +20,7 @@ def test_every_suite_has_unique_variant_names():
 def test_paper_table_sizes():
     assert len(build_suite("task-weights")) == 9  # 7 constant pairs, GradNorm, ours (Table 5)
     assert len(build_suite("kpi")) == 5  # Table 6
-    assert len(build_suite("sample-selection")) == 7  # Table 7
+    assert len(build_suite("sample-selection")) == 8  # Table 7 plus the no-selection reference
     assert len(build_suite("convergence")) == 5  # Table 4
     names = [v.name for v in build_suite("methods")]
     assert names[0] == "cathmtl" and "seed_unet_effb2" in names and "segformer-resnet34" in names

@@ -205,6 +205,7 @@ def kpi() -> list[Variant]:
 def sample_selection() -> list[Variant]:
     s = "sample-selection"
     rows = (
+        ("none", "(all samples: the reference the paper's table leaves out)"),
         ("soft", "Soft Assignment"),
         ("hard", "Hard Assignment"),
         ("fixed-30", "30% Hard Samples"),
