@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -32,7 +34,12 @@ def segmentation_loss(logits: Tensor, target: Tensor) -> Tensor:
 
 def soft_dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
     """1 - (2 sum p*y + s) / (sum p + sum y + s) per sample, from MONAI's DiceLoss. (B, 1, H, W) -> (B,)."""
+    return _monai_dice(smooth)(logits.float(), target.float()).flatten(1).mean(dim=1)
+
+
+@functools.cache
+def _monai_dice(smooth: float):
+    # built once per smoothing value: this runs every training step; MONAI is imported on first use
     from monai.losses import DiceLoss
 
-    dice = DiceLoss(sigmoid=True, reduction="none", smooth_nr=smooth, smooth_dr=smooth)
-    return dice(logits.float(), target.float()).flatten(1).mean(dim=1)
+    return DiceLoss(sigmoid=True, reduction="none", smooth_nr=smooth, smooth_dr=smooth)
