@@ -135,6 +135,7 @@ def markdown(result: dict) -> str:
             f"| AP50 / AP75 | {fmt(test['ap50'])} / {fmt(test['ap75'])} |",
             f"| localisation MAE (px) | {fmt(test['mae'], 2)} |",
             f"| recall within 3 / 5 px | {fmt(test['recall3'])} / {fmt(test['recall5'])} |", "",
+            f"Command: `{demo.get('command', result['command'])}`", "",
         ]
     if result.get("backbones"):
         lines += ["## Training throughput per backbone (paper-width CathMTL, 256 px, full training step)", "",
@@ -146,8 +147,7 @@ def markdown(result: dict) -> str:
             else:
                 lines.append(f"| {row['encoder']} | {row['parameters_m']:.2f} | {row['batch_size']} | {row.get('threads')} | "
                              f"{row['median_step_seconds']:.2f} | {row['train_images_per_second']:.2f} |")
-        lines.append("")
-    lines.append(f"Command: `{result['command']}`")
+        lines += ["", f"Command: `{result.get('backbones_command', result['command'])}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -173,6 +173,7 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="cathx-demo-") as scratch:
             out = args.out or Path(scratch) / "run"
             result["demo"] = run_demo(args.config.resolve(), out)
+            result["demo"]["command"] = result["command"]
             print(json.dumps(result["demo"]["test"], indent=1), flush=True)
     if not args.skip_backbones:
         rows = []
@@ -183,12 +184,13 @@ def main(argv: list[str]) -> int:
                 rows.append({"encoder": encoder, "error": f"{type(exc).__name__}: {str(exc)[:100]}"})
             print(rows[-1], flush=True)
         result["backbones"] = rows
+        result["backbones_command"] = result["command"]
     torch.set_num_threads(torch.get_num_threads())
     name = "train_demo"
     previous = args.results / f"{name}.json"
     if previous.is_file() and (args.skip_demo or args.skip_backbones):  # keep the part not re-measured
         old = json.loads(previous.read_text())
-        for key in ("demo", "backbones"):
+        for key in ("demo", "backbones", "backbones_command"):
             if key not in result and key in old:
                 result[key] = old[key]
     atomic_write_json(args.results / f"{name}.json", result)
