@@ -31,3 +31,23 @@ def test_channels_last_and_loss_options_reach_the_step():
 def test_default_loss_is_the_papers():
     module = tiny_module()
     assert module.criterion.segmentation_loss == "bce-iou" and module.criterion.size_weight == 1.0
+
+
+def test_resume_refuses_a_folder_of_another_experiment(tmp_path):
+    from dataclasses import replace
+
+    import pytest
+    import yaml
+
+    from cathx.errors import CathxError
+    from cathx.training.config import TrainConfig, TrainerConfig
+    from cathx.training.run import check_same_experiment
+
+    cfg = TrainConfig(model={"encoder": "resnet18"})
+    saved = tmp_path / "config.yaml"
+    saved.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    check_same_experiment(cfg, saved)  # the same experiment resumes
+    check_same_experiment(replace(cfg, trainer=TrainerConfig(threads=1, max_minutes=3.0)), saved)
+    check_same_experiment(cfg, tmp_path / "absent.yaml")  # nothing saved yet
+    with pytest.raises(CathxError, match=r"holds a run of another config \(model differ"):
+        check_same_experiment(replace(cfg, model={"encoder": "resnet34"}), saved)

@@ -82,6 +82,23 @@ def _load_weights(module, path: Path) -> None:
     module.model.load_state_dict(state)
 
 
+def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
+    """Refuse to resume a run folder whose config.yaml describes another experiment.
+
+    Finished stages are reused by name, so resuming with a changed model, data, loss, optimiser,
+    prioritization or stage list would silently keep the old weights. The trainer section
+    (threads, time budget, logging) may change between attempts.
+    """
+    if not saved.is_file():
+        return
+    before = yaml.safe_load(saved.read_text()) or {}
+    now = yaml.safe_load(yaml.safe_dump(to_dict(cfg)))  # the same round trip as the saved file (tuples -> lists)
+    changed = sorted(k for k in set(before) | set(now) if k != "trainer" and before.get(k) != now.get(k))
+    if changed:
+        raise CathxError(f"{saved.parent}: holds a run of another config ({', '.join(changed)} differ from "
+                         f"{saved.name}); choose another --out, or delete the folder to retrain")
+
+
 def _export(module, path: Path, extra: dict) -> Path:
     from cathx.checkpoint import save_checkpoint
 
@@ -114,6 +131,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     stages_dir = out / "stages"
     if stages_dir.exists() and not resume:
         raise CathxError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
+    if resume:
+        check_same_experiment(cfg, out / "config.yaml")
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     out.mkdir(parents=True, exist_ok=True)
