@@ -51,3 +51,22 @@ def test_replace_folder_swaps_in_the_new_output_and_leaves_nothing_behind(tmp_pa
     fresh.mkdir()
     replace_folder(fresh, tmp_path / "second")  # nothing there yet: a plain rename
     assert (tmp_path / "second").is_dir() and not fresh.exists()
+
+
+def test_atomic_folder_leaves_out_untouched_when_writing_fails(tmp_path):
+    import pytest
+
+    from cathx.fileio import atomic_folder
+
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_folder(out) as partial:
+            (partial / "new.txt").write_text("new")
+            raise RuntimeError("disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    assert (out / "old.txt").read_text() == "old"
+    with atomic_folder(out) as partial:
+        (partial / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cathx.errors import CathxError
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[BinaryIO]:
@@ -66,3 +68,28 @@ def replace_folder(finished: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(finished, out)
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path) -> Iterator[Path]:
+    """Yield a fresh partial folder beside ``out`` to write a whole dataset into; on success it
+    replaces ``out`` (``replace_folder``), on any failure it is removed and ``out`` is untouched.
+
+    CathxError when the parent of ``out`` cannot be written. The partial folder gets the umask's
+    permissions (mkdtemp makes it private; a dataset should not be).
+    """
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        partial.chmod(0o777 & ~umask)
+    except OSError as exc:
+        raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        yield partial
+        replace_folder(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +27,7 @@ import numpy as np
 import cathx
 from cathx.data.formats import xraycath_layout as layout
 from cathx.errors import CathxError, DataError
-from cathx.fileio import replace_folder
+from cathx.fileio import atomic_folder
 from cathx.structures import CATHETER_TYPES, Sample
 
 logger = logging.getLogger(__name__)
@@ -125,22 +122,9 @@ def write_samples(
     if bit_depth not in (8, 16):
         raise CathxError(f"--bit-depth must be 8 or 16, got {bit_depth}")
     check_output(out, overwrite)
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset should not be
-    except OSError as exc:
-        raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
-    try:
-        report = _write_into(tmp, samples, bit_depth, provenance or {})
+    with atomic_folder(out) as partial:
+        report = _write_into(partial, samples, bit_depth, provenance or {})
         report.out = out
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 

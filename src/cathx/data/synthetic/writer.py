@@ -12,9 +12,7 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ from cathx.data.synthetic.config import TARGET_TYPES, SynthConfig
 from cathx.data.synthetic.scene import Frame, render_frame
 from cathx.data.synthetic.sequence import frame_seed, render_sequence
 from cathx.errors import CathxError
-from cathx.fileio import replace_folder
+from cathx.fileio import atomic_folder
 from cathx.structures import CATHETER_TYPES
 
 logger = logging.getLogger(__name__)
@@ -373,22 +371,8 @@ def write_dataset(
     check_arguments(
         out, n, size, sequences, frames, fps, bit_depth, overwrite, workers, config.catheter_types, seed
     )
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset should not be
-    except OSError as exc:
-        raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
-    try:
-        with _terminate_as_interrupt():
-            _generate_into(tmp, n, size, seed, sequences, frames, fps, config, workers, bit_depth)
-            replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _terminate_as_interrupt(), atomic_folder(out) as partial:
+        _generate_into(partial, n, size, seed, sequences, frames, fps, config, workers, bit_depth)
     return out
 
 
