@@ -19,6 +19,7 @@ def build_transforms(
     flip: float = 0.5,
     p_affine: float = 0.8,
     crop: int = 0,
+    intensity: float = 0.0,
 ) -> A.Compose:
     """Compose for ``SampleDataset``: resize to ``size`` x ``size``, plus random flip, scale and
     rotation (degrees, +-``rotate``) when ``train``. Keypoints are (x, y, side) in pixels with a
@@ -26,7 +27,11 @@ def build_transforms(
 
     crop: when ``train`` and 0 < crop < size, a random ``crop`` x ``crop`` window that holds
     catheter pixels when the frame has any (fully convolutional training on patches, as nnU-Net
-    does: several times more steps per second; evaluation still sees whole frames)."""
+    does: several times more steps per second; evaluation still sees whole frames).
+
+    intensity: when ``train``, the probability of each group of ``intensity_transforms`` (display
+    curves, contrast equalisation, noise, blur/sharpening, resampling and compression artefacts,
+    inversion); 0 turns them off."""
     steps: list[A.BasicTransform] = [A.Resize(size, size, interpolation=cv2.INTER_AREA, p=1.0)]
     if train:
         if flip > 0:
@@ -46,9 +51,24 @@ def build_transforms(
             )
         if 0 < crop < size:
             steps.append(A.CropNonEmptyMaskIfExists(height=crop, width=crop, p=1.0))
+        if intensity > 0:  # after the crop: cheaper on the patch, and nothing here moves a pixel
+            steps.extend(intensity_transforms(intensity))
     return A.Compose(
         steps,
         keypoint_params=A.KeypointParams(
             format="xys", label_fields=["keypoint_index"], remove_invisible=True
         ),
     )
+
+
+def intensity_transforms(p: float) -> list[A.BasicTransform]:
+    """Pixel-value augmentation for images of unknown origin: what X-ray systems, viewers and
+    exports do to an image after acquisition. Each group fires with probability ``p`` (one member
+    of it); inversion is rarer. Geometry, masks and keypoints are untouched."""
+    return [
+        A.OneOf([A.RandomGamma(gamma_limit=(60, 160)), A.RandomBrightnessContrast(0.2, 0.35), A.CLAHE(clip_limit=(1, 3))], p=p),
+        A.OneOf([A.GaussNoise(std_range=(0.01, 0.08)), A.ShotNoise(scale_range=(0.001, 0.01))], p=p * 0.6),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.Sharpen(alpha=(0.1, 0.5)), A.Downscale(scale_range=(0.5, 0.9))], p=p * 0.5),
+        A.ImageCompression(quality_range=(40, 95), p=p * 0.25),
+        A.InvertImg(p=p * 0.06),
+    ]

@@ -77,6 +77,7 @@ class DataConfig:
     scale: float = 0.15  # augmentation: scale jitter, rotation in degrees, horizontal flip
     rotate: float = 15.0
     flip: bool = True
+    intensity: float = 0.8  # probability of each intensity/artefact augmentation group (0 = off)
     limit_train: int = 0  # use only the first N training samples (0 = all); for tiny runs
     limit_val: int = 0
     synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
@@ -165,6 +166,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
     if cfg.data.crop and (cfg.data.crop % 32 or not 0 < cfg.data.crop <= cfg.data.size):
         raise ConfigError(f"{where}.data.crop: must be 0 or a multiple of 32 up to data.size ({cfg.data.size}), "
                           f"got {cfg.data.crop}")
+    if not 0.0 <= cfg.data.intensity <= 1.0:
+        raise ConfigError(f"{where}.data.intensity: must be in [0, 1], got {cfg.data.intensity}")
     return cfg
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from cathx.data.synthetic.config import SynthConfig
 from cathx.data.synthetic.geometry import View
 from cathx.data.synthetic.render import smooth_noise
 
@@ -44,10 +45,34 @@ class Anatomy:
     dome_wobble: float = 0.0
     vignette: float = 0.0
     markings: float = 0.0
+    endplate: float = 0.0  # cortical end plates of the vertebral bodies (sharp horizontal edges)
+    clavicle: float = 0.0  # 0 = out of the field
+    clavicle_y: float = -160.0
+    scapula: float = 0.0
+    scapula_x: float = 120.0
+    arm: float = 0.0  # soft tissue of an arm at one side of the frame
+    arm_side: float = 1.0
+    arm_x: float = 170.0
 
 
-def sample_anatomy(rng: np.random.Generator, heart_scale: float) -> Anatomy:
+def sample_anatomy(rng: np.random.Generator, heart_scale: float, config: SynthConfig | None = None) -> Anatomy:
+    """Draw the anatomy; ``config`` switches the optional bone and soft-tissue edges."""
     s = heart_scale
+    base = _sample_chest(rng, s)
+    if config is None:
+        return base
+    base.endplate = float(rng.uniform(*config.endplate))
+    base.clavicle = float(rng.uniform(0.15, 0.4)) if rng.random() < config.clavicle_probability else 0.0
+    base.clavicle_y = float(rng.uniform(-190.0, -120.0))
+    base.scapula = float(rng.uniform(0.08, 0.25)) if rng.random() < config.scapula_probability else 0.0
+    base.scapula_x = float(rng.uniform(95.0, 140.0))
+    base.arm = float(rng.uniform(0.3, 0.9)) if rng.random() < config.arm_probability else 0.0
+    base.arm_side = float(rng.choice([-1.0, 1.0]))
+    base.arm_x = float(rng.uniform(120.0, 190.0))
+    return base
+
+
+def _sample_chest(rng: np.random.Generator, s: float) -> Anatomy:
     return Anatomy(
         body=rng.uniform(2.6, 3.8),
         gradient=(rng.uniform(-0.15, 0.15), rng.uniform(-0.15, 0.15)),
@@ -142,6 +167,10 @@ def render_anatomy(
         pedicles = np.maximum(pedicles, _soft((pd - 1.0) * 5.0, 1.2) - 0.6 * _soft((pd - 0.6) * 5.0, 1.0))
     spinous = _soft(np.sqrt((sx / 4.0) ** 2 + (((phase - 0.7) * a.vertebra_pitch) / 6.0) ** 2) - 1.0, 0.3)
     total = total + a.spine * spine_band * (0.75 + 0.25 * body) + 0.12 * pedicles + 0.08 * spinous
+    if a.endplate > 0:  # dense cortical rims where each vertebral body meets its discs
+        rim = np.abs(np.abs(phase - 0.5) * a.vertebra_pitch - 0.4 * a.vertebra_pitch)
+        total = total + a.endplate * spine_band * np.exp(-((rim / 0.9) ** 2))
+    total = total + _shoulder_girdle(a, x, y, spine_shift, breath_mm)
 
     ribs = _rib_cage(a, res, view, scale, spine_shift, breath_mm)
     total = total + a.ribs * ribs * (0.35 + 0.65 * lungs)
@@ -164,6 +193,30 @@ def render_anatomy(
     total = total + a.markings * _lung_markings(texture_rng, res, view, scale, spine_shift, breath_mm) * lungs
 
     return cv2.resize(total.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _shoulder_girdle(a: Anatomy, x: np.ndarray, y: np.ndarray, spine_shift: float, breath_mm: float) -> np.ndarray:
+    """Clavicles (S-shaped bones with a cortical rim), the scapulae's medial borders and an arm's
+    soft tissue: long straight-ish edges that are neither catheters nor ribs."""
+    out = np.zeros_like(x)
+    for side in (-1.0, 1.0):
+        if a.clavicle > 0:
+            u = side * (x - spine_shift)  # lateral distance from the midline
+            centre = a.clavicle_y - 0.2 * breath_mm + 0.12 * (u - 20.0) - 12.0 * np.sin((u - 20.0) / 45.0)
+            along = _soft(20.0 - u, 4.0) * _soft(u - 160.0, 6.0)
+            distance = np.abs(y - centre)
+            shaft = _soft(distance - 8.0, 1.2)
+            cortex = np.exp(-(((distance - 7.5) / 1.3) ** 2))
+            out += a.clavicle * along * (0.6 * shaft + 0.8 * cortex)
+        if a.scapula > 0:
+            u = side * (x - spine_shift)
+            border = a.scapula_x + 0.15 * (y + 120.0)
+            region = _soft(border - u, 1.5) * _soft(y + 40.0, 15.0) * _soft(-200.0 - y, 10.0)
+            out += a.scapula * region
+    if a.arm > 0:
+        u = a.arm_side * x
+        out += a.arm * _soft(a.arm_x + 0.1 * y - u, 2.0)
+    return out
 
 
 def _rib_cage(

@@ -6,7 +6,7 @@ Lengths in millimetres; pixel quantities are quoted at 256 px and scaled with th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from cathx.config import choices
 from cathx.errors import ConfigError
@@ -38,15 +38,31 @@ class SynthConfig:
     cranial_angle_deg: tuple[float, float] = (-12.0, 12.0)
 
     # Imaging chain.
-    dose: tuple[float, float] = (500.0, 6000.0)  # photons per 256-px pixel with no attenuation
-    electronic_noise: tuple[float, float] = (0.5, 3.0)  # detector read noise, photons
+    dose: tuple[float, float] = (200.0, 8000.0)  # photons per 256-px pixel with no attenuation
+    electronic_noise: tuple[float, float] = (0.5, 4.0)  # detector read noise, photons
     focal_blur_px: tuple[float, float] = (0.35, 0.8)  # Gaussian sigma at 256 px
-    detector_blur_px: tuple[float, float] = (0.25, 0.6)  # scintillator spread, after the noise
-    scatter_fraction: tuple[float, float] = (0.05, 0.25)
+    detector_blur_px: tuple[float, float] = (0.2, 1.0)  # scintillator spread after the noise (grain size)
+    scatter_fraction: tuple[float, float] = (0.05, 0.35)
+    gain_pattern: tuple[float, float] = (0.0, 0.03)  # detector gain non-uniformity (row/column bands)
     edge_enhance_probability: float = 0.5
+    edge_enhance: tuple[float, float] = (0.2, 1.2)  # unsharp-mask strength when enhancement is on
+    gamma: tuple[float, float] = (0.7, 1.4)
+    lut_probability: float = 0.3  # an S-shaped display LUT instead of a plain window
+    invert_probability: float = 0.05  # displayed with dense = bright (some systems, "black bone")
+    text_probability: float = 0.4  # burned-in text, side markers and a ruler
     collimation_probability: float = 0.35
-    iris_probability: float = 0.08
+    collimation_depth: tuple[float, float] = (0.04, 0.2)  # how far each blade reaches in, fraction of the side
+    collimator_rotation_probability: float = 0.3
+    collimator_rotation_deg: tuple[float, float] = (-45.0, 45.0)
+    iris_probability: float = 0.25  # circular (image-intensifier) field
+    iris_radius: tuple[float, float] = (0.42, 0.7)  # fraction of the side; above 0.71 the circle leaves the frame
     wedge_probability: float = 0.12
+
+    # Anatomy beyond the chest model's defaults (bone and soft-tissue edges a model must ignore).
+    clavicle_probability: float = 0.5
+    scapula_probability: float = 0.5
+    arm_probability: float = 0.35
+    endplate: tuple[float, float] = (0.0, 0.25)  # cortical end plates of the vertebral bodies
 
     # Unlabelled distractors.
     ecg_leads: tuple[int, int] = (1, 4)
@@ -56,6 +72,18 @@ class SynthConfig:
     probe_probability: float = 0.2  # oesophageal temperature probe (banded, unlabelled)
     pacemaker_can_probability: float = 0.12
     sheath_probability: float = 0.5  # transseptal sheath around an ablation or lasso catheter
+    # Look-alikes from cathx.data.synthetic.distractors, each drawn with its own probability.
+    distractor_probability: dict[str, float] = field(
+        default_factory=lambda: {
+            "icd_lead": 0.12,
+            "clips": 0.2,
+            "stent": 0.12,
+            "valve": 0.08,
+            "tee_probe": 0.06,
+            "contrast": 0.12,
+            "crossing_wires": 0.35,
+        }
+    )
 
     # Labels.
     min_box_px: float = 3.0  # smallest electrode box side at 256 px
@@ -72,3 +100,43 @@ class SynthConfig:
         for name in self.catheter_types:
             if name not in TARGET_TYPES:
                 raise ConfigError(f"unknown catheter type {name!r}; choose from {', '.join(TARGET_TYPES)}")
+        check_synth_config(self)
+
+
+SIGNED_RANGES = ("view_angle_deg", "cranial_angle_deg", "collimator_rotation_deg")  # may be negative
+POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz")  # must be > 0
+
+
+def check_synth_config(config: SynthConfig) -> None:
+    """Raise ConfigError naming the parameter for an out-of-range or contradictory value."""
+    from cathx.data.synthetic.distractors import SAMPLERS
+
+    def probability(name: str, value: float) -> None:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"synthetic parameter {name}: a probability must be in [0, 1], got {value}")
+
+    for spec in fields(config):
+        name, value = spec.name, getattr(config, spec.name)
+        if name.endswith("_probability") and not isinstance(value, dict):
+            probability(name, value)
+        elif isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+            low, high = value
+            if low > high:
+                raise ConfigError(f"synthetic parameter {name}: low {low} is above high {high}")
+            if name in POSITIVE_RANGES and low <= 0:
+                raise ConfigError(f"synthetic parameter {name}: must be positive, got {low}")
+            if name not in SIGNED_RANGES and low < 0:
+                raise ConfigError(f"synthetic parameter {name}: must not be negative, got {low}")
+    for table, known in (("catheter_probability", TARGET_TYPES), ("distractor_probability", tuple(SAMPLERS))):
+        for key, value in getattr(config, table).items():
+            if key not in known:
+                raise ConfigError(f"synthetic parameter {table}: unknown name {key!r}; choose from {', '.join(known)}")
+            probability(f"{table}.{key}", value)
+    if config.iris_radius[1] > 0.71:
+        raise ConfigError(f"synthetic parameter iris_radius: {config.iris_radius[1]} of the frame side puts the "
+                          "circular field outside the frame (at most 0.71)")
+    if config.collimation_depth[1] >= 0.5:
+        raise ConfigError(f"synthetic parameter collimation_depth: {config.collimation_depth[1]} of the side "
+                          "from each edge leaves no open field (must be below 0.5)")
+    if config.ecg_leads[0] < 0 or config.max_quadripolar < 0:
+        raise ConfigError("synthetic parameter ecg_leads / max_quadripolar: counts must not be negative")

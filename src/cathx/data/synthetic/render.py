@@ -229,3 +229,61 @@ def display(
         blurred = cv2.GaussianBlur(image, (0, 0), 2.0)
         image = image + edge_enhance * (image - blurred)
     return np.clip(image, 0.0, 1.0).astype(np.float32), window
+
+
+def gain_bands(seed: int, size: int) -> np.ndarray:
+    """(size, size) float32 detector gain non-uniformity in the log domain: smooth row and column
+    bands (readout electronics) plus a fine tile seam grid, zero-mean, unit-scale."""
+    rng = np.random.default_rng(seed)
+    rows = smooth_noise(rng, (size, 1), size / 64.0)[:, :1]
+    cols = smooth_noise(rng, (1, size), size / 64.0)[:1, :]
+    bands = 0.5 * rows + 0.5 * cols
+    seams = np.zeros((size, size), np.float32)
+    pitch = int(rng.integers(size // 4, size // 2 + 1))
+    seams[:, ::pitch] += 1.0
+    seams[::pitch, :] += 1.0
+    return (bands + 0.5 * seams).astype(np.float32)
+
+
+BURN_IN_TEXT = ("LAO 30", "RAO 20", "CRA 10", "FPS 15", "7.5 p/s", "LOW", "kV 72", "mA 9.8", "EP LAB", "FL",
+                "Acq 3", "00:14:32", "DAP 1.2", "Zoom 2", "ANON", "Series 4")
+
+
+def display_processing(
+    image: np.ndarray, *, lut_slope: float = 0.0, invert: bool = False, text_seed: int | None = None
+) -> np.ndarray:
+    """What a viewer does after windowing: an S-shaped LUT (``lut_slope`` > 0: logistic curve of
+    that slope), inverted display, and burned-in annotation (text in the corners, a side marker,
+    a ruler), deterministic by ``text_seed``. (H, W) float32 in [0, 1] -> same."""
+    out = np.asarray(image, np.float32)
+    if lut_slope > 0:
+        low, high = 1.0 / (1.0 + np.exp(lut_slope * 0.5)), 1.0 / (1.0 + np.exp(-lut_slope * 0.5))
+        out = (1.0 / (1.0 + np.exp(-lut_slope * (out - 0.5))) - low) / (high - low)
+    if invert:
+        out = 1.0 - out
+    if text_seed is not None:
+        rng = np.random.default_rng(text_seed)
+        h, w = out.shape
+        scale = h / 640.0 * rng.uniform(0.8, 1.4)
+        value = float(rng.uniform(0.85, 1.0)) if rng.random() < 0.8 else float(rng.uniform(0.0, 0.1))
+        layer = np.zeros((h, w), np.uint8)  # cv2 draws text on 8-bit images only: draw a coverage layer
+        thickness = max(int(round(h / 300)), 1)
+        for corner in rng.permutation(4)[: int(rng.integers(1, 5))]:
+            lines = [BURN_IN_TEXT[i] for i in rng.choice(len(BURN_IN_TEXT), int(rng.integers(1, 4)), replace=False)]
+            for row, text in enumerate(lines):
+                y = int((0.06 + 0.05 * row) * h) if corner < 2 else int((0.94 - 0.05 * row) * h)
+                x = int(0.03 * w) if corner % 2 == 0 else int(0.72 * w)
+                cv2.putText(layer, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
+        if rng.random() < 0.6:  # side marker
+            x, y = int(rng.uniform(0.05, 0.9) * w), int(rng.uniform(0.1, 0.3) * h)
+            cv2.putText(layer, "L" if rng.random() < 0.5 else "R", (x, y), cv2.FONT_HERSHEY_DUPLEX, 2 * scale, 255,
+                        thickness + 1, cv2.LINE_AA)
+        if rng.random() < 0.4:  # a ruler with ticks along one edge
+            x = int(rng.uniform(0.9, 0.96) * w)
+            y0, y1 = int(0.3 * h), int(0.7 * h)
+            cv2.line(layer, (x, y0), (x, y1), 255, thickness, cv2.LINE_AA)
+            for y in range(y0, y1 + 1, max(h // 40, 3)):
+                cv2.line(layer, (x, y), (x + max(w // 60, 2), y), 255, thickness, cv2.LINE_AA)
+        alpha = layer.astype(np.float32) / 255.0
+        out = out * (1.0 - alpha) + value * alpha
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -14,6 +14,7 @@ import numpy as np
 
 from cathx.data.synthetic.anatomy import Anatomy, render_anatomy, sample_anatomy
 from cathx.data.synthetic.config import SynthConfig
+from cathx.data.synthetic.distractors import SAMPLERS, Primitive, curve2d, edge_point
 from cathx.data.synthetic.geometry import (
     Device,
     View,
@@ -26,27 +27,18 @@ from cathx.data.synthetic.geometry import (
 from cathx.data.synthetic.render import (
     SUPERSAMPLE,
     display,
+    display_processing,
     downsample,
     draw_capsule,
     draw_disc,
     draw_tube,
+    gain_bands,
     imaging_chain,
     to_canvas,
 )
 from cathx.structures import Sample
 
 HEART_CENTRE = np.array([0.0, 10.0, 25.0])  # where cardiac contraction points to (mm)
-
-
-@dataclass
-class Primitive:
-    """A 2D distractor element in image pixels: a tube, a disc/sphere or a filled polygon."""
-
-    shape: str  # "tube", "sphere", "disc", "polygon"
-    points: np.ndarray  # tube/polygon: (M, 2); sphere/disc: (1, 2) centre
-    radius: float  # px (tube radius, disc radius; polygon: edge softness)
-    peak: float
-    chest_wall: bool = True  # moves with the chest wall (less than the heart)
 
 
 @dataclass
@@ -92,7 +84,7 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         source_object_mm=float(rng.uniform(650, 850)),
     )
     heart = float(rng.uniform(0.85, 1.15))
-    anatomy = sample_anatomy(rng, heart)
+    anatomy = sample_anatomy(rng, heart, config)
 
     catheters: list[Device] = []
     if rng.random() >= config.empty_probability:
@@ -125,11 +117,16 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "focal_blur": _uniform(rng, config.focal_blur_px) * size / 256.0,
         "detector_blur": _uniform(rng, config.detector_blur_px) * size / 256.0,
         "scatter_fraction": _uniform(rng, config.scatter_fraction),
-        "edge_enhance": float(rng.uniform(0.2, 0.8))
+        "edge_enhance": _uniform(rng, config.edge_enhance)
         if rng.random() < config.edge_enhance_probability
         else 0.0,
-        "gamma": float(rng.uniform(0.75, 1.3)),
+        "gamma": _uniform(rng, config.gamma),
         "spacing_mm": spacing,
+        "gain_pattern": _uniform(rng, config.gain_pattern),
+        "lut_slope": float(rng.uniform(3.0, 8.0)) if rng.random() < config.lut_probability else 0.0,
+        "invert": float(rng.random() < config.invert_probability),
+        "text": float(rng.random() < config.text_probability),
+        "pattern_seed": float(rng.integers(2**31)),
     }
     motion = {
         "respiration_hz": _uniform(rng, config.respiration_hz),
@@ -173,15 +170,6 @@ def _sheath(device: Device, rng: np.random.Generator) -> Device:
 # --- distractors ---------------------------------------------------------------------------------
 
 
-def _edge_point(rng: np.random.Generator, size: int, side: int) -> np.ndarray:
-    t = rng.uniform(0.05, 0.95) * size
-    return np.array([[t, -8.0], [size + 8.0, t], [t, size + 8.0], [-8.0, t]][side])
-
-
-def _curve2d(control: list[np.ndarray] | np.ndarray, step: float = 0.5) -> np.ndarray:
-    return resample(smooth_curve(np.asarray(control, np.float64), step=step), step)
-
-
 def _sample_distractors(
     rng: np.random.Generator, size: int, view: View, anatomy: Anatomy, config: SynthConfig, pacing: bool
 ) -> tuple[list[Primitive], list[str]]:
@@ -207,7 +195,7 @@ def _sample_distractors(
             side = int(np.argmin([centre[1], size - centre[0], size - centre[1], centre[0]]))
             if rng.random() < 0.4:
                 side = int(rng.integers(4))
-            end = _edge_point(rng, size, side)
+            end = edge_point(rng, size, side)
             direction = end - centre
             clip_dir = direction / (np.linalg.norm(direction) + 1e-9)
             clip_end = centre + clip_dir * rng.uniform(6, 10) * k
@@ -217,7 +205,7 @@ def _sample_distractors(
                 )
             )
             middle = (clip_end + end) / 2 + rng.normal(0, 0.15 * size, 2)
-            wire = _curve2d([clip_end, middle, end])
+            wire = curve2d([clip_end, middle, end])
             items.append(Primitive("tube", wire, rng.uniform(0.5, 0.8) * k, rng.uniform(0.2, 0.45)))
     sternum_x = view.centre[0] + float((view.rotation @ np.array([-8.0, 0.0, -90.0]))[0]) * k
     if rng.random() < config.sternal_wire_probability:
@@ -242,10 +230,10 @@ def _sample_distractors(
             items.append(Primitive("tube", np.stack([knot_start, knot_end]), 0.9 * k, peak * 1.2))
     if rng.random() < config.guidewire_probability:
         kinds.append("guidewire")
-        start = _edge_point(rng, size, 2)
+        start = edge_point(rng, size, 2)
         target = np.asarray(view.centre) + rng.normal(0, 35 * k, 2)
         mid = (start + target) / 2 + rng.normal(0, 20 * k, 2)
-        wire = _curve2d([start, mid, target])
+        wire = curve2d([start, mid, target])
         curl = rng.uniform(3, 6) * k
         direction = wire[-1] - wire[-5]
         angle0 = np.arctan2(direction[1], direction[0])
@@ -259,7 +247,7 @@ def _sample_distractors(
         tip = np.array([x + rng.normal(0, 4 * k), view.centre[1] + rng.uniform(-20, 20) * k])
         top = np.array([x + rng.normal(0, 6 * k), -10.0])
         mid = (tip + top) / 2 + [rng.normal(0, 5 * k), 0]
-        probe = _curve2d([tip, mid, top])
+        probe = curve2d([tip, mid, top])
         items.append(Primitive("tube", probe, rng.uniform(1.3, 1.7) * k, rng.uniform(0.1, 0.2), False))
         spacing = rng.uniform(6, 12)
         for j in range(int(rng.choice([3, 5, 12]))):
@@ -295,6 +283,10 @@ def _sample_distractors(
         angles = np.linspace(0, 2 * np.pi * rng.uniform(1.0, 1.8), 80)
         coil = coil_centre + rng.uniform(8, 14) * k * np.stack([np.cos(angles), 0.6 * np.sin(angles)], 1)
         items.append(Primitive("tube", coil, 0.9 * k, rng.uniform(0.35, 0.6)))
+    for name, sampler in SAMPLERS.items():
+        if rng.random() < config.distractor_probability.get(name, 0.0):
+            kinds.append(name)
+            items.extend(sampler(rng, size, view))
     return items, kinds
 
 
@@ -303,11 +295,16 @@ def _sample_collimation(rng: np.random.Generator, size: int, config: SynthConfig
     coords = np.arange(size, dtype=np.float32)
     xs, ys = np.meshgrid(coords, coords)
     soft = 0.6 * size / 256.0
+    if rng.random() < config.collimator_rotation_probability:
+        # a rotated collimator: the blades below are drawn in a frame turned about the centre
+        angle = np.radians(_uniform(rng, config.collimator_rotation_deg))
+        cx, cy = xs - size / 2, ys - size / 2
+        xs, ys = cx * np.cos(angle) - cy * np.sin(angle) + size / 2, cx * np.sin(angle) + cy * np.cos(angle) + size / 2
     if rng.random() < config.collimation_probability:
         density = rng.uniform(1.5, 4.0)
         for side in range(4):
             if rng.random() < 0.6:
-                depth = rng.uniform(0.04, 0.2) * size
+                depth = _uniform(rng, config.collimation_depth) * size
                 tilt = rng.normal(0, 0.03)
                 if side == 0:
                     d = depth + tilt * (xs - size / 2) - ys
@@ -319,7 +316,7 @@ def _sample_collimation(rng: np.random.Generator, size: int, config: SynthConfig
                     d = depth + tilt * (ys - size / 2) - xs
                 shutter += density / (1.0 + np.exp(-np.clip(d / soft, -30, 30)))
     if rng.random() < config.iris_probability:
-        radius = rng.uniform(0.5, 0.7) * size
+        radius = _uniform(rng, config.iris_radius) * size
         d = np.hypot(xs - size / 2, ys - size / 2) - radius
         shutter += rng.uniform(2.5, 4.0) / (1.0 + np.exp(-np.clip(d / soft, -30, 30)))
     if rng.random() < config.wedge_probability:
@@ -533,8 +530,14 @@ def render_scene(
         scatter_fraction=im["scatter_fraction"],
         detector_blur=im["detector_blur"],
     )
+    if im.get("gain_pattern", 0.0) > 0:
+        detected = detected + im["gain_pattern"] * gain_bands(int(im["pattern_seed"]), size)
     image, window = display(
         detected, open_field, rng, edge_enhance=im["edge_enhance"], window=window, gamma=im["gamma"]
+    )
+    image = display_processing(
+        image, lut_slope=im.get("lut_slope", 0.0), invert=bool(im.get("invert", 0.0)),
+        text_seed=int(im["pattern_seed"]) if im.get("text", 0.0) else None,
     )
 
     union = np.zeros((size, size), np.uint8)
