@@ -82,3 +82,75 @@ def test_baseline_round_trip(tmp_path):
     model = build_model(cfg).eval()
     loaded, loaded_cfg = load_model(save_checkpoint(tmp_path / "unet.pt", model, cfg))
     assert loaded_cfg == cfg and type(loaded) is type(model)
+
+
+# --- safetensors, shipped names, and never unpickling ----------------------------------------
+
+
+def test_safetensors_round_trip_same_outputs(tmp_path):
+    from cathx.checkpoint import save_safetensors
+
+    torch.manual_seed(1)
+    model = build_model(TINY).eval()
+    path = save_safetensors(tmp_path / "m.safetensors", model, TINY, extra={"input_size": 64})
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a zip/pickle
+    loaded, cfg = load_model(path)
+    assert cfg == TINY
+    assert read_checkpoint(path)["extra"] == {"input_size": 64}
+    image = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        expected, actual = model(image), loaded(image)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key])
+
+
+def test_truncated_safetensors(tmp_path):
+    from cathx.checkpoint import save_safetensors
+
+    path = save_safetensors(tmp_path / "m.safetensors", build_model(TINY), TINY)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CathxError, match=r"m\.safetensors: not a readable safetensors file"):
+        load_model(path)
+
+
+def test_safetensors_without_cathx_metadata(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CathxError, match="not a cathx checkpoint"):
+        read_checkpoint(path)
+
+
+class _Payload:
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(_Payload.marker),))
+
+
+def test_crafted_pickle_checkpoint_is_refused_and_never_runs(tmp_path):
+    _Payload.marker = str(tmp_path / "pwned")
+    model = build_model(TINY)
+    from dataclasses import asdict
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": model.state_dict(), "model_config": asdict(TINY), "x": _Payload()}, path)
+    with pytest.raises(CathxError, match="never unpickles"):
+        load_model(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_unknown_model_name_lists_the_shipped_ones():
+    with pytest.raises(CathxError, match="no such weights file or shipped model; shipped models: cathx-fluoro, cathx-chest"):
+        read_checkpoint("cathx-fluoro-xl")
+
+
+def test_shipped_name_resolves_into_the_package():
+    from cathx.checkpoint import WEIGHTS_DIR, resolve_weights
+
+    if (WEIGHTS_DIR / "cathx-fluoro.safetensors").is_file():
+        assert resolve_weights("cathx-fluoro") == WEIGHTS_DIR / "cathx-fluoro.safetensors"
+    else:
+        with pytest.raises(CathxError, match="no weights for the shipped model"):
+            resolve_weights("cathx-fluoro")

@@ -1,14 +1,24 @@
 """Model checkpoints: {"format", "version", "model_config", "state_dict", "extra"}, written atomically.
 
+Two containers hold that one record: ``.safetensors`` (tensors, with format, version, model
+config and extra as JSON in the header metadata: the shipped models and what `cathx export
+--format safetensors` writes) and torch's zip ``.pt`` written by training. Neither is ever
+unpickled: ``.pt`` files load with ``torch.load(weights_only=True)``, which refuses any object
+beyond tensors and plain containers, and cathx does not fall back to a full unpickle.
+
 ``load_model(path)`` rebuilds the network from the config stored inside, so a checkpoint is all
 that inference needs. Lightning checkpoints work too when the LightningModule stores
 ``checkpoint["model_config"] = to_dict(cfg)`` and keeps the network as ``self.model``
 (state-dict keys prefixed "model." are stripped).
+
+Shipped models are named (``cathx-fluoro``); ``resolve_weights`` turns a name into the file
+inside the installed package, so every command and ``cathx.load`` accepts a name or a path.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import pickle
 from dataclasses import replace
@@ -27,6 +37,32 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "cathx-checkpoint"
 VERSION = 1
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped models (package data)
+SHIPPED_MODELS: dict[str, str] = {
+    "cathx-fluoro": "cathx-fluoro.safetensors",  # CathMTL: catheter mask + electrodes in fluoroscopy
+    "cathx-chest": "cathx-chest.safetensors",  # seg-aided line/tube position classifier, chest X-ray
+}
+
+
+def resolve_weights(spec: Path | str) -> Path:
+    """A shipped model's name or a path -> the weights file; CathxError for an unknown name or a
+    shipped model missing from this install. Paths are returned as given (existing or not)."""
+    text = str(spec)
+    if text in SHIPPED_MODELS:
+        path = WEIGHTS_DIR / SHIPPED_MODELS[text]
+        if not path.is_file():
+            raise CathxError(f"{text}: this install has no weights for the shipped model ({path} is missing)")
+        return path
+    path = Path(spec)
+    if not path.exists() and not path.suffix and "/" not in text and "\\" not in text:
+        raise CathxError(f"{text}: no such weights file or shipped model; shipped models: {', '.join(SHIPPED_MODELS)}")
+    return path
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """The JSON model card beside a shipped model's weights ({} when absent)."""
+    path = resolve_weights(name).with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def save_checkpoint(
@@ -41,19 +77,52 @@ def save_checkpoint(
     return Path(path)
 
 
+def save_safetensors(
+    path: Path | str, model: nn.Module, model_cfg: ModelConfig, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write the checkpoint record as safetensors (config and extra as JSON metadata), atomically."""
+    from safetensors.torch import save
+
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    metadata = {"format": FORMAT, "version": str(VERSION), "model_config": json.dumps(to_dict(model_cfg)),
+                "extra": json.dumps(extra or {})}
+    atomic_write_bytes(path, save(state, metadata=metadata))
+    return Path(path)
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError on a truncated or foreign file
+        raise CathxError(f"{path}: not a readable safetensors file, truncated or corrupt ({_reason(exc)})") from None
+    if metadata.get("format") != FORMAT:
+        raise CathxError(f"{path}: not a cathx checkpoint (safetensors without cathx metadata)")
+    try:
+        return {"format": FORMAT, "version": int(metadata.get("version", VERSION)), "state_dict": state,
+                "model_config": json.loads(metadata["model_config"]), "extra": json.loads(metadata.get("extra", "{}"))}
+    except (KeyError, ValueError) as exc:
+        raise CathxError(f"{path}: cathx metadata is damaged ({_reason(exc)})") from None
+
+
 def read_checkpoint(path: Path | str) -> dict[str, Any]:
-    """The raw checkpoint dict; CathxError if the file is missing, truncated or not a checkpoint."""
-    path = Path(path)
+    """The raw checkpoint dict of a name or path; CathxError if the file is missing, truncated,
+    not a checkpoint, or holds pickled objects beyond tensors (never unpickled)."""
+    path = resolve_weights(path)
     if not path.is_file():
         raise CathxError(f"{path}: checkpoint not found")
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # Lightning checkpoints may pickle objects the safe loader refuses; the file is the user's own.
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # noqa: BLE001
-            raise CathxError(f"{path}: not a readable checkpoint ({_reason(exc)})") from None
+    except pickle.UnpicklingError as exc:
+        raise CathxError(
+            f"{path}: refused, the file holds pickled Python objects besides tensors and cathx never "
+            f"unpickles code from a weights file ({_reason(exc)})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ... on a bad file
         raise CathxError(f"{path}: not a readable checkpoint, truncated or corrupt ({_reason(exc)})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:

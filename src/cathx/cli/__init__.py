@@ -39,9 +39,9 @@ def _root() -> None:
 
 
 def _register_all() -> None:
-    from cathx.cli import benchmark, cls, data, demo, info, predict, synth, train
+    from cathx.cli import benchmark, cls, data, demo, info, models, predict, synth, train
 
-    for module in (info, demo, synth, data, train, predict, benchmark, cls):
+    for module in (info, models, demo, synth, data, train, predict, benchmark, cls):
         module.register(app)
 
 
