@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,14 +298,24 @@ def save_classifier(path: Path | str, model: nn.Module, cfg: ClassifierConfig, i
 
 
 def load_classifier(path: Path | str) -> tuple[nn.Module, ClassifierConfig, int]:
-    """(model in eval mode, its config, its input size) from ``classifier.pt`` or a Lightning ``.ckpt``."""
-    path = Path(path)
+    """(model in eval mode, its config, its input size) from a shipped name (``cathx-chest``),
+    ``classifier.safetensors``, ``classifier.pt`` or a Lightning ``.ckpt``. Never unpickles: a
+    file that needs more than tensors and plain containers is refused."""
+    from cathx.checkpoint import resolve_weights
+
+    path = resolve_weights(path)
     if not path.is_file():
         raise DataError(f"{path}: weights file not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+    if path.suffix.lower() == ".safetensors":
+        payload = _read_classifier_safetensors(path)
+    else:
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise DataError(f"{path}: refused, the file holds pickled Python objects besides tensors and cathx "
+                            "never unpickles code from a weights file") from None
+        except Exception as exc:  # torch raises many types for a bad file
+            raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
         cfg = from_dict(ClassifierConfig, payload["model_config"], where=f"{path}:model_config")
         state, size = payload["state_dict"], int(payload["image_size"])
@@ -317,6 +328,33 @@ def load_classifier(path: Path | str) -> tuple[nn.Module, ClassifierConfig, int]
     model = build_classifier(cfg)
     model.load_state_dict(state)
     return model.eval(), cfg, size
+
+
+def save_classifier_safetensors(path: Path | str, model: nn.Module, cfg: ClassifierConfig, image_size: int,
+                                extra: dict[str, Any] | None = None) -> Path:
+    """The classifier checkpoint as safetensors: tensors plus format, config, input size and labels
+    as JSON metadata (the shipped ``cathx-chest`` container)."""
+    from safetensors.torch import save
+
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    metadata = {"format": CHECKPOINT_FORMAT, "version": "1", "model_config": json.dumps(to_dict(cfg)),
+                "image_size": str(image_size), "labels": json.dumps(list(LABELS)), "extra": json.dumps(extra or {})}
+    with atomic_open(path) as handle:
+        handle.write(save(state, metadata=metadata))
+    return Path(path)
+
+
+def _read_classifier_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        return {"format": metadata["format"], "model_config": json.loads(metadata["model_config"]),
+                "image_size": int(metadata["image_size"]), "state_dict": state}
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, KeyError, ValueError on a bad file
+        raise DataError(f"{path}: not a readable chest classifier safetensors file ({type(exc).__name__})") from None
 
 
 @torch.no_grad()
@@ -368,7 +406,7 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     best = checkpoint.best_model_path or checkpoint.last_model_path
     if best:
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
     save_classifier(out / "classifier.pt", model, cfg.model, cfg.data.image_size,
