@@ -93,3 +93,93 @@ def atomic_folder(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+OUTPUT_MARKER = ".cathx-output"
+
+
+def claim_output_folder(out: Path | str, option: str = "--out", create: bool = True) -> Path:
+    """Make ``out`` a folder cathx may write into, or raise CathxError (one line naming it).
+
+    Accepted: an absent folder (created), an empty one, or one an earlier cathx run created (it
+    holds OUTPUT_MARKER). Refused: a file, a folder holding files cathx did not write (a dataset,
+    a user's results: nothing of theirs is ever overwritten) and a folder that cannot be written.
+    The marker is written here, so the next run may reuse the folder; ``create=False`` only checks
+    (before slow work, without leaving a folder behind when a later check fails).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CathxError(f"{option} {out}: is a file, not a folder; choose a new folder")
+    if out.is_dir() and not (out / OUTPUT_MARKER).is_file():
+        try:
+            entries = sorted(out.iterdir())
+        except OSError as exc:
+            raise CathxError(f"{option} {out}: cannot read this folder ({exc.strerror or exc})") from None
+        if entries:
+            raise CathxError(
+                f"{option} {out}: folder already holds files cathx did not write (e.g. {entries[0].name}); "
+                "choose an empty or new folder")
+    if not create:
+        _check_writable(out, option)
+        return out
+    mark_output_folder(out, option)
+    return out
+
+
+def mark_output_folder(out: Path | str, option: str = "--out") -> None:
+    """Create ``out`` if needed and mark it as cathx output (OUTPUT_MARKER), so reruns may reuse it."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / OUTPUT_MARKER, "written by cathx; this folder's outputs may be replaced\n")
+    except OSError as exc:
+        raise CathxError(f"{option} {out}: cannot write here ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: Path | str, option: str = "--out") -> Path:
+    """Check that a single output file can be written at ``path`` (its folder is created), or raise
+    CathxError naming it: a folder in the way, or a folder that cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise CathxError(f"{option} {path}: is a folder; give a file name")
+    parent = path.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CathxError(f"{option} {path}: cannot write here ({exc.strerror or exc})") from None
+    return path
+
+
+def check_output_folder(out: Path | str, option: str = "--out") -> Path:
+    """Check that ``out`` is, or can be made, a writable folder (created here), or raise CathxError
+    naming it. Unlike ``claim_output_folder`` it accepts a folder holding other files (a results
+    folder the command adds its own named files to)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CathxError(f"{option} {out}: is a file, not a folder; choose a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cathx-", suffix=".probe", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CathxError(f"{option} {out}: cannot write here ({exc.strerror or exc})") from None
+    return out
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """CathxError unless ``path`` or its nearest existing ancestor is a folder this process can write
+    in: tried with a temporary folder, removed at once (permission bits do not tell for root or for
+    read-only mounts)."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CathxError(f"{option} {path}: {existing} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".cathx-", suffix=".probe", dir=existing))
+    except OSError as exc:
+        raise CathxError(f"{option} {path}: cannot write here ({exc.strerror or exc})") from None

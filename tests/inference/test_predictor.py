@@ -11,11 +11,13 @@ def test_unit_grey_conversions():
     assert to_unit_grey(np.full((40, 40), 255, np.uint8)).max() == pytest.approx(1.0)
     twelve_bit = np.full((40, 40), 4095, np.uint16)
     twelve_bit[0, 0] = 0
-    assert to_unit_grey(twelve_bit).max() == pytest.approx(1.0)  # 12 bits in use, not /65535
+    assert to_unit_grey(twelve_bit).max() == pytest.approx(4095 / 65535)  # the container's range
+    assert to_unit_grey(twelve_bit, bits_stored=12).max() == pytest.approx(1.0)  # declared 12 bits
     rgb = np.zeros((40, 40, 3), np.uint8)
     rgb[..., 1] = 200
     assert to_unit_grey(rgb)[0, 0] == pytest.approx(0.587 * 200 / 255, abs=0.01)
-    assert to_unit_grey(np.full((40, 40), 3.0, np.float32) * np.arange(40)).max() == pytest.approx(1.0)
+    floats = np.full((40, 40), 3.0, np.float32) * np.arange(40)  # 0..117: an 8-bit range kept as float
+    assert to_unit_grey(floats).max() == pytest.approx(117 / 255)
 
 
 @pytest.mark.parametrize(("shape", "message"), [((8, 8), "8x8 px"), ((40, 40, 5), "shape"), ((20000, 40), "largest")])

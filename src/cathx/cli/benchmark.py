@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 
 from cathx.benchmarking.suites import suite_names
+from cathx.cli import checks
 from cathx.errors import ConfigError
+from cathx.fileio import check_output_folder
 
 SUITE_HELP = "suite to run: " + " | ".join(suite_names())
 
@@ -83,6 +85,9 @@ def register(app: typer.Typer) -> None:
         for name, value in (("budget-minutes", budget.minutes_per_run), ("total-minutes", budget.total_minutes)):
             if value is not None and value <= 0:
                 raise ConfigError(f"--{name} {value}: must be positive")
+        size = profile_size or int(section.get("profile_size", 256))
+        checks.input_size(size, "--profile-size")
+        check_output_folder(out)
         data = data or (Path(section["data"]) if section.get("data") else None)
         if data is not None and not data.exists():
             raise ConfigError(f"--data {data}: no such file or folder")
@@ -97,7 +102,7 @@ def register(app: typer.Typer) -> None:
             seeds=tuple(range(n_seeds)),
             budget=budget,
             data=data,
-            profile_size=profile_size or int(section.get("profile_size", 256)),
+            profile_size=size,
             latency_runs=latency_runs if latency_runs is not None else int(section.get("latency_runs", 30)),
             resume=resume,
             title=f"cathx benchmark: {suite}",

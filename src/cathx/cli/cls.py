@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from cathx.errors import CathxError, ConfigError
+from cathx.fileio import claim_output_folder, mark_output_folder
 
 cls_app = typer.Typer(name="cls", no_args_is_help=True, add_completion=False,
                       help="Chest X-ray line/tube position classification: synth, train, val, predict.")
@@ -33,6 +34,14 @@ def synth(
 
     if workers < 1:
         raise CathxError(f"--workers must be >= 1, got {workers}")
+    if n < 1:
+        raise CathxError(f"--n must be >= 1, got {n}")
+    if size < 32:
+        raise CathxError(f"--size must be >= 32, got {size}")
+    if out.exists() and not out.is_dir():
+        raise CathxError(f"{out}: is a file, not a folder; choose a new folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "train.csv").is_file():
+        raise CathxError(f"{out}: folder holds files that are not a synthetic chest set; choose an empty or new folder")
     start = time.perf_counter()
     write_chest_dataset(out, n, size=size, seed=seed, overwrite=overwrite, workers=workers)
     _say(f"wrote {n} studies of {size}x{size} px to {out} in {time.perf_counter() - start:.1f} s")
@@ -78,8 +87,10 @@ def val(
     """Mean column-wise ROC AUC and per-label AUC of a classifier on a labelled folder."""
     from cathx.training.classification import load_classifier, validate_folder
 
+    claim_output_folder(out, create=False)
     load_classifier(weights)  # fail on bad weights before reading the data
     summary = validate_folder(weights, data, out)
+    mark_output_folder(out)
     _print_report(summary, out)
 
 
@@ -93,8 +104,13 @@ def predict(
     """Per-image label probabilities (CSV, JSON) and Grad-CAM heatmap overlays (PNG)."""
     from cathx.training.classification import load_classifier, predict_files
 
+    if not source.exists():
+        raise CathxError(f"{source}: no such file or folder")
+
+    claim_output_folder(out, create=False)
     load_classifier(weights)
     records = predict_files(weights, source, out, cam=cam)
+    mark_output_folder(out)
     _say(f"{len(records)} image(s): probabilities in {out / 'predictions.csv'}"
          + (f", Grad-CAM overlays in {out / 'gradcam'}" if cam else ""))
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cathx.errors import CathxError
+from cathx.fileio import check_output_folder
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
 
@@ -58,6 +59,11 @@ def register(app: typer.Typer) -> None:
         from cathx.training import evaluate, train
         from cathx.training.config import load_train_config
 
+        if max_minutes is not None and max_minutes <= 0:
+            raise CathxError(f"--max-minutes {max_minutes}: must be positive")
+        if sequence_frames < 1:
+            raise CathxError(f"--sequence-frames {sequence_frames}: must be at least 1")
+        check_output_folder(out)
         console = Console()
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         cfg = load_train_config(config)

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cathx.cli import checks
 from cathx.errors import CathxError
+from cathx.fileio import check_output_file, check_output_folder
 
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
 
@@ -27,15 +29,25 @@ def register(app: typer.Typer) -> None:
         mask_threshold: Annotated[float, typer.Option(help="mask probability threshold")] = 0.5,
         peak_threshold: Annotated[float, typer.Option(help="electrode peak probability threshold")] = 0.3,
         video: Annotated[bool, typer.Option(help="write overlay.mp4 for sequences")] = True,
+        bit_depth: Annotated[int | None, typer.Option(
+            help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
+                 "default: the container's full range (65535)")] = None,
     ) -> None:
-        """Segment catheters, find electrodes, centrelines and catheter types in every frame of SOURCE."""
+        """Segment catheters, find electrodes, centrelines and catheter types in every frame of SOURCE.
+
+        OUT must be new, empty or an earlier `cathx predict` output: files cathx did not write are
+        never overwritten."""
         backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
+        checks.input_size(input_size)
+        checks.between(mask_threshold, 0.0, 1.0, "--mask-threshold", open_ends=True)
+        checks.between(peak_threshold, 0.0, 1.0, "--peak-threshold")
+        checks.bit_depth(bit_depth)
         from cathx.inference.run import run_predict
 
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,
-                              video)
+                              video, bit_depth=bit_depth)
         Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
                         highlight=False, soft_wrap=True)
 
@@ -58,6 +70,12 @@ def register(app: typer.Typer) -> None:
 
         if format != "onnx":
             raise CathxError(f"--format {format!r}: choose from onnx")
+        checks.input_size(input_size)
+        checks.at_least(opset, 17, "--opset")
+        checks.at_least(calibration_frames, 1, "--calibration-frames")
+        if out.suffix.lower() != ".onnx":
+            raise CathxError(f"--out {out}: must be a .onnx file name")
+        check_output_file(out)
         report = export_checkpoint(weights, out, input_size=input_size, opset=opset, fp16=fp16, int8=int8,
                                    calibration_frames=calibration_frames)
         console = Console()
@@ -84,8 +102,18 @@ def register(app: typer.Typer) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
         from cathx.inference.bench import run_bench
 
+        check_output_folder(out)
+
         if weights is None and not model:
             model = ["paper", "realtime"]
+        checks.input_size(input_size)
+        checks.at_least(frames, 1, "--frames")
+        checks.at_least(threads, 1, "--threads")
+        if device != "cpu" and not device.startswith("cuda"):
+            raise CathxError(f"--device {device!r}: choose from cpu, cuda, cuda:N")
+        for name in backend or []:
+            if name not in ("torch", "onnx"):
+                raise CathxError(f"--backend {name!r}: choose from torch, onnx")
         report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"],
                            int8=int8, frames=frames, input_size=input_size, out=out, device=device,
                            threads=threads)

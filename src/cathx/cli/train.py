@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from cathx.errors import CathxError
+from cathx.fileio import claim_output_folder, mark_output_folder
 
 
 def _print_summary(console: Console, summary: dict, out: Path) -> None:
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"{data}: dataset not found")
         if max_minutes is not None and max_minutes <= 0:
             raise CathxError(f"--max-minutes must be positive, got {max_minutes}")
+        if out.exists() and not out.is_dir():
+            raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
         cfg = load_train_config(config)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes)
@@ -54,5 +57,9 @@ def register(app: typer.Typer) -> None:
 
         if not data.exists():
             raise CathxError(f"{data}: dataset not found")
+        if batch_size < 1:
+            raise CathxError(f"--batch-size {batch_size}: must be at least 1")
+        claim_output_folder(out, create=False)
         summary = evaluate(weights, data, out, split=split, batch_size=batch_size)
+        mark_output_folder(out)
         _print_summary(Console(), summary, out)

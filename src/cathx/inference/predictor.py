@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cathx.data.formats.imageio import to_unit_float
 from cathx.errors import CathxError, DataError
 from cathx.postprocess.results import Results, analyse_frame, rescale_results
 
@@ -56,42 +57,28 @@ def _grey(image: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def _unit(array: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """Grey pixels -> float32 [0, 1]. uint8 by 255; uint16 by the bit depth in use (12-bit data in
-    16-bit words is not squashed; ``reference`` is the full image when ``array`` is a resized copy);
-    floats kept when already in [0, 1], else stretched to their range."""
-    reference = array if reference is None else reference
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) * np.float32(1 / 255)
-    if array.dtype == np.uint16:
-        peak = int(reference.max())
-        bits = max(8, int(np.ceil(np.log2(peak + 1)))) if peak else 16
-        return array.astype(np.float32) / np.float32(2**bits - 1)
-    array = np.nan_to_num(array.astype(np.float32))
-    low, high = float(reference.min()), float(reference.max())
-    if low >= 0.0 and high <= 1.0:
-        return array
-    return (array - low) / max(high - low, 1e-12)
-
-
-def to_unit_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
+def to_unit_grey(image: np.ndarray, name: str = "image", bits_stored: int | None = None) -> np.ndarray:
     """Any image array -> (H, W) float32 in [0, 1] (dense = dark, as stored).
 
-    Accepts (H, W), (H, W, 1), RGB or RGBA; uint8, uint16 or float. Raises DataError, naming
-    ``name``, for other shapes and for images under MIN_SIDE or over MAX_SIDE pixels a side.
+    Accepts (H, W), (H, W, 1), RGB or RGBA; uint8, uint16 or float, scaled by the one rule of
+    ``cathx.data.formats.imageio.to_unit_float`` (``bits_stored``: significant bits the file
+    declares; never the frame's own maximum). Raises DataError, naming ``name``, for other shapes
+    and for images under MIN_SIDE or over MAX_SIDE pixels a side.
     """
-    return _unit(_grey(image, name))
+    return to_unit_float(_grey(image, name), bits_stored)
 
 
-def prepare_input(image: np.ndarray, size: int, name: str = "image") -> tuple[np.ndarray, tuple[int, int]]:
+def prepare_input(image: np.ndarray, size: int, name: str = "image", bits_stored: int | None = None
+                  ) -> tuple[np.ndarray, tuple[int, int]]:
     """Image -> ((size, size) float32 network input in [0, 1], original (H, W)).
 
-    Resizes in the stored dtype before converting, so an 8000x8000 frame never becomes a float copy.
+    Resizes in the stored dtype before converting, so an 8000x8000 frame never becomes a float copy;
+    pixels are scaled as ``to_unit_grey`` does (the same numbers `val` and `train` read).
     """
     grey = _grey(image, name)
     work = grey if grey.dtype in (np.uint8, np.uint16, np.float32) else grey.astype(np.float32)
     small = resize_to_input(work, size)
-    return _unit(small, reference=grey), (int(grey.shape[0]), int(grey.shape[1]))
+    return to_unit_float(small, bits_stored, reference=grey), (int(grey.shape[0]), int(grey.shape[1]))
 
 
 def resize_to_input(image: np.ndarray, size: int) -> np.ndarray:
@@ -214,7 +201,8 @@ class Predictor:
     runner: callable (B, 1, S, S) float32 -> dict of numpy outputs ("mask", "heatmap", "size").
     input_size: the network's square input side S. stride: heatmap stride (4).
     mask_threshold / peak_threshold: probabilities for the mask and for electrode peaks.
-    max_electrodes: top-K peaks kept per frame.
+    max_electrodes: top-K peaks kept per frame. bit_depth: significant bits of integer frames whose
+    meta declares none (``meta["bits_stored"]``, from PNG sBIT); None: the container's full range.
     """
 
     def __init__(
@@ -227,6 +215,7 @@ class Predictor:
         max_electrodes: int = 64,
         backend: str = "torch",
         description: str = "",
+        bit_depth: int | None = None,
     ) -> None:
         self.runner = runner
         self.input_size = int(input_size)
@@ -236,6 +225,7 @@ class Predictor:
         self.max_electrodes = max_electrodes
         self.backend = backend
         self.description = description
+        self.bit_depth = bit_depth
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -254,7 +244,9 @@ class Predictor:
 
         Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
         """
-        path = Path(path)
+        from cathx.checkpoint import resolve_weights
+
+        path = resolve_weights(path)
         if backend not in BACKENDS:
             raise CathxError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if not path.is_file():
@@ -282,10 +274,15 @@ class Predictor:
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})", **kwargs)
 
     # ---------------------------------------------------------------- stages
-    def preprocess(self, images: list[np.ndarray], names: list[str] | None = None) -> tuple[np.ndarray, list]:
-        """Images -> (B, 1, S, S) float32 batch and each image's original (H, W)."""
+    def preprocess(self, images: list[np.ndarray], names: list[str] | None = None,
+                   bits: list[int | None] | None = None) -> tuple[np.ndarray, list]:
+        """Images -> (B, 1, S, S) float32 batch and each image's original (H, W).
+
+        bits: each image's declared significant bits (None: ``self.bit_depth``)."""
         names = names or [f"image {i}" for i in range(len(images))]
-        prepared = [prepare_input(image, self.input_size, name) for image, name in zip(images, names)]
+        bits = bits or [None] * len(images)
+        prepared = [prepare_input(image, self.input_size, name, self.bit_depth if depth is None else depth)
+                    for image, name, depth in zip(images, names, bits)]
         batch = np.stack([p[0] for p in prepared])[:, None]
         return np.ascontiguousarray(batch, dtype=np.float32), [p[1] for p in prepared]
 
@@ -324,7 +321,8 @@ class Predictor:
         metas = [dict(m) for m in metas] if metas else [{} for _ in images]
         names = [str(m.get("source") or m.get("name") or f"image {i}") for i, m in enumerate(metas)]
         t0 = time.perf_counter()
-        batch, shapes = self.preprocess(images, names)
+        bits = [m.get("bits_stored") for m in metas]
+        batch, shapes = self.preprocess(images, names, bits)
         t1 = time.perf_counter()
         outputs = self.network(batch)
         t2 = time.perf_counter()

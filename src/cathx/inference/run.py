@@ -6,7 +6,10 @@ never held in memory, and each frame's files are written as soon as it is done.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,16 +18,21 @@ from rich.console import Console
 
 def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
                 input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
-                video: bool = True, console: Console | None = None) -> dict:
+                video: bool = True, console: Console | None = None, bit_depth: int | None = None) -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
     rows of electrodes.csv. Sequences (video, DICOM) also get overlay.mp4 (tracked ids) and
     motion.csv (coronary sinus displacement). Files of frames done before an error are kept.
+
+    ``out`` must be absent, empty or an earlier cathx output (``claim_output_folder``): files cathx
+    did not write are never overwritten. Every file is written under a temporary name and renamed
+    when complete (electrodes.csv once the last frame is done), so a killed run leaves the earlier
+    files whole. bit_depth: significant bits of 16-bit frames that declare none.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+    from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, claim_output_folder
     from cathx.inference.predictor import Predictor
     from cathx.inference.sources import open_source
     from cathx.inference.visualize import VideoWriter, encode_png, mask_png
@@ -34,8 +42,11 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     console = console or Console(stderr=True)
     source = open_source(source_path)
     predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size,
-                                          mask_threshold=mask_threshold, peak_threshold=peak_threshold)
-    out.mkdir(parents=True, exist_ok=True)
+                                          mask_threshold=mask_threshold, peak_threshold=peak_threshold,
+                                          bit_depth=bit_depth)
+    created = not out.exists()
+    claim_output_folder(out)
+    _remove_leftover_tables(out)
     tracker = Tracker() if source.sequence else None
     curve = MotionCurve() if source.sequence else None
     writer = VideoWriter(out / "overlay.mp4", source.fps or 15.0) if source.sequence and video else None
@@ -44,7 +55,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     progress = Progress(TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(),
                         console=console, disable=not console.is_terminal, transient=False)
-    with open(out / "electrodes.csv", "w", newline="") as table, progress:
+    descriptor, partial_table = tempfile.mkstemp(prefix=".electrodes.csv.", suffix=".tmp", dir=out)
+    with os.fdopen(descriptor, "w", newline="") as table, progress:
         rows = csv.DictWriter(table, fieldnames=list(ELECTRODE_COLUMNS))
         rows.writeheader()
         task = progress.add_task("predict", total=source.length, fps=0.0)
@@ -65,6 +77,15 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                 done += 1
                 progress.update(task, advance=1, fps=done / max(time.perf_counter() - started, 1e-9))
         finally:
+            table.flush()
+            if done:
+                os.fsync(table.fileno())
+                os.chmod(partial_table, _plain_file_mode())
+                os.replace(partial_table, out / "electrodes.csv")  # rows of every frame done, never a cut line
+            else:  # nothing predicted: leave no trace, and no new folder
+                os.unlink(partial_table)
+                if created:
+                    _remove_new_folder(out)
             if writer is not None:
                 writer.close()
             if curve is not None and done:
@@ -79,6 +100,28 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                "input_size": predictor.input_size, "problems": source.problems}
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _remove_leftover_tables(out: Path) -> None:
+    """Remove electrodes.csv temporaries of an earlier run killed in this (cathx-made) folder."""
+    for leftover in out.glob(".electrodes.csv.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _remove_new_folder(out: Path) -> None:
+    """Remove the folder this run created when it holds only the cathx marker."""
+    from cathx.fileio import OUTPUT_MARKER
+
+    with contextlib.suppress(OSError):
+        (out / OUTPUT_MARKER).unlink()
+        out.rmdir()
+
+
+def _plain_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 OVERLAY_MAX_SIDE = 2048  # overlays are for looking at: larger frames are drawn downscaled

@@ -44,14 +44,17 @@ class Source:
     def frames(self) -> Iterator[Frame]:
         """Decode frames in order, one at a time."""
         if self.kind in ("image", "folder"):
-            from cathx.data.formats.imageio import decode_image_file, to_grey
+            from cathx.data.formats.imageio import decode_image_and_depth, to_grey
 
+            names = output_names(self._files)
             for index, path in enumerate(self._files):
                 try:
-                    image = to_grey(decode_image_file(path))  # cv2 decodes colour as BGR
+                    stored, bits_stored = decode_image_and_depth(path)
+                    image = to_grey(stored)  # cv2 decodes colour as BGR
                 except ValueError as exc:
                     raise DataError(f"{path}: {exc}") from None
-                yield Frame(image, {"name": path.stem, "frame": index, "source": str(path)})
+                yield Frame(image, {"name": names[index], "frame": index, "source": str(path),
+                                    "bits_stored": bits_stored})
             return
         names: dict[str, int] = {}
         for index, sample in enumerate(self._reader.iter_frames()):
@@ -62,6 +65,26 @@ class Source:
             meta = {"name": f"{stem}_{local:05d}", "frame": index, "source": str(source),
                     "fps": sample.meta.get("fps")}
             yield Frame(sample.image, meta)
+
+
+def output_names(files: list[Path]) -> list[str]:
+    """A unique, file-name-safe output name per input file: its stem, or stem_ext when two inputs
+    share a stem (x.png and x.jpg give x_png and x_jpg, never one overwriting the other)."""
+    stems: dict[str, int] = {}
+    for path in files:
+        stems[path.stem] = stems.get(path.stem, 0) + 1
+    names = [path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"
+             for path in files]
+    taken: set[str] = set()
+    unique = []
+    for name in names:  # x_png.png beside x.png + x.PNG: still distinct
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}_{n}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def _image_suffixes() -> tuple[str, ...]:

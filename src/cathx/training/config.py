@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cathx.config import choices, from_dict, load_yaml, to_dict
+from cathx.config import choices, from_dict, read_yaml_mapping, to_dict
 from cathx.errors import ConfigError
 
 TASK_WEIGHTINGS = ("dtp-kpi", "constant", "gradnorm", "dtp", "self-paced")
@@ -168,7 +168,36 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
                           f"got {cfg.data.crop}")
     if not 0.0 <= cfg.data.intensity <= 1.0:
         raise ConfigError(f"{where}.data.intensity: must be in [0, 1], got {cfg.data.intensity}")
+    _check_ranges(cfg, where)
     return cfg
+
+
+# (section, key, smallest allowed value): counts and sizes a negative or zero value would turn into a
+# traceback deep in torch, or into a run that trains nothing and still writes best.pt.
+MINIMUMS = (
+    ("data", "size", 32), ("data", "batch_size", 1), ("data", "num_workers", 0), ("data", "max_electrodes", 1),
+    ("data", "limit_train", 0), ("data", "limit_val", 0), ("seed", None, 0),
+    ("trainer", "devices", 1), ("trainer", "log_every_n_steps", 1), ("trainer", "checkpoint_every_n_steps", 0),
+    ("trainer", "val_every_n_epochs", 1), ("trainer", "threads", 0), ("trainer", "max_minutes", 0),
+)
+
+
+def _check_ranges(cfg: TrainConfig, where: str) -> None:
+    for section, key, low in MINIMUMS:
+        value = getattr(cfg, section) if key is None else getattr(getattr(cfg, section), key)
+        if value < low:
+            name = section if key is None else f"{section}.{key}"
+            raise ConfigError(f"{where}.{name}: must be at least {low}, got {value}")
+    if not cfg.optim.lr > 0:
+        raise ConfigError(f"{where}.optim.lr: must be positive, got {cfg.optim.lr}")
+    for stage in cfg.stages:
+        if stage.epochs < 1:
+            raise ConfigError(f"{where}.stages.{stage.name}.epochs: must be at least 1, got {stage.epochs}")
+        if stage.max_steps == 0 or stage.max_steps < -1:
+            raise ConfigError(f"{where}.stages.{stage.name}.max_steps: must be -1 (epochs decide) or at least 1, "
+                              f"got {stage.max_steps}")
+        if not stage.lr > 0:
+            raise ConfigError(f"{where}.stages.{stage.name}.lr: must be positive, got {stage.lr}")
 
 
 def _check_model(cfg: TrainConfig, where: str) -> None:
@@ -182,7 +211,10 @@ def _check_model(cfg: TrainConfig, where: str) -> None:
 
 def load_train_config(path: Path | str) -> TrainConfig:
     """Read a YAML experiment config strictly; ConfigError names the file and the problem."""
-    cfg = load_yaml(TrainConfig, path)
+    data = read_yaml_mapping(path)
+    if not data:
+        raise ConfigError(f"{path}: config is empty; see configs/demo.yaml for the keys")
+    cfg = from_dict(TrainConfig, data, where=str(path))
     _check_model(cfg, str(path))
     return validate(cfg, str(path))
 

@@ -82,6 +82,22 @@ def _load_weights(module, path: Path) -> None:
     module.model.load_state_dict(state)
 
 
+def check_complete_checkpoint(path: Path) -> None:
+    """CathxError (one line) when a checkpoint to resume from is cut short or not a torch archive.
+
+    Checks only the zip container torch.save writes (its central directory sits at the end, so a
+    truncated file fails here); loading itself is left to Lightning.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CathxError(f"{path}: checkpoint is truncated or corrupt ({exc}); delete it to restart this "
+                         "stage, or drop --resume") from None
+
+
 def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
     """Refuse to resume a run folder whose config.yaml describes another experiment.
 
@@ -182,6 +198,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
             _load_weights(module, previous)
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
         resume_from = last if resume and last.is_file() else None
+        if resume_from is not None:
+            check_complete_checkpoint(resume_from)
         remaining = None
         if max_minutes is not None:
             remaining = max_minutes - (time.monotonic() - started) / 60.0

@@ -1,11 +1,18 @@
-"""Image and mask decoding shared by the file-based readers.
+"""Image and mask decoding shared by the file-based readers and `cathx predict`.
 
 cv2 returns None (or raises deep inside) on unreadable files; these helpers turn every such case
 into one DataError naming the file, and normalise pixels to the sample schema.
+
+Pixel scale (one rule for every reader, training, `val` and `predict`): integer pixels are divided
+by the full range of the bits the file declares as significant (PNG sBIT, DICOM BitsStored,
+or an explicit ``--bit-depth``), and otherwise by their container's full range (255 for 8-bit,
+65535 for 16-bit). Never by a frame's own brightest pixel: the same file always gives the same
+float image, and a dark frame stays dark.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -14,10 +21,19 @@ import numpy as np
 from cathx.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+MAX_IMAGE_SIDE = 16384  # checked in the file header before decoding: a larger "frame" is a resource bomb
 
 
 def decode_image_file(path: Path | str) -> np.ndarray:
     """Read an image file as stored (8/16-bit, grey or colour) or raise DataError naming it."""
+    return decode_image_and_depth(path)[0]
+
+
+def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
+    """(pixels as stored, significant bits the file declares or None) or DataError naming the file.
+
+    The declaration is a PNG sBIT chunk (e.g. 12 for 12-bit detector data in 16-bit words).
+    """
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -27,6 +43,10 @@ def decode_image_file(path: Path | str) -> np.ndarray:
         raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if data.size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
+    declared = header_size(bytes(data[:65536]))
+    if declared is not None and max(declared) > MAX_IMAGE_SIDE:
+        raise DataError(f"{path}: image header declares {declared[0]}x{declared[1]} px; the largest "
+                        f"supported side is {MAX_IMAGE_SIDE} (refused before decoding)")
     try:
         array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -35,7 +55,66 @@ def decode_image_file(path: Path | str) -> np.ndarray:
         raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
     if _looks_truncated(path, data):
         raise DataError(f"{path}: image file is truncated")
-    return array
+    return array, png_significant_bits(bytes(data[:65536]), array.dtype)
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG or BMP header (the file's first bytes); None if not found."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24 and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if head.startswith(b"BM") and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    if head.startswith(b"\xff\xd8"):
+        position = 2
+        while position + 9 <= len(head):
+            if head[position] != 0xFF:
+                return None
+            marker = head[position + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+                position += 2
+                continue
+            length = struct.unpack(">H", head[position + 2:position + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                height, width = struct.unpack(">HH", head[position + 5:position + 9])
+                return width, height
+            position += 2 + length
+    return None
+
+
+def png_significant_bits(head: bytes, dtype: np.dtype | None = None) -> int | None:
+    """Bits per sample a PNG declares significant in its sBIT chunk; None without one.
+
+    ``head``: the file's first bytes (the chunk precedes the image data). The largest of the colour
+    channels' values is used; a value that is not below the container depth (``dtype``) means
+    full range and returns None.
+    """
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    position = 8
+    while position + 8 <= len(head):
+        length, kind = struct.unpack(">I4s", head[position:position + 8])
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"sBIT":
+            body = head[position + 8:position + 8 + min(length, 4)]
+            colour = body[:3] if len(body) >= 3 else body[:1]  # grey(+alpha): 1st; RGB(A): 3
+            bits = max(colour) if colour else 0
+            container = np.iinfo(dtype).bits if dtype is not None and np.issubdtype(dtype, np.integer) else 16
+            return bits if 0 < bits < container else None
+        position += 12 + length
+    return None
+
+
+def add_png_significant_bits(png: bytes, bits: int) -> bytes:
+    """A PNG (bytes) with an sBIT chunk declaring ``bits`` significant bits (grey images)."""
+    import zlib
+
+    body = bytes([bits])
+    chunk = struct.pack(">I", len(body)) + b"sBIT" + body
+    chunk += struct.pack(">I", zlib.crc32(b"sBIT" + body) & 0xFFFFFFFF)
+    end_of_header = 8 + 12 + struct.unpack(">I", png[8:12])[0]  # signature + IHDR chunk
+    return png[:end_of_header] + chunk + png[end_of_header:]
 
 
 def _looks_truncated(path: Path, data: np.ndarray) -> bool:
@@ -61,27 +140,54 @@ def to_grey(array: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image shape {array.shape}")
 
 
-def to_unit_float(array: np.ndarray) -> np.ndarray:
-    """Integer or float pixels -> float32 in [0, 1].
+def full_scale(dtype: np.dtype, bits_stored: int | None = None) -> float:
+    """The value that maps to 1.0 for integer pixels: 2**bits_stored - 1 when the file declares its
+    significant bits (1..container depth), else the container's maximum (255, 65535)."""
+    info = np.iinfo(dtype)
+    if bits_stored is not None and 0 < int(bits_stored) < info.bits:
+        return float(2 ** int(bits_stored) - 1)
+    return float(info.max)
 
-    Integers are scaled by their type's range; floats by 1, 255 or 65535, the first that holds them.
+
+def to_unit_float(array: np.ndarray, bits_stored: int | None = None,
+                  reference: np.ndarray | None = None) -> np.ndarray:
+    """Integer or float pixels -> float32 in [0, 1]: the one pixel-scaling rule of cathx.
+
+    Unsigned integers are divided by ``full_scale(dtype, bits_stored)`` (values above a declared
+    depth are clipped), signed ones mapped from their type's range. Floats are divided by 1, 255
+    or 65535, the first that holds ``reference`` (the full frame when ``array`` is a resized copy;
+    default ``array``); floats with negative values are stretched to the reference's range.
     """
     if array.dtype == np.bool_:
         return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.unsignedinteger):
+        scaled = array.astype(np.float32) / np.float32(full_scale(array.dtype, bits_stored))
+        return np.minimum(scaled, np.float32(1.0)) if bits_stored else scaled
     if np.issubdtype(array.dtype, np.integer):
         info = np.iinfo(array.dtype)
         scaled = (array.astype(np.float32) - info.min) / float(info.max - info.min)
         return scaled.astype(np.float32)
     result = np.nan_to_num(array.astype(np.float32))
-    high = float(result.max()) if result.size else 0.0
-    low = float(result.min()) if result.size else 0.0
+    reference = result if reference is None else reference
+    low, high = _finite_range(reference)
     if low >= 0.0:
         # Float pixels usually keep an integer range: pick the smallest that holds the frame.
-        for full_scale in (1.0, 255.0, 65535.0):
-            if high <= full_scale:
-                return (result / full_scale).astype(np.float32)
+        for scale in (1.0, 255.0, 65535.0):
+            if high <= scale:
+                return (result / scale).astype(np.float32)
     # No agreed range: stretch to the frame's own range.
-    return ((result - low) / max(high - low, 1e-12)).astype(np.float32)
+    return np.clip((result - low) / max(high - low, 1e-12), 0.0, 1.0).astype(np.float32)
+
+
+def _finite_range(array: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values, without a float copy of the array; (0, 0) when none."""
+    if array.size == 0:
+        return 0.0, 0.0
+    low, high = float(array.min()), float(array.max())
+    if np.isfinite(low) and np.isfinite(high):
+        return low, high
+    finite = array[np.isfinite(array)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def binarize_mask(array: np.ndarray) -> np.ndarray:
@@ -103,10 +209,11 @@ def binarize_mask(array: np.ndarray) -> np.ndarray:
 
 
 def read_image(path: Path | str) -> np.ndarray:
-    """Image file -> (H, W) float32 in [0, 1] as stored (not inverted). Raises DataError."""
-    array = decode_image_file(path)
+    """Image file -> (H, W) float32 in [0, 1] as stored (not inverted), scaled by ``to_unit_float``
+    with the bits the file declares. Raises DataError."""
+    array, bits_stored = decode_image_and_depth(path)
     try:
-        return to_unit_float(to_grey(array))
+        return to_unit_float(to_grey(array), bits_stored)
     except ValueError as exc:
         raise DataError(f"{path}: {exc}") from None
 

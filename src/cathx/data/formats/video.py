@@ -46,9 +46,19 @@ def _open_capture(path: Path) -> Any:
     return capture
 
 
+# Still-image signatures: OpenCV opens an image under a video name as a one-frame "video".
+IMAGE_SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF",
+                    b"MM\x00*": "TIFF", b"GIF8": "GIF"}
+
+
 def _probe(path: Path) -> _Video:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    for signature, kind in IMAGE_SIGNATURES.items():
+        if head.startswith(signature):
+            raise DataError(f"{path}: is a {kind} image, not a video; rename it to its image suffix")
     capture = _open_capture(path)
     try:
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

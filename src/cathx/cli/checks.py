@@ -1,0 +1,40 @@
+"""Range checks of command-line values, made before any work starts: CathxError naming the option.
+
+The network sees square inputs whose side must divide by its deepest stride (32: the encoders'
+last stage), so every --input-size is a multiple of 32.
+"""
+
+from __future__ import annotations
+
+from cathx.errors import CathxError
+
+INPUT_MULTIPLE = 32
+MAX_INPUT_SIZE = 4096
+
+
+def input_size(value: int | None, option: str = "--input-size") -> None:
+    """None (take it from the weights) or a multiple of 32 in [32, 4096]."""
+    if value is None:
+        return
+    if not INPUT_MULTIPLE <= value <= MAX_INPUT_SIZE or value % INPUT_MULTIPLE:
+        raise CathxError(f"{option} {value}: must be a multiple of {INPUT_MULTIPLE} "
+                         f"from {INPUT_MULTIPLE} to {MAX_INPUT_SIZE}")
+
+
+def at_least(value: int | float | None, low: int | float, option: str) -> None:
+    if value is not None and value < low:
+        raise CathxError(f"{option} {value}: must be at least {low}")
+
+
+def between(value: float, low: float, high: float, option: str, open_ends: bool = False) -> None:
+    """``low <= value <= high`` (``low < value < high`` with ``open_ends``); NaN is refused."""
+    inside = low < value < high if open_ends else low <= value <= high
+    if not inside:
+        brackets = ("(", ")") if open_ends else ("[", "]")
+        raise CathxError(f"{option} {value}: must be in {brackets[0]}{low}, {high}{brackets[1]}")
+
+
+def bit_depth(value: int | None, option: str = "--bit-depth") -> None:
+    """None or 1..16 significant bits."""
+    if value is not None and not 1 <= value <= 16:
+        raise CathxError(f"{option} {value}: must be the significant bits of the pixels, 1 to 16")

@@ -1,0 +1,80 @@
+"""The one pixel-scaling rule: declared bits (PNG sBIT), else the container's range; the same file
+gives the same float image in the readers of `val`/`train` and in `cathx predict`."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cathx.data.formats.imageio import (
+    add_png_significant_bits,
+    decode_image_and_depth,
+    full_scale,
+    png_significant_bits,
+    read_image,
+    to_unit_float,
+)
+from cathx.inference.predictor import prepare_input
+from cathx.inference.sources import open_source, output_names
+
+
+def _dark_frames(tmp_path):
+    """A dark 12-bit frame (max 1200 of 4095) as a 16-bit PNG declaring 12 bits, and its 8-bit copy."""
+    rng = np.random.default_rng(0)
+    twelve = rng.integers(200, 1200, (64, 64)).astype(np.uint16)
+    eight = np.round(twelve.astype(np.float64) * 255 / 4095).astype(np.uint8)
+    ok, png = cv2.imencode(".png", twelve)
+    assert ok
+    (tmp_path / "dark12.png").write_bytes(add_png_significant_bits(png.tobytes(), 12))
+    cv2.imwrite(str(tmp_path / "dark8.png"), eight)
+    return tmp_path / "dark12.png", tmp_path / "dark8.png"
+
+
+def test_full_scale_uses_declared_bits_else_the_container():
+    assert full_scale(np.dtype(np.uint8)) == 255
+    assert full_scale(np.dtype(np.uint16)) == 65535
+    assert full_scale(np.dtype(np.uint16), 12) == 4095
+    assert full_scale(np.dtype(np.uint16), 16) == 65535
+    assert full_scale(np.dtype(np.uint8), 12) == 255  # more bits than the container: ignored
+
+
+def test_to_unit_float_values():
+    dark = np.array([[0, 1000, 4095]], np.uint16)
+    assert to_unit_float(dark)[0].tolist() == pytest.approx([0, 1000 / 65535, 4095 / 65535])
+    assert to_unit_float(dark, 12)[0].tolist() == pytest.approx([0, 1000 / 4095, 1.0])
+    assert to_unit_float(np.array([[5000]], np.uint16), 12).item() == 1.0  # above the declared depth: clipped
+    assert to_unit_float(np.array([[0.0, 127.5]], np.float32))[0].tolist() == pytest.approx([0, 0.5])
+    small = np.array([[0.5]], np.float32)
+    assert to_unit_float(small, reference=np.array([[0.0, 200.0]], np.float32)).item() == pytest.approx(0.5 / 255)
+
+
+def test_sbit_round_trip_and_absence(tmp_path):
+    twelve, eight = _dark_frames(tmp_path)
+    assert decode_image_and_depth(twelve)[1] == 12
+    assert decode_image_and_depth(eight)[1] is None
+    assert png_significant_bits(b"not a png") is None
+
+
+def test_the_same_file_gives_the_same_floats_in_val_and_predict(tmp_path):
+    """Readers (val/train) and predict agree; a dark 12-bit frame matches its 8-bit copy."""
+    twelve, eight = _dark_frames(tmp_path)
+    read12, read8 = read_image(twelve), read_image(eight)
+    assert np.abs(read12 - read8).max() <= 0.5 / 255 + 1e-6
+    frames = {f.meta["name"]: f for f in open_source(tmp_path).frames()}
+    for name, read in (("dark12", read12), ("dark8", read8)):
+        frame = frames[name]
+        network, shape = prepare_input(frame.image, 64, name, frame.meta["bits_stored"])
+        assert shape == (64, 64)
+        np.testing.assert_allclose(network, read, atol=1e-6)
+    # a frame's brightness never changes its scale: half the values give half the floats
+    undeclared = np.full((64, 64), 1000, np.uint16)
+    half = prepare_input(undeclared // 2, 64)[0]
+    np.testing.assert_allclose(half * 2, prepare_input(undeclared, 64)[0], atol=1e-6)
+
+
+def test_output_names_never_collide(tmp_path):
+    from pathlib import Path
+
+    names = output_names([Path("a/x.png"), Path("a/x.jpg"), Path("a/y.png"), Path("a/x_png.png")])
+    assert names == ["x_png", "x_jpg", "y", "x_png_2"]
