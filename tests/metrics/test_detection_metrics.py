@@ -119,3 +119,64 @@ def test_evaluator_default_size_and_unlabelled_rows():
     assert math.isnan(row["iou"]) and math.isnan(row["mae"]) and row["n_electrodes"] == 0
     summary = evaluator.summary()
     assert summary["ap"] == pytest.approx(1.0) and summary["mae"] == 0.0 and math.isnan(summary["mean_j"])
+
+
+def two_image_case():
+    """Two images of 10x4 (w x h) electrodes, each found once, plus a false positive scored first.
+
+    Image 1: ground truth at (10, 10), found exactly (IoU 1, score 0.9).
+    Image 2: ground truth at (30, 30), found 2 px to the right (IoU 32 / 48 = 2/3, score 0.8),
+    and a detection at (60, 60) over nothing with the highest score (0.95).
+    """
+    size = np.array([[10.0, 4.0]])
+    targets = [(np.array([[10.0, 10.0]]), size), (np.array([[30.0, 30.0]]), size)]
+    detections = [np.array([[10, 10, 0.9, 10, 4]], np.float64),
+                  np.array([[60, 60, 0.95, 10, 4], [32, 30, 0.8, 10, 4]], np.float64)]
+    return targets, detections
+
+
+def test_coco_ap_false_positive_first_non_square_hand_computed():
+    targets, detections = two_image_case()
+    result = coco_ap(targets, detections)
+    # Ranked: FP (0.95), exact (0.9), shifted (0.8); two ground truths.
+    # IoU <= 2/3 (thresholds 0.50-0.65): FP, TP, TP -> precision 0, 1/2, 2/3 at recall 0, 1/2, 1;
+    # the interpolated precision is 2/3 at every one of the 101 recall points: AP = 2/3.
+    # IoU >= 0.70 (0.70-0.95): FP, TP, FP -> recall reaches 1/2 only; interpolated precision 1/2 at
+    # the 51 recall points 0..0.50 and 0 above: AP = 0.5 * 51 / 101.
+    high = 0.5 * 51 / 101
+    assert result["ap50"] == pytest.approx(2 / 3)
+    assert result["ap75"] == pytest.approx(high)
+    assert result["ap"] == pytest.approx((4 * 2 / 3 + 6 * high) / 10)
+    np.testing.assert_allclose(result["precision50"], np.full(101, 2 / 3))
+
+
+def test_coco_ap_reads_detection_width_then_height():
+    targets, detections = two_image_case()
+    # The same detections with w and h exchanged (4 x 10 over 10 x 4: IoU 16 / 64) match nothing.
+    swapped = [found[:, [0, 1, 2, 4, 3]] for found in detections]
+    assert coco_ap(targets, swapped)["ap50"] == 0.0
+    # Wide boxes against wide ground truth are all hits once the false positive is gone.
+    assert coco_ap(targets, [detections[0], detections[1][1:]])["ap50"] == pytest.approx(1.0)
+
+
+def test_evaluator_summary_mean_j_dice_and_ap_hand_computed():
+    # Image a: prediction and target of 3 px sharing 2 -> IoU 2/4, Dice 4/6.
+    # Image b: one identical pixel -> IoU 1, Dice 1.
+    # Mean J = 0.75; mean Dice = 5/6; pooled IoU = (2 + 1) / (4 + 1) = 0.6: all three differ.
+    pred_a, target_a = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
+    pred_a[0, :3] = True
+    target_a[0, 1:] = True
+    single = np.zeros((4, 4), bool)
+    single[2, 2] = True
+    targets, detections = two_image_case()
+    evaluator = Evaluator(score_threshold=0.3, match_distance=10)
+    evaluator.update("a", pred_a, target_a, detections[0], *targets[0])
+    evaluator.update("b", single, single, detections[1], *targets[1])
+    summary = evaluator.summary()
+    assert summary["mean_j"] == pytest.approx(0.75)
+    assert summary["dice"] == pytest.approx(5 / 6)
+    assert summary["ap50"] == pytest.approx(2 / 3)
+    assert summary["ap75"] == pytest.approx(0.5 * 51 / 101)
+    assert summary["ap"] == pytest.approx((4 * 2 / 3 + 6 * 0.5 * 51 / 101) / 10)
+    # Localisation: exact (0 px) and 2 px pairs; the false positive at (60, 60) is out of the gate.
+    assert summary["mae"] == pytest.approx(1.0) and summary["recall3"] == 1.0
