@@ -171,3 +171,29 @@ def test_every_switch_gives_a_finite_differentiable_loss(weighting, selection):
         assert float(sum(out.task.values())) == pytest.approx(2.0)
 
 
+
+
+def test_gradnorm_step_unequal_loss_ratios_hand_computed():
+    weights = T([1.0, 1.0])
+    norms = T([1.2, 0.9])  # G = [1.2, 0.9], G_bar = 1.05
+    # Task 0 trains slower: L/L0 = [2, 1], mean 1.5 -> inverse rates r = [4/3, 2/3].
+    losses, initial = T([2.0, 1.0]), T([1.0, 1.0])
+    updated = gradnorm_step(weights, norms, losses, initial, alpha=1.5, lr=0.1)
+    # target = 1.05 * r^1.5 = [1.617, 0.572]: G_0 is below its target and G_1 above, so the
+    # gradient is [-1.2, +0.9] -> weights [1.12, 0.91], renormalised to sum 2.
+    target = 1.05 * T([4 / 3, 2 / 3]) ** 1.5
+    assert target.tolist() == pytest.approx([1.6166, 0.5715], abs=1e-4)
+    assert updated.tolist() == pytest.approx([1.12 * 2 / 2.03, 0.91 * 2 / 2.03])
+    assert updated[0] > updated[1]  # the slower task gains weight
+
+
+def test_prioritizer_task_and_bank_ema_with_unequal_alphas():
+    p = Prioritizer(("segmentation", "detection"), num_samples=2, alpha=0.2, sample_alpha=0.25,
+                    sample_selection="none", total_steps=2)
+    _step(p, [0.8, 0.4], [0.5, 0.5], [0, 1])  # first observation: kappa_bar = 0.6, bank = [0.8, 0.4]
+    out = _step(p, [1.0, 0.0], [0.5, 0.5], [0, 1])
+    # task EMA: 0.2 * 0.5 (batch mean) + 0.8 * 0.6 = 0.58 (arguments swapped would give 0.52)
+    assert float(p.kappa_bar["segmentation"]) == pytest.approx(0.58)
+    assert float(out.task["segmentation"]) == pytest.approx(1 / 0.58)
+    # bank EMA per sample: 0.25 * new + 0.75 * old -> [0.25 + 0.6, 0 + 0.3] (swapped: [0.95, 0.1])
+    assert p.bank["segmentation"].tolist() == pytest.approx([0.85, 0.3])
