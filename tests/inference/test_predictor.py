@@ -93,3 +93,12 @@ def test_numpy_peak_decoding_matches_the_torch_codec():
     for a, b in zip(mine, theirs):
         assert a.shape == b.shape and len(a) > 0
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize(("image", "message"), [
+    ("frame.png", "expected an image array, got the path 'frame.png'; cathx.load"),
+    (None, "expected an image array of numbers, got NoneType"),
+])
+def test_predictor_refuses_non_arrays_with_a_message(image, message):
+    with pytest.raises(DataError, match=message):
+        Predictor(FakeRunner(), input_size=64)(image)

@@ -34,7 +34,12 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx")
 
 def _grey(image: np.ndarray, name: str) -> np.ndarray:
     """(H, W), (H, W, 1), RGB or RGBA -> (H, W) in the input dtype; size checks. DataError otherwise."""
+    if isinstance(image, (str, Path)):
+        raise DataError(f"{name}: expected an image array, got the path {str(image)!r}; "
+                        "cathx.load(weights).predict(path) reads files")
     array = np.asarray(image)
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{name}: expected an image array of numbers, got {type(image).__name__} ({array.dtype})")
     if array.ndim == 3 and array.shape[2] in (1, 3, 4):
         if array.shape[2] == 1:
             array = array[:, :, 0]

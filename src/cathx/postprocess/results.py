@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cathx.errors import CathxError
 from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import classify_catheter
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
@@ -58,6 +60,8 @@ class Results:
     electrode_index: (N,) int64 order along the catheter from its tip (-1: unassigned).
     electrode_ids: (N,) int64 stable ids from tracking (-1 until tracked).
     meta: frame index, name, source, timings.
+    image: the frame the results belong to, as read (any dtype), when the caller attached it
+        (``cathx.load(...).predict`` does): ``plot()``, ``save()`` and notebooks draw on it.
     """
 
     image_size: tuple[int, int]
@@ -70,6 +74,24 @@ class Results:
     electrode_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     catheters: list[Catheter] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """One line: name, size, catheters by type and id, electrodes, mask coverage."""
+        height, width = self.image_size
+        name = self.meta.get("name")
+        kinds = ", ".join(f"{c.type} #{c.id}" for c in self.catheters)
+        catheters = f"{len(self.catheters)} catheter{'s' * (len(self.catheters) != 1)}"
+        parts = [f"{width}x{height}", catheters + (f" [{kinds}]" if kinds else ""),
+                 f"{len(self.electrodes)} electrode{'s' * (len(self.electrodes) != 1)}"]
+        if self.mask is not None:
+            parts.append(f"mask {np.count_nonzero(self.mask) / max(self.mask.size, 1):.1%}")
+        return f"Results({name!r}: " + ", ".join(parts) + ")" if name else "Results(" + ", ".join(parts) + ")"
+
+    @property
+    def centrelines(self) -> list[np.ndarray]:
+        """One (M, 2) float32 (x, y) pixel polyline per catheter, from its distal tip."""
+        return [c.centreline for c in self.catheters]
 
     def electrode_catheter_ids(self) -> np.ndarray:
         """(N,) catheter id (``Catheter.id``) of each electrode, -1 when unassigned."""
@@ -113,15 +135,19 @@ class Results:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
-    def plot(self, image: np.ndarray, mask_alpha: float = 0.45) -> np.ndarray:
-        """Overlay on ``image`` ((H, W) or (H, W, 3); float [0, 1] or uint8): (H, W, 3) uint8 RGB.
+    def plot(self, image: np.ndarray | None = None, mask_alpha: float = 0.45) -> np.ndarray:
+        """Overlay on ``image`` (default: the attached ``self.image``): (H, W, 3) uint8 RGB.
 
-        Mask tinted, centrelines as lines in their type colour, electrodes as crosses, and the
-        catheter's type and id next to its tip.
+        image: (H, W) or (H, W, 3); uint8, 16-bit or float. Mask tinted, centrelines as lines in
+        their type colour, electrodes as crosses, and the catheter's type and id next to its tip.
         """
         import cv2
 
-        canvas = _to_rgb8(image)
+        if image is None:
+            image = self.image
+        if image is None:
+            raise CathxError("Results.plot: no image attached to these results; pass the frame, plot(image)")
+        canvas = _to_rgb8(image, self.meta.get("bits_stored"))
         if canvas.shape[:2] != tuple(self.image_size):
             size = (self.image_size[1], self.image_size[0])
             canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
@@ -144,11 +170,67 @@ class Results:
             cv2.drawMarker(canvas, (x, y), colour, cv2.MARKER_CROSS, 5 * scale, scale)
         return canvas
 
+    def save(self, folder: Path | str) -> dict[str, Path]:
+        """Write this frame's files into ``folder``, in `cathx predict`'s layout; returns their paths.
 
-def _to_rgb8(image: np.ndarray) -> np.ndarray:
+        masks/NAME.png (0/255), json/NAME.json and, when an image is attached, overlays/NAME.png;
+        NAME is ``meta["name"]``. ``folder`` must be new, empty or earlier cathx output: files cathx
+        did not write are never overwritten (CathxError otherwise). Each file is written atomically.
+        """
+        from cathx.fileio import atomic_write_bytes, atomic_write_text, claim_output_folder
+
+        folder = claim_output_folder(folder, option="Results.save")
+        name = _file_name(str(self.meta.get("name") or "image"))
+        written = {"mask": folder / "masks" / f"{name}.png", "json": folder / "json" / f"{name}.json"}
+        mask = self.mask if self.mask is not None else np.zeros(self.image_size, np.uint8)
+        atomic_write_bytes(written["mask"], _encode_png((mask > 0).astype(np.uint8) * 255))
+        atomic_write_text(written["json"], self.to_json() + "\n")
+        if self.image is not None:
+            written["overlay"] = folder / "overlays" / f"{name}.png"
+            atomic_write_bytes(written["overlay"], _encode_png(self.plot()))
+        return written
+
+    def _repr_png_(self) -> bytes | None:
+        """The overlay as PNG for Jupyter (at most 1024 px a side); None without an attached image."""
+        if self.image is None:
+            return None
+        import cv2
+
+        drawn = self.plot()
+        scale = 1024 / max(drawn.shape[:2])
+        if scale < 1:
+            size = (max(1, round(drawn.shape[1] * scale)), max(1, round(drawn.shape[0] * scale)))
+            drawn = cv2.resize(drawn, size, interpolation=cv2.INTER_AREA)
+        return _encode_png(drawn)
+
+
+def _file_name(name: str) -> str:
+    """``name`` safe as a file name: path separators and control characters become '_'."""
+    cleaned = "".join("_" if ch in '/\\:' or ord(ch) < 32 else ch for ch in name).strip(". ")
+    return cleaned or "image"
+
+
+def _encode_png(image: np.ndarray) -> bytes:
+    """(H, W) or (H, W, 3) RGB uint8 -> PNG bytes."""
+    import cv2
+
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".png", image)
+    if not ok:  # pragma: no cover - cv2 fails only on invalid arrays
+        raise CathxError("cannot encode PNG")
+    return data.tobytes()
+
+
+def _to_rgb8(image: np.ndarray, bits_stored: int | None = None) -> np.ndarray:
+    """Any frame -> (H, W, 3) uint8 for drawing; 16-bit and float pixels scaled by cathx's one rule
+    (``cathx.data.formats.imageio.to_unit_float``)."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        image = (np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        from cathx.data.formats.imageio import to_unit_float
+
+        unit = to_unit_float(image, bits_stored)
+        image = (np.clip(unit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
