@@ -38,8 +38,8 @@ class SynthConfig:
     cranial_angle_deg: tuple[float, float] = (-12.0, 12.0)
 
     # Imaging chain.
-    dose: tuple[float, float] = (200.0, 8000.0)  # photons per 256-px pixel with no attenuation
-    electronic_noise: tuple[float, float] = (0.5, 4.0)  # detector read noise, photons
+    dose: tuple[float, float] = (400.0, 8000.0)  # photons per 256-px pixel with no attenuation
+    electronic_noise: tuple[float, float] = (0.5, 3.0)  # detector read noise, photons
     focal_blur_px: tuple[float, float] = (0.35, 0.8)  # Gaussian sigma at 256 px
     detector_blur_px: tuple[float, float] = (0.2, 1.0)  # scintillator spread after the noise (grain size)
     scatter_fraction: tuple[float, float] = (0.05, 0.35)

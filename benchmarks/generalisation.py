@@ -1,0 +1,238 @@
+"""Generalisation proxy: train with one family of synthetic factors held out, test on frames that
+have it, and compare with an in-distribution test set of the same model.
+
+For each family (collimation, wires and leads, noise, anatomy scale, display processing) and each
+engine variant, a CathMTL network (the recipe of configs/benchmark_cpu.yaml, a fixed number of
+optimizer steps so that machine load changes the wall time, not the result) is trained on frames
+generated *without* the family's held-out values, then scored on
+
+- ``in_dist``: fresh frames from the training engine (another seed), and
+- ``held_out``: fresh frames with the family's held-out values switched on.
+
+The ratio held_out / in_dist of mean J and AP50 is the figure of issue 12 (target >= 0.85).
+
+Variants:
+- ``baseline``: the engine as it was before the domain-randomisation work (its new factors off,
+  its old ranges) and no intensity augmentation in training;
+- ``randomised``: today's engine defaults and the default training augmentation.
+
+    .venv/bin/python benchmarks/generalisation.py [--families a,b] [--variants baseline,randomised]
+        [--seeds 0,1] [--train-frames 800] [--test-frames 60] [--steps 150,600] [--out DIR]
+
+Runs already recorded in OUT/generalisation.json are skipped, so an interrupted benchmark
+continues where it stopped. Results: benchmarks/results/generalisation.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Engine settings before the domain-randomisation work: every factor added since switched off
+# and the ranges of that time (see docs/synthetic.md, "What transfers").
+BASELINE_ENGINE: dict = {
+    "distractor_probability": {},
+    "clavicle_probability": 0.0,
+    "scapula_probability": 0.0,
+    "arm_probability": 0.0,
+    "endplate": (0.0, 0.0),
+    "lut_probability": 0.0,
+    "invert_probability": 0.0,
+    "text_probability": 0.0,
+    "gain_pattern": (0.0, 0.0),
+    "iris_probability": 0.08,
+    "iris_radius": (0.5, 0.7),
+    "collimator_rotation_probability": 0.0,
+    "dose": (500.0, 6000.0),
+    "electronic_noise": (0.5, 3.0),
+    "detector_blur_px": (0.25, 0.6),
+    "scatter_fraction": (0.05, 0.25),
+    "edge_enhance": (0.2, 0.8),
+    "gamma": (0.75, 1.3),
+}
+
+# family -> (what training never sees, what the held-out test always has)
+FAMILIES: dict[str, tuple[dict, dict]] = {
+    "circular_collimation": (
+        {"iris_probability": 0.0, "collimator_rotation_probability": 0.0},
+        {"iris_probability": 1.0, "iris_radius": (0.42, 0.55)},
+    ),
+    "wires_and_leads": (
+        {"sternal_wire_probability": 0.0, "ecg_probability": 0.0, "wire_families_off": True},
+        {"sternal_wire_probability": 1.0, "ecg_probability": 1.0, "ecg_leads": (3, 5),
+         "distractor_probability": {"crossing_wires": 1.0, "icd_lead": 0.5}},
+    ),
+    "noise": (
+        {"dose": (3000.0, 8000.0), "electronic_noise": (0.5, 1.0), "detector_blur_px": (0.25, 0.4)},
+        {"dose": (400.0, 800.0), "electronic_noise": (2.0, 3.0), "detector_blur_px": (0.7, 1.0)},
+    ),
+    "anatomy_scale": (
+        {"pixel_spacing_mm": (0.8, 0.95)},
+        {"pixel_spacing_mm": (1.15, 1.3)},
+    ),
+    "display": (
+        {"lut_probability": 0.0, "invert_probability": 0.0, "text_probability": 0.0,
+         "edge_enhance_probability": 0.0, "gamma": (0.95, 1.05)},
+        {"lut_probability": 1.0, "text_probability": 1.0, "edge_enhance_probability": 1.0,
+         "edge_enhance": (0.8, 1.2), "gamma": (0.7, 0.8)},
+    ),
+}
+WIRE_DISTRACTORS = ("crossing_wires", "icd_lead")
+
+
+def engine_config(variant: str, overrides: dict):
+    """SynthConfig of ``variant`` with ``overrides`` on top (distractor tables are merged)."""
+    from cathx.data.synthetic import SynthConfig
+
+    base = SynthConfig()
+    values = dict(BASELINE_ENGINE) if variant == "baseline" else {}
+    table = dict(base.distractor_probability)
+    if variant == "baseline":
+        table = dict.fromkeys(table, 0.0)
+    overrides = dict(overrides)
+    if overrides.pop("wire_families_off", False):
+        table.update(dict.fromkeys(WIRE_DISTRACTORS, 0.0))
+    table.update(overrides.pop("distractor_probability", {}))
+    values.pop("distractor_probability", None)
+    values.update(overrides)
+    return dataclasses.replace(base, distractor_probability=table, **values)
+
+
+def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: int):
+    from cathx.config import read_yaml_mapping
+    from cathx.training.config import train_config_from_dict
+
+    path = ROOT / "configs" / "benchmark_cpu.yaml"
+    mapping = read_yaml_mapping(path)
+    mapping.pop("benchmark", None)  # the suite runner's section
+    cfg = train_config_from_dict(mapping, where=str(path))
+    pretrain, multitask = cfg.stages
+    stages = (dataclasses.replace(pretrain, epochs=1000, max_steps=steps[0]),
+              dataclasses.replace(multitask, epochs=1000, max_steps=steps[1]))
+    return dataclasses.replace(
+        cfg, seed=seed, name="generalisation", stages=stages,
+        data=dataclasses.replace(cfg.data, intensity=intensity, limit_val=16),
+        trainer=dataclasses.replace(cfg.trainer, threads=threads, checkpoint_every_n_steps=0, max_minutes=0.0),
+    )
+
+
+def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
+    from cathx.data.synthetic import SyntheticReader, write_dataset
+    from cathx.training.evaluate import evaluate
+    from cathx.training.run import train
+
+    train_overrides, held_overrides = FAMILIES[family]
+    train_engine = engine_config(variant, train_overrides)
+    # the held-out test differs from the training engine in the family's factors only
+    held_engine = engine_config(variant, {**train_overrides, **held_overrides, "wire_families_off": False})
+    folder = work / f"{family}-{variant}-s{seed}"
+    data = folder / "data"
+    started = time.time()
+    if not (data / "dataset_card.json").is_file():
+        write_dataset(data, n=args.train_frames, size=256, seed=10_000 + seed, config=train_engine, overwrite=True)
+    cfg = train_config(seed, args.steps, 0.0 if variant == "baseline" else 0.8, args.threads)
+    best = train(cfg, data=data, out=folder / "run", resume=(folder / "run").exists())
+    trained = time.time()
+    scores = {}
+    for name, engine, test_seed in (("in_dist", train_engine, 20_000 + seed), ("held_out", held_engine, 30_000 + seed)):
+        reader = SyntheticReader(args.test_frames, size=256, seed=test_seed, config=engine)
+        summary = evaluate(best, None, folder / f"eval_{name}", reader=reader, plots=False)
+        scores[name] = {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
+    return {
+        "family": family, "variant": variant, "seed": seed, "steps": list(args.steps),
+        "train_frames": args.train_frames, "test_frames": args.test_frames, **scores,
+        "ratio_mean_j": scores["held_out"]["mean_j"] / max(scores["in_dist"]["mean_j"], 1e-9),
+        "ratio_ap50": scores["held_out"]["ap50"] / max(scores["in_dist"]["ap50"], 1e-9),
+        "train_seconds": round(trained - started, 1), "eval_seconds": round(time.time() - trained, 1),
+    }
+
+
+def markdown(report: dict) -> str:
+    rows = report["runs"]
+    lines = [
+        "# Generalisation proxy: one family of factors held out in training",
+        "",
+        f"CPU: {report['cpu']}. Command: `{report['command']}`",
+        f"Recipe: configs/benchmark_cpu.yaml network, {report['steps'][0]} + {report['steps'][1]} optimizer steps "
+        f"(segmentation pretraining + multi-task), {report['train_frames']} training frames, "
+        f"{report['test_frames']} test frames per test set. Ratio = held-out / in-distribution (target >= 0.85).",
+        "",
+        "| family | variant | seeds | in-dist J | held-out J | ratio J | in-dist AP50 | held-out AP50 | ratio AP50 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["family"], r["variant"]) for r in rows}, key=lambda k: (list(FAMILIES).index(k[0]), k[1]))
+    for family, variant in keys:
+        group = [r for r in rows if r["family"] == family and r["variant"] == variant]
+
+        def stat(values: list[float]) -> str:
+            return f"{np.mean(values):.3f}" + (f" +- {np.std(values):.3f}" if len(values) > 1 else "")
+
+        lines.append(
+            f"| {family} | {variant} | {len(group)} | {stat([r['in_dist']['mean_j'] for r in group])} | "
+            f"{stat([r['held_out']['mean_j'] for r in group])} | **{stat([r['ratio_mean_j'] for r in group])}** | "
+            f"{stat([r['in_dist']['ap50'] for r in group])} | {stat([r['held_out']['ap50'] for r in group])} | "
+            f"**{stat([r['ratio_ap50'] for r in group])}** |"
+        )
+    lines += ["", "Held-out settings per family (training never sees them):", ""]
+    lines += [f"- {name}: train {train}; test {held}" for name, (train, held) in FAMILIES.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--variants", default="baseline,randomised")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--train-frames", type=int, default=800)
+    parser.add_argument("--test-frames", type=int, default=60)
+    parser.add_argument("--steps", default="150,600", help="pretraining,multi-task optimizer steps")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "generalisation")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    families = [f for f in args.families.split(",") if f]
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        print(f"error: unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}", file=sys.stderr)
+        return 2
+    variants = [v for v in args.variants.split(",") if v]
+    if set(variants) - {"baseline", "randomised"}:
+        print("error: --variants: choose from baseline, randomised", file=sys.stderr)
+        return 2
+    args.steps = tuple(int(x) for x in args.steps.split(","))
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    from cathx.fileio import atomic_write_json, atomic_write_text
+    from cathx.system import cpu_description
+
+    result_path = args.out / "generalisation.json"
+    report = json.loads(result_path.read_text()) if result_path.is_file() else {"runs": []}
+    report.update({"cpu": cpu_description(), "steps": list(args.steps), "train_frames": args.train_frames,
+                   "test_frames": args.test_frames,
+                   "command": "python benchmarks/generalisation.py " + " ".join(argv or sys.argv[1:])})
+    done = {(r["family"], r["variant"], r["seed"]) for r in report["runs"]}
+    for seed in seeds:
+        for family in families:
+            for variant in variants:
+                if (family, variant, seed) in done:
+                    continue
+                record = run_one(family, variant, seed, args, args.work)
+                report["runs"].append(record)
+                atomic_write_json(result_path, report)
+                atomic_write_text(args.out / "generalisation.md", markdown(report))
+                print(f"{family} {variant} seed {seed}: ratio J {record['ratio_mean_j']:.3f}, "
+                      f"AP50 {record['ratio_ap50']:.3f}", flush=True)
+    atomic_write_text(args.out / "generalisation.md", markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Package a trained CathMTL checkpoint as a shipped model and measure its card.
+
+Converts ``--weights`` (a training ``best.pt``) into ``src/cathx/weights/NAME.safetensors``
+(unless ``--measure-only``), then measures, with the *shipped* file:
+
+- segmentation and electrode metrics on a fresh synthetic test set (``--frames`` frames whose
+  seeds no training run uses), via ``cathx.training.evaluate``;
+- catheter type accuracy from the model's own predictions (benchmarks/catheter_type.py);
+- end-to-end latency at batch 1 (cathx.inference.bench: PyTorch eager and ONNX Runtime int8);
+
+and writes the card ``src/cathx/weights/NAME.json`` plus benchmarks/results/NAME.{json,md}.
+
+    .venv/bin/python benchmarks/model_card.py --weights runs/cathx_fluoro/best.pt --name cathx-fluoro \
+        --config configs/cathx_fluoro.yaml --train-log runs/cathx_fluoro
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+TEST_SEED = 777_000  # synthetic test frames: far from every training seed (0, 1000, 10_000+)
+
+
+def training_minutes(run: Path) -> float | None:
+    """Wall-clock minutes of a training run from its Lightning CSV logs (first to last write)."""
+    logs = sorted(run.glob("logs/*/metrics.csv"))
+    if not logs:
+        return None
+    starts = [p.parent.stat().st_ctime for p in logs]
+    ends = [p.stat().st_mtime for p in logs]
+    return round((max(ends) - min(starts)) / 60.0, 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, required=True)
+    parser.add_argument("--name", default="cathx-fluoro")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "cathx_fluoro.yaml")
+    parser.add_argument("--train-log", type=Path, default=None, help="the run folder (for CPU minutes)")
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--measure-only", action="store_true", help="measure the already shipped file")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+
+    from cathx.checkpoint import WEIGHTS_DIR, read_checkpoint, save_safetensors
+    from cathx.data.synthetic import SyntheticReader
+    from cathx.fileio import atomic_write_json, atomic_write_text
+    from cathx.inference.bench import run_bench
+    from cathx.models import ModelConfig
+    from cathx.config import from_dict
+    from cathx.system import cpu_description
+    from cathx.training.evaluate import evaluate
+
+    shipped = WEIGHTS_DIR / f"{args.name}.safetensors"
+    if not args.measure_only:
+        from cathx.checkpoint import load_model
+
+        model, cfg = load_model(args.weights)
+        extra = dict(read_checkpoint(args.weights).get("extra") or {})
+        keep = {k: extra[k] for k in ("input_size", "epoch", "global_step", "stage", "score") if k in extra}
+        keep.setdefault("input_size", 256)
+        save_safetensors(shipped, model, cfg, extra={**keep, "name": args.name})
+    checkpoint = read_checkpoint(shipped)
+    cfg = from_dict(ModelConfig, checkpoint["model_config"])
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        reader = SyntheticReader(args.frames, size=256, seed=TEST_SEED)
+        summary = evaluate(shipped, None, Path(tmp) / "eval", reader=reader, plots=False)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "catheter_type.py"), "--frames", str(args.frames),
+                        "--weights", str(shipped), "--out", str(Path(tmp) / "type"), "--seed", str(TEST_SEED + 50_000)],
+                       check=True, capture_output=True)
+        types = json.loads((Path(tmp) / "type" / "catheter_type.json").read_text())["results"]
+        latency = {}
+        if not args.skip_latency:
+            report = run_bench(weights=shipped, backends=["torch", "onnx"], int8=True, frames=30,
+                               out=Path(tmp) / "bench", threads=2)
+            latency = {v["variant"].split("/", 1)[-1]: round(v["latency_ms"]["total"]["p50"], 1)
+                       for v in report["variants"]}
+    metrics = {key: (round(float(summary[key]), 4) if summary[key] == summary[key] else None) for key in
+               ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5") if key in summary}
+    metrics["catheter_type_from_predictions"] = round(types["pipeline_on_predictions"]["accuracy"], 4)
+    metrics["catheter_type_on_ground_truth_mask"] = round(types["pipeline_on_ground_truth_mask"]["accuracy"], 4)
+    params = sum(t.numel() for t in checkpoint["state_dict"].values() if t.dtype.is_floating_point)
+    card = {
+        "name": args.name,
+        "task": "fluoroscopy: catheter segmentation + electrode detection (CathMTL)",
+        "architecture": f"CathMTL, {cfg.encoder} encoder, latent {cfg.latent_channels}, decoder "
+                        f"{list(cfg.decoder_channels)}, {cfg.attention} attention, heads at output stride "
+                        f"{cfg.output_stride}; {params / 1e6:.2f} M parameters",
+        "input_size": int(checkpoint["extra"].get("input_size", 256)),
+        "file_mb": round(shipped.stat().st_size / 1e6, 2),
+        "training": {
+            "config": str(args.config.relative_to(ROOT)) if args.config.is_absolute() else str(args.config),
+            "data": "cathx synthetic fluoroscopy engine (domain-randomised defaults, docs/synthetic.md)",
+            "cpu_minutes_wall": training_minutes(args.train_log) if args.train_log else None,
+            "stopped_at": {k: checkpoint["extra"].get(k) for k in ("stage", "epoch", "global_step") if k in checkpoint["extra"]},
+        },
+        "headline": {"mean J": metrics["mean_j"], "AP50": metrics["ap50"], "AP": metrics["ap"],
+                     "type acc": metrics["catheter_type_from_predictions"]},
+        "metrics": metrics,
+        "metrics_on": f"{args.frames} synthetic frames, 256 px, seeds from {TEST_SEED} (never used in training); "
+                      f"catheter type on {args.frames} frames from seed {TEST_SEED + 50_000}",
+        "latency_ms_p50_end_to_end": latency,
+        "machine": cpu_description(),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "measure_seconds": round(time.time() - started, 1),
+        "command": "python benchmarks/model_card.py " + " ".join(sys.argv[1:]),
+        "not_validated_on": "real clinical fluoroscopy or any image cathx did not generate; the synthetic "
+                            "engine is a proxy (docs/synthetic.md, 'What transfers')",
+    }
+    atomic_write_json(shipped.with_suffix(".json"), card)
+    atomic_write_json(ROOT / "benchmarks" / "results" / f"{args.name}.json", card)
+    lines = [f"# {args.name}", "", f"Measured {card['measured']} on {card['machine']}: `{card['command']}`", "",
+             "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in metrics.items()]
+    lines += [f"| latency p50 end to end, {k} | {v} ms |" for k, v in latency.items()]
+    lines += ["", f"Test data: {card['metrics_on']}.", f"Not validated on: {card['not_validated_on']}."]
+    atomic_write_text(ROOT / "benchmarks" / "results" / f"{args.name}.md", "\n".join(lines) + "\n")
+    print(json.dumps(card, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
