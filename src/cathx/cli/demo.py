@@ -1,6 +1,7 @@
 """`cathx demo`: the main job end to end on embedded synthetic data.
 
-Generate a synthetic fluoroscopy set, train CathMTL with dynamic resource prioritization
+First predict a synthetic fluoroscopy video with the shipped model (cathx-fluoro: results in
+seconds, nothing to train), then show how such a model is made: generate a synthetic fluoroscopy set, train CathMTL with dynamic resource prioritization
 (configs/demo.yaml), evaluate on the test split, then run the trained model on a synthetic
 fluoroscopy sequence (video) with tracking. Re-running continues or reuses what is already in OUT.
 """
@@ -70,20 +71,25 @@ def register(app: typer.Typer) -> None:
         size = cfg.data.size
         started = time.monotonic()
 
-        console.rule("[bold]1/4 synthetic data preview")
+        console.rule("[bold]1/5 synthetic data preview")
         preview = write_preview(out / "synthetic_preview.png", [generate_frame(seed, size=size) for seed in range(6)])
         console.print(f"preview: {preview}", highlight=False)
 
-        console.rule(f"[bold]2/4 training ({config.name})")
+        console.rule("[bold]2/5 the shipped model (cathx-fluoro) on a synthetic fluoroscopy video")
+        video = write_sequence_video(out / "sequence.mp4", seed=cfg.seed + 10_000, frames=sequence_frames,
+                                     size=size, fps=15.0)
+        shipped = run_predict(video, "cathx-fluoro", out / "predict_shipped", console=console)
+        console.print(f"cathx-fluoro: {shipped['frames']} frames -> {out / 'predict_shipped'} "
+                      f"({shipped['fps']} fps, {(time.monotonic() - started):.0f} s since the start)", highlight=False)
+
+        console.rule(f"[bold]3/5 training your own ({config.name})")
         run_dir = out / "train"
         best = train(cfg, out=run_dir, resume=(run_dir / "stages").exists(), max_minutes=max_minutes)
 
-        console.rule("[bold]3/4 evaluation on the synthetic test split")
+        console.rule("[bold]4/5 evaluation on the synthetic test split")
         summary = evaluate(best, run_dir / "data", out / "val", split="test")
 
-        console.rule("[bold]4/4 prediction on a synthetic fluoroscopy video")
-        video = write_sequence_video(out / "sequence.mp4", seed=cfg.seed + 10_000, frames=sequence_frames,
-                                     size=size, fps=15.0)
+        console.rule("[bold]5/5 your model on the same video")
         predicted = run_predict(video, best, out / "predict", console=console)
 
         table = Table(title="cathx demo", show_header=False)
@@ -93,6 +99,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
         table.add_row("best weights", str(best))
         table.add_row("evaluation", str(out / "val"))
+        table.add_row("shipped model predictions", f"{out / 'predict_shipped'} ({shipped['frames']} frames)")
         table.add_row("predictions", f"{out / 'predict'} ({predicted['frames']} frames, {predicted['fps']} fps)")
         table.add_row("total minutes", f"{(time.monotonic() - started) / 60:.1f}")
         console.print(table)
