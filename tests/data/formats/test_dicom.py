@@ -230,3 +230,22 @@ def test_series_of_single_frame_files_in_instance_order(tmp_path):
     assert [s.meta["frame_index"] for s in frames] == [0, 1, 2]
     assert [s.meta["source"][-5:] for s in frames] == ["b.dcm", "a.dcm", "c.dcm"]
     assert {s.meta["sequence_id"] for s in frames} == {series}
+
+
+def test_twelve_bit_data_through_an_eight_bit_voi_lut_scales_by_the_lut_range(tmp_path):
+    path = tmp_path / "lut12.dcm"
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 1000, 8]  # 4 entries for stored 1000..1003, 8-bit output
+    lut.add_new("LUTData", "US", [0, 51, 204, 255])
+    # 12-bit stored values; below the first entry clamps to LUTData[0], above the last to LUTData[-1].
+    write_dicom(path, np.array([[[0, 1000, 1001, 1002, 1003, 4095]]], np.uint16), bits=12, VOILUTSequence=[lut])
+    # Scaled by the LUT's 8-bit output range (255), not the 12-bit stored range (4095).
+    np.testing.assert_allclose(open_dataset(path)[0].image[0], [0, 0, 0.2, 0.8, 1.0, 1.0], atol=1e-6)
+
+
+def test_monochrome1_with_a_window_is_windowed_then_inverted(tmp_path):
+    path = tmp_path / "m1win.dcm"
+    # window centre 1500 width 1001 -> [1000, 2000] maps to [0, 1]; MONOCHROME1 then flips it.
+    write_dicom(path, np.array([[[500, 1000, 1250, 2000, 3000]]], np.uint16), photometric="MONOCHROME1",
+                WindowCenter=1500, WindowWidth=1001)
+    np.testing.assert_allclose(open_dataset(path)[0].image[0], [1.0, 1.0, 0.75, 0.0, 0.0], atol=2e-3)
