@@ -147,3 +147,34 @@ def test_ddp_two_processes_share_the_prioritization_state(tmp_path):
             torch.testing.assert_close(b[key][task], value, rtol=0, atol=0)
     # the bank was gathered from both ranks: every sample has been seen
     assert all(bool(seen.all()) for seen in a["bank_seen"].values())
+
+
+def test_init_starts_the_first_stage_from_given_weights(tmp_path):
+    """--init (fine-tuning): the first stage starts from the given checkpoint's weights, and weights
+    of another architecture are refused with the file named."""
+    import lightning as L
+
+    from cathx.checkpoint import save_safetensors
+    from cathx.models import ModelConfig, build_model
+
+    cfg = _tiny_config()
+    model_cfg = ModelConfig(**{**cfg.model, "decoder_channels": tuple(cfg.model["decoder_channels"])})
+    torch.manual_seed(7)
+    start = save_safetensors(tmp_path / "start.safetensors", build_model(model_cfg), model_cfg)
+    seen: dict = {}
+
+    class Capture(L.Callback):
+        def on_fit_start(self, trainer, module):
+            seen.setdefault("state", {k: v.clone() for k, v in module.model.state_dict().items()})
+
+    train(cfg, out=tmp_path / "run", train_reader=SyntheticReader(4, 64, 0), callbacks=[Capture()], init=start)
+    torch.manual_seed(7)
+    expected = build_model(model_cfg).state_dict()
+    assert set(seen["state"]) == set(expected)
+    for key, value in expected.items():
+        torch.testing.assert_close(seen["state"][key], value)
+
+    other = ModelConfig(**{**cfg.model, "decoder_channels": (16, 8)})
+    wrong = save_safetensors(tmp_path / "other.safetensors", build_model(other), other)
+    with pytest.raises(CathxError, match=r"other\.safetensors: weights do not fit this config's network"):
+        train(cfg, out=tmp_path / "run2", train_reader=SyntheticReader(4, 64, 0), init=wrong)

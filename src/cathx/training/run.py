@@ -73,12 +73,20 @@ def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) 
     return folder
 
 
-def _load_weights(module, path: Path) -> None:
+def _load_weights(module, path: Path | str) -> None:
+    """Copy the network weights of checkpoint ``path`` (or a shipped model's name) into ``module``;
+    CathxError naming the file when they belong to another architecture."""
     from cathx.checkpoint import read_checkpoint
 
     state = read_checkpoint(path)["state_dict"]
     if all(key.startswith("model.") for key in state):
         state = {key[len("model."):]: value for key, value in state.items()}
+    own = module.model.state_dict()
+    wrong = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+    if wrong or set(state) - set(own):
+        example = wrong[0] if wrong else sorted(set(state) - set(own))[0]
+        raise CathxError(f"{path}: weights do not fit this config's network (e.g. {example}); "
+                         "the model section must match the checkpoint's architecture")
     module.model.load_state_dict(state)
 
 
@@ -124,7 +132,7 @@ def _export(module, path: Path, extra: dict) -> Path:
 def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[Path | str] | None = None,
           out: Path | str = "runs/cathx", resume: bool = False, max_minutes: float | None = None,
           train_reader: Sequence[Sample] | None = None, val_reader: Sequence[Sample] | None = None,
-          callbacks: Sequence | None = None) -> Path:
+          callbacks: Sequence | None = None, init: Path | str | None = None) -> Path:
     """Train every stage of ``config``; returns the path of the best weights (OUT/best.pt).
 
     data: dataset path(s) read with cathx.data.formats.open_dataset; None generates the config's
@@ -132,6 +140,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     resume: continue the run in OUT exactly where its last checkpoint left it.
     max_minutes: wall-clock budget for the whole run; training stops (with a checkpoint) when spent.
     callbacks: extra Lightning callbacks for every stage.
+    init: weights the first stage starts from instead of a random initialisation (a shipped
+        model's name such as "cathx-fluoro", or a checkpoint): fine-tuning on your own data.
     """
     import lightning as L
     import torch
@@ -196,6 +206,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
                              channels_last=cfg.trainer.channels_last, loss=to_dict(cfg.loss))
         if previous is not None:
             _load_weights(module, previous)
+        elif init is not None and not resume:
+            _load_weights(module, init)
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
         resume_from = last if resume and last.is_file() else None
         if resume_from is not None:
