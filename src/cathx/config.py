@@ -113,3 +113,30 @@ def load_yaml(cls: type[T], path: Path | str) -> T:
 def to_dict(obj: Any) -> dict[str, Any]:
     """Plain-dict form of a config dataclass (for YAML dumps and checkpoints)."""
     return dataclasses.asdict(obj)
+
+
+# The experiment configs ship inside the package (package data): src/cathx/configs links to the
+# repository's configs/ folder, and a wheel holds the files themselves.
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def bundled_configs() -> list[str]:
+    """Names of the configs shipped with cathx (``demo``, ``paper``, ...), sorted."""
+    return sorted(path.stem for path in CONFIGS_DIR.glob("*.yaml"))
+
+
+def resolve_config(spec: Path | str) -> Path:
+    """A YAML path, or the name of a shipped config (``demo`` or ``demo.yaml``) -> the file.
+
+    An existing path wins over a name; other paths are returned as given (the loader names them).
+    A bare name that is not shipped raises ConfigError listing the shipped names.
+    """
+    path = Path(spec)
+    if path.is_file() or path.parent != Path("."):
+        return path
+    name = path.name.removesuffix(".yaml")
+    if (CONFIGS_DIR / f"{name}.yaml").is_file():
+        return CONFIGS_DIR / f"{name}.yaml"
+    if path.suffix:
+        return path
+    raise ConfigError(f"{spec}: no such config file or shipped config; shipped configs: {', '.join(bundled_configs())}")

@@ -86,15 +86,25 @@ def test_folder_and_list_stream_lazily(model, tmp_path):
     assert list(model.predict(iter([np.zeros((40, 40), np.uint8)])))[0].image_size == (40, 40)
 
 
-def test_dicom_sequence_is_tracked(model, tmp_path):
+def test_dicom_sequence_is_tracked(model, tmp_path, monkeypatch):
+    import cathx.postprocess.tracking as tracking
+
+    updated = []
+
+    class Recorder:
+        def update(self, results):
+            updated.append(results.meta["frame"])
+            return results
+
+    monkeypatch.setattr(tracking, "Tracker", Recorder)
     frames = np.random.default_rng(1).integers(0, 4096, (4, 64, 64))
     stream = model.predict(_dicom(tmp_path / "run.dcm", frames))
     results = list(stream)
-    assert [r.meta["frame"] for r in results] == [0, 1, 2, 3]
-    assert all((r.electrode_ids >= 0).all() for r in results)  # tracked: every electrode has an id
+    assert [r.meta["frame"] for r in results] == [0, 1, 2, 3] and updated == [0, 1, 2, 3]
     assert results[0].image.dtype == np.float32 and results[0].plot().shape == (64, 64, 3)
-    untracked = next(iter(model.predict(tmp_path / "run.dcm", track=False)))
-    assert (untracked.electrode_ids == -1).all()
+    list(model.predict(tmp_path / "run.dcm", track=False))
+    list(model.predict([np.zeros((40, 40), np.uint8)] * 2))  # unrelated images: never tracked
+    assert updated == [0, 1, 2, 3]
 
 
 def test_video_streams_frames(model, tmp_path):

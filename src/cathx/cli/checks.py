@@ -38,3 +38,10 @@ def bit_depth(value: int | None, option: str = "--bit-depth") -> None:
     """None or 1..16 significant bits."""
     if value is not None and not 1 <= value <= 16:
         raise CathxError(f"{option} {value}: must be the significant bits of the pixels, 1 to 16")
+
+
+def device(value: str, option: str = "--device") -> str:
+    """cpu, cuda, cuda:N or auto -> the torch device to use; CUDA asked for but absent is an error."""
+    from cathx.inference.model import resolve_device
+
+    return resolve_device(value, option)

@@ -49,7 +49,7 @@ def synth(
 
 @cls_app.command()
 def train(
-    config: Path | None = typer.Option(None, "--config", help="Experiment YAML (see configs/chest_demo.yaml)."),
+    config: Path | None = typer.Option(None, "--config", help="Experiment YAML or shipped config name (chest_demo)."),
     data: Path | None = typer.Option(None, "--data", help="RANZCR CLiP folder; omitted: the config's synthetic set."),
     out: Path = typer.Option(Path("runs/chest"), "--out", help="Run folder (classifier.pt, checkpoints, logs, val/)."),
     fold: int | None = typer.Option(None, "--fold", help="Validation fold (grouped by PatientID)."),
@@ -58,11 +58,13 @@ def train(
     """Train a line/tube classifier with Lightning; validates on a PatientID-grouped fold."""
     from dataclasses import replace
 
+    from cathx.config import resolve_config
     from cathx.models.classifier import check_backbone
     from cathx.training.classification import check_fold, load_cls_config, train_classifier
 
     if data is not None and not data.exists():
         raise CathxError(f"{data}: dataset not found")
+    config = resolve_config(config) if config else None
     cfg = load_cls_config(config, path=str(data) if data is not None else None, fold=fold)
     if max_minutes is not None:
         if max_minutes <= 0:

@@ -18,7 +18,7 @@ from rich.table import Table
 from cathx.errors import CathxError
 from cathx.fileio import check_output_folder
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
+DEFAULT_CONFIG = Path("demo")  # a shipped config (package data), resolved by name
 
 
 def write_sequence_video(path: Path, seed: int, frames: int, size: int, fps: float) -> Path:
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for data, run, reports and predictions."),
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="Training config (default: configs/demo.yaml)."),
+        config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="Training config: a YAML path or a shipped name (demo)."),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Training time budget in minutes."),
         sequence_frames: int = typer.Option(45, "--sequence-frames", help="Frames of the synthetic video to predict."),
     ) -> None:
@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
         from cathx.data.synthetic.preview import write_preview
         from cathx.inference.run import run_predict
         from cathx.training import evaluate, train
+        from cathx.config import resolve_config
         from cathx.training.config import load_train_config
 
         if max_minutes is not None and max_minutes <= 0:
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
         check_output_folder(out)
         console = Console()
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        cfg = load_train_config(config)
+        cfg = load_train_config(resolve_config(config))
         size = cfg.data.size
         started = time.monotonic()
 

@@ -12,7 +12,11 @@ from cathx.cli import checks
 from cathx.errors import CathxError
 from cathx.fileio import check_output_file, check_output_folder
 
+DEFAULT_WEIGHTS = Path("cathx-fluoro")
+WEIGHTS_HELP = "shipped model name (cathx-fluoro; see `cathx models`) or a checkpoint (.safetensors/.pt/.ckpt)"
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
+DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA when available, else CPU)"
+BENCH_ROOT = Path("runs/bench")  # each run gets a new folder here: committed results are never overwritten
 
 
 def register(app: typer.Typer) -> None:
@@ -20,8 +24,8 @@ def register(app: typer.Typer) -> None:
     def predict(
         source: Annotated[Path, typer.Argument(
             help="image, folder of images, video (mp4/avi), DICOM file or folder")],
-        weights: Annotated[Path, typer.Option("--weights", "-w", help="checkpoint (.pt/.ckpt) or .onnx")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
+        weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP + " or .onnx")] = DEFAULT_WEIGHTS,
         backend: Annotated[str | None, typer.Option(
             help=BACKEND_HELP + "; default: onnx for .onnx weights")] = None,
         input_size: Annotated[int | None, typer.Option(
@@ -32,6 +36,7 @@ def register(app: typer.Typer) -> None:
         bit_depth: Annotated[int | None, typer.Option(
             help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
                  "default: the container's full range (65535)")] = None,
+        device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
     ) -> None:
         """Segment catheters, find electrodes, centrelines and catheter types in every frame of SOURCE.
 
@@ -44,17 +49,18 @@ def register(app: typer.Typer) -> None:
         checks.between(mask_threshold, 0.0, 1.0, "--mask-threshold", open_ends=True)
         checks.between(peak_threshold, 0.0, 1.0, "--peak-threshold")
         checks.bit_depth(bit_depth)
+        device = checks.device(device)
         from cathx.inference.run import run_predict
 
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,
-                              video, bit_depth=bit_depth)
+                              video, bit_depth=bit_depth, device=device)
         Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
                         highlight=False, soft_wrap=True)
 
     @app.command("export")
     def export_command(
-        weights: Annotated[Path, typer.Option("--weights", "-w", help="cathx checkpoint")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx file")],
+        weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP)] = DEFAULT_WEIGHTS,
         format: Annotated[str, typer.Option("--format", help="export format (onnx)")] = "onnx",
         input_size: Annotated[int, typer.Option(
             help="input side recorded in the model and used to verify")] = 256,
@@ -86,7 +92,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bench(
-        weights: Annotated[Path | None, typer.Option("--weights", "-w", help="checkpoint to time")] = None,
+        weights: Annotated[Path | None, typer.Option("--weights", "-w", help=WEIGHTS_HELP + " to time (default: "
+                                                     "cathx-fluoro unless --model is given)")] = None,
         model: Annotated[list[str] | None, typer.Option(
             "--model", "-m", help="model profile(s) (random weights)")] = None,
         backend: Annotated[list[str] | None, typer.Option(
@@ -95,26 +102,38 @@ def register(app: typer.Typer) -> None:
             "--int8", help="also time static int8 QDQ through ONNX Runtime")] = False,
         frames: Annotated[int, typer.Option(help="timed frames per variant (after warm-up)")] = 30,
         input_size: Annotated[int, typer.Option(help="input side")] = 256,
-        out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-        device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+        out: Annotated[Path | None, typer.Option(
+            "--out", "-o", help="results folder (default: a new folder under runs/bench)")] = None,
+        device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
         threads: Annotated[int | None, typer.Option(help="torch and ORT intra-op threads")] = None,
     ) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
         from cathx.inference.bench import run_bench
 
-        check_output_folder(out)
-
         if weights is None and not model:
-            model = ["paper", "realtime"]
+            weights = DEFAULT_WEIGHTS
         checks.input_size(input_size)
         checks.at_least(frames, 1, "--frames")
         checks.at_least(threads, 1, "--threads")
-        if device != "cpu" and not device.startswith("cuda"):
-            raise CathxError(f"--device {device!r}: choose from cpu, cuda, cuda:N")
+        device = checks.device(device)
         for name in backend or []:
             if name not in ("torch", "onnx"):
                 raise CathxError(f"--backend {name!r}: choose from torch, onnx")
+        out = check_output_folder(out or _fresh_folder(BENCH_ROOT))
         report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"],
                            int8=int8, frames=frames, input_size=input_size, out=out, device=device,
                            threads=threads)
         Console().print(report["markdown"], highlight=False, soft_wrap=True)
+        Console().print(f"results in {out}", highlight=False, soft_wrap=True)
+
+
+def _fresh_folder(root: Path) -> Path:
+    """A folder under ``root`` that does not exist yet, named by the local time (root/20261130-184501)."""
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = root / stamp, 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{n}"
+    return path

@@ -18,18 +18,35 @@ def _print_summary(console: Console, summary: dict, out: Path) -> None:
     console.print(f"reports in {out}", markup=False, highlight=False)
 
 
+def _with_device(cfg, device: str | None):
+    """The config with trainer.accelerator set from --device (cpu, cuda, auto); unchanged for None."""
+    from dataclasses import replace
+
+    from cathx.cli import checks
+
+    if device is None:
+        return cfg
+    if device.strip().lower().startswith("cuda:"):
+        raise CathxError(f"--device {device!r}: train takes cpu, cuda or auto (pick GPUs with CUDA_VISIBLE_DEVICES)")
+    accelerator = "gpu" if checks.device(device).startswith("cuda") else "cpu"
+    return replace(cfg, trainer=replace(cfg.trainer, accelerator=accelerator))
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        config: Path = typer.Option(..., "--config", help="Experiment YAML (see configs/demo.yaml, configs/paper.yaml)."),
+        config: Path = typer.Option(..., "--config", help="Experiment YAML, or a shipped config name (demo, paper)."),
         data: Path | None = typer.Option(None, "--data", help="Dataset folder; omitted: generate the config's synthetic set."),
         out: Path = typer.Option(Path("runs/cathx"), "--out", help="Run folder (checkpoints, logs, best.pt)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto; default: the config's "
+                                          "trainer.accelerator."),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
     ) -> None:
         """Train CathMTL with multi-level dynamic resource prioritization; writes OUT/best.pt."""
         import logging
 
+        from cathx.config import resolve_config
         from cathx.training import train as run_training
         from cathx.training.config import load_train_config
 
@@ -39,7 +56,7 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--max-minutes must be positive, got {max_minutes}")
         if out.exists() and not out.is_dir():
             raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
-        cfg = load_train_config(config)
+        cfg = _with_device(load_train_config(resolve_config(config)), device)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes)
         Console().print(f"best weights: {best}", markup=False, highlight=False)

@@ -29,7 +29,7 @@ EXPECTED = "an image path, a folder, a video, a DICOM file, a numpy array (H, W)
 CHEST_MODELS: tuple[str, ...] = ("cathx-chest",)
 
 
-def resolve_device(device: str) -> str:
+def resolve_device(device: str, option: str = "device") -> str:
     """"cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU) -> a torch device string.
 
     CathxError (one line) for another name or for CUDA on a machine without it.
@@ -45,11 +45,11 @@ def resolve_device(device: str) -> str:
         import torch
 
         if not torch.cuda.is_available():
-            raise CathxError(f"device {device!r}: CUDA is not available on this machine; use cpu or auto")
+            raise CathxError(f"{option} {device!r}: CUDA is not available on this machine; use cpu or auto")
         if ":" in name and int(name[5:]) >= torch.cuda.device_count():
-            raise CathxError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise CathxError(f"{option} {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
         return name
-    raise CathxError(f"device {device!r}: choose from {', '.join(DEVICES)}")
+    raise CathxError(f"{option} {device!r}: choose from {', '.join(DEVICES)}")
 
 
 def load(weights: Path | str = "cathx-fluoro", *, device: str = "cpu", backend: str | None = None,

@@ -18,7 +18,8 @@ from rich.console import Console
 
 def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
                 input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
-                video: bool = True, console: Console | None = None, bit_depth: int | None = None) -> dict:
+                video: bool = True, console: Console | None = None, bit_depth: int | None = None,
+                device: str = "cpu") -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
@@ -28,7 +29,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     ``out`` must be absent, empty or an earlier cathx output (``claim_output_folder``): files cathx
     did not write are never overwritten. Every file is written under a temporary name and renamed
     when complete (electrodes.csv once the last frame is done), so a killed run leaves the earlier
-    files whole. bit_depth: significant bits of 16-bit frames that declare none.
+    files whole. bit_depth: significant bits of 16-bit frames that declare none. device: torch
+    device (cpu, cuda, cuda:N); with the onnx backend, cuda tries ONNX Runtime's CUDA provider.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -43,7 +45,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     source = open_source(source_path)
     predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size,
                                           mask_threshold=mask_threshold, peak_threshold=peak_threshold,
-                                          bit_depth=bit_depth)
+                                          bit_depth=bit_depth, device=device)
     created = not out.exists()
     claim_output_folder(out)
     _remove_leftover_tables(out)
@@ -97,7 +99,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     elapsed = time.perf_counter() - started
     summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
                "fps": round(done / max(elapsed, 1e-9), 2), "backend": backend, "weights": str(weights),
-               "input_size": predictor.input_size, "problems": source.problems}
+               "input_size": predictor.input_size, "device": device, "problems": source.problems}
     atomic_write_json(out / "summary.json", summary)
     return summary
 

@@ -1,0 +1,85 @@
+"""--device on predict, bench and train; shipped configs by name; bench writes a new folder under runs/."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from cathx.config import bundled_configs, resolve_config
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("command", [
+    "predict {image} -w {weights} -o {out} --device tpu",
+    "bench -m demo --device tpu -o {out}",
+    "train --config demo --device tpu --out {out}",
+])
+def test_unknown_device_is_one_line_and_exit_2(run_cli, tiny_checkpoint, tmp_path, command):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((40, 40), np.uint8))
+    args = command.format(image=tmp_path / "f.png", weights=tiny_checkpoint, out=tmp_path / "out").split()
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    assert "--device 'tpu': choose from cpu, cuda, cuda:N, auto" in result.stderr.replace("\n", " ")
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks the message on a machine without CUDA")
+def test_cuda_without_cuda_says_so(run_cli, tiny_checkpoint, tmp_path):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((40, 40), np.uint8))
+    result = run_cli("predict", tmp_path / "f.png", "-w", tiny_checkpoint, "-o", tmp_path / "out", "--device", "cuda")
+    assert result.exit_code == 2 and "--device 'cuda': CUDA is not available" in result.stderr
+
+
+def test_predict_records_the_device(run_cli, tiny_checkpoint, tmp_path):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((40, 40), np.uint8))
+    result = run_cli("predict", tmp_path / "f.png", "-w", tiny_checkpoint, "-o", tmp_path / "out", "--device", "auto")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["device"] == ("cpu" if NO_CUDA else "cuda") and summary["frames"] == 1
+
+
+def test_bench_writes_a_new_folder_under_runs_by_default(run_cli, tmp_path, monkeypatch):
+    import cathx.inference.bench as bench
+
+    seen = []
+    monkeypatch.setattr(bench, "run_bench", lambda **kwargs: seen.append(kwargs) or {"markdown": "timed"})
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        result = run_cli("bench", "-m", "demo", "--device", "cpu")
+        assert result.exit_code == 0, result.stderr
+    first, second = (call["out"] for call in seen)
+    assert first.parent == second.parent == tmp_path.joinpath("runs", "bench").relative_to(tmp_path)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert seen[0]["device"] == "cpu" and "results in runs/bench/" in result.stdout
+
+
+def test_shipped_configs_resolve_by_name_and_paths_still_work(tmp_path):
+    assert {"demo", "paper", "cathx_fluoro", "chest_demo"} <= set(bundled_configs())
+    assert resolve_config("demo").name == "demo.yaml" and resolve_config("demo.yaml").is_file()
+    own = tmp_path / "demo.yaml"
+    own.write_text("seed: 1\n")
+    assert resolve_config(own) == own  # an existing path wins over the shipped name
+
+
+def test_unknown_config_name_lists_the_shipped_ones(run_cli, tmp_path):
+    result = run_cli("train", "--config", "demoo", "--out", tmp_path / "run")
+    assert result.exit_code == 2
+    assert "demoo: no such config file or shipped config; shipped configs: benchmark" in result.stderr
+    result = run_cli("demo", "--config", "nope", "--out", tmp_path / "demo")
+    assert result.exit_code == 2 and "shipped configs:" in result.stderr
+
+
+def test_train_device_sets_the_accelerator():
+    from cathx.cli.train import _with_device
+    from cathx.training.config import load_train_config
+
+    cfg = load_train_config(resolve_config("demo"))
+    assert _with_device(cfg, None) is cfg
+    assert _with_device(cfg, "cpu").trainer.accelerator == "cpu"
+    assert _with_device(cfg, "auto").trainer.accelerator == ("cpu" if NO_CUDA else "gpu")
+    assert _with_device(cfg, "cpu").data == cfg.data  # nothing else changes
