@@ -180,3 +180,17 @@ def test_evaluator_summary_mean_j_dice_and_ap_hand_computed():
     assert summary["ap"] == pytest.approx((4 * 2 / 3 + 6 * 0.5 * 51 / 101) / 10)
     # Localisation: exact (0 px) and 2 px pairs; the false positive at (60, 60) is out of the gate.
     assert summary["mae"] == pytest.approx(1.0) and summary["recall3"] == 1.0
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_sample_kpis_reads_the_heatmap_stride_from_the_image(stride):
+    # A perfect heatmap at the model's stride gives kappa_d = 1; decoding it at another stride
+    # would put every peak at stride_used / stride times its position (errors of 10+ px, kappa ~1/6).
+    points = torch.tensor([[[10.0, 12.0], [40.0, 22.0]]])
+    valid = torch.ones(1, 2, dtype=torch.bool)
+    targets = encode_targets(points, torch.full((1, 2, 2), 4.0), valid, (48, 48), stride=stride)
+    assert targets["heatmap"].shape[-1] == 48 // stride
+    outputs = {"heatmap": torch.logit(targets["heatmap"].clamp(1e-6, 1 - 1e-6)), "size": targets["size"]}
+    batch = {"image": torch.zeros(1, 1, 48, 48), "electrodes": points, "electrode_valid": valid,
+             "has_electrodes": torch.tensor([True])}
+    assert sample_kpis(outputs, batch)["det"].tolist() == pytest.approx([1.0], abs=0.02)
