@@ -1,0 +1,31 @@
+"""docs/quickstart.ipynb runs end to end (tiny model, 64 px frames) and shows what it promises."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "quickstart.ipynb"
+
+
+def test_quickstart_notebook_executes(tiny_checkpoint, tmp_path, monkeypatch):
+    import nbclient
+    import nbformat
+
+    monkeypatch.setenv("CATHX_QUICKSTART_WEIGHTS", str(tiny_checkpoint))
+    monkeypatch.setenv("CATHX_QUICKSTART_SIZE", "64")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+        "commit the notebook without outputs"
+    started = time.perf_counter()
+    nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    seconds = time.perf_counter() - started
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                     for output in outputs)
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert "Model(" in text and "Results('frame': 64x64" in text and "CathxError: predict: expected" in text
+    assert any("image/png" in output.get("data", {}) for output in outputs)  # Results drew itself
+    assert any("video/mp4" in str(output.get("data", {}).get("text/html", "")) for output in outputs)
+    assert seconds < 60, f"the quickstart took {seconds:.0f} s"
