@@ -71,10 +71,10 @@ def test_tracker_keeps_ids_and_cs_curve_follows_shift():
         else:
             assert np.array_equal(results.electrode_ids, first_ids)
     assert all(i == ids[0] for i in ids)
-    rows = curve.curve()
-    assert rows.shape == (5, 5)
-    assert np.allclose(rows[:, 3], [0, 2, 4, 3, 1], atol=0.01)
-    assert np.allclose(rows[:, 4], 0, atol=0.01)
+    motion = curve.curve()
+    assert motion.frames.tolist() == [0, 1, 2, 3, 4] and motion.quality.tolist() == ["measured"] * 5
+    assert np.allclose(motion.displacement[:, 0], [0, 2, 4, 3, 1], atol=0.01)
+    assert np.allclose(motion.displacement[:, 1], 0, atol=0.01)
 
 
 def test_new_catheter_gets_new_id():

@@ -20,7 +20,7 @@ from cathx.postprocess.centreline import extract_centrelines, polyline_length
 
 ELECTRODE_COLUMNS: tuple[str, ...] = (
     "frame", "name", "x", "y", "score", "width", "height",
-    "catheter_id", "index", "catheter_type", "electrode_id",
+    "catheter_id", "index", "catheter_type", "electrode_id", "type_confidence",
 )
 
 # BGR-free RGB colours per catheter type (also used for the legend in the docs).
@@ -42,10 +42,12 @@ class Catheter:
     type: str
     centreline: np.ndarray  # (M, 2) float32 (x, y) pixels
     closed: bool = False
+    confidence: float | None = None  # of the type, decided over the track (None: one frame, untracked)
 
     def to_dict(self, decimals: int = 2) -> dict[str, Any]:
         return {
             "id": int(self.id), "type": self.type, "closed": bool(self.closed),
+            "confidence": None if self.confidence is None else round(float(self.confidence), 4),
             "centreline": np.round(self.centreline.astype(np.float64), decimals).tolist(),
         }
 
@@ -106,6 +108,7 @@ class Results:
         """One dict per electrode with the columns of ELECTRODE_COLUMNS (for CSV)."""
         ids = self.electrode_catheter_ids()
         types = self.electrode_types()
+        confidences = [self.catheters[c].confidence if c >= 0 else None for c in self.electrode_catheter.tolist()]
         rows = []
         for i in range(len(self.electrodes)):
             rows.append({
@@ -115,6 +118,7 @@ class Results:
                 "width": round(float(self.sizes[i, 0]), 2), "height": round(float(self.sizes[i, 1]), 2),
                 "catheter_id": int(ids[i]), "index": int(self.electrode_index[i]), "catheter_type": types[i],
                 "electrode_id": int(self.electrode_ids[i]),
+                "type_confidence": "" if confidences[i] is None else round(float(confidences[i]), 4),
             })
         return rows
 
@@ -366,7 +370,7 @@ def rescale_results(results: Results, image_size: tuple[int, int], mask: np.ndar
     def points(p: np.ndarray) -> np.ndarray:
         return ((p + 0.5) * scale - 0.5).astype(np.float32)
 
-    catheters = [Catheter(c.id, c.type, points(c.centreline), c.closed) for c in results.catheters]
+    catheters = [Catheter(c.id, c.type, points(c.centreline), c.closed, c.confidence) for c in results.catheters]
     return Results(
         image_size=(int(image_size[0]), int(image_size[1])), mask=mask,
         electrodes=points(results.electrodes), scores=results.scores, sizes=results.sizes * scale,

@@ -1,26 +1,45 @@
-"""Tracking across the frames of a sequence and the coronary sinus (CS) motion curve.
+"""Catheter tracks across the frames of a sequence and the coronary sinus (CS) motion curve.
 
-Catheters are matched frame to frame by the Hungarian algorithm on the distance between their
-electrode centroids (or, for catheters without electrodes, the mean distance between resampled
-centrelines in either direction), with a penalty when the type changed; electrodes
-are matched the same way on their positions. Matched objects keep their id, new ones get the
-next free id, and a track that is missed for ``max_missed`` frames is dropped.
+A track is one physical catheter. It holds its electrodes as *slots* numbered from the tip (slot
+positions are predicted from frame to frame with a damped velocity), the centreline it had when
+last seen, and the evidence for its type. Each frame:
+
+1. predict every track (electrodes and centreline shifted by its velocity);
+2. split detections that carry the electrodes of two known tracks (catheters touching or
+   crossing merge in a binary mask);
+3. match detections to tracks by the Hungarian algorithm on the mean distance from a detection's
+   electrodes to the track's predicted electrodes (centreline distance when either has none),
+   gated; a lost track's gate widens with every frame it is missed;
+4. a detection left over whose electrodes lie on an already-matched track is a piece of that
+   catheter (a mask cut at a crossing) and takes its id; any other starts a new track;
+5. matched tracks align the detection's electrodes to their slots (so an electrode keeps its
+   index from the tip when the tip electrode is missed or the centreline flips), update velocity
+   and add the frame's type to their evidence; tracks missed for more than ``max_missed`` frames
+   are dropped.
+
+The type of a catheter is decided over its track (``TypeVote``: decaying vote sums with
+hysteresis), and every frame's Catheter carries the track's type and a confidence.
 
 The CS catheter moves with respiration and the heart and is the usual reference for motion
-compensation: ``MotionCurve`` follows it and reports its displacement per frame.
+compensation: ``MotionCurve`` follows its track and reports a displacement for every frame, with
+a quality flag, bridging short gaps.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from cathx.postprocess.centreline import resample_polyline
-from cathx.postprocess.results import Results
+from cathx.postprocess.results import Catheter, Results
+
+logger = logging.getLogger(__name__)
 
 _SAMPLES = 32
+CS_TYPE = "cs_decapolar"
 
 
 def centreline_distance(a: np.ndarray, b: np.ndarray, samples: int = _SAMPLES) -> float:
@@ -43,168 +62,588 @@ def match(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
     return [(int(r), int(c)) for r, c in zip(rows, cols) if finite[r, c] <= max_cost]
 
 
+def chamfer(points: np.ndarray, reference: np.ndarray) -> float:
+    """Mean distance from each of ``points`` (N, 2) to its nearest point of ``reference`` (M, 2);
+    inf when either is empty."""
+    if len(points) == 0 or len(reference) == 0:
+        return float("inf")
+    gap = np.linalg.norm(points[:, None, :] - reference[None, :, :], axis=2)
+    return float(gap.min(axis=1).mean())
+
+
+def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float = 0.3
+                      ) -> tuple[np.ndarray, float]:
+    """Slot of each electrode of a detection in a track's electrode template.
+
+    points: (N, 2) electrodes in their order along the detected catheter (from its tip);
+    template: (M, 2) predicted positions of slots 0..M-1 (NaN rows: slot never seen).
+    Tries every shift of the detected row against the template in both directions (slot of
+    point i = offset + direction * i: the order along the catheter is kept, so closely paired
+    rings cannot swap), and a free one-to-one assignment (for loops, whose centreline may start
+    anywhere). A shift is scored by the mean distance of the points to their slots once the
+    row's median motion is removed, clipped at ``miss_cost`` (also the cost of a point that falls
+    outside the template), plus ``shift_weight`` times that motion. Returns (slots (N,) int, which
+    may be < 0 or >= M for electrodes beyond the known ones; cost per point).
+    """
+    n, m = len(points), len(template)
+    if n == 0:
+        return np.zeros(0, np.int64), 0.0
+    if m == 0:
+        return np.arange(n, dtype=np.int64), float(miss_cost)
+    rows = np.arange(n)
+    best_cost, best_slots = np.inf, rows
+    for direction in (1, -1):
+        # All offsets that leave at least one point inside the template.
+        offsets = np.arange(-(n - 1), m) if direction == 1 else np.arange(0, m + n - 1)
+        slots = offsets[:, None] + direction * rows[None, :]  # (K, N)
+        inside = (slots >= 0) & (slots < m)
+        step = points[None, :, :] - template[np.clip(slots, 0, m - 1)]  # (K, N, 2)
+        inside &= np.isfinite(step[..., 0])
+        step = np.where(inside[..., None], step, np.nan)
+        # The whole row moves together: what tells a right shift from a wrong one is how well the
+        # row's shape fits once its common motion is removed (paired CS rings do not fit one slot
+        # over), plus a share of that motion (small motion is likelier) and the points left over.
+        shift = _row_median(step, inside)  # (K, 2); NaN where no overlap
+        residual = np.minimum(np.linalg.norm(step - shift[:, None, :], axis=2), miss_cost)
+        cost = (np.where(inside, residual, miss_cost).sum(axis=1) / n
+                + shift_weight * np.nan_to_num(np.linalg.norm(shift, axis=1), nan=miss_cost))
+        cost = np.where(inside.any(axis=1), cost, np.inf)
+        # Prefer the detected orientation and the unshifted row when costs tie.
+        cost = cost + 1e-6 * np.abs(offsets) + (1e-3 if direction == -1 else 0.0)
+        k = int(np.argmin(cost))
+        if cost[k] < best_cost:
+            best_cost, best_slots = float(cost[k]), slots[k]
+    if best_cost > 0.25 * miss_cost and n > 1 and m >= n:
+        gap = np.linalg.norm(points[:, None, :] - template[None, :, :], axis=2)
+        r, c = linear_sum_assignment(np.where(np.isnan(gap), 1e6, gap))
+        step = points[r] - template[c]
+        shift = np.median(step, axis=0)
+        free_cost = float(np.minimum(np.linalg.norm(step - shift, axis=1), miss_cost).mean()
+                          + shift_weight * np.linalg.norm(shift))
+        if free_cost < best_cost and np.isfinite(step).all():
+            free = np.empty(n, np.int64)
+            free[r] = c
+            return free, free_cost
+    return best_slots.astype(np.int64), best_cost
+
+
+def _row_median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median over axis 1 of (K, N, 2) ``values`` where ``valid`` (K, N); NaN rows without any.
+    (np.nanmedian, without its per-row Python overhead.)"""
+    ordered = np.sort(np.where(valid[..., None], values, np.inf), axis=1)
+    count = valid.sum(axis=1)
+    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+    rows = np.arange(len(values))
+    median = 0.5 * (ordered[rows, low] + ordered[rows, high])
+    median[count == 0] = np.nan
+    return median
+
+
+@dataclass
+class TypeVote:
+    """A catheter's type decided over its track: decaying vote sums with hysteresis.
+
+    Each frame adds ``weight`` to the observed type's score after all scores are multiplied by
+    ``decay``. The decided type starts as the first observed one and switches only after another
+    type has led it by ``margin`` for ``switch_frames`` consecutive frames, so a one-frame
+    misclassification never shows. "unknown" observations (no electrodes seen) add nothing.
+    """
+
+    decay: float = 0.9
+    margin: float = 1.0
+    switch_frames: int = 3
+    scores: dict[str, float] = field(default_factory=dict)
+    type: str = "unknown"
+    streak: int = 0
+
+    def add(self, observed: str, weight: float = 1.0) -> str:
+        """Add one frame's observation; returns the decided type."""
+        for kind in self.scores:
+            self.scores[kind] *= self.decay
+        if observed != "unknown" and weight > 0:
+            self.scores[observed] = self.scores.get(observed, 0.0) + float(weight)
+        if not self.scores:
+            return self.type
+        leader = max(self.scores, key=lambda k: (self.scores[k], k == self.type))
+        if self.type == "unknown":
+            self.type, self.streak = leader, 0
+        elif leader != self.type and self.scores[leader] - self.scores.get(self.type, 0.0) >= self.margin:
+            self.streak += 1
+            if self.streak >= self.switch_frames:
+                self.type, self.streak = leader, 0
+        else:
+            self.streak = 0
+        return self.type
+
+    @property
+    def confidence(self) -> float:
+        """Share of the decayed votes that agree with the decided type (0 without votes)."""
+        total = sum(self.scores.values())
+        return float(self.scores.get(self.type, 0.0) / total) if total > 0 else 0.0
+
+
 @dataclass
 class _Track:
     id: int
-    type: str
-    centreline: np.ndarray
-    anchor: np.ndarray | None = None  # centroid of the catheter's electrodes
+    vote: TypeVote
+    centreline: np.ndarray  # (K, 2) resampled, as predicted for this frame
+    slots: dict[int, np.ndarray] = field(default_factory=dict)  # slot -> predicted (x, y)
+    slot_ids: dict[int, int] = field(default_factory=dict)  # slot -> global electrode id
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     missed: int = 0
+    largest: int = 0  # most electrodes seen at once
+
+    def template(self) -> tuple[np.ndarray, int]:
+        """(M, 2) slot positions for slots low..low+M-1 (NaN where none), and low."""
+        if not self.slots:
+            return np.zeros((0, 2)), 0
+        low, high = min(self.slots), max(self.slots)
+        out = np.full((high - low + 1, 2), np.nan)
+        for slot, xy in self.slots.items():
+            out[slot - low] = xy
+        return out, low
+
+    def points(self) -> np.ndarray:
+        return np.array(list(self.slots.values()), np.float64).reshape(-1, 2)
 
 
-def _anchors(results: Results) -> list[np.ndarray | None]:
-    """Electrode centroid per catheter (None for a catheter without electrodes)."""
-    out: list[np.ndarray | None] = []
-    for c in range(len(results.catheters)):
-        members = results.electrode_catheter == c
-        out.append(results.electrodes[members].astype(np.float64).mean(axis=0) if members.any() else None)
-    return out
+@dataclass
+class _Detection:
+    """One catheter of the frame: its index in results.catheters and its electrodes, tip first."""
+
+    index: int
+    members: np.ndarray  # electrode rows of results, ordered by electrode_index
+    centreline: np.ndarray  # resampled (K, 2)
 
 
 @dataclass
 class Tracker:
-    """Stable catheter and electrode ids over a sequence; call ``update`` once per frame, in order.
+    """Stable catheter ids, types and electrode ids over a sequence; ``update`` once per frame, in order.
 
-    max_distance: largest mean centreline distance (pixels) to continue a catheter track.
-    max_electrode_distance: largest electrode displacement (pixels) between frames.
-    type_penalty: added to the centreline distance when the recognised type changed.
-    index_penalty: pixels added per step of difference in the electrode's index along its
-        catheter, so closely spaced rings do not swap ids when the catheter moves by a gap.
+    max_electrode_distance: gate (pixels) on the mean distance from a detection's electrodes to a
+        track's predicted electrodes; also the clip of each electrode's distance when aligning.
+    max_distance: gate (pixels) on the mean centreline distance, for catheters without electrodes.
+    mixed_penalty: added to the centreline distance when only one side has electrodes.
+    gate_growth: pixels the gates widen per frame a track is missed.
+    max_missed: frames a lost track is kept (predicted) before it is dropped.
+    claim_distance: an electrode within this of a track's predicted electrode is claimed by it;
+        a detection claimed by two tracks with ``min_claim`` electrodes each is split between them.
+    velocity_gain: share of the measured residual motion that enters the velocity; velocity_damping:
+        factor applied to a lost track's velocity per frame.
+    decay, margin, switch_frames: the TypeVote hysteresis.
     """
 
-    max_distance: float = 20.0
     max_electrode_distance: float = 8.0
-    type_penalty: float = 8.0
-    index_penalty: float = 3.0
-    max_missed: int = 5
+    max_distance: float = 20.0
+    mixed_penalty: float = 6.0
+    gate_growth: float = 2.0
+    max_missed: int = 10
+    claim_distance: float = 4.0
+    min_claim: int = 2
+    velocity_gain: float = 0.5
+    velocity_damping: float = 0.5
+    decay: float = 0.9
+    margin: float = 1.0
+    switch_frames: int = 3
     _tracks: list[_Track] = field(default_factory=list)
     _next_catheter: int = 0
-    _electrodes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    _electrode_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    _electrode_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    _electrode_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _next_electrode: int = 0
 
     def update(self, results: Results) -> Results:
-        """Give ``results.catheters`` stable ids and fill ``results.electrode_ids`` (in place)."""
-        catheters = results.catheters
-        anchors = _anchors(results)
-        cost = np.array([[self._cost(t, c, a) for c, a in zip(catheters, anchors)]
-                         for t in self._tracks]).reshape(len(self._tracks), len(catheters))
-        pairs = match(cost, self.max_distance)
-        matched_tracks = {r for r, _ in pairs}
-        for r, c in pairs:
-            track = self._tracks[r]
-            catheters[c].id = track.id
-            track.centreline, track.type, track.missed = catheters[c].centreline, catheters[c].type, 0
-            track.anchor = anchors[c]
-        matched_catheters = {c for _, c in pairs}
-        for r, track in enumerate(self._tracks):
-            if r not in matched_tracks:
-                track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
-        for c, catheter in enumerate(catheters):
-            if c not in matched_catheters:
-                catheter.id = self._next_catheter
+        """Give ``results.catheters`` stable ids, the track's type and confidence, and fill
+        ``results.electrode_ids`` and ``results.electrode_index`` (slot from the tip), in place.
+        A detection carrying two tracks' electrodes becomes two catheters."""
+        for track in self._tracks:
+            self._predict(track)
+        self._split_merged(results)
+        detections = _detections(results)
+        cost = self._cost_matrix(detections, results.electrodes)
+        pairs = match(cost, 1.0)
+        owner: dict[int, _Track] = {d: self._tracks[t] for t, d in pairs}
+        pieces: dict[int, list[int]] = {id(self._tracks[t]): [d] for t, d in pairs}
+        for d, detection in enumerate(detections):
+            if d in owner:
+                continue
+            parent = self._parent_of_piece(detection, results.electrodes, [self._tracks[t] for t, _ in pairs])
+            if parent is not None:
+                owner[d] = parent
+                pieces[id(parent)].append(d)
+            else:
+                track = _Track(self._next_catheter, TypeVote(self.decay, self.margin, self.switch_frames),
+                               detection.centreline)
                 self._next_catheter += 1
-                self._tracks.append(_Track(catheter.id, catheter.type, catheter.centreline, anchors[c]))
-        self._update_electrodes(results)
+                self._tracks.append(track)
+                owner[d] = track
+                pieces[id(track)] = [d]
+        electrode_ids = np.full(len(results.electrodes), -1, np.int64)
+        electrode_index = np.asarray(results.electrode_index, np.int64).copy()
+        for track in self._tracks:
+            group = pieces.get(id(track))
+            if group is None:
+                track.missed += 1
+                track.velocity = track.velocity * self.velocity_damping
+                continue
+            self._correct(track, [detections[d] for d in group], results, electrode_ids, electrode_index)
+        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        for d, detection in enumerate(detections):
+            track = owner[d]
+            catheter = results.catheters[detection.index]
+            catheter.id, catheter.type = track.id, track.vote.type
+            catheter.confidence = round(track.vote.confidence, 4)
+        results.electrode_ids, results.electrode_index = electrode_ids, electrode_index
         return results
 
-    def _cost(self, track: _Track, catheter, anchor: np.ndarray | None) -> float:
-        """Electrode centroids move with the catheter and do not depend on where the mask was cut,
-        so they are compared when both sides have electrodes; centrelines otherwise."""
-        penalty = self.type_penalty if track.type != catheter.type else 0.0
-        if track.anchor is not None and anchor is not None:
-            return float(np.linalg.norm(track.anchor - anchor)) + penalty
-        if (track.anchor is None) != (anchor is None):
-            penalty += self.type_penalty
-        return centreline_distance(track.centreline, catheter.centreline) + penalty
+    # ------------------------------------------------------------------ steps
+    def _predict(self, track: _Track) -> None:
+        track.centreline = track.centreline + track.velocity
+        for slot in track.slots:
+            track.slots[slot] = track.slots[slot] + track.velocity
 
-    def _update_electrodes(self, results: Results) -> None:
-        points = np.asarray(results.electrodes, np.float32).reshape(-1, 2)
-        owners = results.electrode_catheter_ids()
-        ids = np.full(len(points), -1, dtype=np.int64)
-        if len(points) and len(self._electrodes):
-            gap = np.linalg.norm(self._electrodes[:, None, :] - points[None, :, :], axis=2)
-            # Switching catheter costs as much as the gate: only taken when nothing else fits.
-            gap = gap + self.max_electrode_distance * (self._electrode_owner[:, None] != owners[None, :])
-            index = np.asarray(results.electrode_index, np.int64)
-            gap = gap + self.index_penalty * np.abs(self._electrode_index[:, None] - index[None, :])
-            for r, c in match(gap, self.max_electrode_distance):
-                ids[c] = self._electrode_ids[r]
-        for i in np.flatnonzero(ids < 0):
-            ids[i] = self._next_electrode
-            self._next_electrode += 1
-        results.electrode_ids = ids
-        self._electrodes, self._electrode_ids = points.copy(), ids.copy()
-        self._electrode_owner = owners.copy()
-        self._electrode_index = np.asarray(results.electrode_index, np.int64).copy()
+    def _gate(self, track: _Track, base: float) -> float:
+        return base + self.gate_growth * track.missed
+
+    def _cost_matrix(self, detections: list[_Detection], electrodes: np.ndarray) -> np.ndarray:
+        """(tracks, detections) costs divided by their gate: a pair is admissible at <= 1."""
+        tracks = self._tracks
+        if not tracks or not detections:
+            return np.zeros((len(tracks), len(detections)))
+        missed = np.array([t.missed for t in tracks], np.float64)[:, None]
+        # Centrelines (all resampled to _SAMPLES points): mean distance in the better direction.
+        lines_t = np.stack([t.centreline for t in tracks])[:, None]  # (T, 1, K, 2)
+        lines_d = np.stack([d.centreline for d in detections])[None]  # (1, D, K, 2)
+        forward = np.linalg.norm(lines_t - lines_d, axis=3).mean(axis=2)
+        backward = np.linalg.norm(lines_t - lines_d[:, :, ::-1], axis=3).mean(axis=2)
+        has_t = np.array([bool(t.slots) for t in tracks])[:, None]
+        has_d = np.array([len(d.members) > 0 for d in detections])[None, :]
+        line_cost = np.minimum(forward, backward) + self.mixed_penalty * (has_t != has_d)
+        cost = line_cost / (self.max_distance + self.gate_growth * missed)
+        if has_t.any() and has_d.any():
+            # Electrodes: mean distance from a detection's electrodes to the track's nearest one.
+            reference = [t.points() for t in tracks]
+            owner_t = np.repeat(np.arange(len(tracks)), [len(r) for r in reference])
+            rows = np.concatenate([d.members for d in detections])
+            owner_d = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
+            found = electrodes[rows, None, :].astype(np.float64)
+            gap = np.linalg.norm(found - np.concatenate(reference)[None], axis=2)
+            nearest = np.full((len(rows), len(tracks)), np.inf)
+            for t in np.flatnonzero(has_t[:, 0]):
+                nearest[:, t] = gap[:, owner_t == t].min(axis=1)
+            sums = np.zeros((len(detections), len(tracks)))
+            np.add.at(sums, owner_d, nearest)
+            mean = sums / np.maximum(np.bincount(owner_d, minlength=len(detections)), 1)[:, None]
+            both = has_t & has_d
+            cost = np.where(both, mean.T / (self.max_electrode_distance + self.gate_growth * missed), cost)
+        return cost
+
+    def _parent_of_piece(self, detection: _Detection, electrodes: np.ndarray, matched: list[_Track]
+                         ) -> _Track | None:
+        """The matched track whose electrodes this unmatched detection's electrodes lie on, if any."""
+        if len(detection.members) == 0:
+            return None
+        points = electrodes[detection.members].astype(np.float64)
+        best, best_cost = None, self.claim_distance
+        for track in matched:
+            value = chamfer(points, track.points())
+            if value <= best_cost:
+                best, best_cost = track, value
+        return best
+
+    def _split_merged(self, results: Results) -> None:
+        """Split catheters whose electrodes belong to two or more known tracks (in place)."""
+        if not self._tracks or len(results.electrodes) == 0:
+            return
+        reference, owners = [], []
+        for t, track in enumerate(self._tracks):
+            points = track.points()
+            reference.append(points)
+            owners.extend([t] * len(points))
+        if not owners:
+            return
+        reference_points, owner_of = np.concatenate(reference), np.asarray(owners)
+        for c in range(len(results.catheters)):
+            members = np.flatnonzero(results.electrode_catheter == c)
+            if len(members) < 2 * self.min_claim:
+                continue
+            gap = np.linalg.norm(results.electrodes[members, None, :] - reference_points[None], axis=2)
+            nearest = gap.argmin(axis=1)
+            claimed = gap[np.arange(len(members)), nearest] <= self.claim_distance
+            claimant = np.where(claimed, owner_of[nearest], -1)
+            counts = {t: int((claimant == t).sum()) for t in set(claimant.tolist()) if t >= 0}
+            tracks = [t for t, n in counts.items() if n >= self.min_claim]
+            if len(tracks) < 2:
+                continue
+            # Unclaimed electrodes go to the nearest of the claiming tracks.
+            per_track = np.stack([gap[:, owner_of == t].min(axis=1) for t in tracks], axis=1)
+            group = np.asarray(tracks)[per_track.argmin(axis=1)]
+            group = np.where(np.isin(claimant, tracks), claimant, group)
+            _split_catheter(results, c, members, [members[group == t] for t in tracks])
+
+    def _correct(self, track: _Track, pieces: list[_Detection], results: Results,
+                 electrode_ids: np.ndarray, electrode_index: np.ndarray) -> None:
+        """Update a matched track from its detection(s) and write electrode ids and indices."""
+        template, low = track.template()
+        taken: dict[int, int] = {}
+        observed: dict[int, np.ndarray] = {}
+        pieces = sorted(pieces, key=lambda p: -len(p.members))
+        for piece in pieces:
+            if len(piece.members) == 0:
+                continue
+            points = results.electrodes[piece.members].astype(np.float64)
+            if len(template):
+                slots, _ = align_to_template(points, template, self.max_electrode_distance)
+                slots = slots + low
+            else:
+                slots = np.arange(len(points), dtype=np.int64)
+            for row, slot in zip(piece.members.tolist(), slots.tolist()):
+                if slot in taken:  # two pieces claim one slot: keep the first, leave this unindexed
+                    continue
+                taken[slot] = row
+                observed[slot] = results.electrodes[row].astype(np.float64)
+        if observed:
+            predicted = [track.slots[s] for s in observed if s in track.slots]
+            known = [observed[s] for s in observed if s in track.slots]
+            residual = np.median(np.stack(known) - np.stack(predicted), axis=0) if known else np.zeros(2)
+            for slot in track.slots:
+                track.slots[slot] = track.slots[slot] + residual
+            track.velocity = track.velocity + self.velocity_gain * residual
+            for slot, xy in observed.items():
+                track.slots[slot] = xy
+                if slot not in track.slot_ids:
+                    track.slot_ids[slot] = self._next_electrode
+                    self._next_electrode += 1
+            track.largest = max(track.largest, len(observed))
+        elif pieces:  # no electrodes: the centreline alone measures the motion
+            shift = _centreline_shift(track.centreline, pieces[0].centreline)
+            track.velocity = track.velocity + self.velocity_gain * shift
+            for slot in track.slots:
+                track.slots[slot] = track.slots[slot] + shift
+        first = min(track.slots) if track.slots else 0
+        for slot, row in taken.items():
+            electrode_ids[row] = track.slot_ids[slot]
+            electrode_index[row] = slot - first
+        for piece in pieces:
+            unplaced = [r for r in piece.members.tolist() if r not in taken.values()]
+            electrode_index[unplaced] = -1
+        track.centreline = pieces[0].centreline
+        track.missed = 0
+        main = results.catheters[pieces[0].index]
+        weight = len(observed) / max(track.largest, 1)
+        track.vote.add(main.type if observed else "unknown", weight)
+
+
+def _detections(results: Results) -> list[_Detection]:
+    out = []
+    for c, catheter in enumerate(results.catheters):
+        members = np.flatnonzero(results.electrode_catheter == c)
+        members = members[np.argsort(results.electrode_index[members], kind="stable")]
+        line = resample_polyline(np.asarray(catheter.centreline, np.float64), _SAMPLES).astype(np.float64)
+        if len(line) == 0:  # no centreline: far from everything
+            line = np.full((_SAMPLES, 2), 1e6)
+        out.append(_Detection(c, members, line))
+    return out
+
+
+def _centreline_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Translation of a resampled centreline (mean point shift, in the better direction)."""
+    if len(before) == 0 or len(after) == 0:
+        return np.zeros(2)
+    forward, backward = after - before, after[::-1] - before
+    if np.linalg.norm(forward, axis=1).mean() <= np.linalg.norm(backward, axis=1).mean():
+        return forward.mean(axis=0)
+    return backward.mean(axis=0)
+
+
+def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[np.ndarray]) -> None:
+    """Give each electrode group of catheter ``c`` its own catheter (the largest keeps ``c``), with
+    the part of the centreline nearest its electrodes, retyped from its own electrode pattern."""
+    from cathx.postprocess.assignment import project_to_polyline
+    from cathx.postprocess.catheter_type import classify_catheter
+
+    line = np.asarray(results.catheters[c].centreline, np.float64)
+    groups = sorted(groups, key=len, reverse=True)
+    centres = [results.electrodes[g].astype(np.float64) for g in groups]
+    if len(line):
+        nearest = np.stack([np.linalg.norm(line[:, None] - p[None], axis=2).min(axis=1) for p in centres], 1)
+        owner = nearest.argmin(axis=1)
+    for k, group in enumerate(groups):
+        piece = line[owner == k] if len(line) else line
+        if len(piece) < 2:
+            piece = results.electrodes[group].astype(np.float64)
+        _, arc = project_to_polyline(results.electrodes[group], piece)
+        order = np.argsort(arc, kind="stable")
+        kind = classify_catheter(arc, results.sizes[group], False, results.electrodes[group])
+        if k == 0:
+            target = c
+            results.catheters[c].type, results.catheters[c].centreline = kind, piece.astype(np.float32)
+            results.catheters[c].closed = False
+        else:
+            target = len(results.catheters)
+            results.catheters.append(Catheter(id=-1, type=kind, centreline=piece.astype(np.float32)))
+        results.electrode_catheter[group] = target
+        results.electrode_index[group[order]] = np.arange(len(group))
+
+
+QUALITY: tuple[str, ...] = ("measured", "partial", "interpolated", "held", "missing")
+"""Motion quality flags: measured from >= min_electrodes tracked electrodes; partial (fewer, or the
+centreline only); interpolated across a gap of the track; held (the nearest value, at either end);
+missing (no value)."""
+
+
+@dataclass
+class Motion:
+    """The CS displacement per frame (all arrays (T, ...) in frame order).
+
+    frames: (T,) frame numbers; position: (T, 2) CS electrode centroid as placed by the motion;
+    displacement: (T, 2) from the reference frame (the first one measured), pixels (x right, y
+    down); quality: (T,) one of QUALITY; electrodes: (T,) tracked electrodes the value rests on;
+    catheter_id: the CS track followed (None when no catheter was typed CS).
+    """
+
+    frames: np.ndarray
+    position: np.ndarray
+    displacement: np.ndarray
+    quality: np.ndarray
+    electrodes: np.ndarray
+    catheter_id: int | None = None
+
+    COLUMNS = ("frame", "x", "y", "dx", "dy", "quality", "electrodes", "catheter_id")
+
+    def rows(self) -> list[dict]:
+        """One dict per frame with COLUMNS; values are '' where missing."""
+
+        def number(v: float) -> str | float:
+            return "" if not np.isfinite(v) else round(float(v), 3)
+
+        return [{"frame": int(f), "x": number(p[0]), "y": number(p[1]),
+                 "dx": number(d[0]), "dy": number(d[1]),
+                 "quality": str(q), "electrodes": int(n),
+                 "catheter_id": "" if self.catheter_id is None else int(self.catheter_id)}
+                for f, p, d, q, n in zip(self.frames, self.position, self.displacement, self.quality,
+                                         self.electrodes)]
+
+    def coverage(self) -> float:
+        """Fraction of frames with a value."""
+        return float(np.mean(self.quality != "missing")) if len(self.quality) else 0.0
 
 
 @dataclass
 class MotionCurve:
     """Displacement of the coronary sinus catheter over a sequence (motion compensation signal).
 
-    Feed tracked Results in order with ``add``. Each frame stores, per CS-typed catheter id, its
-    electrodes by electrode id; ``curve()`` picks the catheter id seen as CS in most frames and
-    chains the median displacement of electrodes matched between consecutive frames (robust to
-    electrodes missed in some frames), falling back to the centroid shift when none match.
+    Feed tracked Results in order with ``add``. ``curve()`` follows the track typed CS in most
+    frames (with most electrodes), in every frame that track was seen (whatever its type then).
+    Displacement is the median shift of its tracked electrodes from where each was first seen
+    (shifted back by the displacement then), so it does not drift and is robust to electrodes
+    missed in some frames; frames where none of its electrodes was seen use the shift of its
+    centreline.
+    Gaps of up to ``max_gap`` frames between values are interpolated, and up to ``max_gap``
+    frames before the first and after the last value hold it. ``smoothing`` > 1: centred moving
+    average over that many frames (odd; values only, flags unchanged).
     """
 
+    max_gap: int = 15
+    min_electrodes: int = 3
+    smoothing: int = 0
     frames: list[int] = field(default_factory=list)
-    _seen: list[dict[int, dict[int, np.ndarray]]] = field(default_factory=list)
-    _centroids: list[dict[int, np.ndarray]] = field(default_factory=list)
+    _electrodes: list[dict[int, dict[int, np.ndarray]]] = field(default_factory=list)
+    _centres: list[dict[int, np.ndarray]] = field(default_factory=list)
+    _cs_votes: dict[int, int] = field(default_factory=dict)
 
     def add(self, results: Results, frame: int | None = None) -> None:
+        """Record one tracked frame."""
         self.frames.append(len(self.frames) if frame is None else int(frame))
-        by_catheter: dict[int, dict[int, np.ndarray]] = {}
-        centroids: dict[int, np.ndarray] = {}
         owners = results.electrode_catheter_ids()
+        electrodes: dict[int, dict[int, np.ndarray]] = {}
+        centres: dict[int, np.ndarray] = {}
         for catheter in results.catheters:
-            if catheter.type != "cs_decapolar":
-                continue
-            members = np.flatnonzero(owners == catheter.id)
-            by_catheter[catheter.id] = {
-                int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64) for m in members
-            }
-            source = results.electrodes[members] if len(members) else catheter.centreline
-            centroids[catheter.id] = np.asarray(source, np.float64).mean(axis=0)
-        self._seen.append(by_catheter)
-        self._centroids.append(centroids)
+            members = np.flatnonzero((owners == catheter.id) & (results.electrode_ids >= 0))
+            found = electrodes.setdefault(catheter.id, {})
+            found.update({int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64)
+                          for m in members})
+            if catheter.id not in centres and len(catheter.centreline):
+                line = np.asarray(catheter.centreline, np.float64)
+                centres[catheter.id] = resample_polyline(line, _SAMPLES)
+            if catheter.type == CS_TYPE:
+                # One vote per frame plus one per electrode: a stray piece typed CS with few
+                # electrodes does not outvote the catheter that carries all ten.
+                self._cs_votes[catheter.id] = self._cs_votes.get(catheter.id, 0) + 1 + len(members)
+        self._electrodes.append(electrodes)
+        self._centres.append(centres)
 
     def reference_id(self) -> int | None:
-        """Catheter id labelled CS in the most frames, or None if none was."""
-        counts: dict[int, int] = {}
-        for frame in self._centroids:
-            for cid in frame:
-                counts[cid] = counts.get(cid, 0) + 1
-        return max(counts, key=lambda k: (counts[k], -k)) if counts else None
+        """Catheter id typed CS in the most frames, with the most electrodes (lowest id on a tie);
+        None if no catheter was typed CS."""
+        if not self._cs_votes:
+            return None
+        return max(self._cs_votes, key=lambda k: (self._cs_votes[k], -k))
 
-    def curve(self) -> np.ndarray:
-        """(T, 5) rows [frame, x, y, dx, dy]: CS centroid and its displacement from the first frame
-        it was seen (NaN where it was not)."""
+    def curve(self) -> Motion:
+        count = len(self.frames)
         cid = self.reference_id()
-        out = np.full((len(self.frames), 5), np.nan)
-        out[:, 0] = self.frames
-        if cid is None:
-            return out
-        offset = None
-        previous: int | None = None
-        for t, (electrodes, centroids) in enumerate(zip(self._seen, self._centroids)):
-            if cid not in centroids:
-                continue
-            out[t, 1:3] = centroids[cid]
-            if offset is None:
-                offset = np.zeros(2)
-            else:
-                before, now = self._seen[previous].get(cid, {}), electrodes[cid]
-                common = sorted(set(before) & set(now))
+        displacement = np.full((count, 2), np.nan)
+        quality = np.full(count, "missing", dtype=object)
+        used = np.zeros(count, np.int64)
+        origin = None
+        if cid is not None:
+            anchors: dict[int, np.ndarray] = {}
+            previous: int | None = None
+            for t in range(count):
+                electrodes = self._electrodes[t].get(cid)
+                if electrodes is None:
+                    continue
+                common = [k for k in electrodes if k in anchors]
                 if common:
-                    step = np.median(np.stack([now[k] - before[k] for k in common]), axis=0)
+                    steps = np.stack([electrodes[k] - anchors[k] for k in common])
+                    displacement[t] = np.median(steps, axis=0)
+                    used[t] = len(common)
+                    quality[t] = "measured" if len(common) >= self.min_electrodes else "partial"
+                elif origin is None and electrodes:
+                    displacement[t] = 0.0
+                    used[t] = len(electrodes)
+                    quality[t] = "measured" if len(electrodes) >= self.min_electrodes else "partial"
+                    origin = np.mean(np.stack(list(electrodes.values())), axis=0)
+                elif previous is not None and cid in self._centres[t] and cid in self._centres[previous]:
+                    shift = _centreline_shift(self._centres[previous][cid], self._centres[t][cid])
+                    displacement[t] = displacement[previous] + shift
+                    quality[t] = "partial"
                 else:
-                    step = centroids[cid] - self._centroids[previous][cid]
-                offset = offset + step
-            out[t, 3:5] = offset
-            previous = t
-        return out
+                    continue
+                for k, xy in electrodes.items():
+                    anchors.setdefault(k, xy - displacement[t])
+                previous = t
+        _bridge(displacement, quality, self.max_gap)
+        if self.smoothing > 1:
+            displacement = _smooth(displacement, self.smoothing)
+        position = displacement + (origin if origin is not None else np.nan)
+        return Motion(np.asarray(self.frames, np.int64), position, displacement,
+                      np.asarray(quality, dtype=str), used, cid)
+
+
+def _bridge(values: np.ndarray, quality: np.ndarray, max_gap: int) -> None:
+    """Fill gaps of <= max_gap rows between finite rows by linear interpolation ('interpolated')
+    and <= max_gap rows at either end with the nearest value ('held'), in place."""
+    known = np.flatnonzero(np.isfinite(values[:, 0]))
+    if len(known) == 0:
+        return
+    for a, b in zip(known[:-1], known[1:]):
+        if 1 < b - a <= max_gap + 1:
+            w = (np.arange(a + 1, b) - a) / (b - a)
+            values[a + 1:b] = (1 - w)[:, None] * values[a] + w[:, None] * values[b]
+            quality[a + 1:b] = "interpolated"
+    first, last = known[0], known[-1]
+    head = np.arange(max(0, first - max_gap), first)
+    tail = np.arange(last + 1, min(len(values), last + 1 + max_gap))
+    values[head], quality[head] = values[first], "held"
+    values[tail], quality[tail] = values[last], "held"
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` rows, ignoring NaN rows (which stay NaN)."""
+    half = window // 2
+    out = values.copy()
+    ok = np.isfinite(values[:, 0])
+    for t in np.flatnonzero(ok):
+        low, high = max(0, t - half), min(len(values), t + half + 1)
+        near = values[low:high][ok[low:high]]
+        out[t] = near.mean(axis=0)
+    return out
