@@ -85,6 +85,7 @@ def test_predict_video_and_dicom_sequences(run_cli, weights, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "v" / "overlay.mp4").stat().st_size > 0
     assert len((tmp_path / "v" / "motion.csv").read_text().splitlines()) == 5
+    assert (tmp_path / "v" / "motion.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((tmp_path / "v" / "masks").glob("clip_*.png"))) == 4
 
     _dicom(tmp_path / "run.dcm", np.random.default_rng(0).integers(0, 4096, (3, 48, 48)))

@@ -23,8 +23,9 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
-    rows of electrodes.csv. Sequences (video, DICOM) also get overlay.mp4 (tracked ids) and
-    motion.csv (coronary sinus displacement). Files of frames done before an error are kept.
+    rows of electrodes.csv. Sequences (video, DICOM) also get overlay.mp4 (tracked ids, track-level
+    types), motion.csv (coronary sinus displacement per frame with a quality flag) and its plot
+    motion.png. Files of frames done before an error are kept.
 
     ``out`` must be absent, empty or an earlier cathx output (``claim_output_folder``): files cathx
     did not write are never overwritten. Every file is written under a temporary name and renamed
@@ -37,6 +38,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, claim_output_folder
     from cathx.inference.predictor import Predictor
     from cathx.inference.sources import open_source
+    from cathx.inference.motion import write_motion
     from cathx.inference.visualize import VideoWriter, encode_png, mask_png
     from cathx.postprocess.results import ELECTRODE_COLUMNS
     from cathx.postprocess.tracking import MotionCurve, Tracker
@@ -91,11 +93,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
             if writer is not None:
                 writer.close()
             if curve is not None and done:
-                lines = ["frame,x,y,dx,dy"] + [
-                    ",".join("" if v != v else f"{v:.3f}" if i else str(int(v)) for i, v in enumerate(row))
-                    for row in curve.curve()
-                ]
-                atomic_write_text(out / "motion.csv", "\n".join(lines) + "\n")
+                write_motion(out, curve.curve(), source.fps, title=source_path.name)
     elapsed = time.perf_counter() - started
     summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
                "fps": round(done / max(elapsed, 1e-9), 2), "backend": backend, "weights": str(weights),
