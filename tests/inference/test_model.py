@@ -11,6 +11,8 @@ import types
 import cv2
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 import cathx
 from cathx.errors import CathxError, DataError
@@ -71,6 +73,8 @@ def test_arrays_of_any_common_kind(model):
     assert grey.image_size == (48, 80) and grey.meta["name"] == "image"
     assert model.predict(np.zeros((48, 80, 3), np.float32)).image_size == (48, 80)
     assert model.predict(np.zeros((48, 80), np.uint16)).image_size == (48, 80)
+    assert model.predict(torch.zeros(48, 80)).image_size == (48, 80)
+    assert model.predict(Image.new("RGB", (80, 48))).image_size == (48, 80)  # PIL: width, height
 
 
 def test_folder_and_list_stream_lazily(model, tmp_path):

@@ -161,7 +161,10 @@ def _open(path: os.PathLike | str):
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) or (hasattr(value, "__array__") and not isinstance(value, (list, tuple)))
+    """numpy arrays and what converts to one: torch tensors, PIL images (``__array_interface__``)."""
+    if isinstance(value, (list, tuple)):
+        return False
+    return isinstance(value, np.ndarray) or hasattr(value, "__array__") or hasattr(value, "__array_interface__")
 
 
 def _check_array(value: Any, where: str) -> np.ndarray:
