@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto; default: the config's "
                                           "trainer.accelerator."),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
+        init: str | None = typer.Option(None, "--init", help="Start from these weights (a shipped model name such as "
+                                        "cathx-fluoro, or a checkpoint) instead of random ones: fine-tuning."),
     ) -> None:
         """Train CathMTL with multi-level dynamic resource prioritization; writes OUT/best.pt."""
         import logging
@@ -58,12 +60,18 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
         cfg = _with_device(load_train_config(resolve_config(config)), device)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes)
+        if init is not None:
+            from cathx.checkpoint import read_checkpoint
+
+            read_checkpoint(init)  # a bad name or file fails now, not after the data is generated
+        best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes, init=init)
         Console().print(f"best weights: {best}", markup=False, highlight=False)
 
     @app.command()
     def val(
-        weights: Path = typer.Option(..., "--weights", help="Checkpoint (best.pt, model.pt or a Lightning .ckpt)."),
+        weights: Path = typer.Option(Path("cathx-fluoro"), "--weights",
+                                     help="Shipped model name (see `cathx models`) or a checkpoint (.safetensors, "
+                                          "best.pt or a Lightning .ckpt)."),
         data: Path = typer.Option(..., "--data", help="Dataset folder."),
         out: Path = typer.Option(..., "--out", help="Folder for metrics.json, per_image.csv, summary.md and plots."),
         split: str = typer.Option("test", "--split", help="Split to evaluate (train, val, test)."),
