@@ -30,7 +30,7 @@ from cathx.config import choices, from_dict, load_yaml, to_dict
 from cathx.data.chest.cache import ChestCache, cached_dataset, unpack_line_masks
 from cathx.data.chest.folds import group_folds, split_fold
 from cathx.data.chest.ranzcr import CSV_FILE, LABELS
-from cathx.data.chest.synthetic import write_chest_dataset
+from cathx.data.chest.synthetic import ChestSynthConfig, write_chest_dataset
 from cathx.errors import ConfigError, DataError
 from cathx.fileio import atomic_open, atomic_write_json, atomic_write_text
 from cathx.models.classifier import ClassifierConfig, build_classifier
@@ -48,6 +48,7 @@ class ClsDataConfig:
     synth_n: int = 1200
     synth_size: int = 256
     synth_seed: int = 0
+    synth: ChestSynthConfig = field(default_factory=ChestSynthConfig)  # the generator's factors and ranges
     image_size: int = 128
     cache_dir: str = ""  # default: DATA/.cathx-cache
     folds: int = 5
@@ -200,10 +201,11 @@ def prepare_data(cfg: ClsDataConfig, out: Path | str) -> tuple[Path, ChestCache]
     else:
         root = Path(out) / "synthetic"
         card = root / "synthetic.json"
-        wanted = {"n": cfg.synth_n, "size": cfg.synth_size, "seed": cfg.synth_seed}
+        wanted = {"n": cfg.synth_n, "size": cfg.synth_size, "seed": cfg.synth_seed,
+                  "synth": json.loads(json.dumps(to_dict(cfg.synth)))}
         if not (root / CSV_FILE).is_file() or not card.is_file() or json.loads(card.read_text()) != wanted:
             log.info("writing %d synthetic chest studies to %s", cfg.synth_n, root)
-            write_chest_dataset(root, cfg.synth_n, cfg.synth_size, cfg.synth_seed, overwrite=True)
+            write_chest_dataset(root, cfg.synth_n, cfg.synth_size, cfg.synth_seed, config=cfg.synth, overwrite=True)
             atomic_write_json(card, wanted)
     return root, cached_dataset(root, cfg.image_size, cfg.cache_dir or None)
 

@@ -49,7 +49,7 @@ from cathx.data.chest.ranzcr import (
     format_points,
     label_group,
 )
-from cathx.errors import DataError
+from cathx.errors import ConfigError, DataError
 from cathx.fileio import atomic_write_bytes, atomic_write_text
 from cathx.structures import Sample
 
@@ -60,19 +60,58 @@ UID_PREFIX = "1.2.826.0.1.3680043.8.498"
 
 @dataclass(frozen=True)
 class ChestSynthConfig:
-    """Device prevalence and status mix of the generator (probabilities)."""
+    """Every factor the generator randomises, with its range; each can be switched off.
 
-    ett_prob: float = 0.45
-    ngt_prob: float = 0.45
-    cvc_prob: float = 0.75
-    second_cvc_prob: float = 0.12
-    swan_prob: float = 0.08
+    Widths are in pixels of a 512 px radiograph (scaled to the written size). Probabilities are
+    per study (per line for ``core_prob``, per CVC for ``picc_prob``, per ECG wire for
+    ``ecg_cross_prob``). An out-of-range value raises ConfigError naming the field.
+    """
+
+    ett_prob: float = 0.45  # studies with an endotracheal tube (scaled by the patient's habit)
+    ngt_prob: float = 0.45  # with a nasogastric tube
+    cvc_prob: float = 0.75  # with a central venous catheter
+    second_cvc_prob: float = 0.12  # a second CVC when there is one
+    swan_prob: float = 0.08  # with a Swan-Ganz catheter
     ett_status: tuple[float, float, float] = (0.15, 0.30, 0.55)  # Abnormal, Borderline, Normal
     ngt_status: tuple[float, float, float, float] = (0.15, 0.20, 0.25, 0.40)  # Abn, Border, Incompl, Normal
     cvc_status: tuple[float, float, float] = (0.17, 0.33, 0.50)  # Abnormal, Borderline, Normal
-    ecg_prob: float = 0.6
-    noise: float = 0.015
-    jpeg_quality: int = 95
+    picc_prob: float = 0.3  # CVCs entering from an arm (PICC) instead of the neck / subclavian
+    line_width: tuple[float, float] = (1.5, 4.0)  # radio-opaque line width, px at 512 px (0.5-10)
+    line_density: tuple[float, float] = (0.16, 0.36)  # peak added density of a line (0.02-1)
+    core_prob: float = 0.35  # lines drawn as a tube: two dense walls with a lighter (radiolucent) core
+    core_depth: tuple[float, float] = (0.3, 0.7)  # how much lighter the core is than a solid line (0-1)
+    ecg_prob: float = 0.6  # studies with ECG electrodes and wires (unlabelled distractors)
+    ecg_leads: tuple[int, int] = (2, 5)  # electrodes per study when present (1-12)
+    ecg_cross_prob: float = 0.5  # wires routed across a drawn line (overlapping distractor)
+    text_prob: float = 0.7  # burned-in text markers (side marker, PORTABLE, date) in the corners
+    noise: float = 0.015  # quantum noise standard deviation (0-0.2)
+    jpeg_quality: int = 95  # quality of the written JPEG files (10-100)
+
+    def __post_init__(self) -> None:
+        for name in ("ett_prob", "ngt_prob", "cvc_prob", "second_cvc_prob", "swan_prob", "picc_prob",
+                     "core_prob", "ecg_prob", "ecg_cross_prob", "text_prob"):
+            _check_range(name, getattr(self, name), 0.0, 1.0)
+        for name, count in (("ett_status", 3), ("ngt_status", 4), ("cvc_status", 3)):
+            mix = getattr(self, name)
+            if len(mix) != count or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-6:
+                raise ConfigError(f"synth.{name}: must be {count} non-negative shares adding up to 1, got {list(mix)}")
+        _check_interval("line_width", self.line_width, 0.5, 10.0)
+        _check_interval("line_density", self.line_density, 0.02, 1.0)
+        _check_interval("core_depth", self.core_depth, 0.0, 1.0)
+        _check_interval("ecg_leads", self.ecg_leads, 1, 12)
+        _check_range("noise", self.noise, 0.0, 0.2)
+        _check_range("jpeg_quality", self.jpeg_quality, 10, 100)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"synth.{name}: must be between {low:g} and {high:g}, got {value!r}")
+
+
+def _check_interval(name: str, value: tuple, low: float, high: float) -> None:
+    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
+        raise ConfigError(f"synth.{name}: must be [min, max] with {low:g} <= min <= max <= {high:g}, "
+                          f"got {list(value)}")
 
 
 ETT_STATUS = ("Abnormal", "Borderline", "Normal")
@@ -213,6 +252,38 @@ class _Canvas:
         thickness = max(1, int(round(width * self.size * self.anatomy.zoom)))
         cv2.polylines(mask, [self._fixed(path)], False, 255, thickness, cv2.LINE_AA, 4)
         return self._soft(mask, blur)
+
+    def add_line(self, path: np.ndarray, width: float, density: float, core: float = 0.0) -> None:
+        """Add a radio-opaque line along normalised ``path`` to the image.
+
+        ``width`` is the line's projected width in pixels of this image. The profile across it is
+        that of a cylinder (chord length 2 sqrt(R^2 - d^2), peak ``density``); ``core`` > 0 hollows
+        it into a tube whose inner half-width is 0.55 R, the centre ``core`` x lighter, so two dense
+        walls show beside a radiolucent lumen. Rendered 4x supersampled in the line's bounding box
+        (distance transform to the centreline), then area-averaged, so sub-pixel widths stay exact.
+        """
+        points = self.px(path)
+        radius = max(width, 0.3) / 2.0
+        pad = int(math.ceil(radius)) + 2
+        x0 = max(0, int(math.floor(points[:, 0].min())) - pad)
+        y0 = max(0, int(math.floor(points[:, 1].min())) - pad)
+        x1 = min(self.size, int(math.ceil(points[:, 0].max())) + pad + 1)
+        y1 = min(self.size, int(math.ceil(points[:, 1].max())) + pad + 1)
+        if x1 <= x0 or y1 <= y0:
+            return
+        factor = 4
+        centreline = np.full(((y1 - y0) * factor, (x1 - x0) * factor), 255, np.uint8)
+        # Pixel i spans [i - 0.5, i + 0.5]; sub-pixel j of it has its centre at (j + 0.5) / factor - 0.5.
+        fine = ((points - (x0, y0)) + 0.5) * factor - 0.5
+        cv2.polylines(centreline, [np.round(fine * 16).astype(np.int32).reshape(-1, 1, 2)], False, 0, 1,
+                      cv2.LINE_8, 4)
+        distance = cv2.distanceTransform(centreline, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) / factor
+        profile = np.sqrt(np.maximum(radius**2 - distance**2, 0.0))
+        if core > 0:
+            inner = 0.55 * radius
+            profile -= core * np.sqrt(np.maximum(inner**2 - distance**2, 0.0))
+        profile = cv2.resize(profile / radius, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+        self.image[y0:y1, x0:x1] += density * profile
 
     def _soft(self, mask: np.ndarray, blur: float) -> np.ndarray:
         out = mask.astype(np.float32) / 255.0
@@ -391,6 +462,7 @@ def ngt_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
 
 
 _CVC_ENTRIES = ("right_ij", "left_ij", "right_subclavian", "left_subclavian")
+PICC_ENTRIES = ("right_arm", "left_arm")  # peripherally inserted: basilic / cephalic vein of an arm
 
 
 def _cvc_route(an: Anatomy, entry: str) -> tuple[np.ndarray, np.ndarray]:
@@ -403,6 +475,11 @@ def _cvc_route(an: Anatomy, entry: str) -> tuple[np.ndarray, np.ndarray]:
                              (sx, an.apex + 0.13)],
         "left_subclavian": [(cx + 0.5, an.apex + 0.09), (cx + 0.28, an.apex + 0.07), (cx + 0.08, an.apex + 0.09),
                             (sx, an.apex + 0.14)],
+        # Up the arm beside the chest wall (entering at the image edge), through the axilla.
+        "right_arm": [(cx - 0.58, an.apex + 0.42), (cx - 0.47, an.apex + 0.25), (cx - 0.4, an.apex + 0.14),
+                      (cx - 0.27, an.apex + 0.08), (cx - 0.12, an.apex + 0.09), (sx, an.apex + 0.13)],
+        "left_arm": [(cx + 0.58, an.apex + 0.42), (cx + 0.47, an.apex + 0.25), (cx + 0.4, an.apex + 0.14),
+                     (cx + 0.27, an.apex + 0.08), (cx + 0.08, an.apex + 0.09), (sx, an.apex + 0.14)],
     }[entry]
     route = spline([*start, (sx, an.carina[1]), (sx + 0.003, an.caj_y), (sx + 0.01, an.caj_y + 0.1 * an.scale)], 16)
     return route, spline(start, 16)
@@ -449,30 +526,64 @@ def swan_path(an: Anatomy, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([ra, heart[1:]])
 
 
-def _draw_device(cv: _Canvas, device: Device, rng: np.random.Generator) -> None:
+def _line_style(cfg: ChestSynthConfig, rng: np.random.Generator, size: int) -> tuple[float, float, float]:
+    """(width in px of this image, peak density, core depth) of one drawn line."""
+    width = rng.uniform(*cfg.line_width) * size / 512.0
+    core = rng.uniform(*cfg.core_depth) if rng.random() < cfg.core_prob else 0.0
+    return width, rng.uniform(*cfg.line_density), core
+
+
+def _draw_device(cv: _Canvas, device: Device, cfg: ChestSynthConfig, rng: np.random.Generator) -> None:
     path = device.path
+    width, density, core = _line_style(cfg, rng, cv.size)
     if device.kind == "ett":
-        cv.image += 0.07 * cv.stroke_mask(path, 0.02, 0.002)  # the plastic tube
-        edge = path + np.array([0.006, 0.0])
-        cv.image += 0.28 * cv.stroke_mask(edge, 0.0035)  # its radiopaque stripe
-    elif device.kind == "ngt":
-        cv.image += 0.26 * cv.stroke_mask(path, 0.0075)
-    elif device.kind == "cvc":
-        cv.image += 0.30 * cv.stroke_mask(path, 0.008)
+        cv.image += 0.07 * cv.stroke_mask(path, 0.02, 0.002)  # the plastic tube, faint and wide
+        cv.add_line(path + np.array([0.006, 0.0]), width, density, core)  # its radio-opaque stripe
     else:
-        cv.image += 0.30 * cv.stroke_mask(path, 0.009)
+        cv.add_line(path, width, density, core)
+    if device.kind == "swan":
         cv.image += 0.2 * cv.fill_mask(_ellipse(tuple(path[-1]), 0.006, 0.006))  # balloon tip
 
 
-def _draw_ecg_leads(cv: _Canvas, rng: np.random.Generator) -> None:
-    """Electrode stickers and their wires: radiopaque distractors that are not lines to classify."""
-    for _ in range(int(rng.integers(2, 5))):
+def _draw_ecg_leads(cv: _Canvas, cfg: ChestSynthConfig, devices: Sequence[Device], rng: np.random.Generator) -> None:
+    """Electrode stickers and their wires: line-like distractors that are not lines to classify.
+
+    A wire has the width range of the devices; with ``ecg_cross_prob`` it is routed through a point
+    of a drawn device, so the two cross.
+    """
+    for _ in range(int(rng.integers(cfg.ecg_leads[0], cfg.ecg_leads[1] + 1))):
         centre = np.array([rng.uniform(0.08, 0.92), rng.uniform(0.08, 0.6)])
         cv.image += 0.35 * cv.stroke_mask(_ellipse(tuple(centre), 0.014, 0.014, 0, 24)[[*range(24), 0]], 0.003)
         cv.image += 0.4 * cv.fill_mask(_ellipse(tuple(centre), 0.004, 0.004, 0, 12))
         edge = np.array([rng.choice([-0.1, 1.1]), rng.uniform(0.0, 1.0)])
         mid = (centre + edge) / 2 + rng.normal(0, 0.08, 2)
-        cv.image += 0.13 * cv.stroke_mask(spline([centre, mid, edge], 12), 0.003)
+        if devices and rng.random() < cfg.ecg_cross_prob:
+            path = devices[int(rng.integers(len(devices)))].path
+            mid = path[int(rng.uniform(0.25, 0.75) * (len(path) - 1))]
+        width, density, core = _line_style(cfg, rng, cv.size)
+        cv.add_line(spline([centre, mid, edge], 12), width, 0.6 * density, core)
+
+
+_MARKER_TEXTS = ("PORTABLE", "AP", "SUPINE", "ERECT", "SEMI-ERECT", "MOBILE", "ICU", "CHEST AP")
+
+
+def _burn_in_text(image: np.ndarray, rng: np.random.Generator) -> None:
+    """Burned-in annotations written on the processed image: a side marker, a view label, a time."""
+    size = image.shape[0]
+    texts = [str(rng.choice(["R", "L"])), str(rng.choice(_MARKER_TEXTS)),
+             f"{rng.integers(1, 29):02d}/{rng.integers(1, 13):02d} {rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}"]
+    corners = rng.permutation(4)
+    overlay = np.zeros(image.shape, np.uint8)
+    for text, corner in zip(texts[:int(rng.integers(1, 4))], corners):
+        scale = size / 512.0 * rng.uniform(0.6, 1.3)
+        thickness = max(1, int(round(scale * rng.uniform(1.0, 2.5))))
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        margin = int(size * rng.uniform(0.02, 0.06))
+        x = margin if corner % 2 == 0 else max(0, size - margin - w)
+        y = margin + h if corner < 2 else size - margin
+        cv2.putText(overlay, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, int(rng.integers(200, 256)), thickness,
+                    cv2.LINE_AA)
+    np.maximum(image, overlay.astype(np.float32) / 255.0, out=image)
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,14 +651,17 @@ def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthCon
     if rng.random() < min(1.0, cfg.cvc_prob * propensity[2]):
         for _ in range(2 if rng.random() < cfg.second_cvc_prob else 1):
             status = str(rng.choice(CVC_STATUS, p=cfg.cvc_status))
-            devices.append(Device(f"CVC - {status}", cvc_path(an, status, rng), "cvc"))
+            entry = str(rng.choice(PICC_ENTRIES, p=(0.6, 0.4))) if rng.random() < cfg.picc_prob else None
+            devices.append(Device(f"CVC - {status}", cvc_path(an, status, rng, entry), "cvc"))
     if rng.random() < min(1.0, cfg.swan_prob * propensity[3]):
         devices.append(Device(LABELS[-1], swan_path(an, rng), "swan"))
-    if rng.random() < cfg.ecg_prob:
-        _draw_ecg_leads(cv, rng)
     for device in devices:
-        _draw_device(cv, device, rng)
+        _draw_device(cv, device, cfg, rng)
+    if rng.random() < cfg.ecg_prob:
+        _draw_ecg_leads(cv, cfg, devices, rng)
     image = _expose(cv.image, rng, cfg.noise)
+    if rng.random() < cfg.text_prob:
+        _burn_in_text(image, rng)
     labels = np.zeros(len(LABELS), np.float32)
     lines = []
     for device in devices:
