@@ -137,3 +137,34 @@ def test_criterion_reads_stride_from_shapes():
         assert losses["det"].max().item() < 1e-3
     with pytest.raises(ValueError, match="not an integer stride"):
         criterion({"heatmap": torch.zeros(3, 1, 5, 5)}, batch)
+
+
+def test_focal_loss_batch_normalisation_is_centernets_hand_computed():
+    # Image 0: one positive predicted 0.5 -> S_0 = 0.25 * log 0.5. Image 1: three positives predicted 0.5
+    # -> S_1 = 3 * 0.25 * log 0.5. Negatives sit at target 1 (weight (1 - y)^4 = 0), so they add nothing.
+    logits = torch.zeros(2, 1, 1, 4)
+    target = torch.ones(2, 1, 1, 4)
+    positive = torch.tensor([[True, False, False, False], [True, True, True, False]]).reshape(2, 1, 1, 4)
+    unit = -0.25 * math.log(0.5)
+    per_image = centernet_focal_loss(logits, target, positive, normalisation="image")
+    assert per_image.tolist() == pytest.approx([unit / 1, 3 * unit / 3])
+    per_batch = centernet_focal_loss(logits, target, positive, normalisation="batch")
+    # CenterNet: -(S_0 + S_1) / 4 positives = unit; per image S_b * B / 4 so the batch mean is that value
+    assert per_batch.tolist() == pytest.approx([unit * 2 / 4, 3 * unit * 2 / 4])
+    assert per_batch.mean().item() == pytest.approx(unit)
+    # the default stays per image (callers outside training); training's config default is "batch"
+    assert centernet_focal_loss(logits, target, positive).tolist() == pytest.approx(per_image.tolist())
+    with pytest.raises(ValueError, match="choose from batch, image"):
+        centernet_focal_loss(logits, target, positive, normalisation="sample")
+
+
+def test_criterion_focal_normalisation_option():
+    batch = make_batch()
+    outputs = {"heatmap": torch.zeros(3, 1, 8, 8), "size": torch.zeros(3, 2, 8, 8)}
+    image = MultiTaskCriterion(focal_normalisation="image").compute(outputs, batch).components["focal"]
+    both = MultiTaskCriterion(focal_normalisation="batch").compute(outputs, batch).components["focal"]
+    # two labelled images with 2 electrodes each (the third has none): batch mean positives = 4 / 3 per image
+    torch.testing.assert_close(both[:2], image[:2] * 2 / (4 / 3))
+    assert both[2] == 0
+    with pytest.raises(ValueError, match="choose from batch, image"):
+        MultiTaskCriterion(focal_normalisation="none")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from cathx.config import to_dict
@@ -51,3 +52,37 @@ def test_resume_refuses_a_folder_of_another_experiment(tmp_path):
     check_same_experiment(cfg, tmp_path / "absent.yaml")  # nothing saved yet
     with pytest.raises(CathxError, match=r"holds a run of another config \(model differ"):
         check_same_experiment(replace(cfg, model={"encoder": "resnet34"}), saved)
+
+
+def test_paper_preset_reaches_the_module():
+    # focal loss normalised per batch; a segmentation-only stage trains unweighted (prioritization.stages)
+    module = tiny_module()
+    assert module.criterion.focal_normalisation == "batch"
+    assert module.priority.task_kpi == "set" and module.prioritizer.topk_ties == "strict"
+    model = to_dict(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8))
+    pretrain = CathxModule(model, to_dict(PrioritizationConfig()), to_dict(OptimConfig()), ("segmentation",),
+                           num_samples=4, total_steps=2)
+    assert pretrain.prioritizer.task_weighting == "constant" and pretrain.prioritizer.sample_selection == "none"
+    legacy = CathxModule(model, to_dict(PrioritizationConfig(stages="all")), to_dict(OptimConfig()),
+                         ("segmentation",), num_samples=4, total_steps=2, loss={"focal_normalisation": "image"})
+    assert legacy.prioritizer.sample_selection == "topk-hard" and legacy.criterion.focal_normalisation == "image"
+
+
+def test_training_step_feeds_set_kpis_to_the_prioritizer():
+    module = tiny_module()
+    generator = torch.Generator().manual_seed(0)
+    batch = {"image": torch.rand(2, 1, 64, 64, generator=generator),
+             "mask": (torch.rand(2, 1, 64, 64, generator=generator) > 0.8).float(),
+             "has_mask": torch.tensor([True, True]),
+             "electrodes": torch.tensor([[[10.0, 10.0], [30.0, 40.0]], [[50.0, 20.0], [0.0, 0.0]]]),
+             "electrode_sizes": torch.full((2, 2, 2), 4.0),
+             "electrode_valid": torch.tensor([[True, True], [True, False]]),
+             "has_electrodes": torch.tensor([True, True]), "index": torch.tensor([0, 1])}
+    loss = module.training_step(batch, 0)
+    assert torch.isfinite(loss)
+    _, _, kpis, available, stats = module._losses_and_kpis(batch)
+    from cathx.metrics.kpi import pooled_kpi
+
+    # the first observation initialises kappa_bar to the batch's set KPI (stats pooled), not the mean
+    expected = float(pooled_kpi(stats["segmentation"], "iou"))
+    assert float(module.prioritizer.kappa_bar["segmentation"]) == pytest.approx(expected, abs=1e-6)

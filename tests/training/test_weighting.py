@@ -197,3 +197,109 @@ def test_prioritizer_task_and_bank_ema_with_unequal_alphas():
     assert float(out.task["segmentation"]) == pytest.approx(1 / 0.58)
     # bank EMA per sample: 0.25 * new + 0.75 * old -> [0.25 + 0.6, 0 + 0.3] (swapped: [0.95, 0.1])
     assert p.bank["segmentation"].tolist() == pytest.approx([0.85, 0.3])
+
+
+# ----------------------------------------------------------------------------- paper fidelity (issue 13, item 6)
+
+
+def test_set_task_kpi_eq5_errors_0_and_10_px():
+    # (b) two one-electrode samples with errors 0 and 10 px, tau = 2: the KPI of the set is
+    # 1 / (1 + 5 / 2) = 0.286; the mean of the per-sample KPIs (1 and 1/6) would be 0.583.
+    stats = {"segmentation": T([[0.0, 1.0], [0.0, 1.0]]), "detection": T([[0.0, 1.0], [10.0, 1.0]])}
+    kpis = {"segmentation": T([1.0, 1.0]), "detection": T([1.0, 1 / 6])}
+    available = {t: torch.ones(2, dtype=torch.bool) for t in kpis}
+    losses = {t: torch.ones(2) for t in kpis}
+    kinds = {"segmentation": "iou", "detection": "mae"}
+    paper = Prioritizer(("segmentation", "detection"), 2, task_kpi="set", kpi_kinds=kinds, tau=2.0,
+                        sample_selection="none")
+    out = paper(losses, kpis, available, T([0, 1]), stats=stats)
+    assert float(paper.kappa_bar["detection"]) == pytest.approx(1 / 3.5)
+    assert float(out.task["detection"]) == pytest.approx(3.5)
+    legacy = Prioritizer(("segmentation", "detection"), 2, task_kpi="mean-of-samples", sample_selection="none")
+    legacy(losses, kpis, available, T([0, 1]))
+    assert float(legacy.kappa_bar["detection"]) == pytest.approx(7 / 12)
+    # the set KPI pools only available samples: without sample 1 it is sample 0's alone
+    paper(losses, kpis, {**available, "detection": T([True, False])}, T([0, 1]), stats=stats)
+    assert float(paper.kappa_bar["detection"]) == pytest.approx(0.1 * 1.0 + 0.9 / 3.5)
+    with pytest.raises(ValueError, match="statistics"):
+        paper(losses, kpis, available, T([0, 1]))
+
+
+def test_topk_hard_applies_the_eta_threshold_after_the_filter():
+    # (c) bank difficulties [0.1, 0.9, 0.5, 0.7], K = 3 of 4: Top-K = {0.9, 0.7, 0.5}; then
+    # delta = [D > eta = 0.5] drops the 0.5 sample (Top-K x hard), as topk-soft is Top-K x soft.
+    bank = T([0.1, 0.9, 0.5, 0.7])
+    seen = torch.ones(4, dtype=torch.bool)
+    assert select_samples("topk-hard", bank, bank, seen, 0.75).tolist() == [0, 1, 1, 1]  # filter only
+    assert select_samples("topk-hard", bank, bank, seen, 0.75, eta=0.5).tolist() == [0, 1, 0, 1]
+    assert select_samples("topk-hard", bank, bank, seen, 0.75, eta=0.4).tolist() == [0, 1, 1, 1]
+    hard = select_samples("hard", bank, bank, seen, 0.75)
+    topk = select_samples("topk-hard", bank, bank, seen, 0.75)
+    assert select_samples("topk-hard", bank, bank, seen, 0.75, eta=0.5).tolist() == (topk * hard).tolist()
+    assert select_samples("hard", bank, bank, seen, 0.75, hard_threshold=0.6).tolist() == [0, 1, 0, 1]
+
+
+def test_strict_topk_keeps_exactly_k_of_tied_samples():
+    # (e) every KPI at the floor (difficulty 5/6): K = ceil(0.5 * 4) = 2, so exactly 2 are kept
+    from cathx.training.weighting import tie_order, topk_members
+
+    bank = torch.full((4,), 5 / 6)
+    seen = torch.ones(4, dtype=torch.bool)
+    assert select_samples("topk-hard", bank, bank, seen, 0.5).tolist() == [1, 1, 1, 1]  # keep-all ties
+    order = T([0, 1, 2, 3])
+    strict = select_samples("topk-hard", bank, bank, seen, 0.5, indices=T([0, 1, 2, 3]), order=order)
+    assert strict.tolist() == [1, 1, 0, 0]  # ties broken by the order, lower first
+    assert topk_members(bank, seen, 0.5, T([3, 2, 1, 0])).tolist() == [False, False, True, True]
+    # a strictly harder sample still wins over the order; unseen entries are never ranked
+    bank2 = T([0.5, 0.5, 0.9, 0.5, 0.0])
+    seen2 = T([True, True, True, True, False])
+    assert topk_members(bank2, seen2, 0.5, T([0, 1, 2, 3, 4])).tolist() == [True, False, True, False, False]
+    # the order is a permutation drawn from the step: reproducible, and it rotates over steps
+    assert tie_order(6, 3).tolist() == tie_order(6, 3).tolist()
+    assert sorted(tie_order(6, 3).tolist()) == list(range(6))
+    assert any(tie_order(6, s).tolist() != tie_order(6, 0).tolist() for s in range(1, 4))
+
+
+def test_prioritizer_strict_ties_select_k_over_the_bank():
+    # 8 samples all at the detection floor 1/6, K = 50 %: over the bank exactly 4 are members,
+    # and the selected ones of each batch are members
+    from cathx.training.weighting import tie_order, topk_members
+
+    p = Prioritizer(("detection",), 8, topk_start=0.5, topk_end=0.5, topk_ties="strict", topk_hard="threshold",
+                    total_steps=2)
+    floor = torch.full((4,), 1 / 6)
+    for indices in ([0, 1, 2, 3], [4, 5, 6, 7]):
+        step = p.step
+        out = p({"detection": torch.ones(4)}, {"detection": floor}, {"detection": torch.ones(4, dtype=torch.bool)},
+                T(indices))
+        members = topk_members(1 - p.bank["detection"], p.bank_seen["detection"], 0.5, tie_order(8, step))
+        assert int(members.sum()) == math.ceil(0.5 * int(p.bank_seen["detection"].sum()))
+        assert out.sample["detection"].tolist() == members[T(indices)].float().tolist()
+    legacy = Prioritizer(("detection",), 8, topk_start=0.5, topk_end=0.5, total_steps=2)
+    out = legacy({"detection": torch.ones(4)}, {"detection": floor}, {"detection": torch.ones(4, dtype=torch.bool)},
+                 T([0, 1, 2, 3]))
+    assert out.sample["detection"].tolist() == [1, 1, 1, 1]  # keep-all: nothing filtered at the floor
+
+
+def test_single_task_stage_is_unweighted_under_multitask_only():
+    # (a) a segmentation-only stage trains every sample with task weight 1 under the paper preset
+    from cathx.training.config import PrioritizationConfig, preset_config, stage_prioritization
+    from cathx.training.weighting import build_prioritizer
+
+    paper = PrioritizationConfig()
+    pretrain = stage_prioritization(paper, ("segmentation",))
+    assert (pretrain.task_weighting, pretrain.sample_selection) == ("constant", "none")
+    assert stage_prioritization(paper, ("segmentation", "detection")) == paper
+    legacy = preset_config("legacy")
+    assert stage_prioritization(legacy, ("segmentation",)) == legacy
+    p = build_prioritizer(pretrain, ("segmentation",), num_samples=2, total_steps=2)
+    losses = {"segmentation": T([0.8, 0.2])}
+    kpis = {"segmentation": T([0.2, 0.9])}
+    stats = {"segmentation": T([[8.0, 10.0], [1.0, 10.0]])}
+    out = p(losses, kpis, {"segmentation": T([True, True])}, T([0, 1]), stats=stats)
+    assert float(out.task["segmentation"]) == 1.0
+    assert out.sample["segmentation"].tolist() == [1, 1]
+    assert float(out.total) == pytest.approx(0.5)  # (0.8 + 0.2) / 2, where 1/kappa_bar would give 0.5 / 0.45
+    everywhere = build_prioritizer(stage_prioritization(legacy, ("segmentation",)), ("segmentation",), 2, 2)
+    out = everywhere(losses, kpis, {"segmentation": T([True, True])}, T([0, 1]))
+    assert float(out.task["segmentation"]) == pytest.approx(1 / 0.55)  # all: 1 / mean KPI

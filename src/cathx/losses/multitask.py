@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from cathx.heatmap import DEFAULT_MIN_SIGMA, encode_targets, heatmap_stride
-from cathx.losses.detection import centernet_focal_loss, size_l1_loss
+from cathx.losses.detection import FOCAL_NORMALISATIONS, centernet_focal_loss, size_l1_loss
 from cathx.losses.segmentation import bce_loss, soft_dice_loss, soft_iou_loss
 
 # "bce-iou": the paper's Eq. 8; "dice": soft Dice alone, as the catheter-segmentation seed trains its U-Net
@@ -38,7 +38,9 @@ class MultiTaskCriterion(nn.Module):
 
     Tasks follow the model's outputs: "seg" when "mask" is present, "det" when "heatmap" is.
     seg = BCE + soft IoU (``segmentation_loss`` "bce-iou", the paper) or soft Dice ("dice");
-    det = focal + size_weight * L1(size) (lambda = 1 in the paper).
+    det = focal + size_weight * L1(size) (lambda = 1 in the paper); ``focal_normalisation`` "batch"
+    divides the focal sums by the batch's positives as CenterNet does, "image" by each image's own
+    (see cathx.losses.detection.centernet_focal_loss; training's config default is "batch").
     ``batch`` is a collated cathx.data.datasets.SampleDataset batch (image, mask, has_mask,
     electrodes, electrode_sizes, electrode_valid, has_electrodes). Samples without a label for a
     task get loss 0 for it, with no NaN in values or gradients. ``stride`` of the heatmap: None
@@ -46,10 +48,13 @@ class MultiTaskCriterion(nn.Module):
     """
 
     def __init__(self, size_weight: float = 1.0, stride: int | None = None, min_sigma: float = DEFAULT_MIN_SIGMA,
-                 segmentation_loss: str = "bce-iou") -> None:
+                 segmentation_loss: str = "bce-iou", focal_normalisation: str = "image") -> None:
         super().__init__()
         if segmentation_loss not in SEGMENTATION_LOSSES:
             raise ValueError(f"segmentation_loss {segmentation_loss!r}: choose from {', '.join(SEGMENTATION_LOSSES)}")
+        if focal_normalisation not in FOCAL_NORMALISATIONS:
+            raise ValueError(f"focal_normalisation {focal_normalisation!r}: choose from {', '.join(FOCAL_NORMALISATIONS)}")
+        self.focal_normalisation = focal_normalisation
         self.segmentation_loss = segmentation_loss
         self.size_weight = size_weight
         self.stride = stride
@@ -82,7 +87,10 @@ class MultiTaskCriterion(nn.Module):
             image_size = tuple(batch["image"].shape[-2:])
             stride = self.stride or heatmap_stride(image_size, tuple(heatmap.shape[-2:]))
             targets = self.targets(batch, image_size=image_size, device=heatmap.device, stride=stride)
-            focal = _masked(centernet_focal_loss(heatmap, targets["heatmap"], targets["positive"]), avail)
+            # an unlabelled image's centres must not count among the batch's positives
+            positive = targets["positive"] & avail.reshape(-1, 1, 1, 1)
+            focal = _masked(centernet_focal_loss(heatmap, targets["heatmap"], positive,
+                                                 normalisation=self.focal_normalisation), avail)
             terms = focal
             if "size" in outputs:
                 size = _masked(size_l1_loss(outputs["size"], targets["size"], targets["positive"]), avail)

@@ -6,7 +6,7 @@ ConfigError naming the file, the key and the valid choices (see cathx.config).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,27 @@ SAMPLE_SELECTIONS = ("none", "soft", "hard", "fixed-30", "fixed-50", "fixed-70",
 DETECTION_KPIS = ("mae", "rmse", "focal")
 SEGMENTATION_KPIS = ("iou", "dice", "ce")
 SEGMENTATION_LOSSES = ("bce-iou", "dice")  # kept in step with cathx.losses.SEGMENTATION_LOSSES (a test checks)
+FOCAL_NORMALISATIONS = ("batch", "image")  # kept in step with cathx.losses.detection.FOCAL_NORMALISATIONS
+TASK_KPIS = ("set", "mean-of-samples")
+PRIORITIZED_STAGES = ("multitask-only", "all")
+TOPK_HARD_MODES = ("threshold", "filter-only")
+TOPK_TIES = ("strict", "keep-all")
+
+# Named presets of the choices where cathx's first implementation departed from the paper (issue 13,
+# item 6). A preset fills in the keys a config does not set; keys set explicitly win. "legacy" is the
+# behaviour before presets existed (runs and results recorded until then).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "prioritization": {"task_kpi": "set", "stages": "multitask-only", "topk_hard": "threshold",
+                           "topk_ties": "strict"},
+        "loss": {"focal_normalisation": "batch"},
+    },
+    "legacy": {
+        "prioritization": {"task_kpi": "mean-of-samples", "stages": "all", "topk_hard": "filter-only",
+                           "topk_ties": "keep-all"},
+        "loss": {"focal_normalisation": "image"},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -32,8 +53,26 @@ class PrioritizationConfig:
         ``topk_start`` to ``topk_end`` of the bank over the stage; topk-soft weights them by 1 - kappa_i).
     detection_kpi / segmentation_kpi: kappa_d = 1 / (1 + E / tau) with E the MAE or RMSE of electrode
         localisation (cathx.metrics.kpi); kappa_s = IoU or Dice; focal / ce = exp(-per-sample focal / BCE).
+    preset: "paper" or "legacy" (PRESETS): fills in task_kpi, stages, topk_hard, topk_ties and
+        loss.focal_normalisation where the config leaves them out (done by load_train_config /
+        train_config_from_dict; `prioritization: paper` is shorthand for `prioritization: {preset: paper}`).
+    task_kpi: set = the KPI of the batch as a set (Eq. 5: pooled IoU, MAE of all electrodes);
+        mean-of-samples = the mean of the per-sample KPIs.
+    stages: multitask-only = single-task stages (pretraining) train unweighted, every sample, task
+        weight 1 (the paper prioritizes in the multi-task stage); all = every stage prioritizes.
+    topk_hard: threshold = Top-K filter, then delta = [1 - kappa_i > eta] (Eq. 3's "threshold after
+        top-k filtering"); filter-only = Top-K membership alone.
+    topk_ties: strict = exactly K samples, ties at the K-th difficulty broken by a permutation drawn
+        from the step number (deterministic, the same on every DDP rank, rotating over steps);
+        keep-all = every sample tied with the K-th is kept.
     """
 
+    preset: str = field(default="paper", metadata=choices(*PRESETS))
+    task_kpi: str = field(default="set", metadata=choices(*TASK_KPIS))
+    stages: str = field(default="multitask-only", metadata=choices(*PRIORITIZED_STAGES))
+    topk_hard: str = field(default="threshold", metadata=choices(*TOPK_HARD_MODES))
+    topk_ties: str = field(default="strict", metadata=choices(*TOPK_TIES))
+    eta: float = 0.5  # hard-assignment threshold on the difficulty 1 - kappa_i (hard, and topk-hard with threshold)
     task_weighting: str = field(default="dtp-kpi", metadata=choices(*TASK_WEIGHTINGS))
     sample_selection: str = field(default="topk-hard", metadata=choices(*SAMPLE_SELECTIONS))
     detection_kpi: str = field(default="mae", metadata=choices(*DETECTION_KPIS))
@@ -123,10 +162,13 @@ class TrainerConfig:
 @dataclass(frozen=True)
 class LossConfig:
     """segmentation: "bce-iou" (the paper's Eq. 8) or "dice" (the catheter-segmentation seed's U-Net);
-    size_weight: lambda of the L1 size term in the detection loss (1 in the paper)."""
+    size_weight: lambda of the L1 size term in the detection loss (1 in the paper);
+    focal_normalisation: "batch" (CenterNet) or "image" (set by the prioritization preset unless given)."""
 
     segmentation: str = field(default="bce-iou", metadata=choices(*SEGMENTATION_LOSSES))
     size_weight: float = 1.0
+    # focal heatmap loss divided by the batch's positives (CenterNet, the paper) or each image's own
+    focal_normalisation: str = field(default="batch", metadata=choices(*FOCAL_NORMALISATIONS))
 
 
 @dataclass(frozen=True)
@@ -151,6 +193,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
         value = getattr(p, name)
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"{where}.prioritization.{name}: must be in (0, 1], got {value}")
+    if not 0.0 <= p.eta < 1.0:
+        raise ConfigError(f"{where}.prioritization.eta: must be in [0, 1), got {p.eta}")
     unknown = sorted(set(p.constant_weights) - {"segmentation", "detection"})
     if unknown:
         raise ConfigError(
@@ -209,18 +253,74 @@ def _check_model(cfg: TrainConfig, where: str) -> None:
     from_dict(ModelConfig, dict(cfg.model), where=f"{where}.model")
 
 
+def apply_preset(data: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """``data`` (a TrainConfig mapping) with its prioritization preset's values filled in where the
+    mapping leaves them out; `prioritization: NAME` is shorthand for `{preset: NAME}`. No preset
+    named means "paper". Returns a new dict; ConfigError for an unknown preset lists the names."""
+    if not isinstance(data, dict):
+        return data
+    section = data.get("prioritization", {})
+    if isinstance(section, str):
+        section = {"preset": section}
+    if not isinstance(section, dict):
+        return data  # from_dict reports the wrong type
+    name = section.get("preset", "paper")
+    if name not in PRESETS:
+        raise ConfigError(f"{where}.prioritization.preset: invalid value {name!r}; choose from {', '.join(PRESETS)}")
+    out = dict(data)
+    out["prioritization"] = {**PRESETS[name]["prioritization"], **section, "preset": name}
+    loss = data.get("loss", {})
+    if isinstance(loss, dict):
+        out["loss"] = {**PRESETS[name]["loss"], **loss}
+    return out
+
+
+def preset_config(name: str, **overrides: Any) -> PrioritizationConfig:
+    """PrioritizationConfig of preset ``name`` (its loss part is not included) with ``overrides``."""
+    data = apply_preset({"prioritization": {"preset": name, **overrides}}, where="preset")
+    return from_dict(PrioritizationConfig, data["prioritization"], where="prioritization")
+
+
+def stage_prioritization(p: PrioritizationConfig, tasks: tuple[str, ...]) -> PrioritizationConfig:
+    """The prioritization a stage training ``tasks`` runs. With ``stages: multitask-only`` a
+    single-task stage trains unweighted: task weight 1, every sample, loss averaged over the batch
+    (KPIs are still tracked and logged); otherwise ``p`` itself."""
+    if p.stages == "all" or len(tasks) > 1:
+        return p
+    return replace(p, task_weighting="constant", constant_weights={t: 1.0 for t in ("segmentation", "detection")},
+                   sample_selection="none", normalize="batch")
+
+
+def upgrade_saved_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A config.yaml written before presets existed (no prioritization.preset) ran what is now the
+    "legacy" preset: return it with that preset's keys filled in, so it compares with a current config."""
+    import yaml
+
+    section = data.get("prioritization")
+    if not isinstance(section, dict) or "preset" in section:
+        return data
+    upgraded = apply_preset({**data, "prioritization": {**section, "preset": "legacy"}})
+    try:  # keys added since (e.g. eta) take their defaults, as the run used them
+        full = to_dict(from_dict(TrainConfig, upgraded, where="saved config"))
+    except ConfigError:
+        return upgraded
+    return yaml.safe_load(yaml.safe_dump(full, sort_keys=False))  # tuples -> lists, as in the saved file
+
+
 def load_train_config(path: Path | str) -> TrainConfig:
     """Read a YAML experiment config strictly; ConfigError names the file and the problem."""
     data = read_yaml_mapping(path)
     if not data:
         raise ConfigError(f"{path}: config is empty; see configs/demo.yaml for the keys")
+    data = apply_preset(data, where=str(path))
     cfg = from_dict(TrainConfig, data, where=str(path))
     _check_model(cfg, str(path))
     return validate(cfg, str(path))
 
 
 def train_config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig:
-    cfg = from_dict(TrainConfig, data, where=where)
+    """TrainConfig from a mapping (the YAML's content), its preset applied (apply_preset)."""
+    cfg = from_dict(TrainConfig, apply_preset(data, where), where=where)
     _check_model(cfg, where)
     return validate(cfg, where)
 

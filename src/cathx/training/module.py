@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from cathx.config import from_dict, to_dict
-from cathx.training.config import LossConfig, OptimConfig, PrioritizationConfig
-from cathx.training.weighting import build_prioritizer, kpi_from_loss
+from cathx.training.config import LossConfig, OptimConfig, PrioritizationConfig, stage_prioritization
+from cathx.training.weighting import build_prioritizer, kpi_kinds
 
 # task name (model and prioritizer) -> key of cathx.losses.MultiTaskCriterion
 LOSS_KEYS = {"segmentation": "seg", "detection": "det"}
@@ -25,27 +25,44 @@ LOSS_KEYS = {"segmentation": "seg", "detection": "det"}
 KPI_LOSS_COMPONENTS = {"segmentation": "bce", "detection": "focal"}
 
 
+def batch_kpi_stats(outputs: dict[str, Tensor], batch: dict[str, Tensor], components: dict[str, Tensor],
+                    tasks: tuple[str, ...], cfg: PrioritizationConfig) -> dict[str, Tensor]:
+    """Per-sample KPI statistics (B, 2) [num, den] per task (cathx.metrics.kpi): kappa_{t,i} of a row
+    and the KPI of a set of rows (Eq. 5) both follow from them. The loss-based ablation's rows are
+    (CE or focal loss, 1). NaN rows where the sample has no label for the task."""
+    from cathx.metrics.kpi import sample_kpi_stats
+
+    kinds = kpi_kinds(cfg, tasks)
+    wanted = {"mask"} if kinds.get("segmentation", "loss") != "loss" else set()
+    wanted |= {"heatmap", "size"} if kinds.get("detection", "loss") != "loss" else set()
+    measured = sample_kpi_stats({k: v for k, v in outputs.items() if k in wanted}, batch,
+                                segmentation=cfg.segmentation_kpi if cfg.segmentation_kpi != "ce" else "iou",
+                                detection=cfg.detection_kpi if cfg.detection_kpi != "focal" else "mae",
+                                cap=cfg.error_cap_px, score_threshold=cfg.peak_threshold)
+    stats = {}
+    for task in tasks:
+        if kinds[task] != "loss":
+            stats[task] = measured[LOSS_KEYS[task]].detach().float()
+        else:
+            loss = components[KPI_LOSS_COMPONENTS[task]].detach().float()
+            stats[task] = torch.stack([loss, torch.ones_like(loss)], dim=1)
+    return stats
+
+
 def batch_kpis(outputs: dict[str, Tensor], batch: dict[str, Tensor], components: dict[str, Tensor],
                tasks: tuple[str, ...], cfg: PrioritizationConfig) -> dict[str, Tensor]:
     """Per-sample KPI kappa_{t,i} (B,) per task (Eq. 5): precision metrics from cathx.metrics
     (IoU / Dice, 1 / (1 + MAE or RMSE / tau)) or, for the loss-based ablation, exp(-CE) / exp(-focal).
     NaN where the sample has no label for the task."""
-    from cathx.metrics import sample_kpis
+    return kpis_from_stats(batch_kpi_stats(outputs, batch, components, tasks, cfg), tasks, cfg)
 
-    precision = {t for t in tasks if (cfg.segmentation_kpi != "ce" if t == "segmentation" else cfg.detection_kpi != "focal")}
-    wanted = {"mask"} if "segmentation" in precision else set()
-    wanted |= {"heatmap", "size"} if "detection" in precision else set()
-    measured = sample_kpis({k: v for k, v in outputs.items() if k in wanted}, batch,
-                           segmentation=cfg.segmentation_kpi if cfg.segmentation_kpi != "ce" else "iou",
-                           detection=cfg.detection_kpi if cfg.detection_kpi != "focal" else "mae",
-                           tau=cfg.tau_px, cap=cfg.error_cap_px, score_threshold=cfg.peak_threshold)
-    kpis = {}
-    for task in tasks:
-        if task in precision:
-            kpis[task] = measured[LOSS_KEYS[task]].detach().float()
-        else:
-            kpis[task] = kpi_from_loss(components[KPI_LOSS_COMPONENTS[task]].detach().float())
-    return kpis
+
+def kpis_from_stats(stats: dict[str, Tensor], tasks: tuple[str, ...], cfg: PrioritizationConfig) -> dict[str, Tensor]:
+    """Per-sample KPIs (B,) from batch_kpi_stats' rows (NaN rows stay NaN)."""
+    from cathx.metrics.kpi import kpi_from_stats
+
+    kinds = kpi_kinds(cfg, tasks)
+    return {t: kpi_from_stats(stats[t], kinds[t], cfg.tau_px) for t in tasks}
 
 
 def last_shared_parameter(model: nn.Module) -> Tensor | None:
@@ -80,10 +97,13 @@ class CathxModule(L.LightningModule):
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         loss_cfg = from_dict(LossConfig, dict(loss or {}), where="loss")
-        self.criterion = MultiTaskCriterion(size_weight=loss_cfg.size_weight, segmentation_loss=loss_cfg.segmentation)
+        self.criterion = MultiTaskCriterion(size_weight=loss_cfg.size_weight, segmentation_loss=loss_cfg.segmentation,
+                                            focal_normalisation=loss_cfg.focal_normalisation)
         self.tasks = tuple(tasks)
         self.optim = from_dict(OptimConfig, dict(optim), where="optim")
-        self.priority = from_dict(PrioritizationConfig, dict(prioritization), where="prioritization")
+        # prioritization.stages: multitask-only (the paper) trains single-task stages unweighted
+        self.priority = stage_prioritization(from_dict(PrioritizationConfig, dict(prioritization),
+                                                       where="prioritization"), self.tasks)
         self.prioritizer = build_prioritizer(self.priority, self.tasks, num_samples, total_steps)
         self.total_steps = total_steps
         self._val: dict[str, list[Tensor]] = {}
@@ -95,25 +115,26 @@ class CathxModule(L.LightningModule):
         return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
 
     # -- one step --------------------------------------------------------------------------------
-    def _losses_and_kpis(self, batch: dict[str, Tensor]) -> tuple[dict, dict, dict, dict]:
+    def _losses_and_kpis(self, batch: dict[str, Tensor]) -> tuple[dict, dict, dict, dict, dict]:
         outputs = self.model(self._layout(batch["image"]))
         parts = self.criterion.compute(outputs, batch)
         losses = {t: parts.losses[LOSS_KEYS[t]] for t in self.tasks}
         available = {t: parts.available[LOSS_KEYS[t]] for t in self.tasks}
-        kpis = batch_kpis(outputs, batch, parts.components, self.tasks, self.priority)
-        return outputs, losses, kpis, available
+        stats = batch_kpi_stats(outputs, batch, parts.components, self.tasks, self.priority)
+        kpis = kpis_from_stats(stats, self.tasks, self.priority)
+        return outputs, losses, kpis, available, stats
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        _, losses, kpis, available = self._losses_and_kpis(batch)
+        _, losses, kpis, available, stats = self._losses_and_kpis(batch)
         weights = self.prioritizer(losses, kpis, available, batch["index"],
-                                   shared_parameter=last_shared_parameter(self.model))
+                                   shared_parameter=last_shared_parameter(self.model), stats=stats)
         size = len(batch["image"])
         self.log("train/loss", weights.total.detach(), prog_bar=True, batch_size=size)
         self.log_dict({f"train/{k}": v for k, v in weights.log.items()}, batch_size=size)
         return weights.total
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        _, losses, kpis, available = self._losses_and_kpis(batch)
+        _, losses, kpis, available, _ = self._losses_and_kpis(batch)
         for task in self.tasks:
             avail = available[task].bool()
             self._val.setdefault(f"kpi/{task}", []).append(kpis[task][avail].detach().cpu())

@@ -25,7 +25,13 @@ from cathx.config import to_dict
 from cathx.errors import CathxError
 from cathx.fileio import atomic_write_json, atomic_write_text
 from cathx.structures import Sample
-from cathx.training.config import StageConfig, TrainConfig, load_train_config, train_config_from_dict
+from cathx.training.config import (
+    StageConfig,
+    TrainConfig,
+    load_train_config,
+    train_config_from_dict,
+    upgrade_saved_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +121,16 @@ def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
     """
     if not saved.is_file():
         return
-    before = yaml.safe_load(saved.read_text()) or {}
+    before = upgrade_saved_config(yaml.safe_load(saved.read_text()) or {})  # a pre-preset run was "legacy"
     now = yaml.safe_load(yaml.safe_dump(to_dict(cfg)))  # the same round trip as the saved file (tuples -> lists)
     changed = sorted(k for k in set(before) | set(now) if k != "trainer" and before.get(k) != now.get(k))
     if changed:
+        preset = (before.get("prioritization") or {}).get("preset")
+        hint = ""
+        if isinstance(preset, str) and preset != (now.get("prioritization") or {}).get("preset"):
+            hint = f" (it ran prioritization preset {preset!r}: set `prioritization: {{preset: {preset}}}` to resume it)"
         raise CathxError(f"{saved.parent}: holds a run of another config ({', '.join(changed)} differ from "
-                         f"{saved.name}); choose another --out, or delete the folder to retrain")
+                         f"{saved.name}){hint}; choose another --out, or delete the folder to retrain")
 
 
 def _export(module, path: Path, extra: dict) -> Path:

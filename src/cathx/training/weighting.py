@@ -6,10 +6,13 @@ Notation follows the paper. For task t and sample i in a batch of N:
 * kappa_{t,i} in [0, 1]: per-sample KPI (IoU / Dice for segmentation; 1 / (1 + MAE / tau) or
   1 / (1 + RMSE / tau) for electrode localisation, from cathx.metrics.sample_kpis; exp(-loss)
   for the loss-based ablation). NaN KPIs (unlabelled samples) are treated as unavailable.
-* kappa_bar_t: exponential moving average of the batch KPI, kappa_bar = a * kappa + (1 - a) * kappa_bar.
+* kappa_bar_t: exponential moving average of the batch's task KPI, kappa_bar = a * kappa + (1 - a) * kappa_bar,
+  where the batch's KPI is that of the batch as a set (Eq. 5, ``task_kpi="set"``: pooled IoU, MAE over
+  all electrodes of the batch) or the mean of the per-sample KPIs (``"mean-of-samples"``).
 * bank: per-dataset-sample EMA of kappa_{t,i} (the "momentum update" of the paper's Fig. 3b),
   gathered across DDP ranks so every rank ranks the same samples.
-* delta_{t,i}: availability of the label times the sample-level selection (Top-K hard by default).
+* delta_{t,i}: availability of the label times the sample-level selection (Top-K hard by default:
+  exactly K bank entries, ties broken by a step-seeded permutation, then the hard threshold eta).
 * L_t = 1/N sum_i delta_{t,i} L_t(i)  (Eq. 1),  L_total = sum_t w_t L_t with w_t = 1 / kappa_bar_t (Eq. 6).
 
 The maths are small pure functions (tested on hand-computed values); ``Prioritizer`` holds the
@@ -97,13 +100,43 @@ def topk_threshold(bank_difficulty: Tensor, seen: Tensor, fraction: float) -> Te
     return values.topk(min(k, values.numel())).values[-1]
 
 
+def tie_order(num_samples: int, step: int) -> Tensor:
+    """Rank (num_samples,) of every bank entry among equals: a permutation drawn from ``step``, so
+    ties are broken the same way on every DDP rank and after a resume, and differently each step."""
+    generator = torch.Generator().manual_seed(int(step))
+    order = torch.empty(num_samples, dtype=torch.long)
+    order[torch.randperm(num_samples, generator=generator)] = torch.arange(num_samples)
+    return order
+
+
+def topk_members(bank_difficulty: Tensor, seen: Tensor, fraction: float, order: Tensor) -> Tensor:
+    """Strict Top^K of the seen bank entries: exactly K = ceil(fraction * seen) of them, the hardest,
+    ties at the K-th difficulty broken by ``order`` (lower first). Bool (num_samples,); with nothing
+    seen every entry is a member."""
+    candidates = seen.nonzero().flatten()
+    if candidates.numel() == 0:
+        return torch.ones_like(seen, dtype=torch.bool)
+    k = min(max(1, math.ceil(fraction * candidates.numel() - 1e-9)), candidates.numel())
+    by_order = candidates[torch.argsort(order[candidates], stable=True)]
+    by_difficulty = by_order[torch.argsort(bank_difficulty[by_order], descending=True, stable=True)]
+    members = torch.zeros_like(seen, dtype=torch.bool)
+    members[by_difficulty[:k]] = True
+    return members
+
+
 def select_samples(
-    mode: str, difficulty: Tensor, bank_difficulty: Tensor, seen: Tensor, fraction: float
+    mode: str, difficulty: Tensor, bank_difficulty: Tensor, seen: Tensor, fraction: float,
+    indices: Tensor | None = None, order: Tensor | None = None, eta: float | None = None,
+    hard_threshold: float = 0.5,
 ) -> Tensor:
     """Sample-level weights delta_i (B,) from per-sample difficulty 1 - kappa_i in [0, 1].
 
-    none: 1; soft: 1 - kappa_i; hard: [1 - kappa_i > 0.5]; fixed-*, topk-hard: [i in Top^K];
+    none: 1; soft: 1 - kappa_i; hard: [1 - kappa_i > hard_threshold]; fixed-*, topk-hard:
+    [i in Top^K], and with ``eta`` also [1 - kappa_i > eta] (Eq. 3: the hard threshold after Top-K);
     topk-soft: [i in Top^K] * (1 - kappa_i). ``fraction`` is K / bank size for Top-K modes.
+    Top^K: with ``indices`` (B,) dataset indices and ``order`` (tie_order) exactly K bank entries
+    (topk_members; a batch sample not in the bank is compared with the K-th difficulty); without,
+    every sample at least as hard as the K-th is kept, ties included.
     """
     ones = torch.ones_like(difficulty)
     if mode == "none":
@@ -111,11 +144,20 @@ def select_samples(
     if mode == "soft":
         return difficulty.clone()
     if mode == "hard":
-        return (difficulty > 0.5).float()
+        return (difficulty > hard_threshold).float()
     if mode.startswith("fixed-") or mode.startswith("topk-"):
         threshold = topk_threshold(bank_difficulty, seen, fraction)
-        inside = (difficulty >= threshold).float()
-        return inside * difficulty if mode == "topk-soft" else inside
+        inside = difficulty >= threshold
+        if indices is not None and order is not None:
+            members = topk_members(bank_difficulty, seen, fraction, order)
+            idx = indices.long().cpu()
+            inside = torch.where(seen[idx], members[idx], inside)
+        inside = inside.float()
+        if mode == "topk-soft":
+            return inside * difficulty
+        if mode == "topk-hard" and eta is not None:
+            return inside * (difficulty > eta).float()
+        return inside
     raise ValueError(f"unknown sample selection {mode!r}")
 
 
@@ -223,6 +265,12 @@ class Prioritizer:
         gradnorm_lr: float = 0.025,
         self_paced_start: float = 0.5,
         total_steps: int = 1,
+        task_kpi: str = "mean-of-samples",
+        kpi_kinds: Mapping[str, str] | None = None,
+        tau: float = 2.0,
+        topk_hard: str = "filter-only",
+        topk_ties: str = "keep-all",
+        eta: float = 0.5,
     ) -> None:
         self.tasks = tuple(tasks)
         self.num_samples = int(num_samples)
@@ -240,6 +288,20 @@ class Prioritizer:
         self.gradnorm_lr = gradnorm_lr
         self.self_paced_start = self_paced_start
         self.total_steps = int(total_steps)
+        if task_kpi not in ("set", "mean-of-samples"):
+            raise ValueError(f"unknown task KPI {task_kpi!r}; choose from set, mean-of-samples")
+        if topk_hard not in ("threshold", "filter-only"):
+            raise ValueError(f"unknown topk_hard {topk_hard!r}; choose from threshold, filter-only")
+        if topk_ties not in ("strict", "keep-all"):
+            raise ValueError(f"unknown topk_ties {topk_ties!r}; choose from strict, keep-all")
+        self.task_kpi = task_kpi
+        self.kpi_kinds = dict(kpi_kinds or {})
+        if task_kpi == "set" and set(self.tasks) - set(self.kpi_kinds):
+            raise ValueError(f"task_kpi 'set' needs kpi_kinds for every task {list(self.tasks)}")
+        self.tau = tau
+        self.topk_hard = topk_hard
+        self.topk_ties = topk_ties
+        self.eta = eta
         # state
         self.step = 0
         self.kappa_bar = {t: torch.tensor(1.0) for t in self.tasks}
@@ -261,15 +323,19 @@ class Prioritizer:
         return keep_fraction(self.step, self.total_steps, self.topk_start, self.topk_end)
 
     # -- update -------------------------------------------------------------------------------
-    def observe(self, kpis: Mapping[str, Tensor], available: Mapping[str, Tensor], indices: Tensor) -> None:
-        """Fold a batch's per-sample KPIs (gathered across ranks) into the task EMA and the bank."""
+    def observe(self, kpis: Mapping[str, Tensor], available: Mapping[str, Tensor], indices: Tensor,
+                stats: Mapping[str, Tensor] | None = None) -> None:
+        """Fold a batch's per-sample KPIs (gathered across ranks) into the task EMA and the bank.
+
+        The task KPI of the batch is the KPI of the set of its available samples (task_kpi "set",
+        pooled from ``stats``, (B, 2) rows of cathx.metrics.kpi) or the mean of their KPIs."""
         all_indices = gather(indices.detach().long().cpu())
         for task in self.tasks:
             kappa = gather(kpis[task].detach().float().cpu())
             avail = gather(available[task].detach().bool().cpu())
             if not bool(avail.any()):
                 continue
-            batch_kpi = kappa[avail].mean()
+            batch_kpi = self._task_kpi(task, kappa, avail, stats)
             if bool(self.kappa_seen[task]):
                 self.kappa_bar[task] = ema(self.kappa_bar[task], batch_kpi, self.alpha)
             else:
@@ -280,6 +346,16 @@ class Prioritizer:
             updated = torch.where(seen, ema(self.bank[task][idx], kappa[avail], self.sample_alpha), kappa[avail])
             self.bank[task][idx] = updated
             self.bank_seen[task][idx] = True
+
+    def _task_kpi(self, task: str, kappa: Tensor, avail: Tensor, stats: Mapping[str, Tensor] | None) -> Tensor:
+        if self.task_kpi == "mean-of-samples":
+            return kappa[avail].mean()
+        if stats is None or task not in stats:
+            raise ValueError("task_kpi 'set' needs the per-sample KPI statistics (stats=...)")
+        from cathx.metrics.kpi import pooled_kpi
+
+        rows = gather(torch.nan_to_num(stats[task].detach().float().cpu(), nan=0.0))
+        return pooled_kpi(rows[avail], self.kpi_kinds[task], self.tau)
 
     def task_weights(self, task_losses: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Current weight per task under the configured strategy (detached scalars)."""
@@ -314,7 +390,12 @@ class Prioritizer:
             kappa = torch.where(self.bank_seen[task][idx], self.bank[task][idx], kpis[task].detach().float().cpu())
             difficulty = (1.0 - kappa).clamp(0.0, 1.0)
             bank_difficulty = 1.0 - self.bank[task]
-            delta = select_samples(self.sample_selection, difficulty, bank_difficulty, self.bank_seen[task], fraction)
+            strict = self.topk_ties == "strict"
+            delta = select_samples(
+                self.sample_selection, difficulty, bank_difficulty, self.bank_seen[task], fraction,
+                indices=idx if strict else None, order=tie_order(self.num_samples, self.step) if strict else None,
+                eta=self.eta if self.topk_hard == "threshold" else None, hard_threshold=self.eta,
+            )
             out[task] = (delta * avail.cpu().float()).to(losses[task].device)
         return out
 
@@ -347,18 +428,20 @@ class Prioritizer:
         indices: Tensor,
         shared_parameter: Tensor | None = None,
         train: bool = True,
+        stats: Mapping[str, Tensor] | None = None,
     ) -> Weights:
         """One iteration: update the state from this batch, then weight samples and tasks.
 
         losses, kpis, available: per task, (B,) per-sample loss (with graph), KPI in [0, 1] and
-        label availability. indices: (B,) dataset indices. With train=False the state is left alone.
+        label availability. indices: (B,) dataset indices. stats: per task (B, 2) KPI statistics
+        (cathx.metrics.kpi), needed by task_kpi "set". With train=False the state is left alone.
         """
         # a NaN KPI (no label, or nothing to measure) makes the sample unavailable for that task
         available = {t: available[t].bool() & ~torch.isnan(kpis[t].detach()).to(available[t].device)
                      for t in self.tasks}
         kpis = {t: torch.nan_to_num(kpis[t].detach().float(), nan=0.0) for t in self.tasks}
         if train:
-            self.observe(kpis, available, indices)
+            self.observe(kpis, available, indices, stats)
         sample = self.sample_weights(losses, kpis, available, indices)
         task_loss = {t: masked_task_loss(losses[t], sample[t], self.normalize) for t in self.tasks}
         if train and self.task_weighting == "gradnorm":
@@ -406,8 +489,17 @@ class Prioritizer:
         self.gradnorm_ready = state["gradnorm_ready"].clone()
 
 
+def kpi_kinds(cfg, tasks: tuple[str, ...]) -> dict[str, str]:
+    """KPI kind per task (cathx.metrics.kpi.KPI_KINDS) of a ``PrioritizationConfig``: iou / dice /
+    mae / rmse, or "loss" for the loss-based ablation (segmentation_kpi ce, detection_kpi focal)."""
+    kinds = {"segmentation": "loss" if cfg.segmentation_kpi == "ce" else cfg.segmentation_kpi,
+             "detection": "loss" if cfg.detection_kpi == "focal" else cfg.detection_kpi}
+    return {t: kinds[t] for t in tasks}
+
+
 def build_prioritizer(cfg, tasks: tuple[str, ...], num_samples: int, total_steps: int = 1) -> Prioritizer:
-    """Prioritizer from a ``PrioritizationConfig`` (cathx.training.config)."""
+    """Prioritizer from a ``PrioritizationConfig`` (cathx.training.config); the config's defaults
+    are the paper's (the constructor's defaults keep the legacy behaviour for direct callers)."""
     return Prioritizer(
         tasks=tasks,
         num_samples=num_samples,
@@ -425,4 +517,10 @@ def build_prioritizer(cfg, tasks: tuple[str, ...], num_samples: int, total_steps
         gradnorm_lr=cfg.gradnorm_lr,
         self_paced_start=cfg.self_paced_start,
         total_steps=total_steps,
+        task_kpi=cfg.task_kpi,
+        kpi_kinds=kpi_kinds(cfg, tasks),
+        tau=cfg.tau_px,
+        topk_hard=cfg.topk_hard,
+        topk_ties=cfg.topk_ties,
+        eta=cfg.eta,
     )
