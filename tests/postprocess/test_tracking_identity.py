@@ -68,7 +68,8 @@ def test_a_catheter_does_not_take_the_id_of_another_ones_missed_electrode():
     tracker = Tracker()
     a = line_of([20, 30], [10, 0], 4)  # tip at x = 20, last ring at (50, 30)
     b = line_of([56, 63], [0, -10], 4)  # tip at y = 63, last ring at (56, 33): near A's path
-    first, truth = frame([("quadripolar", a, ["a0", "a1", "a2", "a3"]), ("quadripolar", b, ["b0", "b1", "b2", "b3"])])
+    first, truth = frame([("quadripolar", a, ["a0", "a1", "a2", "a3"]),
+                          ("quadripolar", b, ["b0", "b1", "b2", "b3"])])
     tracker.update(first)
     ids = dict(zip(truth.tolist(), first.electrode_ids.tolist()))
     # A slides 6 px along itself: its last ring lands at (56, 30), 3 px from B's last ring, whose
@@ -76,6 +77,7 @@ def test_a_catheter_does_not_take_the_id_of_another_ones_missed_electrode():
     second, truth = frame([("quadripolar", a + [6, 0], ["a0", "a1", "a2", "a3"]),
                            ("quadripolar", b[:3], ["b0", "b1", "b2"])])
     tracker.update(second)
-    assert dict(zip(truth.tolist(), second.electrode_ids.tolist())) == {k: v for k, v in ids.items() if k != "b3"}
+    kept = {k: v for k, v in ids.items() if k != "b3"}
+    assert dict(zip(truth.tolist(), second.electrode_ids.tolist())) == kept
     owners = dict(zip(truth.tolist(), second.electrode_catheter_ids().tolist()))
     assert owners["a3"] == owners["a0"] != owners["b0"]

@@ -26,8 +26,8 @@ class BrightIsCatheter(nn.Module):
 def stand_in_model(monkeypatch):
     import cathx.checkpoint
 
-    monkeypatch.setattr(cathx.checkpoint, "load_model",
-                        lambda path, *args, **kwargs: (BrightIsCatheter(), SimpleNamespace(encoder="stand-in")))
+    stand_in = (BrightIsCatheter(), SimpleNamespace(encoder="stand-in"))
+    monkeypatch.setattr(cathx.checkpoint, "load_model", lambda path, *args, **kwargs: stand_in)
 
 
 def two_images():

@@ -238,7 +238,8 @@ def test_twelve_bit_data_through_an_eight_bit_voi_lut_scales_by_the_lut_range(tm
     lut.LUTDescriptor = [4, 1000, 8]  # 4 entries for stored 1000..1003, 8-bit output
     lut.add_new("LUTData", "US", [0, 51, 204, 255])
     # 12-bit stored values; below the first entry clamps to LUTData[0], above the last to LUTData[-1].
-    write_dicom(path, np.array([[[0, 1000, 1001, 1002, 1003, 4095]]], np.uint16), bits=12, VOILUTSequence=[lut])
+    stored = np.array([[[0, 1000, 1001, 1002, 1003, 4095]]], np.uint16)
+    write_dicom(path, stored, bits=12, VOILUTSequence=[lut])
     # Scaled by the LUT's 8-bit output range (255), not the 12-bit stored range (4095).
     np.testing.assert_allclose(open_dataset(path)[0].image[0], [0, 0, 0.2, 0.8, 1.0, 1.0], atol=1e-6)
 
