@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -102,3 +103,101 @@ def test_labels_and_annotations_agree(tmp_path):
     labels = np.array([[float(r[n]) for n in LABELS] for r in rows.values()])
     assert labels[:, :3].sum(axis=1).max() <= 1  # at most one ETT
     assert labels.sum() > 0
+
+
+# --- engine factors (issue 12): line profile, entries, distractors, validated ranges
+
+
+def _flat_canvas(size: int):
+    from cathx.data.chest.synthetic import Anatomy, _Canvas
+
+    an = sample_anatomy(np.random.default_rng(0), np.random.default_rng(0))
+    an.angle, an.zoom, an.shift = 0.0, 1.0, (0.0, 0.0)
+    return _Canvas(an, size)
+
+
+@pytest.mark.parametrize("width", [1.5, 3.0, 4.0])
+def test_line_profile_has_its_width_and_density(width):
+    cv = _flat_canvas(512)
+    x = 256.5 / 512  # a vertical line through the centre of pixel column 256
+    cv.add_line(np.array([[x, 0.2], [x, 0.8]]), width, 0.3)
+    row = cv.image[256]
+    # Area under the profile = density x the cylinder's mean chord: (pi / 4) x width; 4x
+    # supersampling places the centreline to 1/8 px and undersamples the steep edges a little.
+    assert row.sum() == pytest.approx(0.3 * math.pi / 4 * width, rel=0.08)
+    assert np.count_nonzero(row > 1e-3) <= math.ceil(width) + 2
+    assert (row * np.arange(512)).sum() / row.sum() == pytest.approx(256.0, abs=0.2)
+
+
+def test_tube_core_is_lighter_than_its_walls():
+    cv = _flat_canvas(512)
+    x = 256.5 / 512
+    cv.add_line(np.array([[x, 0.2], [x, 0.8]]), 8.0, 0.3, core=0.7)
+    row = cv.image[256, 250:263]
+    centre, wall = row[6], row.max()
+    assert centre < wall - 0.03 and row.argmax() != 6  # two dense walls, a radiolucent centre
+
+
+def test_picc_enters_from_the_arm_at_the_image_edge(anatomy):
+    from cathx.data.chest.synthetic import PICC_ENTRIES
+
+    rng = np.random.default_rng(3)
+    for entry in PICC_ENTRIES:
+        path = cvc_path(anatomy, "Normal", rng, entry)
+        start_x = path[0, 0]
+        assert start_x < 0.0 if entry == "right_arm" else start_x > 1.0
+        assert anatomy.carina[1] - 0.011 * anatomy.scale <= path[-1, 1] <= anatomy.caj_y
+
+
+def test_distractors_switch_off_and_leave_labels_alone():
+    from cathx.data.chest.synthetic import ChestSynthConfig
+
+    plain = ChestSynthConfig(ecg_prob=0.0, text_prob=0.0, core_prob=0.0, picc_prob=0.0)
+    busy = ChestSynthConfig(ecg_prob=1.0, text_prob=1.0, ecg_leads=(4, 4), ecg_cross_prob=1.0)
+    for index in range(4):
+        a, b = generate_study(3, index, 96, plain), generate_study(3, index, 96, busy)
+        np.testing.assert_array_equal(a.labels, b.labels)
+    # Burned-in text reaches the top of the grey scale in a corner; the plain study's corners do not.
+    corners = lambda img: max(img[:24, :24].max(), img[:24, -24:].max(), img[-24:, :24].max(), img[-24:, -24:].max())
+    texts = [corners(generate_study(3, i, 96, ChestSynthConfig(text_prob=1.0)).image) for i in range(3)]
+    assert min(texts) >= 0.75
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"line_width": (0.2, 4.0)}, "synth.line_width: must be [min, max] with 0.5 <= min <= max <= 10, got [0.2, 4.0]"),
+    ({"line_width": (4.0, 1.5)}, "synth.line_width"),
+    ({"core_prob": 1.5}, "synth.core_prob: must be between 0 and 1, got 1.5"),
+    ({"ecg_leads": (0, 3)}, "synth.ecg_leads"),
+    ({"noise": -0.1}, "synth.noise: must be between 0 and 0.2"),
+    ({"ett_status": (0.5, 0.5, 0.5)}, "synth.ett_status: must be 3 non-negative shares adding up to 1"),
+    ({"jpeg_quality": 0}, "synth.jpeg_quality"),
+])
+def test_out_of_range_factor_is_one_line_config_error(changes, message):
+    from cathx.data.chest.synthetic import ChestSynthConfig
+    from cathx.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        ChestSynthConfig(**changes)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cls_config_reaches_the_engine(tmp_path, run_cli):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {synth: {line_width: [0.1, 4]}}\n")
+    result = run_cli("cls", "train", "--config", config, "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "line_width" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cvc_tip_matches_its_label_from_every_entry():
+    from cathx.data.chest.synthetic import _CVC_ENTRIES, PICC_ENTRIES
+
+    for k in range(60):
+        an = sample_anatomy(np.random.default_rng([k, 1]), np.random.default_rng([k, 2]))
+        rng = np.random.default_rng(k)
+        ty, caj, scale = an.carina[1], an.caj_y, an.scale
+        for entry in (*_CVC_ENTRIES, *PICC_ENTRIES):
+            tip = cvc_path(an, "Normal", rng, entry)[-1, 1]
+            assert ty - 0.011 * scale <= tip <= caj + 1e-9, entry
+            tip = cvc_path(an, "Borderline", rng, entry)[-1, 1]
+            assert an.apex + 0.15 <= tip <= ty - 0.059 * scale or caj + 0.034 * scale <= tip <= caj + 0.066 * scale, entry
