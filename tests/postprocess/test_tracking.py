@@ -52,7 +52,7 @@ def _id_of(results: Results, kind_of_electrode_at: np.ndarray) -> int:
 
 
 def test_type_vote_hysteresis_by_hand():
-    vote = TypeVote(decay=0.9, margin=1.0, switch_frames=3)
+    vote = TypeVote(decay=0.9, margin=1.0, switch_frames=3, settle=1.0)
     assert vote.add("cs_decapolar") == "cs_decapolar" and vote.confidence == 1.0
     # scores cs 0.9, quad 1.0: quad leads by 0.1 < margin
     assert vote.add("quadripolar") == "cs_decapolar"
@@ -61,6 +61,13 @@ def test_type_vote_hysteresis_by_hand():
     # scores cs 0.81, quad 0.9; each quad frame now leads by >= 1 (1.08, 1.97, 2.78)
     assert [vote.add("quadripolar") for _ in range(3)] == ["cs_decapolar"] * 2 + ["quadripolar"]
     assert vote.confidence == pytest.approx(3.3661 / (3.3661 + 0.59049), abs=1e-4)
+
+
+def test_type_vote_follows_the_leader_until_settled():
+    vote = TypeVote(decay=0.9, margin=1.0, switch_frames=3, settle=3.0)
+    assert vote.add("lasso") == "lasso"
+    assert vote.add("cs_decapolar") == "cs_decapolar"  # 2 votes < settle: the leader (1.0 > 0.9)
+    assert vote.add("lasso") == "cs_decapolar"  # settled: lasso 1.81 leads cs 0.9 by less than 1
 
 
 def test_type_flicker_suppressed_over_track():
@@ -134,6 +141,25 @@ def test_align_to_template_by_hand():
     assert cost == pytest.approx(0.3 * 0.5, abs=1e-4)  # no shape residual, a shift of 0.5 px
     slots, _ = align_to_template(template[::-1], template, miss_cost=6.0)
     assert slots.tolist() == [4, 3, 2, 1, 0]
+
+
+def test_align_with_rings_missed_inside_the_row():
+    template = _cs(10, 30)
+    seen = np.delete(template, [3, 6], axis=0) + [1.0, 0.5]
+    ranks, _ = align_to_template(seen, template, miss_cost=8.0)
+    assert ranks.tolist() == [0, 1, 2, 4, 5, 7, 8, 9]
+
+
+def test_ring_seen_first_later_gets_its_index_and_others_keep_ids():
+    tracker = Tracker()
+    first = tracker.update(_frame([("cs_decapolar", np.delete(_cs(10, 30), 3, axis=0))]))
+    ids = dict(zip(np.round(first.electrodes[:, 0]).astype(int).tolist(), first.electrode_ids.tolist()))
+    later = tracker.update(_frame([("cs_decapolar", _cs(11, 30))], shuffle=1))
+    x = np.round(later.electrodes[:, 0] - 1).astype(int)
+    assert dict(zip(x.tolist(), later.electrode_index.tolist())) == dict(
+        zip((10 + CS_GAPS).astype(int).tolist(), range(10)))
+    assert all(ids[k] == v for k, v in zip(x.tolist(), later.electrode_ids.tolist()) if k in ids)
+    assert len(set(later.electrode_ids.tolist())) == 10
 
 
 def _motion_frame(shift: tuple[float, float] | None) -> Results:

@@ -71,72 +71,46 @@ def chamfer(points: np.ndarray, reference: np.ndarray) -> float:
     return float(gap.min(axis=1).mean())
 
 
+UNPLACED = np.iinfo(np.int64).min  # slot of an electrode that fits no slot (a false detection)
+
+
 def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float = 0.3
                       ) -> tuple[np.ndarray, float]:
     """Slot of each electrode of a detection in a track's electrode template.
 
-    points: (N, 2) electrodes in their order along the detected catheter (from its tip);
-    template: (M, 2) predicted positions of slots 0..M-1 (NaN rows: slot never seen).
-    Tries every shift of the detected row against the template in both directions (slot of
-    point i = offset + direction * i: the order along the catheter is kept, so closely paired
-    rings cannot swap), and a free one-to-one assignment (for loops, whose centreline may start
-    anywhere). A shift is scored by the mean distance of the points to their slots once the
-    row's median motion is removed, clipped at ``miss_cost`` (also the cost of a point that falls
-    outside the template), plus ``shift_weight`` times that motion. Returns (slots (N,) int, which
-    may be < 0 or >= M for electrodes beyond the known ones; cost per point).
+    points: (N, 2) detected electrodes; template: (M, 2) predicted positions of the track's slots.
+    First the motion left over by the prediction: every shift that puts one point on one slot
+    (and no shift) is scored by the mean distance from the shifted points to their nearest slot,
+    clipped at ``miss_cost / 2``, plus ``shift_weight`` times the shift (small motion is likelier);
+    the rings' pattern (paired CS rings, a long tip) makes the right shift fit best even when
+    rings are missed, false ones are added or the row is seen reversed. Then, with that motion
+    removed, points are matched one-to-one to slots within ``miss_cost / 2``. Returns (ranks
+    (N,) int: the slot's position in the template, UNPLACED for points that fit no slot; cost).
     """
     n, m = len(points), len(template)
     if n == 0:
         return np.zeros(0, np.int64), 0.0
     if m == 0:
-        return np.arange(n, dtype=np.int64), float(miss_cost)
-    rows = np.arange(n)
-    best_cost, best_slots = np.inf, rows
-    for direction in (1, -1):
-        # All offsets that leave at least one point inside the template.
-        offsets = np.arange(-(n - 1), m) if direction == 1 else np.arange(0, m + n - 1)
-        slots = offsets[:, None] + direction * rows[None, :]  # (K, N)
-        inside = (slots >= 0) & (slots < m)
-        step = points[None, :, :] - template[np.clip(slots, 0, m - 1)]  # (K, N, 2)
-        inside &= np.isfinite(step[..., 0])
-        step = np.where(inside[..., None], step, np.nan)
-        # The whole row moves together: what tells a right shift from a wrong one is how well the
-        # row's shape fits once its common motion is removed (paired CS rings do not fit one slot
-        # over), plus a share of that motion (small motion is likelier) and the points left over.
-        shift = _row_median(step, inside)  # (K, 2); NaN where no overlap
-        residual = np.minimum(np.linalg.norm(step - shift[:, None, :], axis=2), miss_cost)
-        cost = (np.where(inside, residual, miss_cost).sum(axis=1) / n
-                + shift_weight * np.nan_to_num(np.linalg.norm(shift, axis=1), nan=miss_cost))
-        cost = np.where(inside.any(axis=1), cost, np.inf)
-        # Prefer the detected orientation and the unshifted row when costs tie.
-        cost = cost + 1e-6 * np.abs(offsets) + (1e-3 if direction == -1 else 0.0)
-        k = int(np.argmin(cost))
-        if cost[k] < best_cost:
-            best_cost, best_slots = float(cost[k]), slots[k]
-    if best_cost > 0.25 * miss_cost and n > 1 and m >= n:
-        gap = np.linalg.norm(points[:, None, :] - template[None, :, :], axis=2)
-        r, c = linear_sum_assignment(np.where(np.isnan(gap), 1e6, gap))
-        step = points[r] - template[c]
-        shift = np.median(step, axis=0)
-        free_cost = float(np.minimum(np.linalg.norm(step - shift, axis=1), miss_cost).mean()
-                          + shift_weight * np.linalg.norm(shift))
-        if free_cost < best_cost and np.isfinite(step).all():
-            free = np.empty(n, np.int64)
-            free[r] = c
-            return free, free_cost
-    return best_slots.astype(np.int64), best_cost
-
-
-def _row_median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Median over axis 1 of (K, N, 2) ``values`` where ``valid`` (K, N); NaN rows without any.
-    (np.nanmedian, without its per-row Python overhead.)"""
-    ordered = np.sort(np.where(valid[..., None], values, np.inf), axis=1)
-    count = valid.sum(axis=1)
-    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
-    rows = np.arange(len(values))
-    median = 0.5 * (ordered[rows, low] + ordered[rows, high])
-    median[count == 0] = np.nan
-    return median
+        return np.full(n, UNPLACED, np.int64), float(miss_cost)
+    gate = 0.5 * miss_cost
+    shifts = np.vstack([np.zeros((1, 2)), (points[:, None, :] - template[None, :, :]).reshape(-1, 2)])
+    shifts = shifts[np.linalg.norm(shifts, axis=1) <= miss_cost]
+    moved = points[None, :, :] - shifts[:, None, :]  # (K, N, 2)
+    nearest = np.linalg.norm(moved[:, :, None, :] - template[None, None], axis=3).min(axis=2)  # (K, N)
+    cost = np.minimum(nearest, gate).mean(axis=1) + shift_weight * np.linalg.norm(shifts, axis=1)
+    shift = shifts[int(np.argmin(cost))]
+    gap = np.linalg.norm(points[:, None, :] - (template + shift)[None], axis=2)
+    close = gap <= gate
+    if close.any():  # re-centre on the points that fit, then match once more
+        shift = shift + np.median((points[:, None, :] - (template + shift)[None])[close], axis=0)
+        gap = np.linalg.norm(points[:, None, :] - (template + shift)[None], axis=2)
+    # One "no slot" column per point at the gate's cost: a point whose ring the template does
+    # not hold stays out instead of pushing its neighbours one slot over.
+    r, c = linear_sum_assignment(np.hstack([np.where(gap <= gate, gap, 1e6), np.full((n, n), gate)]))
+    ranks = np.full(n, UNPLACED, np.int64)
+    ranks[r[c < m]] = c[c < m]
+    residual = np.where(ranks == UNPLACED, gate, gap[np.arange(n), np.clip(ranks, 0, m - 1)])
+    return ranks, float(residual.mean() + shift_weight * np.linalg.norm(shift))
 
 
 @dataclass
@@ -144,17 +118,20 @@ class TypeVote:
     """A catheter's type decided over its track: decaying vote sums with hysteresis.
 
     Each frame adds ``weight`` to the observed type's score after all scores are multiplied by
-    ``decay``. The decided type starts as the first observed one and switches only after another
-    type has led it by ``margin`` for ``switch_frames`` consecutive frames, so a one-frame
+    ``decay``. Until ``settle`` votes have been cast the decided type is simply the leader (a new
+    track's first frames must not lock in a wrong first look); after that it switches only once
+    another type has led it by ``margin`` for ``switch_frames`` consecutive frames, so a one-frame
     misclassification never shows. "unknown" observations (no electrodes seen) add nothing.
     """
 
     decay: float = 0.9
     margin: float = 1.0
     switch_frames: int = 3
+    settle: float = 3.0
     scores: dict[str, float] = field(default_factory=dict)
     type: str = "unknown"
     streak: int = 0
+    votes: float = 0.0
 
     def add(self, observed: str, weight: float = 1.0) -> str:
         """Add one frame's observation; returns the decided type."""
@@ -162,10 +139,11 @@ class TypeVote:
             self.scores[kind] *= self.decay
         if observed != "unknown" and weight > 0:
             self.scores[observed] = self.scores.get(observed, 0.0) + float(weight)
+            self.votes += float(weight)
         if not self.scores:
             return self.type
         leader = max(self.scores, key=lambda k: (self.scores[k], k == self.type))
-        if self.type == "unknown":
+        if self.type == "unknown" or self.votes < self.settle:
             self.type, self.streak = leader, 0
         elif leader != self.type and self.scores[leader] - self.scores.get(self.type, 0.0) >= self.margin:
             self.streak += 1
@@ -193,15 +171,10 @@ class _Track:
     missed: int = 0
     largest: int = 0  # most electrodes seen at once
 
-    def template(self) -> tuple[np.ndarray, int]:
-        """(M, 2) slot positions for slots low..low+M-1 (NaN where none), and low."""
-        if not self.slots:
-            return np.zeros((0, 2)), 0
-        low, high = min(self.slots), max(self.slots)
-        out = np.full((high - low + 1, 2), np.nan)
-        for slot, xy in self.slots.items():
-            out[slot - low] = xy
-        return out, low
+    def template(self) -> tuple[np.ndarray, list[float]]:
+        """(M, 2) slot positions in order from the tip, and their keys."""
+        keys = sorted(self.slots)
+        return np.array([self.slots[k] for k in keys], np.float64).reshape(-1, 2), keys
 
     def points(self) -> np.ndarray:
         return np.array(list(self.slots.values()), np.float64).reshape(-1, 2)
@@ -221,7 +194,8 @@ class Tracker:
     """Stable catheter ids, types and electrode ids over a sequence; ``update`` once per frame, in order.
 
     max_electrode_distance: gate (pixels) on the mean distance from a detection's electrodes to a
-        track's predicted electrodes; also the clip of each electrode's distance when aligning.
+        track's predicted electrodes; aligning, it bounds the motion left over by the prediction
+        and half of it is how far an electrode may lie from its slot.
     max_distance: gate (pixels) on the mean centreline distance, for catheters without electrodes.
     mixed_penalty: added to the centreline distance when only one side has electrodes.
     gate_growth: pixels the gates widen per frame a track is missed.
@@ -381,21 +355,21 @@ class Tracker:
     def _correct(self, track: _Track, pieces: list[_Detection], results: Results,
                  electrode_ids: np.ndarray, electrode_index: np.ndarray) -> None:
         """Update a matched track from its detection(s) and write electrode ids and indices."""
-        template, low = track.template()
-        taken: dict[int, int] = {}
-        observed: dict[int, np.ndarray] = {}
+        template, keys = track.template()
+        taken: dict[float, int] = {}
+        observed: dict[float, np.ndarray] = {}
         pieces = sorted(pieces, key=lambda p: -len(p.members))
         for piece in pieces:
             if len(piece.members) == 0:
                 continue
             points = results.electrodes[piece.members].astype(np.float64)
-            if len(template):
-                slots, _ = align_to_template(points, template, self.max_electrode_distance)
-                slots = slots + low
+            if keys:
+                ranks, _ = align_to_template(points, template, self.max_electrode_distance)
+                slots = _slot_keys(ranks, keys)
             else:
-                slots = np.arange(len(points), dtype=np.int64)
-            for row, slot in zip(piece.members.tolist(), slots.tolist()):
-                if slot in taken:  # two pieces claim one slot: keep the first, leave this unindexed
+                slots = [float(i) for i in range(len(points))]
+            for row, slot in zip(piece.members.tolist(), slots):
+                if slot is None or slot in taken:  # fits no slot, or a slot another piece took
                     continue
                 taken[slot] = row
                 observed[slot] = results.electrodes[row].astype(np.float64)
@@ -417,10 +391,10 @@ class Tracker:
             track.velocity = track.velocity + self.velocity_gain * shift
             for slot in track.slots:
                 track.slots[slot] = track.slots[slot] + shift
-        first = min(track.slots) if track.slots else 0
+        rank = {key: r for r, key in enumerate(sorted(track.slots))}
         for slot, row in taken.items():
             electrode_ids[row] = track.slot_ids[slot]
-            electrode_index[row] = slot - first
+            electrode_index[row] = rank[slot]
         for piece in pieces:
             unplaced = [r for r in piece.members.tolist() if r not in taken.values()]
             electrode_index[unplaced] = -1
@@ -429,6 +403,39 @@ class Tracker:
         main = results.catheters[pieces[0].index]
         weight = len(observed) / max(track.largest, 1)
         track.vote.add(main.type if observed else "unknown", weight)
+
+
+def _slot_keys(ranks: np.ndarray, keys: list[float]) -> list[float | None]:
+    """Slot keys for a detected row (points in their order along the catheter) given the ranks
+    ``align_to_template`` found in a template with ``keys`` (floats, ordered from the tip).
+
+    A point left out that lies beyond the row's placed points, past the template's end, extends
+    it by whole keys; one between two placed points holding adjacent slots gets the key halfway
+    between them (a ring seen for the first time: every index after it moves up by one, ids
+    stay). Other left-out points get None.
+    """
+    out: list[float | None] = [keys[r] if r != UNPLACED else None for r in ranks.tolist()]
+    placed = [i for i, key in enumerate(out) if key is not None]
+    if not placed:
+        return out
+    position = {key: i for i, key in enumerate(keys)}
+    first, last = placed[0], placed[-1]
+    # Orientation of the row against the template, from its placed points.
+    forward = len(placed) == 1 or position[out[last]] >= position[out[first]]
+    ends = (keys[0], keys[-1]) if forward else (keys[-1], keys[0])
+    step = 1.0 if forward else -1.0
+    if out[first] == ends[0]:
+        for i in range(first):
+            out[i] = ends[0] - step * (first - i)
+    if out[last] == ends[1]:
+        for i in range(last + 1, len(out)):
+            out[i] = ends[1] + step * (i - last)
+    for i in range(1, len(out) - 1):
+        before, after = out[i - 1], out[i + 1]
+        if out[i] is None and before in position and after in position \
+                and abs(position[before] - position[after]) == 1:
+            out[i] = 0.5 * (before + after)
+    return out
 
 
 def _detections(results: Results) -> list[_Detection]:
@@ -593,8 +600,7 @@ class MotionCurve:
                     continue
                 common = [k for k in electrodes if k in anchors]
                 if common:
-                    steps = np.stack([electrodes[k] - anchors[k] for k in common])
-                    displacement[t] = np.median(steps, axis=0)
+                    displacement[t] = _robust_shift(np.stack([electrodes[k] - anchors[k] for k in common]))
                     used[t] = len(common)
                     quality[t] = "measured" if len(common) >= self.min_electrodes else "partial"
                 elif origin is None and electrodes:
@@ -611,12 +617,43 @@ class MotionCurve:
                 for k, xy in electrodes.items():
                     anchors.setdefault(k, xy - displacement[t])
                 previous = t
+            self._refine(cid, displacement, used)
         _bridge(displacement, quality, self.max_gap)
         if self.smoothing > 1:
             displacement = _smooth(displacement, self.smoothing)
         position = displacement + (origin if origin is not None else np.nan)
         return Motion(np.asarray(self.frames, np.int64), position, displacement,
                       np.asarray(quality, dtype=str), used, cid)
+
+
+    def _refine(self, cid: int, displacement: np.ndarray, used: np.ndarray) -> None:
+        """Second pass, in place: each electrode's anchor becomes its mean position over all the
+        frames it was seen in (less noise than its first sighting), displacements are measured
+        again against these anchors, and the first measured frame stays the zero."""
+        frames = [t for t in range(len(displacement)) if used[t] and cid in self._electrodes[t]]
+        if not frames:
+            return
+        sums: dict[int, np.ndarray] = {}
+        counts: dict[int, int] = {}
+        for t in frames:
+            for k, xy in self._electrodes[t][cid].items():
+                sums[k] = sums.get(k, 0.0) + (xy - displacement[t])
+                counts[k] = counts.get(k, 0) + 1
+        anchors = {k: sums[k] / counts[k] for k in sums}
+        again = {t: _robust_shift(np.stack([xy - anchors[k] for k, xy in self._electrodes[t][cid].items()]))
+                 for t in frames}
+        zero = again[frames[0]]
+        correction = {t: again[t] - zero - displacement[t] for t in frames}
+        for t in frames:
+            displacement[t] = displacement[t] + correction[t]
+
+
+def _robust_shift(steps: np.ndarray) -> np.ndarray:
+    """Common shift of (N, 2) per-electrode shifts: the mean of those within 1.5 px of their
+    median (an electrode matched to the wrong ring or a false one does not pull it)."""
+    median = np.median(steps, axis=0)
+    near = np.linalg.norm(steps - median, axis=1) <= 1.5
+    return steps[near].mean(axis=0) if near.any() else median
 
 
 def _bridge(values: np.ndarray, quality: np.ndarray, max_gap: int) -> None:
