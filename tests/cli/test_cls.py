@@ -114,3 +114,92 @@ def test_bad_inputs_exit_2_with_one_line(run_cli, chest_set, weights, tmp_path):
     config.write_text("model: {backbone: resnet50}\n")
     result = run_cli("cls", "train", "--config", config, "--out", tmp_path / "o")
     assert result.exit_code == 2 and "unknown backbone 'resnet50'" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def seg_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("seg") / "classifier.pt"
+    cfg = ClassifierConfig(kind="seg_aided", backbone="rexnet_100", decoder_width=8,
+                           backbone_args={"width_mult": 0.5})
+    model = build_classifier(cfg)
+    torch.nn.init.constant_(model.mask_head.bias, 0.5)  # a random head that marks some pixels as line
+    save_classifier(path, model.eval(), cfg, 64)
+    return path
+
+
+def test_predict_writes_masks_at_each_images_own_size_and_tips(run_cli, seg_weights, tmp_path):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    shapes = {"wide": (70, 90), "tall": (130, 50), "square": (64, 64)}
+    for stem, shape in shapes.items():
+        cv2.imwrite(str(folder / f"{stem}.png"), rng.integers(0, 255, shape, dtype=np.uint8))
+    result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", tmp_path / "p", "--no-cam")
+    assert result.exit_code == 0, result.stderr
+    assert "line masks in" in result.stdout
+    for stem, shape in shapes.items():
+        mask = cv2.imread(str(tmp_path / "p" / "masks" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        assert mask.shape == shape and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    with (tmp_path / "p" / "tips.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert (tmp_path / "p" / "tips.csv").read_text().splitlines()[0] == "image,line,x,y,score"
+    for row in rows:
+        height, width = shapes[row["image"]]
+        assert row["line"] in {"ETT", "NGT", "CVC", "Swan"}
+        assert -0.5 <= float(row["x"]) <= width - 0.5 and -0.5 <= float(row["y"]) <= height - 0.5
+        assert 0.5 <= float(row["score"]) <= 1.0
+    records = json.loads((tmp_path / "p" / "predictions.json").read_text())
+    assert sum(len(r["tips"]) for r in records) == len(rows)
+
+
+def test_predict_a_3000_px_radiograph(run_cli, seg_weights, tmp_path):
+    import cv2
+    import numpy as np
+
+    image = np.zeros((3000, 3000), np.uint8)
+    cv2.line(image, (1500, 0), (1500, 1800), 255, 12)
+    cv2.imwrite(str(tmp_path / "big.jpg"), image)
+    result = run_cli("cls", "predict", tmp_path / "big.jpg", "--weights", seg_weights, "--out", tmp_path / "p")
+    assert result.exit_code == 0, result.stderr
+    mask = cv2.imread(str(tmp_path / "p" / "masks" / "big.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (3000, 3000) and set(np.unique(mask)) <= {0, 255}
+    assert cv2.imread(str(tmp_path / "p" / "gradcam" / "big.png")).shape[:2] == (3000, 3000)
+
+
+def test_predict_without_a_mask_head_says_so(run_cli, chest_set, weights, tmp_path):
+    result = run_cli("cls", "predict", sorted((chest_set / "train").glob("*.jpg"))[0], "--weights", weights,
+                     "--out", tmp_path / "p", "--no-cam")
+    assert result.exit_code == 0, result.stderr
+    assert "no line masks: a 'multi' classifier has no segmentation head" in result.stdout
+    assert not (tmp_path / "p" / "masks").exists() and not (tmp_path / "p" / "tips.csv").exists()
+
+
+def test_predict_bad_inputs_exit_2_with_one_line(run_cli, seg_weights, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "scan.png").write_bytes(b"not a png at all")
+    result = run_cli("cls", "predict", broken, "--weights", seg_weights, "--out", tmp_path / "o1")
+    assert result.exit_code == 2 and "scan.png: cannot decode image" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("cls", "predict", empty, "--weights", seg_weights, "--out", tmp_path / "o2")
+    assert result.exit_code == 2 and "no .jpg/.jpeg/.png images in this folder" in result.stderr
+
+    text = tmp_path / "notes.txt"
+    text.write_text("x")
+    result = run_cli("cls", "predict", text, "--weights", seg_weights, "--out", tmp_path / "o3")
+    assert result.exit_code == 2 and "notes.txt: not an image" in result.stderr
+
+    result = run_cli("cls", "predict", text, "--weights", "cathx-chst", "--out", tmp_path / "o4")
+    assert result.exit_code == 2 and "cathx-chst: no such weights file or shipped model" in result.stderr
+    assert "cathx-chest" in result.stderr
+
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    result = run_cli("cls", "predict", text, "--weights", truncated, "--out", tmp_path / "o5")
+    assert result.exit_code == 2 and "cut.safetensors: not a readable chest classifier safetensors file" in result.stderr

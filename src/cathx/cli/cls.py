@@ -99,22 +99,31 @@ def val(
 @cls_app.command()
 def predict(
     source: Path = typer.Argument(..., help="An image file or a folder of .jpg/.png radiographs."),
-    weights: Path = typer.Option(..., "--weights", help="classifier.pt from `cathx cls train`."),
+    weights: str = typer.Option("cathx-chest", "--weights",
+                                help="Shipped model name (cathx-chest) or classifier.pt / .safetensors."),
     out: Path = typer.Option(Path("runs/chest-predict"), "--out", help="Output folder."),
     cam: bool = typer.Option(True, "--cam/--no-cam", help="Write Grad-CAM overlays of the top label."),
+    masks: bool = typer.Option(True, "--masks/--no-masks",
+                               help="Write line masks (masks/<stem>.png) and tips.csv (seg-aided models)."),
 ) -> None:
-    """Per-image label probabilities (CSV, JSON) and Grad-CAM heatmap overlays (PNG)."""
+    """Per-image label probabilities (CSV, JSON), Grad-CAM overlays, line masks and line tips."""
     from cathx.training.classification import load_classifier, predict_files
 
     if not source.exists():
         raise CathxError(f"{source}: no such file or folder")
 
     claim_output_folder(out, create=False)
-    load_classifier(weights)
-    records = predict_files(weights, source, out, cam=cam)
+    _model, model_cfg, _size = load_classifier(weights)
+    records = predict_files(weights, source, out, cam=cam, masks=masks)
     mark_output_folder(out)
-    _say(f"{len(records)} image(s): probabilities in {out / 'predictions.csv'}"
-         + (f", Grad-CAM overlays in {out / 'gradcam'}" if cam else ""))
+    parts = [f"probabilities in {out / 'predictions.csv'}"]
+    if cam:
+        parts.append(f"Grad-CAM overlays in {out / 'gradcam'}")
+    if masks and model_cfg.kind == "seg_aided":
+        parts.append(f"line masks in {out / 'masks'}, tips in {out / 'tips.csv'}")
+    elif masks:
+        parts.append(f"no line masks: a {model_cfg.kind!r} classifier has no segmentation head")
+    _say(f"{len(records)} image(s): " + "; ".join(parts))
 
 
 def _print_report(summary: dict, out: Path) -> None:

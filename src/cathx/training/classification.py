@@ -505,38 +505,60 @@ def list_images(source: Path | str) -> list[Path]:
     return paths
 
 
-def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True) -> list[dict[str, Any]]:
+def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True,
+                  masks: bool = True) -> list[dict[str, Any]]:
     """Probabilities of every image in ``source``; writes predictions.csv/.json and Grad-CAM overlays.
 
-    The overlay shows the label with the highest probability (what the model is most sure of).
+    The overlay shows the label with the highest probability (what the model is most sure of). A
+    model with a segmentation head (``seg_aided``) also gives, when ``masks``, a line mask per image
+    (``masks/<stem>.png``, 0/255 at the image's own size, the union of the device groups) and one
+    tip per connected line in ``tips.csv`` (see ``cathx.postprocess.line_tips``). Images of any
+    size are downscaled for the network; only uint8 maps are made at full size.
     """
     import cv2
 
-    from cathx.data.chest.ranzcr import read_grey
+    from cathx.data.chest.ranzcr import GROUP_NAMES, read_grey
+    from cathx.fileio import atomic_write_bytes
+    from cathx.postprocess.line_tips import line_tips, upscale_mask
 
     model, _cfg, size = load_classifier(weights)
     out = Path(out)
     records = []
+    tip_rows: list[list[str]] = []
     for path in list_images(source):
         image = read_grey(path)
         small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(small)[None, None]
         with torch.no_grad():
-            probs = torch.sigmoid(model(x)["logits"][0]).numpy()
+            outputs = model(x)
+        probs = torch.sigmoid(outputs["logits"][0]).numpy()
         record: dict[str, Any] = {"StudyInstanceUID": path.stem, "file": str(path),
                                   "probabilities": {name: round(float(p), 5) for name, p in zip(LABELS, probs)}}
+        if masks and "mask" in outputs:
+            line_probs = torch.sigmoid(F.interpolate(outputs["mask"].float(), size=(size, size), mode="bilinear",
+                                                     align_corners=False))[0].numpy()  # (G, S, S)
+            full = upscale_mask(line_probs.max(axis=0), image.shape)
+            ok, encoded = cv2.imencode(".png", full)
+            if ok:
+                atomic_write_bytes(out / "masks" / f"{path.stem}.png", encoded.tobytes())
+                record["mask"] = str(out / "masks" / f"{path.stem}.png")
+            tips = line_tips(line_probs, image.shape)
+            record["tips"] = [{"line": GROUP_NAMES[t.group], "x": round(t.x, 1), "y": round(t.y, 1),
+                               "score": round(t.score, 4)} for t in tips]
+            tip_rows.extend([path.stem, GROUP_NAMES[t.group], f"{t.x:.1f}", f"{t.y:.1f}", f"{t.score:.4f}"]
+                            for t in tips)
         if cam:
             top = int(np.argmax(probs))
             heat = grad_cam(model, x, top)
             overlay = heatmap_overlay(image, heat, f"{LABELS[top]} {probs[top]:.2f}")
             ok, encoded = cv2.imencode(".png", overlay)
             if ok:
-                from cathx.fileio import atomic_write_bytes
-
                 atomic_write_bytes(out / "gradcam" / f"{path.stem}.png", encoded.tobytes())
                 record["gradcam"] = str(out / "gradcam" / f"{path.stem}.png")
                 record["gradcam_label"] = LABELS[top]
         records.append(record)
+    if masks and any("mask" in r for r in records):
+        atomic_write_text(out / "tips.csv", _csv_text(["image", "line", "x", "y", "score"], tip_rows))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["StudyInstanceUID", *LABELS])
@@ -545,3 +567,11 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     atomic_write_text(out / "predictions.csv", buffer.getvalue())
     atomic_write_json(out / "predictions.json", records)
     return records
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,55 @@
+"""Line tips and full-size masks from a classifier's line-mask probabilities, on hand-drawn maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cathx.postprocess.line_tips import line_tips, skeleton_endpoints, upscale_mask
+
+
+def test_endpoints_of_an_l_shape():
+    skeleton = np.zeros((9, 9), bool)
+    skeleton[2, 2:7] = True  # (2, 2) .. (6, 2)
+    skeleton[2:8, 6] = True  # down to (6, 7)
+    ends = {tuple(p) for p in skeleton_endpoints(skeleton).astype(int)}
+    assert ends == {(2, 2), (6, 7)}
+
+
+def test_tip_is_the_end_nearest_the_centre_in_output_pixels():
+    probs = np.zeros((4, 21, 21), np.float32)
+    probs[2, 9:12, 0:16] = 0.8  # a CVC entering from the left edge, 3 px thick, ending at x = 15
+    probs[0, 0:8, 10] = 0.6  # an ETT from the top, ending at y = 7
+    tips = line_tips(probs, (42, 42))
+    by_group = {t.group: t for t in tips}
+    assert set(by_group) == {0, 2}
+    # Pixel centres map as (x + 0.5) * 2 - 0.5.
+    assert (by_group[2].x, by_group[2].y) == pytest.approx((15 * 2 + 0.5, 10 * 2 + 0.5), abs=2.1)
+    assert by_group[2].x > 28  # the right end, not the entry at the left edge
+    assert (by_group[0].x, by_group[0].y) == pytest.approx((20.5, 14.5))
+    assert by_group[2].score == pytest.approx(0.8) and by_group[0].score == pytest.approx(0.6)
+
+
+def test_specks_and_empty_maps_give_no_tips():
+    probs = np.zeros((4, 50, 50), np.float32)
+    probs[1, 10, 10] = 0.9  # one pixel: shorter than 4 % of 50 px
+    assert line_tips(probs, (500, 500)) == []
+
+
+def test_two_lines_of_one_group_give_two_tips():
+    probs = np.zeros((4, 40, 40), np.float32)
+    probs[2, 5, 0:15] = 0.9
+    probs[2, 30, 25:40] = 0.7
+    tips = sorted(line_tips(probs, (40, 40)), key=lambda t: t.y)
+    assert [(t.x, t.y) for t in tips] == [(14.0, 5.0), (25.0, 30.0)]
+
+
+def test_upscale_mask_to_a_3000_px_radiograph_is_uint8_0_255():
+    probs = np.zeros((32, 32), np.float32)
+    probs[10:12, :] = 1.0
+    mask = upscale_mask(probs, (3000, 2400))
+    assert mask.shape == (3000, 2400) and mask.dtype == np.uint8
+    assert set(np.unique(mask)) == {0, 255}
+    rows = np.nonzero(mask[:, 1200])[0]
+    # Rows 10-11 of 32 cover 937.5-1125 of 3000; bilinear at the 0.5 level keeps that band.
+    assert rows.min() == pytest.approx(937.5, abs=50) and rows.max() == pytest.approx(1125, abs=50)
