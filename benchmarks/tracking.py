@@ -259,7 +259,8 @@ def main() -> None:
         rows[name] = [{k: v for k, v in r.items() if not k.startswith("pairs")} for r in rows[name]]
     command = "nice -n 19 .venv/bin/python benchmarks/tracking.py " + " ".join(sys.argv[1:])
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command.strip(),
-              "cpu": cpu_description(), "frames": args.frames, "size": args.size, "seeds": seeds,
+              "cpu": cpu_description(), "load_average_1min": round(os.getloadavg()[0], 2),
+              "frames": args.frames, "size": args.size, "seeds": seeds,
               "weights": str(args.weights) if args.weights else None,
               "config": {"crossing_wires": 1.0, "guidewire_probability": 0.6,
                          "sternal_wire_probability": 0.5},
@@ -278,7 +279,9 @@ def render_markdown(report: dict) -> str:
         "# Tracking, track-level type and CS motion curve (synthetic sequences)", "",
         f"{len(report['seeds'])} sequences of {report['frames']} frames at {report['size']}x{report['size']} "
         "with a CS catheter and wires crossing the heart in every sequence.", "",
-        f"Command: `{report['command']}`  ", f"CPU: {report['cpu']}  ",
+        f"Command: `{report['command']}`  ",
+        f"CPU: {report['cpu']} (1-minute load average {report['load_average_1min']} at the end: "
+        "times are only comparable at equal load)  ",
         f"Weights: {report['weights'] or 'none (no trained network scored)'}", "",
         "Rows: `ground_truth` runs the post-processing and tracking on the true mask and electrodes; "
         "`ground_truth_perturbed` on the true mask with electrodes perturbed as a middling detector "
