@@ -203,3 +203,21 @@ def test_predict_bad_inputs_exit_2_with_one_line(run_cli, seg_weights, tmp_path)
     truncated.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")
     result = run_cli("cls", "predict", text, "--weights", truncated, "--out", tmp_path / "o5")
     assert result.exit_code == 2 and "cut.safetensors: not a readable chest classifier safetensors file" in result.stderr
+
+
+def test_synth_reads_engine_factors_from_a_config(run_cli, tmp_path):
+    import cv2
+
+    config = tmp_path / "engine.yaml"
+    config.write_text("data: {synth: {ett_prob: 0, ngt_prob: 0, cvc_prob: 0, swan_prob: 0, ecg_prob: 0, "
+                      "text_prob: 1.0}}\n")
+    result = run_cli("cls", "synth", tmp_path / "s", "--n", 3, "--size", 64, "--workers", 1, "--config", config)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "s" / "train_annotations.csv").read_text().strip() == "StudyInstanceUID,label,data"
+    image = cv2.imread(str(sorted((tmp_path / "s" / "train").glob("*.jpg"))[0]), cv2.IMREAD_GRAYSCALE)
+    assert image.max() >= 190  # burned-in text
+
+    config.write_text("data: {synth: {core_depth: [0.5, 1.5]}}\n")
+    result = run_cli("cls", "synth", tmp_path / "t", "--n", 3, "--config", config)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"{config}: data.synth.core_depth: must be (min, max) with 0 <= min <= max <= 1, got [0.5, 1.5]" in result.stderr

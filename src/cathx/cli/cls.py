@@ -28,6 +28,8 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives identical files."),
     workers: int = typer.Option(2, "--workers", help="Worker processes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write over an existing synthetic set at OUT."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="A `cls train` config whose data.synth sets the engine's factors."),
 ) -> None:
     """Generate synthetic chest radiographs with ETT / NGT / CVC / Swan-Ganz lines and their labels."""
     from cathx.data.chest.synthetic import write_chest_dataset
@@ -42,8 +44,14 @@ def synth(
         raise CathxError(f"{out}: is a file, not a folder; choose a new folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "train.csv").is_file():
         raise CathxError(f"{out}: folder holds files that are not a synthetic chest set; choose an empty or new folder")
+    engine = None
+    if config is not None:
+        from cathx.config import resolve_config
+        from cathx.training.classification import load_cls_config
+
+        engine = load_cls_config(resolve_config(config)).data.synth
     start = time.perf_counter()
-    write_chest_dataset(out, n, size=size, seed=seed, overwrite=overwrite, workers=workers)
+    write_chest_dataset(out, n, size=size, seed=seed, config=engine, overwrite=overwrite, workers=workers)
     _say(f"wrote {n} studies of {size}x{size} px to {out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -77,7 +77,12 @@ class ClsTrainConfig:
 
 def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrainConfig:
     """Load a YAML experiment (defaults when ``config_path`` is None); non-None ``overrides`` replace data fields."""
-    cfg = load_yaml(ClsTrainConfig, config_path) if config_path else ClsTrainConfig()
+    try:
+        cfg = load_yaml(ClsTrainConfig, config_path) if config_path else ClsTrainConfig()
+    except ConfigError as exc:
+        if str(exc).startswith("synth."):  # raised by ChestSynthConfig itself, which knows no file
+            raise ConfigError(f"{config_path}: data.{exc}") from None
+        raise
     data = {k: v for k, v in overrides.items() if v is not None}
     if data:
         cfg = from_dict(ClsTrainConfig, {**to_dict(cfg), "data": {**to_dict(cfg.data), **data}})

@@ -164,7 +164,7 @@ def test_distractors_switch_off_and_leave_labels_alone():
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"line_width": (0.2, 4.0)}, "synth.line_width: must be [min, max] with 0.5 <= min <= max <= 10, got [0.2, 4.0]"),
+    ({"line_width": (0.2, 4.0)}, "synth.line_width: must be (min, max) with 0.5 <= min <= max <= 10, got [0.2, 4.0]"),
     ({"line_width": (4.0, 1.5)}, "synth.line_width"),
     ({"core_prob": 1.5}, "synth.core_prob: must be between 0 and 1, got 1.5"),
     ({"ecg_leads": (0, 3)}, "synth.ecg_leads"),

@@ -110,7 +110,7 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
 
 def _check_interval(name: str, value: tuple, low: float, high: float) -> None:
     if len(value) != 2 or not low <= value[0] <= value[1] <= high:
-        raise ConfigError(f"synth.{name}: must be [min, max] with {low:g} <= min <= max <= {high:g}, "
+        raise ConfigError(f"synth.{name}: must be (min, max) with {low:g} <= min <= max <= {high:g}, "
                           f"got {list(value)}")
 
 
