@@ -146,11 +146,9 @@ def test_unknown_model_name_lists_the_shipped_ones():
         read_checkpoint("cathx-fluoro-xl")
 
 
-def test_shipped_name_resolves_into_the_package():
-    from cathx.checkpoint import WEIGHTS_DIR, resolve_weights
+def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):
+    import cathx.checkpoint as checkpoint
 
-    if (WEIGHTS_DIR / "cathx-fluoro.safetensors").is_file():
-        assert resolve_weights("cathx-fluoro") == WEIGHTS_DIR / "cathx-fluoro.safetensors"
-    else:
-        with pytest.raises(CathxError, match="no weights for the shipped model"):
-            resolve_weights("cathx-fluoro")
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(CathxError, match="cathx-fluoro: this install has no weights for the shipped model"):
+        checkpoint.resolve_weights("cathx-fluoro")

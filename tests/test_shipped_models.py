@@ -1,0 +1,43 @@
+"""The shipped fluoroscopy model: present in the package, small enough for a wheel, loads without
+pickle, has a card with the measured figures, and finds catheters on a synthetic frame."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from cathx.checkpoint import SHIPPED_MODELS, WEIGHTS_DIR, read_checkpoint, resolve_weights
+
+FLUORO = WEIGHTS_DIR / SHIPPED_MODELS["cathx-fluoro"]
+
+
+def test_cathx_fluoro_is_shipped_as_safetensors_with_a_card():
+    assert resolve_weights("cathx-fluoro") == FLUORO and FLUORO.is_file()
+    assert FLUORO.stat().st_size <= 25 * 1024 * 1024
+    assert FLUORO.read_bytes()[8:9] == b"{"  # safetensors header, not a pickle
+    card = json.loads(FLUORO.with_suffix(".json").read_text())
+    for key in ("architecture", "input_size", "training", "metrics", "latency_ms_p50_end_to_end", "machine",
+                "command", "not_validated_on"):
+        assert key in card, key
+    assert 0.0 < card["metrics"]["mean_j"] <= 1.0 and 0.0 <= card["metrics"]["ap50"] <= 1.0
+    assert read_checkpoint("cathx-fluoro")["model_config"]["output_stride"] == 1
+
+
+def test_cathx_fluoro_finds_a_catheter_and_electrodes_on_a_synthetic_frame():
+    import cathx
+    from cathx.data.synthetic import generate_frame
+
+    sample = generate_frame(123_456, size=256)
+    results = cathx.load("cathx-fluoro").predict(sample.image)
+    truth = sample.mask > 0
+    predicted = np.asarray(results.mask) > 0
+    overlap = (predicted & truth).sum() / max((predicted | truth).sum(), 1)
+    assert overlap > 0.3  # a trained model, not random weights (those give ~0)
+    assert len(results.electrodes) >= 1
+
+
+def test_models_command_lists_the_shipped_model(run_cli):
+    result = run_cli("models")
+    assert result.exit_code == 0
+    assert "cathx-fluoro" in result.stdout and "mean J" in result.stdout
