@@ -183,3 +183,15 @@ def _check_writable(path: Path, option: str) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".cathx-", suffix=".probe", dir=existing))
     except OSError as exc:
         raise CathxError(f"{option} {path}: cannot write here ({exc.strerror or exc})") from None
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """A CSV document (header row, then ``rows``) as text with "\\n" line ends, for atomic_write_text."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()

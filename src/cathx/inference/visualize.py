@@ -8,22 +8,12 @@ import cv2
 import numpy as np
 
 from cathx.errors import CathxError
-from cathx.postprocess.results import Results
+from cathx.postprocess.results import Results, encode_png  # noqa: F401 - run.py imports it from here
 
 
 def overlay(image: np.ndarray, results: Results) -> np.ndarray:
     """(H, W, 3) uint8 RGB: mask tinted, centrelines, electrode crosses, type and id labels."""
     return results.plot(image)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """(H, W) or (H, W, 3) RGB uint8 -> PNG bytes."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", image)
-    if not ok:  # pragma: no cover - cv2 fails only on invalid arrays
-        raise CathxError("cannot encode PNG")
-    return data.tobytes()
 
 
 def mask_png(mask: np.ndarray | None, shape: tuple[int, int]) -> bytes:

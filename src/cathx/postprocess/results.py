@@ -187,11 +187,11 @@ class Results:
         name = _file_name(str(self.meta.get("name") or "image"))
         written = {"mask": folder / "masks" / f"{name}.png", "json": folder / "json" / f"{name}.json"}
         mask = self.mask if self.mask is not None else np.zeros(self.image_size, np.uint8)
-        atomic_write_bytes(written["mask"], _encode_png((mask > 0).astype(np.uint8) * 255))
+        atomic_write_bytes(written["mask"], encode_png((mask > 0).astype(np.uint8) * 255))
         atomic_write_text(written["json"], self.to_json() + "\n")
         if self.image is not None:
             written["overlay"] = folder / "overlays" / f"{name}.png"
-            atomic_write_bytes(written["overlay"], _encode_png(self.plot()))
+            atomic_write_bytes(written["overlay"], encode_png(self.plot()))
         return written
 
     def _repr_png_(self) -> bytes | None:
@@ -205,7 +205,7 @@ class Results:
         if scale < 1:
             size = (max(1, round(drawn.shape[1] * scale)), max(1, round(drawn.shape[0] * scale)))
             drawn = cv2.resize(drawn, size, interpolation=cv2.INTER_AREA)
-        return _encode_png(drawn)
+        return encode_png(drawn)
 
 
 def _file_name(name: str) -> str:
@@ -214,7 +214,7 @@ def _file_name(name: str) -> str:
     return cleaned or "image"
 
 
-def _encode_png(image: np.ndarray) -> bytes:
+def encode_png(image: np.ndarray) -> bytes:
     """(H, W) or (H, W, 3) RGB uint8 -> PNG bytes."""
     import cv2
 

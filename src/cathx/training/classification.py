@@ -9,8 +9,6 @@ mean column-wise ROC AUC over the 11 labels (labels without both classes in a sp
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -32,7 +30,7 @@ from cathx.data.chest.folds import group_folds, split_fold
 from cathx.data.chest.ranzcr import CSV_FILE, LABELS
 from cathx.data.chest.synthetic import ChestSynthConfig, write_chest_dataset
 from cathx.errors import ConfigError, DataError
-from cathx.fileio import atomic_open, atomic_write_json, atomic_write_text
+from cathx.fileio import atomic_open, atomic_write_json, atomic_write_text, csv_text
 from cathx.models.classifier import ClassifierConfig, build_classifier
 
 log = logging.getLogger(__name__)
@@ -137,13 +135,9 @@ def write_auc_report(out: Path | str, labels: np.ndarray, probs: np.ndarray, ext
     report = {"mean_auc": mean, "studies": int(len(labels)), "per_label_auc": per_label,
               "positives": positives, **(extra or {})}
     atomic_write_json(out / "metrics.json", report)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["label", "auc", "positives"])
-    for name in LABELS:
-        writer.writerow([name, "" if per_label[name] is None else f"{per_label[name]:.4f}", positives[name]])
-    writer.writerow(["mean", f"{mean:.4f}", int(labels.any(axis=1).sum())])
-    atomic_write_text(out / "metrics.csv", buffer.getvalue())
+    rows = [[name, "" if per_label[name] is None else f"{per_label[name]:.4f}", positives[name]] for name in LABELS]
+    rows.append(["mean", f"{mean:.4f}", int(labels.any(axis=1).sum())])
+    atomic_write_text(out / "metrics.csv", csv_text(["label", "auc", "positives"], rows))
     atomic_write_text(out / "metrics.md", auc_markdown(mean, per_label, positives, len(labels)))
     return report
 
@@ -563,20 +557,10 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
                 record["gradcam_label"] = LABELS[top]
         records.append(record)
     if masks and any("mask" in r for r in records):
-        atomic_write_text(out / "tips.csv", _csv_text(["image", "line", "x", "y", "score"], tip_rows))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["StudyInstanceUID", *LABELS])
-    for record in records:
-        writer.writerow([record["StudyInstanceUID"], *(f"{record['probabilities'][n]:.5f}" for n in LABELS)])
-    atomic_write_text(out / "predictions.csv", buffer.getvalue())
+        atomic_write_text(out / "tips.csv", csv_text(["image", "line", "x", "y", "score"], tip_rows))
+    rows = [[record["StudyInstanceUID"], *(f"{record['probabilities'][n]:.5f}" for n in LABELS)] for record in records]
+    atomic_write_text(out / "predictions.csv", csv_text(["StudyInstanceUID", *LABELS], rows))
     atomic_write_json(out / "predictions.json", records)
     return records
 
 
-def _csv_text(header: list[str], rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -25,8 +25,6 @@ pixels by one similarity transform per study (small rotation, zoom, shift).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import multiprocessing
@@ -50,7 +48,7 @@ from cathx.data.chest.ranzcr import (
     label_group,
 )
 from cathx.errors import ConfigError, DataError
-from cathx.fileio import atomic_write_bytes, atomic_write_text
+from cathx.fileio import atomic_write_bytes, atomic_write_text, csv_text
 from cathx.structures import Sample
 
 log = logging.getLogger(__name__)
@@ -793,15 +791,9 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
             row, ann = _render_job(job)
             rows.append(row)
             annotations.extend(ann)
-    atomic_write_text(out / CSV_FILE, _csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
-    atomic_write_text(out / ANNOTATIONS_FILE, _csv_text([UID_COLUMN, "label", "data"], annotations))
+    atomic_write_text(out / CSV_FILE, csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
+    atomic_write_text(out / ANNOTATIONS_FILE, csv_text([UID_COLUMN, "label", "data"], annotations))
     log.info("wrote %d synthetic chest studies to %s", n, out)
     return out
 
 
-def _csv_text(header: list[str], rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
