@@ -7,7 +7,10 @@ optimizer steps so that machine load changes the wall time, not the result) is t
 generated *without* the family's held-out values, then scored on
 
 - ``in_dist``: fresh frames from the training engine (another seed), and
-- ``held_out``: fresh frames with the family's held-out values switched on.
+- ``held_out``: fresh frames with the family's held-out values switched on, and
+- ``common``: the same held-out frames for every variant, from today's randomised engine with
+  the family switched on (the variants' own test sets differ in difficulty, so their ratios alone
+  can mislead: a harder in-distribution set lowers the denominator).
 
 The ratio held_out / in_dist of mean J and AP50 is the figure of issue 12 (target >= 0.85).
 
@@ -152,6 +155,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
         reader = SyntheticReader(args.test_frames, size=256, seed=test_seed, config=engine)
         summary = evaluate(best, None, folder / f"eval_{name}", reader=reader, plots=False)
         scores[name] = {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
+    scores["common"] = score_common(family, seed, best, folder, args.test_frames)
     return {
         "family": family, "variant": variant, "seed": seed, "steps": list(args.steps),
         "train_frames": args.train_frames, "test_frames": args.test_frames, **scores,
@@ -159,6 +163,18 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
         "ratio_ap50": scores["held_out"]["ap50"] / max(scores["in_dist"]["ap50"], 1e-9),
         "train_seconds": round(trained - started, 1), "eval_seconds": round(time.time() - trained, 1),
     }
+
+
+def score_common(family: str, seed: int, weights: Path, folder: Path, frames: int) -> dict:
+    """Mean J and AP50 of ``weights`` on the family's held-out frames from the randomised engine."""
+    from cathx.data.synthetic import SyntheticReader
+    from cathx.training.evaluate import evaluate
+
+    train_overrides, held_overrides = FAMILIES[family]
+    engine = engine_config("randomised", {**train_overrides, **held_overrides, "wire_families_off": False})
+    reader = SyntheticReader(frames, size=256, seed=30_000 + seed, config=engine)
+    summary = evaluate(weights, None, folder / "eval_common", reader=reader, plots=False)
+    return {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
 
 
 def markdown(report: dict) -> str:
@@ -171,8 +187,9 @@ def markdown(report: dict) -> str:
         f"(segmentation pretraining + multi-task), {report['train_frames']} training frames, "
         f"{report['test_frames']} test frames per test set. Ratio = held-out / in-distribution (target >= 0.85).",
         "",
-        "| family | variant | seeds | in-dist J | held-out J | ratio J | in-dist AP50 | held-out AP50 | ratio AP50 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| family | variant | seeds | in-dist J | held-out J | ratio J | in-dist AP50 | held-out AP50 | ratio AP50 "
+        "| common held-out J | common held-out AP50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = sorted({(r["family"], r["variant"]) for r in rows}, key=lambda k: (list(FAMILIES).index(k[0]), k[1]))
     for family, variant in keys:
@@ -185,7 +202,9 @@ def markdown(report: dict) -> str:
             f"| {family} | {variant} | {len(group)} | {stat([r['in_dist']['mean_j'] for r in group])} | "
             f"{stat([r['held_out']['mean_j'] for r in group])} | **{stat([r['ratio_mean_j'] for r in group])}** | "
             f"{stat([r['in_dist']['ap50'] for r in group])} | {stat([r['held_out']['ap50'] for r in group])} | "
-            f"**{stat([r['ratio_ap50'] for r in group])}** |"
+            f"**{stat([r['ratio_ap50'] for r in group])}** | "
+            f"{stat([r['common']['mean_j'] for r in group if 'common' in r]) if any('common' in r for r in group) else '-'} | "
+            f"{stat([r['common']['ap50'] for r in group if 'common' in r]) if any('common' in r for r in group) else '-'} |"
         )
     lines += ["", "Held-out settings per family (training never sees them):", ""]
     lines += [f"- {name}: train {train}; test {held}" for name, (train, held) in FAMILIES.items()]
@@ -224,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     report.update({"cpu": cpu_description(), "steps": list(args.steps), "train_frames": args.train_frames,
                    "test_frames": args.test_frames,
                    "command": "python benchmarks/generalisation.py " + " ".join(argv or sys.argv[1:])})
+    for record in report["runs"]:  # runs recorded before the common test set existed
+        folder = args.work / f"{record['family']}-{record['variant']}-s{record['seed']}"
+        if "common" not in record and (folder / "run" / "best.pt").is_file():
+            record["common"] = score_common(record["family"], record["seed"], folder / "run" / "best.pt", folder,
+                                            record["test_frames"])
+            atomic_write_json(result_path, report)
     done = {(r["family"], r["variant"], r["seed"]) for r in report["runs"]}
     for seed in seeds:
         for family in families:
