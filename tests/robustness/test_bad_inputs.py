@@ -228,7 +228,7 @@ CASES: list[tuple[str, str, str]] = [
     ("predict-bit-depth-0", "predict {img} -w {ckpt} -o {out} --bit-depth 0", "--bit-depth 0"),
     ("predict-bit-depth-17", "predict {img} -w {ckpt} -o {out} --bit-depth 17", "--bit-depth 17"),
     ("predict-unknown-option", "predict {img} -w {ckpt} -o {out} --confidence 0.5", "--confidence"),
-    ("predict-no-weights", "predict {img} -o {out}", "weights"),
+    ("predict-unknown-model", "predict {img} -w cathx-nosuch -o {out}", "shipped models: cathx-fluoro"),
     ("predict-no-out", "predict {img} -w {ckpt}", "--out"),
     # ---------------------------------------------------------------- predict: outputs
     ("predict-out-is-file", "predict {img} -w {ckpt} -o {a_file}", "is a file, not a folder"),
@@ -303,7 +303,7 @@ CASES: list[tuple[str, str, str]] = [
     ("export-out-not-onnx", "export -w {ckpt} -o {a_file}", "must be a .onnx file"),
     ("export-out-readonly", "export -w {ckpt} -o {readonly}/m.onnx", "cannot write here"),
     ("export-out-under-file", "export -w {ckpt} -o {a_file}/m.onnx", "cannot write here"),
-    ("export-no-weights", "export -o {out_onnx}", "weights"),
+    ("export-unknown-model", "export -w cathx-nosuch -o {out_onnx}", "no such weights file or shipped model"),
     # ---------------------------------------------------------------- bench
     ("bench-device-tpu", "bench -m demo --device tpu --out {out}", "--device 'tpu'"),
     ("bench-frames-0", "bench -m demo --frames 0 --out {out}", "--frames 0"),
