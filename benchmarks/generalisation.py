@@ -20,7 +20,9 @@ The recipe is the network of configs/benchmark_cpu.yaml with the shipped model's
 Variants:
 - ``baseline``: the engine as it was before the domain-randomisation work (its new factors off,
   its old ranges) and no intensity augmentation in training;
-- ``randomised``: today's engine defaults and the default training augmentation.
+- ``randomised``: today's engine defaults and the default training augmentation;
+- ``engine_only``: today's engine defaults, no intensity augmentation (isolates the augmentation);
+- ``augment_only``: the baseline engine with the default training augmentation (isolates the engine).
 
     .venv/bin/python benchmarks/generalisation.py [--families a,b] [--variants baseline,randomised]
         [--seeds 0,1] [--train-frames 800] [--test-frames 60] [--steps 150,600] [--out DIR]
@@ -92,10 +94,18 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     ),
 }
 WIRE_DISTRACTORS = ("crossing_wires", "icd_lead")
+# variant -> (engine, training intensity augmentation)
+VARIANTS: dict[str, tuple[str, float]] = {
+    "baseline": ("baseline", 0.0),
+    "randomised": ("randomised", 0.8),
+    "engine_only": ("randomised", 0.0),
+    "augment_only": ("baseline", 0.8),
+}
 
 
 def engine_config(variant: str, overrides: dict):
-    """SynthConfig of ``variant`` with ``overrides`` on top (distractor tables are merged)."""
+    """SynthConfig of ``variant``'s engine with ``overrides`` on top (distractor tables are merged)."""
+    variant = VARIANTS[variant][0]
     from cathx.data.synthetic import SynthConfig
 
     base = SynthConfig()
@@ -147,7 +157,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     started = time.time()
     if not (data / "dataset_card.json").is_file():
         write_dataset(data, n=args.train_frames, size=256, seed=10_000 + seed, config=train_engine, overwrite=True)
-    cfg = train_config(seed, args.steps, 0.0 if variant == "baseline" else 0.8, args.threads)
+    cfg = train_config(seed, args.steps, VARIANTS[variant][1], args.threads)
     best = train(cfg, data=data, out=folder / "run", resume=(folder / "run").exists())
     trained = time.time()
     scores = {}
@@ -182,7 +192,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Generalisation proxy: one family of factors held out in training",
         "",
-        f"CPU: {report['cpu']}. Command: `{report['command']}`",
+        f"CPU: {report['cpu']}. Commands: " + "; ".join(f"`{c}`" for c in report.get("commands", [report["command"]])),
         f"Recipe: configs/benchmark_cpu.yaml network, {report['steps'][0]} + {report['steps'][1]} optimizer steps "
         f"(segmentation pretraining + multi-task), {report['train_frames']} training frames, "
         f"{report['test_frames']} test frames per test set. Ratio = held-out / in-distribution (target >= 0.85).",
@@ -191,7 +201,7 @@ def markdown(report: dict) -> str:
         "| common held-out J | common held-out AP50 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["family"], r["variant"]) for r in rows}, key=lambda k: (list(FAMILIES).index(k[0]), k[1]))
+    keys = sorted({(r["family"], r["variant"]) for r in rows}, key=lambda k: (list(FAMILIES).index(k[0]), list(VARIANTS).index(k[1])))
     for family, variant in keys:
         group = [r for r in rows if r["family"] == family and r["variant"] == variant]
 
@@ -229,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}", file=sys.stderr)
         return 2
     variants = [v for v in args.variants.split(",") if v]
-    if set(variants) - {"baseline", "randomised"}:
-        print("error: --variants: choose from baseline, randomised", file=sys.stderr)
+    if set(variants) - set(VARIANTS):
+        print(f"error: --variants: choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
     args.steps = tuple(int(x) for x in args.steps.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -243,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     report.update({"cpu": cpu_description(), "steps": list(args.steps), "train_frames": args.train_frames,
                    "test_frames": args.test_frames,
                    "command": "python benchmarks/generalisation.py " + " ".join(argv or sys.argv[1:])})
+    commands = report.setdefault("commands", [])
+    if report["command"] not in commands:
+        commands.append(report["command"])
     for record in report["runs"]:  # runs recorded before the common test set existed
         folder = args.work / f"{record['family']}-{record['variant']}-s{record['seed']}"
         if "common" not in record and (folder / "run" / "best.pt").is_file():
