@@ -23,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from cathx.benchmarking.profiling import count_flops, count_parameters  # noqa: E402
+from cathx.models.complexity import count_flops, count_parameters  # noqa: E402
 from cathx.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 from cathx.models.baselines import BASELINES, ENCODERS, build_baseline  # noqa: E402
 

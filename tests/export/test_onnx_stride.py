@@ -41,7 +41,7 @@ def strided(request, tmp_path_factory):
 def test_onnx_metadata_records_the_model_stride(strided):
     stride, _, path, _ = strided
     metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    assert metadata["stride"] == str(stride) and metadata["input_size"] == str(SIZE)
+    assert metadata["output_stride"] == str(stride) and metadata["input_size"] == str(SIZE)
     assert Predictor.from_checkpoint(path, backend="onnx").stride == stride
 
 

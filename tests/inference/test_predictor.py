@@ -102,3 +102,15 @@ def test_numpy_peak_decoding_matches_the_torch_codec():
 def test_predictor_refuses_non_arrays_with_a_message(image, message):
     with pytest.raises(DataError, match=message):
         Predictor(FakeRunner(), input_size=64)(image)
+
+
+def test_onnx_output_stride_reads_the_one_name_and_the_old_one():
+    from pathlib import Path
+
+    from cathx.errors import CathxError
+    from cathx.inference.predictor import onnx_output_stride
+
+    assert onnx_output_stride(Path("m.onnx"), {"output_stride": "2"}) == 2
+    assert onnx_output_stride(Path("m.onnx"), {"stride": "1"}) == 1  # exported before the rename
+    with pytest.raises(CathxError, match="m.onnx: no output_stride"):
+        onnx_output_stride(Path("m.onnx"), {"input_size": "256"})

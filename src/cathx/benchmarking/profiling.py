@@ -14,25 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-@torch.no_grad()
-def count_flops(model: nn.Module, size: int = 256, in_channels: int = 1) -> int:
-    """Forward FLOPs of one (1, in_channels, size, size) input (a multiply-add counts 2; convolutions
-    and matrix products only, as torch's FlopCounterMode counts them)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, in_channels, size, size))
-        return int(counter.get_total_flops())
-    finally:
-        model.train(was_training)
+from cathx.models.complexity import count_flops, count_parameters
 
 
 @torch.inference_mode()

@@ -57,7 +57,7 @@ def export_onnx(
     """Export ``model`` (eval mode) to ``path``; input "image" (batch, C, S, S), batch dynamic.
 
     Returns the output names. ``metadata`` is stored in the model's metadata_props (the
-    Predictor reads "input_size" and "stride" from there).
+    Predictor reads "input_size" and "output_stride" from there).
     """
     import onnx
 
@@ -76,7 +76,7 @@ def export_onnx(
         torch.onnx.export(adapter, (example,), str(tmp), input_names=["image"], output_names=list(names),
                           dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False)
     proto = onnx.load(str(tmp))
-    meta = {"input_size": str(input_size), "stride": str(getattr(model, "output_stride", 4)),
+    meta = {"input_size": str(input_size), "output_stride": str(model.output_stride),
             "outputs": ",".join(names), **(metadata or {})}
     for key, value in meta.items():
         entry = proto.metadata_props.add()

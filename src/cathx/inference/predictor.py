@@ -151,6 +151,15 @@ def _refine(log_probability: np.ndarray, rows: np.ndarray, cols: np.ndarray, axi
     return np.clip(offset, -0.5, 0.5).astype(np.float32)
 
 
+def onnx_output_stride(path: Path, metadata: dict[str, str]) -> int:
+    """The output stride an ONNX file was exported with (``cathx export`` writes "output_stride";
+    files exported before this name was settled carry "stride")."""
+    value = metadata.get("output_stride", metadata.get("stride"))
+    if value is None:
+        raise CathxError(f"{path}: no output_stride in the ONNX metadata; export the model with `cathx export`")
+    return int(value)
+
+
 class _TorchRunner:
     def __init__(self, model, device: str = "cpu", channels_last: bool = True) -> None:
         import torch
@@ -237,8 +246,7 @@ class Predictor:
     def from_model(cls, model, input_size: int = 256, device: str = "cpu", channels_last: bool = True,
                    **kwargs: Any) -> Predictor:
         """Wrap an in-memory torch model (returning the CathMTL output dict)."""
-        stride = getattr(model, "output_stride", 4)
-        return cls(_TorchRunner(model, device, channels_last), input_size=input_size, stride=stride,
+        return cls(_TorchRunner(model, device, channels_last), input_size=input_size, stride=model.output_stride,
                    backend="torch", **kwargs)
 
     @classmethod
@@ -268,14 +276,14 @@ class Predictor:
             runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
             size = input_size or int(meta.get("input_size", 256))
-            return cls(runner, input_size=size, stride=int(meta.get("stride", 4)), backend="onnx",
+            return cls(runner, input_size=size, stride=onnx_output_stride(path, meta), backend="onnx",
                        description=meta.get("description", path.name), **kwargs)
         if path.suffix.lower() == ".onnx":
             raise CathxError(f"{path}: an ONNX file needs --backend onnx")
         model, config, extra = load_torch_checkpoint(path)
         size = input_size or int(
             extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
-        return cls(_TorchRunner(model, device), input_size=size, stride=getattr(model, "output_stride", 4),
+        return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})", **kwargs)
 
     # ---------------------------------------------------------------- stages
