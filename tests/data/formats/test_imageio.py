@@ -78,3 +78,24 @@ def test_output_names_never_collide(tmp_path):
 
     names = output_names([Path("a/x.png"), Path("a/x.jpg"), Path("a/y.png"), Path("a/x_png.png")])
     assert names == ["x_png", "x_jpg", "y", "x_png_2"]
+
+
+def test_quantize_is_the_inverse_of_to_unit_float_without_a_declaration():
+    from cathx.data.formats.imageio import quantize, to_unit_float
+
+    image = np.array([[0.0, 0.5, 1.0, 1.7]])
+    assert quantize(image, 8).tolist() == [[0, 128, 255, 255]]
+    assert quantize(image, 16).dtype == np.uint16 and quantize(image, 16)[0, 2] == 65535
+    assert np.allclose(to_unit_float(quantize(image, 16)), np.clip(image, 0, 1), atol=1e-5)
+
+
+def test_coco_rle_round_trips_through_pycocotools():
+    from pycocotools import mask as mask_utils
+
+    from cathx.data.formats.imageio import coco_rle
+
+    mask = np.zeros((5, 7), np.uint8)
+    mask[1:3, 2:6] = 1
+    rle = coco_rle(mask)
+    assert rle["size"] == [5, 7]
+    assert (mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}) == mask).all()

@@ -247,3 +247,26 @@ def image_files_by_stem(folder: Path, problems: list[str]) -> dict[str, Path]:
             continue
         found[path.stem] = path
     return found
+
+
+def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+    """(H, W) float in [0, 1] -> uint8 (bit_depth 8) or uint16 (16) grey levels over the full range,
+    the inverse of ``to_unit_float`` for files that declare no significant bits."""
+    top = 255 if bit_depth == 8 else 65535
+    return np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
+
+
+def encode_png_fast(array: np.ndarray) -> bytes:
+    """(H, W) uint8/uint16 -> PNG bytes at low compression (dataset writers: speed over size)."""
+    ok, buffer = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # pragma: no cover - cv2 only fails on unsupported dtypes
+        raise DataError(f"PNG encoding failed for an array of {array.dtype} {array.shape}")
+    return buffer.tobytes()
+
+
+def coco_rle(mask: np.ndarray) -> dict:
+    """(H, W) binary mask -> COCO run-length encoding {"size": [H, W], "counts": str}."""
+    from pycocotools import mask as mask_utils
+
+    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": encoded["counts"].decode("ascii")}

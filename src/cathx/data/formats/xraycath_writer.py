@@ -26,6 +26,7 @@ import numpy as np
 
 import cathx
 from cathx.data.formats import xraycath_layout as layout
+from cathx.data.formats.imageio import coco_rle, encode_png_fast, quantize
 from cathx.errors import CathxError, DataError
 from cathx.fileio import atomic_folder
 from cathx.structures import CATHETER_TYPES, Sample
@@ -193,11 +194,11 @@ def _frame_record(
     first_annotation_id: int,
 ) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
     height, width = sample.image.shape
-    _write_png(root / layout.IMAGES_DIR / f"{key}.png", quantize(sample.image, bit_depth))
+    (root / layout.IMAGES_DIR / f"{key}.png").write_bytes(encode_png_fast(quantize(sample.image, bit_depth)))
     mask_file = None
     if sample.mask is not None:
         mask_file = f"{layout.MASKS_DIR}/{key}.png"
-        _write_png(root / mask_file, (sample.mask > 0).astype(np.uint8) * np.uint8(255))
+        (root / mask_file).write_bytes(encode_png_fast((sample.mask > 0).astype(np.uint8) * np.uint8(255)))
     electrodes = sample.electrodes if sample.electrodes is not None else np.zeros((0, 2), np.float32)
     sizes = sample.electrode_sizes
     if sizes is None or len(sizes) != len(electrodes):
@@ -276,7 +277,7 @@ def _annotations(
             ],
         }
         if mask is not None:
-            annotation["segmentation"] = _rle(mask)
+            annotation["segmentation"] = coco_rle(mask)
             ys, xs = np.nonzero(mask)
             annotation["area"] = int(len(xs))
             if len(xs):
@@ -301,26 +302,6 @@ def _split_mask(mask: np.ndarray | None, centrelines: list[np.ndarray | None]) -
         distances.append(cv2.distanceTransform(canvas, cv2.DIST_L2, 3))
     nearest = np.argmin(np.stack(distances), axis=0)
     return [((nearest == i) & (mask > 0)).astype(np.uint8) for i in range(len(centrelines))]
-
-
-def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
-    """float [0, 1] -> uint8 or uint16 grey levels."""
-    top = 255 if bit_depth == 8 else 65535
-    return np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
-
-
-def _write_png(path: Path, array: np.ndarray) -> None:
-    ok, buffer = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover - cv2 only fails on unsupported dtypes
-        raise DataError(f"{path}: PNG encoding failed")
-    path.write_bytes(buffer.tobytes())
-
-
-def _rle(mask: np.ndarray) -> dict[str, Any]:
-    from pycocotools import mask as mask_utils
-
-    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": encoded["counts"].decode("ascii")}
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -25,6 +25,7 @@ import numpy as np
 
 import cathx
 from cathx.data.formats import xraycath_layout as layout
+from cathx.data.formats.imageio import coco_rle, encode_png_fast, quantize
 from cathx.data.synthetic.config import TARGET_TYPES, SynthConfig
 from cathx.data.synthetic.scene import Frame, render_frame
 from cathx.data.synthetic.sequence import frame_seed, render_sequence
@@ -115,26 +116,6 @@ def _assign_splits(units: list[tuple[str, int, int]], seed: int) -> list[str]:
     return splits
 
 
-def _encode_png(array: np.ndarray) -> bytes:
-    ok, buffer = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover - cv2 only fails on unsupported dtypes
-        raise RuntimeError("PNG encoding failed")
-    return buffer.tobytes()
-
-
-def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
-    """float [0, 1] -> uint8 or uint16 grey levels."""
-    top = 255 if bit_depth == 8 else 65535
-    return np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
-
-
-def _rle(mask: np.ndarray) -> dict[str, Any]:
-    from pycocotools import mask as mask_utils
-
-    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": encoded["counts"].decode("ascii")}
-
-
 def _frame_record(
     frame: Frame, index: int, split: str, root: Path, bit_depth: int, sequence_id: int | None
 ) -> dict[str, Any]:
@@ -142,8 +123,8 @@ def _frame_record(
     sample = frame.sample
     key = image_key(index)
     size = sample.width
-    (root / layout.IMAGES_DIR / f"{key}.png").write_bytes(_encode_png(quantize(sample.image, bit_depth)))
-    (root / layout.MASKS_DIR / f"{key}.png").write_bytes(_encode_png(sample.mask * np.uint8(255)))
+    (root / layout.IMAGES_DIR / f"{key}.png").write_bytes(encode_png_fast(quantize(sample.image, bit_depth)))
+    (root / layout.MASKS_DIR / f"{key}.png").write_bytes(encode_png_fast(sample.mask * np.uint8(255)))
     electrodes = sample.electrodes if sample.electrodes is not None else np.zeros((0, 2), np.float32)
     sizes = sample.electrode_sizes if sample.electrode_sizes is not None else np.zeros((0, 2), np.float32)
     owners = (
@@ -171,7 +152,7 @@ def _frame_record(
                 "category_id": CATHETER_TYPES.index(kind) + 1,
                 "catheter_id": int(sample.meta["catheter_ids"][position]),
                 "iscrowd": 0,
-                "segmentation": _rle(mask),
+                "segmentation": coco_rle(mask),
                 "area": int(mask.sum()),
                 "bbox": bbox,
                 "keypoints": [v for point in keypoints for v in point],
