@@ -49,6 +49,7 @@ from cathx.data.chest.ranzcr import (
 )
 from cathx.errors import ConfigError, DataError
 from cathx.fileio import atomic_write_bytes, atomic_write_text, csv_text
+from cathx.geometry import arc_length, catmull_rom
 from cathx.structures import Sample
 
 log = logging.getLogger(__name__)
@@ -119,31 +120,6 @@ CVC_STATUS = ("Abnormal", "Borderline", "Normal")
 
 # --------------------------------------------------------------------------------------------
 # Curves
-
-
-def spline(points: Sequence[Sequence[float]], per_segment: int = 12, closed: bool = False) -> np.ndarray:
-    """Catmull-Rom curve through control ``points`` (K, 2) -> dense (M, 2) float64 polyline."""
-    p = np.asarray(points, np.float64)
-    if len(p) < 2:
-        return p.copy()
-    if closed:
-        ext = np.concatenate([p[-1:], p, p[:2]])
-    else:
-        ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
-    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
-    out = []
-    for i in range(len(ext) - 3):
-        p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
-        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
-    if not closed:
-        out.append(p[-1:])
-    return np.concatenate(out)
-
-
-def arc_length(path: np.ndarray) -> np.ndarray:
-    """Cumulative arc length (M,) of a polyline (M, 2), starting at 0."""
-    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
 
 
 def cut_at_length(path: np.ndarray, length: float) -> np.ndarray:
@@ -314,7 +290,7 @@ def _lung(an: Anatomy, side: int) -> np.ndarray:
         (cx + d * 0.25, base + 0.0), (cx + d * medial_low, base + 0.035), (cx + d * 0.055, an.carina[1]),
         (cx + d * 0.05, an.apex + 0.07),
     ]
-    return spline(control, 10, closed=True)
+    return catmull_rom(control, 10, closed=True)
 
 
 def _noise_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -327,7 +303,7 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
     cv = _Canvas(an, size)
     cx, (tx, ty) = an.cx, an.carina
     # Soft tissue of the trunk with the shoulders and neck cut out of the air above them.
-    shoulder = spline([(-0.1, 0.2), (0.02, 0.1), (cx - 0.2, 0.055), (cx - 0.1, 0.03), (cx - 0.085, -0.1),
+    shoulder = catmull_rom([(-0.1, 0.2), (0.02, 0.1), (cx - 0.2, 0.055), (cx - 0.1, 0.03), (cx - 0.085, -0.1),
                        (cx + 0.085, -0.1), (cx + 0.1, 0.03), (cx + 0.2, 0.055), (0.98, 0.1), (1.1, 0.2)], 8)
     trunk = np.concatenate([shoulder, [(1.1, 1.1), (-0.1, 1.1)]])
     body = cv.fill_mask(trunk, 0.01)
@@ -356,14 +332,14 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
                 angle += rng.normal(0, 0.25)
                 point = point + 0.045 * np.array([d * math.cos(angle), math.sin(angle)])
                 path.append(point.copy())
-            vessels += cv.stroke_mask(spline(path, 4), 0.007, 0.002) * rng.uniform(0.5, 1.0)
+            vessels += cv.stroke_mask(catmull_rom(path, 4), 0.007, 0.002) * rng.uniform(0.5, 1.0)
     texture = 0.035 * _noise_field(rng, size, 12) + 0.02 * _noise_field(rng, size, 40)
     img -= lungs * (0.30 - 0.10 * np.clip(vessels, 0, 1) + texture)
     img += 0.05 * central * (1 - 0.5 * mediastinum)
     # Airway: trachea down to the carina, then the main bronchi (right steeper and shorter).
-    trachea = spline([(cx + 0.002, -0.05), (cx, ty - 0.15), (tx, ty)], 8)
-    right_b = spline([(tx, ty), (tx - 0.035 * an.scale, ty + 0.04), (tx - 0.06 * an.scale, ty + 0.085)], 6)
-    left_b = spline([(tx, ty), (tx + 0.05 * an.scale, ty + 0.035), (tx + 0.09 * an.scale, ty + 0.07)], 6)
+    trachea = catmull_rom([(cx + 0.002, -0.05), (cx, ty - 0.15), (tx, ty)], 8)
+    right_b = catmull_rom([(tx, ty), (tx - 0.035 * an.scale, ty + 0.04), (tx - 0.06 * an.scale, ty + 0.085)], 6)
+    left_b = catmull_rom([(tx, ty), (tx + 0.05 * an.scale, ty + 0.035), (tx + 0.09 * an.scale, ty + 0.07)], 6)
     airway = np.maximum(cv.stroke_mask(trachea, 0.026, 0.003),
                         np.maximum(cv.stroke_mask(right_b, 0.018, 0.003), cv.stroke_mask(left_b, 0.016, 0.003)))
     img -= 0.17 * airway
@@ -381,13 +357,13 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
     for d in (-1, 1):
         for k in range(10):
             y0 = an.apex - 0.02 + k * 0.06 * an.scale
-            post = spline([(cx + d * 0.045, y0), (cx + d * 0.12, y0 - 0.03), (cx + d * 0.24, y0 - 0.015),
+            post = catmull_rom([(cx + d * 0.045, y0), (cx + d * 0.12, y0 - 0.03), (cx + d * 0.24, y0 - 0.015),
                            (cx + d * (w - 0.03), y0 + 0.05), (cx + d * (w + 0.015), y0 + 0.15)], 6)
             ribs = np.maximum(ribs, cv.stroke_mask(post, 0.02, 0.002))
-            ant = spline([(cx + d * (w + 0.015), y0 + 0.15), (cx + d * 0.75 * w, y0 + 0.2),
+            ant = catmull_rom([(cx + d * (w + 0.015), y0 + 0.15), (cx + d * 0.75 * w, y0 + 0.2),
                           (cx + d * 0.4 * w, y0 + 0.28)], 6)
             ribs = np.maximum(ribs, 0.4 * cv.stroke_mask(ant, 0.014, 0.004))
-        clavicle = spline([(cx + d * 0.045, an.apex + 0.06), (cx + d * 0.15, an.apex + 0.045),
+        clavicle = catmull_rom([(cx + d * 0.045, an.apex + 0.06), (cx + d * 0.15, an.apex + 0.045),
                            (cx + d * 0.26, an.apex - 0.005), (cx + d * 0.36, an.apex - 0.02)], 8)
         img += 0.14 * cv.stroke_mask(clavicle, 0.026, 0.003)
     img += 0.08 * ribs * body * (1 - 0.6 * central)
@@ -413,14 +389,14 @@ class Device:
 def ett_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
     """Endotracheal tube down the trachea; the tip height above the carina gives the status."""
     (tx, ty), s = an.carina, an.scale
-    route = spline([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.2), (tx, ty)], 16)
+    route = catmull_rom([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.2), (tx, ty)], 16)
     if status == "Normal":
         return cut_at_y(route, ty - s * rng.uniform(0.075, 0.13))
     if status == "Borderline":
         above = rng.uniform(0.015, 0.04) if rng.random() < 0.5 else rng.uniform(0.17, 0.21)
         return cut_at_y(route, ty - s * above)
     if rng.random() < 0.65:  # in the right main bronchus
-        bronchus = spline([(tx, ty), (tx - 0.035 * s, ty + 0.04), (tx - 0.06 * s, ty + 0.085)], 8)
+        bronchus = catmull_rom([(tx, ty), (tx - 0.035 * s, ty + 0.04), (tx - 0.06 * s, ty + 0.085)], 8)
         return np.concatenate([route, cut_at_length(bronchus, s * rng.uniform(0.035, 0.07))[1:]])
     return cut_at_y(route, ty - s * rng.uniform(0.27, 0.31))  # high, in the neck
 
@@ -429,7 +405,7 @@ def _oesophagus(an: Anatomy, rng: np.random.Generator) -> tuple[np.ndarray, floa
     """Route of a feeding tube into the stomach and the arc length where it crosses the diaphragm."""
     ex = an.cx + 0.015
     bx, by = an.bubble
-    route = spline([(an.cx + rng.normal(0.0, 0.01), -0.06), (ex, an.carina[1]), (ex + 0.01, an.diaphragm_l - 0.06),
+    route = catmull_rom([(an.cx + rng.normal(0.0, 0.01), -0.06), (ex, an.carina[1]), (ex + 0.01, an.diaphragm_l - 0.06),
                     (an.cx + 0.05, an.diaphragm_l + 0.01), (bx - 0.03, by + 0.045), (bx + 0.05, by + 0.03),
                     (bx + 0.07, by - 0.02)], 16)
     crossing = arc_length(cut_at_y(route, an.diaphragm_l))[-1]
@@ -447,11 +423,11 @@ def ngt_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
     if status == "Incompletely Imaged":
         down = cut_at_length(route, crossing + 0.03)
         x_end = down[-1, 0] + rng.uniform(-0.05, 0.08)
-        tail = spline([down[-1], (x_end, down[-1, 1] + 0.15), (x_end + rng.uniform(-0.05, 0.05), 1.25)], 12)
+        tail = catmull_rom([down[-1], (x_end, down[-1, 1] + 0.15), (x_end + rng.uniform(-0.05, 0.05), 1.25)], 12)
         return np.concatenate([down, tail[1:]])
     (tx, ty) = an.carina
     if rng.random() < 0.55:  # down the airway into the right lower lobe
-        airway = spline([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.15), (tx, ty),
+        airway = catmull_rom([(an.cx + rng.normal(0, 0.01), -0.06), (an.cx, ty - 0.15), (tx, ty),
                          (tx - 0.06 * s, ty + 0.085), (tx - 0.1 * s, ty + rng.uniform(0.17, 0.25) * s)], 12)
         return airway
     # Coiled in the oesophagus, tip turned back up.
@@ -459,7 +435,7 @@ def ngt_path(an: Anatomy, status: str, rng: np.random.Generator) -> np.ndarray:
     down = cut_at_y(route, y_coil)
     x0, y0 = down[-1]
     r = 0.03 * s
-    loop = spline([(x0, y0), (x0 + r, y0 + r), (x0, y0 + 2 * r), (x0 - r, y0 + r), (x0 - 0.005, y0 - 0.01),
+    loop = catmull_rom([(x0, y0), (x0 + r, y0 + r), (x0, y0 + 2 * r), (x0 - r, y0 + r), (x0 - 0.005, y0 - 0.01),
                    (x0 - 0.01, y0 - rng.uniform(0.05, 0.1))], 8)
     return np.concatenate([down, loop[1:]])
 
@@ -484,8 +460,8 @@ def _cvc_route(an: Anatomy, entry: str) -> tuple[np.ndarray, np.ndarray]:
         "left_arm": [(cx + 0.58, an.apex + 0.42), (cx + 0.47, an.apex + 0.25), (cx + 0.4, an.apex + 0.14),
                      (cx + 0.27, an.apex + 0.08), (cx + 0.08, an.apex + 0.09), (sx, an.apex + 0.14)],
     }[entry]
-    route = spline([*start, (sx, an.carina[1]), (sx + 0.003, an.caj_y), (sx + 0.01, an.caj_y + 0.1 * an.scale)], 16)
-    return route, spline(start, 16)
+    route = catmull_rom([*start, (sx, an.carina[1]), (sx + 0.003, an.caj_y), (sx + 0.01, an.caj_y + 0.1 * an.scale)], 16)
+    return route, catmull_rom(start, 16)
 
 
 def cvc_path(an: Anatomy, status: str, rng: np.random.Generator, entry: str | None = None) -> np.ndarray:
@@ -504,11 +480,11 @@ def cvc_path(an: Anatomy, status: str, rng: np.random.Generator, entry: str | No
     if kind < 0.4:  # deep in the right atrium, curling towards the ventricle
         deep = cut_at_y(route, caj + 0.08 * s)
         x0, y0 = deep[-1]
-        tail = spline([(x0, y0), (x0 + 0.03, y0 + 0.05 * s), (x0 + rng.uniform(0.07, 0.11), y0 + 0.06 * s)], 8)
+        tail = catmull_rom([(x0, y0), (x0 + 0.03, y0 + 0.05 * s), (x0 + rng.uniform(0.07, 0.11), y0 + 0.06 * s)], 8)
         return np.concatenate([deep, tail[1:]])
     if kind < 0.7:  # turned up into a neck vein
         x0, y0 = neck[-1]
-        up = spline([(x0, y0), (x0 - 0.01, y0 - 0.06), (x0 - 0.025, y0 - rng.uniform(0.14, 0.2))], 8)
+        up = catmull_rom([(x0, y0), (x0 - 0.01, y0 - 0.06), (x0 - 0.025, y0 - rng.uniform(0.14, 0.2))], 8)
         return np.concatenate([neck, up[1:]])
     # stopped short, lateral in the subclavian / brachiocephalic vein
     return cut_at_length(neck, arc_length(neck)[-1] * rng.uniform(0.45, 0.7))
@@ -524,7 +500,7 @@ def swan_path(an: Anatomy, rng: np.random.Generator) -> np.ndarray:
         pa_end = (cx - 0.11 * s, ty + 0.05)
     else:
         pa_end = (cx + 0.16 * s, ty + 0.02)
-    heart = spline([(x0, y0), (x0 + 0.03, y0 + 0.07 * s), (cx + 0.08 * s, an.caj_y + 0.1 * s),
+    heart = catmull_rom([(x0, y0), (x0 + 0.03, y0 + 0.07 * s), (cx + 0.08 * s, an.caj_y + 0.1 * s),
                     (cx + 0.09 * s, an.caj_y - 0.02), (cx + 0.05 * s, ty + 0.0), (cx + 0.0, ty - 0.01),
                     pa_end], 12)
     return np.concatenate([ra, heart[1:]])
@@ -565,7 +541,7 @@ def _draw_ecg_leads(cv: _Canvas, cfg: ChestSynthConfig, devices: Sequence[Device
             path = devices[int(rng.integers(len(devices)))].path
             mid = path[int(rng.uniform(0.25, 0.75) * (len(path) - 1))]
         width, density, core = _line_style(cfg, rng, cv.size)
-        cv.add_line(spline([centre, mid, edge], 12), width, 0.6 * density, core)
+        cv.add_line(catmull_rom([centre, mid, edge], 12), width, 0.6 * density, core)
 
 
 _MARKER_TEXTS = ("PORTABLE", "AP", "SUPINE", "ERECT", "SEMI-ERECT", "MOBILE", "ICU", "CHEST AP")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cathx.geometry import arc_length, catmull_rom
+
 STEP_MM = 0.5
 
 
@@ -60,33 +62,10 @@ def rotation_matrix(lao_deg: float, cranial_deg: float) -> np.ndarray:
     return about_x @ about_y
 
 
-def catmull_rom(control: np.ndarray, per_segment: int = 24) -> np.ndarray:
-    """Dense centripetal-free (uniform) Catmull-Rom curve through ``control`` (K, D), K >= 2."""
-    control = np.asarray(control, np.float64)
-    padded = np.vstack([2 * control[0] - control[1], control, 2 * control[-1] - control[-2]])
-    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
-    t2, t3 = t * t, t * t * t
-    pieces = []
-    for i in range(1, len(padded) - 2):
-        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
-        pieces.append(
-            0.5
-            * (
-                (2 * p1)
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
-            )
-        )
-    pieces.append(control[-1:])
-    return np.vstack(pieces)
-
-
 def resample(points: np.ndarray, step: float) -> np.ndarray:
     """Resample a polyline (M, D) at constant arc-length ``step`` (keeps both ends)."""
     points = np.asarray(points, np.float64)
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    arc = arc_length(points)
     if arc[-1] <= 0:
         return points[:1].copy()
     targets = np.arange(0.0, arc[-1], step)

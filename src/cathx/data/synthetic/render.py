@@ -12,6 +12,8 @@ import functools
 import cv2
 import numpy as np
 
+from cathx.geometry import arc_length
+
 SUPERSAMPLE = 2
 
 
@@ -28,8 +30,7 @@ def downsample(canvas: np.ndarray, factor: int = SUPERSAMPLE) -> np.ndarray:
 
 
 def _dense(points: np.ndarray, step: float) -> np.ndarray:
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    arc = arc_length(points)
     if arc[-1] <= step:
         return points
     targets = np.arange(0.0, arc[-1] + 1e-9, step)
