@@ -52,7 +52,7 @@ def seconds_per_step(cfg, out: Path, steps: int = 4) -> float:
     for batch in loader:
         start = time.perf_counter()
         _, losses = module._losses(batch)
-        (losses["cls"] + losses.get("seg", 0.0)).backward()
+        (losses["cls"] + losses.get("segmentation", 0.0)).backward()
         optimizer.step()
         optimizer.zero_grad()
         times.append(time.perf_counter() - start)

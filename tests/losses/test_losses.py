@@ -64,8 +64,8 @@ def test_dice_segmentation_loss_option_and_bad_name():
     outputs = {"mask": torch.randn(3, 1, 32, 32)}
     parts = MultiTaskCriterion(segmentation_loss="dice").compute(outputs, batch)
     expected = soft_dice_loss(outputs["mask"], batch["mask"])
-    torch.testing.assert_close(parts.losses["seg"][[0, 2]], expected[[0, 2]])
-    assert parts.losses["seg"][1] == 0  # unlabelled sample stays masked out
+    torch.testing.assert_close(parts.losses["segmentation"][[0, 2]], expected[[0, 2]])
+    assert parts.losses["segmentation"][1] == 0  # unlabelled sample stays masked out
     assert "dice" in parts.components and "iou" not in parts.components
     with pytest.raises(ValueError, match="choose from bce-iou, dice"):
         MultiTaskCriterion(segmentation_loss="focal")
@@ -94,12 +94,12 @@ def test_criterion_masks_unlabelled_samples_without_nan():
     }
     criterion = MultiTaskCriterion()
     parts = criterion.compute(outputs, batch)
-    assert set(parts.losses) == {"seg", "det"}
-    assert parts.available["seg"].tolist() == [True, False, True]
-    assert parts.available["det"].tolist() == [True, True, False]
-    assert parts.losses["seg"][1] == 0 and parts.losses["det"][2] == 0
-    assert (parts.losses["seg"][[0, 2]] > 0).all() and (parts.losses["det"][:2] > 0).all()
-    torch.testing.assert_close(parts.losses["det"], parts.components["focal"] + parts.components["size"])
+    assert set(parts.losses) == {"segmentation", "detection"}
+    assert parts.available["segmentation"].tolist() == [True, False, True]
+    assert parts.available["detection"].tolist() == [True, True, False]
+    assert parts.losses["segmentation"][1] == 0 and parts.losses["detection"][2] == 0
+    assert (parts.losses["segmentation"][[0, 2]] > 0).all() and (parts.losses["detection"][:2] > 0).all()
+    torch.testing.assert_close(parts.losses["detection"], parts.components["focal"] + parts.components["size"])
     total = sum(v.mean() for v in criterion(outputs, batch).values())
     total.backward()
     for tensor in outputs.values():
@@ -111,8 +111,8 @@ def test_criterion_masks_unlabelled_samples_without_nan():
 def test_criterion_single_task_outputs():
     batch = make_batch()
     criterion = MultiTaskCriterion()
-    assert set(criterion({"mask": torch.zeros(3, 1, 32, 32)}, batch)) == {"seg"}
-    assert set(criterion({"heatmap": torch.zeros(3, 1, 8, 8), "size": torch.zeros(3, 2, 8, 8)}, batch)) == {"det"}
+    assert set(criterion({"mask": torch.zeros(3, 1, 32, 32)}, batch)) == {"segmentation"}
+    assert set(criterion({"heatmap": torch.zeros(3, 1, 8, 8), "size": torch.zeros(3, 2, 8, 8)}, batch)) == {"detection"}
     with pytest.raises(ValueError):
         criterion({}, batch)
 
@@ -123,7 +123,7 @@ def test_criterion_perfect_detection_is_near_zero():
     targets = criterion.targets(batch, (32, 32))
     heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
     losses = criterion({"heatmap": heat_logits, "size": targets["size"]}, batch)
-    assert losses["det"].max().item() < 1e-3
+    assert losses["detection"].max().item() < 1e-3
 
 
 def test_criterion_reads_stride_from_shapes():
@@ -134,7 +134,7 @@ def test_criterion_reads_stride_from_shapes():
         assert targets["heatmap"].shape == (3, 1, 32 // stride, 32 // stride)
         heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
         losses = criterion({"heatmap": heat_logits, "size": targets["size"]}, batch)
-        assert losses["det"].max().item() < 1e-3
+        assert losses["detection"].max().item() < 1e-3
     with pytest.raises(ValueError, match="not an integer stride"):
         criterion({"heatmap": torch.zeros(3, 1, 5, 5)}, batch)
 

@@ -105,8 +105,8 @@ def test_sample_kpis_nan_where_unlabelled():
     outputs = {"mask": torch.full((2, 1, 32, 32), 5.0), "heatmap": torch.full((2, 1, 8, 8), -9.0),
                "size": torch.zeros(2, 2, 8, 8)}
     kpis = sample_kpis(outputs, batch)
-    assert kpis["seg"][0] == 1.0 and math.isnan(kpis["seg"][1])
-    assert math.isnan(kpis["det"][0]) and kpis["det"][1] == 1.0  # no electrode, none predicted
+    assert kpis["segmentation"][0] == 1.0 and math.isnan(kpis["segmentation"][1])
+    assert math.isnan(kpis["detection"][0]) and kpis["detection"][1] == 1.0  # no electrode, none predicted
 
 
 def test_evaluator_default_size_and_unlabelled_rows():
@@ -193,4 +193,4 @@ def test_sample_kpis_reads_the_heatmap_stride_from_the_image(stride):
     outputs = {"heatmap": torch.logit(targets["heatmap"].clamp(1e-6, 1 - 1e-6)), "size": targets["size"]}
     batch = {"image": torch.zeros(1, 1, 48, 48), "electrodes": points, "electrode_valid": valid,
              "has_electrodes": torch.tensor([True])}
-    assert sample_kpis(outputs, batch)["det"].tolist() == pytest.approx([1.0], abs=0.02)
+    assert sample_kpis(outputs, batch)["detection"].tolist() == pytest.approx([1.0], abs=0.02)

@@ -80,7 +80,7 @@ def test_per_sample_kpis_from_stats_match_sample_kpis():
     for seg, det in (("iou", "mae"), ("dice", "rmse")):
         direct = sample_kpis(outputs, batch, segmentation=seg, detection=det)
         stats = sample_kpi_stats(outputs, batch, segmentation=seg, detection=det)
-        from_stats = kpi_from_stats(stats["seg"], seg)
-        assert from_stats[0].item() == pytest.approx(direct["seg"][0].item(), abs=1e-6)
-        assert math.isnan(from_stats[1]) and math.isnan(direct["seg"][1])
-        torch.testing.assert_close(kpi_from_stats(stats["det"], det), direct["det"])
+        from_stats = kpi_from_stats(stats["segmentation"], seg)
+        assert from_stats[0].item() == pytest.approx(direct["segmentation"][0].item(), abs=1e-6)
+        assert math.isnan(from_stats[1]) and math.isnan(direct["segmentation"][1])
+        torch.testing.assert_close(kpi_from_stats(stats["detection"], det), direct["detection"])

@@ -27,16 +27,17 @@ class LossParts:
     components: dict[str, Tensor]
 
 
-def task_availability(batch: dict[str, Tensor], tasks: tuple[str, ...] = ("seg", "det")) -> dict[str, Tensor]:
-    """(B,) bool per task: "seg" from batch["has_mask"], "det" from batch["has_electrodes"]."""
-    keys = {"seg": "has_mask", "det": "has_electrodes"}
+def task_availability(batch: dict[str, Tensor],
+                      tasks: tuple[str, ...] = ("segmentation", "detection")) -> dict[str, Tensor]:
+    """(B,) bool per task: "segmentation" from batch["has_mask"], "detection" from batch["has_electrodes"]."""
+    keys = {"segmentation": "has_mask", "detection": "has_electrodes"}
     return {task: batch[keys[task]].bool().reshape(-1) for task in tasks}
 
 
 class MultiTaskCriterion(nn.Module):
-    """criterion(outputs, batch) -> {"seg": (B,), "det": (B,)} per-sample unweighted losses.
+    """criterion(outputs, batch) -> {"segmentation": (B,), "detection": (B,)} per-sample unweighted losses.
 
-    Tasks follow the model's outputs: "seg" when "mask" is present, "det" when "heatmap" is.
+    Tasks follow the model's outputs: "segmentation" when "mask" is present, "detection" when "heatmap" is.
     seg = BCE + soft IoU (``segmentation_loss`` "bce-iou", the paper) or soft Dice ("dice");
     det = focal + size_weight * L1(size) (lambda = 1 in the paper); ``focal_normalisation`` "batch"
     divides the focal sums by the batch's positives as CenterNet does, "image" by each image's own
@@ -74,13 +75,13 @@ class MultiTaskCriterion(nn.Module):
             bce = _masked(bce_loss(logits, target), avail)
             if self.segmentation_loss == "dice":
                 dice = _masked(soft_dice_loss(logits, target), avail)
-                losses["seg"] = dice
+                losses["segmentation"] = dice
                 components.update(bce=bce, dice=dice)  # bce kept for the loss-based KPI
             else:
                 iou = _masked(soft_iou_loss(logits, target), avail)
-                losses["seg"] = bce + iou
+                losses["segmentation"] = bce + iou
                 components.update(bce=bce, iou=iou)
-            available["seg"] = avail
+            available["segmentation"] = avail
         if "heatmap" in outputs:
             heatmap = outputs["heatmap"]
             avail = batch["has_electrodes"].bool().reshape(-1).to(heatmap.device)
@@ -96,7 +97,7 @@ class MultiTaskCriterion(nn.Module):
                 size = _masked(size_l1_loss(outputs["size"], targets["size"], targets["positive"]), avail)
                 components["size"] = size
                 terms = focal + self.size_weight * size
-            losses["det"], available["det"] = terms, avail
+            losses["detection"], available["detection"] = terms, avail
             components["focal"] = focal
         if not losses:
             raise ValueError("outputs hold neither 'mask' nor 'heatmap'")

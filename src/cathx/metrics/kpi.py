@@ -89,21 +89,21 @@ def sample_kpis(
     cap: float = DEFAULT_MATCH_DISTANCE,
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
 ) -> dict[str, Tensor]:
-    """{"seg": (B,), "det": (B,)} KPIs for the tasks the model outputs; NaN where the sample has
+    """{"segmentation": (B,), "detection": (B,)} KPIs for the tasks the model outputs; NaN where the sample has
     no label for that task (batch["has_mask"] / batch["has_electrodes"] false). The heatmap
     stride is read from batch["image"] (4 when the batch has no image)."""
     kpis: dict[str, Tensor] = {}
     if "mask" in outputs:
         value = segmentation_kpi(outputs["mask"], batch["mask"].to(outputs["mask"].device), segmentation)
         available = batch["has_mask"].bool().reshape(-1).to(value.device)
-        kpis["seg"] = torch.where(available, value, torch.full_like(value, math.nan))
+        kpis["segmentation"] = torch.where(available, value, torch.full_like(value, math.nan))
     if "heatmap" in outputs:
         stride = (heatmap_stride(tuple(batch["image"].shape[-2:]), tuple(outputs["heatmap"].shape[-2:]))
                   if "image" in batch else 4)
         value = detection_kpi(outputs["heatmap"], outputs.get("size"), batch["electrodes"], batch["electrode_valid"],
                               detection, tau, cap, score_threshold, stride=stride)
         available = batch["has_electrodes"].bool().reshape(-1).to(value.device)
-        kpis["det"] = torch.where(available, value, torch.full_like(value, math.nan))
+        kpis["detection"] = torch.where(available, value, torch.full_like(value, math.nan))
     return kpis
 
 
@@ -190,18 +190,18 @@ def sample_kpi_stats(
     cap: float = DEFAULT_MATCH_DISTANCE,
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
 ) -> dict[str, Tensor]:
-    """{"seg": (B, 2), "det": (B, 2)} KPI statistics as sample_kpis measures them; NaN rows where
+    """{"segmentation": (B, 2), "detection": (B, 2)} KPI statistics as sample_kpis measures them; NaN rows where
     the sample has no label for the task."""
     stats: dict[str, Tensor] = {}
     if "mask" in outputs:
         value = segmentation_kpi_stats(outputs["mask"], batch["mask"].to(outputs["mask"].device), segmentation)
         available = batch["has_mask"].bool().reshape(-1, 1).to(value.device)
-        stats["seg"] = torch.where(available, value, torch.full_like(value, math.nan))
+        stats["segmentation"] = torch.where(available, value, torch.full_like(value, math.nan))
     if "heatmap" in outputs:
         stride = (heatmap_stride(tuple(batch["image"].shape[-2:]), tuple(outputs["heatmap"].shape[-2:]))
                   if "image" in batch else 4)
         value = detection_kpi_stats(outputs["heatmap"], outputs.get("size"), batch["electrodes"],
                                     batch["electrode_valid"], detection, cap, score_threshold, stride=stride)
         available = batch["has_electrodes"].bool().reshape(-1, 1).to(value.device)
-        stats["det"] = torch.where(available, value, torch.full_like(value, math.nan))
+        stats["detection"] = torch.where(available, value, torch.full_like(value, math.nan))
     return stats

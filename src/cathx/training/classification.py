@@ -254,12 +254,12 @@ class ChestClassifierModule(_lightning().LightningModule):
         outputs = self.model(batch["image"])
         losses = {"cls": F.binary_cross_entropy_with_logits(outputs["logits"], batch["labels"])}
         if "mask" in outputs:
-            losses["seg"] = segmentation_loss(outputs["mask"].float(), batch["mask"], batch["has_mask"])
+            losses["segmentation"] = segmentation_loss(outputs["mask"].float(), batch["mask"], batch["has_mask"])
         return outputs, losses
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         _, losses = self._losses(batch)
-        loss = losses["cls"] + self.cfg.seg_weight * losses.get("seg", 0.0)
+        loss = losses["cls"] + self.cfg.seg_weight * losses.get("segmentation", 0.0)
         self.log_dict({f"train_{k}": v for k, v in losses.items()}, on_step=True, on_epoch=True,
                       batch_size=len(batch["image"]))
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["image"]))

@@ -19,8 +19,6 @@ from cathx.config import from_dict, to_dict
 from cathx.training.config import LossConfig, OptimConfig, PrioritizationConfig, stage_prioritization
 from cathx.training.weighting import build_prioritizer, kpi_kinds
 
-# task name (model and prioritizer) -> key of cathx.losses.MultiTaskCriterion
-LOSS_KEYS = {"segmentation": "seg", "detection": "det"}
 # loss component used by the loss-based KPI of each task (the ablation's CE / focal)
 KPI_LOSS_COMPONENTS = {"segmentation": "bce", "detection": "focal"}
 
@@ -42,7 +40,7 @@ def batch_kpi_stats(outputs: dict[str, Tensor], batch: dict[str, Tensor], compon
     stats = {}
     for task in tasks:
         if kinds[task] != "loss":
-            stats[task] = measured[LOSS_KEYS[task]].detach().float()
+            stats[task] = measured[task].detach().float()
         else:
             loss = components[KPI_LOSS_COMPONENTS[task]].detach().float()
             stats[task] = torch.stack([loss, torch.ones_like(loss)], dim=1)
@@ -118,8 +116,8 @@ class CathxModule(L.LightningModule):
     def _losses_and_kpis(self, batch: dict[str, Tensor]) -> tuple[dict, dict, dict, dict, dict]:
         outputs = self.model(self._layout(batch["image"]))
         parts = self.criterion.compute(outputs, batch)
-        losses = {t: parts.losses[LOSS_KEYS[t]] for t in self.tasks}
-        available = {t: parts.available[LOSS_KEYS[t]] for t in self.tasks}
+        losses = {t: parts.losses[t] for t in self.tasks}
+        available = {t: parts.available[t] for t in self.tasks}
         stats = batch_kpi_stats(outputs, batch, parts.components, self.tasks, self.priority)
         kpis = kpis_from_stats(stats, self.tasks, self.priority)
         return outputs, losses, kpis, available, stats
