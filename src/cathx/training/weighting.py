@@ -242,8 +242,8 @@ class Prioritizer:
     """Holds the prioritization state and turns per-sample losses and KPIs into the total loss.
 
     tasks: task names (e.g. ("segmentation", "detection")); num_samples: size of the training set
-    (the KPI bank is indexed by the dataset index). Call ``set_total_steps`` before training so the
-    K schedule knows its length. Every rank of a DDP run holds identical state: batch KPIs are
+    (the KPI bank is indexed by the dataset index); total_steps: the stage's optimizer steps, the
+    length of the K schedule. Every rank of a DDP run holds identical state: batch KPIs are
     gathered before the EMA and the bank are updated.
     """
 
@@ -287,7 +287,7 @@ class Prioritizer:
         self.gradnorm_alpha = gradnorm_alpha
         self.gradnorm_lr = gradnorm_lr
         self.self_paced_start = self_paced_start
-        self.total_steps = int(total_steps)
+        self.total_steps = max(int(total_steps), 1)
         if task_kpi not in ("set", "mean-of-samples"):
             raise ValueError(f"unknown task KPI {task_kpi!r}; choose from set, mean-of-samples")
         if topk_hard not in ("threshold", "filter-only"):
@@ -313,9 +313,6 @@ class Prioritizer:
         self.gradnorm_ready = torch.tensor(False)
 
     # -- schedule -----------------------------------------------------------------------------
-    def set_total_steps(self, total_steps: int) -> None:
-        self.total_steps = max(int(total_steps), 1)
-
     def keep_fraction(self) -> float:
         """Fraction of the bank kept by the sample selection at the current step."""
         if self.sample_selection.startswith("fixed-"):
