@@ -1,0 +1,36 @@
+"""The pure parts of benchmarks/time_to_accuracy.py (the script itself trains for minutes)."""
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "time_to_accuracy.py"
+spec = importlib.util.spec_from_file_location("time_to_accuracy", SCRIPT)
+tta = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tta)
+
+
+def test_overrides_set_dotted_keys_without_touching_the_recipe():
+    recipe = {"trainer": {"threads": 2}, "data": {"size": 256}}
+    changed = tta.apply_overrides(recipe, {"trainer.precision": "32-true", "loss.focal_normalisation": "batch"})
+    assert changed == {"trainer": {"threads": 2, "precision": "32-true"}, "data": {"size": 256},
+                       "loss": {"focal_normalisation": "batch"}}
+    assert recipe == {"trainer": {"threads": 2}, "data": {"size": 256}}
+
+
+def test_time_to_target_is_the_first_snapshot_meeting_both_targets():
+    snapshots = [{"minutes": 7.5, "mean_j": 0.72, "ap50": 0.61},
+                 {"minutes": 2.5, "mean_j": 0.75, "ap50": 0.40},  # J met, AP50 not
+                 {"minutes": 5.0, "mean_j": 0.70, "ap50": 0.60},  # both exactly at the target
+                 {"minutes": 10.0, "mean_j": 0.80, "ap50": 0.70}]
+    assert tta.first_reaching(snapshots) == 5.0
+    assert tta.first_reaching(snapshots[:2]) == 7.5
+    assert tta.first_reaching([{"minutes": 1.0, "mean_j": 0.9, "ap50": 0.59}]) is None
+
+
+def test_every_variant_is_a_valid_config():
+    from cathx.config import read_yaml_mapping
+    from cathx.training.config import train_config_from_dict
+
+    recipe = read_yaml_mapping(SCRIPT.parents[1] / "configs" / "demo.yaml")
+    for name, overrides in tta.VARIANTS.items():
+        train_config_from_dict(tta.apply_overrides(recipe, overrides), where=name)
