@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test test-all bench clean-venv
+.PHONY: setup demo test test-all mutation bench clean-venv
 
 setup: $(STAMP)
 
@@ -22,11 +22,23 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m cathx demo --out runs/demo
 
+# Both run in random order (pytest-randomly); the summary names the seed that reruns an order.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
+
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); not part of CI.
+# MUTATE narrows it to mutant name patterns, e.g. make mutation MUTATE="cathx.metrics.*".
+# mutants/ is rebuilt each time: mutmut keeps its old copies of the files it does not mutate.
+MUTATE ?=
+MUTATION_JOBS ?= 1
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,mutation]"
+	rm -rf mutants
+	OMP_NUM_THREADS=1 nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTATE),'$(m)')
+	$(PY) benchmarks/mutation_report.py --command "make mutation MUTATE='$(MUTATE)'"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -46,3 +46,10 @@ def tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "tiny.pt"
     save_checkpoint(path, build_model(cfg), cfg, extra={"input_size": 64})
     return path
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print pytest-randomly's seed last, where `-q` still shows it, so a failure in one order reruns."""
+    seed = config.getoption("randomly_seed", default=None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        terminalreporter.write_line(f"random order: rerun it with -p randomly --randomly-seed={seed}")

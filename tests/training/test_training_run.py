@@ -53,6 +53,7 @@ def _tiny_config(**trainer):
     })
 
 
+@pytest.mark.slow
 def test_staged_training_then_evaluation(tmp_path):
     out = tmp_path / "run"
     best = train(_tiny_config(), out=out, train_reader=SyntheticReader(8, 64, 0),
@@ -91,6 +92,7 @@ def _parameters(state: dict) -> dict:
     return {k: v for k, v in state["model"].items() if "running_" not in k and "num_batches" not in k}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     run = [sys.executable, str(SCRIPT)]
@@ -130,6 +132,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
             torch.testing.assert_close(resumed["prioritizer"][key][task], value, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_share_the_prioritization_state(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(SCRIPT), str(tmp_path / "run"), "--dump", str(tmp_path / "ddp.pt")]
@@ -149,6 +152,7 @@ def test_ddp_two_processes_share_the_prioritization_state(tmp_path):
     assert all(bool(seen.all()) for seen in a["bank_seen"].values())
 
 
+@pytest.mark.slow
 def test_init_starts_the_first_stage_from_given_weights(tmp_path):
     """--init (fine-tuning): the first stage starts from the given checkpoint's weights, and weights
     of another architecture are refused with the file named."""

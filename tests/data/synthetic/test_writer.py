@@ -168,6 +168,7 @@ def test_worker_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_workers_survive_a_parent_that_used_torch_and_opencv_threads(tmp_path):
     """Forked workers deadlocked after the parent had used torch and cv2 thread pools."""
     import subprocess
