@@ -56,6 +56,25 @@ def _huge_png_header(path, width, height):
     return path
 
 
+def _dicom_declaring(path, rows, columns, frames):
+    """An XA DICOM whose header declares frames x rows x columns but holds 4 kB of pixels."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ds.file_meta.MediaStorageSOPClassUID, "1.2.3.4", "XA"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = bytes(4096)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory, tiny_checkpoint):
     """Paths of the shared workspace, by placeholder name."""
@@ -106,6 +125,24 @@ def ws(tmp_path_factory, tiny_checkpoint):
     from cathx.data.synthetic.writer import write_dataset
 
     paths["dataset"] = write_dataset(root / "dataset", n=6, size=64, seed=0, workers=1)
+    # header bombs, and a dataset whose annotations.json points outside it
+    paths["frames_dcm"] = _dicom_declaring(root / "frames.dcm", 4096, 4096, 100000)
+    paths["side_dcm"] = _dicom_declaring(root / "side.dcm", 65535, 65535, 1)
+    paths["short_dcm"] = _dicom_declaring(root / "short.dcm", 1024, 1024, 30)
+    import h5py
+
+    paths["huge_h5"] = root / "huge.h5"
+    with h5py.File(paths["huge_h5"], "w") as handle:
+        handle.create_dataset("test", shape=(4, 65535, 65535), dtype="uint16", chunks=(1, 64, 64))
+    import json
+    import shutil
+
+    paths["escape_set"] = root / "escape_set"
+    shutil.copytree(paths["dataset"], paths["escape_set"])
+    document = json.loads((paths["escape_set"] / "annotations.json").read_text())
+    document["images"][0]["file_name"] = "../../../../etc/passwd"
+    document["images"][1]["file_name"] = str(paths["img"])
+    (paths["escape_set"] / "annotations.json").write_text(json.dumps(document))
     paths["user_dir"] = root / "user_results"
     paths["user_dir"].mkdir()
     (paths["user_dir"] / "electrodes.csv").write_text("my,own,table\n")
@@ -358,6 +395,14 @@ CASES: list[tuple[str, str, str]] = [
     ("check-text-dicom", "data check {fake_dcm} --format dicom", "fake.dcm"),
     ("check-garbage-h5", "data check {garbage_h5}", "garbage.h5"),
     ("check-wrong-format", "data check {dataset} --format duke", "dataset"),
+    ("check-dicom-100000-frames", "data check {frames_dcm}", "declares 100000 frames"),
+    ("check-dicom-65535-side", "data check {side_dcm}", "refused before decoding"),
+    ("check-dicom-short-pixels", "data check {short_dcm}", "but the file holds"),
+    ("check-h5-65535-side", "data check {huge_h5}", "refused before decoding"),
+    ("check-annotations-leave-dataset", "data check {escape_set}", "2 problem(s) found"),
+    ("predict-dicom-100000-frames", "predict {frames_dcm} -w {ckpt} -o {out}", "declares 100000 frames"),
+    ("predict-dicom-65535-side", "predict {side_dcm} -w {ckpt} -o {out}", "refused before decoding"),
+    ("convert-dicom-100000-frames", "data convert {frames_dcm} {out}", "declares 100000 frames"),
     ("convert-missing", "data convert {missing} {out}", "does-not-exist"),
     ("convert-empty-src", "data convert {empty_dir} {out}", "empty_dir"),
     ("convert-dst-user-folder", "data convert {dataset} {user_dir}", "user_results"),

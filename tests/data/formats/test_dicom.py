@@ -143,7 +143,7 @@ def test_truncated_pixel_data_names_the_file(tmp_path):
     write_dicom(path, _ramp(4))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 3000])
-    with pytest.raises(DataError, match=r"t\.dcm: (cannot decode frame|cannot read DICOM header)"):
+    with pytest.raises(DataError, match=r"t\.dcm: (cannot decode frame|cannot read DICOM header|DICOM header declares 4 frame)"):
         list(open_dataset(path).iter_frames())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Protocol, overload, runtime_checkable
 
 from cathx.errors import DataError
@@ -86,3 +86,40 @@ def require_path(path: Path | str) -> Path:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     return path
+
+
+def outside_reason(root: Path, path: Path) -> str | None:
+    """Why ``path`` may not be read as part of the dataset in ``root``, or None when it may.
+
+    Refused: a path whose target, after following symlinks, is not inside ``root`` (also resolved),
+    a broken symlink and a symlink loop. A symlink from one place in the dataset to another is fine.
+    """
+    try:
+        target = path.resolve(strict=True)
+        target.relative_to(root.resolve())
+    except FileNotFoundError:
+        return "broken symlink" if path.is_symlink() else None  # a missing file is reported by the caller
+    except (OSError, RuntimeError):  # ELOOP; Python 3.11 raises RuntimeError for a symlink loop
+        return "symlink loop"
+    except ValueError:
+        return f"resolves to {target}, outside the dataset folder {root}"
+    return None
+
+
+def entry_path(root: Path, name: object, source: Path, what: str) -> tuple[Path | None, str | None]:
+    """(root / name, None) for a relative path named in an annotation file, or (None, problem line)
+    when it is not a path string, is absolute, climbs out with '..' or leads outside by a symlink.
+
+    ``source`` is the annotation file and ``what`` the entry (e.g. "image 3 file_name"); the problem
+    line names both and ends with "(skipped)".
+    """
+    if not isinstance(name, str) or not name.strip():
+        return None, f"{source}: {what} {name!r} is not a file path (skipped)"
+    relative = PurePath(name)
+    if relative.is_absolute() or ".." in relative.parts or "\x00" in name:
+        return None, f"{source}: {what} {name!r} leaves the dataset folder (skipped)"
+    path = root / relative
+    reason = outside_reason(root, path)
+    if reason is not None:
+        return None, f"{source}: {what} {name!r}: {reason} (skipped)"
+    return path, None

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -209,7 +210,39 @@ def _read_header(path: Path) -> _File:
         frames = int(header.get("NumberOfFrames") or 1)
     except (TypeError, ValueError):
         raise DataError(f"{path}: invalid NumberOfFrames {header.get('NumberOfFrames')!r}") from None
-    return _File(path, header, frames, frame_rate(header))
+    _check_declared_size(path, header, frames)
+    try:
+        fps = frame_rate(header)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: invalid frame timing (FrameTime, FrameTimeVector or CineRate)") from None
+    return _File(path, header, frames, fps)
+
+
+def _check_declared_size(path: Path, header: Any, frames: int) -> None:
+    """Refuse, from the header alone, frames above the limits and pixel data the file cannot hold."""
+    values = {}
+    for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
+        value = header.get(keyword, 1)
+        try:
+            values[keyword] = int(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: invalid {keyword} {value!r}") from None
+    check_frame_size(path, values["Columns"], values["Rows"], "DICOM header")
+    check_frame_count(path, frames, "DICOM header (NumberOfFrames)")
+    if values["BitsAllocated"] not in (1, 8, 16, 32, 64) or values["SamplesPerPixel"] not in (1, 3, 4):
+        raise DataError(f"{path}: unsupported BitsAllocated {values['BitsAllocated']} or SamplesPerPixel "
+                        f"{values['SamplesPerPixel']}")
+    size = path.stat().st_size
+    meta = getattr(header, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax is not None and getattr(syntax, "is_compressed", False):
+        needed = frames * 8  # every encapsulated frame has at least an 8-byte item header
+    else:
+        needed = (values["Rows"] * values["Columns"] * values["SamplesPerPixel"] * values["BitsAllocated"]
+                  * frames + 7) // 8
+    if needed > size and not _is_deflated(header):
+        raise DataError(f"{path}: DICOM header declares {frames} frame(s) of {values['Columns']}x{values['Rows']} "
+                        f"px ({needed} bytes of pixel data) but the file holds {size} bytes")
 
 
 def _promote_shared_groups(header: Any) -> None:

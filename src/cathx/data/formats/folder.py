@@ -84,11 +84,11 @@ class FolderReader(Reader):
 
     def _index_group(self, root: Path, group: Path) -> list[_Pair]:
         images_dir = group / IMAGES_DIR
-        images = image_files_by_stem(images_dir, self.problems)
+        images = image_files_by_stem(images_dir, self.problems, root)
         masks_dir = group / MASKS_DIR
         if (masks_dir / "0").is_dir():
             masks_dir = masks_dir / "0"
-        masks = image_files_by_stem(masks_dir, self.problems) if masks_dir.is_dir() else None
+        masks = image_files_by_stem(masks_dir, self.problems, root) if masks_dir.is_dir() else None
         group_name = "" if group == root else group.name
         self._seen.update(images)
         self._seen.update(f"{group_name}/{key}" for key in images if group_name)

@@ -18,10 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cathx.data.formats.base import outside_reason
+from cathx.data.formats.limits import check_frame_size
 from cathx.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-MAX_IMAGE_SIDE = 16384  # checked in the file header before decoding: a larger "frame" is a resource bomb
 
 
 def decode_image_file(path: Path | str) -> np.ndarray:
@@ -44,9 +45,8 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
     if data.size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
     declared = header_size(bytes(data[:65536]))
-    if declared is not None and max(declared) > MAX_IMAGE_SIDE:
-        raise DataError(f"{path}: image header declares {declared[0]}x{declared[1]} px; the largest "
-                        f"supported side is {MAX_IMAGE_SIDE} (refused before decoding)")
+    if declared is not None:
+        check_frame_size(path, *declared)  # a resource bomb is refused before cv2 allocates it
     try:
         array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -236,11 +236,20 @@ def check_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_
         )
 
 
-def image_files_by_stem(folder: Path, problems: list[str]) -> dict[str, Path]:
-    """Image files of ``folder`` keyed by stem, sorted; duplicates are reported, the first kept."""
+def image_files_by_stem(folder: Path, problems: list[str], root: Path | None = None) -> dict[str, Path]:
+    """Image files of ``folder`` keyed by stem, sorted; duplicates are reported, the first kept.
+
+    Files that lead outside the dataset folder ``root`` (default ``folder``) through a symlink,
+    broken symlinks and symlink loops are reported and skipped."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+        if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+            continue
+        reason = outside_reason(root or folder, path)
+        if reason is not None:
+            problems.append(f"{path}: {reason} (skipped)")
+            continue
+        if not path.is_file():
             continue
         if path.stem in found:
             problems.append(f"{path}: same name as {found[path.stem].name} (ignored)")

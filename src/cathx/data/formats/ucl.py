@@ -26,6 +26,7 @@ import numpy as np
 from cathx.data.formats.base import Reader, require_path
 from cathx.data.formats.folder import FolderReader
 from cathx.data.formats.imageio import binarize_mask, to_grey, to_unit_float
+from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -76,7 +77,7 @@ class UCLReader(Reader):
         errors = []
         for path in paths:
             try:
-                volume = self._index(path)
+                volume = self._index_checked(path)
             except DataError as exc:
                 if root.is_file():
                     raise
@@ -96,6 +97,12 @@ class UCLReader(Reader):
             raise DataError(f"{root}: no HDF5 volume for split {split!r}; choose from {', '.join(found)}")
         self._starts = np.cumsum([0] + [v.frames for v in self._volumes])
 
+    def _index_checked(self, path: Path) -> _Volume:
+        try:
+            return self._index(path)
+        except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:  # a damaged HDF5 structure
+            raise DataError(f"{path}: damaged HDF5 file ({_short(exc)})") from None
+
     def _index(self, path: Path) -> _Volume:
         if path.stat().st_size == 0:
             raise DataError(f"{path}: file is empty (0 bytes)")
@@ -108,6 +115,7 @@ class UCLReader(Reader):
             )
         images = handle[key]
         layout = _frame_layout(images.shape, path, key)
+        _check_volume(images, path, key, layout)
         label_path = path.with_name(f"{path.stem}_label{path.suffix}")
         if not label_path.is_file():
             self.problems.append(f"{path}: no label file {label_path.name}; frames read without masks")
@@ -121,7 +129,7 @@ class UCLReader(Reader):
             raise DataError(
                 f"{label_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path.name}"
             )
-        _frame_layout(labels.shape, label_path, LABEL_KEY)
+        _check_volume(labels, label_path, LABEL_KEY, _frame_layout(labels.shape, label_path, LABEL_KEY))
         return _Volume(path, key, label_path, int(images.shape[0]), layout)
 
     def _open(self, path: Path) -> Any:
@@ -173,7 +181,7 @@ class UCLReader(Reader):
                 mask = binarize_mask(_as_frame(label, volume.layout))
         except DataError:
             raise
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
             raise DataError(f"{volume.image_path}: cannot read frame {frame} ({_short(exc)})") from None
         if mask is not None and mask.shape != image.shape:
             raise DataError(
@@ -205,6 +213,17 @@ def _frame_layout(shape: tuple[int, ...], path: Path, key: str) -> str:
     raise DataError(
         f"{path}: dataset {key!r} has shape {shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)"
     )
+
+
+def _check_volume(dataset: Any, path: Path, key: str, layout: str) -> None:
+    """Refuse, from the HDF5 metadata alone, pixel types cathx cannot scale and declared sizes above
+    the limits (an HDF5 dataset may declare any shape without storing its chunks)."""
+    if getattr(dataset, "dtype", None) is None or dataset.dtype.kind not in "biuf":
+        raise DataError(f"{path}: dataset {key!r} holds {dataset.dtype} values; expected numbers")
+    shape = tuple(int(v) for v in dataset.shape)
+    height, width = shape[2:4] if layout == "nchw" else shape[1:3]
+    check_frame_size(path, width, height, f"dataset {key!r}")
+    check_frame_count(path, shape[0], f"dataset {key!r}")
 
 
 def _as_frame(raw: np.ndarray, layout: str) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cathx.data.formats import xraycath_layout as layout
-from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.base import Reader, entry_path, require_path
 from cathx.data.formats.imageio import (
     IMAGE_SUFFIXES,
     check_same_size,
@@ -78,50 +78,76 @@ class XRayCathReader(Reader):
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not UTF-8 text") from None
+        except RecursionError:
+            raise DataError(f"{path}: JSON nested too deeply") from None
         except OSError as exc:
             raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise DataError(f"{path}: not a cathx annotations file (no 'images' list)")
+        for key in ("images", "annotations", "categories"):
+            entries = data.get(key) or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise DataError(f"{path}: {key!r} must be a list of objects")
         try:
             self._categories = {int(c["id"]): str(c["name"]) for c in data.get("categories") or []}
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise DataError(f"{path}: malformed 'categories' (each needs an integer id and a name)") from None
         by_image: dict[Any, list[dict[str, Any]]] = {}
-        for annotation in data.get("annotations", []):
-            by_image.setdefault(annotation.get("image_id"), []).append(annotation)
+        for annotation in data.get("annotations") or []:
+            image_id = annotation.get("image_id")
+            if not _is_id(image_id):
+                raise DataError(f"{path}: annotation {annotation.get('id')!r} has image_id {image_id!r}; "
+                                "expected a number or string")
+            by_image.setdefault(image_id, []).append(annotation)
         items = []
+        seen_ids: set[Any] = set()
         for record in data["images"]:
+            record_id = record.get("id")
+            if not _is_id(record_id):
+                raise DataError(f"{path}: image record id {record_id!r}; expected a number or string")
+            if record_id in seen_ids and record_id in by_image:
+                raise DataError(f"{path}: image id {record_id!r} is used by two image records; their labels "
+                                "would merge")
+            seen_ids.add(record_id)
             file_name = record.get("file_name")
             if not file_name:
-                self.problems.append(f"{path}: image record {record.get('id')!r} has no file_name (skipped)")
+                self.problems.append(f"{path}: image record {record_id!r} has no file_name (skipped)")
                 continue
-            image_path = self.root / file_name
-            self._indexed_keys.add(Path(file_name).stem)
+            image_path, problem = entry_path(self.root, file_name, path, f"image {record_id!r} file_name")
+            if image_path is None:
+                self.problems.append(problem)
+                continue
+            self._indexed_keys.add(image_path.stem)
             if not image_path.is_file():
                 self.problems.append(f"{image_path}: listed in {path.name} but missing (skipped)")
                 continue
             if image_path.stat().st_size == 0:
                 self.problems.append(f"{image_path}: file is empty (0 bytes) (skipped)")
                 continue
-            mask_path = self.root / record["mask_file"] if record.get("mask_file") else None
-            if mask_path is not None and not mask_path.is_file():
-                self.problems.append(f"{mask_path}: mask of {image_path.name} is missing (skipped)")
-                continue
-            annotations = sorted(
-                by_image.get(record.get("id"), []),
-                key=lambda a: (a.get("catheter_id") or 0, a.get("id") or 0),
-            )
-            items.append(_Item(Path(file_name).stem, image_path, mask_path, record, annotations))
+            mask_path = None
+            if record.get("mask_file"):
+                mask_path, problem = entry_path(self.root, record["mask_file"], path,
+                                                f"image {record_id!r} mask_file")
+                if mask_path is None:
+                    self.problems.append(problem)
+                    continue
+                if not mask_path.is_file():
+                    self.problems.append(f"{mask_path}: mask of {image_path.name} is missing (skipped)")
+                    continue
+            annotations = sorted(by_image.get(record_id, []), key=_annotation_order)
+            items.append(_Item(image_path.stem, image_path, mask_path, record, annotations))
         return items
 
     def _index_files(self) -> list[_Item]:
         images_dir = self.root / layout.IMAGES_DIR
         if not images_dir.is_dir():
             raise DataError(f"{self.root}: not an XRayCath folder (no {layout.IMAGES_DIR}/ folder)")
-        images = image_files_by_stem(images_dir, self.problems)
+        images = image_files_by_stem(images_dir, self.problems, self.root)
         self._indexed_keys.update(images)
         masks_dir = self.root / layout.MASKS_DIR
-        masks = image_files_by_stem(masks_dir, self.problems) if masks_dir.is_dir() else None
+        masks = image_files_by_stem(masks_dir, self.problems, self.root) if masks_dir.is_dir() else None
         blobs = self._read_blob_csv(set(images)) if (self.root / layout.CSV_PATH).is_file() else None
         items = []
         for key, image_path in images.items():
@@ -158,13 +184,37 @@ class XRayCathReader(Reader):
             raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
         with handle:
             reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
+            try:
+                columns = [c.strip() for c in (reader.fieldnames or [])]
+            except UnicodeDecodeError:
+                raise DataError(f"{path}: not UTF-8 text") from None
+            except csv.Error as exc:
+                raise DataError(f"{path}: malformed CSV header ({exc})") from None
             missing = [c for c in layout.CSV_COLUMNS if c not in columns]
             if missing:
                 raise DataError(
                     f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}"
                 )
-            for line, row in enumerate(reader, start=2):
+            rows = enumerate(reader, start=2)
+            while True:
+                try:
+                    line, row = next(rows)
+                except StopIteration:
+                    break
+                except UnicodeDecodeError:
+                    raise DataError(f"{path}: not UTF-8 text") from None
+                except csv.Error as exc:
+                    raise DataError(f"{path} line {reader.line_num}: malformed CSV ({exc})") from None
+                if None in row:  # more cells than columns: DictReader gathers them under the key None
+                    key = _strip_image_suffix(str(row.get("imageId") or ""))
+                    if key in image_keys and key not in blobs.bad:
+                        blobs.bad.add(key)
+                        self.problems.append(f"{path} line {line}: more cells than the {len(columns)} columns "
+                                             f"(image {key} skipped)")
+                    elif key not in image_keys:
+                        self.problems.append(f"{path} line {line}: more cells than the {len(columns)} columns "
+                                             "(row ignored)")
+                    continue
                 row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
                 key = _strip_image_suffix(row["imageId"])
                 if key not in image_keys:
@@ -233,7 +283,7 @@ class XRayCathReader(Reader):
         if item.record is not None:
             try:
                 return self._sample_from_annotations(item, image, mask, meta)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
                 source = self.root / layout.ANNOTATIONS_FILE
                 raise DataError(f"{source}: malformed annotation of {item.image_path.name} ({exc})") from None
         electrodes = sizes = ids = None
@@ -294,6 +344,15 @@ class XRayCathReader(Reader):
             centrelines,
             meta,
         )
+
+
+def _is_id(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
+
+
+def _annotation_order(annotation: dict[str, Any]) -> tuple[str, str]:
+    # Sort by catheter then annotation id; ids of any JSON type compare by their text.
+    return (str(annotation.get("catheter_id") or 0).zfill(12), str(annotation.get("id") or 0).zfill(12))
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""Paths named by annotation files, and symlinks found in dataset folders, stay inside the dataset:
+anything leading out is skipped and reported in ``reader.problems`` (one line naming the file and
+the entry), never read."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from cathx.data.formats import open_dataset
+from cathx.data.formats.base import entry_path, outside_reason
+
+
+def _png(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".png", np.full((16, 16), 80, np.uint8))
+    path.write_bytes(data.tobytes())
+    return path
+
+
+@pytest.fixture
+def layout(tmp_path):
+    """tmp/set (a dataset with images/a.png, masks/a.png) and tmp/outside/secret.png beside it."""
+    root = tmp_path / "set"
+    _png(root / "images" / "a.png")
+    _png(root / "masks" / "a.png")
+    secret = _png(tmp_path / "outside" / "secret.png")
+    return root, secret
+
+
+def _annotations(root, *records):
+    images = [{"id": i, **record} for i, record in enumerate(records)]
+    (root / "annotations.json").write_text(json.dumps({"images": images, "annotations": [], "categories": []}))
+    return root / "annotations.json"
+
+
+@pytest.mark.parametrize("name", ["../outside/secret.png", "images/../../outside/secret.png", "/etc/passwd",
+                                  "{secret}"])
+def test_annotation_file_name_leaving_the_dataset_is_skipped(layout, name):
+    root, secret = layout
+    name = name.format(secret=secret)
+    source = _annotations(root, {"file_name": "images/a.png"}, {"file_name": name})
+    reader = open_dataset(root)
+    assert len(reader) == 1 and reader[0].meta["source"].endswith("a.png")
+    assert reader.problems == [f"{source}: image 1 file_name {name!r} leaves the dataset folder (skipped)"]
+
+
+def test_annotation_mask_file_leaving_the_dataset_is_skipped(layout):
+    root, _ = layout
+    source = _annotations(root, {"file_name": "images/a.png", "mask_file": "../outside/secret.png"})
+    reader = open_dataset(root)
+    assert len(reader) == 0
+    assert reader.problems == [f"{source}: image 0 mask_file '../outside/secret.png' leaves the dataset "
+                               "folder (skipped)"]
+
+
+def test_annotation_entry_through_a_symlink_out_is_skipped(layout):
+    root, secret = layout
+    (root / "images" / "link.png").symlink_to(secret)
+    source = _annotations(root, {"file_name": "images/a.png"}, {"file_name": "images/link.png"})
+    reader = open_dataset(root)
+    assert len(reader) == 1
+    assert reader.problems == [f"{source}: image 1 file_name 'images/link.png': resolves to {secret}, outside "
+                               f"the dataset folder {root} (skipped)"]
+
+
+def test_annotation_file_name_that_is_not_a_path(layout):
+    root, _ = layout
+    source = _annotations(root, {"file_name": "images/a.png"}, {"file_name": ["x"]})
+    reader = open_dataset(root)
+    assert reader.problems == [f"{source}: image 1 file_name ['x'] is not a file path (skipped)"]
+
+
+@pytest.mark.parametrize("fmt", ["folder", "xraycath"])
+def test_symlinks_out_of_the_folder_broken_and_looping_are_reported(layout, fmt):
+    root, secret = layout
+    (root / "images" / "b.png").symlink_to(secret)  # out of the dataset
+    (root / "images" / "c.png").symlink_to(root / "images" / "a.png")  # inside: fine
+    _png(root / "masks" / "c.png")
+    (root / "images" / "d.png").symlink_to(root / "images" / "gone.png")  # broken
+    (root / "images" / "e.png").symlink_to(root / "images" / "e.png")  # a loop
+    reader = open_dataset(root, format=fmt)
+    assert [reader.source_of(i).rsplit("/", 1)[1] for i in range(len(reader))] == ["a.png", "c.png"]
+    images = root / "images"
+    assert reader.problems == [
+        f"{images / 'b.png'}: resolves to {secret}, outside the dataset folder {root} (skipped)",
+        f"{images / 'd.png'}: broken symlink (skipped)",
+        f"{images / 'e.png'}: symlink loop (skipped)",
+    ]
+
+
+def test_images_folder_that_is_a_symlink_out(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    _png(elsewhere / "a.png")
+    root = tmp_path / "set"
+    root.mkdir()
+    (root / "images").symlink_to(elsewhere)
+    reader_problems = open_dataset(root, format="folder").problems
+    assert reader_problems == [f"{root / 'images' / 'a.png'}: resolves to {elsewhere / 'a.png'}, outside the "
+                               f"dataset folder {root} (skipped)"]
+
+
+def test_helpers(tmp_path):
+    assert outside_reason(tmp_path, tmp_path / "missing.png") is None  # missing: the caller reports it
+    path, problem = entry_path(tmp_path, "images/x.png", tmp_path / "a.json", "image 1 file_name")
+    assert path == tmp_path / "images" / "x.png" and problem is None
+    path, problem = entry_path(tmp_path, "a\x00b", tmp_path / "a.json", "image 1 file_name")
+    assert path is None and "leaves the dataset folder" in problem
