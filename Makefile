@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test test-all mutation bench clean-venv
+.PHONY: setup demo test test-all mutation bench clean-venv browser
 
 setup: $(STAMP)
 
@@ -23,10 +23,10 @@ demo: $(STAMP)
 	$(PY) -m cathx demo --out runs/demo
 
 # Both run in random order (pytest-randomly); the summary names the seed that reruns an order.
-test: $(STAMP)
+test: $(STAMP) $(if $(CATHX_REQUIRE_BROWSER),browser)
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(if $(CATHX_REQUIRE_BROWSER),browser)
 	$(PY) -m pytest -q -m ""
 
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); not part of CI.
@@ -42,6 +42,16 @@ mutation: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# Debian's chromium + chromium-driver for the web app's browser test (tests/app/test_app.py).
+# With CATHX_REQUIRE_BROWSER set (CI: .ci/run, as root) `make test` / `make test-all` run this first and a missing
+# browser fails the test instead of skipping it. Elsewhere: `sudo make browser`.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "browser: chromium and chromedriver found"; \
+	else \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
 
 clean-venv:
 	rm -rf $(VENV)

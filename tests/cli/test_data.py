@@ -179,3 +179,20 @@ def test_convert_ucl_hdf5_and_dicom(run_cli, tmp_path):
         cv2.imread(str(tmp_path / "dcm_out" / "images" / "000000.png"), cv2.IMREAD_UNCHANGED).dtype
         == np.uint16
     )
+
+
+def test_check_caps_the_problem_list_with_a_count(run_cli, tmp_path):
+    import cv2
+    import numpy as np
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    ok, png = cv2.imencode(".png", np.zeros((16, 16), np.uint8))
+    for index in range(62):  # 61 images without a mask
+        (tmp_path / "images" / f"{index:02d}.png").write_bytes(png.tobytes())
+    (tmp_path / "masks" / "00.png").write_bytes(png.tobytes())
+    result = run_cli("data", "check", tmp_path)
+    assert result.exit_code == 2
+    assert "skipped: 61 sample(s)\nproblems (61):" in result.stdout
+    assert result.stdout.count("no mask in") == 50 and "  - ... and 11 more" in result.stdout
+    assert "61 problem(s) found" in result.stderr

@@ -71,3 +71,20 @@ def test_missing_files_exit_2(run_cli, tmp_path):
     assert result.exit_code == 2 and "nodata: dataset not found" in result.stderr
     result = run_cli("val", "--weights", tmp_path / "w.pt", "--data", tmp_path, "--out", tmp_path / "e")
     assert result.exit_code == 2 and "w.pt: checkpoint not found" in result.stderr
+
+
+def test_val_reports_skipped_samples(run_cli, tmp_path, dataset, tiny_checkpoint):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    document = json.loads((copy / "annotations.json").read_text())
+    tests = [record for record in document["images"] if record.get("split") == "test"]
+    (copy / tests[0]["file_name"]).unlink()
+    result = run_cli("val", "--weights", tiny_checkpoint, "--data", copy, "--out", tmp_path / "eval")
+    assert result.exit_code == 0, result.stderr
+    assert "data: 1 sample(s) skipped, 1 problem(s) while reading:" in result.stdout
+    assert f"{tests[0]['file_name'].split('/')[-1]}: listed in annotations.json but missing (skipped)" in result.stdout
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["skipped"] == 1 and metrics["images"] == len(tests) - 1
+    assert "Skipped: 1 sample(s)" in (tmp_path / "eval" / "summary.md").read_text()

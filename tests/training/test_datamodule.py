@@ -51,3 +51,25 @@ def test_concat_reader_and_step_count():
     assert total_steps(10, 4, epochs=3) == 6
     assert total_steps(10, 4, epochs=3, max_steps=4) == 4
     assert total_steps(10, 2, epochs=1, world=2) == 2
+
+
+def test_open_sources_logs_skipped_samples_with_a_cap(tmp_path, caplog):
+    import logging
+
+    import cv2
+    import numpy as np
+
+    from cathx.training.datamodule import open_sources
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    ok, png = cv2.imencode(".png", np.zeros((16, 16), np.uint8))
+    for index in range(25):  # 25 images, 24 without a mask
+        (tmp_path / "images" / f"{index:02d}.png").write_bytes(png.tobytes())
+    (tmp_path / "masks" / "00.png").write_bytes(png.tobytes())
+    with caplog.at_level(logging.WARNING):
+        reader = open_sources([tmp_path], split=None)
+    assert len(reader) == 1
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0] == f"{tmp_path} (split None): 24 sample(s) skipped, 24 problem(s) while reading:"
+    assert len(lines) == 22 and lines[-1] == "  - ... and 4 more"

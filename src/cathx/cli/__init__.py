@@ -39,9 +39,9 @@ def _root() -> None:
 
 
 def _register_all() -> None:
-    from cathx.cli import benchmark, cls, data, demo, info, models, predict, synth, train
+    from cathx.cli import benchmark, cls, data, demo, info, models, predict, synth, train, webapp
 
-    for module in (info, models, demo, synth, data, train, predict, benchmark, cls):
+    for module in (info, models, demo, synth, data, train, predict, benchmark, cls, webapp):
         module.register(app)
 
 

@@ -30,7 +30,7 @@ def check(
 ) -> None:
     """Detect the format, print counts, sizes, label statistics and every problem; exit 2 on problems."""
     from cathx.data.formats import detect_format, open_dataset
-    from cathx.data.formats.summary import describe, summarize
+    from cathx.data.formats.summary import capped, describe, skipped_count, summarize
 
     name = format or detect_format(path)
     reader = open_dataset(path, split=split, format=name)
@@ -73,8 +73,9 @@ def check(
         rates = ", ".join(f"{fps:g}" for fps in sorted(summary.frame_rates)) or "unknown"
         echo(f"sequences: {len(summary.sequences)}; frame rate (fps): {rates}")
     if summary.problems:
+        echo(f"skipped: {skipped_count(summary.problems)} sample(s)")
         echo(f"problems ({len(summary.problems)}):")
-        for problem in summary.problems:
+        for problem in capped(summary.problems, 50):
             echo(f"  - {problem}")
         raise DataError(f"{path}: {len(summary.problems)} problem(s) found (listed above)")
     echo("problems: none")
@@ -93,6 +94,7 @@ def convert(
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="PNG bit depth of the images: 8 or 16.")] = 8,
 ) -> None:
     """Write SRC into DST in the XRayCath layout with annotations.json (skipped samples are listed)."""
+    from cathx.data.formats.summary import capped
     from cathx.data.formats.xraycath_writer import convert_dataset
 
     report = convert_dataset(src, dst, format=format, split=split, overwrite=overwrite, bit_depth=bit_depth)
@@ -103,7 +105,7 @@ def convert(
             f"skipped or problems ({len(report.problems)}), also in {report.out / 'conversion.json'}:",
             err=True,
         )
-        for problem in report.problems:
+        for problem in capped(report.problems, 50):
             typer.echo(f"  - {problem}", err=True)
 
 

@@ -14,7 +14,11 @@ from cathx.fileio import claim_output_folder, mark_output_folder
 def _print_summary(console: Console, summary: dict, out: Path) -> None:
     from cathx.training.evaluate import summary_markdown
 
+    from cathx.data.formats.summary import problem_report
+
     console.print(summary_markdown(summary), markup=False, highlight=False)
+    for line in problem_report(summary.get("problems", []), "data"):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"reports in {out}", markup=False, highlight=False)
 
 

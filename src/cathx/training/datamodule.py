@@ -140,10 +140,12 @@ def open_sources(sources: Sequence[str | Path], split: str, limit: int = 0) -> C
     """Open each source's ``split`` with cathx.data.formats.open_dataset and concatenate them."""
     from cathx.data.formats import open_dataset
 
+    from cathx.data.formats.summary import problem_report
+
     readers = [open_dataset(source, split=split) for source in sources]
-    for reader in readers:
-        for problem in getattr(reader, "problems", [])[:5]:
-            log.warning("%s", problem)
+    for source, reader in zip(sources, readers):
+        for line in problem_report(getattr(reader, "problems", []), f"{source} (split {split})"):
+            log.warning("%s", line)
     return ConcatReader(readers, limit=limit)
 
 

@@ -104,6 +104,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
         reader = open_dataset(data, split=split)
     if len(reader) == 0:
         raise CathxError(f"{data}: split {split!r} has no images")
+    problems = list(getattr(reader, "problems", []))
     size = size or run_size(weights)
     recording = _RecordingReader(reader)
     dataset = SampleDataset(recording, transform=build_transforms(size, train=False))
@@ -147,7 +148,10 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     seconds = time.perf_counter() - started
     summary = evaluator.summary()
     pr_curve = summary.pop("pr_curve", {"recall": [], "precision": []})
-    summary.update(seconds=seconds, split=split, weights=str(weights), size=size, encoder=model_cfg.encoder)
+    from cathx.data.formats.summary import skipped_count
+
+    summary.update(seconds=seconds, split=split, weights=str(weights), size=size, encoder=model_cfg.encoder,
+                   skipped=skipped_count(problems), problems=problems)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "per_image.csv", evaluator.rows)
     atomic_write_json(out / "metrics.json", _finite({**summary, "pr_curve": pr_curve}))
@@ -185,6 +189,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
              f"{summary.get('size')} px, {summary.get('electrodes', 0)} electrodes, {summary['seconds']:.1f} s", "",
              "| metric | value |", "| --- | --- |"]
     lines += [f"| {labels[k]} | {_fmt(summary.get(k, math.nan))} |" for k in SUMMARY_KEYS]
+    if summary.get("problems"):
+        lines += ["", f"Skipped: {summary.get('skipped', 0)} sample(s); {len(summary['problems'])} problem(s) "
+                  "while reading the data, listed in metrics.json."]
     lines += ["", "Files: per_image.csv, metrics.json, pr_curve.png, worst_cases.png, training_curves.png", ""]
     return "\n".join(lines)
 

@@ -74,6 +74,31 @@ def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
     return summary
 
 
+SHOWN_PROBLEMS = 20
+
+
+def capped(problems: list[str], shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``shown`` problem lines, then one "... and N more" line when there are more."""
+    if len(problems) <= shown:
+        return list(problems)
+    return [*problems[:shown], f"... and {len(problems) - shown} more"]
+
+
+def skipped_count(problems: list[str]) -> int:
+    """How many of the readers' problem lines dropped a sample (they end with a "(skipped ...)" note)."""
+    return sum("(skipped" in problem for problem in problems)
+
+
+def problem_report(problems: list[str], what: str, shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """Lines telling how many samples of ``what`` were skipped and why: a count line, then the
+    capped problem list indented; no lines without problems."""
+    if not problems:
+        return []
+    skipped = skipped_count(problems)
+    head = f"{what}: {skipped} sample(s) skipped, {len(problems)} problem(s) while reading:"
+    return [head, *(f"  - {line}" for line in capped(problems, shown))]
+
+
 def describe(values: list[float] | list[int], scale: float = 1.0, digits: int = 2) -> str:
     """'mean m, min a, max b' of ``values`` times ``scale``."""
     array = np.asarray(values, np.float64) * scale

@@ -1,0 +1,208 @@
+"""The `cathx app` web page (Gradio): upload or pick an example, choose a model, look and download.
+
+The page holds no logic of its own: ``cathx.app.session`` checks uploads and runs `cathx predict`'s
+engine into the app's temporary folder; the page shows the overlays (a frame slider for
+sequences), the catheter and electrode tables of the frame shown, the CS motion plot that
+predict writes for sequences, and links the download files. Prediction runs in a worker thread
+behind Gradio's queue; the page shows a progress bar and the first overlay as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from cathx.app.session import (CATHETER_COLUMNS, ELECTRODE_VIEW_COLUMNS, EXAMPLES, MB, Models, Run, Workspace,
+                               check_upload, predict_file, safe_stem, synthetic_example)
+from cathx.errors import CathxError
+
+log = logging.getLogger("cathx.app")
+
+INTRO = ("### cathx: catheters in X-ray images\n"
+         "Upload a fluoroscopy image, DICOM or video, or run a synthetic example. The network segments "
+         "catheters, finds electrodes, orders them along each catheter and names the catheter type. "
+         "*Research software: the shipped model was trained on synthetic images and is not validated on "
+         "real clinical images.*")
+# The overlay fills its box (small frames are drawn larger, never cropped).
+CSS = "#overlay img { width: 100%; height: 100%; object-fit: contain; image-rendering: auto; }"
+DOWNLOADS: tuple[tuple[str, str], ...] = (("json", "JSON results"), ("csv", "Electrodes CSV"),
+                                          ("mp4", "Overlay video (H.264)"), ("masks", "Masks (zip)"))
+
+
+def build(models: Models, workspace: Workspace, max_bytes: int):
+    """The Gradio Blocks of the app (not launched)."""
+    import gradio as gr
+    import pandas as pd
+
+    def empty(columns: tuple[str, ...]):
+        return pd.DataFrame(columns=list(columns))
+
+    def table(rows: list[list[Any]], columns: tuple[str, ...]):
+        return pd.DataFrame(rows, columns=list(columns))
+
+    def failed(message: str) -> list[Any]:
+        return ([f"**Cannot use this input.** {message}", None, gr.update(visible=False, value=0),
+                 empty(CATHETER_COLUMNS), empty(ELECTRODE_VIEW_COLUMNS), gr.update(visible=False, value=None)]
+                + [gr.update(visible=False, value=None) for _ in DOWNLOADS] + [None])
+
+    def unchanged(status: str, overlay: Any = None) -> list[Any]:
+        rest = 4 + len(DOWNLOADS) + 1  # slider, tables, motion, downloads, state: as they are
+        return [status, overlay if overlay is not None else gr.update()] + [gr.update()] * rest
+
+    def analyse(path: str, shown: str, model_name: str, progress: gr.Progress) -> Any:
+        try:
+            source = check_upload(path, max_bytes, shown)
+            model = models.get(model_name)
+        except CathxError as exc:
+            yield failed(str(exc))
+            return
+        label = safe_stem(Path(shown).stem)
+        folder = workspace.new_run(label)
+        events: queue.Queue = queue.Queue()
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["run"] = predict_file(model, source.path, folder, label,
+                                              on_frame=lambda *event: events.put(event))
+            except CathxError as exc:
+                outcome["error"] = str(exc).replace(str(source.path), shown)
+            except Exception as exc:  # shown in the page; the traceback goes to the server's log
+                log.exception("prediction failed on %s", shown)
+                outcome["error"] = f"{shown}: prediction failed ({type(exc).__name__}: {exc})"
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, name="cathx-app-predict", daemon=True).start()
+        progress((0, source.length), desc="predicting", unit="frames")
+        first = True
+        while (event := events.get()) is not None:
+            done, total, name = event
+            progress((done, total), desc="predicting", unit="frames")
+            if first:
+                first = False
+                yield unchanged(f"Predicting **{shown}**: frame {done} of {total} done...",
+                                str(folder / "overlays" / f"{name}.png"))
+        if "error" in outcome:
+            yield failed(outcome["error"])
+            return
+        yield finished(outcome["run"], shown, model_name)
+
+    def finished(run: Run, shown: str, model_name: str) -> list[Any]:
+        catheters, electrodes = run.tables(0)
+        summary = run.summary
+        frames = len(run.names)
+        status = (f"**{shown}**: {frames} frame{'s' * (frames != 1)} ({summary['kind']}) "
+                  f"in {summary['seconds']:.1f} s ({summary['fps']:.1f} fps) with {model_name}.")
+        for problem in summary.get("problems", [])[:3]:
+            status += f"  \nReader note: {problem}"
+        motion = run.motion_plot()
+        buttons = [gr.update(value=str(run.downloads[key]), visible=True) if key in run.downloads
+                   else gr.update(value=None, visible=False) for key, _ in DOWNLOADS]
+        return ([status, str(run.overlay(0)),
+                 gr.update(minimum=0, maximum=max(frames - 1, 1), value=0, step=1, visible=frames > 1),
+                 table(catheters, CATHETER_COLUMNS), table(electrodes, ELECTRODE_VIEW_COLUMNS),
+                 gr.update(value=str(motion) if motion else None, visible=motion is not None)]
+                + buttons + [run])
+
+    def on_upload(path: str | None, model_name: str, progress=gr.Progress()):
+        if not path:
+            yield failed("no file received: upload one, or pick a synthetic example")
+            return
+        yield from analyse(path, Path(path).name, model_name, progress)
+
+    def on_example(kind: str, model_name: str, progress=gr.Progress()):
+        try:
+            path = synthetic_example(kind, workspace.examples)
+        except CathxError as exc:
+            yield failed(str(exc))
+            return
+        yield from analyse(str(path), path.name, model_name, progress)
+
+    def example_handler(kind: str):
+        def handler(model_name: str, progress=gr.Progress()):
+            yield from on_example(kind, model_name, progress)
+
+        return handler
+
+    def on_frame(index: float, run: Run | None):
+        if run is None:
+            return gr.update(), gr.update(), gr.update()
+        catheters, electrodes = run.tables(int(index))
+        return (str(run.overlay(int(index))), table(catheters, CATHETER_COLUMNS),
+                table(electrodes, ELECTRODE_VIEW_COLUMNS))
+
+    with gr.Blocks(title="cathx", analytics_enabled=False) as page:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=2, min_width=280):
+                upload = gr.File(label=f"PNG, JPEG, DICOM or MP4 (at most {max_bytes / MB:g} MB)",
+                                 type="filepath", elem_id="upload", height=140)
+                with gr.Row():
+                    example_buttons = {kind: gr.Button(text, size="sm", elem_id=f"example-{kind}")
+                                       for kind, text in EXAMPLES.items()}
+                model = gr.Dropdown(models.choices, value=models.choices[0], label="Model", elem_id="model")
+                rerun = gr.Button("Predict with this model", variant="primary", elem_id="run")
+                status = gr.Markdown("Waiting for an input.", elem_id="status")
+                with gr.Row():
+                    buttons = [gr.DownloadButton(text, visible=False, elem_id=f"download-{key}", size="sm",
+                                                 min_width=120) for key, text in DOWNLOADS]
+                motion = gr.Image(label="Coronary sinus motion", show_label=False, type="filepath",
+                                  visible=False, interactive=False, elem_id="motion")
+            with gr.Column(scale=3):
+                overlay = gr.Image(label="Overlay", type="filepath", interactive=False, elem_id="overlay",
+                                   height=512)
+                frame = gr.Slider(0, 1, value=0, step=1, label="Frame", visible=False, elem_id="frame")
+                catheters = gr.Dataframe(empty(CATHETER_COLUMNS), label="Catheters in this frame",
+                                         interactive=False, elem_id="catheters")
+                electrodes = gr.Dataframe(empty(ELECTRODE_VIEW_COLUMNS), label="Electrodes in this frame",
+                                          interactive=False, elem_id="electrodes", max_height=320)
+        state = gr.State(None)
+        outputs = [status, overlay, frame, catheters, electrodes, motion, *buttons, state]
+        upload.upload(on_upload, [upload, model], outputs, concurrency_limit=1)
+        rerun.click(on_upload, [upload, model], outputs, concurrency_limit=1)
+        for kind, button in example_buttons.items():
+            button.click(example_handler(kind), [model], outputs, concurrency_limit=1)
+        frame.change(on_frame, [frame, state], [overlay, catheters, electrodes], show_progress="hidden")
+    return page
+
+
+def serve(host: str, port: int, models: Models, max_bytes: int, workspace: Workspace,
+          announce=print) -> None:
+    """Build the page and serve it until interrupted (Ctrl-C or SIGTERM). The caller holds the
+    workspace open and ``isolated()`` (gradio reads GRADIO_TEMP_DIR when imported, here) and closes it.
+
+    CathxError (one line) when the port cannot be bound."""
+    page = build(models, workspace, max_bytes)
+    page.queue(max_size=16, default_concurrency_limit=1)
+    try:
+        _, url, _ = page.launch(server_name=host, server_port=port, max_file_size=max_bytes, share=False,
+                                inbrowser=False, prevent_thread_lock=True, show_error=False, ssr_mode=False,
+                                allowed_paths=[str(workspace.runs), str(workspace.examples)],
+                                footer_links=[], run_history=False, quiet=True, css=CSS)
+    except OSError as exc:
+        raise CathxError(f"--host {host} --port {port}: cannot serve there ({exc})") from None
+    announce(f"cathx app on {url} (Ctrl-C stops it; files in {workspace.root}, removed on exit)")
+    previous = _stop_on_sigterm()
+    try:
+        page.block_thread()  # returns on Ctrl-C (or SIGTERM, made an interrupt here)
+    finally:
+        page.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """Make SIGTERM (a service manager's, or `kill`) stop the server like Ctrl-C, so the workspace is
+    removed; returns the previous handler (None off the main thread, where signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
