@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
                 models = Models([str(w) for w in weights or []], device=device)
                 models.load_all()  # an unknown name or a bad file stops here, before anything is served
                 if host not in LOCAL_HOSTS:
-                    warning = f"warning: --host {host}: the page and uploads are reachable from other machines"
+                    warning = f"warning: --host {host}: the page and uploads are open to other machines"
                     Console(stderr=True).print(warning, highlight=False, soft_wrap=True)
                 from cathx.app.ui import serve
 
