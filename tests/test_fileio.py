@@ -70,3 +70,72 @@ def test_atomic_folder_leaves_out_untouched_when_writing_fails(tmp_path):
     with atomic_folder(out) as partial:
         (partial / "new.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_leftover_partial_folders_are_cleaned_or_reported(tmp_path, caplog):
+    import json
+    import logging
+    import os
+    import socket
+
+    from cathx.fileio import PARTIAL_MARKER, atomic_folder
+
+    out = tmp_path / "dataset"
+    host = socket.gethostname()
+    dead = tmp_path / ".dataset.partial-dead"
+    dead.mkdir()
+    (dead / PARTIAL_MARKER).write_text(json.dumps({"pid": _dead_pid(), "host": host, "started": 0}))
+    (dead / "half.png").write_bytes(b"x")
+    running = tmp_path / ".dataset.partial-running"
+    running.mkdir()
+    (running / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid(), "host": host, "started": 0}))
+    unmarked = tmp_path / ".dataset.partial-unmarked"
+    unmarked.mkdir()
+    old = tmp_path / ".dataset.old-x"
+    (old / "dataset").mkdir(parents=True)
+    other = tmp_path / ".other.partial-dead"  # another output's leftover: not looked at
+    other.mkdir()
+    with caplog.at_level(logging.WARNING, logger="cathx.fileio"):
+        with atomic_folder(out) as partial:
+            (partial / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]  # the marker does not end up in the output
+    assert not dead.exists() and running.is_dir() and unmarked.is_dir() and old.is_dir() and other.is_dir()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 4
+    assert lines[0].startswith(f"{dead}: removed the partial folder of a killed cathx run (pid ")
+    assert lines[1] == f"{running}: partial folder of cathx run pid {os.getpid()} on {host}, which may still be " \
+                       "writing; kept"
+    assert lines[2].startswith(f"{unmarked}: leftover partial folder without a cathx marker; kept")
+    assert lines[3].startswith(f"{old}: an earlier dataset moved aside by a run killed while replacing it; kept")
+
+
+def test_synth_killed_leaves_a_partial_folder_that_the_next_run_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "set"
+    command = [sys.executable, "-m", "cathx", "synth", str(out), "--size", "64", "--workers", "1", "--n"]
+    child = subprocess.Popen([*command, "400"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob(".set.partial-*/.cathx-partial")):
+        time.sleep(0.1)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    leftovers = list(tmp_path.glob(".set.partial-*"))
+    assert len(leftovers) == 1 and not out.exists()
+    result = subprocess.run([*command, "2"], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert f"{leftovers[0]}: removed the partial folder of a killed cathx run" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cathx.errors import CathxError
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -81,14 +86,19 @@ def atomic_folder(out: Path) -> Iterator[Path]:
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        for line in clean_leftovers(out.absolute()):
+            log.warning("%s", line)
         partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
         umask = os.umask(0)
         os.umask(umask)
         partial.chmod(0o777 & ~umask)
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        (partial / PARTIAL_MARKER).write_text(json.dumps(owner) + "\n")
     except OSError as exc:
         raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     try:
         yield partial
+        (partial / PARTIAL_MARKER).unlink()
         replace_folder(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -96,6 +106,54 @@ def atomic_folder(out: Path) -> Iterator[Path]:
 
 
 OUTPUT_MARKER = ".cathx-output"
+PARTIAL_MARKER = ".cathx-partial"  # in a partial folder while it is written: {"pid", "host", "started"}
+
+
+def clean_leftovers(out: Path) -> list[str]:
+    """Remove the partial folders that killed cathx runs left beside ``out``; report what is kept.
+
+    A partial folder (``.OUT.partial-*``) is removed when its PARTIAL_MARKER names a process of this
+    machine that no longer runs; one whose process still runs (a concurrent run) or which lacks the
+    marker (not provably cathx's) is kept and reported, as is ``.OUT.old-*`` (the previous output,
+    moved aside by a run killed while swapping it; it may be the only copy). Returns one line per
+    folder found.
+    """
+    lines = []
+    for leftover in sorted(out.parent.glob(f".{out.name}.partial-*")):
+        owner = _partial_owner(leftover)
+        if owner is None:
+            lines.append(f"{leftover}: leftover partial folder without a cathx marker; kept (delete it by hand "
+                         f"if no cathx run is writing {out})")
+        elif owner.get("host") == socket.gethostname() and not _process_alive(owner.get("pid")):
+            shutil.rmtree(leftover, ignore_errors=True)
+            lines.append(f"{leftover}: removed the partial folder of a killed cathx run (pid {owner.get('pid')})")
+        else:
+            lines.append(f"{leftover}: partial folder of cathx run pid {owner.get('pid')} on "
+                         f"{owner.get('host')}, which may still be writing; kept")
+    for leftover in sorted(out.parent.glob(f".{out.name}.old-*")):
+        lines.append(f"{leftover}: an earlier {out.name} moved aside by a run killed while replacing it; kept "
+                     "(it may be the only copy: move it back or delete it by hand)")
+    return lines
+
+
+def _partial_owner(folder: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads((folder / PARTIAL_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+
+
+def _process_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def claim_output_folder(out: Path | str, option: str = "--out", create: bool = True) -> Path:
