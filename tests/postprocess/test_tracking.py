@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cathx.postprocess.results import Catheter, Results
-from cathx.postprocess.tracking import MotionCurve, Tracker, TypeVote, align_to_template
+from cathx.postprocess.tracking import (MotionCurve, Tracker, TypeVote, align_to_template,
+                                       electrode_match_cost, row_continues, row_type)
 
 CS_GAPS = np.cumsum([0, 2, 5, 2, 5, 2, 5, 2, 5, 2]).astype(np.float64)  # paired rings, tip first
 
@@ -205,3 +206,100 @@ def test_motion_curve_without_cs_is_all_missing():
     motion = curve.curve()
     assert motion.catheter_id is None and motion.coverage() == 0.0
     assert motion.quality.tolist() == ["missing"] * 3
+
+
+def test_row_continues_by_hand():
+    a = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])  # spacing 5, last ring at x = 10
+    assert row_continues(a, a + [17.0, 0.0]) == (1, 0)  # joint 7 px <= 1.5 x 5, straight on
+    assert row_continues(a, a[::-1] + [17.0, 0.0]) == (1, 1)  # the other row listed tip-last
+    assert row_continues(a + [17.0, 0.0], a) == (0, 1)
+    assert row_continues(a, a + [19.0, 0.0]) is None  # joint 9 px > 7.5
+    assert row_continues(a, 2 * a + [16.0, 0.0]) is None  # spacing 10 vs 5: another catheter
+    # A row starting 7 px away at a right angle: touching, not continuing (turn of 90 > 60 degrees).
+    assert row_continues(a, np.array([[10.0, 7.0], [10.0, 12.0], [10.0, 17.0]])) is None
+    # Side by side (overlapping along x): the joint is not the rows' nearest approach.
+    assert row_continues(a, a + [2.0, 4.0]) is None
+
+
+def test_electrode_match_cost_by_hand():
+    # Two detections (rows 0-3: detection 0; row 4: detection 1) against one track expecting 4
+    # electrodes, gate 8: detection 0 has three electrodes at 0 px and a false one at 20 px;
+    # detection 1 one electrode at 0 px.
+    nearest = np.array([[0.0], [0.0], [0.0], [20.0], [0.0]])
+    cost = electrode_match_cost(nearest, np.array([0, 0, 0, 0, 1]), 2, np.array([8.0]), np.array([4.0]))
+    assert cost[0, 0] == pytest.approx(1 - 3 / 4) and cost[1, 0] == pytest.approx(1 - 1 / 4)
+    # Under half of a detection's electrodes within the gate: inadmissible.
+    far = electrode_match_cost(np.array([[1.0], [9.0], [12.0]]), np.zeros(3, np.int64), 1, np.array([8.0]),
+                               np.array([3.0]))
+    assert np.isinf(far[0, 0])
+    half = electrode_match_cost(np.array([[4.0], [9.0]]), np.zeros(2, np.int64), 1, np.array([8.0]),
+                                np.array([1.0]))
+    assert half[0, 0] == pytest.approx(1 - 0.5 / 2)
+
+
+def test_row_type_of_joined_pieces():
+    angle = np.linspace(0, 2 * np.pi, 10, endpoint=False)
+    loop = np.stack([50 + 8 * np.cos(angle), 50 + 8 * np.sin(angle)], 1)
+    assert row_type(loop) == "lasso"  # ten rings on a loop: spread 16 / 45 px of arc
+    assert row_type(_cs(10, 30)) == "cs_decapolar"
+
+
+def test_catheter_seen_in_two_pieces_gets_one_id_and_the_joined_type():
+    """A lasso whose mask is cut in two at a crossing from the first frame on: two detections of
+    five rings each, each classified on its own as cs_decapolar. After ``join_frames`` frames the
+    pieces share the id of one track and the track's type becomes the joined row's (lasso)."""
+    angle = np.linspace(0, 2 * np.pi, 10, endpoint=False)
+    tracker = Tracker(join_frames=3)
+    for t in range(12):
+        loop = np.stack([60 + 10 * np.cos(angle) + t, 60 + 10 * np.sin(angle)], 1)
+        results = tracker.update(_frame([("cs_decapolar", loop[:5]), ("cs_decapolar", loop[5:])]))
+        ids = [c.id for c in results.catheters]
+        if t >= 2:
+            assert ids[0] == ids[1], t
+    assert len(set(results.electrode_ids.tolist())) == 10
+    assert [c.type for c in results.catheters] == ["lasso", "lasso"]
+    # Indices run from the tip of the joined row: 0..9 once each.
+    assert sorted(results.electrode_index.tolist()) == list(range(10))
+
+
+def test_a_one_ring_piece_does_not_take_the_id_of_the_catheter():
+    """The CS catheter's last ring is cut off into a separate detection; the piece holding the
+    other nine keeps the id, the single ring joins it as a piece."""
+    tracker = Tracker()
+    first = tracker.update(_frame([("cs_decapolar", _cs(10, 40))]))
+    cs_id = first.catheters[0].id
+    cut = _cs(11, 40)
+    later = tracker.update(_frame([("pacing", cut[9:]), ("cs_decapolar", cut[:9])]))
+    assert [c.id for c in later.catheters] == [cs_id, cs_id]
+
+
+def test_a_false_electrode_does_not_break_the_match():
+    """Two false electrodes 15 px off the row (more than the gate) pull the mean distance over it;
+    the soft count of matched rings still matches the catheter to its track."""
+    tracker = Tracker()
+    first = tracker.update(_frame([("quadripolar", _quad(40, 20))]))
+    noisy = np.vstack([_quad(41, 21), [[56.0, 20.0], [56.0, 30.0]]])
+    later = tracker.update(_frame([("ablation", noisy)]))
+    assert later.catheters[0].id == first.catheters[0].id
+
+
+def test_a_shaft_piece_without_electrodes_lying_on_the_track_takes_its_id():
+    tracker = Tracker()
+    first = tracker.update(_frame([("quadripolar", _quad(40, 20))]))
+    shaft = Catheter(id=-1, type="unknown", centreline=np.array([[40.0, 40.0], [40.0, 46.0]], np.float32))
+    later = _frame([("quadripolar", _quad(40, 20)[:2])])
+    later.catheters.append(shaft)
+    tracker.update(later)
+    assert [c.id for c in later.catheters] == [first.catheters[0].id] * 2
+
+
+def test_a_piece_with_a_false_electrode_still_joins_its_catheter():
+    """The CS row is cut after its sixth ring; the cut-off piece carries three rings and a false
+    electrode 20 px away. Most of its electrodes lie on the track's rings (median distance 1 px),
+    so it is a piece of the CS catheter although the mean distance is over the claim distance."""
+    tracker = Tracker()
+    first = tracker.update(_frame([("cs_decapolar", _cs(10, 40))]))
+    moved = _cs(11, 40)
+    piece = np.vstack([moved[6:9], [[moved[8, 0], 60.0]]])
+    later = tracker.update(_frame([("cs_decapolar", moved[:6]), ("ablation", piece)]))
+    assert [c.id for c in later.catheters] == [first.catheters[0].id] * 2

@@ -7,15 +7,24 @@ last seen, and the evidence for its type. Each frame:
 1. predict every track (electrodes and centreline shifted by its velocity);
 2. split detections that carry the electrodes of two known tracks (catheters touching or
    crossing merge in a binary mask);
-3. match detections to tracks by the Hungarian algorithm on the mean distance from a detection's
-   electrodes to the track's predicted electrodes (centreline distance when either has none),
-   gated; a lost track's gate widens with every frame it is missed;
-4. a detection left over whose electrodes lie on an already-matched track is a piece of that
-   catheter (a mask cut at a crossing) and takes its id; any other starts a new track;
-5. matched tracks align the detection's electrodes to their slots (so an electrode keeps its
+3. match detections with electrodes to tracks with electrodes globally (Hungarian algorithm,
+   ``electrode_match_cost``: the share of the track's rings the detection explains, gated, so a
+   piece holding one ring cannot take a catheter's id from the piece holding the rest, and a
+   false electrode costs its share, not its distance); a lost track's gate widens with every
+   frame it is missed;
+4. a detection left over whose electrodes lie on a matched track is a piece of that catheter
+   (a mask cut at a crossing) and takes its id;
+5. what is left is matched globally on centreline distance (electrodes missed or first seen,
+   catheters without electrodes); a detection without electrodes lying along a matched track's
+   predicted centreline is a piece of its shaft; any other detection starts a new track;
+6. matched tracks align the detection's electrodes to their slots (so an electrode keeps its
    index from the tip when the tip electrode is missed or the centreline flips), update velocity
-   and add the frame's type to their evidence; tracks missed for more than ``max_missed`` frames
-   are dropped.
+   and add the frame's type to their evidence (a catheter seen in pieces votes with the pattern
+   of all its rings, ``row_type``);
+7. two tracks whose electrode rows continue each other end to end (``row_continues``) for
+   ``join_frames`` frames in a row are one catheter seen in two pieces since it appeared: one
+   absorbs the other (its rings continue the row, ids kept); tracks missed for more than
+   ``max_missed`` frames are dropped.
 
 The type of a catheter is decided over its track (``TypeVote``: decaying vote sums with
 hysteresis), and every frame's Catheter carries the track's type and a confidence.
@@ -62,13 +71,13 @@ def match(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
     return [(int(r), int(c)) for r, c in zip(rows, cols) if finite[r, c] <= max_cost]
 
 
-def chamfer(points: np.ndarray, reference: np.ndarray) -> float:
-    """Mean distance from each of ``points`` (N, 2) to its nearest point of ``reference`` (M, 2);
-    inf when either is empty."""
+def chamfer(points: np.ndarray, reference: np.ndarray, statistic=np.mean) -> float:
+    """Mean (or ``statistic``) of the distances from each of ``points`` (N, 2) to its nearest
+    point of ``reference`` (M, 2); inf when either is empty."""
     if len(points) == 0 or len(reference) == 0:
         return float("inf")
     gap = np.linalg.norm(points[:, None, :] - reference[None, :, :], axis=2)
-    return float(gap.min(axis=1).mean())
+    return float(statistic(gap.min(axis=1)))
 
 
 UNPLACED = np.iinfo(np.int64).min  # slot of an electrode that fits no slot (a false detection)
@@ -111,6 +120,78 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
     ranks[r[c < m]] = c[c < m]
     residual = np.where(ranks == UNPLACED, gate, gap[np.arange(n), np.clip(ranks, 0, m - 1)])
     return ranks, float(residual.mean() + shift_weight * np.linalg.norm(shift))
+
+
+def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
+                         expected: np.ndarray) -> np.ndarray:
+    """Cost of explaining detections by tracks from their electrodes, (D, T).
+
+    nearest: (R, T) distance from each detected electrode (rows of all detections together) to
+    each track's nearest predicted electrode; owner: (R,) detection of each row; gate: (T,) pixels;
+    expected: (T,) electrodes the track usually shows (most seen at once). Each electrode within
+    the gate counts 1 - distance / gate (a soft match); the cost is 1 - matched / max(detection's
+    electrodes, track's expected ones), so a detection holding most of a catheter's rings beats a
+    piece holding one of them, and a few false electrodes only add their share, not their distance.
+    A pair with fewer than half the detection's electrodes within the gate is inadmissible (inf).
+    """
+    close = nearest <= gate[None, :]
+    soft = np.where(close, 1.0 - nearest / gate[None, :], 0.0)
+    matched = np.zeros((detections, len(gate)))
+    inliers = np.zeros((detections, len(gate)))
+    np.add.at(matched, owner, soft)
+    np.add.at(inliers, owner, close)
+    count = np.bincount(owner, minlength=detections).astype(np.float64)[:, None]
+    cost = 1.0 - matched / np.maximum(np.maximum(count, expected[None, :]), 1.0)
+    return np.where((inliers >= np.maximum(1.0, 0.5 * count)) & (count > 0), cost, np.inf)
+
+
+def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: float = 60.0
+                  ) -> tuple[int, int] | None:
+    """Whether two electrode rows, (N, 2) and (M, 2) in order along their catheters, continue
+    each other end to end: the closest pair of their end electrodes lies within ``ratio`` times
+    the rows' electrode spacing (the larger of their median neighbour gaps; a single electrode
+    has none), the spacings agree within that ratio, the joint is nearer to both rows' other
+    ends than they are to it (the rows meet head to tail and do not overlap), and the step across
+    the joint turns by less than ``max_turn`` degrees from each row's end step. Returns which ends
+    meet, (0 or 1 for a's first or last, 0 or 1 for b's), or None.
+    """
+    if len(a) == 0 or len(b) == 0 or len(a) + len(b) < 3:
+        return None
+    spacing = [float(np.median(np.linalg.norm(np.diff(r, axis=0), axis=1))) for r in (a, b) if len(r) > 1]
+    if len(spacing) == 2 and max(spacing) > ratio * max(min(spacing), 1e-6):
+        return None
+    ends_a, ends_b = a[[0, -1]], b[[0, -1]]
+    gap = np.linalg.norm(ends_a[:, None] - ends_b[None], axis=2)
+    i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
+    if gap[i, j] > ratio * max(spacing):
+        return None
+    # Head to tail: every other electrode of each row is farther from the other row's joint end
+    # than the joint electrode itself (rows side by side or crossing fail this).
+    joint_a, joint_b = ends_a[i], ends_b[j]
+    if len(a) > 1 and np.linalg.norm(a - joint_b, axis=1).min() < gap[i, j] - 1e-9:
+        return None
+    if len(b) > 1 and np.linalg.norm(b - joint_a, axis=1).min() < gap[i, j] - 1e-9:
+        return None
+    # The row runs on smoothly: the step across the joint turns less than ``max_turn`` degrees from
+    # each row's last step before it (touching catheters meet at any angle).
+    step = joint_b - joint_a
+    limit = np.cos(np.radians(max_turn)) * np.linalg.norm(step)
+    for row, end, sign in ((a, i, 1.0), (b, j, -1.0)):
+        if len(row) > 1:
+            last = row[-1] - row[-2] if end == 1 else row[0] - row[1]  # pointing out of the row
+            if sign * float(last @ step) < limit * np.linalg.norm(last):
+                return None
+    return int(i), int(j)
+
+
+def row_type(row: np.ndarray, sizes: np.ndarray | None = None) -> str:
+    """Catheter type of an electrode row (N, 2) given in order along the catheter (slot order),
+    its arc positions taken along the row itself (the pieces' centrelines do not join)."""
+    from cathx.postprocess.catheter_type import classify_catheter
+
+    steps = np.linalg.norm(np.diff(row, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(steps)]) if len(row) else row[:, 0]
+    return classify_catheter(arc, sizes, False, row)
 
 
 @dataclass
@@ -170,6 +251,7 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     missed: int = 0
     largest: int = 0  # most electrodes seen at once
+    row: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # this frame's electrodes by slot
 
     def template(self) -> tuple[np.ndarray, list[float]]:
         """(M, 2) slot positions in order from the tip, and their keys."""
@@ -205,6 +287,10 @@ class Tracker:
     velocity_gain: share of the measured residual motion that enters the velocity; velocity_damping:
         factor applied to a lost track's velocity per frame.
     decay, margin, switch_frames: the TypeVote hysteresis.
+    shaft_distance: a detection without electrodes whose points lie within this mean distance of
+        a matched track's predicted centreline is a piece of its shaft.
+    join_ratio, join_frames: two tracks' rows continuing each other within ``join_ratio`` times
+        their electrode spacing (``row_continues``) for ``join_frames`` frames in a row are joined.
     """
 
     max_electrode_distance: float = 8.0
@@ -219,45 +305,47 @@ class Tracker:
     decay: float = 0.9
     margin: float = 1.0
     switch_frames: int = 3
+    shaft_distance: float = 3.0
+    join_ratio: float = 1.5
+    join_frames: int = 3
     _tracks: list[_Track] = field(default_factory=list)
+    _links: dict[tuple[int, int], int] = field(default_factory=dict)
     _next_catheter: int = 0
     _next_electrode: int = 0
 
     def update(self, results: Results) -> Results:
         """Give ``results.catheters`` stable ids, the track's type and confidence, and fill
         ``results.electrode_ids`` and ``results.electrode_index`` (slot from the tip), in place.
-        A detection carrying two tracks' electrodes becomes two catheters."""
+        A detection carrying two tracks' electrodes becomes two catheters; pieces of one catheter
+        (its mask cut at a crossing) share its id."""
         for track in self._tracks:
             self._predict(track)
         self._split_merged(results)
         detections = _detections(results)
-        cost = self._cost_matrix(detections, results.electrodes)
-        pairs = match(cost, 1.0)
-        owner: dict[int, _Track] = {d: self._tracks[t] for t, d in pairs}
-        pieces: dict[int, list[int]] = {id(self._tracks[t]): [d] for t, d in pairs}
-        for d, detection in enumerate(detections):
-            if d in owner:
-                continue
-            parent = self._parent_of_piece(detection, results.electrodes, [self._tracks[t] for t, _ in pairs])
-            if parent is not None:
-                owner[d] = parent
-                pieces[id(parent)].append(d)
-            else:
+        owner = self._associate(detections, results.electrodes)
+        pieces: dict[int, list[int]] = {}
+        for d in range(len(detections)):
+            if d not in owner:
                 track = _Track(self._next_catheter, TypeVote(self.decay, self.margin, self.switch_frames),
-                               detection.centreline)
+                               detections[d].centreline)
                 self._next_catheter += 1
                 self._tracks.append(track)
                 owner[d] = track
-                pieces[id(track)] = [d]
+            pieces.setdefault(id(owner[d]), []).append(d)
         electrode_ids = np.full(len(results.electrodes), -1, np.int64)
         electrode_index = np.asarray(results.electrode_index, np.int64).copy()
+        seen: list[tuple[_Track, list[_Detection]]] = []
         for track in self._tracks:
             group = pieces.get(id(track))
             if group is None:
                 track.missed += 1
+                track.row = track.row[:0]
                 track.velocity = track.velocity * self.velocity_damping
                 continue
             self._correct(track, [detections[d] for d in group], results, electrode_ids, electrode_index)
+            seen.append((track, [detections[d] for d in group]))
+        absorbed = self._join_continuations(seen, results.electrodes)
+        owner = {d: absorbed.get(id(track), track) for d, track in owner.items()}
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         for d, detection in enumerate(detections):
             track = owner[d]
@@ -266,6 +354,48 @@ class Tracker:
             catheter.confidence = round(track.vote.confidence, 4)
         results.electrode_ids, results.electrode_index = electrode_ids, electrode_index
         return results
+
+    def _associate(self, detections: list[_Detection], electrodes: np.ndarray) -> dict[int, _Track]:
+        """Detection index -> track, in order of the evidence's strength.
+
+        1. Detections with electrodes to tracks with slots, globally (Hungarian) on the electrode
+           cost, so a piece holding one of a catheter's rings cannot take its id from the piece
+           holding the rest.
+        2. A detection left over whose electrodes lie on a matched track's slots is a piece of
+           that catheter (its mask cut in two).
+        3. What is left, both ways, globally on centreline distance (electrodes missed or first
+           seen, catheters without electrodes).
+        4. A detection without electrodes lying along a matched track's centreline is a piece of
+           it (a stretch of shaft cut off at a crossing).
+        Unmatched detections become new tracks (by the caller).
+        """
+        tracks = self._tracks
+        owner: dict[int, _Track] = {}
+        if not tracks or not detections:
+            return owner
+        line_cost, cost = self._cost_matrix(detections, electrodes)
+        has_d = np.array([len(d.members) > 0 for d in detections])
+        for t, d in match(cost, 1.0):
+            owner[d] = tracks[t]
+        matched = list({id(t): t for t in owner.values()}.values())
+        for d, detection in enumerate(detections):
+            if d not in owner and has_d[d]:
+                parent = self._parent_of_piece(detection, electrodes, matched)
+                if parent is not None:
+                    owner[d] = parent
+        taken = {id(t) for t in owner.values()}
+        free_t = [t for t, track in enumerate(tracks) if id(track) not in taken]
+        free_d = [d for d in range(len(detections)) if d not in owner]
+        if free_t and free_d:
+            for r, c in match(line_cost[np.ix_(free_t, free_d)], 1.0):
+                owner[free_d[c]] = tracks[free_t[r]]
+        matched = list({id(t): t for t in owner.values()}.values())
+        for d, detection in enumerate(detections):
+            if d not in owner and not has_d[d]:
+                parent = self._shaft_of(detection, matched)
+                if parent is not None:
+                    owner[d] = parent
+        return owner
 
     # ------------------------------------------------------------------ steps
     def _predict(self, track: _Track) -> None:
@@ -276,11 +406,11 @@ class Tracker:
     def _gate(self, track: _Track, base: float) -> float:
         return base + self.gate_growth * track.missed
 
-    def _cost_matrix(self, detections: list[_Detection], electrodes: np.ndarray) -> np.ndarray:
-        """(tracks, detections) costs divided by their gate: a pair is admissible at <= 1."""
+    def _cost_matrix(self, detections: list[_Detection], electrodes: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(tracks, detections) costs divided by their gate (a pair is admissible at <= 1): on
+        centrelines (every pair), and on electrodes (inf unless both sides have electrodes)."""
         tracks = self._tracks
-        if not tracks or not detections:
-            return np.zeros((len(tracks), len(detections)))
         missed = np.array([t.missed for t in tracks], np.float64)[:, None]
         # Centrelines (all resampled to _SAMPLES points): mean distance in the better direction.
         lines_t = np.stack([t.centreline for t in tracks])[:, None]  # (T, 1, K, 2)
@@ -290,7 +420,8 @@ class Tracker:
         has_t = np.array([bool(t.slots) for t in tracks])[:, None]
         has_d = np.array([len(d.members) > 0 for d in detections])[None, :]
         line_cost = np.minimum(forward, backward) + self.mixed_penalty * (has_t != has_d)
-        cost = line_cost / (self.max_distance + self.gate_growth * missed)
+        line_cost = line_cost / (self.max_distance + self.gate_growth * missed)
+        cost = np.full((len(tracks), len(detections)), np.inf)
         if has_t.any() and has_d.any():
             # Electrodes: mean distance from a detection's electrodes to the track's nearest one.
             reference = [t.points() for t in tracks]
@@ -302,25 +433,100 @@ class Tracker:
             nearest = np.full((len(rows), len(tracks)), np.inf)
             for t in np.flatnonzero(has_t[:, 0]):
                 nearest[:, t] = gap[:, owner_t == t].min(axis=1)
-            sums = np.zeros((len(detections), len(tracks)))
-            np.add.at(sums, owner_d, nearest)
-            mean = sums / np.maximum(np.bincount(owner_d, minlength=len(detections)), 1)[:, None]
-            both = has_t & has_d
-            cost = np.where(both, mean.T / (self.max_electrode_distance + self.gate_growth * missed), cost)
-        return cost
+            gate = (self.max_electrode_distance + self.gate_growth * missed)[:, 0]  # (T,)
+            cost_d = electrode_match_cost(nearest, owner_d, len(detections), gate,
+                                          np.array([max(t.largest, 1) for t in tracks], np.float64))
+            cost = np.where(has_t & has_d, cost_d.T, cost)
+        return line_cost, cost
 
     def _parent_of_piece(self, detection: _Detection, electrodes: np.ndarray, matched: list[_Track]
                          ) -> _Track | None:
-        """The matched track whose electrodes this unmatched detection's electrodes lie on, if any."""
+        """The matched track whose electrodes this unmatched detection's electrodes lie on, if any:
+        the median distance to its nearest predicted electrode is within ``claim_distance`` (a
+        median, so a false electrode on the piece does not hide it)."""
         if len(detection.members) == 0:
             return None
         points = electrodes[detection.members].astype(np.float64)
         best, best_cost = None, self.claim_distance
         for track in matched:
-            value = chamfer(points, track.points())
+            value = chamfer(points, track.points(), np.median)
             if value <= best_cost:
                 best, best_cost = track, value
         return best
+
+    def _shaft_of(self, detection: _Detection, matched: list[_Track]) -> _Track | None:
+        """The matched track whose predicted centreline this detection (without electrodes) runs
+        along: mean distance from its points to that polyline within ``shaft_distance``."""
+        if not matched or not np.isfinite(detection.centreline).all() or detection.centreline[0, 0] >= 1e5:
+            return None
+        from cathx.postprocess.assignment import project_to_polylines
+
+        gap, _ = project_to_polylines(detection.centreline, [t.centreline for t in matched])
+        mean = gap.mean(axis=1)
+        best = int(np.argmin(mean))
+        return matched[best] if mean[best] <= self.shaft_distance else None
+
+    def _join_continuations(self, seen: list[tuple[_Track, list[_Detection]]], electrodes: np.ndarray
+                            ) -> dict[int, _Track]:
+        """Merge tracks that are pieces of one catheter (in place); returns {id(absorbed): kept}.
+
+        Two tracks whose electrode rows, in this frame, continue each other end to end
+        (``row_continues``) gain one link; a frame where both are seen and they do not resets it.
+        After ``join_frames`` such frames in a row the track that has seen fewer electrodes at
+        once is absorbed by the other (``_absorb``).
+        """
+        rows = [(track, track.row) for track, _ in seen if len(track.row) >= 1]
+        absorbed: dict[int, _Track] = {}
+        # A cheap first look (row_continues takes medians): ends within join_ratio times the
+        # longest step of either row, which bounds their median spacing from above.
+        ends = np.array([r[[0, -1]] for _, r in rows]).reshape(-1, 2, 2)
+        reach = np.array([np.linalg.norm(np.diff(r, axis=0), axis=1).max() if len(r) > 1 else 0.0
+                          for _, r in rows])
+        gap = np.linalg.norm(ends[:, None, :, None] - ends[None, :, None, :], axis=4).min(axis=(2, 3))
+        near = gap <= self.join_ratio * np.maximum(reach[:, None], reach[None, :])
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                key = tuple(sorted((rows[i][0].id, rows[j][0].id)))
+                # The track that has seen more of the catheter keeps its id (then the older one).
+                (a, row_a), (b, row_b) = sorted([rows[i], rows[j]], key=lambda r: (-r[0].largest, r[0].id))
+                meet = row_continues(row_a, row_b, self.join_ratio) if near[i, j] else None
+                if meet is None:
+                    self._links.pop(key, None)
+                    continue
+                self._links[key] = self._links.get(key, 0) + 1
+                if self._links[key] >= self.join_frames and id(a) not in absorbed and id(b) not in absorbed:
+                    self._absorb(a, b, meet)
+                    absorbed[id(b)] = a
+        if absorbed:
+            self._tracks = [t for t in self._tracks if id(t) not in absorbed]
+        return absorbed
+
+    def _absorb(self, keep: _Track, other: _Track, ends: tuple[int, int]) -> None:
+        """Renumber ``other``'s slots to continue ``keep``'s row at the ends that meet (0: the
+        first slot, 1: the last) and move them, their electrode ids and the type votes (each
+        side's weighted by its share of the joined row) into ``keep``."""
+        kept_keys, other_keys = sorted(keep.slots), sorted(other.slots)
+        if ends[1] == 0:  # other's row runs away from the joint starting at its first slot
+            away = other_keys
+        else:
+            away = other_keys[::-1]
+        if ends[0] == 1:
+            new_keys = [kept_keys[-1] + 1.0 + i for i in range(len(away))]
+        else:
+            new_keys = [kept_keys[0] - 1.0 - i for i in range(len(away))]
+        for old, new in zip(away, new_keys):
+            keep.slots[new] = other.slots[old]
+            if old in other.slot_ids:
+                keep.slot_ids[new] = other.slot_ids[old]
+        # A vote weighs the share of the catheter's rings its frame saw: each piece saw only part
+        # of the joined catheter, so its votes shrink by its share of the joined row.
+        largest = max(keep.largest, len(keep.row) + len(other.row), 1)
+        scores = {k: v * keep.largest / largest for k, v in keep.vote.scores.items()}
+        for kind, score in other.vote.scores.items():
+            scores[kind] = scores.get(kind, 0.0) + score * other.largest / largest
+        keep.vote.scores = scores
+        keep.vote.votes += other.vote.votes
+        keep.largest = largest
 
     def _split_merged(self, results: Results) -> None:
         """Split catheters whose electrodes belong to two or more known tracks (in place)."""
@@ -400,9 +606,15 @@ class Tracker:
             electrode_index[unplaced] = -1
         track.centreline = pieces[0].centreline
         track.missed = 0
-        main = results.catheters[pieces[0].index]
+        order = sorted(taken)
+        track.row = np.array([observed[k] for k in order], np.float64).reshape(-1, 2)
+        kind = results.catheters[pieces[0].index].type
+        if sum(len(p.members) > 0 for p in pieces) > 1:
+            # Pieces of one catheter: its type is the pattern of all its rings, in slot order.
+            rows = np.array([taken[k] for k in order], np.int64)
+            kind = row_type(track.row, results.sizes[rows])
         weight = len(observed) / max(track.largest, 1)
-        track.vote.add(main.type if observed else "unknown", weight)
+        track.vote.add(kind if observed else "unknown", weight)
 
 
 def _slot_keys(ranks: np.ndarray, keys: list[float]) -> list[float | None]:
@@ -568,8 +780,8 @@ class MotionCurve:
             found.update({int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64)
                           for m in members})
             if catheter.id not in centres and len(catheter.centreline):
-                line = np.asarray(catheter.centreline, np.float64)
-                centres[catheter.id] = resample_polyline(line, _SAMPLES)
+                # Kept as it is: only the CS track's are resampled, in curve().
+                centres[catheter.id] = catheter.centreline
             if catheter.type == CS_TYPE:
                 # One vote per frame plus one per electrode: a stray piece typed CS with few
                 # electrodes does not outvote the catheter that carries all ten.
@@ -609,7 +821,9 @@ class MotionCurve:
                     quality[t] = "measured" if len(electrodes) >= self.min_electrodes else "partial"
                     origin = np.mean(np.stack(list(electrodes.values())), axis=0)
                 elif previous is not None and cid in self._centres[t] and cid in self._centres[previous]:
-                    shift = _centreline_shift(self._centres[previous][cid], self._centres[t][cid])
+                    before, now = (resample_polyline(np.asarray(self._centres[k][cid], np.float64), _SAMPLES)
+                                   for k in (previous, t))
+                    shift = _centreline_shift(before, now)
                     displacement[t] = displacement[previous] + shift
                     quality[t] = "partial"
                 else:
