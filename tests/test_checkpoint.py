@@ -136,9 +136,34 @@ def test_crafted_pickle_checkpoint_is_refused_and_never_runs(tmp_path):
 
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": model.state_dict(), "model_config": asdict(TINY), "x": _Payload()}, path)
-    with pytest.raises(CathxError, match="never unpickles"):
+    with pytest.raises(CathxError, match="never unpickles") as refused:
         load_model(path)
     assert not (tmp_path / "pwned").exists()
+    message = str(refused.value)
+    assert "\n" not in message and "convert it once as docs/reliability.md shows ('Old pickle checkpoints')" in message
+
+
+def test_the_documented_conversion_of_a_trusted_pickle_checkpoint_loads(tmp_path):
+    """The recipe of docs/reliability.md, run on a checkpoint that weights_only refuses (a harmless
+    non-tensor object), gives a file cathx loads with the same weights."""
+    import fractions
+    import re
+    from dataclasses import asdict
+    from pathlib import Path
+
+    model = build_model(TINY)
+    old = tmp_path / "old.pt"
+    torch.save({"state_dict": model.state_dict(), "model_config": asdict(TINY), "note": fractions.Fraction(1, 3)},
+               old)
+    with pytest.raises(CathxError, match="never unpickles"):
+        load_model(old)
+    docs = (Path(__file__).parents[1] / "docs" / "reliability.md").read_text()
+    recipe = re.search(r"## Old pickle checkpoints.*?```python\n(.*?)```", docs, re.S).group(1)
+    exec(recipe.replace("old.pt", str(old)).replace("converted.pt", str(tmp_path / "converted.pt")), {})
+    loaded, cfg = load_model(tmp_path / "converted.pt")
+    assert cfg == TINY
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
 
 
 def test_unknown_model_name_lists_the_shipped_ones():

@@ -121,7 +121,8 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         raise CathxError(
             f"{path}: refused, the file holds pickled Python objects besides tensors and cathx never "
-            f"unpickles code from a weights file ({_reason(exc)})"
+            f"unpickles code from a weights file ({_reason(exc)}); if you trust its source, convert it once "
+            f"as docs/reliability.md shows ('Old pickle checkpoints')"
         ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ... on a bad file
         raise CathxError(f"{path}: not a readable checkpoint, truncated or corrupt ({_reason(exc)})") from None

@@ -314,7 +314,8 @@ def load_classifier(path: Path | str) -> tuple[nn.Module, ClassifierConfig, int]
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             raise DataError(f"{path}: refused, the file holds pickled Python objects besides tensors and cathx "
-                            "never unpickles code from a weights file") from None
+                            "never unpickles code from a weights file; if you trust its source, convert it once "
+                            "as docs/reliability.md shows ('Old pickle checkpoints')") from None
         except Exception as exc:  # torch raises many types for a bad file
             raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:

@@ -106,3 +106,22 @@ def test_extracted_folder_variant(tmp_path):
     assert reader.name == "ucl" and len(reader) == 4
     assert reader[0].mask.sum() == 16
     assert len(open_dataset(tmp_path, split="T1T2")) == 2
+
+
+def test_non_numeric_and_damaged_volumes_name_the_file(tmp_path):
+    """Cases found by tests/robustness/test_fuzz_readers.py (tracebacks before)."""
+    path = tmp_path / "S.hdf5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("test", data=np.array([[[b"ab"]]]))
+    with pytest.raises(DataError, match=r"S\.hdf5: dataset 'test' holds \|S2 values; expected numbers$"):
+        open_dataset(path)
+    damaged = tmp_path / "D.hdf5"
+    with h5py.File(damaged, "w") as handle:
+        handle.create_dataset("test", data=np.zeros((2, 8, 8), np.uint8))
+    data = bytearray(damaged.read_bytes())
+    start = data.index(b"HEAP")
+    data[start + 40:start + 200] = bytes(160)  # wipe the link names and object addresses
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"D\.hdf5: "):
+        reader = open_dataset(damaged)
+        list(reader.iter_frames())

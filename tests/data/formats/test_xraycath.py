@@ -184,6 +184,7 @@ def test_csv_missing_columns(tmp_path, csv_text, message):
         ("0001,0.5,1.7,0.5", r"blob\.csv line 3: Center Y 1\.7 is outside \[0, 1\].*\(image 0001 skipped\)"),
         ("0001,0.5,0.5,-1", r"blob\.csv line 3: Strength -1 is negative \(image 0001 skipped\)"),
         ("0009,0.5,0.5,0.5", r"blob\.csv line 3: image '0009' not found in images/"),
+        ("0001,0.5,0.5,0.5,0.5", r"blob\.csv line 3: more cells than the 4 columns \(image 0001 skipped\)"),
     ],
 )
 def test_bad_csv_rows_are_reported_not_dropped_silently(tmp_path, row, message):
@@ -256,3 +257,31 @@ def test_malformed_annotation_names_the_file(tmp_path):
     reader = open_dataset(root)
     with pytest.raises(DataError, match=r"annotations\.json: malformed annotation of 0000\.jpg"):
         reader[0]
+
+
+def test_annotations_json_with_wrong_structure_or_encoding_names_the_file(tmp_path):
+    """Cases found by tests/robustness/test_fuzz_readers.py (they were tracebacks)."""
+    root = _write_xraycath(tmp_path / "xc", n=2)
+    cases = [
+        (b"\xfb{}", r"annotations\.json: not UTF-8 text$"),
+        (b'{"images": [null]}', r"annotations\.json: 'images' must be a list of objects$"),
+        (b'{"images": [], "annotations": "0"}', r"annotations\.json: 'annotations' must be a list of objects$"),
+        (b'{"images": [{"id": [], "file_name": "images/0000.jpg"}]}',
+         r"annotations\.json: image record id \[\]; expected a number or string$"),
+        (b'{"images": [], "annotations": [{"id": 4, "image_id": {}}]}',
+         r"annotations\.json: annotation 4 has image_id \{\}; expected a number or string$"),
+        (b'{"images": [{"id": 1, "file_name": "images/0000.jpg"}, {"id": 1, "file_name": "images/0001.jpg"}], '
+         b'"annotations": [{"id": 1, "image_id": 1}]}',
+         r"annotations\.json: image id 1 is used by two image records; their labels would merge$"),
+    ]
+    for data, message in cases:
+        (root / "annotations.json").write_bytes(data)
+        with pytest.raises(DataError, match=message):
+            open_dataset(root)
+
+
+def test_blob_csv_that_is_not_utf8_names_the_file(tmp_path):
+    root = _write_xraycath(tmp_path / "xc", n=1)
+    (root / "csv" / "blob.csv").write_bytes(b"imageId,Center X,Center Y,Strength\n0000,0.5,\xff\xfe,0.5\n")
+    with pytest.raises(DataError, match=r"blob\.csv: not UTF-8 text$"):
+        open_dataset(root)
