@@ -39,7 +39,7 @@ def test_train_then_val(run_cli, tmp_path, dataset):
     again = run_cli("train", "--config", _config(tmp_path), "--data", dataset, "--out", out)
     assert again.exit_code == 2 and "pass --resume" in again.stderr
 
-    result = run_cli("val", "--weights", out / "best.pt", "--data", dataset, "--out", tmp_path / "eval")
+    result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval", "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["images"] >= 1 and metrics["split"] == "test"

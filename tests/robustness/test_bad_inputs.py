@@ -276,6 +276,7 @@ CASES: list[tuple[str, str, str]] = [
     ("predict-out-under-file", "predict {img} -w {ckpt} -o {a_file}/out", "a_file.txt"),
     ("predict-out-source-folder", "predict {bad_img_dir} -w {ckpt} -o {bad_img_dir}", "a.png"),
     # ---------------------------------------------------------------- val
+    ("val-device-tpu", "val -w {ckpt} -d {dataset} -o {out} --device tpu", "--device 'tpu'"),
     ("val-missing-weights", "val --weights {missing} --data {dataset} --out {out}", "does-not-exist"),
     ("val-empty-weights", "val --weights {empty_pt} --data {dataset} --out {out}", "empty.pt"),
     ("val-text-weights", "val --weights {text_pt} --data {dataset} --out {out}", "text.pt"),

@@ -57,9 +57,9 @@ def synth(
 
 @cls_app.command()
 def train(
-    config: Path | None = typer.Option(None, "--config", help="Experiment YAML or shipped config name (chest_demo)."),
-    data: Path | None = typer.Option(None, "--data", help="RANZCR CLiP folder; omitted: the config's synthetic set."),
-    out: Path = typer.Option(Path("runs/chest"), "--out", help="Run folder (classifier.pt, checkpoints, logs, val/)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Experiment YAML or shipped config name (chest_demo)."),
+    data: Path | None = typer.Option(None, "--data", "-d", help="RANZCR CLiP folder; omitted: the config's synthetic set."),
+    out: Path = typer.Option(Path("runs/chest"), "--out", "-o", help="Run folder (classifier.pt, checkpoints, logs, val/)."),
     fold: int | None = typer.Option(None, "--fold", help="Validation fold (grouped by PatientID)."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop fitting after M minutes."),
 ) -> None:
@@ -90,9 +90,9 @@ def train(
 
 @cls_app.command()
 def val(
-    weights: Path = typer.Option(..., "--weights", help="classifier.pt (or a Lightning .ckpt) from `cathx cls train`."),
-    data: Path = typer.Option(..., "--data", help="RANZCR CLiP folder to evaluate (every study in train.csv)."),
-    out: Path = typer.Option(Path("runs/chest-val"), "--out", help="Report folder: metrics.json, .csv, .md."),
+    weights: Path = typer.Option(..., "--weights", "-w", help="classifier.pt (or a Lightning .ckpt) from `cathx cls train`."),
+    data: Path = typer.Option(..., "--data", "-d", help="RANZCR CLiP folder to evaluate (every study in train.csv)."),
+    out: Path = typer.Option(Path("runs/chest-val"), "--out", "-o", help="Report folder: metrics.json, .csv, .md."),
 ) -> None:
     """Mean column-wise ROC AUC and per-label AUC of a classifier on a labelled folder."""
     from cathx.training.classification import load_classifier, validate_folder
@@ -107,9 +107,9 @@ def val(
 @cls_app.command()
 def predict(
     source: Path = typer.Argument(..., help="An image file or a folder of .jpg/.png radiographs."),
-    weights: str = typer.Option("cathx-chest", "--weights",
+    weights: str = typer.Option("cathx-chest", "--weights", "-w",
                                 help="Shipped model name (cathx-chest) or classifier.pt / .safetensors."),
-    out: Path = typer.Option(Path("runs/chest-predict"), "--out", help="Output folder."),
+    out: Path = typer.Option(Path("runs/chest-predict"), "--out", "-o", help="Output folder."),
     cam: bool = typer.Option(True, "--cam/--no-cam", help="Write Grad-CAM overlays of the top label."),
     masks: bool = typer.Option(True, "--masks/--no-masks",
                                help="Write line masks (masks/<stem>.png) and tips.csv (seg-aided models)."),

@@ -46,8 +46,8 @@ def write_sequence_video(path: Path, seed: int, frames: int, size: int, fps: flo
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for data, run, reports and predictions."),
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="Training config: a YAML path or a shipped name (demo)."),
+        out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Folder for data, run, reports and predictions."),
+        config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Training config: a YAML path or a shipped name (demo)."),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Training time budget in minutes."),
         sequence_frames: int = typer.Option(45, "--sequence-frames", help="Frames of the synthetic video to predict."),
     ) -> None:

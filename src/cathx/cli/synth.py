@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         bit_depth: Annotated[int, typer.Option(help="PNG bit depth: 8 or 16.")] = 8,
         config_path: Annotated[
             Path | None,
-            typer.Option("--config", help="YAML file of SynthConfig fields (see docs/synthetic.md)."),
+            typer.Option("--config", "-c", help="YAML file of SynthConfig fields (see docs/synthetic.md)."),
         ] = None,
     ) -> None:
         """Generate a synthetic X-ray fluoroscopy dataset (images, masks, electrodes, annotations.json)."""

@@ -39,9 +39,9 @@ def _with_device(cfg, device: str | None):
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        config: Path = typer.Option(..., "--config", help="Experiment YAML, or a shipped config name (demo, paper)."),
-        data: Path | None = typer.Option(None, "--data", help="Dataset folder; omitted: generate the config's synthetic set."),
-        out: Path = typer.Option(Path("runs/cathx"), "--out", help="Run folder (checkpoints, logs, best.pt)."),
+        config: Path = typer.Option(..., "--config", "-c", help="Experiment YAML, or a shipped config name (demo, paper)."),
+        data: Path | None = typer.Option(None, "--data", "-d", help="Dataset folder; omitted: generate the config's synthetic set."),
+        out: Path = typer.Option(Path("runs/cathx"), "--out", "-o", help="Run folder (checkpoints, logs, best.pt)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
         device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto; default: the config's "
                                           "trainer.accelerator."),
@@ -73,22 +73,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def val(
-        weights: Path = typer.Option(Path("cathx-fluoro"), "--weights",
+        weights: Path = typer.Option(Path("cathx-fluoro"), "--weights", "-w",
                                      help="Shipped model name (see `cathx models`) or a checkpoint (.safetensors, "
                                           "best.pt or a Lightning .ckpt)."),
-        data: Path = typer.Option(..., "--data", help="Dataset folder."),
-        out: Path = typer.Option(..., "--out", help="Folder for metrics.json, per_image.csv, summary.md and plots."),
+        data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
+        out: Path = typer.Option(..., "--out", "-o", help="Folder for metrics.json, per_image.csv, summary.md and plots."),
         split: str = typer.Option("test", "--split", help="Split to evaluate (train, val, test)."),
         batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto (CUDA when available, else CPU)."),
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
+        from cathx.cli import checks
         from cathx.training.evaluate import evaluate
 
         if not data.exists():
             raise CathxError(f"{data}: dataset not found")
         if batch_size < 1:
             raise CathxError(f"--batch-size {batch_size}: must be at least 1")
+        device = checks.device(device)
         claim_output_folder(out, create=False)
-        summary = evaluate(weights, data, out, split=split, batch_size=batch_size)
+        summary = evaluate(weights, data, out, split=split, batch_size=batch_size, device=device)
         mark_output_folder(out)
         _print_summary(Console(), summary, out)

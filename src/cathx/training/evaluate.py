@@ -78,7 +78,7 @@ def _finite(value: Any) -> Any:
 @torch.no_grad()
 def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, split: str | None = "test",
              batch_size: int = 8, size: int | None = None, score_threshold: float = 0.3,
-             reader: Sequence[Sample] | None = None, plots: bool = True) -> dict[str, Any]:
+             reader: Sequence[Sample] | None = None, plots: bool = True, device: str = "cpu") -> dict[str, Any]:
     """Run the model in ``weights`` over ``data``'s ``split`` and write the reports into ``out``.
 
     Returns the summary dict (mean_j, dice, cldice, ap, ap50, ap75, mae, recall3, recall5, images,
@@ -96,6 +96,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
 
     weights, out = Path(weights), Path(out)
     model, model_cfg = load_model(weights)
+    model = model.to(device)
     if reader is None:
         if data is None:
             raise CathxError("evaluate: give a dataset path (--data)")
@@ -113,7 +114,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     worst: list[tuple[float, int, dict[str, np.ndarray]]] = []
     started = time.perf_counter()
     for batch in loader:
-        outputs = model(batch["image"])
+        outputs = {key: value.cpu() for key, value in model(batch["image"].to(device)).items()}
         masks = (outputs["mask"] > 0).numpy()[:, 0] if "mask" in outputs else None
         detections = (decode_peaks(outputs["heatmap"], outputs.get("size"), stride=model.output_stride, k=64,
                                    threshold=DETECTION_THRESHOLD, logits=True)
