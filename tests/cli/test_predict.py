@@ -180,3 +180,15 @@ def test_huge_image_is_converted_not_refused(run_cli, weights, tmp_path):
     payload = json.loads((tmp_path / "out" / "json" / "huge.json").read_text())
     assert payload["image_size"] == {"height": 8000, "width": 8000}
     assert cv2.imread(str(tmp_path / "out" / "masks" / "huge.png"), cv2.IMREAD_UNCHANGED).shape == (8000, 8000)
+
+
+def test_predict_reports_symlinks_out_of_the_folder(run_cli, weights, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    ok, png = cv2.imencode(".png", np.zeros((64, 64), np.uint8))
+    (folder / "a.png").write_bytes(png.tobytes())
+    (folder / "b.png").symlink_to(tmp_path / "elsewhere.png")
+    result = run_cli("predict", folder, "-w", weights, "-o", tmp_path / "out", "--input-size", "64")
+    assert result.exit_code == 0, result.stderr
+    assert f"{folder}: 1 sample(s) skipped, 1 problem(s) while reading:" in result.stderr
+    assert f"{folder / 'b.png'}: broken symlink (skipped)" in result.stderr

@@ -56,3 +56,21 @@ def test_dataset_root_uses_its_images_folder(tmp_path):
     (tmp_path / "annotations.json").write_text("{}")
     source = open_source(tmp_path)
     assert source.kind == "folder" and source.length == 1
+
+
+def test_symlinks_out_of_the_input_folder_are_skipped_and_reported(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    ok, png = cv2.imencode(".png", np.zeros((32, 32), np.uint8))
+    (folder / "a.png").write_bytes(png.tobytes())
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(png.tobytes())
+    (folder / "b.png").symlink_to(secret)
+    source = open_source(folder)
+    assert source.length == 1
+    assert source.problems == [f"{folder / 'b.png'}: resolves to {secret}, outside the dataset folder {folder} "
+                               "(skipped)"]
+    (folder / "a.png").unlink()
+    (folder / "c.png").symlink_to(folder / "c.png")
+    with pytest.raises(DataError, match=r"frames: no image to predict inside this folder \(2 skipped: .*b\.png"):
+        open_source(folder)

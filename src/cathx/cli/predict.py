@@ -56,6 +56,10 @@ def register(app: typer.Typer) -> None:
                               video, bit_depth=bit_depth, device=device)
         Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
                         highlight=False, soft_wrap=True)
+        from cathx.data.formats.summary import problem_report
+
+        for line in problem_report(summary.get("problems", []), str(source)):
+            Console(stderr=True).print(line, markup=False, highlight=False, soft_wrap=True)
 
     @app.command("export")
     def export_command(

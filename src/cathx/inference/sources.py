@@ -141,14 +141,20 @@ def open_source(path: Path | str) -> Source:
             f"{path}: unsupported file type {suffix or '(none)'}; expected an image "
             f"({', '.join(_image_suffixes())}), a video ({', '.join(_video_suffixes())}) or DICOM"
         )
-    entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    candidates = sorted(p for p in path.iterdir() if (p.is_file() or p.is_symlink()) and not p.name.startswith("."))
+    entries = [p for p in candidates if p.is_file()]
     if not any(p.suffix.lower() in _image_suffixes() for p in entries) and (path / "images").is_dir():
         return open_source(path / "images")  # a dataset root (XRayCath layout): predict its images
-    if not entries:
+    if not candidates:
         raise DataError(f"{path}: folder is empty")
-    images = [p for p in entries if p.suffix.lower() in _image_suffixes()]
+    from cathx.data.formats.base import files_inside
+
+    problems: list[str] = []
+    images = files_inside(path, [p for p in candidates if p.suffix.lower() in _image_suffixes()], problems)
     if images:
-        return Source(path, "folder", len(images), sequence=False, _files=images)
+        return Source(path, "folder", len(images), sequence=False, _files=images, problems=problems)
+    if problems:
+        raise DataError(f"{path}: no image to predict inside this folder ({len(problems)} skipped: {problems[0]})")
     if any(_is_dicom(p) for p in entries[:50]):
         return _reader_source(path, "dicom")
     if any(p.suffix.lower() in _video_suffixes() for p in entries):

@@ -109,3 +109,16 @@ def test_helpers(tmp_path):
     assert path == tmp_path / "images" / "x.png" and problem is None
     path, problem = entry_path(tmp_path, "a\x00b", tmp_path / "a.json", "image 1 file_name")
     assert path is None and "leaves the dataset folder" in problem
+
+
+def test_folder_scanning_readers_skip_symlinks_out(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    sample = get_testdata_file("CT_small.dcm")
+    (folder / "a.dcm").write_bytes(open(sample, "rb").read())
+    (folder / "b.dcm").symlink_to(sample)  # a real DICOM, but outside the folder
+    reader = open_dataset(folder, format="dicom")
+    assert len(reader) == 1
+    assert len(reader.problems) == 1 and reader.problems[0].startswith(f"{folder / 'b.dcm'}: resolves to ")

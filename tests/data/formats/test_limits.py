@@ -40,7 +40,7 @@ def test_bad_environment_values(monkeypatch, name, value, message):
 
 
 BOMBS = textwrap.dedent('''
-    import json, resource, struct, sys, zlib
+    import json, struct, sys, zlib
     from pathlib import Path
     import h5py, numpy as np, pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -84,9 +84,12 @@ BOMBS = textwrap.dedent('''
         "png-60000": png(root / "pngset", 60000, 60000),
         "hdf5-65535": hdf5(root / "T1T2.hdf5", (4, 65535, 65535)),
     }
-    import os
-    page_kb = os.sysconf("SC_PAGE_SIZE") / 1024
-    before = int(Path("/proc/self/statm").read_text().split()[1]) * page_kb  # resident now, kB
+    def status_kb(field):  # VmRSS: resident now; VmHWM: peak of this program (ru_maxrss would carry
+        # the parent's peak across fork + exec, so it cannot measure a child started by pytest)
+        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+        return int(line.split()[1])
+
+    before = status_kb("VmRSS")
     messages = {}
     for name, path in cases.items():
         try:
@@ -96,7 +99,7 @@ BOMBS = textwrap.dedent('''
             messages[name] = "read without error"
         except CathxError as exc:
             messages[name] = str(exc)
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    grown = (status_kb("VmHWM") - before) / 1024
     print(json.dumps({"messages": messages, "grown_mb": grown}))
 ''')
 

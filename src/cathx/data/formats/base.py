@@ -123,3 +123,16 @@ def entry_path(root: Path, name: object, source: Path, what: str) -> tuple[Path 
     if reason is not None:
         return None, f"{source}: {what} {name!r}: {reason} (skipped)"
     return path, None
+
+
+def files_inside(root: Path, paths: Sequence[Path], problems: list[str]) -> list[Path]:
+    """The regular files among ``paths`` whose target lies inside ``root``; each symlink leading out,
+    broken symlink and symlink loop gets a problem line "(skipped)" instead."""
+    kept = []
+    for path in paths:
+        reason = outside_reason(root, path)
+        if reason is not None:
+            problems.append(f"{path}: {reason} (skipped)")
+        elif path.is_file():
+            kept.append(path)
+    return kept

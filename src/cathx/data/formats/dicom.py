@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.base import Reader, files_inside, require_path
 from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -66,8 +66,10 @@ class DicomReader(Reader):
         if root.is_file():
             self._files = [_read_header(root)]
         else:
-            candidates = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-            if not candidates:
+            found = sorted(p for p in root.rglob("*")
+                           if (p.is_file() or p.is_symlink()) and not p.name.startswith("."))
+            candidates = files_inside(root, found, self.problems)
+            if not candidates and not self.problems:
                 raise DataError(f"{root}: folder is empty")
             self._files = []
             for path in candidates:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.base import Reader, files_inside, require_path
 from cathx.data.formats.folder import FolderReader
 from cathx.data.formats.imageio import binarize_mask, to_grey, to_unit_float
 from cathx.data.formats.limits import check_frame_count, check_frame_size
@@ -60,11 +60,12 @@ class UCLReader(Reader):
         if root.is_file():
             paths = [root]
         else:
-            paths = sorted(
+            paths = files_inside(root, sorted(
                 p
                 for p in root.rglob("*")
-                if p.suffix.lower() in HDF5_SUFFIXES and not p.stem.endswith("_label") and p.is_file()
-            )
+                if p.suffix.lower() in HDF5_SUFFIXES and not p.stem.endswith("_label")
+                and (p.is_file() or p.is_symlink())
+            ), self.problems)
             if not paths:
                 if not any(root.iterdir()):
                     raise DataError(f"{root}: folder is empty")

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cathx.data.formats.base import Reader, require_path
+from cathx.data.formats.base import Reader, files_inside, require_path
 from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -94,9 +94,11 @@ class VideoReader(Reader):
         if root.is_file():
             self._videos = [_probe(root)]
         else:
-            paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            paths = files_inside(root, sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+                                              and (p.is_file() or p.is_symlink())), self.problems)
             if not paths:
-                raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+                detail = f" ({self.problems[0]})" if self.problems else ""
+                raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)}) found{detail}")
             self._videos = []
             for path in paths:
                 try:
