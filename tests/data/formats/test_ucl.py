@@ -125,3 +125,27 @@ def test_non_numeric_and_damaged_volumes_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"D\.hdf5: "):
         reader = open_dataset(damaged)
         list(reader.iter_frames())
+
+
+@pytest.mark.parametrize("kind", ["external-storage", "external-link", "virtual"])
+def test_datasets_stored_in_other_files_are_refused(tmp_path, kind):
+    """HDF5 can point a dataset at any file (external raw storage, links, virtual datasets): refused,
+    never read as pixels."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(256)) * 4)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle.create_dataset("test", data=np.zeros((2, 8, 8), np.uint8))
+    path = tmp_path / "V.hdf5"
+    with h5py.File(path, "w") as handle:
+        if kind == "external-storage":
+            handle.create_dataset("test", shape=(2, 8, 8), dtype="uint8", external=[(str(secret), 0, 128)])
+        elif kind == "external-link":
+            handle["test"] = h5py.ExternalLink(str(other), "test")
+        else:
+            layout = h5py.VirtualLayout(shape=(2, 8, 8), dtype="uint8")
+            layout[:] = h5py.VirtualSource(str(other), "test", shape=(2, 8, 8))
+            handle.create_virtual_dataset("test", layout)
+    expected = r"keeps its data in other files" if kind in ("external-storage", "virtual") else r"is an external link"
+    with pytest.raises(DataError, match=rf"V\.hdf5: .*{expected}"):
+        open_dataset(path)

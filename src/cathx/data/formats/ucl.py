@@ -114,6 +114,7 @@ class UCLReader(Reader):
                 f"{path}: no image dataset {' or '.join(map(repr, IMAGE_KEYS))} "
                 f"(keys found: {', '.join(sorted(handle.keys())) or 'none'})"
             )
+        _check_local(handle, key, path)
         images = handle[key]
         layout = _frame_layout(images.shape, path, key)
         _check_volume(images, path, key, layout)
@@ -125,6 +126,7 @@ class UCLReader(Reader):
         if LABEL_KEY not in labels_file:
             found = ", ".join(sorted(labels_file.keys())) or "none"
             raise DataError(f"{label_path}: no dataset {LABEL_KEY!r} (keys found: {found})")
+        _check_local(labels_file, LABEL_KEY, label_path)
         labels = labels_file[LABEL_KEY]
         if labels.shape[0] != images.shape[0]:
             raise DataError(
@@ -214,6 +216,22 @@ def _frame_layout(shape: tuple[int, ...], path: Path, key: str) -> str:
     raise DataError(
         f"{path}: dataset {key!r} has shape {shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)"
     )
+
+
+def _check_local(handle: Any, key: str, path: Path) -> None:
+    """Refuse a dataset whose pixels live in another file: an external link, external raw storage
+    or a virtual dataset could make cathx read any file of the system as an image."""
+    import h5py
+
+    if isinstance(handle.get(key, getlink=True), h5py.ExternalLink):
+        raise DataError(f"{path}: {key!r} is an external link to another file, not a dataset stored in this "
+                        "file; refused")
+    dataset = handle[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise DataError(f"{path}: {key!r} is a {type(dataset).__name__}, not a dataset")
+    if dataset.external or dataset.is_virtual:
+        raise DataError(f"{path}: dataset {key!r} keeps its data in other files (external storage or a virtual "
+                        "dataset); refused")
 
 
 def _check_volume(dataset: Any, path: Path, key: str, layout: str) -> None:
