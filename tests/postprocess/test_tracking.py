@@ -303,3 +303,35 @@ def test_a_piece_with_a_false_electrode_still_joins_its_catheter():
     piece = np.vstack([moved[6:9], [[moved[8, 0], 60.0]]])
     later = tracker.update(_frame([("cs_decapolar", moved[:6]), ("ablation", piece)]))
     assert [c.id for c in later.catheters] == [first.catheters[0].id] * 2
+
+
+def test_a_piece_with_rings_not_seen_before_lying_on_the_track_centreline_takes_its_id():
+    """First frame: two rings of a quadripolar detected, its shaft seen over all four. Next frame
+    the mask is cut between rings 1 and 2: the piece holding rings 2 and 3 (never seen, so on no
+    slot) lies along the track's centreline and takes its id; without ``piece_on_line`` it would
+    start a track of its own."""
+    quad = _quad(40, 20)  # rings at y = 20, 26, 32, 38
+    for on_line, same in ((True, True), (False, False)):
+        tracker = Tracker(piece_on_line=on_line)
+        first = _frame([("pacing", quad[:2])])
+        first.catheters[0].centreline = np.array([[40.0, 18.0], [40.0, 60.0]], np.float32)
+        tracker.update(first)
+        later = tracker.update(_frame([("pacing", quad[:2] + [0.5, 0]), ("pacing", quad[2:] + [0.5, 0])]))
+        assert (later.catheters[0].id == later.catheters[1].id) is same
+
+
+def test_rings_of_a_piece_given_for_lying_on_the_centreline_do_not_vote_on_the_type():
+    """A quadripolar tracked over three frames; then its mask is cut before its last ring, and
+    the cut-off piece carries that ring and two false electrodes further along the shaft. The
+    piece keeps the id (it lies on the centreline), but its six-ring row would read as a CS
+    catheter: only the main piece votes, so the type stays quadripolar with full confidence."""
+    tracker = Tracker()
+    quad = _quad(40, 20)  # rings at y = 20, 26, 32, 38
+    for _ in range(3):
+        whole = _frame([("quadripolar", quad)])
+        whole.catheters[0].centreline = np.array([[40.0, 18.0], [40.0, 70.0]], np.float32)
+        tracker.update(whole)
+    piece = np.vstack([quad[3:], [[40.0, 48.0], [40.0, 58.0]]])
+    later = tracker.update(_frame([("quadripolar", quad[:3]), ("cs_decapolar", piece)]))
+    assert later.catheters[0].id == later.catheters[1].id
+    assert later.catheters[0].type == "quadripolar" and later.catheters[0].confidence == 1.0

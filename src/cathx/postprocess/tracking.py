@@ -269,6 +269,7 @@ class _Detection:
     index: int
     members: np.ndarray  # electrode rows of results, ordered by electrode_index
     centreline: np.ndarray  # resampled (K, 2)
+    on_line: bool = False  # a piece given to its track for lying along its centreline only
 
 
 @dataclass
@@ -308,6 +309,7 @@ class Tracker:
     shaft_distance: float = 3.0
     join_ratio: float = 1.5
     join_frames: int = 3
+    piece_on_line: bool = True
     _tracks: list[_Track] = field(default_factory=list)
     _links: dict[tuple[int, int], int] = field(default_factory=dict)
     _next_catheter: int = 0
@@ -443,7 +445,9 @@ class Tracker:
                          ) -> _Track | None:
         """The matched track whose electrodes this unmatched detection's electrodes lie on, if any:
         the median distance to its nearest predicted electrode is within ``claim_distance`` (a
-        median, so a false electrode on the piece does not hide it)."""
+        median, so a false electrode on the piece does not hide it). Failing that (rings the track
+        has not seen, or seen elsewhere), with ``piece_on_line``, the track whose predicted
+        centreline they lie along by the same test; such a piece is marked ``on_line``."""
         if len(detection.members) == 0:
             return None
         points = electrodes[detection.members].astype(np.float64)
@@ -452,6 +456,14 @@ class Tracker:
             value = chamfer(points, track.points(), np.median)
             if value <= best_cost:
                 best, best_cost = track, value
+        if best is None and self.piece_on_line and matched:
+            from cathx.postprocess.assignment import project_to_polylines
+
+            gap, _ = project_to_polylines(points, [t.centreline for t in matched])
+            value = np.median(gap, axis=1)
+            if value.min() <= self.claim_distance:
+                best = matched[int(np.argmin(value))]
+                detection.on_line = True
         return best
 
     def _shaft_of(self, detection: _Detection, matched: list[_Track]) -> _Track | None:
@@ -609,10 +621,14 @@ class Tracker:
         order = sorted(taken)
         track.row = np.array([observed[k] for k in order], np.float64).reshape(-1, 2)
         kind = results.catheters[pieces[0].index].type
-        if sum(len(p.members) > 0 for p in pieces) > 1:
-            # Pieces of one catheter: its type is the pattern of all its rings, in slot order.
-            rows = np.array([taken[k] for k in order], np.int64)
-            kind = row_type(track.row, results.sizes[rows])
+        strong = [p for p in pieces if len(p.members) and not p.on_line]
+        if len(strong) > 1:
+            # Pieces of one catheter: its type is the pattern of all its rings, in slot order
+            # (rings of pieces given for lying along its centreline only are not trusted with it).
+            allowed = set(np.concatenate([p.members for p in strong]).tolist())
+            typed = [k for k in order if taken[k] in allowed]
+            rows = np.array([taken[k] for k in typed], np.int64)
+            kind = row_type(np.array([observed[k] for k in typed]).reshape(-1, 2), results.sizes[rows])
         weight = len(observed) / max(track.largest, 1)
         track.vote.add(kind if observed else "unknown", weight)
 
