@@ -132,6 +132,7 @@ def _table_rows(browser, elem_id):
 
 def test_dicom_upload_shows_overlay_tables_and_downloads(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     from cathx.data.synthetic import generate_sequence
@@ -149,6 +150,11 @@ def test_dicom_upload_shows_overlay_tables_and_downloads(server, browser, tmp_pa
     assert browser.find_element(By.CSS_SELECTOR, "#motion img").get_attribute("naturalWidth") != "0"
     for key in ("json", "csv", "mp4", "masks"):
         assert browser.find_element(By.ID, f"download-{key}").is_displayed()
+    number = browser.find_element(By.CSS_SELECTOR, "#frame input[type=number]")  # the slider's own box
+    number.send_keys(Keys.CONTROL, "a")
+    number.send_keys("3", Keys.ENTER)
+    WebDriverWait(browser, 20, 0.2).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#overlay img").get_attribute("src").endswith("case_00003.png"))
     browser.find_element(By.ID, "download-json").click()
     saved = browser.downloads / "case_results.json"
     WebDriverWait(browser, 20, 0.2).until(lambda d: saved.is_file())
