@@ -113,17 +113,31 @@ def _with_png_size(data: bytes, width: int, height: int) -> bytes:
     return data[:12] + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF) + data[33:]
 
 
+def _with_tiff_size(data: bytes, width: int, height: int) -> bytes:
+    """The little-endian TIFF with ImageWidth and ImageLength of its first IFD set to LONG values."""
+    data = bytearray(data)
+    offset = struct.unpack("<I", data[4:8])[0]
+    for index in range(struct.unpack("<H", data[offset:offset + 2])[0]):
+        entry = offset + 2 + 12 * index
+        tag = struct.unpack("<H", data[entry:entry + 2])[0]
+        if tag in (256, 257):
+            data[entry + 2:entry + 12] = struct.pack("<HII", 4, 1, width if tag == 256 else height)
+    return bytes(data)
+
+
 _RAMP16 = (np.arange(24 * 20, dtype=np.uint32).reshape(20, 24) * 8).astype(np.uint16)
 _PNG_BASES = [_png(_RAMP16, 12), _png(_RAMP16), _png((_RAMP16 >> 8).astype(np.uint8)),
               _png(np.dstack([(_RAMP16 >> 8).astype(np.uint8)] * 3))]
+_TIFF_BASES = [cv2.imencode(".tiff", image)[1].tobytes() for image in (_RAMP16, (_RAMP16 >> 8).astype(np.uint8))]
 _SIZES = st.integers(0, 2**31 - 1) | st.sampled_from([0, 1, 16385, 60000, 2**31 - 1])
 
 
 @st.composite
 def png_files(draw) -> bytes:
-    data = draw(st.sampled_from(_PNG_BASES))
+    data = draw(st.sampled_from(_PNG_BASES + _TIFF_BASES))
     if draw(st.integers(0, 2)) == 0:
-        data = _with_png_size(data, draw(_SIZES), draw(_SIZES))
+        data = (_with_png_size(data, draw(_SIZES), draw(_SIZES)) if data.startswith(b"\x89PNG")
+                else _with_tiff_size(data, draw(_SIZES), draw(_SIZES)))
     return draw(mutated(data)) if draw(st.booleans()) else data
 
 
@@ -131,7 +145,7 @@ def png_files(draw) -> bytes:
 @given(png_files())
 def test_png_reader(data):
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "frame.png"
+        path = Path(folder) / ("frame.png" if data.startswith(b"\x89PNG") else "frame.tif")
         path.write_bytes(data)
         exercise(lambda: _OneImage(path))
 
@@ -365,8 +379,8 @@ def test_ucl_hdf5_reader(files):
 def test_unmutated_files_are_read(tmp_path):
     """The fuzzers start from valid files: each is read without a refusal, so a fuzz run that
     only ever saw refusals would not pass for a reader that rejects everything."""
-    for number, data in enumerate(_PNG_BASES):
-        path = tmp_path / f"base{number}.png"
+    for number, data in enumerate(_PNG_BASES + _TIFF_BASES):
+        path = tmp_path / f"base{number}.{'png' if data.startswith(bytes([0x89])) else 'tif'}"
         path.write_bytes(data)
         assert exercise(lambda: _OneImage(path)) == "ok"
     (tmp_path / "run.dcm").write_bytes(_dicom_bytes(3, {}))

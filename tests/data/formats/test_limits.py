@@ -72,6 +72,12 @@ BOMBS = textwrap.dedent('''
         (path / "images" / "a.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + chunk + end)
         return path
 
+    def tiff(path, width, height):  # a TIFF header and first IFD: ImageWidth, ImageLength, no strips
+        ifd = struct.pack("<H", 2) + struct.pack("<HHII", 256, 4, 1, width) + struct.pack("<HHII", 257, 4, 1, height)
+        (path / "images").mkdir(parents=True)
+        (path / "images" / "a.tif").write_bytes(b"II*\\x00" + struct.pack("<I", 8) + ifd + bytes(4))
+        return path
+
     def hdf5(path, shape):
         with h5py.File(path, "w") as handle:
             handle.create_dataset("test", shape=shape, dtype="uint16", chunks=(1, 64, 64))
@@ -82,6 +88,7 @@ BOMBS = textwrap.dedent('''
         "dicom-65535-side": dicom(root / "side.dcm", 65535, 65535, 1),
         "dicom-short-data": dicom(root / "short.dcm", 4096, 4096, 50),
         "png-60000": png(root / "pngset", 60000, 60000),
+        "tiff-30000": tiff(root / "tifset", 30000, 30000),
         "hdf5-65535": hdf5(root / "T1T2.hdf5", (4, 65535, 65535)),
     }
     def status_kb(field):  # VmRSS: resident now; VmHWM: peak of this program (ru_maxrss would carry
@@ -114,6 +121,7 @@ def test_declared_size_bombs_are_refused_with_little_memory(tmp_path):
     assert "declares 65535x65535 px; the largest supported side is 16384" in messages["dicom-65535-side"]
     assert "declares 50 frame(s) of 4096x4096 px" in messages["dicom-short-data"]
     assert "image header declares 60000x60000 px" in messages["png-60000"]
+    assert "image header declares 30000x30000 px" in messages["tiff-30000"]
     assert "dataset 'test' declares 65535x65535 px" in messages["hdf5-65535"]
     assert all("\n" not in m for m in messages.values())
     # the process's peak resident memory, minus what it held before opening the five, stays below 200 MB

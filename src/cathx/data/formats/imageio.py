@@ -44,7 +44,7 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
         raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if data.size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
-    declared = header_size(bytes(data[:65536]))
+    declared = header_size(bytes(data[:65536])) or tiff_size(data)
     if declared is not None:
         check_frame_size(path, *declared)  # a resource bomb is refused before cv2 allocates it
     try:
@@ -79,6 +79,39 @@ def header_size(head: bytes) -> tuple[int, int] | None:
                 height, width = struct.unpack(">HH", head[position + 5:position + 9])
                 return width, height
             position += 2 + length
+    return None
+
+
+def tiff_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) of the first image of a classic or BigTIFF file (ImageWidth and ImageLength of
+    its first IFD, which may lie anywhere in the file); None if not a TIFF or not found."""
+    head = bytes(data[:16])
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 16:
+        return None
+    magic = struct.unpack(order + "H", head[2:4])[0]
+    if magic == 42:
+        offset, count_format, entry_format, entry_size = struct.unpack(order + "I", head[4:8])[0], "H", "HHI", 12
+    elif magic == 43:
+        offset, count_format, entry_format, entry_size = struct.unpack(order + "Q", head[8:16])[0], "Q", "HHQ", 20
+    else:
+        return None
+    count_size = struct.calcsize(count_format)
+    table = bytes(data[offset:offset + count_size])
+    if len(table) < count_size:
+        return None
+    count = min(struct.unpack(order + count_format, table)[0], 4096)
+    entries = bytes(data[offset + count_size:offset + count_size + count * entry_size])
+    found: dict[int, int] = {}
+    value_size = entry_size - struct.calcsize(entry_format)
+    for start in range(0, len(entries) - entry_size + 1, entry_size):
+        tag, kind = struct.unpack(order + "HH", entries[start:start + 4])
+        if tag in (256, 257) and kind in (3, 4, 16):  # SHORT, LONG, LONG8 values stored in the entry
+            value = entries[start + entry_size - value_size:start + entry_size]
+            width = {3: "H", 4: "I", 16: "Q"}[kind]
+            found[tag] = struct.unpack(order + width, value[:struct.calcsize(width)])[0]
+    if 256 in found and 257 in found:
+        return found[256], found[257]
     return None
 
 
