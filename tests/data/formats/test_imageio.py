@@ -99,3 +99,17 @@ def test_coco_rle_round_trips_through_pycocotools():
     rle = coco_rle(mask)
     assert rle["size"] == [5, 7]
     assert (mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}) == mask).all()
+
+
+def test_tiff_size_reads_the_first_ifd_in_either_byte_order():
+    import struct
+
+    from cathx.data.formats.imageio import tiff_size
+
+    ok, encoded = cv2.imencode(".tiff", np.zeros((20, 24), np.uint16))
+    assert tiff_size(encoded.tobytes()) == (24, 20)
+    entries = struct.pack(">HHIHH", 256, 3, 1, 700, 0) + struct.pack(">HHII", 257, 4, 1, 90000)
+    big_endian = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 2) + entries + bytes(4)
+    assert tiff_size(big_endian) == (700, 90000)
+    assert tiff_size(b"MM\x00*" + struct.pack(">I", 10**9) + bytes(8)) is None  # IFD past the end
+    assert tiff_size(b"not a tiff at all") is None
