@@ -1,8 +1,8 @@
 """`cathx app` in a real browser: the server runs as its own process on a free local port and
 headless Chromium (Debian's chromium + chromium-driver, through Selenium) uploads files to it.
 
-Without Chromium the module is skipped locally with the reason; with CATHX_REQUIRE_BROWSER set (CI:
-.ci/run sets it after `make browser`) a missing browser fails instead.
+Without Chromium the module is skipped locally with the reason; with CATHX_REQUIRE_BROWSER set (`make
+test` sets it when run as root, as CI does, after installing Chromium) a missing browser fails instead.
 """
 
 from __future__ import annotations
