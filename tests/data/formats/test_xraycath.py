@@ -264,6 +264,8 @@ def test_annotations_json_with_wrong_structure_or_encoding_names_the_file(tmp_pa
     root = _write_xraycath(tmp_path / "xc", n=2)
     cases = [
         (b"\xfb{}", r"annotations\.json: not UTF-8 text$"),
+        (b'{"images": [' + b"1" * 5000 + b"]}", r"annotations\.json: unreadable JSON \(Exceeds the limit"),
+        (b"[" * 100000 + b"]" * 100000, r"annotations\.json: JSON nested too deeply$"),
         (b'{"images": [null]}', r"annotations\.json: 'images' must be a list of objects$"),
         (b'{"images": [], "annotations": "0"}', r"annotations\.json: 'annotations' must be a list of objects$"),
         (b'{"images": [{"id": [], "file_name": "images/0000.jpg"}]}',

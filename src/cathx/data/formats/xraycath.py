@@ -82,6 +82,8 @@ class XRayCathReader(Reader):
             raise DataError(f"{path}: not UTF-8 text") from None
         except RecursionError:
             raise DataError(f"{path}: JSON nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise DataError(f"{path}: unreadable JSON ({str(exc).splitlines()[0][:120]})") from None
         except OSError as exc:
             raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
@@ -350,9 +352,17 @@ def _is_id(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
 
 
-def _annotation_order(annotation: dict[str, Any]) -> tuple[str, str]:
-    # Sort by catheter then annotation id; ids of any JSON type compare by their text.
-    return (str(annotation.get("catheter_id") or 0).zfill(12), str(annotation.get("id") or 0).zfill(12))
+def _annotation_order(annotation: dict[str, Any]) -> tuple[tuple[int, float, str], ...]:
+    # Sort by catheter then annotation id: numbers numerically, then any other JSON value by its text.
+    def key(value: Any) -> tuple[int, float, str]:
+        value = value or 0
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value) if abs(value) < 1e300 else math.inf  # huge JSON integers: no OverflowError
+            if math.isfinite(number):
+                return (0, number, "")
+        return (1, 0.0, str(value)[:64])
+
+    return key(annotation.get("catheter_id")), key(annotation.get("id"))
 
 
 @dataclass
