@@ -84,3 +84,9 @@ def test_per_sample_kpis_from_stats_match_sample_kpis():
         assert from_stats[0].item() == pytest.approx(direct["segmentation"][0].item(), abs=1e-6)
         assert math.isnan(from_stats[1]) and math.isnan(direct["segmentation"][1])
         torch.testing.assert_close(kpi_from_stats(stats["detection"], det), direct["detection"])
+
+
+def test_set_kpi_uses_the_given_tau():
+    # errors 0 and 10 px, MAE of the set 5 px: tau = 5 gives 1 / (1 + 5 / 5) = 0.5 (the default
+    # tau = 2 would give 2/7)
+    assert float(pooled_kpi(T([[0.0, 1.0], [10.0, 1.0]]), "mae", tau=5.0)) == pytest.approx(0.5)
