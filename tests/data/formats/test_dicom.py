@@ -250,3 +250,14 @@ def test_monochrome1_with_a_window_is_windowed_then_inverted(tmp_path):
     write_dicom(path, np.array([[[500, 1000, 1250, 2000, 3000]]], np.uint16), photometric="MONOCHROME1",
                 WindowCenter=1500, WindowWidth=1001)
     np.testing.assert_allclose(open_dataset(path)[0].image[0], [1.0, 1.0, 0.75, 0.0, 0.0], atol=2e-3)
+
+
+def test_colour_frames_without_bits_stored_and_with_too_few_samples():
+    from cathx.data.formats.dicom import frame_to_unit
+
+    header = Dataset()
+    header.PhotometricInterpretation = "RGB"
+    image = frame_to_unit(np.full((4, 5, 3), 255, np.uint8), header, "c.dcm")
+    assert image.shape == (4, 5) and np.allclose(image, 1.0)
+    with pytest.raises(DataError, match=r"c\.dcm: RGB frame of shape \(4, 5, 2\); expected 3 colour samples"):
+        frame_to_unit(np.zeros((4, 5, 2), np.uint8), header, "c.dcm")

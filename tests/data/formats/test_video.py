@@ -76,3 +76,11 @@ def test_indexed_reads_in_any_order_and_pickle(tmp_path):
     clone = pickle.loads(pickle.dumps(reader))
     np.testing.assert_allclose(clone[4].image, streamed[4], atol=0.02)
     reader.close()
+
+
+def test_video_frame_size_is_checked_from_the_header(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "clip.avi", frames=3, size=64, fourcc="MJPG")
+    monkeypatch.setenv("CATHX_MAX_IMAGE_SIDE", "32")
+    with pytest.raises(DataError, match=r"clip\.avi: video header declares 64x64 px; the largest supported side "
+                                        r"is 32 \(CATHX_MAX_IMAGE_SIDE"):
+        open_dataset(path)

@@ -317,8 +317,14 @@ def frame_to_unit(array: np.ndarray, header: Any, path: Path | str = "") -> np.n
     if array.ndim == 3:
         if photometric.startswith("MONOCHROME"):
             raise DataError(f"{path}: expected one frame, got an array of shape {array.shape}")
+        if array.shape[-1] < 3:
+            raise DataError(f"{path}: {photometric} frame of shape {array.shape}; expected 3 colour samples")
+        try:
+            bits = int(header.get("BitsStored") or header.get("BitsAllocated") or 8)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: invalid BitsStored {header.get('BitsStored')!r}") from None
         grey = array[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return np.clip(grey / float(2 ** int(header.BitsStored) - 1), 0.0, 1.0).astype(np.float32)
+        return np.clip(grey / float(2 ** min(max(bits, 1), 64) - 1), 0.0, 1.0).astype(np.float32)
     try:
         values = apply_modality_lut(array, header)
         low, high = _modality_range(header)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from cathx.data.formats.base import Reader, files_inside, require_path
+from cathx.data.formats.limits import check_frame_size
 from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -65,6 +66,8 @@ def _probe(path: Path) -> _Video:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or None
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if width and height:
+            check_frame_size(path, width, height, "video header")
         if frames <= 0:
             # Some containers do not store a count: count by decoding once (no frames kept).
             frames = 0
