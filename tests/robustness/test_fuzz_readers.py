@@ -41,20 +41,20 @@ FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def exercise(open_reader, frames: int = 3) -> str:
+def exercise(open_reader, frames: int = 3, root: Path | None = None) -> str:
     """Open and read up to ``frames`` samples (by index and streamed); 'ok' or 'refused'.
 
-    Fails the test on any exception other than CathxError, on an invalid sample and on a Python
-    peak above PEAK_LIMIT."""
+    Fails the test on any exception other than CathxError, on an invalid sample, on a sample read
+    from outside ``root`` (when given) and on a Python peak above PEAK_LIMIT."""
     outcome = "ok"
     tracemalloc.start()
     try:
         try:
             reader = open_reader()
             for index in range(min(len(reader), frames)):
-                check_sample(reader[index])
+                check_sample(reader[index], root)
             for _, sample in zip(range(frames), reader.iter_frames()):
-                check_sample(sample)
+                check_sample(sample, root)
         except CathxError as exc:
             message = str(exc)
             assert message and "\n" not in message, f"not one line: {message!r}"
@@ -68,8 +68,10 @@ def exercise(open_reader, frames: int = 3) -> str:
     return outcome
 
 
-def check_sample(sample) -> None:
+def check_sample(sample, root: Path | None = None) -> None:
     sample.validate()
+    if root is not None:
+        Path(sample.meta["source"]).resolve().relative_to(root.resolve())  # ValueError when outside
     assert sample.image.size > 0
     assert np.isfinite(sample.image).all()
     assert 0.0 <= float(sample.image.min()) and float(sample.image.max()) <= 1.0
@@ -326,7 +328,7 @@ def test_annotations_json_reader(data):
         root.mkdir()
         _xraycath_folder(root, b"imageId,Center X,Center Y,Strength\n")
         (root / "annotations.json").write_bytes(data)
-        exercise(lambda: open_dataset(root, format="xraycath"), frames=4)
+        exercise(lambda: open_dataset(root, format="xraycath"), frames=4, root=root)
 
 
 # ---------------------------------------------------------------- UCL HDF5
