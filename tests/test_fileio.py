@@ -73,11 +73,8 @@ def test_atomic_folder_leaves_out_untouched_when_writing_fails(tmp_path):
 
 
 def _dead_pid() -> int:
-    import subprocess
-
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
+    """A process id that no process can have (above the kernel's pid_max): never reused."""
+    return int(open("/proc/sys/kernel/pid_max").read()) + 1
 
 
 def test_leftover_partial_folders_are_cleaned_or_reported(tmp_path, caplog):
