@@ -21,7 +21,7 @@ electrodes. Scored per sequence and pooled:
 
 Writes benchmarks/results/tracking.json and tracking.md.
 
-    nice -n 19 .venv/bin/python benchmarks/tracking.py [--sequences 20] [--frames 30] [--weights W]
+    OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/tracking.py [--sequences 20] [--weights W]
 """
 
 from __future__ import annotations
@@ -257,7 +257,9 @@ def main() -> None:
     summary = {name: summarise(rows[name], times[name]) for name in sources}
     for name in sources:  # the pooled pairs are in the summary's confusion matrix
         rows[name] = [{k: v for k, v in r.items() if not k.startswith("pairs")} for r in rows[name]]
-    command = "nice -n 19 .venv/bin/python benchmarks/tracking.py " + " ".join(sys.argv[1:])
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + f"nice -n {os.nice(0)} " \
+        ".venv/bin/python benchmarks/tracking.py " + " ".join(sys.argv[1:])
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command.strip(),
               "cpu": cpu_description(), "load_average_1min": round(os.getloadavg()[0], 2),
               "frames": args.frames, "size": args.size, "seeds": seeds,
