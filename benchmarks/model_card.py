@@ -48,6 +48,9 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "cathx_fluoro.yaml")
     parser.add_argument("--train-log", type=Path, nargs="*", default=[],
                         help="the run folder(s) the weights came from (their wall-clock minutes are summed)")
+    parser.add_argument("--earlier-minutes", type=float, default=0.0,
+                        help="training minutes of earlier parts of the recipe whose logs are not on this machine "
+                             "(from the previous card), added to those of --train-log")
     parser.add_argument("--recipe", default="", help="how the weights were trained, in words, for the card")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--measure-only", action="store_true", help="measure the already shipped file")
@@ -104,8 +107,9 @@ def main() -> int:
         "training": {
             "config": str(args.config.relative_to(ROOT)) if args.config.is_absolute() else str(args.config),
             "data": "cathx synthetic fluoroscopy engine (domain-randomised defaults, docs/synthetic.md)",
-            "wall_minutes_on_2_cpus": round(sum(training_minutes(run) or 0.0 for run in args.train_log), 1)
-            if args.train_log else None,
+            "wall_minutes_on_2_cpus": round(args.earlier_minutes
+                                            + sum(training_minutes(run) or 0.0 for run in args.train_log), 1)
+            if args.train_log or args.earlier_minutes else None,
             "recipe": args.recipe,
             "stopped_at": {k: checkpoint["extra"].get(k) for k in ("stage", "epoch", "global_step") if k in checkpoint["extra"]},
         },
