@@ -349,6 +349,8 @@ class Tracker:
         absorbed = self._join_continuations(seen, results.electrodes)
         owner = {d: absorbed.get(id(track), track) for d, track in owner.items()}
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        alive = {t.id for t in self._tracks}  # links of dropped tracks would pile up over a long video
+        self._links = {k: v for k, v in self._links.items() if k[0] in alive and k[1] in alive}
         for d, detection in enumerate(detections):
             track = owner[d]
             catheter = results.catheters[detection.index]
