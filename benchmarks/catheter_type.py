@@ -30,7 +30,7 @@ def main() -> None:
 
     from cathx.data.synthetic import generate_frame
     from cathx.fileio import atomic_write_json, atomic_write_text
-    from cathx.postprocess.catheter_type import classify_ground_truth, classify_through_pipeline, type_accuracy
+    from cathx.postprocess.type_evaluation import classify_ground_truth, classify_through_pipeline, type_accuracy
 
     predictor = None
     if args.weights is not None:

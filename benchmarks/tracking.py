@@ -186,7 +186,7 @@ def run_sequence(samples: list, source=None, seed: int = 0) -> tuple[dict, list[
 
 
 def summarise(rows: list[dict], times: list[tuple[float, float]]) -> dict:
-    from cathx.postprocess.catheter_type import type_accuracy
+    from cathx.postprocess.type_evaluation import type_accuracy
 
     ids = [n for r in rows for n in r["ids"].values()]
     errors = [e for r in rows for e in r["motion_errors_px"]]

@@ -5,11 +5,10 @@ import pytest
 
 from cathx.postprocess.catheter_type import (
     classify_catheter,
-    classify_ground_truth,
     pattern_features,
     polyline_closes,
-    type_accuracy,
 )
+from cathx.postprocess.type_evaluation import classify_ground_truth, type_accuracy
 
 
 def _arc(gaps):

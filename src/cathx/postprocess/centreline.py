@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.morphology import skeletonize
 
+from cathx.geometry import arc_length
+
 _FOUR = ((0, 1), (1, 0), (0, -1), (-1, 0))
 _DIAGONAL = ((1, 1), (1, -1), (-1, 1), (-1, -1))
 
@@ -335,7 +337,7 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
             break
         points = _to_xy(coords[np.array(pixels)])
         if polyline_length(points) >= min_length:
-            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+            arc = arc_length(points)
             inner = [at[i] for i in range(1, len(nodes) - 1) if len(incidence.get(nodes[i], [])) >= 3]
             found.append(Centreline(points, closed=closed, component=piece_id,
                                     junctions=arc[inner].astype(np.float32)))

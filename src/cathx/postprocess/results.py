@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cathx.errors import CathxError
+from cathx.geometry import arc_length
 from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import classify_catheter
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
@@ -345,8 +346,7 @@ def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: f
     ends = np.concatenate([starts[1:], [len(order)]])
     if len(starts) == 1:
         return [(order, centreline)]
-    steps = np.linalg.norm(np.diff(centreline, axis=0), axis=1)
-    position = np.concatenate([[0.0], np.cumsum(steps)])
+    position = arc_length(centreline)
     margin = 0.25 * split_gap
     groups = []
     for k, (start, end) in enumerate(zip(starts, ends)):

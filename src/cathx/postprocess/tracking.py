@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from cathx.geometry import arc_length
 from cathx.postprocess.centreline import resample_polyline
 from cathx.postprocess.results import Catheter, Results
 
@@ -189,8 +190,7 @@ def row_type(row: np.ndarray, sizes: np.ndarray | None = None) -> str:
     its arc positions taken along the row itself (the pieces' centrelines do not join)."""
     from cathx.postprocess.catheter_type import classify_catheter
 
-    steps = np.linalg.norm(np.diff(row, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(steps)]) if len(row) else row[:, 0]
+    arc = arc_length(row) if len(row) else row[:, 0]
     return classify_catheter(arc, sizes, False, row)
 
 
