@@ -238,7 +238,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         finished = trainer.global_step >= steps
         if not finished:
-            trainer.save_checkpoint(last)
+            trainer.save_checkpoint(last, weights_only=False)  # save the full state to resume from
             log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
                         stage.name, trainer.global_step, steps)
         if trainer.is_global_zero:
