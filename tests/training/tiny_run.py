@@ -56,7 +56,8 @@ class Dump(L.Callback):
     def on_train_end(self, trainer, module) -> None:
         state = {"model": {k: v.detach().clone() for k, v in module.model.state_dict().items()},
                  "prioritizer": module.prioritizer.state_dict(), "global_step": trainer.global_step,
-                 "start_step": self.start_step, "world_size": trainer.world_size}
+                 "start_step": self.start_step, "world_size": trainer.world_size,
+                 "num_nodes": trainer.num_nodes, "checkpoints_written": trainer.strategy.checkpoint_io.saved}
         torch.save(state, f"{self.path}.rank{trainer.global_rank}")
 
 

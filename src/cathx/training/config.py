@@ -145,7 +145,8 @@ class OptimConfig:
 @dataclass(frozen=True)
 class TrainerConfig:
     accelerator: str = field(default="cpu", metadata=choices("cpu", "gpu", "auto"))
-    devices: int = 1
+    devices: int = 1  # processes per node; under torchrun or srun their environment decides
+    num_nodes: int = 1  # nodes; under torchrun or srun their environment decides
     strategy: str = field(default="auto", metadata=choices("auto", "ddp", "ddp_spawn"))
     precision: str = field(default="32-true", metadata=choices("32-true", "16-mixed", "bf16-mixed"))
     deterministic: bool = True
@@ -221,7 +222,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
 MINIMUMS = (
     ("data", "size", 32), ("data", "batch_size", 1), ("data", "num_workers", 0), ("data", "max_electrodes", 1),
     ("data", "limit_train", 0), ("data", "limit_val", 0), ("seed", None, 0),
-    ("trainer", "devices", 1), ("trainer", "log_every_n_steps", 1), ("trainer", "checkpoint_every_n_steps", 0),
+    ("trainer", "devices", 1), ("trainer", "num_nodes", 1), ("trainer", "log_every_n_steps", 1), ("trainer", "checkpoint_every_n_steps", 0),
     ("trainer", "val_every_n_epochs", 1), ("trainer", "threads", 0), ("trainer", "max_minutes", 0),
 )
 

@@ -14,7 +14,6 @@ Run folder::
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +55,10 @@ def stage_tasks(stage: StageConfig, model_tasks: Sequence[str]) -> tuple[str, ..
 
 
 def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
+    """This process's global rank: from torchrun's or SLURM's environment (srun sets no RANK)."""
+    from cathx.training.trainer import cluster_layout
+
+    return cluster_layout().global_rank
 
 
 def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) -> Path:
@@ -158,7 +160,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import BEST, LAST, build_trainer, ddp_environment
+    from cathx.training.trainer import BEST, LAST, build_trainer, cluster_layout
 
     cfg = resolve_config(config)
     if cfg.trainer.max_minutes > 0:
@@ -188,8 +190,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     from cathx.config import from_dict
 
     model_cfg = from_dict(ModelConfig, dict(cfg.model), where="model")
-    world, _ = ddp_environment()
-    world = world if world > 1 else cfg.trainer.devices
+    world = cluster_layout(cfg.trainer).world_size  # all processes on all nodes
     started = time.monotonic()
     previous: Path | None = None
     best_ckpt: Path | None = None

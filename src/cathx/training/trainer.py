@@ -1,16 +1,20 @@
-"""Build the Lightning Trainer of a stage: devices, DDP (gloo on CPU), precision, atomic
-checkpoints (last + best + mid-epoch), CSV / TensorBoard loggers and Lightning's progress bar."""
+"""Build the Lightning Trainer of a stage: devices and nodes (from torchrun's or SLURM's environment,
+read by Lightning's cluster environments, else the config), DDP (gloo on CPU), precision, atomic
+checkpoints (last + best + mid-epoch, written by global rank 0 only), CSV / TensorBoard loggers and
+Lightning's progress bar."""
 
 from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -26,17 +30,49 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written to a temporary sibling, fsynced, then renamed: a kill never leaves a
     truncated checkpoint under the final name."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved = 0  # checkpoints this process wrote (DDP: only global rank 0 writes any)
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        self.saved += 1
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         atomic_write_bytes(path, buffer.getvalue())
 
 
-def ddp_environment() -> tuple[int, bool]:
-    """(processes on this node, launched by torchrun) from the torchrun environment variables."""
-    if "LOCAL_WORLD_SIZE" in os.environ and "RANK" in os.environ:
-        return int(os.environ["LOCAL_WORLD_SIZE"]), True
-    return 1, False
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Where this process sits: processes per node, nodes, its global rank, and who launched it
+    ("torchrun", "slurm", or None when Lightning starts the processes itself from the config)."""
+
+    devices: int
+    num_nodes: int
+    global_rank: int
+    launcher: str | None
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.num_nodes
+
+
+def cluster_layout(cfg: TrainerConfig | None = None) -> ClusterLayout:
+    """The layout from the launcher's environment (Lightning's TorchElasticEnvironment for torchrun,
+    SLURMEnvironment for srun), else ``cfg.devices`` x ``cfg.num_nodes``: the same command trains on
+    one process, under `torchrun --nnodes N --nproc-per-node M` or under `srun` without a config change."""
+    if TorchElasticEnvironment.detect():
+        env = TorchElasticEnvironment()
+        world = env.world_size()
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        return ClusterLayout(local, max(world // max(local, 1), 1), env.global_rank(), "torchrun")
+    if SLURMEnvironment.detect():
+        env = SLURMEnvironment()
+        world = env.world_size()
+        nodes = int(os.environ.get("SLURM_NNODES", "1"))
+        return ClusterLayout(max(world // max(nodes, 1), 1), nodes, env.global_rank(), "slurm")
+    devices = cfg.devices if cfg is not None else 1
+    nodes = cfg.num_nodes if cfg is not None else 1
+    return ClusterLayout(devices, nodes, int(os.environ.get("RANK", "0")), None)
 
 
 def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool) -> list[ModelCheckpoint]:
@@ -59,11 +95,10 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     from lightning.pytorch.strategies import DDPStrategy
 
     stage_dir = Path(out) / "stages" / stage_name
-    devices, torchrun = ddp_environment()
-    devices = devices if torchrun else cfg.devices
+    layout = cluster_layout(cfg)
     accelerator = cfg.accelerator
     strategy: Any = cfg.strategy
-    if devices > 1 or torchrun or cfg.strategy in ("ddp", "ddp_spawn"):
+    if layout.world_size > 1 or layout.launcher or cfg.strategy in ("ddp", "ddp_spawn"):
         backend = "gloo" if accelerator == "cpu" or not torch.cuda.is_available() else "nccl"
         strategy = DDPStrategy(process_group_backend=backend, find_unused_parameters=find_unused,
                                start_method="spawn" if cfg.strategy == "ddp_spawn" else "popen")
@@ -79,7 +114,8 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     callbacks.extend(extra_callbacks or [])
     return L.Trainer(
         accelerator=accelerator,
-        devices=devices,
+        devices=layout.devices,
+        num_nodes=layout.num_nodes,
         strategy=strategy,
         precision=cfg.precision,
         max_epochs=max_epochs,

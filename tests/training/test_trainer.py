@@ -1,0 +1,88 @@
+"""The trainer's cluster layout (torchrun, SLURM, config) and a two-node torchrun run on localhost."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cathx.training.config import TrainerConfig
+from cathx.training.trainer import cluster_layout
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from test_training_run import SCRIPT, _env, _parameters  # noqa: E402
+
+LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "SLURM_NTASKS",
+                      "SLURM_JOB_NAME", "SLURM_NNODES", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID",
+                      "SLURM_NTASKS_PER_NODE")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_layout_comes_from_the_config_without_a_launcher(clean_env):
+    layout = cluster_layout(TrainerConfig(devices=2, num_nodes=3))
+    assert (layout.devices, layout.num_nodes, layout.world_size, layout.launcher) == (2, 3, 6, None)
+
+
+def test_layout_comes_from_torchrun_over_the_config(clean_env):
+    for name, value in {"TORCHELASTIC_RUN_ID": "x", "RANK": "9", "WORLD_SIZE": "16", "LOCAL_WORLD_SIZE": "8"}.items():
+        clean_env.setenv(name, value)
+    layout = cluster_layout(TrainerConfig(devices=1, num_nodes=1))
+    assert (layout.devices, layout.num_nodes, layout.global_rank, layout.launcher) == (8, 2, 9, "torchrun")
+
+
+def test_layout_comes_from_srun_over_the_config(clean_env):
+    for name, value in {"SLURM_NTASKS": "16", "SLURM_JOB_NAME": "cathx", "SLURM_NNODES": "2", "SLURM_PROCID": "11",
+                        "SLURM_LOCALID": "3", "SLURM_NODEID": "1", "SLURM_NTASKS_PER_NODE": "8"}.items():
+        clean_env.setenv(name, value)
+    layout = cluster_layout(TrainerConfig())
+    assert (layout.devices, layout.num_nodes, layout.global_rank, layout.launcher) == (8, 2, 11, "slurm")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_train_the_same_weights_and_kpi_bank(tmp_path):
+    """Two torchrun agents of one process each, as two nodes joining by c10d rendezvous on loopback."""
+    port = _free_port()
+    agents = []
+    for node in (0, 1):
+        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                   "--node-rank", str(node), "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
+                   "--rdzv-id", "cathx-test", "--rdzv-conf", f"is_host={int(node == 0)}", "--local-addr", "127.0.0.1",
+                   "--max-restarts", "0", str(SCRIPT), str(tmp_path / "run"), "--dump", str(tmp_path / "node.pt")]
+        agents.append(subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, start_new_session=True))
+    try:
+        logs = [agent.communicate(timeout=120)[0] for agent in agents]
+    finally:
+        for agent in agents:
+            if agent.poll() is None:
+                agent.kill()
+    assert [agent.returncode for agent in agents] == [0, 0], logs[0][-1500:] + logs[1][-1500:]
+    first, second = (torch.load(tmp_path / f"node.pt.rank{rank}", map_location="cpu", weights_only=True)
+                     for rank in (0, 1))
+    assert first["world_size"] == second["world_size"] == 2 and first["num_nodes"] == 2
+    assert first["global_step"] == second["global_step"] == 4  # 8 samples / (2 ranks x batch 2), 2 epochs
+    for key, value in _parameters(first).items():
+        torch.testing.assert_close(_parameters(second)[key], value, rtol=0, atol=0, msg=key)
+    for key in ("kappa_bar", "bank", "bank_seen"):
+        for task, value in first["prioritizer"][key].items():
+            torch.testing.assert_close(second["prioritizer"][key][task], value, rtol=0, atol=0)
+    assert all(bool(seen.all()) for seen in first["prioritizer"]["bank_seen"].values())  # gathered from both
+    assert first["checkpoints_written"] > 0 and second["checkpoints_written"] == 0  # rank 0 writes alone
+    assert (tmp_path / "run" / "stages" / "multitask" / "done.json").is_file()
