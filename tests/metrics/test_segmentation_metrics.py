@@ -61,3 +61,14 @@ def test_segmentation_kpi_thresholds_logits():
     assert segmentation_kpi(logits, mask, "dice").item() == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="choose from iou, dice"):
         segmentation_kpi(logits, mask, "f1")
+
+
+def test_batch_metrics_on_a_single_pixel():
+    # one predicted pixel and an empty target: union 1, IoU 0 and Dice 0 (not the both-empty 1);
+    # the same pixel in both: IoU 1 (intersection 1 over union 1)
+    pixel = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    pixel[:, 0, 0, 0] = True
+    target = pixel.clone()
+    target[0] = False
+    assert batch_iou(pixel, target).tolist() == [0.0, 1.0]
+    assert batch_dice(pixel, target).tolist() == [0.0, 1.0]
