@@ -109,6 +109,7 @@ def markdown(report: dict) -> str:
         f"(load average {report['load_average']}). Each mutant ran only the tests from "
         "pyproject.toml [tool.mutmut] that reach its function. Killed share = killed / checked "
         "(timeouts and mutants no test reaches count against it).", "",
+        *([report["note"], ""] if report["note"] else []),
         "| module | mutants | checked | killed | survived | timeout | no tests | killed share | target | met |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
@@ -135,13 +136,14 @@ def markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--command", default="make mutation", help="the command that produced the results")
+    parser.add_argument("--note", default="", help="a line on how the run was made, kept in the report")
     args = parser.parse_args()
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
     if not Path("mutants").is_dir():
         raise SystemExit("mutants/: no mutmut results here; run `make mutation` first")
     files, survivors = collect()
     report = {
-        "command": args.command, "mutmut": version("mutmut"),
+        "command": args.command, "note": args.note, "mutmut": version("mutmut"),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2), "python": platform.python_version(),
         "groups": summarise(files), "files": files, "survivors": survivors,
