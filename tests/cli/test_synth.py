@@ -93,3 +93,19 @@ def test_synth_rejects_a_bad_config_key(run_cli, tmp_path):
     config.write_text("dose_level: 3\n")
     result = run_cli("synth", tmp_path / "ds", "--n", 2, "--config", config)
     _check_error(result, "unknown key 'dose_level'", tmp_path, ["synth.yaml"])
+
+
+def test_synth_rejects_an_unknown_engine(run_cli, tmp_path):
+    _check_error(run_cli("synth", tmp_path / "ds", "--n", 2, "--engine", "spark"),
+                 "--engine 'spark': choose from local, ray", tmp_path)
+
+
+def test_synth_rejects_an_address_without_ray(run_cli, tmp_path):
+    _check_error(run_cli("synth", tmp_path / "ds", "--n", 2, "--address", "auto"),
+                 "--address auto: only used with --engine ray", tmp_path)
+
+
+def test_synth_names_an_unreachable_ray_address(run_cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 64, "--engine", "ray", "--address", "auto")
+    _check_error(result, "--address auto: could not connect to Ray (Could not find any running Ray instance", tmp_path)

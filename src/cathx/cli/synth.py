@@ -45,6 +45,14 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
         ] = None,
         bit_depth: Annotated[int, typer.Option(help="PNG bit depth: 8 or 16.")] = 8,
+        engine: Annotated[
+            str, typer.Option(help="local: --workers processes here; ray: Ray tasks over seed ranges "
+                              "(same files as local for the same seed).")
+        ] = "local",
+        address: Annotated[
+            str | None, typer.Option(help="With --engine ray: the cluster to run on (auto, HOST:PORT); "
+                                     "omitted: a local Ray instance of --workers CPUs.")
+        ] = None,
         config_path: Annotated[
             Path | None,
             typer.Option("--config", "-c", help="YAML file of SynthConfig fields (see docs/synthetic.md)."),
@@ -72,6 +80,8 @@ def register(app: typer.Typer) -> None:
             workers,
             names if names is not None else config.catheter_types,
             seed,
+            engine,
+            address,
         )
         if names is not None:
             config = replace(config, catheter_types=names)
@@ -93,6 +103,8 @@ def register(app: typer.Typer) -> None:
                     overwrite=overwrite,
                     workers=workers,
                     bit_depth=bit_depth,
+                    engine=engine,
+                    address=address,
                 )
         except KeyboardInterrupt:
             Console(stderr=True).print(f"interrupted: nothing was written to {out}", highlight=False)
