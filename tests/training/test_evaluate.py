@@ -60,3 +60,25 @@ def test_cathx_val_mean_j_is_the_per_image_iou_averaged(stand_in_model, run_cli,
     header = rows[0].split(",")
     ious = sorted(float(row.split(",")[header.index("iou")]) for row in rows[1:])
     assert ious == pytest.approx([0.5, 1.0])
+
+
+
+def test_pr_curve_title_carries_the_ap50(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from cathx.training.evaluate import write_plots
+
+    titles = []
+    original = matplotlib.axes.Axes.set
+
+    def spy(self, *args, **kwargs):
+        if "title" in kwargs:
+            titles.append(kwargs["title"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set", spy)
+    write_plots(tmp_path, {"recall": [0.0, 0.5], "precision": [1.0, 0.8]}, [], [], ap50=0.4567)
+    assert (tmp_path / "pr_curve.png").is_file()
+    assert titles[0] == "electrodes, IoU 0.5: AP50 0.457"
+    write_plots(tmp_path, {"recall": [], "precision": []}, [], [], ap50=float("nan"))
+    assert titles[-1] == "electrodes, IoU 0.5"

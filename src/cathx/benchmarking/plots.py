@@ -54,22 +54,45 @@ def plot_accuracy_vs_latency(
         plt.close(fig)
 
 
+def mean_curve(curves: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[float], list[float], list[float],
+                                                                         list[float]]:
+    """Curves [(time, value), ...] of several seeds -> (times, mean, low, high) on the union of their
+    times within the span all of them cover (linear interpolation); one curve is returned as is."""
+    import numpy as np
+
+    if len(curves) == 1:
+        xs, ys = zip(*curves[0], strict=True)
+        return list(xs), list(ys), list(ys), list(ys)
+    start = max(c[0][0] for c in curves)
+    stop = min(c[-1][0] for c in curves)
+    grid = sorted({x for c in curves for x, _ in c if start <= x <= stop}) or [stop]
+    values = np.array([np.interp(grid, [x for x, _ in c], [y for _, y in c]) for c in curves])
+    return grid, values.mean(axis=0).tolist(), values.min(axis=0).tolist(), values.max(axis=0).tolist()
+
+
 def plot_convergence(
-    histories: dict[str, Sequence[dict[str, Any]]], path: Path | str, key: str = "mean_kpi", title: str = ""
+    histories: dict[str, Sequence[Sequence[dict[str, Any]]]], path: Path | str, key: str = "mean_kpi",
+    title: str = ""
 ) -> Path | None:
-    """Validation ``key`` (%) against training time (s), one line per run label."""
+    """Validation ``key`` (%) against training time (s): per variant the mean over its seeds' runs,
+    with the band from the lowest to the highest seed (``histories``: variant -> one history per seed)."""
     curves = {
-        label: [(h["time_s"], 100 * h[key]) for h in hist if h.get(key) is not None and "time_s" in h]
-        for label, hist in histories.items()
+        label: [sorted((h["time_s"], 100 * h[key]) for h in hist if h.get(key) is not None and "time_s" in h)
+                for hist in runs]
+        for label, runs in histories.items()
     }
-    curves = {label: pts for label, pts in curves.items() if pts}
+    curves = {label: [c for c in runs if c] for label, runs in curves.items()}
+    curves = {label: runs for label, runs in curves.items() if runs}
     if not curves:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for label, pts in curves.items():
-        xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker=".", label=label)
+    for label, runs in curves.items():
+        xs, mean, low, high = mean_curve(runs)
+        seeds = f" ({len(runs)} seeds)" if len(runs) > 1 else ""
+        (line,) = ax.plot(xs, mean, marker=".", label=label + seeds)
+        if len(runs) > 1:
+            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("training time (s)")
     ax.set_ylabel(f"validation {LABELS.get(key, key)} (%)")
     ax.set_title(title or "convergence")

@@ -75,8 +75,12 @@ BuildFn = Callable[[dict[str, Any]], nn.Module]
 
 
 def run_name(variant: Variant, seed: int) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in variant.name)
-    return f"{variant.suite}__{safe}__seed{seed}"
+    return _run_folder(variant.suite, variant.name, seed)
+
+
+def _run_folder(suite: str, variant: str, seed: int) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in variant)
+    return f"{suite}__{safe}__seed{seed}"
 
 
 def read_records(out: Path) -> list[dict[str, Any]]:
@@ -134,7 +138,6 @@ def run_benchmark(
         for r in records
         if r.get("status") == "ok" and r.get("params_m") is not None
     }
-    histories: dict[str, list[dict[str, Any]]] = {}
     todo = [(v, s) for v in variants for s in seeds if (v.suite, v.name, s) not in done]
     log.info("benchmark %s: %d runs to do (%d already done)", suite_label, len(todo), len(done))
     start = time.perf_counter()
@@ -173,11 +176,10 @@ def run_benchmark(
             in_channels = int(config.get("model", {}).get("in_channels", 1))
             profiles[variant.name] = profile_model(model, profile_size, in_channels, runs=latency_runs)
         record.update({k: profiles[variant.name].get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
-        histories[f"{variant.name} (seed {seed})"] = outcome.history
         atomic_write_json(run_dir / "history.json", outcome.history)
         records.append(record)
         _append_record(out, record)
-    write_report(records, out, title or f"cathx benchmark: {suite_label}", histories)
+    write_report(records, out, title or f"cathx benchmark: {suite_label}")
     return records
 
 
@@ -212,17 +214,22 @@ def write_report(
     records: Sequence[dict[str, Any]],
     out: Path,
     title: str,
-    histories: dict[str, list[dict[str, Any]]] | None = None,
 ) -> list[Path]:
-    """Tables (summary.csv, runs.csv, results.md) and plots (PNG) of ``records`` under ``out``."""
+    """Tables (summary.csv, runs.csv, results.md) and plots (PNG) of ``records`` under ``out``.
+
+    The convergence plot reads each finished run's history.json (the one copy, so a run is drawn
+    once whether it ran now or in an earlier session) and draws one curve per variant."""
     from cathx.benchmarking.plots import plot_accuracy_vs_latency, plot_convergence
 
     paths = write_tables(records, out, title)
     rows = summarize(records)
-    histories = dict(histories or {})
-    for history_file in sorted((Path(out) / "runs").glob("*/history.json")):
-        label = history_file.parent.name.split("__", 1)[-1].replace("__seed", " (seed ") + ")"
-        histories.setdefault(label, json.loads(history_file.read_text()))
+    histories: dict[str, list[list[dict[str, Any]]]] = {}
+    for record in records:
+        if record.get("status") != "ok":
+            continue
+        path = Path(out) / "runs" / _run_folder(record["suite"], record["variant"], record["seed"]) / "history.json"
+        if path.is_file():
+            histories.setdefault(record["variant"], []).append(json.loads(path.read_text()))
     for accuracy in ("mean_kpi", "mean_j", "ap"):
         if any(row.get(f"{accuracy}_mean") is not None for row in rows):
             plotted = plot_accuracy_vs_latency(rows, Path(out) / f"{accuracy}_vs_latency.png", accuracy)

@@ -158,7 +158,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     atomic_write_json(out / "metrics.json", _finite({**summary, "pr_curve": pr_curve}))
     atomic_write_text(out / "summary.md", summary_markdown(summary))
     if plots:
-        write_plots(out, pr_curve, sorted(worst, reverse=True), training_logs(weights))
+        write_plots(out, pr_curve, sorted(worst, reverse=True), training_logs(weights), ap50=summary.get("ap50"))
     log.info("evaluated %d images in %.1f s: mean J %.4f, AP %.4f", summary["images"], seconds,
              summary["mean_j"], summary["ap"])
     return summary
@@ -215,8 +215,10 @@ def _save_figure(figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_plots(out: Path, pr_curve: dict[str, list[float]], worst: list, logs: list[Path]) -> None:
-    """pr_curve.png, worst_cases.png and (when the run's logs are found) training_curves.png."""
+def write_plots(out: Path, pr_curve: dict[str, list[float]], worst: list, logs: list[Path],
+                ap50: float | None = None) -> None:
+    """pr_curve.png (titled with its AP50), worst_cases.png and (when the run's logs are found)
+    training_curves.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,7 +227,8 @@ def write_plots(out: Path, pr_curve: dict[str, list[float]], worst: list, logs: 
     figure, axis = plt.subplots(figsize=(4.5, 4))
     if pr_curve.get("recall"):
         axis.plot(pr_curve["recall"], pr_curve["precision"], lw=2)
-    axis.set(xlabel="recall", ylabel="precision", title="electrodes, IoU 0.5", xlim=(0, 1), ylim=(0, 1.02))
+    title = "electrodes, IoU 0.5" + (f": AP50 {ap50:.3f}" if ap50 is not None and ap50 == ap50 else "")
+    axis.set(xlabel="recall", ylabel="precision", title=title, xlim=(0, 1), ylim=(0, 1.02))
     axis.grid(alpha=0.3)
     _save_figure(figure, out / "pr_curve.png")
 
