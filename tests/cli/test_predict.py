@@ -192,3 +192,26 @@ def test_predict_reports_symlinks_out_of_the_folder(run_cli, weights, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert f"{folder}: 1 sample(s) skipped, 1 problem(s) while reading:" in result.stderr
     assert f"{folder / 'b.png'}: broken symlink (skipped)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--engine", "spark"], "--engine 'spark': choose from local, ray"),
+        (["--address", "auto"], "--address auto: only used with --engine ray"),
+        (["--engine", "ray", "--workers", "0"], "--workers 0: must be at least 1"),
+        (["--engine", "ray", "--address", "auto"], "--address auto: could not connect to Ray (Could not find any"),
+        (["--engine", "ray", "MANIFEST"], "list.csv: the manifest names no existing file (2 missing)"),
+    ],
+)
+def test_ray_engine_bad_inputs_exit_2_with_one_line(run_cli, weights, tmp_path, monkeypatch, options, message):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    source = _images(tmp_path / "in", count=1)
+    if "MANIFEST" in options:
+        source = tmp_path / "list.csv"
+        source.write_text("path\ngone.png\nalso/gone.dcm\n")
+        options = [o for o in options if o != "MANIFEST"]
+    result = run_cli("predict", source, "--weights", weights, "--out", tmp_path / "out", *options)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()

@@ -37,11 +37,23 @@ def register(app: typer.Typer) -> None:
             help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
                  "default: the container's full range (65535)")] = None,
         device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
+        engine: Annotated[str, typer.Option(
+            help="local: this process; ray: Ray Data over many inputs (SOURCE a folder tree, a CSV "
+                 "manifest of paths or a quoted glob), resumable, see docs/scale.md")] = "local",
+        address: Annotated[str | None, typer.Option(
+            help="with --engine ray: the Ray cluster (auto, HOST:PORT); omitted: a local instance")] = None,
+        workers: Annotated[int, typer.Option(
+            help="with --engine ray: actors, one model load each")] = 2,
     ) -> None:
         """Segment catheters, find electrodes, centrelines and catheter types in every frame of SOURCE.
 
         OUT must be new, empty or an earlier `cathx predict` output: files cathx did not write are
         never overwritten."""
+        if engine not in ("local", "ray"):
+            raise CathxError(f"--engine {engine!r}: choose from local, ray")
+        if engine == "local" and address is not None:
+            raise CathxError(f"--address {address}: only used with --engine ray")
+        checks.at_least(workers, 1, "--workers")
         backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
         if backend not in ("torch", "onnx"):
             raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
@@ -50,6 +62,19 @@ def register(app: typer.Typer) -> None:
         checks.between(peak_threshold, 0.0, 1.0, "--peak-threshold")
         checks.bit_depth(bit_depth)
         device = checks.device(device)
+        if engine == "ray":
+            from cathx.inference.batch import run_batch_predict
+
+            summary = run_batch_predict(str(source), weights, out, workers=workers, address=address,
+                                        backend=backend, input_size=input_size, mask_threshold=mask_threshold,
+                                        peak_threshold=peak_threshold, video=video, bit_depth=bit_depth,
+                                        device=device)
+            Console().print(f"{summary['predicted']} inputs predicted, {summary['skipped']} already done, "
+                            f"{summary['failed']} failed; {summary['frames']} frames in {summary['seconds']} s "
+                            f"({summary['fps']} frames/s) -> {out}", highlight=False, soft_wrap=True)
+            for line in summary["problems"]:
+                Console(stderr=True).print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
+            return
         from cathx.inference.run import run_predict
 
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,

@@ -19,7 +19,7 @@ from rich.console import Console
 def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
                 input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
                 video: bool = True, console: Console | None = None, bit_depth: int | None = None,
-                device: str = "cpu", predictor=None, on_frame=None) -> dict:
+                device: str = "cpu", predictor=None, on_frame=None, on_results=None) -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
@@ -35,7 +35,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     predictor: an already loaded Predictor to use instead of loading ``weights`` (`cathx app` keeps
     its models loaded; bit_depth and the thresholds are then the predictor's own). on_frame: called
     as ``on_frame(done, total, name)`` after each frame's files are written (total: the source's
-    frame count), for a progress display.
+    frame count), for a progress display. on_results: called as ``on_results(name, results)`` for
+    each frame once its files are written (batch prediction builds its per-frame table from it).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -87,6 +88,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                 progress.update(task, advance=1, fps=done / max(time.perf_counter() - started, 1e-9))
                 if on_frame is not None:
                     on_frame(done, source.length, name)
+                if on_results is not None:
+                    on_results(name, results)
         finally:
             table.flush()
             if done:

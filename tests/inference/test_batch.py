@@ -1,0 +1,111 @@
+"""Batch prediction on Ray Data: input lists (folder tree, manifest, glob), per-input outputs as local
+predict writes them, a Parquet summary, failed inputs listed, and a rerun that skips finished ones."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cathx.errors import CathxError
+from cathx.inference.batch import ITEMS, list_inputs, run_batch_predict
+from cathx.inference.run import run_predict
+
+
+def _images(folder: Path, count: int, start: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(start)
+    paths = []
+    for i in range(start, start + count):
+        paths.append(folder / f"f{i}.png")
+        cv2.imwrite(str(paths[-1]), (rng.random((64, 64)) * 255).astype(np.uint8))
+    return paths
+
+
+def _tree(root: Path) -> Path:
+    _images(root, 3)
+    _images(root / "sub", 2, start=3)
+    (root / "sub" / "broken.png").write_bytes(b"not a png at all")
+    (root / ".hidden").mkdir()
+    _images(root / ".hidden", 1, start=9)
+    (root / "notes.txt").write_text("not an input")
+    return root
+
+
+def test_a_folder_tree_lists_every_image_below_it(tmp_path):
+    inputs, problems = list_inputs(_tree(tmp_path / "src"))
+    assert [name for _, name in inputs] == ["f0.png", "f1.png", "f2.png", "sub__broken.png", "sub__f3.png",
+                                            "sub__f4.png"] and problems == []
+
+
+def test_a_manifest_lists_its_rows_and_the_missing_files(tmp_path):
+    _tree(tmp_path / "src")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("path,note\nsrc/f0.png,a\nsrc/sub/f3.png,b\nsrc/gone.png,c\n")
+    inputs, problems = list_inputs(manifest)
+    assert [name for _, name in inputs] == ["src__f0.png", "src__sub__f3.png"]
+    assert len(problems) == 1 and problems[0].endswith("src/gone.png: no such file") and ":4:" in problems[0]
+    manifest.write_text("path\nnothing.png\n")
+    with pytest.raises(CathxError, match=r"list.csv: the manifest names no existing file \(1 missing\)"):
+        list_inputs(manifest)
+
+
+def test_a_glob_lists_what_it_matches(tmp_path):
+    _tree(tmp_path / "src")
+    inputs, _ = list_inputs(f"{tmp_path}/src/**/f[34].png")
+    assert [name for _, name in inputs] == ["sub__f3.png", "sub__f4.png"]
+    with pytest.raises(CathxError, match=r"\*.dcm: the pattern matches no file"):
+        list_inputs(f"{tmp_path}/src/*.dcm")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp_path, tiny_checkpoint, local_ray):
+    import pyarrow.parquet as pq
+
+    source, out = _tree(tmp_path / "src"), tmp_path / "out"
+    summary = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2)
+    assert (summary["inputs"], summary["predicted"], summary["failed"], summary["frames"]) == (6, 5, 1, 5)
+    failed = list(csv.DictReader((out / "failed.csv").open()))
+    assert [row["source"] for row in failed] == [str(source / "sub" / "broken.png")]
+    assert "not a readable image" in failed[0]["error"]
+    table = pq.read_table(out / "summary.parquet").to_pylist()
+    assert sorted(row["name"] for row in table) == ["f0", "f1", "f2", "f3", "f4"]
+    assert all(row["seconds"] > 0 and row["catheters"] >= 0 and row["electrodes"] >= 0 for row in table)
+
+    local = tmp_path / "local"
+    run_predict(source / "sub" / "f3.png", tiny_checkpoint, local)
+    item = out / ITEMS / "sub__f3.png"
+    for name in ("masks/f3.png", "overlays/f3.png", "electrodes.csv"):
+        assert (item / name).read_bytes() == (local / name).read_bytes(), name
+    ours, theirs = (json.loads((folder / "json" / "f3.json").read_text()) for folder in (item, local))
+    for record in (ours, theirs):
+        del record["meta"]["timings_ms"]  # the rest must match exactly
+    assert ours == theirs
+
+    finished = {p: p.stat().st_mtime_ns for p in (out / ITEMS).glob("*/frames.parquet")}
+    again = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2)
+    assert (again["skipped"], again["predicted"], again["failed"], again["frames_total"]) == (5, 0, 1, 5)
+    assert {p: p.stat().st_mtime_ns for p in (out / ITEMS).glob("*/frames.parquet")} == finished
+
+
+@pytest.mark.slow
+def test_nothing_predictable_is_one_line(tmp_path, tiny_checkpoint, local_ray):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"garbage")
+    with pytest.raises(CathxError, match=r"no input could be predicted \(1 failed, e\.g\. .*broken.png: not a "
+                                         r"readable image") as error:
+        run_batch_predict(folder, tiny_checkpoint, tmp_path / "out", workers=1)
+    assert "\n" not in str(error.value)
