@@ -109,3 +109,44 @@ def test_nothing_predictable_is_one_line(tmp_path, tiny_checkpoint, local_ray):
                                          r"readable image") as error:
         run_batch_predict(folder, tiny_checkpoint, tmp_path / "out", workers=1)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_a_rerun_after_killing_the_driver_redoes_only_unfinished_inputs(tmp_path, tiny_checkpoint):
+    """SIGKILL the `cathx predict --engine ray` process group once a few inputs are complete; the
+    rerun keeps every complete input (frames.parquet untouched) and finishes the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray")
+    source, out = tmp_path / "src", tmp_path / "out"
+    _images(source, 24)
+    command = [sys.executable, "-m", "cathx", "predict", str(source), "--engine", "ray", "--workers", "2",
+               "-w", str(tiny_checkpoint), "-o", str(out)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", RAY_ADDRESS="")
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while len(list(out.glob(f"{ITEMS}/*/frames.parquet"))) < 4 and time.monotonic() < deadline:
+            assert driver.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    # Ray's workers outlive the killed driver by the batch they are running: wait until they stop
+    count, stable_since = -1, time.monotonic()
+    while time.monotonic() - stable_since < 3 and time.monotonic() < deadline + 60:
+        now = len(list(out.glob(f"{ITEMS}/*/frames.parquet")))
+        count, stable_since = now, stable_since if now == count else time.monotonic()
+        time.sleep(0.5)
+    kept = {p: p.stat().st_mtime_ns for p in out.glob(f"{ITEMS}/*/frames.parquet")}
+    assert 4 <= len(kept) < 24
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{24 - len(kept)} inputs predicted, {len(kept)} already done, 0 failed" in result.stdout
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    assert len(list(out.glob(f"{ITEMS}/*/frames.parquet"))) == 24
