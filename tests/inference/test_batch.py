@@ -26,6 +26,23 @@ def _images(folder: Path, count: int, start: int = 0) -> list[Path]:
     return paths
 
 
+def _dicom(path: Path, frames: int = 3) -> None:
+    """A small multi-frame XA DICOM (a sequence: overlay.mp4 and a motion curve)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Modality, ds.Rows, ds.Columns, ds.NumberOfFrames, ds.FrameTime = "XA", 64, 64, frames, 100.0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = (np.random.default_rng(1).random((frames, 64, 64)) * 4095).astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
 def _tree(root: Path) -> Path:
     _images(root, 3)
     _images(root / "sub", 2, start=3)
@@ -75,13 +92,16 @@ def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp
     import pyarrow.parquet as pq
 
     source, out = _tree(tmp_path / "src"), tmp_path / "out"
+    _dicom(source / "sub" / "run")  # no suffix: found by its DICM preamble
     summary = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2)
-    assert (summary["inputs"], summary["predicted"], summary["failed"], summary["frames"]) == (6, 5, 1, 5)
+    assert (summary["inputs"], summary["predicted"], summary["failed"], summary["frames"]) == (7, 6, 1, 8)
     failed = list(csv.DictReader((out / "failed.csv").open()))
     assert [row["source"] for row in failed] == [str(source / "sub" / "broken.png")]
     assert "not a readable image" in failed[0]["error"]
     table = pq.read_table(out / "summary.parquet").to_pylist()
-    assert sorted(row["name"] for row in table) == ["f0", "f1", "f2", "f3", "f4"]
+    assert sorted(row["name"] for row in table if row["source"].endswith(".png")) == ["f0", "f1", "f2", "f3", "f4"]
+    assert sorted(row["frame"] for row in table if row["source"].endswith("run")) == [0, 1, 2]
+    assert (out / ITEMS / "sub__run" / "overlay.mp4").stat().st_size > 0
     assert all(row["seconds"] > 0 and row["catheters"] >= 0 and row["electrodes"] >= 0 for row in table)
 
     local = tmp_path / "local"
@@ -96,7 +116,7 @@ def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp
 
     finished = {p: p.stat().st_mtime_ns for p in (out / ITEMS).glob("*/frames.parquet")}
     again = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2)
-    assert (again["skipped"], again["predicted"], again["failed"], again["frames_total"]) == (5, 0, 1, 5)
+    assert (again["skipped"], again["predicted"], again["failed"], again["frames_total"]) == (6, 0, 1, 8)
     assert {p: p.stat().st_mtime_ns for p in (out / ITEMS).glob("*/frames.parquet")} == finished
 
 
