@@ -79,7 +79,7 @@ class Snapshots:
                     self.save(module, minutes, trainer.global_step)
                     self.next_minutes += every_minutes
 
-        self.folder, self.every = folder, every_minutes
+        self.folder = folder
         self.next_minutes = every_minutes
         self.saved: list[tuple[float, int, Path]] = []
         self.callback = _Callback()
