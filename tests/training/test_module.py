@@ -58,14 +58,14 @@ def test_paper_preset_reaches_the_module():
     # focal loss normalised per batch; a segmentation-only stage trains unweighted (prioritization.stages)
     module = tiny_module()
     assert module.criterion.focal_normalisation == "batch"
-    assert module.priority.task_kpi == "set" and module.prioritizer.topk_ties == "strict"
+    assert module.priority.task_kpi == "set" and module.prioritizer.cfg.topk_ties == "strict"
     model = to_dict(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8))
     pretrain = CathxModule(model, to_dict(PrioritizationConfig()), to_dict(OptimConfig()), ("segmentation",),
                            num_samples=4, total_steps=2)
-    assert pretrain.prioritizer.task_weighting == "constant" and pretrain.prioritizer.sample_selection == "none"
+    assert pretrain.prioritizer.cfg.task_weighting == "constant" and pretrain.prioritizer.cfg.sample_selection == "none"
     legacy = CathxModule(model, to_dict(PrioritizationConfig(stages="all")), to_dict(OptimConfig()),
                          ("segmentation",), num_samples=4, total_steps=2, loss={"focal_normalisation": "image"})
-    assert legacy.prioritizer.sample_selection == "topk-hard" and legacy.criterion.focal_normalisation == "image"
+    assert legacy.prioritizer.cfg.sample_selection == "topk-hard" and legacy.criterion.focal_normalisation == "image"
 
 
 def test_training_step_feeds_set_kpis_to_the_prioritizer():

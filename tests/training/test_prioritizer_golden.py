@@ -103,9 +103,9 @@ def _as_stored(value):
 
 
 def current(cfg, tasks, num_samples, total_steps):
-    from cathx.training.weighting import build_prioritizer
+    from cathx.training.weighting import Prioritizer
 
-    return build_prioritizer(cfg, tasks, num_samples, total_steps)
+    return Prioritizer(cfg, tasks, num_samples, total_steps)
 
 
 @pytest.fixture(scope="module")

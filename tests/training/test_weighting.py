@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from cathx.errors import ConfigError
+from cathx.training.config import preset_config
 from cathx.training.weighting import (
     Prioritizer,
     ema,
@@ -22,6 +24,11 @@ from cathx.training.weighting import (
 )
 
 T = torch.tensor
+
+
+def legacy(tasks: tuple[str, ...], num_samples: int, total_steps: int = 1, **overrides) -> Prioritizer:
+    """A Prioritizer of the legacy preset (the old constructor's defaults) with ``overrides``."""
+    return Prioritizer(preset_config("legacy", **overrides), tasks, num_samples, total_steps)
 
 
 def test_ema_weights_recent_value_by_alpha():
@@ -78,7 +85,7 @@ def test_select_samples_modes():
     assert select_samples("topk-hard", batch, bank, seen, 0.5).tolist() == [0, 1, 0, 1]
     assert select_samples("topk-hard", batch, bank, seen, 0.75).tolist() == [0, 1, 1, 1]
     assert select_samples("topk-soft", batch, bank, seen, 0.5).tolist() == pytest.approx([0, 0.9, 0, 0.7])
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="unknown sample selection 'random'; choose from none, soft, hard, fixed-30"):
         select_samples("random", batch, bank, seen, 0.5)
 
 
@@ -107,8 +114,8 @@ def _step(prioritizer, kpi_seg, kpi_det, indices, avail_det=None):
 
 
 def test_prioritizer_paper_defaults_hand_computed():
-    p = Prioritizer(("segmentation", "detection"), num_samples=4, alpha=0.5, sample_alpha=0.5,
-                    topk_start=1.0, topk_end=0.5, total_steps=3)
+    p = legacy(("segmentation", "detection"), 4, total_steps=3, alpha=0.5, sample_alpha=0.5, topk_start=1.0,
+               topk_end=0.5)
     out = _step(p, [0.8, 0.4], [0.5, 0.5], [0, 1])
     # first observation initialises the EMA: kappa_bar_s = 0.6, kappa_bar_d = 0.5
     assert float(out.task["segmentation"]) == pytest.approx(1 / 0.6)
@@ -137,23 +144,23 @@ def test_prioritizer_state_round_trip_continues_identically():
 
     steps = [([0.8, 0.4], [0.5, 0.2], [0, 1]), ([0.3, 0.7], [0.9, 0.1], [2, 3]),
              ([0.5, 0.5], [0.6, 0.6], [1, 2]), ([0.2, 0.9], [0.3, 0.8], [3, 0])]
-    reference = Prioritizer(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
+    reference = legacy(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
     expected = run(reference, steps)
-    first = Prioritizer(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
+    first = legacy(("segmentation", "detection"), 4, total_steps=4, topk_end=0.5)
     run(first, steps[:2])
-    second = Prioritizer(("segmentation", "detection"), 4, total_steps=1, topk_end=0.5)
+    second = legacy(("segmentation", "detection"), 4, total_steps=1, topk_end=0.5)
     second.load_state_dict(first.state_dict())
     assert run(second, steps[2:]) == pytest.approx(expected[2:])
     with pytest.raises(ValueError, match="another size"):
-        Prioritizer(("segmentation", "detection"), 5).load_state_dict(first.state_dict())
+        legacy(("segmentation", "detection"), 5).load_state_dict(first.state_dict())
 
 
 @pytest.mark.parametrize("weighting", ["constant", "dtp", "self-paced", "gradnorm"])
 @pytest.mark.parametrize("selection", ["none", "soft", "hard", "fixed-30", "topk-soft", "topk-hard"])
 def test_every_switch_gives_a_finite_differentiable_loss(weighting, selection):
     shared = torch.nn.Parameter(torch.ones(3))
-    p = Prioritizer(("segmentation", "detection"), 6, task_weighting=weighting, sample_selection=selection,
-                    constant_weights={"segmentation": 1.0, "detection": 5.0}, total_steps=2)
+    p = legacy(("segmentation", "detection"), 6, total_steps=2, task_weighting=weighting, sample_selection=selection,
+               constant_weights={"segmentation": 1.0, "detection": 5.0})
     for step in range(2):
         seg = (shared.sum() * T([0.1, 0.5, 0.9]))
         # a NaN value (no gradient path) on an unlabelled sample must not leak into the loss
@@ -188,8 +195,7 @@ def test_gradnorm_step_unequal_loss_ratios_hand_computed():
 
 
 def test_prioritizer_task_and_bank_ema_with_unequal_alphas():
-    p = Prioritizer(("segmentation", "detection"), num_samples=2, alpha=0.2, sample_alpha=0.25,
-                    sample_selection="none", total_steps=2)
+    p = legacy(("segmentation", "detection"), 2, total_steps=2, alpha=0.2, sample_alpha=0.25, sample_selection="none")
     _step(p, [0.8, 0.4], [0.5, 0.5], [0, 1])  # first observation: kappa_bar = 0.6, bank = [0.8, 0.4]
     out = _step(p, [1.0, 0.0], [0.5, 0.5], [0, 1])
     # task EMA: 0.2 * 0.5 (batch mean) + 0.8 * 0.6 = 0.58 (arguments swapped would give 0.52)
@@ -209,15 +215,14 @@ def test_set_task_kpi_eq5_errors_0_and_10_px():
     kpis = {"segmentation": T([1.0, 1.0]), "detection": T([1.0, 1 / 6])}
     available = {t: torch.ones(2, dtype=torch.bool) for t in kpis}
     losses = {t: torch.ones(2) for t in kpis}
-    kinds = {"segmentation": "iou", "detection": "mae"}
-    paper = Prioritizer(("segmentation", "detection"), 2, task_kpi="set", kpi_kinds=kinds, tau=2.0,
-                        sample_selection="none")
+    paper = legacy(("segmentation", "detection"), 2, task_kpi="set", segmentation_kpi="iou", detection_kpi="mae",
+                   tau_px=2.0, sample_selection="none")
     out = paper(losses, kpis, available, T([0, 1]), stats=stats)
     assert float(paper.kappa_bar["detection"]) == pytest.approx(1 / 3.5)
     assert float(out.task["detection"]) == pytest.approx(3.5)
-    legacy = Prioritizer(("segmentation", "detection"), 2, task_kpi="mean-of-samples", sample_selection="none")
-    legacy(losses, kpis, available, T([0, 1]))
-    assert float(legacy.kappa_bar["detection"]) == pytest.approx(7 / 12)
+    mean = legacy(("segmentation", "detection"), 2, task_kpi="mean-of-samples", sample_selection="none")
+    mean(losses, kpis, available, T([0, 1]))
+    assert float(mean.kappa_bar["detection"]) == pytest.approx(7 / 12)
     # the set KPI pools only available samples: without sample 1 it is sample 0's alone
     paper(losses, kpis, {**available, "detection": T([True, False])}, T([0, 1]), stats=stats)
     assert float(paper.kappa_bar["detection"]) == pytest.approx(0.1 * 1.0 + 0.9 / 3.5)
@@ -265,8 +270,8 @@ def test_prioritizer_strict_ties_select_k_over_the_bank():
     # and the selected ones of each batch are members
     from cathx.training.weighting import tie_order, topk_members
 
-    p = Prioritizer(("detection",), 8, topk_start=0.5, topk_end=0.5, topk_ties="strict", topk_hard="threshold",
-                    total_steps=2)
+    p = legacy(("detection",), 8, total_steps=2, topk_start=0.5, topk_end=0.5, topk_ties="strict",
+               topk_hard="threshold")
     floor = torch.full((4,), 1 / 6)
     for indices in ([0, 1, 2, 3], [4, 5, 6, 7]):
         step = p.step
@@ -275,24 +280,23 @@ def test_prioritizer_strict_ties_select_k_over_the_bank():
         members = topk_members(1 - p.bank["detection"], p.bank_seen["detection"], 0.5, tie_order(8, step))
         assert int(members.sum()) == math.ceil(0.5 * int(p.bank_seen["detection"].sum()))
         assert out.sample["detection"].tolist() == members[T(indices)].float().tolist()
-    legacy = Prioritizer(("detection",), 8, topk_start=0.5, topk_end=0.5, total_steps=2)
-    out = legacy({"detection": torch.ones(4)}, {"detection": floor}, {"detection": torch.ones(4, dtype=torch.bool)},
+    keep_all = legacy(("detection",), 8, total_steps=2, topk_start=0.5, topk_end=0.5)
+    out = keep_all({"detection": torch.ones(4)}, {"detection": floor}, {"detection": torch.ones(4, dtype=torch.bool)},
                  T([0, 1, 2, 3]))
     assert out.sample["detection"].tolist() == [1, 1, 1, 1]  # keep-all: nothing filtered at the floor
 
 
 def test_single_task_stage_is_unweighted_under_multitask_only():
     # (a) a segmentation-only stage trains every sample with task weight 1 under the paper preset
-    from cathx.training.config import PrioritizationConfig, preset_config, stage_prioritization
-    from cathx.training.weighting import build_prioritizer
+    from cathx.training.config import PrioritizationConfig, stage_prioritization
 
     paper = PrioritizationConfig()
     pretrain = stage_prioritization(paper, ("segmentation",))
     assert (pretrain.task_weighting, pretrain.sample_selection) == ("constant", "none")
     assert stage_prioritization(paper, ("segmentation", "detection")) == paper
-    legacy = preset_config("legacy")
-    assert stage_prioritization(legacy, ("segmentation",)) == legacy
-    p = build_prioritizer(pretrain, ("segmentation",), num_samples=2, total_steps=2)
+    old = preset_config("legacy")
+    assert stage_prioritization(old, ("segmentation",)) == old
+    p = Prioritizer(pretrain, ("segmentation",), num_samples=2, total_steps=2)
     losses = {"segmentation": T([0.8, 0.2])}
     kpis = {"segmentation": T([0.2, 0.9])}
     stats = {"segmentation": T([[8.0, 10.0], [1.0, 10.0]])}
@@ -300,6 +304,44 @@ def test_single_task_stage_is_unweighted_under_multitask_only():
     assert float(out.task["segmentation"]) == 1.0
     assert out.sample["segmentation"].tolist() == [1, 1]
     assert float(out.total) == pytest.approx(0.5)  # (0.8 + 0.2) / 2, where 1/kappa_bar would give 0.5 / 0.45
-    everywhere = build_prioritizer(stage_prioritization(legacy, ("segmentation",)), ("segmentation",), 2, 2)
+    everywhere = Prioritizer(stage_prioritization(old, ("segmentation",)), ("segmentation",), 2, 2)
     out = everywhere(losses, kpis, {"segmentation": T([True, True])}, T([0, 1]))
     assert float(out.task["segmentation"]) == pytest.approx(1 / 0.55)  # all: 1 / mean KPI
+
+
+# ----------------------------------------------------------------------------- strategies (issue 16)
+
+
+def test_strategy_registries_match_the_config_choices():
+    from cathx.training import config
+    from cathx.training.weighting import SAMPLE_SELECTIONS, TASK_WEIGHTINGS
+
+    assert tuple(TASK_WEIGHTINGS) == config.TASK_WEIGHTINGS
+    assert tuple(SAMPLE_SELECTIONS) == config.SAMPLE_SELECTIONS
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("task_weighting", "uncertainty",
+     "unknown task weighting 'uncertainty'; choose from dtp-kpi, constant, gradnorm, dtp, self-paced"),
+    ("sample_selection", "fixed-40", "unknown sample selection 'fixed-40'; choose from none, soft, hard, fixed-30"),
+    ("task_kpi", "median", "unknown task KPI 'median'; choose from set, mean-of-samples"),
+    ("topk_hard", "both", "unknown topk_hard 'both'; choose from threshold, filter-only"),
+    ("topk_ties", "random", "unknown topk_ties 'random'; choose from strict, keep-all"),
+])
+def test_unknown_strategy_fails_at_construction_listing_the_names(key, value, message):
+    # a config built in code skips from_dict's choice check; the Prioritizer still names the choices
+    import dataclasses
+
+    from cathx.training.config import PrioritizationConfig
+
+    cfg = dataclasses.replace(PrioritizationConfig(), **{key: value})
+    with pytest.raises(ConfigError, match=message):
+        Prioritizer(cfg, ("segmentation", "detection"), 4)
+
+
+def test_fixed_selection_keeps_its_share_whatever_the_schedule():
+    p = legacy(("segmentation",), 10, total_steps=5, sample_selection="fixed-30", topk_start=1.0, topk_end=0.9)
+    assert p.keep_fraction() == pytest.approx(0.3)
+    scheduled = legacy(("segmentation",), 10, total_steps=5, topk_start=1.0, topk_end=0.6)
+    scheduled.step = 2
+    assert scheduled.keep_fraction() == pytest.approx(0.8)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from cathx.config import from_dict, to_dict
 from cathx.training.config import LossConfig, OptimConfig, PrioritizationConfig, stage_prioritization
-from cathx.training.weighting import build_prioritizer, kpi_kinds
+from cathx.training.weighting import Prioritizer, kpi_kinds
 
 # loss component used by the loss-based KPI of each task (the ablation's CE / focal)
 KPI_LOSS_COMPONENTS = {"segmentation": "bce", "detection": "focal"}
@@ -102,7 +102,7 @@ class CathxModule(L.LightningModule):
         # prioritization.stages: multitask-only (the paper) trains single-task stages unweighted
         self.priority = stage_prioritization(from_dict(PrioritizationConfig, dict(prioritization),
                                                        where="prioritization"), self.tasks)
-        self.prioritizer = build_prioritizer(self.priority, self.tasks, num_samples, total_steps)
+        self.prioritizer = Prioritizer(self.priority, self.tasks, num_samples, total_steps)
         self.total_steps = total_steps
         self._val: dict[str, list[Tensor]] = {}
 

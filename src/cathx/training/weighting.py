@@ -22,11 +22,17 @@ state (EMA values, KPI bank, step, GradNorm weights) with ``state_dict`` / ``loa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch import Tensor
+
+from cathx.errors import ConfigError
+from cathx.training.config import PrioritizationConfig
+
+T = TypeVar("T")
 
 # ----------------------------------------------------------------------------- KPI maths
 
@@ -124,6 +130,77 @@ def topk_members(bank_difficulty: Tensor, seen: Tensor, fraction: float, order: 
     return members
 
 
+def in_top_k(difficulty: Tensor, bank_difficulty: Tensor, seen: Tensor, fraction: float,
+             indices: Tensor | None = None, order: Tensor | None = None) -> Tensor:
+    """Bool (B,): is each batch sample inside Top^K of the bank (K = ceil(fraction * seen))?
+
+    With ``indices`` (B,) dataset indices and ``order`` (tie_order) exactly K bank entries are
+    members (topk_members; a batch sample not in the bank is compared with the K-th difficulty);
+    without, every sample at least as hard as the K-th is inside, ties included.
+    """
+    inside = difficulty >= topk_threshold(bank_difficulty, seen, fraction)
+    if indices is not None and order is not None:
+        members = topk_members(bank_difficulty, seen, fraction, order)
+        idx = indices.long().cpu()
+        inside = torch.where(seen[idx], members[idx], inside)
+    return inside
+
+
+# A sample selection turns the difficulties 1 - kappa_i (B,) into delta_i (B,). It is called as
+# select(difficulty, top_k, eta, hard_threshold): top_k() gives the bool Top^K membership (B,)
+# (computed only by the selections that rank), eta the hard threshold applied after Top-K (None = none).
+TopK = Callable[[], Tensor]
+SampleSelection = Callable[[Tensor, TopK, "float | None", float], Tensor]
+
+
+def _select_every(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    return torch.ones_like(difficulty)
+
+
+def _select_soft(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    return difficulty.clone()
+
+
+def _select_hard(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    return (difficulty > hard).float()
+
+
+def _select_top_k(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    return top_k().float()
+
+
+def _select_top_k_hard(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    inside = top_k().float()
+    return inside if eta is None else inside * (difficulty > eta).float()
+
+
+def _select_top_k_soft(difficulty: Tensor, top_k: TopK, eta: float | None, hard: float) -> Tensor:
+    return top_k().float() * difficulty
+
+
+# name -> selection (PrioritizationConfig.sample_selection; a test keeps the two in step)
+SAMPLE_SELECTIONS: dict[str, SampleSelection] = {
+    "none": _select_every,
+    "soft": _select_soft,
+    "hard": _select_hard,
+    "fixed-30": _select_top_k,
+    "fixed-50": _select_top_k,
+    "fixed-70": _select_top_k,
+    "topk-soft": _select_top_k_soft,
+    "topk-hard": _select_top_k_hard,
+}
+# selections keeping a fixed share of the bank instead of the K schedule
+FIXED_FRACTIONS = {"fixed-30": 0.3, "fixed-50": 0.5, "fixed-70": 0.7}
+
+
+def lookup(registry: Mapping[str, T], kind: str, name: str) -> T:
+    """``registry[name]``; on a miss a ConfigError ``unknown KIND 'name'; choose from ...``."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise ConfigError(f"unknown {kind} {name!r}; choose from {', '.join(registry)}") from None
+
+
 def select_samples(
     mode: str, difficulty: Tensor, bank_difficulty: Tensor, seen: Tensor, fraction: float,
     indices: Tensor | None = None, order: Tensor | None = None, eta: float | None = None,
@@ -132,33 +209,13 @@ def select_samples(
     """Sample-level weights delta_i (B,) from per-sample difficulty 1 - kappa_i in [0, 1].
 
     none: 1; soft: 1 - kappa_i; hard: [1 - kappa_i > hard_threshold]; fixed-*, topk-hard:
-    [i in Top^K], and with ``eta`` also [1 - kappa_i > eta] (Eq. 3: the hard threshold after Top-K);
-    topk-soft: [i in Top^K] * (1 - kappa_i). ``fraction`` is K / bank size for Top-K modes.
-    Top^K: with ``indices`` (B,) dataset indices and ``order`` (tie_order) exactly K bank entries
-    (topk_members; a batch sample not in the bank is compared with the K-th difficulty); without,
-    every sample at least as hard as the K-th is kept, ties included.
+    [i in Top^K], and with ``eta`` also [1 - kappa_i > eta] for topk-hard (Eq. 3: the hard
+    threshold after Top-K); topk-soft: [i in Top^K] * (1 - kappa_i). ``fraction`` is K / bank size
+    for Top-K modes; ``indices`` and ``order`` make Top^K strict (in_top_k).
     """
-    ones = torch.ones_like(difficulty)
-    if mode == "none":
-        return ones
-    if mode == "soft":
-        return difficulty.clone()
-    if mode == "hard":
-        return (difficulty > hard_threshold).float()
-    if mode.startswith("fixed-") or mode.startswith("topk-"):
-        threshold = topk_threshold(bank_difficulty, seen, fraction)
-        inside = difficulty >= threshold
-        if indices is not None and order is not None:
-            members = topk_members(bank_difficulty, seen, fraction, order)
-            idx = indices.long().cpu()
-            inside = torch.where(seen[idx], members[idx], inside)
-        inside = inside.float()
-        if mode == "topk-soft":
-            return inside * difficulty
-        if mode == "topk-hard" and eta is not None:
-            return inside * (difficulty > eta).float()
-        return inside
-    raise ValueError(f"unknown sample selection {mode!r}")
+    select = lookup(SAMPLE_SELECTIONS, "sample selection", mode)
+    return select(difficulty, lambda: in_top_k(difficulty, bank_difficulty, seen, fraction, indices, order),
+                  eta, hard_threshold)
 
 
 def self_paced_mask(losses: Tensor, available: Tensor, fraction: float) -> Tensor:
@@ -238,70 +295,76 @@ class Weights:
     log: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TaskWeighting:
+    """weights(prioritizer): the current weight per task (detached scalars); learned: updated from the task losses' gradients at every
+    training step (GradNorm); paced: picks each batch's samples itself, by loss, in place of the
+    sample selection (self-paced learning)."""
+
+    weights: Callable[[Prioritizer], dict[str, Tensor]]
+    learned: bool = False
+    paced: bool = False
+
+
+def _inverse_kpi_weights(p: Prioritizer) -> dict[str, Tensor]:
+    return {t: task_weight_inverse_kpi(p.kappa_bar[t], p.cfg.kpi_floor) for t in p.tasks}
+
+
+def _dtp_weights(p: Prioritizer) -> dict[str, Tensor]:
+    return {t: task_weight_dtp(p.kappa_bar[t], p.cfg.dtp_gamma, p.cfg.kpi_floor) for t in p.tasks}
+
+
+def _constant_weights(p: Prioritizer) -> dict[str, Tensor]:
+    return {t: torch.tensor(float(p.cfg.constant_weights.get(t, 1.0))) for t in p.tasks}
+
+
+def _gradnorm_weights(p: Prioritizer) -> dict[str, Tensor]:
+    return {t: p.gradnorm_weights[i].clone() for i, t in enumerate(p.tasks)}
+
+
+def _unit_weights(p: Prioritizer) -> dict[str, Tensor]:
+    return {t: torch.tensor(1.0) for t in p.tasks}
+
+
+# name -> strategy (PrioritizationConfig.task_weighting; a test keeps the two in step)
+TASK_WEIGHTINGS: dict[str, TaskWeighting] = {
+    "dtp-kpi": TaskWeighting(_inverse_kpi_weights),
+    "constant": TaskWeighting(_constant_weights),
+    "gradnorm": TaskWeighting(_gradnorm_weights, learned=True),
+    "dtp": TaskWeighting(_dtp_weights),
+    "self-paced": TaskWeighting(_unit_weights, paced=True),
+}
+# task_kpi -> whether the batch's task KPI is that of the batch as a set (else the mean of the samples')
+TASK_KPI_OF_SET = {"set": True, "mean-of-samples": False}
+# topk_hard -> whether topk-hard applies the hard threshold eta after the Top-K filter
+TOPK_HARD_THRESHOLD = {"threshold": True, "filter-only": False}
+# topk_ties -> whether Top-K keeps exactly K samples (ties broken by tie_order)
+TOPK_STRICT = {"strict": True, "keep-all": False}
+
+
 class Prioritizer:
     """Holds the prioritization state and turns per-sample losses and KPIs into the total loss.
 
-    tasks: task names (e.g. ("segmentation", "detection")); num_samples: size of the training set
-    (the KPI bank is indexed by the dataset index); total_steps: the stage's optimizer steps, the
-    length of the K schedule. Every rank of a DDP run holds identical state: batch KPIs are
+    cfg: the stage's PrioritizationConfig (cathx.training.config; stage_prioritization gives it for
+    a stage); tasks: task names (e.g. ("segmentation", "detection")); num_samples: size of the
+    training set (the KPI bank is indexed by the dataset index); total_steps: the stage's optimizer
+    steps, the length of the K schedule. The strategies are looked up once, here, so an unknown
+    name fails at construction. Every rank of a DDP run holds identical state: batch KPIs are
     gathered before the EMA and the bank are updated.
     """
 
-    def __init__(
-        self,
-        tasks: tuple[str, ...],
-        num_samples: int,
-        task_weighting: str = "dtp-kpi",
-        sample_selection: str = "topk-hard",
-        alpha: float = 0.1,
-        sample_alpha: float = 0.5,
-        topk_start: float = 1.0,
-        topk_end: float = 0.7,
-        kpi_floor: float = 0.05,
-        normalize: str = "batch",
-        constant_weights: Mapping[str, float] | None = None,
-        dtp_gamma: float = 2.0,
-        gradnorm_alpha: float = 1.5,
-        gradnorm_lr: float = 0.025,
-        self_paced_start: float = 0.5,
-        total_steps: int = 1,
-        task_kpi: str = "mean-of-samples",
-        kpi_kinds: Mapping[str, str] | None = None,
-        tau: float = 2.0,
-        topk_hard: str = "filter-only",
-        topk_ties: str = "keep-all",
-        eta: float = 0.5,
-    ) -> None:
+    def __init__(self, cfg: PrioritizationConfig, tasks: tuple[str, ...], num_samples: int,
+                 total_steps: int = 1) -> None:
+        self.cfg = cfg
         self.tasks = tuple(tasks)
         self.num_samples = int(num_samples)
-        self.task_weighting = task_weighting
-        self.sample_selection = sample_selection
-        self.alpha = alpha
-        self.sample_alpha = sample_alpha
-        self.topk_start = topk_start
-        self.topk_end = topk_end
-        self.kpi_floor = kpi_floor
-        self.normalize = normalize
-        self.constant_weights = {t: float((constant_weights or {}).get(t, 1.0)) for t in self.tasks}
-        self.dtp_gamma = dtp_gamma
-        self.gradnorm_alpha = gradnorm_alpha
-        self.gradnorm_lr = gradnorm_lr
-        self.self_paced_start = self_paced_start
         self.total_steps = max(int(total_steps), 1)
-        if task_kpi not in ("set", "mean-of-samples"):
-            raise ValueError(f"unknown task KPI {task_kpi!r}; choose from set, mean-of-samples")
-        if topk_hard not in ("threshold", "filter-only"):
-            raise ValueError(f"unknown topk_hard {topk_hard!r}; choose from threshold, filter-only")
-        if topk_ties not in ("strict", "keep-all"):
-            raise ValueError(f"unknown topk_ties {topk_ties!r}; choose from strict, keep-all")
-        self.task_kpi = task_kpi
-        self.kpi_kinds = dict(kpi_kinds or {})
-        if task_kpi == "set" and set(self.tasks) - set(self.kpi_kinds):
-            raise ValueError(f"task_kpi 'set' needs kpi_kinds for every task {list(self.tasks)}")
-        self.tau = tau
-        self.topk_hard = topk_hard
-        self.topk_ties = topk_ties
-        self.eta = eta
+        self.weighting = lookup(TASK_WEIGHTINGS, "task weighting", cfg.task_weighting)
+        self.selection = lookup(SAMPLE_SELECTIONS, "sample selection", cfg.sample_selection)
+        self.set_kpi = lookup(TASK_KPI_OF_SET, "task KPI", cfg.task_kpi)
+        self.topk_eta = cfg.eta if lookup(TOPK_HARD_THRESHOLD, "topk_hard", cfg.topk_hard) else None
+        self.strict = lookup(TOPK_STRICT, "topk_ties", cfg.topk_ties)
+        self.kpi_kinds = kpi_kinds(cfg, self.tasks)
         # state
         self.step = 0
         self.kappa_bar = {t: torch.tensor(1.0) for t in self.tasks}
@@ -315,9 +378,10 @@ class Prioritizer:
     # -- schedule -----------------------------------------------------------------------------
     def keep_fraction(self) -> float:
         """Fraction of the bank kept by the sample selection at the current step."""
-        if self.sample_selection.startswith("fixed-"):
-            return int(self.sample_selection.split("-")[1]) / 100.0
-        return keep_fraction(self.step, self.total_steps, self.topk_start, self.topk_end)
+        fixed = FIXED_FRACTIONS.get(self.cfg.sample_selection)
+        if fixed is not None:
+            return fixed
+        return keep_fraction(self.step, self.total_steps, self.cfg.topk_start, self.cfg.topk_end)
 
     # -- update -------------------------------------------------------------------------------
     def observe(self, kpis: Mapping[str, Tensor], available: Mapping[str, Tensor], indices: Tensor,
@@ -334,39 +398,29 @@ class Prioritizer:
                 continue
             batch_kpi = self._task_kpi(task, kappa, avail, stats)
             if bool(self.kappa_seen[task]):
-                self.kappa_bar[task] = ema(self.kappa_bar[task], batch_kpi, self.alpha)
+                self.kappa_bar[task] = ema(self.kappa_bar[task], batch_kpi, self.cfg.alpha)
             else:
                 self.kappa_bar[task] = batch_kpi
                 self.kappa_seen[task] = torch.tensor(True)
             idx = all_indices[avail]
             seen = self.bank_seen[task][idx]
-            updated = torch.where(seen, ema(self.bank[task][idx], kappa[avail], self.sample_alpha), kappa[avail])
-            self.bank[task][idx] = updated
+            bank = self.bank[task]
+            bank[idx] = torch.where(seen, ema(bank[idx], kappa[avail], self.cfg.sample_alpha), kappa[avail])
             self.bank_seen[task][idx] = True
 
     def _task_kpi(self, task: str, kappa: Tensor, avail: Tensor, stats: Mapping[str, Tensor] | None) -> Tensor:
-        if self.task_kpi == "mean-of-samples":
+        if not self.set_kpi:
             return kappa[avail].mean()
         if stats is None or task not in stats:
             raise ValueError("task_kpi 'set' needs the per-sample KPI statistics (stats=...)")
         from cathx.metrics.kpi import pooled_kpi
 
         rows = gather(torch.nan_to_num(stats[task].detach().float().cpu(), nan=0.0))
-        return pooled_kpi(rows[avail], self.kpi_kinds[task], self.tau)
+        return pooled_kpi(rows[avail], self.kpi_kinds[task], self.cfg.tau_px)
 
-    def task_weights(self, task_losses: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
+    def task_weights(self) -> dict[str, Tensor]:
         """Current weight per task under the configured strategy (detached scalars)."""
-        if self.task_weighting == "dtp-kpi":
-            return {t: task_weight_inverse_kpi(self.kappa_bar[t], self.kpi_floor) for t in self.tasks}
-        if self.task_weighting == "dtp":
-            return {t: task_weight_dtp(self.kappa_bar[t], self.dtp_gamma, self.kpi_floor) for t in self.tasks}
-        if self.task_weighting == "constant":
-            return {t: torch.tensor(self.constant_weights[t]) for t in self.tasks}
-        if self.task_weighting == "gradnorm":
-            return {t: self.gradnorm_weights[i].clone() for i, t in enumerate(self.tasks)}
-        if self.task_weighting == "self-paced":
-            return {t: torch.tensor(1.0) for t in self.tasks}
-        raise ValueError(f"unknown task weighting {self.task_weighting!r}")
+        return self.weighting.weights(self)
 
     def sample_weights(
         self, losses: Mapping[str, Tensor], kpis: Mapping[str, Tensor], available: Mapping[str, Tensor],
@@ -377,22 +431,22 @@ class Prioritizer:
         fraction = self.keep_fraction()
         for task in self.tasks:
             avail = available[task].bool()
-            if self.task_weighting == "self-paced":
-                start = self.self_paced_start
-                pace = keep_fraction(self.step, self.total_steps, start, 1.0)
+            if self.weighting.paced:
+                pace = keep_fraction(self.step, self.total_steps, self.cfg.self_paced_start, 1.0)
                 out[task] = self_paced_mask(losses[task], avail, pace)
                 continue
             idx = indices.long().cpu()
             # the bank already holds this batch (observe ran first); fall back to the raw KPI
-            kappa = torch.where(self.bank_seen[task][idx], self.bank[task][idx], kpis[task].detach().float().cpu())
+            seen = self.bank_seen[task]
+            kappa = torch.where(seen[idx], self.bank[task][idx], kpis[task].detach().float().cpu())
             difficulty = (1.0 - kappa).clamp(0.0, 1.0)
             bank_difficulty = 1.0 - self.bank[task]
-            strict = self.topk_ties == "strict"
-            delta = select_samples(
-                self.sample_selection, difficulty, bank_difficulty, self.bank_seen[task], fraction,
-                indices=idx if strict else None, order=tie_order(self.num_samples, self.step) if strict else None,
-                eta=self.eta if self.topk_hard == "threshold" else None, hard_threshold=self.eta,
-            )
+            strict = (idx, tie_order(self.num_samples, self.step)) if self.strict else (None, None)
+
+            def top_k() -> Tensor:
+                return in_top_k(difficulty, bank_difficulty, seen, fraction, *strict)
+
+            delta = self.selection(difficulty, top_k, self.topk_eta, self.cfg.eta)
             out[task] = (delta * avail.cpu().float()).to(losses[task].device)
         return out
 
@@ -413,7 +467,7 @@ class Prioritizer:
             norms.append(torch.tensor(0.0) if grad is None else grad.detach().float().norm().cpu())
         updated = gradnorm_step(
             self.gradnorm_weights, torch.stack(norms), values, self.gradnorm_initial,
-            self.gradnorm_alpha, self.gradnorm_lr,
+            self.cfg.gradnorm_alpha, self.cfg.gradnorm_lr,
         )
         self.gradnorm_weights = _mean_across_ranks(updated)
 
@@ -440,10 +494,10 @@ class Prioritizer:
         if train:
             self.observe(kpis, available, indices, stats)
         sample = self.sample_weights(losses, kpis, available, indices)
-        task_loss = {t: masked_task_loss(losses[t], sample[t], self.normalize) for t in self.tasks}
-        if train and self.task_weighting == "gradnorm":
+        task_loss = {t: masked_task_loss(losses[t], sample[t], self.cfg.normalize) for t in self.tasks}
+        if train and self.weighting.learned:
             self._update_gradnorm(task_loss, shared_parameter)
-        task = self.task_weights(task_loss)
+        task = self.task_weights()
         total = sum(task[t].to(task_loss[t].device) * task_loss[t] for t in self.tasks)
         log = {"keep_fraction": self.keep_fraction()}
         for t in self.tasks:
@@ -486,38 +540,9 @@ class Prioritizer:
         self.gradnorm_ready = state["gradnorm_ready"].clone()
 
 
-def kpi_kinds(cfg, tasks: tuple[str, ...]) -> dict[str, str]:
+def kpi_kinds(cfg: PrioritizationConfig, tasks: tuple[str, ...]) -> dict[str, str]:
     """KPI kind per task (cathx.metrics.kpi.KPI_KINDS) of a ``PrioritizationConfig``: iou / dice /
     mae / rmse, or "loss" for the loss-based ablation (segmentation_kpi ce, detection_kpi focal)."""
     kinds = {"segmentation": "loss" if cfg.segmentation_kpi == "ce" else cfg.segmentation_kpi,
              "detection": "loss" if cfg.detection_kpi == "focal" else cfg.detection_kpi}
     return {t: kinds[t] for t in tasks}
-
-
-def build_prioritizer(cfg, tasks: tuple[str, ...], num_samples: int, total_steps: int = 1) -> Prioritizer:
-    """Prioritizer from a ``PrioritizationConfig`` (cathx.training.config); the config's defaults
-    are the paper's (the constructor's defaults keep the legacy behaviour for direct callers)."""
-    return Prioritizer(
-        tasks=tasks,
-        num_samples=num_samples,
-        task_weighting=cfg.task_weighting,
-        sample_selection=cfg.sample_selection,
-        alpha=cfg.alpha,
-        sample_alpha=cfg.sample_alpha,
-        topk_start=cfg.topk_start,
-        topk_end=cfg.topk_end,
-        kpi_floor=cfg.kpi_floor,
-        normalize=cfg.normalize,
-        constant_weights=cfg.constant_weights,
-        dtp_gamma=cfg.dtp_gamma,
-        gradnorm_alpha=cfg.gradnorm_alpha,
-        gradnorm_lr=cfg.gradnorm_lr,
-        self_paced_start=cfg.self_paced_start,
-        total_steps=total_steps,
-        task_kpi=cfg.task_kpi,
-        kpi_kinds=kpi_kinds(cfg, tasks),
-        tau=cfg.tau_px,
-        topk_hard=cfg.topk_hard,
-        topk_ties=cfg.topk_ties,
-        eta=cfg.eta,
-    )
