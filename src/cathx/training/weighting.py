@@ -297,9 +297,10 @@ class Weights:
 
 @dataclass(frozen=True)
 class TaskWeighting:
-    """weights(prioritizer): the current weight per task (detached scalars); learned: updated from the task losses' gradients at every
-    training step (GradNorm); paced: picks each batch's samples itself, by loss, in place of the
-    sample selection (self-paced learning)."""
+    """A task-weighting strategy. weights(prioritizer): the current weight per task (detached
+    scalars); learned: updated from the task losses' gradients at every training step (GradNorm);
+    paced: picks each batch's samples itself, by loss, in place of the sample selection
+    (self-paced learning)."""
 
     weights: Callable[[Prioritizer], dict[str, Tensor]]
     learned: bool = False
