@@ -73,7 +73,7 @@ def test_check_lists_every_problem_and_exits_2(run_cli, tmp_path):
     [
         (("missing",), "missing: no such file or folder"),
         (("empty",), "empty: folder is empty"),
-        (("empty", "--format", "nope"), "unknown format 'nope'; choose from"),
+        (("empty", "--format", "nope"), "--format 'nope': choose from xraycath, folder, ucl, duke, dicom, video"),
     ],
 )
 def test_check_bad_paths_one_line(run_cli, tmp_path, args, message):

@@ -1,4 +1,4 @@
-"""--device on predict, bench and train; shipped configs by name; bench writes a new folder under runs/."""
+"""--device on predict, bench, val, app and train; shipped configs by name; bench writes a new folder under runs/."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ from cathx.config import bundled_configs, resolve_config
 NO_CUDA = not torch.cuda.is_available()
 
 
-@pytest.mark.parametrize("command", [
-    "predict {image} -w {weights} -o {out} --device tpu",
-    "bench -m demo --device tpu -o {out}",
-    "train --config demo --device tpu --out {out}",
+ANY_DEVICE = "--device 'tpu': choose from cpu, cuda, cuda:N, auto"
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ("predict {image} -w {weights} -o {out} --device tpu", ANY_DEVICE),
+    ("bench -m demo --device tpu -o {out}", ANY_DEVICE),
+    ("val -w {weights} -d {data} -o {out} --device tpu", ANY_DEVICE),
+    ("app --device tpu", ANY_DEVICE),
+    ("train --config demo --device tpu --out {out}", "--device 'tpu': choose from cpu, cuda, auto"),
 ])
-def test_unknown_device_is_one_line_and_exit_2(run_cli, tiny_checkpoint, tmp_path, command):
+def test_unknown_device_is_one_line_and_exit_2(run_cli, tiny_checkpoint, tmp_path, command, message):
     cv2.imwrite(str(tmp_path / "f.png"), np.zeros((40, 40), np.uint8))
-    args = command.format(image=tmp_path / "f.png", weights=tiny_checkpoint, out=tmp_path / "out").split()
+    args = command.format(image=tmp_path / "f.png", weights=tiny_checkpoint, out=tmp_path / "out",
+                          data=tmp_path).split()
     result = run_cli(*args)
     assert result.exit_code == 2
-    assert "--device 'tpu': choose from cpu, cuda, cuda:N, auto" in result.stderr.replace("\n", " ")
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 

@@ -19,9 +19,37 @@ from rich.console import Console  # noqa: E402
 from cathx.errors import CathxError  # noqa: E402
 
 try:  # typer >= 0.20 vendors click
+    from typer._click.exceptions import BadParameter as _BadParameter
     from typer._click.exceptions import ClickException as _ClickException
 except ImportError:  # pragma: no cover
+    from click.exceptions import BadParameter as _BadParameter
     from click.exceptions import ClickException as _ClickException
+
+
+def _plain_flags() -> None:
+    """Show flags (--resume, --video/--no-video, --help) without a value type in --help.
+
+    typer >= 0.29 prints ``<bool>`` after every flag, as if it took a value; a flag takes none.
+    Options with a metavar of their own and options taking values are shown as typer shows them.
+    tests/cli/test_help.py checks every command's help, so a typer release that renames the hook
+    fails there.
+    """
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "cathx_plain_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich.cathx_plain_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_plain_flags()
 
 app = typer.Typer(
     name="cathx",
@@ -61,10 +89,38 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         error_console.print("[bold red]aborted[/]")
         return 130
+    except _BadParameter as exc:
+        line = _choice_error(exc)
+        if line is None:
+            exc.show()
+        else:
+            error_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+        return 2
     except _ClickException as exc:  # usage errors: bad option, missing argument
         exc.show()
         return 2
     return returned if isinstance(returned, int) else 0
+
+
+def _choice_error(exc: Exception) -> str | None:
+    """``--engine 'spark': choose from local, ray`` for a value outside an option's choices (a
+    Literal or Enum annotation), the one-line form of every other bad value; None for other errors."""
+    from enum import Enum
+
+    param = getattr(exc, "param", None)
+    descriptor = getattr(param, "type_descriptor", None)
+    choices = getattr(descriptor, "choices", None)
+    if not choices:
+        return None
+    names = ", ".join(str(c.value if isinstance(c, Enum) else c) for c in choices)
+    option = max(getattr(param, "opts", None) or [f"--{param.name}"], key=len)
+    errors = getattr(exc.__cause__, "errors", None)  # typer validates with pydantic
+    try:
+        value = errors()[0]["input"] if callable(errors) else None
+    except (IndexError, KeyError, TypeError):
+        value = None
+    shown = f"{option} {value!r}" if isinstance(value, str) else option
+    return f"{shown}: choose from {names}"
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -13,7 +13,8 @@ from cathx.cli import checks
 from cathx.errors import ConfigError
 from cathx.fileio import check_output_folder
 
-SUITE_HELP = "suite to run: " + " | ".join(suite_names())
+SUITE_HELP = "suite to run (default: the config's benchmark.suite, else smoke)"
+Suite = Literal[tuple(suite_names())]
 
 # Keys of the optional ``benchmark:`` section of the config file (defaults for the options).
 BENCHMARK_KEYS = ("suite", "variants", "seeds", "budget_minutes", "total_minutes", "profile_size", "latency_runs", "data")
@@ -44,7 +45,7 @@ def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], dict[str, 
 def register(app: typer.Typer) -> None:
     @app.command()
     def benchmark(
-        suite: Annotated[str | None, typer.Option(help=SUITE_HELP)] = None,
+        suite: Annotated[Suite | None, typer.Option(help=SUITE_HELP)] = None,
         config: Annotated[
             Path | None, typer.Option("--config", "-c", help="training config YAML (optional benchmark: section)")
         ] = None,
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
             "runs/benchmark"
         ),
         data: Annotated[
-            Path | None, typer.Option(help="dataset folder (default: the config's synthetic set)")
+            Path | None, typer.Option("--data", "-d", help="dataset folder (default: the config's synthetic set)")
         ] = None,
         profile_size: Annotated[int | None, typer.Option(help="input side for FLOPs and latency (default 256)")] = None,
         latency_runs: Annotated[int | None, typer.Option(help="timed forwards per variant (0 = skip)")] = None,

@@ -9,6 +9,9 @@ from __future__ import annotations
 from cathx.errors import CathxError
 
 INPUT_MULTIPLE = 32
+# --device takes cuda:N besides the fixed names, so it is a string shown with its choices in --help
+# (the other fixed sets are Literal annotations, which typer shows and checks itself).
+DEVICE_METAVAR = "<cpu|cuda|cuda:N|auto>"
 MAX_INPUT_SIZE = 4096
 
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from cathx.errors import DataError
 
+# The keys of cathx.data.formats.FORMATS, spelled out so that `--help` does not import the readers
+# (tests/cli/test_data.py checks that the two agree).
+FORMAT_NAMES = ("xraycath", "folder", "ucl", "duke", "dicom", "video")
 FormatOption = Annotated[
-    str | None,
-    typer.Option(
-        "--format", "-f", help="xraycath, folder, ucl, duke, dicom or video (detected when omitted)."
-    ),
+    Literal[FORMAT_NAMES] | None,
+    typer.Option("--format", "-f", help="Dataset format (detected when omitted)."),
 ]
 SplitOption = Annotated[
     str | None, typer.Option("--split", help="Read only this split (e.g. train, val, test).")
@@ -91,7 +92,7 @@ def convert(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace DST if it is an earlier cathx output.")
     ] = False,
-    bit_depth: Annotated[int, typer.Option("--bit-depth", help="PNG bit depth of the images: 8 or 16.")] = 8,
+    bit_depth: Annotated[Literal[8, 16], typer.Option("--bit-depth", help="PNG bit depth of the images.")] = 8,
 ) -> None:
     """Write SRC into DST in the XRayCath layout with annotations.json (skipped samples are listed)."""
     from cathx.data.formats.summary import capped

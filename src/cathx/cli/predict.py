@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -15,8 +16,17 @@ from cathx.fileio import check_output_file, check_output_folder
 DEFAULT_WEIGHTS = Path("cathx-fluoro")
 WEIGHTS_HELP = "shipped model name (cathx-fluoro; see `cathx models`) or a checkpoint (.safetensors/.pt/.ckpt)"
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
-DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA when available, else CPU)"
-BENCH_ROOT = Path("runs/bench")  # each run gets a new folder here: committed results are never overwritten
+DEVICE_HELP = "auto: CUDA when available, else CPU"
+BENCH_ROOT = Path("runs/bench")
+Backend = Literal["torch", "onnx"]
+
+
+class BenchBackend(StrEnum):
+    """--backend of bench, a repeatable option (typer takes Enum members in a list, not a Literal)."""
+
+    torch = "torch"
+    onnx = "onnx"
+  # each run gets a new folder here: committed results are never overwritten
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +36,7 @@ def register(app: typer.Typer) -> None:
             help="image, folder of images, video (mp4/avi), DICOM file or folder")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP + " or .onnx")] = DEFAULT_WEIGHTS,
-        backend: Annotated[str | None, typer.Option(
+        backend: Annotated[Backend | None, typer.Option(
             help=BACKEND_HELP + "; default: onnx for .onnx weights")] = None,
         input_size: Annotated[int | None, typer.Option(
             help="network input side (default: from the weights, or 256)")] = None,
@@ -36,8 +46,8 @@ def register(app: typer.Typer) -> None:
         bit_depth: Annotated[int | None, typer.Option(
             help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
                  "default: the container's full range (65535)")] = None,
-        device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
-        engine: Annotated[str, typer.Option(
+        device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR, help=DEVICE_HELP)] = "cpu",
+        engine: Annotated[Literal["local", "ray"], typer.Option(
             help="local: this process; ray: Ray Data over many inputs (SOURCE a folder tree, a CSV "
                  "manifest of paths or a quoted glob), resumable, see docs/scale.md")] = "local",
         address: Annotated[str | None, typer.Option(
@@ -49,14 +59,10 @@ def register(app: typer.Typer) -> None:
 
         OUT must be new, empty or an earlier `cathx predict` output: files cathx did not write are
         never overwritten."""
-        if engine not in ("local", "ray"):
-            raise CathxError(f"--engine {engine!r}: choose from local, ray")
         if engine == "local" and address is not None:
             raise CathxError(f"--address {address}: only used with --engine ray")
         checks.at_least(workers, 1, "--workers")
         backend = backend or ("onnx" if weights.suffix.lower() == ".onnx" else "torch")
-        if backend not in ("torch", "onnx"):
-            raise CathxError(f"--backend {backend!r}: choose from torch, onnx")
         checks.input_size(input_size)
         checks.between(mask_threshold, 0.0, 1.0, "--mask-threshold", open_ends=True)
         checks.between(peak_threshold, 0.0, 1.0, "--peak-threshold")
@@ -90,7 +96,7 @@ def register(app: typer.Typer) -> None:
     def export_command(
         out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx file")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP)] = DEFAULT_WEIGHTS,
-        format: Annotated[str, typer.Option("--format", help="export format (onnx)")] = "onnx",
+        format: Annotated[Literal["onnx"], typer.Option("--format", help="export format")] = "onnx",
         input_size: Annotated[int, typer.Option(
             help="input side recorded in the model and used to verify")] = 256,
         opset: Annotated[int, typer.Option(help="ONNX opset (>= 17)")] = 17,
@@ -103,8 +109,6 @@ def register(app: typer.Typer) -> None:
         """Export a checkpoint to ONNX and check ONNX Runtime against PyTorch."""
         from cathx.export.onnx import export_checkpoint
 
-        if format != "onnx":
-            raise CathxError(f"--format {format!r}: choose from onnx")
         checks.input_size(input_size)
         checks.at_least(opset, 17, "--opset")
         checks.at_least(calibration_frames, 1, "--calibration-frames")
@@ -125,7 +129,7 @@ def register(app: typer.Typer) -> None:
                                                      "cathx-fluoro unless --model is given)")] = None,
         model: Annotated[list[str] | None, typer.Option(
             "--model", "-m", help="model profile(s) (random weights)")] = None,
-        backend: Annotated[list[str] | None, typer.Option(
+        backend: Annotated[list[BenchBackend] | None, typer.Option(
             help="torch and/or onnx (repeat to compare)")] = None,
         int8: Annotated[bool, typer.Option(
             "--int8", help="also time static int8 QDQ through ONNX Runtime")] = False,
@@ -133,7 +137,7 @@ def register(app: typer.Typer) -> None:
         input_size: Annotated[int, typer.Option(help="input side")] = 256,
         out: Annotated[Path | None, typer.Option(
             "--out", "-o", help="results folder (default: a new folder under runs/bench)")] = None,
-        device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
+        device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR, help=DEVICE_HELP)] = "cpu",
         threads: Annotated[int | None, typer.Option(help="torch and ORT intra-op threads")] = None,
     ) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
@@ -145,11 +149,9 @@ def register(app: typer.Typer) -> None:
         checks.at_least(frames, 1, "--frames")
         checks.at_least(threads, 1, "--threads")
         device = checks.device(device)
-        for name in backend or []:
-            if name not in ("torch", "onnx"):
-                raise CathxError(f"--backend {name!r}: choose from torch, onnx")
         out = check_output_folder(out or _fresh_folder(BENCH_ROOT))
-        report = run_bench(weights=weights, models=model or [], backends=backend or ["torch", "onnx"],
+        backends = [str(name) for name in backend] if backend else ["torch", "onnx"]
+        report = run_bench(weights=weights, models=model or [], backends=backends,
                            int8=int8, frames=frames, input_size=input_size, out=out, device=device,
                            threads=threads)
         Console().print(report["markdown"], highlight=False, soft_wrap=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -44,9 +44,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
         ] = None,
-        bit_depth: Annotated[int, typer.Option(help="PNG bit depth: 8 or 16.")] = 8,
+        bit_depth: Annotated[Literal[8, 16], typer.Option(help="PNG bit depth.")] = 8,
         engine: Annotated[
-            str, typer.Option(help="local: --workers processes here; ray: Ray tasks over seed ranges "
+            Literal["local", "ray"], typer.Option(help="local: --workers processes here; ray: Ray tasks over seed ranges "
                               "(same files as local for the same seed).")
         ] = "local",
         address: Annotated[

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cathx.cli.checks import DEVICE_METAVAR
 from cathx.errors import CathxError
 from cathx.fileio import claim_output_folder, mark_output_folder
 
@@ -32,6 +33,8 @@ def _with_device(cfg, device: str | None):
         return cfg
     if device.strip().lower().startswith("cuda:"):
         raise CathxError(f"--device {device!r}: train takes cpu, cuda or auto (pick GPUs with CUDA_VISIBLE_DEVICES)")
+    if device.strip().lower() not in ("cpu", "cuda", "auto"):
+        raise CathxError(f"--device {device!r}: choose from cpu, cuda, auto")
     accelerator = "gpu" if checks.device(device).startswith("cuda") else "cpu"
     return replace(cfg, trainer=replace(cfg.trainer, accelerator=accelerator))
 
@@ -43,8 +46,9 @@ def register(app: typer.Typer) -> None:
         data: Path | None = typer.Option(None, "--data", "-d", help="Dataset folder; omitted: generate the config's synthetic set."),
         out: Path = typer.Option(Path("runs/cathx"), "--out", "-o", help="Run folder (checkpoints, logs, best.pt)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-        device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto; default: the config's "
-                                          "trainer.accelerator."),
+        device: str | None = typer.Option(None, "--device", metavar="<cpu|cuda|auto>",
+                                          help="default: the config's trainer.accelerator (auto: CUDA when "
+                                               "available, else CPU)."),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
         init: str | None = typer.Option(None, "--init", help="Start from these weights (a shipped model name such as "
                                         "cathx-fluoro, or a checkpoint) instead of random ones: fine-tuning."),
@@ -80,7 +84,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Folder for metrics.json, per_image.csv, summary.md and plots."),
         split: str = typer.Option("test", "--split", help="Split to evaluate (train, val, test)."),
         batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
-        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto (CUDA when available, else CPU)."),
+        device: str = typer.Option("cpu", "--device", metavar=DEVICE_METAVAR,
+                                   help="auto: CUDA when available, else CPU."),
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
         from cathx.cli import checks

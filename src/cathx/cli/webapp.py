@@ -24,10 +24,11 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="TCP port, 1 to 65535")] = 7860,
         max_upload_mb: Annotated[int, typer.Option(help="largest upload accepted, in MB (MiB)")] = 500,
         weights: Annotated[list[Path] | None, typer.Option(
-            "--weights", "-w", metavar="NAME|PATH",
+            "--weights", "-w", metavar="<name|path>",
             help="extra model(s) to offer beside cathx-fluoro: a shipped name or a checkpoint "
                  "(.safetensors/.pt/.ckpt/.onnx); repeat for several")] = None,
-        device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto")] = "cpu",
+        device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR,
+                                            help="auto: CUDA when available, else CPU")] = "cpu",
     ) -> None:
         """Serve a web page to upload an image, DICOM or video (or run a synthetic example), see the
         overlay, the catheter and electrode tables and the CS motion plot, and download the results.
