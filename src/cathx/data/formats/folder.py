@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cathx.data.formats.base import Reader, require_path
-from cathx.data.formats.imageio import check_same_size, image_files_by_stem, read_image, read_mask
+from cathx.data.formats.imageio import check_same_size, read_image, read_mask
+from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -83,34 +84,14 @@ class FolderReader(Reader):
         return next((p for p in candidates if p.is_file()), None)
 
     def _index_group(self, root: Path, group: Path) -> list[_Pair]:
-        images_dir = group / IMAGES_DIR
-        images = image_files_by_stem(images_dir, self.problems, root)
         masks_dir = group / MASKS_DIR
         if (masks_dir / "0").is_dir():
             masks_dir = masks_dir / "0"
-        masks = image_files_by_stem(masks_dir, self.problems, root) if masks_dir.is_dir() else None
+        pairing = pair_by_stem(group / IMAGES_DIR, masks_dir, self.problems, root)
         group_name = "" if group == root else group.name
-        self._seen.update(images)
-        self._seen.update(f"{group_name}/{key}" for key in images if group_name)
-        pairs = []
-        for key, image_path in images.items():
-            if image_path.stat().st_size == 0:
-                self.problems.append(f"{image_path}: file is empty (0 bytes) (skipped)")
-                continue
-            mask_path = None
-            if masks is not None:
-                mask_path = masks.get(key)
-                if mask_path is None:
-                    self.problems.append(f"{image_path}: no mask in {masks_dir} (skipped)")
-                    continue
-                if mask_path.stat().st_size == 0:
-                    self.problems.append(f"{mask_path}: file is empty (0 bytes) (skipped {image_path.name})")
-                    continue
-            pairs.append(_Pair(key, group_name, image_path, mask_path))
-        for key, mask_path in (masks or {}).items():
-            if key not in images:
-                self.problems.append(f"{mask_path}: mask has no image in {images_dir} (skipped)")
-        return pairs
+        self._seen.update(pairing.images)
+        self._seen.update(f"{group_name}/{key}" for key in pairing.images if group_name)
+        return [_Pair(p.key, group_name, p.image_path, p.mask_path) for p in pairing.pairs]
 
     def _apply_listing(self, listing: Path) -> list[_Pair]:
         by_key = {pair.key: pair for pair in self._pairs}

@@ -20,13 +20,8 @@ import numpy as np
 
 from cathx.data.formats import xraycath_layout as layout
 from cathx.data.formats.base import Reader, entry_path, require_path
-from cathx.data.formats.imageio import (
-    IMAGE_SUFFIXES,
-    check_same_size,
-    image_files_by_stem,
-    read_image,
-    read_mask,
-)
+from cathx.data.formats.imageio import IMAGE_SUFFIXES, check_same_size, read_image, read_mask
+from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -146,35 +141,17 @@ class XRayCathReader(Reader):
         images_dir = self.root / layout.IMAGES_DIR
         if not images_dir.is_dir():
             raise DataError(f"{self.root}: not an XRayCath folder (no {layout.IMAGES_DIR}/ folder)")
-        images = image_files_by_stem(images_dir, self.problems, self.root)
-        self._indexed_keys.update(images)
-        masks_dir = self.root / layout.MASKS_DIR
-        masks = image_files_by_stem(masks_dir, self.problems, self.root) if masks_dir.is_dir() else None
-        blobs = self._read_blob_csv(set(images)) if (self.root / layout.CSV_PATH).is_file() else None
+        pairing = pair_by_stem(images_dir, self.root / layout.MASKS_DIR, self.problems, self.root)
+        self._indexed_keys.update(pairing.images)
+        blobs = self._read_blob_csv(set(pairing.images)) if (self.root / layout.CSV_PATH).is_file() else None
         items = []
-        for key, image_path in images.items():
-            if image_path.stat().st_size == 0:
-                self.problems.append(f"{image_path}: file is empty (0 bytes) (skipped)")
-                continue
-            mask_path = None
-            if masks is not None:
-                mask_path = masks.get(key)
-                if mask_path is None:
-                    self.problems.append(f"{image_path}: no mask in {masks_dir} (skipped)")
-                    continue
-                if mask_path.stat().st_size == 0:
-                    self.problems.append(f"{mask_path}: file is empty (0 bytes) (skipped {image_path.name})")
-                    continue
+        for pair in pairing.pairs:
             item_blobs = None
             if blobs is not None:
-                if key in blobs.bad:
+                if pair.key in blobs.bad:
                     continue
-                item_blobs = np.asarray(blobs.rows.get(key, []), np.float32).reshape(-1, 3)
-            items.append(_Item(key, image_path, mask_path, blobs=item_blobs))
-        if masks is not None:
-            for key, mask_path in masks.items():
-                if key not in images:
-                    self.problems.append(f"{mask_path}: mask has no image in {images_dir} (skipped)")
+                item_blobs = np.asarray(blobs.rows.get(pair.key, []), np.float32).reshape(-1, 3)
+            items.append(_Item(pair.key, pair.image_path, pair.mask_path, blobs=item_blobs))
         return items
 
     def _read_blob_csv(self, image_keys: set[str]) -> _Blobs:
