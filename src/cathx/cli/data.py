@@ -33,9 +33,12 @@ def check(
     from cathx.data.formats import detect_format, open_dataset
     from cathx.data.formats.summary import capped, describe, skipped_count, summarize
 
+    from cathx.cli.progress import progress_bar
+
     name = format or detect_format(path)
     reader = open_dataset(path, split=split, format=name)
-    summary = summarize(reader, limit)
+    with progress_bar("decoding samples") as progress:
+        summary = summarize(reader, limit, progress=progress)
     echo = typer.echo
     echo(f"format: {name}")
     echo(f"path: {path}")
@@ -98,7 +101,11 @@ def convert(
     from cathx.data.formats.summary import capped
     from cathx.data.formats.xraycath_writer import convert_dataset
 
-    report = convert_dataset(src, dst, format=format, split=split, overwrite=overwrite, bit_depth=bit_depth)
+    from cathx.cli.progress import progress_bar
+
+    with progress_bar("converting samples") as progress:
+        report = convert_dataset(src, dst, format=format, split=split, overwrite=overwrite, bit_depth=bit_depth,
+                                 progress=progress)
     splits = ", ".join(f"{k} {v}" for k, v in report.splits.items()) or "no split information"
     typer.echo(f"wrote {report.written} samples to {report.out} ({splits})")
     if report.problems:

@@ -87,10 +87,12 @@ def register(app: typer.Typer) -> None:
             config = replace(config, catheter_types=names)
         if preview is not None and preview.suffix.lower() != ".png":
             raise CathxError(f"{preview}: the preview must be a .png file")
+        from cathx.cli.progress import progress_bar
+
         console = Console()
         start = time.perf_counter()
         try:
-            with console.status(f"generating {n} frames of {size}x{size} px"):
+            with progress_bar(f"generating {size}x{size} px frames") as progress:
                 path = write_dataset(
                     out,
                     n,
@@ -105,6 +107,7 @@ def register(app: typer.Typer) -> None:
                     bit_depth=bit_depth,
                     engine=engine,
                     address=address,
+                    progress=progress,
                 )
         except KeyboardInterrupt:
             Console(stderr=True).print(f"interrupted: nothing was written to {out}", highlight=False)

@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
         from cathx.cli import checks
+        from cathx.cli.progress import progress_bar
         from cathx.training.evaluate import evaluate
 
         if not data.exists():
@@ -97,6 +98,8 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--batch-size {batch_size}: must be at least 1")
         device = checks.device(device)
         claim_output_folder(out, create=False)
-        summary = evaluate(weights, data, out, split=split, batch_size=batch_size, device=device)
+        with progress_bar(f"evaluating {split}") as progress:
+            summary = evaluate(weights, data, out, split=split, batch_size=batch_size, device=device,
+                               progress=progress)
         mark_output_folder(out)
         _print_summary(Console(), summary, out)

@@ -13,7 +13,7 @@ import heapq
 import io
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +78,13 @@ def _finite(value: Any) -> Any:
 @torch.no_grad()
 def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, split: str | None = "test",
              batch_size: int = 8, size: int | None = None, score_threshold: float = 0.3,
-             reader: Sequence[Sample] | None = None, plots: bool = True, device: str = "cpu") -> dict[str, Any]:
+             reader: Sequence[Sample] | None = None, plots: bool = True, device: str = "cpu",
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the model in ``weights`` over ``data``'s ``split`` and write the reports into ``out``.
 
     Returns the summary dict (mean_j, dice, cldice, ap, ap50, ap75, mae, recall3, recall5, images,
     electrodes, seconds). ``reader`` (a Sequence[Sample]) replaces ``data`` when given.
+    progress: called as ``progress(images_done, images)`` after each batch.
     """
     import time
 
@@ -113,6 +115,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     evaluator = Evaluator(score_threshold=score_threshold)
     worst: list[tuple[float, int, dict[str, np.ndarray]]] = []
     started = time.perf_counter()
+    done = 0
     for batch in loader:
         outputs = {key: value.cpu() for key, value in model(batch["image"].to(device)).items()}
         masks = (outputs["mask"] > 0).numpy()[:, 0] if "mask" in outputs else None
@@ -146,6 +149,9 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
                     heapq.heappush(worst, item)
                 else:
                     heapq.heappushpop(worst, item)
+        done += len(batch["index"])
+        if progress is not None:
+            progress(done, len(dataset))
     seconds = time.perf_counter() - started
     summary = evaluator.summary()
     pr_curve = summary.pop("pr_curve", {"recall": [], "precision": []})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,11 @@ class DatasetSummary:
         return not self.problems
 
 
-def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
+def summarize(reader: Reader, limit: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> DatasetSummary:
     """Decode up to ``limit`` samples of ``reader`` (all when None) and collect statistics.
+
+    progress: called as ``progress(samples_done, samples)`` after each sample.
 
     Samples that fail to decode are added to ``problems`` (one line naming the file) and the scan
     goes on; the reader's own problems (skipped files, bad CSV rows) come first.
@@ -52,6 +56,8 @@ def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
             summary.problems.append(f"{path}: cannot read split file ({exc.strerror or exc})")
     count = len(reader) if limit is None else min(limit, len(reader))
     for index in range(count):
+        if progress is not None and index:
+            progress(index, count)
         try:
             sample = reader[index]
         except DataError as exc:
@@ -71,6 +77,8 @@ def summarize(reader: Reader, limit: int | None = None) -> DatasetSummary:
             summary.sequences.add(str(sample.meta["sequence_id"]))
         if sample.meta.get("fps"):
             summary.frame_rates[round(float(sample.meta["fps"]), 3)] += 1
+    if progress is not None:
+        progress(count, count)
     return summary
 
 

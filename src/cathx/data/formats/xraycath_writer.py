@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,12 @@ def convert_dataset(
     split: str | None = None,
     overwrite: bool = False,
     bit_depth: int = 8,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ConversionReport:
     """Read ``src`` (any format) and write it into ``dst`` in the XRayCath layout + annotations.json.
 
     Each sample keeps its split: from its own metadata, else from the source's split files.
+    progress: called as ``progress(samples_read, samples)`` as the samples are read.
     """
     from cathx.data.formats import detect_format, open_dataset
 
@@ -70,12 +72,16 @@ def convert_dataset(
     def pairs() -> Iterable[tuple[Sample | None, str | None]]:
         yield from ((None, problem) for problem in reader.problems)
         for index in range(len(reader)):
+            if progress is not None and index:
+                progress(index, len(reader))
             try:
                 sample = reader[index]
             except DataError as exc:
                 yield None, f"{exc} (skipped)"
                 continue
             yield sample, sample.meta.get("split") or split or membership.get(reader.source_of(index))
+        if progress is not None:
+            progress(len(reader), len(reader))
 
     provenance = {"source": str(src), "format": name, "split": split}
     return write_samples(pairs(), dst, overwrite=overwrite, bit_depth=bit_depth, provenance=provenance)

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -352,11 +352,13 @@ def write_dataset(
     bit_depth: int = 8,
     engine: str = "local",
     address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Generate ``n`` frames (``sequences`` x ``frames`` of them in sequences) into ``out``.
 
     engine: "local" (``workers`` processes here) or "ray" (Ray tasks, ``workers`` CPUs of a local
     instance, or the cluster at ``address``; its workers must see ``out``'s filesystem).
+    progress: called as ``progress(frames_written, n)`` after each frame or sequence is written.
 
     Returns the dataset folder. Raises CathxError for bad arguments or an unwritable ``out``;
     on any failure nothing is left behind and an existing ``out`` is untouched.
@@ -368,7 +370,8 @@ def write_dataset(
         engine, address,
     )
     with _terminate_as_interrupt(), atomic_folder(out) as partial:
-        _generate_into(partial, n, size, seed, sequences, frames, fps, config, workers, bit_depth, engine, address)
+        _generate_into(partial, n, size, seed, sequences, frames, fps, config, workers, bit_depth, engine, address,
+                       progress)
     return out
 
 
@@ -409,6 +412,7 @@ def _generate_into(
     bit_depth: int,
     engine: str = "local",
     address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     for sub in (layout.IMAGES_DIR, layout.MASKS_DIR, Path(layout.CSV_PATH).parent, layout.IMAGESETS_DIR):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
@@ -417,7 +421,7 @@ def _generate_into(
     jobs = _jobs(units, splits, seed, size, fps, config, tmp, bit_depth)
     stats = _Stats()
     images_part, annotations_part = tmp / ".images.jsonl", tmp / ".annotations.jsonl"
-    annotation_id = 0
+    annotation_id = written = 0
     with contextlib.ExitStack() as stack:
         csv = stack.enter_context(open(tmp / layout.CSV_PATH, "w", encoding="utf-8", newline=""))
         csv.write(",".join(layout.CSV_COLUMNS) + "\n")
@@ -439,6 +443,9 @@ def _generate_into(
                         json.dumps({"id": annotation_id, **annotation}, separators=COMPACT) + "\n"
                     )
                 stats.add(record)
+            written += len(records)
+            if progress is not None:
+                progress(written, n)
     _compose_annotations(tmp / layout.ANNOTATIONS_FILE, images_part, annotations_part)
     images_part.unlink()
     annotations_part.unlink()
