@@ -74,3 +74,56 @@ def test_symlinks_out_of_the_input_folder_are_skipped_and_reported(tmp_path):
     (folder / "c.png").symlink_to(folder / "c.png")
     with pytest.raises(DataError, match=r"frames: no image to predict inside this folder \(2 skipped: .*b\.png"):
         open_source(folder)
+
+
+# ----------------------------------------------------------------------------- one recognition path (issue 16)
+
+
+def test_every_data_format_has_a_source():
+    from cathx.data.formats import FORMATS
+    from cathx.inference.sources import SOURCES_BY_FORMAT
+
+    assert set(SOURCES_BY_FORMAT) == set(FORMATS)
+
+
+def test_grouped_dataset_predicts_every_groups_images(tmp_path):
+    # ROOT/<group>/images/: the data readers' grouped layout (detect_format "folder")
+    for group, stems in (("test", ["x"]), ("train", ["x", "y"])):
+        (tmp_path / group / "images").mkdir(parents=True)
+        for stem in stems:
+            cv2.imwrite(str(tmp_path / group / "images" / f"{stem}.png"), np.zeros((24, 24), np.uint8))
+    source = open_source(tmp_path)
+    assert source.kind == "folder" and source.length == 3 and source.path == tmp_path
+    assert [f.meta["source"] for f in source.frames()] == [
+        str(tmp_path / "test" / "images" / "x.png"), str(tmp_path / "train" / "images" / "x.png"),
+        str(tmp_path / "train" / "images" / "y.png")]
+
+
+def test_dataset_root_without_images_names_its_images_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "notes.txt").write_text("no picture")
+    with pytest.raises(DataError, match=r"no image to predict in images/$"):
+        open_source(tmp_path)
+
+
+def test_duke_volume_streams_its_labelled_frames(tmp_path):
+    import scipy.io
+
+    images = np.zeros((40, 24, 3), np.uint8)
+    layers = np.full((3, 24, 3), np.nan)
+    layers[:, :, 1] = np.array([10.0, 20.0, 29.0])[:, None]
+    scipy.io.savemat(tmp_path / "Subject_01.mat", {"images": images, "manualLayers1": layers,
+                                                   "manualFluid1": np.zeros((40, 24, 3), np.uint8)})
+    source = open_source(tmp_path / "Subject_01.mat")
+    assert source.kind == "dataset" and source.length == 1 and not source.sequence
+    (frame,) = source.frames()
+    assert frame.image.shape == (40, 24) and frame.meta["name"] == "Subject_01_00001"
+
+
+def test_folder_with_nothing_to_predict(tmp_path):
+    (tmp_path / "notes.txt").write_text("no picture")
+    with pytest.raises(DataError, match="no images, videos or DICOM files in this folder"):
+        open_source(tmp_path)
+    (tmp_path / "a.png").symlink_to(tmp_path / "missing.png")  # a broken link is not a picture either
+    with pytest.raises(DataError, match=r"no image to predict inside this folder \(1 skipped"):
+        open_source(tmp_path)

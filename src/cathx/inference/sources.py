@@ -1,13 +1,16 @@
-"""What `cathx predict` reads: an image, a folder of images, a video, a DICOM file or a folder of DICOM.
+"""What `cathx predict` reads: an image, a folder of images, a video, a DICOM file or a folder of
+DICOM, or a dataset (its images/ folders, or the frames of its reader).
 
-``open_source(path)`` looks at the path only (cheap) and returns a Source whose ``frames()``
-decodes lazily, one frame at a time, through the readers of cathx.data.formats.
+``open_source(path)`` looks at the path and the files' names and headers only (cheap), recognising
+everything but loose images through cathx.data.formats.recognise_format, and returns a Source whose
+``frames()`` decodes lazily, one frame at a time, through the readers of cathx.data.formats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import numpy as np
 
 from cathx.errors import DataError
 
-KINDS: tuple[str, ...] = ("image", "folder", "video", "dicom")
+KINDS: tuple[str, ...] = ("image", "folder", "video", "dicom", "dataset")
 
 
 @dataclass
@@ -29,8 +32,9 @@ class Frame:
 
 @dataclass
 class Source:
-    """A frame source. kind: one of KINDS; sequence: frames belong to one time series (video,
-    multi-frame DICOM, DICOM series): an MP4 and a motion curve are written for it."""
+    """A frame source. kind: one of KINDS ("dataset": the frames of a dataset's reader);
+    sequence: frames belong to one time series (video, multi-frame DICOM, DICOM series): an MP4
+    and a motion curve are written for it."""
 
     path: Path
     kind: str
@@ -105,58 +109,112 @@ def _is_dicom(path: Path) -> bool:
     return path.suffix.lower() in (".dcm", ".dicom") or is_dicom_file(path)
 
 
-def _reader_source(path: Path, kind: str) -> Source:
-    if kind == "video":
-        from cathx.data.formats.video import VideoReader
-
-        reader = VideoReader(path)
-        fps = next((v.fps for v in getattr(reader, "_videos", []) if v.fps), None)
-    else:
-        from cathx.data.formats.dicom import DicomReader
-
-        reader = DicomReader(path)
-        fps = next((f for f in reader.frame_rates if f), None)
+def _frames_source(path: Path, kind: str, reader: Any, fps: float | None = None,
+                   sequence: bool | None = None) -> Source:
+    """A Source over ``reader``'s frames (sequence: default, more than one frame)."""
     length = len(reader)
     if length == 0:
         detail = f" ({reader.problems[0]})" if reader.problems else ""
         raise DataError(f"{path}: no readable frames{detail}")
-    return Source(path, kind, length, sequence=length > 1, fps=fps, problems=list(reader.problems),
-                  _reader=reader)
+    return Source(path, kind, length, sequence=length > 1 if sequence is None else sequence, fps=fps,
+                  problems=list(reader.problems), _reader=reader)
+
+
+def _video_source(path: Path) -> Source:
+    from cathx.data.formats.video import VideoReader
+
+    reader = VideoReader(path)
+    fps = next((v.fps for v in getattr(reader, "_videos", []) if v.fps), None)
+    return _frames_source(path, "video", reader, fps)
+
+
+def _dicom_source(path: Path) -> Source:
+    from cathx.data.formats.dicom import DicomReader
+
+    reader = DicomReader(path)
+    return _frames_source(path, "dicom", reader, next((f for f in reader.frame_rates if f), None))
+
+
+def _dataset_source(path: Path, format: str) -> Source:
+    """Every frame of a labelled dataset (UCL HDF5, Duke OCT): its reader decodes them."""
+    from cathx.data.formats import open_dataset
+
+    return _frames_source(path, "dataset", open_dataset(path, format=format), sequence=False)
+
+
+def _image_files(folder: Path, root: Path, problems: list[str]) -> list[Path]:
+    """The image files directly inside ``folder`` (symlinks leading out of ``root`` reported in
+    ``problems`` instead), sorted; hidden files ignored."""
+    candidates = sorted(p for p in folder.iterdir() if (p.is_file() or p.is_symlink())
+                        and not p.name.startswith(".") and p.suffix.lower() in _image_suffixes())
+    from cathx.data.formats.base import files_inside
+
+    return files_inside(root, candidates, problems)
+
+
+def _images_folders_source(path: Path) -> Source:
+    """A dataset of images/ folders (XRayCath, generic folder, or several groups of either):
+    predict the images of its images/ folder, or of every group's."""
+    if (path / "images").is_dir():
+        folders = [path / "images"]
+    else:
+        folders = sorted(c / "images" for c in path.iterdir() if c.is_dir() and (c / "images").is_dir())
+    problems: list[str] = []
+    files = [f for folder in folders for f in _image_files(folder, folder.parent, problems)]
+    if not files:
+        where = ", ".join(str(f.relative_to(path)) for f in folders) or "images"
+        raise DataError(f"{path}: no image to predict in {where}/"
+                        + (f" ({len(problems)} skipped: {problems[0]})" if problems else ""))
+    # one images/ folder: the source is that folder, as if it had been given
+    root = folders[0] if len(folders) == 1 else path
+    return Source(root, "folder", len(files), sequence=False, _files=files, problems=problems)
+
+
+# format of cathx.data.formats (a key of FORMATS) -> how to predict from it; a test keeps the two in step
+SOURCES_BY_FORMAT: dict[str, Callable[[Path], Source]] = {
+    "xraycath": _images_folders_source,
+    "folder": _images_folders_source,
+    "ucl": partial(_dataset_source, format="ucl"),
+    "duke": partial(_dataset_source, format="duke"),
+    "dicom": _dicom_source,
+    "video": _video_source,
+}
 
 
 def open_source(path: Path | str) -> Source:
-    """Recognise ``path`` and return its Source. Raises DataError (one line naming the path)."""
+    """Recognise ``path`` and return its Source. Raises DataError (one line naming the path).
+
+    An image file, or a folder with images directly inside, is predicted as such; anything else
+    is recognised by cathx.data.formats.recognise_format (the recognition of every reader) and
+    opened by SOURCES_BY_FORMAT: a video, DICOM file or folder, a dataset's images/ folders, the
+    frames of an HDF5 or Duke dataset.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in _image_suffixes():
-            return Source(path, "image", 1, sequence=False, _files=[path])
-        if suffix in _video_suffixes():
-            return _reader_source(path, "video")
-        if _is_dicom(path):
-            return _reader_source(path, "dicom")
+    if path.is_file() and path.suffix.lower() in _image_suffixes():
+        return Source(path, "image", 1, sequence=False, _files=[path])
+    if path.is_dir():
+        problems: list[str] = []
+        images = _image_files(path, path, problems)
+        if images:
+            return Source(path, "folder", len(images), sequence=False, _files=images, problems=problems)
+        if problems:
+            raise DataError(f"{path}: no image to predict inside this folder "
+                            f"({len(problems)} skipped: {problems[0]})")
+    from cathx.data.formats import recognise_format
+
+    name = recognise_format(path)
+    if name is None and path.is_file():
         raise DataError(
-            f"{path}: unsupported file type {suffix or '(none)'}; expected an image "
+            f"{path}: unsupported file type {path.suffix.lower() or '(none)'}; expected an image "
             f"({', '.join(_image_suffixes())}), a video ({', '.join(_video_suffixes())}) or DICOM"
         )
-    candidates = sorted(p for p in path.iterdir() if (p.is_file() or p.is_symlink()) and not p.name.startswith("."))
-    entries = [p for p in candidates if p.is_file()]
-    if not any(p.suffix.lower() in _image_suffixes() for p in entries) and (path / "images").is_dir():
-        return open_source(path / "images")  # a dataset root (XRayCath layout): predict its images
-    if not candidates:
-        raise DataError(f"{path}: folder is empty")
-    from cathx.data.formats.base import files_inside
-
-    problems: list[str] = []
-    images = files_inside(path, [p for p in candidates if p.suffix.lower() in _image_suffixes()], problems)
-    if images:
-        return Source(path, "folder", len(images), sequence=False, _files=images, problems=problems)
-    if problems:
-        raise DataError(f"{path}: no image to predict inside this folder ({len(problems)} skipped: {problems[0]})")
-    if any(_is_dicom(p) for p in entries[:50]):
-        return _reader_source(path, "dicom")
-    if any(p.suffix.lower() in _video_suffixes() for p in entries):
-        return _reader_source(path, "video")
-    raise DataError(f"{path}: no images, videos or DICOM files in this folder")
+    if name is None:
+        raise DataError(f"{path}: no images, videos or DICOM files in this folder")
+    try:
+        opener = SOURCES_BY_FORMAT[name]
+    except KeyError:
+        raise DataError(f"{path}: a {name} dataset, which cannot be predicted from; "
+                        f"choose from {', '.join(SOURCES_BY_FORMAT)}") from None
+    return opener(path)

@@ -122,3 +122,20 @@ def test_folder_scanning_readers_skip_symlinks_out(tmp_path):
     reader = open_dataset(folder, format="dicom")
     assert len(reader) == 1
     assert len(reader.problems) == 1 and reader.problems[0].startswith(f"{folder / 'b.dcm'}: resolves to ")
+
+
+def test_recognise_format_says_none_where_detect_format_names_the_flag(tmp_path):
+    import re
+
+    from cathx.data.formats import detect_format, recognise_format
+    from cathx.errors import DataError
+
+    (tmp_path / "notes.txt").write_text("nothing to read")
+    (tmp_path / "data.xyz").write_bytes(b"x")
+    assert recognise_format(tmp_path) is None and recognise_format(tmp_path / "data.xyz") is None
+    for path in (tmp_path, tmp_path / "data.xyz"):
+        with pytest.raises(DataError, match=f"^{re.escape(str(path))}: cannot tell the data format; pass --format "
+                                            "with one of xraycath, folder, ucl, duke, dicom, video$"):
+            detect_format(path)
+    (tmp_path / "images").mkdir()
+    assert recognise_format(tmp_path) == detect_format(tmp_path) == "folder"

@@ -21,7 +21,7 @@ from cathx.data.formats.video import VIDEO_SUFFIXES, VideoReader
 from cathx.data.formats.xraycath import XRayCathReader
 from cathx.errors import DataError
 
-__all__ = ["FORMATS", "FrameReader", "Reader", "detect_format", "open_dataset"]
+__all__ = ["FORMATS", "FrameReader", "Reader", "detect_format", "open_dataset", "recognise_format"]
 
 FORMATS: dict[str, type[Reader]] = {
     "xraycath": XRayCathReader,
@@ -49,6 +49,17 @@ def open_dataset(path: Path | str, split: str | None = None, format: str | None 
 
 def detect_format(path: Path | str) -> str:
     """Name of the format of ``path`` (a key of FORMATS), from its layout and file types."""
+    name = recognise_format(path)
+    if name is None:
+        raise DataError(f"{path}: cannot tell the data format; pass --format with one of {', '.join(FORMATS)}")
+    return name
+
+
+def recognise_format(path: Path | str) -> str | None:
+    """Name of the format of ``path`` (a key of FORMATS), or None when nothing in it is recognised.
+
+    DataError (one line with a hint) for a missing path, an empty folder, a single image file and
+    a folder of loose images: the cases a caller may read its own way (``cathx predict`` does)."""
     path = require_path(path)
     if path.is_file():
         return _detect_file(path)
@@ -86,10 +97,10 @@ def detect_format(path: Path | str) -> str:
             f"{path}: holds images but no {layout.IMAGES_DIR}/ folder; put them in "
             f"{path}/{layout.IMAGES_DIR}/ (and masks in {path}/{layout.MASKS_DIR}/)"
         )
-    raise DataError(f"{path}: cannot tell the data format; pass --format with one of {', '.join(FORMATS)}")
+    return None
 
 
-def _detect_file(path: Path) -> str:
+def _detect_file(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
         return "ucl"
@@ -101,4 +112,4 @@ def _detect_file(path: Path) -> str:
         return "dicom"
     if suffix in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image is not a dataset; point at its folder's parent")
-    raise DataError(f"{path}: cannot tell the data format; pass --format with one of {', '.join(FORMATS)}")
+    return None
