@@ -125,7 +125,10 @@ class SyntheticCalibration:
         self._iterator: Iterator[dict[str, np.ndarray]] | None = None
 
     def _batches(self) -> Iterator[dict[str, np.ndarray]]:
-        for image in synthetic_images(self.frames, self.input_size, self.seed):
+        from cathx.data.synthetic import generate_images
+
+        # seeds apart from the usual train/test ones
+        for image in generate_images(self.frames, self.input_size, self.seed):
             yield {self.input_name: image[None, None]}
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -135,14 +138,6 @@ class SyntheticCalibration:
 
     def rewind(self) -> None:
         self._iterator = None
-
-
-def synthetic_images(count: int, size: int, seed: int = 10_000) -> Iterator[np.ndarray]:
-    """(size, size) float32 synthetic fluoroscopy frames (seeds apart from the usual train/test ones)."""
-    from cathx.data.synthetic import generate_frame
-
-    for i in range(count):
-        yield generate_frame(seed + i, size=size).image.astype(np.float32)
 
 
 def quantize_int8(source: Path | str, target: Path | str, frames: int = 32, input_size: int = 256) -> Path:
@@ -184,6 +179,7 @@ def export_checkpoint(
     """Export a cathx checkpoint (and optional fp16 / int8 copies); report each copy's maximum
     output deviation from PyTorch on synthetic frames."""
     from cathx.checkpoint import load_model
+    from cathx.data.synthetic import generate_images
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
@@ -193,7 +189,7 @@ def export_checkpoint(
     description = (f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} "
                    f"from {Path(weights).name}")
     export_onnx(model, out, input_size, in_channels, opset, {"description": description})
-    batch = np.stack(list(synthetic_images(verify_frames, input_size, seed=20_000)))[:, None]
+    batch = np.stack(list(generate_images(verify_frames, input_size, seed=20_000)))[:, None]
     if in_channels != 1:
         batch = np.repeat(batch, in_channels, axis=1)
     variants = [{"path": str(out), "kind": "fp32", "max_abs_diff": compare_outputs(model, out, batch)}]

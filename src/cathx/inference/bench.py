@@ -83,10 +83,10 @@ def _frames(count: int, size: int, folder: Path) -> list[Path]:
     """Synthetic fluoroscopy frames written as 8-bit PNG (what a user feeds `cathx predict`)."""
     import cv2
 
-    from cathx.export.onnx import synthetic_images
+    from cathx.data.synthetic import generate_images
 
     paths = []
-    for i, image in enumerate(synthetic_images(count, size, seed=30_000)):
+    for i, image in enumerate(generate_images(count, size, seed=30_000)):
         path = folder / f"frame_{i:03d}.png"
         cv2.imwrite(str(path), (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
         paths.append(path)

@@ -136,3 +136,12 @@ def test_synthetic_reader_is_indexable_and_deterministic():
     assert len(reader[0:2]) == 2
     with pytest.raises(IndexError):
         reader[3]
+
+
+def test_generate_images_are_the_frames_images_seed_after_seed():
+    from cathx.data.synthetic import generate_frame, generate_images
+
+    images = list(generate_images(2, size=64, seed=7))
+    assert len(images) == 2 and all(i.dtype == np.float32 and i.shape == (64, 64) for i in images)
+    assert np.array_equal(images[1], generate_frame(8, size=64).image.astype(np.float32))
+    assert not np.array_equal(images[0], images[1])

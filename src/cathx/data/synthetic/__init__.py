@@ -4,7 +4,7 @@ See docs/synthetic.md for how it works and where it departs from real fluoroscop
 """
 
 from cathx.data.synthetic.config import TARGET_TYPES, SynthConfig
-from cathx.data.synthetic.scene import Frame, generate_frame, render_frame
+from cathx.data.synthetic.scene import Frame, generate_frame, generate_images, render_frame
 from cathx.data.synthetic.sequence import SyntheticReader, frame_seed, generate_sequence, render_sequence
 from cathx.data.synthetic.writer import write_dataset
 
@@ -15,6 +15,7 @@ __all__ = [
     "SyntheticReader",
     "frame_seed",
     "generate_frame",
+    "generate_images",
     "generate_sequence",
     "render_frame",
     "render_sequence",

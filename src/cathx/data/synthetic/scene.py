@@ -7,6 +7,7 @@ motion state with its own noise. ``generate_frame`` is the one-frame entry point
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -589,3 +590,11 @@ def render_frame(seed: int, size: int = 256, config: SynthConfig | None = None) 
 def generate_frame(seed: int, size: int = 256, config: SynthConfig | None = None) -> Sample:
     """One independent labelled frame, deterministic by ``seed``."""
     return render_frame(seed, size, config).sample
+
+
+def generate_images(count: int, size: int = 256, seed: int = 10_000) -> Iterator[np.ndarray]:
+    """The images alone of frames ``seed``, ``seed + 1``, ...: ``count`` (size, size) float32 arrays
+    in [0, 1], one at a time (calibration and verification inputs of an exported network, latency
+    benchmark frames)."""
+    for i in range(count):
+        yield generate_frame(seed + i, size=size).image.astype(np.float32)
