@@ -27,12 +27,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cathx.config import to_dict  # noqa: E402
+from cathx.data.chest.dataset import ChestArrayDataset  # noqa: E402
 from cathx.data.chest.folds import group_folds, split_fold  # noqa: E402
+from cathx.data.transforms import chest_transforms  # noqa: E402
 from cathx.fileio import atomic_write_json, atomic_write_text  # noqa: E402
-from cathx.training.classification import (  # noqa: E402
-    ChestArrayDataset, ChestClassifierModule, auc_markdown, build_augmentation, load_cls_config, prepare_data,
-    train_classifier,
-)
+from cathx.metrics.classification import auc_markdown  # noqa: E402
+from cathx.training.chest import ChestClassifierModule, prepare_data, train_classifier  # noqa: E402
+from cathx.training.chest_config import load_cls_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("chest_demo")
@@ -44,7 +45,7 @@ def seconds_per_step(cfg, out: Path, steps: int = 4) -> float:
     folds = group_folds(cache.patient_ids, cfg.data.folds, cfg.data.fold_seed)
     train_idx, _ = split_fold(folds, cfg.data.fold)
     dataset = ChestArrayDataset(cache, train_idx[: cfg.data.batch_size * (steps + 1)],
-                                build_augmentation(cfg.data.augment))
+                                chest_transforms(cfg.data.augment))
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.data.batch_size)
     module = ChestClassifierModule(to_dict(cfg))
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)

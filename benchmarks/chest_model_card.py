@@ -4,7 +4,7 @@ Converts ``--weights`` (``runs/chest/classifier.pt`` from ``cathx cls train``) i
 ``src/cathx/weights/cathx-chest.safetensors`` (unless ``--measure-only``), then measures, with the
 *shipped* file, on a fresh synthetic hold-out set written with ``--seed`` (training used seed 0):
 
-- mean column-wise ROC AUC and per-label AUC (``cathx.training.classification.validate_folder``);
+- mean column-wise ROC AUC and per-label AUC (``cathx.training.chest.validate_folder``);
 - the line mask of ``cathx cls predict``: tolerant centreline precision / recall / F1 at 256 px
   (a predicted skeleton pixel counts when within ``--tolerance`` px of an annotated line, and the
   other way round), over all device groups together;
@@ -58,9 +58,11 @@ def measure(weights: Path, data: Path, out: Path, tolerance: float, repeats: int
     import torch
     import torch.nn.functional as F
 
+    from cathx.checkpoint import load_classifier
     from cathx.data.chest.ranzcr import GROUP_NAMES, IMAGES_DIR, LABELS, draw_line_masks, read_annotations, read_studies
     from cathx.postprocess.line_tips import line_tips, upscale_mask
-    from cathx.training.classification import load_classifier, predict_files, validate_folder
+    from cathx.inference.chest import predict_files
+    from cathx.training.chest import validate_folder
 
     auc = validate_folder(weights, data, out / "val")
     model, cfg, size = load_classifier(weights)
@@ -149,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     from cathx.data.chest.synthetic import write_chest_dataset
     from cathx.fileio import atomic_write_json, atomic_write_text
     from cathx.system import cpu_description
-    from cathx.training.classification import load_classifier, load_cls_config, save_classifier_safetensors
+    from cathx.checkpoint import load_classifier, save_classifier
+    from cathx.training.chest_config import load_cls_config
 
     shipped = ROOT / "src" / "cathx" / "weights" / f"{args.name}.safetensors"
     cfg = load_cls_config(args.config)
     if not args.measure_only:
         model, model_cfg, size = load_classifier(args.weights)
-        save_classifier_safetensors(shipped, model, model_cfg, size, {"name": args.name})
+        save_classifier(shipped, model, model_cfg, size, {"name": args.name})  # .safetensors: the shipped container
     data = args.holdout / f"seed{args.seed}-n{args.studies}"
     if not (data / "train.csv").is_file():
         write_chest_dataset(data, args.studies, cfg.data.synth_size, args.seed, config=cfg.data.synth, overwrite=True)

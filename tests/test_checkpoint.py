@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cathx.checkpoint import load_model, read_checkpoint, save_checkpoint
+from cathx.checkpoint import load_model, read_checkpoint, save_checkpoint, save_safetensors
 from cathx.errors import CathxError
 from cathx.models import ModelConfig, build_model
 
@@ -177,3 +177,76 @@ def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(CathxError, match="cathx-fluoro: this install has no weights for the shipped model"):
         checkpoint.resolve_weights("cathx-fluoro")
+
+
+# Chest classifiers ---------------------------------------------------------------------------
+
+def _tiny_classifier():
+    from cathx.models.classifier import ClassifierConfig, build_classifier
+
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(kind="seg_aided", backbone="rexnet_100", decoder_width=8, backbone_args={"width_mult": 0.5})
+    return build_classifier(cfg).eval(), cfg
+
+
+@pytest.mark.parametrize("name", ["c.pt", "c.safetensors"])
+def test_chest_classifier_round_trip_in_both_containers(tmp_path, name):
+    from cathx.checkpoint import CHEST_FORMAT, load_classifier, read_classifier, save_classifier
+
+    model, cfg = _tiny_classifier()
+    path = save_classifier(tmp_path / name, model, cfg, 48, {"fold": 3})
+    record = read_classifier(path)
+    assert record["format"] == CHEST_FORMAT and record["image_size"] == 48 and record["extra"] == {"fold": 3}
+    loaded, loaded_cfg, size = load_classifier(path)
+    assert loaded_cfg == cfg and size == 48 and not loaded.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+    x = torch.rand(1, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.equal(loaded(x)["logits"], model(x)["logits"])
+
+
+def test_chest_classifier_pt_of_before_the_split_and_a_lightning_ckpt_load(tmp_path):
+    """classifier.pt written before issue 16 (extras beside the record) and a Lightning .ckpt of
+    `cathx cls train` (config in the hyper-parameters, "model." keys) load with their weights."""
+    from cathx.checkpoint import CHEST_FORMAT, load_classifier
+    from cathx.config import to_dict
+
+    model, cfg = _tiny_classifier()
+    torch.save({"format": CHEST_FORMAT, "version": 1, "model_config": to_dict(cfg), "image_size": 40,
+                "labels": ["x"] * 11, "state_dict": model.state_dict(), "train_config": {"epochs": 1}, "fold": 0},
+               tmp_path / "old.pt")
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "hyper_parameters": {"config": {"model": to_dict(cfg), "data": {"image_size": 56}}},
+                "epoch": 1}, tmp_path / "last.ckpt")
+    for name, size in (("old.pt", 40), ("last.ckpt", 56)):
+        loaded, loaded_cfg, loaded_size = load_classifier(tmp_path / name)
+        assert loaded_cfg == cfg and loaded_size == size
+        assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_chest_classifier_refuses_pickles_and_foreign_checkpoints(tmp_path, tiny_checkpoint):
+    from cathx.checkpoint import load_classifier, save_classifier
+    from cathx.config import to_dict
+    from cathx.models.classifier import ClassifierConfig
+
+    _Payload.marker = str(tmp_path / "pwned")
+    model, cfg = _tiny_classifier()
+    torch.save({"format": "cathx-chest-classifier", "model_config": to_dict(cfg), "image_size": 32,
+                "state_dict": model.state_dict(), "x": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(CathxError, match="evil.pt: refused, .*never unpickles"):
+        load_classifier(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+    with pytest.raises(CathxError, match="tiny.pt: not a chest classifier checkpoint"):
+        load_classifier(tiny_checkpoint)
+    with pytest.raises(CathxError, match="none.pt: weights file not found"):
+        load_classifier(tmp_path / "none.pt")
+    fluoro = save_safetensors(tmp_path / "f.safetensors", build_model(TINY), TINY)
+    with pytest.raises(CathxError, match="f.safetensors: not a chest classifier checkpoint"):
+        load_classifier(fluoro)
+    save_classifier(tmp_path / "w.pt", model, cfg, 32)  # then its config claims another architecture
+    state = torch.load(tmp_path / "w.pt", weights_only=True)
+    state["model_config"] = to_dict(ClassifierConfig(kind="single", backbone="rexnet_100"))
+    torch.save(state, tmp_path / "w.pt")
+    with pytest.raises(CathxError, match="w.pt: weights do not match a single rexnet_100 classifier"):
+        load_classifier(tmp_path / "w.pt")

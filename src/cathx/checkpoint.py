@@ -11,7 +11,12 @@ that inference needs. Lightning checkpoints work too when the LightningModule st
 ``checkpoint["model_config"] = to_dict(cfg)`` and keeps the network as ``self.model``
 (state-dict keys prefixed "model." are stripped).
 
-Shipped models are named (``cathx-fluoro``); ``resolve_weights`` turns a name into the file
+Chest line/tube classifiers (``cathx cls``) keep their own record in the same two containers:
+{"format": "cathx-chest-classifier", "version", "model_config" (a ClassifierConfig), "image_size",
+"labels", "state_dict", "extra"}; ``save_classifier`` / ``load_classifier`` write and read it, and a
+Lightning ``.ckpt`` of ``cathx cls train`` loads through the config in its hyper-parameters.
+
+Shipped models are named (``cathx-fluoro``, ``cathx-chest``); ``resolve_weights`` turns a name into the file
 inside the installed package, so every command and ``cathx.load`` accepts a name or a path.
 """
 
@@ -29,9 +34,10 @@ import torch
 from torch import nn
 
 from cathx.config import from_dict, to_dict
-from cathx.errors import CathxError, ConfigError
+from cathx.errors import CathxError, ConfigError, DataError
 from cathx.fileio import atomic_write_bytes
 from cathx.models import ModelConfig, build_model
+from cathx.models.classifier import ClassifierConfig, build_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +96,8 @@ def save_safetensors(
     return Path(path)
 
 
-def _read_safetensors(path: Path) -> dict[str, Any]:
+def _open_safetensors(path: Path, what: str = "safetensors file") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, header metadata) of a safetensors file; CathxError naming ``what`` if unreadable."""
     from safetensors import safe_open
 
     try:
@@ -98,7 +105,12 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
             metadata = handle.metadata() or {}
             state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
     except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError on a truncated or foreign file
-        raise CathxError(f"{path}: not a readable safetensors file, truncated or corrupt ({_reason(exc)})") from None
+        raise CathxError(f"{path}: not a readable {what}, truncated or corrupt ({_reason(exc)})") from None
+    return state, metadata
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    state, metadata = _open_safetensors(path)
     if metadata.get("format") != FORMAT:
         raise CathxError(f"{path}: not a cathx checkpoint (safetensors without cathx metadata)")
     try:
@@ -106,6 +118,21 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
                 "model_config": json.loads(metadata["model_config"]), "extra": json.loads(metadata.get("extra", "{}"))}
     except (KeyError, ValueError) as exc:
         raise CathxError(f"{path}: cathx metadata is damaged ({_reason(exc)})") from None
+
+
+def _torch_load(path: Path) -> Any:
+    """torch's zip checkpoint, tensors and plain containers only (``weights_only=True``): a file
+    holding other pickled objects is refused, never unpickled."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CathxError(
+            f"{path}: refused, the file holds pickled Python objects besides tensors and cathx never "
+            f"unpickles code from a weights file ({_reason(exc)}); if you trust its source, convert it once "
+            f"as docs/reliability.md shows ('Old pickle checkpoints')"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ... on a bad file
+        raise CathxError(f"{path}: not a readable checkpoint, truncated or corrupt ({_reason(exc)})") from None
 
 
 def read_checkpoint(path: Path | str) -> dict[str, Any]:
@@ -116,16 +143,7 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
         raise CathxError(f"{path}: checkpoint not found")
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CathxError(
-            f"{path}: refused, the file holds pickled Python objects besides tensors and cathx never "
-            f"unpickles code from a weights file ({_reason(exc)}); if you trust its source, convert it once "
-            f"as docs/reliability.md shows ('Old pickle checkpoints')"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ... on a bad file
-        raise CathxError(f"{path}: not a readable checkpoint, truncated or corrupt ({_reason(exc)})") from None
+    checkpoint = _torch_load(path)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CathxError(f"{path}: not a cathx checkpoint (no state_dict)")
     if "model_config" not in checkpoint:
@@ -169,3 +187,85 @@ def _strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 def _reason(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# Chest line/tube classifiers (``cathx cls``): the same two containers, their own record.
+
+CHEST_FORMAT = "cathx-chest-classifier"
+CHEST_VERSION = 1
+
+
+def save_classifier(path: Path | str, model: nn.Module, cfg: ClassifierConfig, image_size: int,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write a chest classifier atomically as {format, version, model_config, image_size, labels,
+    state_dict, extra}: safetensors (tensors, the rest as JSON header metadata; the shipped
+    ``cathx-chest``) when ``path`` ends in ``.safetensors``, else torch's zip (``classifier.pt``)."""
+    from cathx.data.chest.ranzcr import LABELS
+
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    path = Path(path)
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import save
+
+        metadata = {"format": CHEST_FORMAT, "version": str(CHEST_VERSION), "model_config": json.dumps(to_dict(cfg)),
+                    "image_size": str(int(image_size)), "labels": json.dumps(list(LABELS)),
+                    "extra": json.dumps(extra or {})}
+        atomic_write_bytes(path, save(state, metadata=metadata))
+    else:
+        buffer = io.BytesIO()
+        torch.save({"format": CHEST_FORMAT, "version": CHEST_VERSION, "model_config": to_dict(cfg),
+                    "image_size": int(image_size), "labels": list(LABELS), "state_dict": state,
+                    "extra": extra or {}}, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def read_classifier(path: Path | str) -> dict[str, Any]:
+    """The chest classifier record of a shipped name (``cathx-chest``), a ``.safetensors``, a
+    ``classifier.pt`` or a Lightning ``.ckpt`` of ``cathx cls train`` ({model_config, image_size,
+    state_dict} at least; a .ckpt's "model." prefix stripped). Never unpickles; CathxError on a
+    missing, unreadable or foreign file."""
+    path = resolve_weights(path)
+    if not path.is_file():
+        raise DataError(f"{path}: weights file not found")
+    if path.suffix.lower() == ".safetensors":
+        state, metadata = _open_safetensors(path, "chest classifier safetensors file")
+        if metadata.get("format") != CHEST_FORMAT:
+            raise DataError(f"{path}: not a chest classifier checkpoint (train one with `cathx cls train`)")
+        try:
+            return {"format": CHEST_FORMAT, "model_config": json.loads(metadata["model_config"]),
+                    "image_size": int(metadata["image_size"]), "state_dict": state,
+                    "extra": json.loads(metadata.get("extra", "{}"))}
+        except (KeyError, ValueError) as exc:
+            raise DataError(f"{path}: chest classifier metadata is damaged ({_reason(exc)})") from None
+    payload = _torch_load(path)
+    if isinstance(payload, dict) and payload.get("format") == CHEST_FORMAT:
+        return payload
+    config = payload.get("hyper_parameters", {}).get("config") if isinstance(payload, dict) else None
+    if isinstance(config, dict) and "state_dict" in payload:  # a Lightning checkpoint of the chest module
+        try:
+            return {"format": CHEST_FORMAT, "model_config": config["model"],
+                    "image_size": int(config["data"]["image_size"]),
+                    "state_dict": _strip_prefix(payload["state_dict"], "model.")}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path}: Lightning checkpoint without a chest classifier config ({_reason(exc)})"
+                            ) from None
+    raise DataError(f"{path}: not a chest classifier checkpoint (train one with `cathx cls train`)")
+
+
+def load_classifier(path: Path | str) -> tuple[nn.Module, ClassifierConfig, int]:
+    """(classifier in eval mode on the CPU, its config, its input side in pixels) of
+    ``read_classifier(path)``; CathxError when the weights do not fit the stored config."""
+    record = read_classifier(path)
+    try:
+        cfg = from_dict(ClassifierConfig, dict(record["model_config"]), where=f"{path}: model_config")
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+    model = build_classifier(cfg)
+    try:
+        model.load_state_dict(record["state_dict"])
+    except RuntimeError as exc:
+        raise DataError(f"{path}: weights do not match a {cfg.kind} {cfg.backbone} classifier ({_reason(exc)})"
+                        ) from None
+    return model.eval(), cfg, int(record["image_size"])

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
+from cathx.checkpoint import save_classifier
 from cathx.data.chest.ranzcr import LABELS
 from cathx.models.classifier import ClassifierConfig, build_classifier
-from cathx.training.classification import save_classifier
 
 @pytest.fixture(autouse=True)
 def _one_thread():

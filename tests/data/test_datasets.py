@@ -44,3 +44,15 @@ def test_extra_electrodes_are_truncated():
     item = SampleDataset([sample], max_electrodes=4)[0]
     assert int(item["electrode_valid"].sum()) == 4
     np.testing.assert_allclose(item["electrodes"].numpy(), points[:4])
+
+
+def test_image_tensor_scales_integers_clips_floats_and_adds_the_channel_axis():
+    from cathx.data.datasets import image_tensor
+
+    grey = image_tensor(np.array([[0, 51, 255]], np.uint8))
+    assert grey.shape == (1, 1, 3) and grey.dtype == torch.float32
+    np.testing.assert_allclose(grey.flatten().numpy(), [0.0, 0.2, 1.0], atol=1e-7)  # / 255, not / 256
+    assert image_tensor(np.array([[65535, 0]], np.uint16)).flatten().tolist() == [1.0, 0.0]
+    # floats are already unit range: clipped, never divided by 255 because one pixel is over 1
+    assert image_tensor(np.array([[-0.1, 0.5, 1.2]], np.float32)).flatten().tolist() == [0.0, 0.5, 1.0]
+    assert image_tensor(np.zeros((5, 4, 3), np.uint8)).shape == (5, 1, 4, 3)  # a batch -> (N, 1, H, W)

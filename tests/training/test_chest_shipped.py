@@ -7,9 +7,9 @@ import json
 import numpy as np
 import torch
 
-from cathx.checkpoint import WEIGHTS_DIR
+from cathx.checkpoint import WEIGHTS_DIR, load_classifier
 from cathx.data.chest.synthetic import generate_study
-from cathx.training.classification import load_classifier, predict_arrays
+from cathx.training.chest import predict_arrays
 
 
 def test_cathx_chest_loads_and_predicts_on_a_synthetic_study():

@@ -47,7 +47,7 @@ def synth(
     engine = None
     if config is not None:
         from cathx.config import resolve_config
-        from cathx.training.classification import load_cls_config
+        from cathx.training.chest_config import load_cls_config
 
         engine = load_cls_config(resolve_config(config)).data.synth
     start = time.perf_counter()
@@ -68,7 +68,8 @@ def train(
 
     from cathx.config import resolve_config
     from cathx.models.classifier import check_backbone
-    from cathx.training.classification import check_fold, load_cls_config, train_classifier
+    from cathx.training.chest import train_classifier
+    from cathx.training.chest_config import check_fold, load_cls_config
 
     if data is not None and not data.exists():
         raise CathxError(f"{data}: dataset not found")
@@ -95,7 +96,8 @@ def val(
     out: Path = typer.Option(Path("runs/chest-val"), "--out", "-o", help="Report folder: metrics.json, .csv, .md."),
 ) -> None:
     """Mean column-wise ROC AUC and per-label AUC of a classifier on a labelled folder."""
-    from cathx.training.classification import load_classifier, validate_folder
+    from cathx.checkpoint import load_classifier
+    from cathx.training.chest import validate_folder
 
     claim_output_folder(out, create=False)
     load_classifier(weights)  # fail on bad weights before reading the data
@@ -115,7 +117,8 @@ def predict(
                                help="Write line masks (masks/<stem>.png) and tips.csv (seg-aided models)."),
 ) -> None:
     """Per-image label probabilities (CSV, JSON), Grad-CAM overlays, line masks and line tips."""
-    from cathx.training.classification import load_classifier, predict_files
+    from cathx.checkpoint import load_classifier
+    from cathx.inference.chest import predict_files
 
     if not source.exists():
         raise CathxError(f"{source}: no such file or folder")
@@ -135,7 +138,7 @@ def predict(
 
 
 def _print_report(summary: dict, out: Path) -> None:
-    from cathx.training.classification import auc_markdown
+    from cathx.metrics.classification import auc_markdown
 
     _say(auc_markdown(summary["mean_auc"], summary["per_label_auc"], summary["positives"], summary["studies"]))
     _say(f"report in {out}")

@@ -10,9 +10,25 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cathx.data.formats.imageio import to_unit_float
 from cathx.structures import Sample
 
 logger = logging.getLogger(__name__)
+
+
+def image_tensor(image: np.ndarray) -> torch.Tensor:
+    """Pixels -> the network's input: (..., H, W) -> (..., 1, H, W) float32 tensor in [0, 1].
+
+    The one image-to-tensor step of the fluoroscopy and the chest tasks. Integer pixels are scaled
+    by ``to_unit_float``'s rule (uint8 / 255, uint16 / 65535, ...); float pixels are taken as
+    already in [0, 1] (a reader's output, possibly nudged past the range by augmentation) and clipped.
+    """
+    image = np.asarray(image)
+    if np.issubdtype(image.dtype, np.floating):
+        unit = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    else:
+        unit = to_unit_float(image)
+    return torch.from_numpy(np.ascontiguousarray(unit)).unsqueeze(-3)
 
 
 class SampleDataset(Dataset):
@@ -91,7 +107,7 @@ class SampleDataset(Dataset):
         electrode_sizes[:count] = sizes[:count]
         valid[:count] = True
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(np.clip(image, 0.0, 1.0)))[None],
+            "image": image_tensor(image),
             "mask": torch.from_numpy(mask.astype(np.float32))[None],
             "has_mask": torch.tensor(has_mask),
             "electrodes": torch.from_numpy(electrodes),

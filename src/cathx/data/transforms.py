@@ -72,3 +72,16 @@ def intensity_transforms(p: float) -> list[A.BasicTransform]:
         A.ImageCompression(quality_range=(40, 95), p=p * 0.25),
         A.InvertImg(p=p * 0.06),
     ]
+
+
+def chest_transforms(train: bool) -> A.Compose | None:
+    """Compose for ``ChestArrayDataset`` (image and packed line mask, already at the cached size):
+    mild affine and intensity changes when ``train``, None otherwise. No flips: in a chest
+    radiograph left and right matter (a line on the wrong side is a misplaced line)."""
+    if not train:
+        return None
+    return A.Compose([
+        A.Affine(scale=(0.92, 1.08), translate_percent=(-0.04, 0.04), rotate=(-6, 6), p=0.7),
+        A.RandomBrightnessContrast(brightness_limit=0.12, contrast_limit=0.15, p=0.7),
+        A.RandomGamma(gamma_limit=(85, 118), p=0.4),
+    ])

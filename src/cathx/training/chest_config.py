@@ -1,0 +1,72 @@
+"""Configuration of a chest classification experiment (``cathx cls train``): frozen dataclasses
+loaded strictly from YAML, like the fluoroscopy task's ``cathx.training.config``.
+
+Unknown keys and values outside the declared choices are ConfigErrors naming the file and the key
+(see ``cathx.config``); ``configs/chest_demo.yaml`` is the shipped example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cathx.config import choices, from_dict, load_yaml, to_dict
+from cathx.data.chest.synthetic import ChestSynthConfig
+from cathx.errors import ConfigError
+from cathx.models.classifier import ClassifierConfig
+
+
+@dataclass(frozen=True)
+class ClsDataConfig:
+    """Where the studies come from and how they are fed."""
+
+    path: str = ""  # RANZCR CLiP folder; empty = write a synthetic set into OUT/synthetic first
+    synth_n: int = 1200
+    synth_size: int = 256
+    synth_seed: int = 0
+    synth: ChestSynthConfig = field(default_factory=ChestSynthConfig)  # the generator's factors and ranges
+    image_size: int = 128
+    cache_dir: str = ""  # default: DATA/.cathx-cache
+    folds: int = 5
+    fold: int = 0
+    fold_seed: int = 0
+    batch_size: int = 32
+    workers: int = 0
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class ClsTrainConfig:
+    """A classification experiment: model, data and optimisation."""
+
+    model: ClassifierConfig = field(default_factory=ClassifierConfig)
+    data: ClsDataConfig = field(default_factory=ClsDataConfig)
+    epochs: int = 10
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seg_weight: float = 1.0  # auxiliary line-mask loss weight (seg_aided only)
+    max_minutes: float = 0.0  # wall-clock cap on fitting; 0 = none
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = torch's default
+    precision: str = field(default="32-true", metadata=choices("32-true", "bf16-mixed"))
+
+
+def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrainConfig:
+    """Load a YAML experiment (defaults when ``config_path`` is None); non-None ``overrides`` replace data fields."""
+    try:
+        cfg = load_yaml(ClsTrainConfig, config_path) if config_path else ClsTrainConfig()
+    except ConfigError as exc:
+        if str(exc).startswith("synth."):  # raised by ChestSynthConfig itself, which knows no file
+            raise ConfigError(f"{config_path}: data.{exc}") from None
+        raise
+    data = {k: v for k, v in overrides.items() if v is not None}
+    if data:
+        cfg = from_dict(ClsTrainConfig, {**to_dict(cfg), "data": {**to_dict(cfg.data), **data}})
+    return cfg
+
+
+def check_fold(cfg: ClsTrainConfig) -> None:
+    """ConfigError early if the fold index cannot exist."""
+    if not 0 <= cfg.data.fold < cfg.data.folds:
+        raise ConfigError(f"fold: must be between 0 and {cfg.data.folds - 1}, got {cfg.data.fold}")

@@ -1,0 +1,62 @@
+"""Chest classifier training: a tiny Lightning run end to end, and predict_arrays."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cathx.checkpoint import load_classifier, read_classifier
+from cathx.config import from_dict
+from cathx.data.chest.ranzcr import LABELS
+from cathx.inference.chest import grad_cam
+from cathx.models.classifier import ClassifierConfig, build_classifier
+from cathx.training.chest import predict_arrays, train_classifier
+from cathx.training.chest_config import ClsTrainConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine more threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_training_run_writes_weights_and_report(tmp_path):
+    cfg = from_dict(ClsTrainConfig, {
+        "model": {"kind": "seg_aided", "backbone": "rexnet_100", "backbone_args": {"width_mult": 0.5}},
+        "data": {"synth_n": 16, "synth_size": 64, "image_size": 32, "batch_size": 8, "folds": 2},
+        "epochs": 1, "threads": 1})
+    summary = train_classifier(cfg, tmp_path)
+    assert (tmp_path / "classifier.pt").is_file() and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    report = json.loads((tmp_path / "val" / "metrics.json").read_text())
+    assert report["studies"] == summary["studies"] > 0
+    assert set(report["per_label_auc"]) == set(LABELS)
+    assert "| **mean (column-wise)** |" in (tmp_path / "val" / "metrics.md").read_text()
+    assert list((tmp_path / "logs").rglob("metrics.csv"))
+    assert read_classifier(tmp_path / "classifier.pt")["extra"]["fold"] == 0
+    model, model_cfg, size = load_classifier(tmp_path / "classifier.pt")
+    assert size == 32 and model_cfg.kind == "seg_aided"
+    cam = grad_cam(model, torch.rand(1, 1, 32, 32), 2)
+    assert cam.shape == (32, 32) and 0.0 <= cam.min() and cam.max() <= 1.0
+    # classifier.pt holds the best checkpoint's weights
+    best, _, _ = load_classifier(tmp_path / "checkpoints" / "best.ckpt")
+    assert all(torch.equal(best.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_predict_arrays_reads_uint8_as_float_over_255_in_batches():
+    torch.manual_seed(0)
+    model = build_classifier(ClassifierConfig(kind="single", backbone="rexnet_100",
+                                              backbone_args={"width_mult": 0.5})).eval()
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32), dtype=np.uint8)
+    probs = predict_arrays(model, images, batch_size=2)
+    assert probs.shape == (5, 11)
+    np.testing.assert_allclose(predict_arrays(model, images.astype(np.float32) / 255), probs, atol=1e-6)
+    with torch.no_grad():
+        direct = torch.sigmoid(model(torch.from_numpy(images[3:4].astype(np.float32) / 255)[:, None])["logits"])
+    np.testing.assert_allclose(probs[3], direct[0].numpy(), atol=1e-6)
+    assert predict_arrays(model, images[:0]).shape == (0, 11)
