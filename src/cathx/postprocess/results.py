@@ -7,6 +7,7 @@ centrelines, electrode-to-catheter assignment, electrode order and catheter type
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from cathx.geometry import arc_length
 from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import classify_catheter
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
+
+logger = logging.getLogger(__name__)
 
 ELECTRODE_COLUMNS: tuple[str, ...] = (
     "frame", "name", "x", "y", "score", "width", "height",
@@ -140,11 +143,16 @@ class Results:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
-    def plot(self, image: np.ndarray | None = None, mask_alpha: float = 0.45) -> np.ndarray:
+    def plot(self, image: np.ndarray | None = None, mask_alpha: float = 0.45, legend: bool = True
+             ) -> np.ndarray:
         """Overlay on ``image`` (default: the attached ``self.image``): (H, W, 3) uint8 RGB.
 
         image: (H, W) or (H, W, 3); uint8, 16-bit or float. Mask tinted, centrelines as lines in
-        their type colour, electrodes as crosses, and the catheter's type and id next to its tip.
+        their type colour (``TYPE_COLOURS``, the same in every frame), electrodes as crosses, a
+        label ``#id type confidence`` on a dark box beside each catheter (never over another label
+        nor outside the frame: shortened to ``#id type`` or ``#id``, or left out, when there is no
+        room; see ``overlay_layout.place_labels``) and, with ``legend``, the types in the frame in
+        the corner that hides the least of what was found. ``image`` itself is never drawn on.
         """
         import cv2
 
@@ -153,26 +161,29 @@ class Results:
         if image is None:
             raise CathxError("Results.plot: no image attached to these results; pass the frame, plot(image)")
         canvas = _to_rgb8(image, self.meta.get("bits_stored"))
+        if np.shares_memory(canvas, image):  # an RGB uint8 frame comes back as is: never draw on the caller's
+            canvas = canvas.copy()
         if canvas.shape[:2] != tuple(self.image_size):
             size = (self.image_size[1], self.image_size[0])
             canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
         scale = max(1, round(max(self.image_size) / 512))
+        occupied = np.zeros(canvas.shape[:2], np.uint8)  # what text should not hide
         if self.mask is not None and self.mask.any():
             tint = np.array([0, 160, 255], dtype=np.float32)
             on = self.mask.astype(bool)
             canvas[on] = ((1 - mask_alpha) * canvas[on] + mask_alpha * tint).astype(np.uint8)
+            occupied = on.view(np.uint8).copy()
         for catheter in self.catheters:
-            colour = TYPE_COLOURS.get(catheter.type, TYPE_COLOURS["unknown"])
             line = np.round(catheter.centreline).astype(np.int32).reshape(-1, 1, 2)
             if len(line) >= 2:
+                colour = type_colour(catheter.type)
                 cv2.polylines(canvas, [line], bool(catheter.closed), colour, scale, cv2.LINE_AA)
-                tip = tuple(int(v) for v in line[0, 0])
-                cv2.putText(canvas, f"{catheter.type} #{catheter.id}", (tip[0] + 4, tip[1] - 4),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale, colour, scale, cv2.LINE_AA)
+                cv2.polylines(occupied, [line], bool(catheter.closed), 1, 3 * scale)
         types = self.electrode_types()
         for (x, y), kind in zip(np.round(self.electrodes).astype(int).tolist(), types):
-            colour = TYPE_COLOURS.get(kind, TYPE_COLOURS["unknown"])
-            cv2.drawMarker(canvas, (x, y), colour, cv2.MARKER_CROSS, 5 * scale, scale)
+            cv2.drawMarker(canvas, (x, y), type_colour(kind), cv2.MARKER_CROSS, 5 * scale, scale)
+            cv2.drawMarker(occupied, (x, y), 1, cv2.MARKER_CROSS, 5 * scale, 3 * scale)
+        _draw_text(canvas, [c for c in self.catheters if len(c.centreline)], occupied, scale, legend)
         return canvas
 
     def save(self, folder: Path | str) -> dict[str, Path]:
@@ -207,6 +218,121 @@ class Results:
             size = (max(1, round(drawn.shape[1] * scale)), max(1, round(drawn.shape[0] * scale)))
             drawn = cv2.resize(drawn, size, interpolation=cv2.INTER_AREA)
         return encode_png(drawn)
+
+
+def type_colour(kind: str) -> tuple[int, int, int]:
+    """RGB colour of a catheter type: keyed by the type, so the same in every frame (grey for others)."""
+    return TYPE_COLOURS.get(kind, TYPE_COLOURS["unknown"])
+
+
+LABEL_FONT_SCALE = 0.35  # cv2 Hershey simplex at 512 px a side and below: 9 px capitals
+LEGEND_MAX_AREA = 0.15  # share of the frame the legend may take (small frames go without)
+
+
+def _label_text(catheter: Catheter, detail: int = 2) -> str:
+    """``#id type confidence`` (detail 2), ``#id type`` (1) or ``#id`` (0)."""
+    # "unknown" carries no vote share worth reading (the tracker gives it 0.00)
+    shown = detail >= 2 and catheter.confidence is not None and catheter.type != "unknown"
+    confidence = f" {catheter.confidence:.2f}" if shown else ""
+    return f"#{catheter.id}" + (f" {catheter.type}{confidence}" if detail >= 1 else "")
+
+
+def _label_anchors(centreline: np.ndarray) -> np.ndarray:
+    """(8, 2) points a label may sit beside: the tip, then along the centreline to its far end."""
+    points = np.asarray(centreline, np.float64).reshape(-1, 2)
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
+    if along[-1] <= 0:
+        return points[:1]
+    at = np.array([0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]) * along[-1]
+    return np.stack([np.interp(at, along, points[:, 0]), np.interp(at, along, points[:, 1])], axis=1)
+
+
+def _text_size(text: str, font_scale: float, thickness: int, pad: int) -> tuple[tuple[int, int], int]:
+    """((width, height) of the text's box with ``pad`` around it, baseline)."""
+    import cv2
+
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    return (width + 2 * pad, height + baseline + 2 * pad), baseline
+
+
+def _dark_box(canvas: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    x0, y0, x1, y1 = box
+    region = canvas[y0:y1, x0:x1]
+    region >>= 2  # a quarter of the brightness: light text on it reads over any background
+
+
+def _draw_text(canvas: np.ndarray, catheters: list[Catheter], occupied: np.ndarray, scale: int,
+               legend: bool) -> None:
+    """Labels (``#id type confidence``) beside their catheters and the legend of types, in place."""
+    import cv2
+
+    from cathx.postprocess.overlay_layout import legend_box, place_labels, summed_area
+
+    if not catheters:
+        return
+    font, thickness, pad = LABEL_FONT_SCALE * scale, scale, 2 * scale
+    table = summed_area(occupied)
+    image_size = canvas.shape[:2]
+    blocked, legend_rows = [], []
+    if legend:
+        known = list(TYPE_COLOURS)  # the legend's order, the same in every frame
+        kinds = sorted({c.type for c in catheters},
+                       key=lambda kind: (known.index(kind) if kind in known else len(known), kind))
+        rows = [_text_size(kind, font, thickness, pad) for kind in kinds]
+        row_height = max(size[1] for size, _ in rows)
+        swatch = row_height - 2 * pad
+        size = (swatch + pad + max(size[0] for size, _ in rows), row_height * len(kinds))
+        box = None
+        if size[0] * size[1] <= LEGEND_MAX_AREA * image_size[0] * image_size[1]:
+            box = legend_box(size, image_size, table)
+        if box is not None:
+            blocked.append(box)
+            legend_rows = [(kind, box[1] + i * row_height, baseline) for i, (kind, (_, baseline)) in
+                           enumerate(zip(kinds, rows))]
+    # One label per id (the pieces of a catheter cut at a crossing share it; any piece may hold it).
+    # Known types first, then by id: the same order every frame keeps tracked labels where they were.
+    pieces: dict[int, list[Catheter]] = {}
+    for catheter in catheters:
+        pieces.setdefault(catheter.id, []).append(catheter)
+    order = sorted((group[0] for group in pieces.values()), key=lambda c: (c.type == "unknown", c.id))
+    anchors = [np.concatenate([_label_anchors(c.centreline) for c in pieces[first.id]]) for first in order]
+    labels = []  # (catheter, text, baseline, placement)
+    pending = list(range(len(order)))
+    for detail in (2, 1, 0):  # no room for the whole label: drop the confidence, then the type
+        texts = {i: _label_text(order[i], detail) for i in pending}
+        sizes = {i: _text_size(texts[i], font, thickness, pad) for i in pending}
+        placed = place_labels([anchors[i] for i in pending], [sizes[i][0] for i in pending], image_size,
+                              table, blocked, gap=2 * scale)
+        for i, placement in zip(list(pending), placed):
+            if placement is not None:
+                pending.remove(i)
+                blocked.append(placement.box)
+                labels.append((order[i], texts[i], sizes[i][1], placement))
+        if not pending:
+            break
+    if pending:
+        logger.debug("overlay: no room for the labels of catheters %s", [order[i].id for i in pending])
+    # Leader lines first, so that no line crosses a label or the legend.
+    for catheter, _, _, placement in labels:
+        if placement.leader:
+            x0, y0, x1, y1 = placement.box
+            ax, ay = (int(round(v)) for v in placement.anchor)
+            nearest = (min(max(ax, x0), x1 - 1), min(max(ay, y0), y1 - 1))
+            cv2.line(canvas, nearest, (ax, ay), type_colour(catheter.type), scale, cv2.LINE_AA)
+            cv2.circle(canvas, (ax, ay), 2 * scale, type_colour(catheter.type), -1, cv2.LINE_AA)
+    for catheter, text, baseline, placement in labels:
+        _dark_box(canvas, placement.box)
+        cv2.putText(canvas, text, (placement.box[0] + pad, placement.box[3] - pad - baseline),
+                    cv2.FONT_HERSHEY_SIMPLEX, font, type_colour(catheter.type), thickness, cv2.LINE_AA)
+    if legend_rows:
+        box = blocked[0]
+        _dark_box(canvas, box)
+        for kind, top, baseline in legend_rows:
+            corner = (box[0] + pad, top + pad)
+            far = (corner[0] + swatch - 1, corner[1] + swatch - 1)
+            cv2.rectangle(canvas, corner, far, type_colour(kind), -1)
+            cv2.putText(canvas, kind, (box[0] + swatch + 2 * pad, top + row_height - pad - baseline),
+                        cv2.FONT_HERSHEY_SIMPLEX, font, (235, 235, 235), thickness, cv2.LINE_AA)
 
 
 def _file_name(name: str) -> str:
