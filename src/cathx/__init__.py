@@ -3,6 +3,7 @@
     import cathx
     model = cathx.load("cathx-fluoro")      # a shipped model (`cathx models`) or a weights path
     results = model.predict("frame.png")    # Results: .plot(), .save(dir), .to_json(), .electrodes
+    chest = cathx.load("cathx-chest")       # chest line/tube classifier: ChestResults, same methods
 
 ``import cathx`` stays light: torch and the readers load on the first ``cathx.load``.
 """
@@ -12,15 +13,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cathx.inference.chest_model import ChestModel
     from cathx.inference.model import Model
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "load"]
 
 
-def load(weights: Any = "cathx-fluoro", **kwargs: Any) -> Model:
-    """Load a catheter model by shipped name or weights path; see ``cathx.inference.model.load``
-    for the options (device, backend, input_size, thresholds)."""
+def load(weights: Any = "cathx-fluoro", **kwargs: Any) -> Model | ChestModel:
+    """Load a model by shipped name or weights path; see ``cathx.inference.model.load`` for the
+    catheter models' options (device, backend, input_size, thresholds). ``cathx-chest`` gives a
+    ChestModel (``cathx.inference.chest_model``), which takes ``device`` only."""
+    from cathx.inference.model import CHEST_MODELS
     from cathx.inference.model import load as _load
 
+    if isinstance(weights, str) and weights in CHEST_MODELS:
+        from cathx.errors import CathxError
+        from cathx.inference.chest_model import load_chest
+
+        extra = sorted(set(kwargs) - {"device"})
+        if extra:
+            raise CathxError(f"cathx.load({weights!r}): unexpected option {extra[0]!r}; the chest model takes device")
+        return load_chest(weights, **kwargs)
     return _load(weights, **kwargs)

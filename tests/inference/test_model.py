@@ -188,7 +188,6 @@ def test_bad_paths_raise_before_streaming(model, tmp_path):
 @pytest.mark.parametrize(("weights", "kwargs", "message"), [
     ("no-such-model", {}, "no such weights file or shipped model; shipped models: cathx-fluoro"),
     ("missing.pt", {}, "missing.pt: weights file not found"),
-    ("cathx-chest", {}, "chest X-ray line/tube classifier"),
     (3, {}, "expected a model name or a weights path, got int"),
 ])
 def test_load_bad_weights(weights, kwargs, message):
