@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from cathx.heatmap import cells_to_pixels, decode_peaks, electrode_sigma, encode_targets, gaussian_radius, pixels_to_cells
+from cathx.heatmap import (
+    cells_to_pixels,
+    decode_peaks,
+    electrode_sigma,
+    encode_targets,
+    gaussian_radius,
+    heatmap_stride,
+    pixels_to_cells,
+)
 
 
 def test_cell_pixel_convention():
@@ -97,3 +105,124 @@ def test_decode_suppresses_non_maxima():
     heat[0, 0, 3, 4] = 0.8  # neighbour of a higher peak
     (found,) = decode_peaks(heat, None, threshold=0.5, logits=False)
     assert len(found) == 1
+
+
+def test_refine_on_a_three_cell_axis_and_the_half_cell_clamp():
+    # Maps 1 row x 3 columns, probabilities. Rows: length 1 < 3, so no refinement along y (y = 1.5).
+    # Image 0: log p = -(x - 1.25)^2 / 2 at x = 0, 1, 2 -> -0.78125, -0.03125, -0.28125; one peak, at
+    #   column 1; curvature -0.78125 + 0.0625 - 0.28125 = -1, vertex 0.5 * (-0.78125 + 0.28125) / -1
+    #   = 0.25 -> x = (1.25) * 4 + 1.5 = 6.5. A 3-cell axis is long enough to refine.
+    # Image 1: log p = 0, -0.3, -0.7: the peak is column 0 (the border); the parabola through the
+    #   three cells has curvature 0 + 0.6 - 0.7 = -0.1, vertex 0.5 * 0.7 / -0.1 = -3.5 from column 1,
+    #   offset 1 - 3.5 = -2.5, clamped to half a cell: x = (0 - 0.5) * 4 + 1.5 = -0.5.
+    log_p = torch.tensor([[-0.78125, -0.03125, -0.28125], [0.0, -0.3, -0.7]])
+    heat = torch.exp(log_p).reshape(2, 1, 1, 3)
+    first, second = decode_peaks(heat, None, threshold=0.01, logits=False)
+    assert first.shape == (1, 5) and second.shape == (1, 5)
+    assert first[0, :3].tolist() == pytest.approx([6.5, 1.5, math.exp(-0.03125)], abs=1e-4)
+    assert second[0, :3].tolist() == pytest.approx([-0.5, 1.5, 1.0], abs=1e-4)
+
+
+def test_refine_uses_the_peak_and_its_own_neighbours():
+    # 1 x 5 map, log p = -1, 0, -1, -5, -9: one peak at column 1. Its neighbours (columns 0 and 2)
+    # are symmetric: curvature -2, vertex 0, x = 1 * 4 + 1.5 = 5.5. A fit through columns 1-3
+    # instead would give curvature 0 + 2 - 5 = -3, vertex 0.5 * 5 / -3 = -5/6 from column 2, x = 6.17.
+    heat = torch.exp(torch.tensor([-1.0, 0.0, -1.0, -5.0, -9.0])).reshape(1, 1, 1, 5)
+    (found,) = decode_peaks(heat, None, threshold=0.5, logits=False)
+    assert len(found) == 1 and found[0, :2].tolist() == pytest.approx([5.5, 1.5], abs=1e-4)
+
+
+def test_refine_leaves_a_flat_top_unrefined():
+    # 1 x 5 map, p = 0.1, 0.5, 0.5, 0.5, 0.1: columns 1-3 are all 3x3 maxima (score 0.5).
+    # Column 2 sees a flat triple (curvature exactly 0, not concave): no offset, x = 2 * 4 + 1.5 = 9.5.
+    # Column 1: log p -2.303, -0.693, -0.693: curvature ln 0.1 - ln 0.5 = -1.609, vertex
+    # 0.5 * (ln 0.1 - ln 0.5) / -1.609 = +0.5 -> x = 1.5 * 4 + 1.5 = 7.5; column 3 mirrors it: 11.5.
+    heat = torch.tensor([0.1, 0.5, 0.5, 0.5, 0.1]).reshape(1, 1, 1, 5)
+    (found,) = decode_peaks(heat, None, threshold=0.3, logits=False)
+    assert np.isfinite(found).all()
+    assert sorted(found[:, 0].tolist()) == pytest.approx([7.5, 9.5, 11.5], abs=1e-4)
+    assert found[:, 2].tolist() == pytest.approx([0.5, 0.5, 0.5])
+
+
+def test_decode_reads_logits_or_probabilities_from_the_values():
+    # logits=None: logits when any value lies outside [0, 1]; a map in [0, 1] (0 and 1 included)
+    # is taken as probabilities.
+    def top_score(heat):
+        (found,) = decode_peaks(heat.reshape(1, 1, 4, 4), None, threshold=0.0, refine="none")
+        return found[0, 2]
+
+    probs = torch.zeros(16)
+    probs[5] = 1.0  # min exactly 0, max exactly 1: probabilities, score 1 (as logits: sigmoid(1) = 0.731)
+    assert top_score(probs) == pytest.approx(1.0)
+    above = torch.zeros(16)
+    above[5] = 1.5  # max above 1: logits, sigmoid(1.5) = 0.8176 (not 1.5)
+    assert top_score(above) == pytest.approx(1 / (1 + math.exp(-1.5)), abs=1e-6)
+    negative = torch.full((16,), -10.0)
+    negative[5] = 0.5  # all <= 1 but some < 0: logits, sigmoid(0.5) = 0.6225 (not 0.5)
+    assert top_score(negative) == pytest.approx(1 / (1 + math.exp(-0.5)), abs=1e-6)
+
+
+def test_decode_defaults_keep_64_peaks_above_0_3():
+    # 81 isolated peaks (every other cell of a 17 x 17 map) at 0.9: the default k keeps 64.
+    heat = torch.zeros(1, 1, 17, 17)
+    heat[0, 0, ::2, ::2] = 0.9
+    (found,) = decode_peaks(heat, None)
+    assert len(found) == 64
+    # Default threshold 0.3: a peak at 0.5 is kept, one at 0.2 is not.
+    heat = torch.zeros(1, 1, 8, 8)
+    heat[0, 0, 2, 2] = 0.5
+    heat[0, 0, 5, 5] = 0.2
+    (found,) = decode_peaks(heat, None)
+    assert len(found) == 1 and found[0, :3].tolist() == pytest.approx([9.5, 9.5, 0.5], abs=1e-4)
+
+
+def test_decode_rejects_an_unknown_refinement_by_name():
+    with pytest.raises(ValueError, match="unknown refine 'cubic'; choose from quadratic, none"):
+        decode_peaks(torch.zeros(1, 1, 4, 4), None, refine="cubic")
+
+
+def test_encode_keeps_centres_on_the_image_edge_and_drops_those_beyond():
+    # Image H = 16, W = 32 at stride 4: maps 4 x 8. Pixel centres run 0..W-1, so the image spans
+    # [-0.5, W - 0.5] x [-0.5, H - 0.5], edges included.
+    points = torch.tensor([
+        [-0.5, -0.5],  # corner: cell (-0.5, -0.5) rounds to (0, 0)
+        [31.5, 15.5],  # opposite corner: cell (7.5, 3.5) rounds to (8, 4), kept at the last cell (7, 3)
+        [32.0, 5.5],  # beyond the right edge
+        [5.5, 16.0],  # beyond the bottom edge (inside a 32 px height)
+        [5.5, -1.0],  # above the top edge
+        [5.5, 20.0],  # below the bottom (x-range 31.5 would keep it)
+    ])
+    sizes = torch.tensor([[2.0, 3.0], [4.0, 5.0], [6.0, 6.0], [6.0, 6.0], [6.0, 6.0], [6.0, 6.0]])
+    targets = encode_targets(points, sizes, None, (16, 32))
+    assert targets["positive"][0, 0].nonzero().tolist() == [[0, 0], [3, 7]]
+    assert targets["size"][0, :, 0, 0].tolist() == [2.0, 3.0]
+    assert targets["size"][0, :, 3, 7].tolist() == [4.0, 5.0]
+    assert targets["size"].sum().item() == 14.0
+
+
+def test_encode_unbatched_points_follow_their_valid_flags():
+    # (M, 2) points with a (M,) valid mask: the padded row at (21.5, 21.5) = cell (5, 5) is not drawn.
+    targets = encode_targets(torch.tensor([[9.5, 9.5], [21.5, 21.5]]), torch.full((2, 2), 4.0),
+                             torch.tensor([True, False]), (32, 32))
+    assert targets["positive"][0, 0].nonzero().tolist() == [[2, 2]]
+    # Two images of three points each, no valid mask: all six are drawn.
+    points = torch.tensor([[[1.5, 1.5], [9.5, 1.5], [17.5, 1.5]], [[1.5, 9.5], [9.5, 9.5], [17.5, 9.5]]])
+    targets = encode_targets(points, torch.full((2, 3, 2), 4.0), None, (32, 32))
+    assert targets["positive"][0, 0].nonzero().tolist() == [[0, 0], [0, 2], [0, 4]]
+    assert targets["positive"][1, 0].nonzero().tolist() == [[2, 0], [2, 2], [2, 4]]
+
+
+def test_heatmap_stride_of_a_non_square_image():
+    assert heatmap_stride((64, 32), (16, 8)) == 4
+    with pytest.raises(ValueError, match=r"heatmap \(16, 8\) is not an integer stride of the input \(64, 30\)"):
+        heatmap_stride((64, 30), (16, 8))  # rows fit stride 4, columns do not
+    with pytest.raises(ValueError, match="not an integer stride"):
+        heatmap_stride((0, 0), (1, 1))  # stride 0
+
+
+def test_decode_keeps_a_score_equal_to_the_threshold_as_float32():
+    heat = torch.zeros(1, 1, 8, 8)
+    heat[0, 0, 2, 2] = 0.5
+    (found,) = decode_peaks(heat, None, threshold=0.5, logits=False)
+    assert found.dtype == np.float32
+    assert len(found) == 1 and found[0, :3].tolist() == pytest.approx([9.5, 9.5, 0.5], abs=1e-4)

@@ -168,3 +168,93 @@ def test_criterion_focal_normalisation_option():
     assert both[2] == 0
     with pytest.raises(ValueError, match="choose from batch, image"):
         MultiTaskCriterion(focal_normalisation="none")
+
+
+def test_focal_loss_batch_normalisation_on_one_image_and_on_one_positive():
+    # One image, one positive predicted 0.5, its negatives at target 1 (weight 0): S = 0.25 * ln 0.5.
+    # "batch" on a batch of one image is the per-image value: -S * 1 / max(1, 1) = unit.
+    unit = -0.25 * math.log(0.5)
+    logits = torch.zeros(1, 1, 1, 3)
+    target = torch.ones(1, 1, 1, 3)
+    positive = torch.tensor([True, False, False]).reshape(1, 1, 1, 3)
+    assert centernet_focal_loss(logits, target, positive, normalisation="batch").tolist() == pytest.approx([unit])
+    # Two images, one positive between them: mean positives per image 1 / 2 (no floor at 1 per
+    # image): image 0 gives unit / 0.5 = 2 unit, image 1 (no positive, negatives at target 1) 0.
+    logits = torch.zeros(2, 1, 1, 3)
+    target = torch.ones(2, 1, 1, 3)
+    positive = torch.zeros(2, 1, 1, 3, dtype=torch.bool)
+    positive[0, 0, 0, 0] = True
+    assert centernet_focal_loss(logits, target, positive, normalisation="batch").tolist() == pytest.approx([2 * unit, 0.0])
+
+
+def test_size_l1_per_sample_over_its_own_positives():
+    # Image 0: positives at (0, 0) and (0, 1), predicted (5, 2) and (3, 3) for (4, 4) and (4, 4):
+    # |1| + |2| + |1| + |1| = 5 over 2 cells x 2 values -> 1.25. Image 1: one positive predicted
+    # (6, 6) for (4, 4): 4 / 2 -> 2. Pooling the errors (9) or the cells (3) would give other values.
+    pred = torch.zeros(2, 2, 2, 2)
+    target = torch.zeros(2, 2, 2, 2)
+    positive = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    pred[0, :, 0, 0], pred[0, :, 0, 1] = torch.tensor([5.0, 2.0]), torch.tensor([3.0, 3.0])
+    target[0, :, 0, 0] = target[0, :, 0, 1] = torch.tensor([4.0, 4.0])
+    positive[0, 0, 0, 0] = positive[0, 0, 0, 1] = True
+    pred[1, :, 1, 1], target[1, :, 1, 1] = torch.tensor([6.0, 6.0]), torch.tensor([4.0, 4.0])
+    positive[1, 0, 1, 1] = True
+    pred[1, :, 0, 0] = 100.0  # off the positives: no cost
+    assert size_l1_loss(pred, target, positive).tolist() == pytest.approx([1.25, 2.0])
+
+
+def test_criterion_segmentation_components_hand_computed():
+    # Two images of 1 x 2 pixels, logits for p = 0.75, 0.25 and target 1, 0 (as in
+    # test_segmentation_losses_hand_computed): BCE -ln 0.75, soft IoU 1 - 1.75 / 2.25, Dice 1 - 2.5 / 3.
+    # Image 1 has no mask: every component is 0 there.
+    logits = torch.tensor([logit(0.75), logit(0.25)]).reshape(1, 1, 1, 2).repeat(2, 1, 1, 1)
+    batch = {"mask": torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2).repeat(2, 1, 1, 1),
+             "has_mask": torch.tensor([True, False])}
+    bce, iou, dice = -math.log(0.75), 1 - 1.75 / 2.25, 1 - 2.5 / 3
+    parts = MultiTaskCriterion().compute({"mask": logits}, batch)
+    assert parts.components["bce"].tolist() == pytest.approx([bce, 0.0], rel=1e-5)
+    assert parts.components["iou"].tolist() == pytest.approx([iou, 0.0], rel=1e-5)
+    assert parts.losses["segmentation"].tolist() == pytest.approx([bce + iou, 0.0], rel=1e-5)
+    parts = MultiTaskCriterion(segmentation_loss="dice").compute({"mask": logits}, batch)
+    assert parts.components["bce"].tolist() == pytest.approx([bce, 0.0], rel=1e-5)
+    assert parts.components["dice"].tolist() == pytest.approx([dice, 0.0], rel=1e-5)
+    assert parts.losses["segmentation"].tolist() == pytest.approx([dice, 0.0], rel=1e-5)
+    with pytest.raises(ValueError, match="outputs hold neither 'mask' nor 'heatmap'"):
+        MultiTaskCriterion().compute({"size": torch.zeros(1, 2, 1, 1)}, batch)
+
+
+def one_electrode_batch(size=32):
+    # one real electrode at pixel (9.5, 9.5) = cell (2, 2) at stride 4, one padded row that is not real
+    return {
+        "image": torch.zeros(1, 1, size, size),
+        "electrodes": torch.tensor([[[9.5, 9.5], [21.5, 21.5]]]),
+        "electrode_sizes": torch.full((1, 2, 2), 4.0),
+        "electrode_valid": torch.tensor([[True, False]]),
+        "has_electrodes": torch.tensor([True]),
+    }
+
+
+def test_criterion_targets_skip_padding_rows_and_use_min_sigma():
+    batch = one_electrode_batch()
+    # A 4 x 4 px electrode is about one cell: CenterNet's sigma is below the floor, so sigma = min_sigma.
+    # The cell next to the centre holds exp(-1 / (2 sigma^2)): 0.4111 at 0.75, 0.8007 at 1.5.
+    for min_sigma, neighbour in ((0.75, math.exp(-1 / 1.125)), (1.5, math.exp(-1 / 4.5))):
+        targets = MultiTaskCriterion(min_sigma=min_sigma).targets(batch, (32, 32))
+        assert targets["positive"][0, 0].nonzero().tolist() == [[2, 2]]  # not the padded row's (5, 5)
+        assert targets["heatmap"][0, 0, 2, 3].item() == pytest.approx(neighbour, rel=1e-5)
+        # cell (5, 5), 3 cells from (2, 2) along x and y, only sees the tail exp(-18 / (2 sigma^2));
+        # a peak drawn for the padded row would put 1 there
+        assert targets["heatmap"][0, 0, 5, 5].item() == pytest.approx(math.exp(-18 / (2 * min_sigma**2)), abs=1e-6)
+
+
+def test_criterion_explicit_stride_allows_an_image_not_divisible_by_it():
+    # 30 x 30 px at stride 4 gives ceil(30 / 4) = 8 cells; 30 is not 8 x an integer stride, so only the
+    # given stride can decode it. A perfect heatmap and sizes then cost about 0.
+    batch = one_electrode_batch(size=30)
+    criterion = MultiTaskCriterion(stride=4)
+    targets = criterion.targets(batch, (30, 30))
+    heat_logits = torch.where(targets["positive"], torch.tensor(20.0), torch.tensor(-20.0))
+    parts = criterion.compute({"heatmap": heat_logits, "size": targets["size"]}, batch)
+    assert parts.losses["detection"].item() < 1e-3
+    with pytest.raises(ValueError, match="not an integer stride"):
+        MultiTaskCriterion().compute({"heatmap": heat_logits}, batch)

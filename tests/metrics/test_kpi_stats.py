@@ -152,3 +152,83 @@ def test_sample_kpi_stats_defaults_without_an_image_and_unlabelled_rows():
     assert stats["segmentation"][0].tolist() == [2.0, 3.0] and stats["segmentation"][1].isnan().all()
     assert stats["detection"][0, 1].item() == 1 and stats["detection"][0, 0].item() < 1
     assert stats["detection"][1].isnan().all()
+
+
+def test_kpi_from_stats_ratio_edge_cases_hand_computed():
+    from cathx.metrics.kpi import kpi_from_stats as f
+
+    # den = 0: nothing to measure, r = 0 whatever num says -> MAE KPI 1 (not num / 1e-12)
+    assert f(T([[3.0, 0.0]]), "mae").tolist() == [1.0]
+    # den 0.5 is a real denominator: r = 1 / 0.5 = 2 -> 1 / (1 + 2 / 2) = 0.5
+    assert f(T([[1.0, 0.5]]), "mae").tolist() == pytest.approx([0.5])
+    # a NaN in either column is an unlabelled row
+    assert [math.isnan(v) for v in f(T([[math.nan, 1.0], [1.0, math.nan]]), "mae").tolist()] == [True, True]
+    # RMSE with tau 4: sqrt(36 / 4) = 3 -> 1 / (1 + 3 / 4) = 4/7
+    assert f(T([[36.0, 4.0]]), "rmse", tau=4.0).tolist() == pytest.approx([4 / 7])
+    # loss-based: exp(-0.5) = 0.6065 (a loss below 1 is not raised to 1)
+    assert f(T([[0.5, 1.0]]), "loss").tolist() == pytest.approx([math.exp(-0.5)])
+
+
+def _spiky_heatmap(true_cells, spurious_cells, cells=32):
+    # stride-4 logits: -10 background, 3 at the true electrodes' cells, 2 (p = 0.88) at the spurious ones
+    heatmap = torch.full((1, 1, cells, cells), -10.0)
+    for row, col in true_cells:
+        heatmap[0, 0, row, col] = 3.0
+    for row, col in spurious_cells:
+        heatmap[0, 0, row, col] = 2.0
+    return heatmap
+
+
+def test_detection_kpi_decodes_twice_as_many_peaks_as_electrodes():
+    from cathx.metrics.kpi import detection_kpi
+
+    # 9 electrodes at cell centres (4c + 1.5 px, cells 1, 4, 7 off the border) and 30 isolated
+    # spurious peaks, all scored below the
+    # true ones: k = max(2 * 9, 16) = 18 keeps the 9 true peaks (error 0) and 9 spurious ones at the
+    # cap 10: sum 90 over 18 terms, MAE 5 -> kappa 1 / (1 + 5 / 2) = 2/7. (k = 16 would give 70 / 16,
+    # k = 27 180 / 27, k = 64 all 30: 300 / 39.)
+    true_cells = [(1 + 3 * r, 1 + 3 * c) for r in range(3) for c in range(3)]
+    spurious = [(r, c) for r in range(10, 32, 2) for c in range(1, 32, 4)][:30]
+    heatmap = _spiky_heatmap(true_cells, spurious)
+    points = T([[[4 * c + 1.5, 4 * r + 1.5] for r, c in true_cells]])
+    valid = torch.ones(1, 9, dtype=torch.bool)
+    assert detection_kpi_stats(heatmap, None, points, valid).tolist() == [[90.0, 18.0]]
+    assert detection_kpi(heatmap, None, points, valid).tolist() == pytest.approx([2 / 7])
+    # One electrode: k = 16 (not 17): 1 true + 15 spurious -> 150 / 16
+    one = _spiky_heatmap([(1, 1)], spurious)
+    assert detection_kpi_stats(one, None, T([[[5.5, 5.5]]]), valid[:, :1]).tolist() == [[150.0, 16.0]]
+
+
+def test_detection_kpi_passes_cap_tau_threshold_and_reads_logits():
+    from cathx.metrics.kpi import detection_kpi
+
+    valid = torch.ones(1, 1, dtype=torch.bool)
+    # one spike 3 px right of the electrode (stride 1, found at x = 23): error 3
+    heatmap = _perfect_heatmap(T([[[23.0, 20.0]]]), valid, 48, 1)
+    truth = T([[[20.0, 20.0]]])
+    # tau 3: 1 / (1 + 3 / 3) = 0.5
+    assert detection_kpi(heatmap, None, truth, valid, tau=3.0, stride=1).tolist() == pytest.approx([0.5])
+    # cap 2 < 3 px: a miss and a spurious term, error 2 -> 1 / (1 + 2 / 2) = 0.5
+    assert detection_kpi(heatmap, None, truth, valid, cap=2.0, stride=1).tolist() == pytest.approx([0.5])
+    # the spike's probability is 1 - 1e-6: a threshold above it finds nothing, error = cap 10 -> 1/6
+    assert detection_kpi(heatmap, None, truth, valid, score_threshold=1.0, stride=1).tolist() == pytest.approx([1 / 6])
+    # logits even when every value lies in [0, 1]: a 0.5 logit is p = 0.62 >= 0.6 on a background of
+    # logit 0 (p = 0.5 < 0.6): found exactly at the electrode (read as probabilities nothing passes 0.6)
+    flat = torch.zeros(1, 1, 8, 8)
+    flat[0, 0, 2, 2] = 0.5
+    assert detection_kpi(flat, None, T([[[9.5, 9.5]]]), valid, score_threshold=0.6).tolist() == pytest.approx([1.0])
+    with pytest.raises(ValueError, match="^unknown detection KPI 'ap'; choose from mae, rmse$"):
+        detection_kpi(flat, None, truth, valid, kind="ap")
+
+
+def test_sample_kpis_without_an_image_read_stride_4_and_pass_the_threshold():
+    # heatmap spike at cell (2, 2): stride 4 puts it at (9.5, 9.5), exactly on the electrode (KPI 1);
+    # stride 5 would put it at (12, 12), 3.5 px away.
+    heatmap = torch.full((1, 1, 8, 8), -10.0)
+    heatmap[0, 0, 2, 2] = 1.0  # p = 0.731
+    batch = {"electrodes": T([[[9.5, 9.5]]]), "electrode_valid": T([[True]]), "has_electrodes": T([True])}
+    assert sample_kpis({"heatmap": heatmap}, batch)["detection"].tolist() == pytest.approx([1.0])
+    assert sample_kpi_stats({"heatmap": heatmap}, batch)["detection"].tolist() == [[0.0, 1.0]]
+    # threshold 0.8 > 0.731: nothing found, one miss at the cap 10 -> 1/6 and stats (10, 1)
+    assert sample_kpis({"heatmap": heatmap}, batch, score_threshold=0.8)["detection"].tolist() == pytest.approx([1 / 6])
+    assert sample_kpi_stats({"heatmap": heatmap}, batch, score_threshold=0.8)["detection"].tolist() == [[10.0, 1.0]]
