@@ -226,3 +226,46 @@ def test_decode_keeps_a_score_equal_to_the_threshold_as_float32():
     (found,) = decode_peaks(heat, None, threshold=0.5, logits=False)
     assert found.dtype == np.float32
     assert len(found) == 1 and found[0, :3].tolist() == pytest.approx([9.5, 9.5, 0.5], abs=1e-4)
+
+
+def test_electrode_sigma_from_the_radius_of_a_non_square_box():
+    # 64 x 32 px (w, h) at stride 4 -> 16 x 8 cells. CenterNet's third root (the smallest; the
+    # first two are near h + w): a = 2.8, b = -1.4 * 24 = -33.6, c = -0.3 * 128 = -38.4,
+    # r = (b + sqrt(b^2 - 4ac)) / 2 = (-33.6 + sqrt(1559.04)) / 2 = 2.942 -> sigma (2r + 1) / 6 = 1.147.
+    r = (-33.6 + math.sqrt(33.6**2 + 4 * 2.8 * 38.4)) / 2
+    assert electrode_sigma(torch.tensor([[64.0, 32.0]])).tolist() == pytest.approx([(2 * r + 1) / 6], rel=1e-5)
+    # 4 x 4 px = 1 x 1 cell with no floor: r = (-2.8 + sqrt(2.8^2 + 4 * 2.8 * 0.3)) / 2 = 0.273,
+    # sigma (2r + 1) / 6 = 0.258 (the default floor would make it 0.75)
+    r = (-2.8 + math.sqrt(2.8**2 + 4 * 2.8 * 0.3)) / 2
+    assert electrode_sigma(torch.tensor([[4.0, 4.0]]), min_sigma=0.0).tolist() == pytest.approx([(2 * r + 1) / 6], rel=1e-5)
+
+
+def test_encode_gaussian_values_around_an_off_grid_centre():
+    # Pixel (10.5, 9.5) at stride 4 is cell (x 2.25, y 2.0); a 4 x 4 px electrode has sigma 0.75,
+    # 2 sigma^2 = 1.125. Cell (row 2, col 2): exp(-0.25^2 / 1.125) = 0.9460; (2, 3): exp(-0.75^2 / 1.125)
+    # = 0.6065; (3, 2): exp(-(0.0625 + 1) / 1.125) = 0.3889; (2, 1): exp(-1.25^2 / 1.125) = 0.2494.
+    targets = encode_targets(torch.tensor([[10.5, 9.5]]), torch.tensor([[4.0, 4.0]]), None, (32, 32))
+    heat = targets["heatmap"][0, 0]
+    assert heat[2, 2].item() == pytest.approx(math.exp(-0.0625 / 1.125), rel=1e-5)
+    assert heat[2, 3].item() == pytest.approx(math.exp(-0.5625 / 1.125), rel=1e-5)
+    assert heat[3, 2].item() == pytest.approx(math.exp(-1.0625 / 1.125), rel=1e-5)
+    assert heat[2, 1].item() == pytest.approx(math.exp(-1.5625 / 1.125), rel=1e-5)
+    assert targets["positive"][0, 0].nonzero().tolist() == [[2, 2]]
+
+
+def test_encode_draws_each_gaussian_within_three_sigma_only():
+    # sigma 1.5 cells (min_sigma): drawn within ceil(4.5) = 5 cells of the nearest cell, 0 beyond.
+    # Centre pixel (33.5, 33.5) = cell (8, 8) on a 20 x 20 map: along row 8, column 13 (5 away)
+    # holds exp(-25 / 4.5) = 0.00387, columns 14 and 2 (6 away) hold 0.
+    targets = encode_targets(torch.tensor([[33.5, 33.5]]), torch.tensor([[4.0, 4.0]]), None, (80, 80), min_sigma=1.5)
+    row = targets["heatmap"][0, 0, 8]
+    assert row[13].item() == pytest.approx(math.exp(-25 / 4.5), rel=1e-4)
+    assert row[3].item() == pytest.approx(math.exp(-25 / 4.5), rel=1e-4)
+    assert row[14].item() == 0.0 and row[2].item() == 0.0
+    # floor 0.2 < CenterNet's sigma of a 1 x 1 cell box, 0.258 (see the test above): ceil(3 * 0.258) = 1
+    # cell; 2 cells away stays 0 (exp(-4 / (2 * 0.258^2)) = 8e-14 would still show in float32)
+    sigma = (2 * (-2.8 + math.sqrt(2.8**2 + 4 * 2.8 * 0.3)) / 2 + 1) / 6
+    targets = encode_targets(torch.tensor([[33.5, 33.5]]), torch.tensor([[4.0, 4.0]]), None, (80, 80), min_sigma=0.2)
+    row = targets["heatmap"][0, 0, 8]
+    assert row[9].item() == pytest.approx(math.exp(-1 / (2 * sigma**2)), rel=1e-4)
+    assert row[10].item() == 0.0 and row[6].item() == 0.0

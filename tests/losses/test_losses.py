@@ -258,3 +258,24 @@ def test_criterion_explicit_stride_allows_an_image_not_divisible_by_it():
     assert parts.losses["detection"].item() < 1e-3
     with pytest.raises(ValueError, match="not an integer stride"):
         MultiTaskCriterion().compute({"heatmap": heat_logits}, batch)
+
+
+def test_segmentation_loss_is_bce_plus_soft_iou_hand_computed():
+    from cathx.losses import segmentation_loss
+
+    # p = 0.75, 0.25 for target 1, 0: BCE -ln 0.75 = 0.2877, soft IoU 1 - 1.75 / 2.25 = 0.2222
+    logits = torch.tensor([logit(0.75), logit(0.25)]).reshape(1, 1, 1, 2)
+    target = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    assert segmentation_loss(logits, target).tolist() == pytest.approx([-math.log(0.75) + 1 - 1.75 / 2.25], rel=1e-5)
+
+
+def test_task_availability_reads_each_task_flag_flattened():
+    from cathx.losses import task_availability
+
+    batch = {"has_mask": torch.tensor([[1], [0], [1]]), "has_electrodes": torch.tensor([[0], [1], [1]])}
+    both = task_availability(batch)
+    assert list(both) == ["segmentation", "detection"]
+    assert both["segmentation"].tolist() == [True, False, True]
+    assert both["detection"].tolist() == [False, True, True]
+    only = task_availability(batch, ("detection",))
+    assert list(only) == ["detection"] and only["detection"].dtype == torch.bool
