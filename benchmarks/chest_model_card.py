@@ -1,6 +1,7 @@
 """Package a trained chest classifier as the shipped ``cathx-chest`` and measure its card.
 
-Converts ``--weights`` (``runs/chest/classifier.pt`` from ``cathx cls train``) into
+Converts ``--weights`` (``runs/chest/classifier.safetensors`` from ``cathx cls train``, or the
+``classifier.pt`` it wrote before issue 16) into
 ``src/cathx/weights/cathx-chest.safetensors`` (unless ``--measure-only``), then measures, with the
 *shipped* file, on a fresh synthetic hold-out set written with ``--seed`` (training used seed 0):
 
@@ -17,7 +18,7 @@ Converts ``--weights`` (``runs/chest/classifier.pt`` from ``cathx cls train``) i
 Writes the card ``src/cathx/weights/cathx-chest.json`` and benchmarks/results/cathx-chest.{json,md}.
 
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/chest_model_card.py \\
-        --weights runs/chest/classifier.pt --train-run runs/chest --config configs/chest_demo.yaml
+        --weights runs/chest/classifier.safetensors --train-run runs/chest --config configs/chest_demo.yaml
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def measure(weights: Path, data: Path, out: Path, tolerance: float, repeats: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, required=True, help="classifier.pt from `cathx cls train`")
+    parser.add_argument("--weights", type=Path, required=True,
+                        help="classifier.safetensors (or an older .pt) from `cathx cls train`")
     parser.add_argument("--train-run", type=Path, required=True, help="the training run folder (val/metrics.json)")
     parser.add_argument("--config", type=Path, required=True, help="the training config")
     parser.add_argument("--name", default="cathx-chest")

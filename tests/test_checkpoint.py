@@ -189,12 +189,26 @@ def _tiny_classifier():
     return build_classifier(cfg).eval(), cfg
 
 
+def _old_classifier_pt(path, model, cfg, image_size, extra=None):
+    """A classifier.pt as `cathx cls train` wrote it before issue 16 made .safetensors the one format."""
+    from cathx.checkpoint import CHEST_FORMAT
+    from cathx.config import to_dict
+    from cathx.data.chest.ranzcr import LABELS
+
+    torch.save({"format": CHEST_FORMAT, "version": 1, "model_config": to_dict(cfg), "image_size": image_size,
+                "labels": list(LABELS), "state_dict": model.state_dict(), "extra": extra or {}}, path)
+    return path
+
+
 @pytest.mark.parametrize("name", ["c.pt", "c.safetensors"])
-def test_chest_classifier_round_trip_in_both_containers(tmp_path, name):
+def test_chest_classifier_round_trip_and_an_old_pt(tmp_path, name):
     from cathx.checkpoint import CHEST_FORMAT, load_classifier, read_classifier, save_classifier
 
     model, cfg = _tiny_classifier()
-    path = save_classifier(tmp_path / name, model, cfg, 48, {"fold": 3})
+    if name.endswith(".pt"):
+        path = _old_classifier_pt(tmp_path / name, model, cfg, 48, {"fold": 3})
+    else:
+        path = save_classifier(tmp_path / name, model, cfg, 48, {"fold": 3})
     record = read_classifier(path)
     assert record["format"] == CHEST_FORMAT and record["image_size"] == 48 and record["extra"] == {"fold": 3}
     loaded, loaded_cfg, size = load_classifier(path)
@@ -204,6 +218,35 @@ def test_chest_classifier_round_trip_in_both_containers(tmp_path, name):
     x = torch.rand(1, 1, 48, 48)
     with torch.no_grad():
         assert torch.equal(loaded(x)["logits"], model(x)["logits"])
+
+
+def test_save_classifier_writes_the_shipped_models_record_and_only_safetensors(tmp_path):
+    """One chest format: the header of what save_classifier writes has the shipped cathx-chest's
+    keys, with the record as JSON; a .pt path is a programming error."""
+    import json
+
+    from safetensors import safe_open
+
+    from cathx.checkpoint import classifier_record, resolve_weights, save_classifier
+    from cathx.config import to_dict
+
+    model, cfg = _tiny_classifier()
+    path = save_classifier(tmp_path / "c.safetensors", model, cfg, 48, {"fold": 3})
+    with safe_open(str(path), framework="pt") as handle:
+        header = handle.metadata()
+    with safe_open(str(resolve_weights("cathx-chest")), framework="pt") as handle:
+        shipped = handle.metadata()
+    assert set(header) == set(shipped) == {"format", "version", "model_config", "image_size", "labels",
+                                           "extra"}
+    assert header["format"] == shipped["format"] == "cathx-chest-classifier" and header["version"] == "1"
+    assert header["image_size"] == "48" and json.loads(header["labels"]) == json.loads(shipped["labels"])
+    assert json.loads(header["model_config"]) == json.loads(json.dumps(to_dict(cfg)))
+    assert json.loads(header["extra"]) == {"fold": 3}
+    record = classifier_record(cfg, 48, {"fold": 3})
+    assert {key: v if isinstance(v, str) else json.dumps(v) for key, v in record.items()} == header
+    with pytest.raises(ValueError, match="c.pt: chest classifiers are written as .safetensors only"):
+        save_classifier(tmp_path / "c.pt", model, cfg, 48)
+    assert not (tmp_path / "c.pt").exists()
 
 
 def test_chest_classifier_pt_of_before_the_split_and_a_lightning_ckpt_load(tmp_path):
@@ -228,7 +271,7 @@ def test_chest_classifier_pt_of_before_the_split_and_a_lightning_ckpt_load(tmp_p
 def test_chest_classifier_refuses_pickles_and_foreign_checkpoints(tmp_path, tiny_checkpoint):
     from cathx.checkpoint import load_classifier, save_classifier
     from cathx.config import to_dict
-    from cathx.models.classifier import ClassifierConfig
+    from cathx.models.classifier import ClassifierConfig, build_classifier
 
     _Payload.marker = str(tmp_path / "pwned")
     model, cfg = _tiny_classifier()
@@ -244,9 +287,13 @@ def test_chest_classifier_refuses_pickles_and_foreign_checkpoints(tmp_path, tiny
     fluoro = save_safetensors(tmp_path / "f.safetensors", build_model(TINY), TINY)
     with pytest.raises(CathxError, match="f.safetensors: not a chest classifier checkpoint"):
         load_classifier(fluoro)
-    save_classifier(tmp_path / "w.pt", model, cfg, 32)  # then its config claims another architecture
+    _old_classifier_pt(tmp_path / "w.pt", model, cfg, 32)  # then its config claims another architecture
     state = torch.load(tmp_path / "w.pt", weights_only=True)
     state["model_config"] = to_dict(ClassifierConfig(kind="single", backbone="rexnet_100"))
     torch.save(state, tmp_path / "w.pt")
     with pytest.raises(CathxError, match="w.pt: weights do not match a single rexnet_100 classifier"):
         load_classifier(tmp_path / "w.pt")
+    other = save_classifier(tmp_path / "w.safetensors", build_classifier(
+        ClassifierConfig(kind="single", backbone="rexnet_100", backbone_args={"width_mult": 0.5})), cfg, 32)
+    with pytest.raises(CathxError, match="w.safetensors: weights do not match a seg_aided rexnet_100"):
+        load_classifier(other)

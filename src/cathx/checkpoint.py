@@ -11,10 +11,12 @@ that inference needs. Lightning checkpoints work too when the LightningModule st
 ``checkpoint["model_config"] = to_dict(cfg)`` and keeps the network as ``self.model``
 (state-dict keys prefixed "model." are stripped).
 
-Chest line/tube classifiers (``cathx cls``) keep their own record in the same two containers:
-{"format": "cathx-chest-classifier", "version", "model_config" (a ClassifierConfig), "image_size",
-"labels", "state_dict", "extra"}; ``save_classifier`` / ``load_classifier`` write and read it, and a
-Lightning ``.ckpt`` of ``cathx cls train`` loads through the config in its hyper-parameters.
+Chest line/tube classifiers (``cathx cls``) keep their own record: {"format":
+"cathx-chest-classifier", "version", "model_config" (a ClassifierConfig), "image_size", "labels",
+"state_dict", "extra"}. ``save_classifier`` writes it as ``.safetensors`` only (the shipped
+``cathx-chest`` and ``cathx cls train``'s ``classifier.safetensors``); ``load_classifier`` reads that,
+a torch ``classifier.pt`` of older versions, and a Lightning ``.ckpt`` of ``cathx cls train``
+(through the config in its hyper-parameters).
 
 Shipped models are named (``cathx-fluoro``, ``cathx-chest``); ``resolve_weights`` turns a name into the file
 inside the installed package, so every command and ``cathx.load`` accepts a name or a path.
@@ -120,16 +122,20 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
         raise CathxError(f"{path}: cathx metadata is damaged ({_reason(exc)})") from None
 
 
-def _torch_load(path: Path) -> Any:
+OLD_PICKLE_HINT = ("if you trust its source, convert it once as docs/reliability.md shows "
+                   "('Old pickle checkpoints')")
+
+
+def load_torch_archive(path: Path | str, *, mmap: bool = False, hint: str = OLD_PICKLE_HINT) -> Any:
     """torch's zip checkpoint, tensors and plain containers only (``weights_only=True``): a file
-    holding other pickled objects is refused, never unpickled."""
+    holding other pickled objects is refused with one line naming it (and ``hint``), never
+    unpickled. ``mmap=True`` maps the tensors instead of reading them (a check of a big file)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise CathxError(
             f"{path}: refused, the file holds pickled Python objects besides tensors and cathx never "
-            f"unpickles code from a weights file ({_reason(exc)}); if you trust its source, convert it once "
-            f"as docs/reliability.md shows ('Old pickle checkpoints')"
+            f"unpickles code from a weights file ({_reason(exc)}); {hint}"
         ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ... on a bad file
         raise CathxError(f"{path}: not a readable checkpoint, truncated or corrupt ({_reason(exc)})") from None
@@ -143,7 +149,7 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
         raise CathxError(f"{path}: checkpoint not found")
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
-    checkpoint = _torch_load(path)
+    checkpoint = load_torch_archive(path)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CathxError(f"{path}: not a cathx checkpoint (no state_dict)")
     if "model_config" not in checkpoint:
@@ -196,28 +202,31 @@ CHEST_FORMAT = "cathx-chest-classifier"
 CHEST_VERSION = 1
 
 
-def save_classifier(path: Path | str, model: nn.Module, cfg: ClassifierConfig, image_size: int,
-                    extra: dict[str, Any] | None = None) -> Path:
-    """Write a chest classifier atomically as {format, version, model_config, image_size, labels,
-    state_dict, extra}: safetensors (tensors, the rest as JSON header metadata; the shipped
-    ``cathx-chest``) when ``path`` ends in ``.safetensors``, else torch's zip (``classifier.pt``)."""
+def classifier_record(cfg: ClassifierConfig, image_size: int,
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A chest classifier's record without its tensors: {format, version, model_config,
+    image_size, labels, extra}, JSON-serialisable (``classifier.json`` beside a trained one)."""
     from cathx.data.chest.ranzcr import LABELS
 
-    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    path = Path(path)
-    if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import save
+    return {"format": CHEST_FORMAT, "version": CHEST_VERSION, "model_config": to_dict(cfg),
+            "image_size": int(image_size), "labels": list(LABELS), "extra": extra or {}}
 
-        metadata = {"format": CHEST_FORMAT, "version": str(CHEST_VERSION), "model_config": json.dumps(to_dict(cfg)),
-                    "image_size": str(int(image_size)), "labels": json.dumps(list(LABELS)),
-                    "extra": json.dumps(extra or {})}
-        atomic_write_bytes(path, save(state, metadata=metadata))
-    else:
-        buffer = io.BytesIO()
-        torch.save({"format": CHEST_FORMAT, "version": CHEST_VERSION, "model_config": to_dict(cfg),
-                    "image_size": int(image_size), "labels": list(LABELS), "state_dict": state,
-                    "extra": extra or {}}, buffer)
-        atomic_write_bytes(path, buffer.getvalue())
+
+def save_classifier(path: Path | str, model: nn.Module, cfg: ClassifierConfig, image_size: int,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write a chest classifier atomically as ``.safetensors``: its tensors, and
+    ``classifier_record`` in the header metadata (strings kept, the rest as JSON), as the shipped
+    ``cathx-chest`` and ``cathx cls train`` write it. The one chest format: torch ``.pt`` files of
+    before issue 16 are still read (``read_classifier``), no longer written."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise ValueError(f"{path}: chest classifiers are written as .safetensors only")
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    metadata = {key: value if isinstance(value, str) else json.dumps(value)
+                for key, value in classifier_record(cfg, image_size, extra).items()}
+    atomic_write_bytes(path, save(state, metadata=metadata))
     return path
 
 
@@ -239,7 +248,7 @@ def read_classifier(path: Path | str) -> dict[str, Any]:
                     "extra": json.loads(metadata.get("extra", "{}"))}
         except (KeyError, ValueError) as exc:
             raise DataError(f"{path}: chest classifier metadata is damaged ({_reason(exc)})") from None
-    payload = _torch_load(path)
+    payload = load_torch_archive(path)
     if isinstance(payload, dict) and payload.get("format") == CHEST_FORMAT:
         return payload
     config = payload.get("hyper_parameters", {}).get("config") if isinstance(payload, dict) else None

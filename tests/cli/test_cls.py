@@ -31,7 +31,7 @@ def chest_set(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "classifier.pt"
+    path = tmp_path_factory.mktemp("w") / "classifier.safetensors"
     model = build_classifier(ClassifierConfig(kind="multi", backbone="rexnet_100", backbone_args={"width_mult": 0.5}))
     save_classifier(path, model.eval(), model.config, 32)
     return path
@@ -73,8 +73,30 @@ def test_train_tiny(run_cli, tmp_path):
                       "epochs: 1\nthreads: 1\n")
     result = run_cli("cls", "train", "--config", config, "--out", tmp_path / "run", "--fold", 1)
     assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "run" / "classifier.pt").is_file()
+    weights = tmp_path / "run" / "classifier.safetensors"
+    assert weights.is_file() and (tmp_path / "run" / "classifier.json").is_file()
+    assert not (tmp_path / "run" / "classifier.pt").exists()
     assert "mean (column-wise)" in result.stdout
+    # what cls train wrote is what cls predict and cls val take
+    image = sorted((tmp_path / "run" / "synthetic" / "train").glob("*.jpg"))[0]
+    result = run_cli("cls", "predict", image, "--weights", weights, "--out", tmp_path / "p", "--no-cam")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads((tmp_path / "p" / "predictions.json").read_text())) == 1
+
+
+def test_an_old_classifier_pt_still_validates(run_cli, chest_set, tmp_path):
+    """classifier.pt written by `cls train` before issue 16 (torch zip, read with weights_only=True)."""
+    from cathx.checkpoint import CHEST_FORMAT
+    from cathx.config import to_dict
+
+    cfg = ClassifierConfig(kind="multi", backbone="rexnet_100", backbone_args={"width_mult": 0.5})
+    old = tmp_path / "classifier.pt"
+    torch.save({"format": CHEST_FORMAT, "version": 1, "model_config": to_dict(cfg), "image_size": 32,
+                "labels": list(LABELS), "state_dict": build_classifier(cfg).state_dict(), "extra": {"fold": 0}},
+               old)
+    result = run_cli("cls", "val", "--weights", old, "--data", chest_set, "--out", tmp_path / "v")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "v" / "metrics.json").read_text())["studies"] == 8
 
 
 def _edit_csv(path, edit):
@@ -118,7 +140,7 @@ def test_bad_inputs_exit_2_with_one_line(run_cli, chest_set, weights, tmp_path):
 
 @pytest.fixture(scope="module")
 def seg_weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("seg") / "classifier.pt"
+    path = tmp_path_factory.mktemp("seg") / "classifier.safetensors"
     cfg = ClassifierConfig(kind="seg_aided", backbone="rexnet_100", decoder_width=8,
                            backbone_args={"width_mult": 0.5})
     model = build_classifier(cfg)

@@ -32,18 +32,26 @@ def test_tiny_training_run_writes_weights_and_report(tmp_path):
         "data": {"synth_n": 16, "synth_size": 64, "image_size": 32, "batch_size": 8, "folds": 2},
         "epochs": 1, "threads": 1})
     summary = train_classifier(cfg, tmp_path)
-    assert (tmp_path / "classifier.pt").is_file() and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    weights = tmp_path / "classifier.safetensors"
+    assert weights.is_file() and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "classifier.pt").exists() and summary["weights"] == str(weights)
     report = json.loads((tmp_path / "val" / "metrics.json").read_text())
     assert report["studies"] == summary["studies"] > 0
     assert set(report["per_label_auc"]) == set(LABELS)
     assert "| **mean (column-wise)** |" in (tmp_path / "val" / "metrics.md").read_text()
     assert list((tmp_path / "logs").rglob("metrics.csv"))
-    assert read_classifier(tmp_path / "classifier.pt")["extra"]["fold"] == 0
-    model, model_cfg, size = load_classifier(tmp_path / "classifier.pt")
+    record = read_classifier(weights)
+    assert record["format"] == "cathx-chest-classifier" and record["image_size"] == 32
+    assert record["extra"]["fold"] == 0 and record["extra"]["train_config"]["epochs"] == 1
+    # classifier.json: the same record as the header, without the tensors
+    card = json.loads((tmp_path / "classifier.json").read_text())
+    assert card["model_config"] == record["model_config"] and card["extra"] == record["extra"]
+    assert card["image_size"] == 32 and card["labels"] == list(LABELS) and card["version"] == 1
+    model, model_cfg, size = load_classifier(weights)
     assert size == 32 and model_cfg.kind == "seg_aided"
     cam = grad_cam(model, torch.rand(1, 1, 32, 32), 2)
     assert cam.shape == (32, 32) and 0.0 <= cam.min() and cam.max() <= 1.0
-    # classifier.pt holds the best checkpoint's weights
+    # classifier.safetensors holds the best checkpoint's weights
     best, _, _ = load_classifier(tmp_path / "checkpoints" / "best.ckpt")
     assert all(torch.equal(best.state_dict()[k], v) for k, v in model.state_dict().items())
 

@@ -59,7 +59,8 @@ def synth(
 def train(
     config: Path | None = typer.Option(None, "--config", "-c", help="Experiment YAML or shipped config name (chest_demo)."),
     data: Path | None = typer.Option(None, "--data", "-d", help="RANZCR CLiP folder; omitted: the config's synthetic set."),
-    out: Path = typer.Option(Path("runs/chest"), "--out", "-o", help="Run folder (classifier.pt, checkpoints, logs, val/)."),
+    out: Path = typer.Option(Path("runs/chest"), "--out", "-o",
+                             help="Run folder (classifier.safetensors + .json, checkpoints, logs, val/)."),
     fold: int | None = typer.Option(None, "--fold", help="Validation fold (grouped by PatientID)."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop fitting after M minutes."),
 ) -> None:
@@ -91,7 +92,9 @@ def train(
 
 @cls_app.command()
 def val(
-    weights: Path = typer.Option(..., "--weights", "-w", help="classifier.pt (or a Lightning .ckpt) from `cathx cls train`."),
+    weights: Path = typer.Option(..., "--weights", "-w",
+                                 help="Shipped model name (cathx-chest), classifier.safetensors from "
+                                      "`cathx cls train`, or an older classifier.pt / a Lightning .ckpt."),
     data: Path = typer.Option(..., "--data", "-d", help="RANZCR CLiP folder to evaluate (every study in train.csv)."),
     out: Path = typer.Option(Path("runs/chest-val"), "--out", "-o", help="Report folder: metrics.json, .csv, .md."),
 ) -> None:
@@ -110,7 +113,8 @@ def val(
 def predict(
     source: Path = typer.Argument(..., help="An image file or a folder of .jpg/.png radiographs."),
     weights: str = typer.Option("cathx-chest", "--weights", "-w",
-                                help="Shipped model name (cathx-chest) or classifier.pt / .safetensors."),
+                                help="Shipped model name (cathx-chest), classifier.safetensors from "
+                                     "`cathx cls train`, or an older classifier.pt / a Lightning .ckpt."),
     out: Path = typer.Option(Path("runs/chest-predict"), "--out", "-o", help="Output folder."),
     cam: bool = typer.Option(True, "--cam/--no-cam", help="Write Grad-CAM overlays of the top label."),
     masks: bool = typer.Option(True, "--masks/--no-masks",

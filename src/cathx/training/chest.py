@@ -3,8 +3,9 @@
 ``train_classifier(cfg, out)`` prepares the data (a RANZCR folder, or a synthetic set it writes
 first), caches it as memory-mapped arrays, splits folds grouped by PatientID, fits a
 ``ChestClassifierModule`` with Lightning (checkpoints on the best validation mean AUC, CSV logs)
-and writes ``classifier.pt`` plus the validation AUC report. The metric is the competition's:
-mean column-wise ROC AUC over the 11 labels (``cathx.metrics.classification``).
+and writes ``classifier.safetensors`` (+ ``classifier.json``) plus the validation AUC report. The
+metric is the competition's: mean column-wise ROC AUC over the 11 labels
+(``cathx.metrics.classification``).
 
 The pieces live in their layers: config ``cathx.training.chest_config``, data
 ``cathx.data.chest``, losses ``cathx.losses.classification``, models ``cathx.models.classifier``,
@@ -26,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from cathx.checkpoint import load_classifier, save_classifier
+from cathx.checkpoint import classifier_record, load_classifier, save_classifier
 from cathx.config import from_dict, to_dict
 from cathx.data.chest.cache import ChestCache, cached_dataset
 from cathx.data.chest.dataset import ChestArrayDataset
@@ -42,6 +43,8 @@ from cathx.models.classifier import build_classifier
 from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
 
 log = logging.getLogger(__name__)
+
+CLASSIFIER_WEIGHTS = "classifier.safetensors"  # in the run folder, with classifier.json beside it
 
 
 def prepare_data(cfg: ClsDataConfig, out: Path | str) -> tuple[Path, ChestCache]:
@@ -124,8 +127,9 @@ def predict_arrays(model: nn.Module, images: np.ndarray, batch_size: int = 32) -
 def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     """Fit on all folds but ``cfg.data.fold``, validate on it; returns the summary written to OUT.
 
-    Writes OUT/classifier.pt (best validation AUC), OUT/checkpoints/*.ckpt, OUT/logs (CSV) and the
-    validation report OUT/val/metrics.{json,csv,md}.
+    Writes OUT/classifier.safetensors (best validation AUC; the record of ``save_classifier``, the
+    shipped ``cathx-chest``'s format), OUT/classifier.json (that record without the tensors, to read),
+    OUT/checkpoints/*.ckpt, OUT/logs (CSV) and the validation report OUT/val/metrics.{json,csv,md}.
     """
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -157,8 +161,10 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     best = checkpoint.best_model_path or checkpoint.last_model_path
     model = load_classifier(best)[0] if best else module.model.cpu().eval()
-    save_classifier(out / "classifier.pt", model, cfg.model, cfg.data.image_size,
-                    {"train_config": to_dict(cfg), "fold": cfg.data.fold})
+    weights = out / CLASSIFIER_WEIGHTS
+    extra = {"train_config": to_dict(cfg), "fold": cfg.data.fold}
+    save_classifier(weights, model, cfg.model, cfg.data.image_size, extra)
+    atomic_write_json(weights.with_suffix(".json"), classifier_record(cfg.model, cfg.data.image_size, extra))
     val_rows = np.sort(val_idx)
     probs = predict_arrays(model, cache.images[val_rows] if len(val_idx) else cache.images[:0])
     labels = np.asarray(cache.labels)[val_rows]
@@ -167,7 +173,7 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
         "train_patients": len({cache.patient_ids[i] for i in train_idx}),
         "val_patients": len({cache.patient_ids[i] for i in val_idx}),
         "epochs_run": int(trainer.current_epoch), "fit_seconds": round(fit_seconds, 1),
-        "model": to_dict(cfg.model), "image_size": cfg.data.image_size, "weights": str(out / "classifier.pt")})
+        "model": to_dict(cfg.model), "image_size": cfg.data.image_size, "weights": str(weights)})
 
 
 def validate_folder(weights: Path | str, data: Path | str, out: Path | str, cache_dir: str | None = None

@@ -98,20 +98,44 @@ def _load_weights(module, path: Path | str) -> None:
     module.model.load_state_dict(state)
 
 
-def check_complete_checkpoint(path: Path) -> None:
-    """CathxError (one line) when a checkpoint to resume from is cut short or not a torch archive.
+RESUME_HINT = "delete it to restart this stage, or drop --resume"
 
-    Checks only the zip container torch.save writes (its central directory sits at the end, so a
-    truncated file fails here); loading itself is left to Lightning.
+
+def check_resume_checkpoint(path: Path) -> None:
+    """CathxError (one line naming ``path``) unless the checkpoint to resume from is a whole torch
+    archive of tensors and plain containers only.
+
+    A run folder may come from another machine (docs/training.md), so its last.ckpt is untrusted:
+    it is opened with ``torch.load(weights_only=True)`` (tensors memory-mapped, not read) and a file
+    holding any other pickled object is refused, never unpickled. A truncated file fails the zip
+    check first (torch.save's central directory sits at the end). Lightning then loads it with
+    ``weights_only=True`` too (``train``).
     """
     import zipfile
+
+    from cathx.checkpoint import load_torch_archive
 
     try:
         with zipfile.ZipFile(path) as archive:
             archive.infolist()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise CathxError(f"{path}: checkpoint is truncated or corrupt ({exc}); delete it to restart this "
-                         "stage, or drop --resume") from None
+        raise CathxError(f"{path}: checkpoint is truncated or corrupt ({exc}); {RESUME_HINT}") from None
+    checkpoint = load_torch_archive(path, mmap=True, hint=RESUME_HINT)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "loops" not in checkpoint:
+        raise CathxError(f"{path}: not a Lightning checkpoint of a cathx training run; {RESUME_HINT}")
+
+
+def resume_checkpoints(cfg: TrainConfig, out: Path) -> list[Path]:
+    """The last.ckpt of every stage of ``cfg`` that ``--resume`` would continue (not yet done)."""
+    from cathx.training.trainer import LAST
+
+    found = []
+    for stage in cfg.stages:
+        stage_dir = out / "stages" / stage.name
+        last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
+        if not (stage_dir / "done.json").is_file() and last.is_file():
+            found.append(last)
+    return found
 
 
 def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
@@ -171,6 +195,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         raise CathxError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
     if resume:
         check_same_experiment(cfg, out / "config.yaml")
+        for checkpoint in resume_checkpoints(cfg, out):  # refused before any data is generated
+            check_resume_checkpoint(checkpoint)
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,7 +248,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
         resume_from = last if resume and last.is_file() else None
         if resume_from is not None:
-            check_complete_checkpoint(resume_from)
+            check_resume_checkpoint(resume_from)
         remaining = None
         if max_minutes is not None:
             remaining = max_minutes - (time.monotonic() - started) / 60.0
@@ -236,10 +262,13 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
                                 extra_callbacks=list(callbacks or []))
         log.info("stage %s: tasks %s, %d samples, %d steps%s", stage.name, tasks, num_samples, steps,
                  f", resuming from {resume_from}" if resume_from else "")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        # weights_only=True: never unpickle the run folder's file (check_resume_checkpoint)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         finished = trainer.global_step >= steps
         if not finished:
-            trainer.save_checkpoint(last, weights_only=False)  # save the full state to resume from
+            # weights_only=False here means the full state (optimizer, loops, callbacks), not
+            # pickled objects: on_save_checkpoint keeps it to tensors and plain containers
+            trainer.save_checkpoint(last, weights_only=False)
             log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
                         stage.name, trainer.global_step, steps)
         if trainer.is_global_zero:
