@@ -53,3 +53,10 @@ def test_classifier_losses_adds_the_mask_term_only_for_a_mask_head():
     assert losses["cls"].item() == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2, rel=1e-6)
     # one pixel, p = 1/2, target 0: BCE ln 2, Dice 1 - 1 / (0.5 + 0 + 1) = 1/3
     assert losses["segmentation"].item() == pytest.approx(math.log(2) + 1 / 3, rel=1e-5)
+
+
+def test_line_mask_loss_is_zero_without_annotation_whatever_the_logits():
+    # no study annotated: 0 (kept on the graph), not the sum of the logits (here 3 + 5 = 8)
+    logits = torch.tensor([[[[3.0]]], [[[5.0]]]], requires_grad=True)
+    loss = line_mask_loss(logits, torch.ones(2, 1, 2, 2), torch.tensor([False, False]))
+    assert loss.item() == 0.0 and loss.requires_grad
