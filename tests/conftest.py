@@ -56,9 +56,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 RAY_CHILD = "CATHX_RAY_CHILD"
+RAY_REPORTS = "CATHX_RAY_REPORTS"  # the child pytest appends each test phase's outcome here (JSON lines)
 
 
-@pytest.fixture(scope="module")
+def pytest_runtest_logreport(report):
+    """In the Ray child pytest only: record each phase's outcome for the parent's local_ray fixture."""
+    path = os.environ.get(RAY_REPORTS)
+    if path and os.environ.get(RAY_CHILD):
+        import json
+
+        record = {"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
+                  "text": report.longreprtext[-4000:]}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+@pytest.fixture(scope="session")
 def _ray_session():
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -66,21 +79,68 @@ def _ray_session():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def _ray_child(request, tmp_path_factory):
+    """Run every selected test that uses local_ray in ONE child pytest (one interpreter, one Ray
+    instance) and return ({nodeid: {phase: (outcome, text)}}, the last child's output). Should a crash
+    end the child, the tests it had not reached run again in a new child, so the crash fails one test."""
+    import json
+    import subprocess
+    import sys
+
+    remaining = [item.nodeid for item in request.session.items
+                 if "local_ray" in getattr(item, "fixturenames", ())]
+    reports = tmp_path_factory.mktemp("ray_child") / "reports.jsonl"
+    phases: dict[str, dict[str, tuple[str, str]]] = {}
+    output = ""
+    env = {**os.environ, RAY_CHILD: "1", RAY_REPORTS: str(reports)}
+    while remaining:
+        command = [sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:randomly", *remaining]
+        try:
+            result = subprocess.run(command, cwd=request.config.rootpath, env=env, capture_output=True,
+                                    text=True, timeout=900)
+            output = f"child pytest exit code {result.returncode}\n" + result.stdout + result.stderr
+            timed_out = False
+        except subprocess.TimeoutExpired as exc:
+            parts = (exc.stdout, exc.stderr)
+            output = "child pytest timed out after 900 s\n" + "".join(
+                part.decode(errors="replace") if isinstance(part, bytes) else (part or "") for part in parts)
+            timed_out = True
+        if reports.exists():
+            for line in reports.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                phases.setdefault(record["nodeid"], {})[record["when"]] = (record["outcome"], record["text"])
+        for nodeid in remaining:  # started but never torn down: the child ended inside this test
+            if nodeid in phases and "teardown" not in phases[nodeid]:
+                phases[nodeid]["ended"] = ("failed", "the child ended in this test:\n" + output[-4000:])
+        if timed_out or not any(nodeid in phases for nodeid in remaining):
+            break  # a retry would time out again, or die again before its first test
+        remaining = [nodeid for nodeid in remaining if nodeid not in phases]
+    return phases, output
+
+
 @pytest.fixture
 def local_ray(request):
     """True where the test should run its Ray code: only inside a child pytest process, because a
     Ray internal failure aborts its driver process (seen once here: a C++ "Check failed" in Ray's
-    task manager ended the whole suite with no summary). In the main run the same test is run in a
-    child pytest, asserted to pass, and this is False (the test returns at once)."""
-    import subprocess
-    import sys
-
+    task manager ended the whole suite with no summary). In the main run the first such test runs all
+    of them in one child pytest (_ray_child: one interpreter and one Ray start instead of one per
+    test); each test then fails with its own failure in the child, or with the child's output if the
+    child ended in it, and this is False (the test returns at once)."""
     pytest.importorskip("ray")
     if os.environ.get(RAY_CHILD):
         request.getfixturevalue("_ray_session")
         return True
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:randomly", request.node.nodeid],
-                            cwd=request.config.rootpath, env={**os.environ, RAY_CHILD: "1"},
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{request.node.nodeid} in a child pytest:\n" + (result.stdout + result.stderr)[-4000:]
+    phases, output = request.getfixturevalue("_ray_child")
+    mine = phases.get(request.node.nodeid, {})
+    failed = [f"{when}: {text}" for when, (outcome, text) in mine.items() if outcome == "failed"]
+    if failed:
+        pytest.fail(f"{request.node.nodeid} failed in the Ray child pytest:\n" + "\n".join(failed),
+                    pytrace=False)
+    skipped = [text for outcome, text in mine.values() if outcome == "skipped"]
+    if skipped:
+        pytest.skip(f"skipped in the Ray child pytest: {skipped[0][-500:]}")
+    if "call" not in mine or "teardown" not in mine:
+        pytest.fail(f"{request.node.nodeid} did not finish in the Ray child pytest (a crash ends the "
+                    "child):\n" + output[-4000:], pytrace=False)
     return False
