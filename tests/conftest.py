@@ -33,6 +33,17 @@ def run_cli(capsys):
     return _run
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: on a shared 2-core machine more threads only contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny random-weight CathMTL checkpoint (64 px) for the inference, export and CLI tests."""

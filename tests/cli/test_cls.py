@@ -12,14 +12,7 @@ from cathx.checkpoint import save_classifier
 from cathx.data.chest.ranzcr import LABELS
 from cathx.models.classifier import ClassifierConfig, build_classifier
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

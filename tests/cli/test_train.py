@@ -6,17 +6,10 @@ import json
 
 import pytest
 import yaml
-
-TINY = {
-    "seed": 0,
-    "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
-    "data": {"size": 64, "batch_size": 2},
-    "stages": [{"name": "multitask", "epochs": 1, "max_steps": 2}],
-    "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1},
-}
+from tiny_configs import TINY_TRAIN
 
 
-def _config(tmp_path, data=TINY, name="tiny.yaml"):
+def _config(tmp_path, data=TINY_TRAIN, name="tiny.yaml"):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path
@@ -58,7 +51,7 @@ def test_train_then_val(run_cli, tmp_path, dataset):
     ],
 )
 def test_bad_config_is_one_line_naming_the_problem(run_cli, tmp_path, change, message):
-    path = _config(tmp_path, {**TINY, **change}, "bad.yaml")
+    path = _config(tmp_path, {**TINY_TRAIN, **change}, "bad.yaml")
     result = run_cli("train", "--config", path, "--out", tmp_path / "run")
     assert result.exit_code == 2
     assert message in result.stderr.replace("\n", "") and "bad.yaml" in result.stderr

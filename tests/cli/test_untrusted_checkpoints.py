@@ -17,14 +17,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
-TINY = {
-    "seed": 0,
-    "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
-    "data": {"size": 64, "batch_size": 2},
-    "stages": [{"name": "multitask", "epochs": 1, "max_steps": 2}],
-    "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1},
-}
+from tiny_configs import TINY_TRAIN
 
 
 class _Payload:
@@ -68,7 +61,7 @@ def _refused(result, path: pathlib.Path, marker: pathlib.Path, container: str) -
 def _untrusted_checkpoint_is_refused_by(run_cli, tmp_path, container, command):
     marker = tmp_path / "pwned"
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config.write_text(yaml.safe_dump(TINY_TRAIN))
     out = tmp_path / "run"
     if command == "train --resume":
         path = _plant(out / "stages" / "multitask" / "checkpoints" / "last.ckpt", container, marker)
@@ -108,7 +101,7 @@ def test_resume_names_the_way_out(run_cli, tmp_path):
 
 def test_resume_refuses_a_torch_file_that_is_no_lightning_checkpoint(run_cli, tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config.write_text(yaml.safe_dump(TINY_TRAIN))
     last = tmp_path / "run" / "stages" / "multitask" / "checkpoints" / "last.ckpt"
     last.parent.mkdir(parents=True)
     torch.save({"state_dict": {"w": torch.zeros(1)}}, last)

@@ -7,14 +7,7 @@ import torch
 
 from cathx.models.classifier import CLASSIFIERS, ClassifierConfig, build_classifier, check_backbone
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("kind", sorted(CLASSIFIERS))

@@ -16,14 +16,9 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from tiny_configs import TINY_TRAIN
 
-TINY_TRAIN = {
-    "seed": 0,
-    "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
-    "data": {"size": 64, "batch_size": 2},
-    "stages": [{"name": "multitask", "epochs": 1, "max_steps": 2}],
-    "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1},
-}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _train_config(**changes) -> dict:
@@ -462,16 +457,6 @@ def _argv(line: str, ws: dict, case: str) -> list[str]:
     values["out"] = str(ws["fresh"] / case)
     values["out_onnx"] = str(ws["fresh"] / case / "model.onnx")
     return [part.format(**values) for part in line.split()]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(("line", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -16,14 +16,7 @@ from cathx.models.classifier import ClassifierConfig, build_classifier
 from cathx.training.chest import predict_arrays, train_classifier
 from cathx.training.chest_config import ClsTrainConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_tiny_training_run_writes_weights_and_report(tmp_path):
