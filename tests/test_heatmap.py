@@ -123,6 +123,15 @@ def test_refine_on_a_three_cell_axis_and_the_half_cell_clamp():
     assert second[0, :3].tolist() == pytest.approx([-0.5, 1.5, 1.0], abs=1e-4)
 
 
+def test_refine_leaves_a_sharp_border_peak_on_its_cell():
+    # 1 x 3 map, log p = 0, -1, -1.5: the peak is column 0 (the border), so the fit uses columns 0-2;
+    # their curvature 0 + 2 - 1.5 = +0.5 is convex (a one-cell spike), so no vertex: the peak stays
+    # on its cell, x = 0 * 4 + 1.5 = 1.5 (not moved half a cell inward to the window's middle, 3.5).
+    heat = torch.exp(torch.tensor([0.0, -1.0, -1.5])).reshape(1, 1, 1, 3)
+    (found,) = decode_peaks(heat, None, threshold=0.5, logits=False)
+    assert len(found) == 1 and found[0, :2].tolist() == pytest.approx([1.5, 1.5], abs=1e-4)
+
+
 def test_refine_uses_the_peak_and_its_own_neighbours():
     # 1 x 5 map, log p = -1, 0, -1, -5, -9: one peak at column 1. Its neighbours (columns 0 and 2)
     # are symmetric: curvature -2, vertex 0, x = 1 * 4 + 1.5 = 5.5. A fit through columns 1-3

@@ -167,7 +167,9 @@ def _refine_axis(log_probs: Tensor, b_idx: Tensor, rows: Tensor, cols: Tensor, a
     curvature = before - 2 * centre + after
     concave = curvature < -1e-6
     vertex = 0.5 * (before - after) / torch.where(concave, curvature, -torch.ones_like(curvature))
-    offset = (middle - position).float() + torch.where(concave, vertex, torch.zeros_like(vertex))
+    # no concave fit (a one-cell spike, e.g. at the border): the peak cell itself is the best guess;
+    # shifting toward the fitted window's middle would move a border peak half a cell inward
+    offset = torch.where(concave, (middle - position).float() + vertex, torch.zeros_like(vertex))
     return offset.clamp(-0.5, 0.5)
 
 
