@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch and ORT intra-op threads")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    from cathx.inference.bench import run_bench
+    from cathx.benchmarking.latency import run_bench
 
     models = args.model if args.model is not None else ([] if args.weights else ["paper", "realtime"])
     report = run_bench(weights=args.weights, models=models, backends=args.backend or ["torch", "onnx"],

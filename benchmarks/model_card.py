@@ -6,7 +6,7 @@ Converts ``--weights`` (a training ``best.pt``) into ``src/cathx/weights/NAME.sa
 - segmentation and electrode metrics on a fresh synthetic test set (``--frames`` frames whose
   seeds no training run uses), via ``cathx.training.evaluate``;
 - catheter type accuracy from the model's own predictions (benchmarks/catheter_type.py);
-- end-to-end latency at batch 1 (cathx.inference.bench: PyTorch eager and ONNX Runtime int8);
+- end-to-end latency at batch 1 (cathx.benchmarking.latency: PyTorch eager and ONNX Runtime int8);
 
 and writes the card ``src/cathx/weights/NAME.json`` plus benchmarks/results/NAME.{json,md}.
 
@@ -60,7 +60,7 @@ def main() -> int:
     from cathx.checkpoint import WEIGHTS_DIR, read_checkpoint, save_safetensors
     from cathx.data.synthetic import SyntheticReader
     from cathx.fileio import atomic_write_json, atomic_write_text
-    from cathx.inference.bench import run_bench
+    from cathx.benchmarking.latency import run_bench
     from cathx.models import ModelConfig
     from cathx.config import from_dict
     from cathx.system import cpu_description

@@ -50,7 +50,7 @@ def test_predict_records_the_device(run_cli, tiny_checkpoint, tmp_path):
 
 
 def test_bench_writes_a_new_folder_under_runs_by_default(run_cli, tmp_path, monkeypatch):
-    import cathx.inference.bench as bench
+    import cathx.benchmarking.latency as bench
 
     seen = []
     monkeypatch.setattr(bench, "run_bench", lambda **kwargs: seen.append(kwargs) or {"markdown": "timed"})

@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         threads: Annotated[int | None, typer.Option(help="torch and ORT intra-op threads")] = None,
     ) -> None:
         """Per-frame latency (read, preprocess, network, postprocess, total), FPS, memory, FLOP floor."""
-        from cathx.inference.bench import run_bench
+        from cathx.benchmarking.latency import run_bench
 
         if weights is None and not model:
             weights = DEFAULT_WEIGHTS

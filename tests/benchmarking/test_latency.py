@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from cathx.inference.bench import STAGES, matmul_gflops, run_bench, time_postprocess
+from cathx.benchmarking.latency import STAGES, matmul_gflops, run_bench, time_postprocess
 
 
 def test_matmul_probe_is_positive():
