@@ -236,3 +236,16 @@ def test_synth_reads_engine_factors_from_a_config(run_cli, tmp_path):
     result = run_cli("cls", "synth", tmp_path / "t", "--n", 3, "--config", config)
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"{config}: data.synth.core_depth: must be (min, max) with 0 <= min <= max <= 1, got [0.5, 1.5]" in result.stderr
+
+
+def test_chest_synth_and_predict_report_progress_per_study(tmp_path, chest_set, weights):
+    from cathx.data.chest.synthetic import write_chest_dataset
+    from cathx.inference.chest import predict_files
+
+    calls = []
+    write_chest_dataset(tmp_path / "s", 3, size=48, seed=2, workers=1, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    calls.clear()
+    records = predict_files(weights, chest_set / "train", tmp_path / "p", cam=False, masks=False,
+                            progress=lambda *a: calls.append(a))
+    assert len(records) == 8 and calls == [(i, 8) for i in range(1, 9)]

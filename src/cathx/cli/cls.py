@@ -50,8 +50,12 @@ def synth(
         from cathx.training.chest_config import load_cls_config
 
         engine = load_cls_config(resolve_config(config)).data.synth
+    from cathx.cli.progress import progress_bar
+
     start = time.perf_counter()
-    write_chest_dataset(out, n, size=size, seed=seed, config=engine, overwrite=overwrite, workers=workers)
+    with progress_bar(f"generating {size}x{size} px studies") as progress:
+        write_chest_dataset(out, n, size=size, seed=seed, config=engine, overwrite=overwrite, workers=workers,
+                            progress=progress)
     _say(f"wrote {n} studies of {size}x{size} px to {out} in {time.perf_counter() - start:.1f} s")
 
 
@@ -122,6 +126,7 @@ def predict(
 ) -> None:
     """Per-image label probabilities (CSV, JSON), Grad-CAM overlays, line masks and line tips."""
     from cathx.checkpoint import load_classifier
+    from cathx.cli.progress import progress_bar
     from cathx.inference.chest import predict_files
 
     if not source.exists():
@@ -129,7 +134,8 @@ def predict(
 
     claim_output_folder(out, create=False)
     _model, model_cfg, _size = load_classifier(weights)
-    records = predict_files(weights, source, out, cam=cam, masks=masks)
+    with progress_bar("classifying radiographs") as progress:
+        records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress)
     mark_output_folder(out)
     parts = [f"probabilities in {out / 'predictions.csv'}"]
     if cam:

@@ -1,4 +1,4 @@
-"""Progress bars for the long commands (synth, val, data check, data convert).
+"""Progress bars for the long commands (synth, val, data check, data convert, cls synth, cls predict).
 
 The library reports progress through a plain callback ``progress(done, total)`` and prints nothing;
 this module turns that callback into a rich bar. The bar is drawn on stderr, and only while stdout

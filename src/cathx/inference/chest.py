@@ -7,6 +7,7 @@ through ``cathx.checkpoint.load_classifier`` (a shipped name, safetensors, .pt o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def _write_png(path: Path, image: np.ndarray) -> bool:
 
 
 def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True,
-                  masks: bool = True) -> list[dict[str, Any]]:
+                  masks: bool = True, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Probabilities of every image in ``source``; writes predictions.csv/.json and Grad-CAM overlays.
 
     The overlay shows the label with the highest probability (what the model is most sure of). A
@@ -109,6 +110,7 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     (``masks/<stem>.png``, 0/255 at the image's own size, the union of the device groups) and one
     tip per connected line in ``tips.csv`` (see ``cathx.postprocess.line_tips``). Images of any
     size are downscaled for the network; only uint8 maps are made at full size.
+    progress: called as ``progress(images_done, images)`` after each image.
     """
     import cv2
 
@@ -116,7 +118,8 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     out = Path(out)
     records = []
     tip_rows: list[list[str]] = []
-    for path in list_images(source):
+    paths = list_images(source)
+    for path in paths:
         image = read_grey(path)
         x = image_tensor(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))[None]
         with torch.no_grad():
@@ -141,6 +144,8 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
                 record["gradcam"] = str(out / "gradcam" / f"{path.stem}.png")
                 record["gradcam_label"] = LABELS[top]
         records.append(record)
+        if progress is not None:
+            progress(len(records), len(paths))
     if masks and any("mask" in r for r in records):
         atomic_write_text(out / "tips.csv", csv_text(["image", "line", "x", "y", "score"], tip_rows))
     rows = [[record["StudyInstanceUID"], *(f"{record['probabilities'][n]:.5f}" for n in LABELS)] for record in records]

@@ -29,7 +29,7 @@ import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -738,11 +738,12 @@ def iter_jobs(n: int, size: int, seed: int, cfg: ChestSynthConfig, out: Path) ->
 
 def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
                         config: ChestSynthConfig | None = None, overwrite: bool = False,
-                        workers: int | None = None) -> Path:
+                        workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
     """Write ``n`` synthetic studies in the RANZCR CLiP layout under ``out``; returns ``out``.
 
     Images are rendered by ``workers`` processes (default: up to 2) and streamed to disk; the CSV
     files are written last, atomically, so a folder with train.csv is complete.
+    progress: called as ``progress(studies_written, n)`` after each study.
     """
     out = Path(out)
     if n < 1 or size < 32:
@@ -762,11 +763,15 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
             for row, ann in pool.imap(_render_job, jobs, chunksize=8):
                 rows.append(row)
                 annotations.extend(ann)
+                if progress is not None:
+                    progress(len(rows), n)
     else:
         for job in jobs:
             row, ann = _render_job(job)
             rows.append(row)
             annotations.extend(ann)
+            if progress is not None:
+                progress(len(rows), n)
     atomic_write_text(out / CSV_FILE, csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
     atomic_write_text(out / ANNOTATIONS_FILE, csv_text([UID_COLUMN, "label", "data"], annotations))
     log.info("wrote %d synthetic chest studies to %s", n, out)
