@@ -57,7 +57,9 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_torchrun_nodes_train_the_same_weights_and_kpi_bank(tmp_path):
-    """Two torchrun agents of one process each, as two nodes joining by c10d rendezvous on loopback."""
+    """Two torchrun agents of one process each, as two nodes joining by c10d rendezvous on loopback.
+
+    Also the project's only DDP test: a single-node 2-process run checked exactly the same state."""
     port = _free_port()
     agents = []
     for node in (0, 1):
@@ -78,6 +80,7 @@ def test_two_torchrun_nodes_train_the_same_weights_and_kpi_bank(tmp_path):
                      for rank in (0, 1))
     assert first["world_size"] == second["world_size"] == 2 and first["num_nodes"] == 2
     assert first["global_step"] == second["global_step"] == 4  # 8 samples / (2 ranks x batch 2), 2 epochs
+    assert first["prioritizer"]["step"] == second["prioritizer"]["step"] == 4
     for key, value in _parameters(first).items():
         torch.testing.assert_close(_parameters(second)[key], value, rtol=0, atol=0, msg=key)
     for key in ("kappa_bar", "bank", "bank_seen"):
