@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.data.formats.test_dicom import write_dicom  # the DICOM fixture writer of the reader's tests
+from builders import write_dicom  # the DICOM writer of the reader's tests
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

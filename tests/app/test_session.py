@@ -14,7 +14,7 @@ import pytest
 import cathx
 from cathx.app.session import MB, Models, Workspace, check_upload, predict_file, synthetic_example
 from cathx.errors import CathxError
-from tests.data.formats.test_dicom import write_dicom  # the DICOM fixture writer of the reader's tests
+from builders import write_dicom  # the DICOM writer of the reader's tests
 
 
 @pytest.fixture

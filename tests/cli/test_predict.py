@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from builders import write_dicom
 
 from cathx.checkpoint import save_checkpoint
 from cathx.models import build_model, model_profile
@@ -30,26 +31,6 @@ def _images(folder, count=3, size=(70, 60)):
     for i in range(count):
         cv2.imwrite(str(folder / f"f{i}.png"), (rng.random(size) * 255).astype(np.uint8))
     return folder
-
-
-def _dicom(path, frames):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "XA"
-    ds.Rows, ds.Columns = frames.shape[1:]
-    ds.NumberOfFrames = len(frames)
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.FrameTime = 100.0
-    ds.PixelData = frames.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
 
 
 def test_predict_folder_writes_every_output(run_cli, weights, tmp_path):
@@ -88,7 +69,7 @@ def test_predict_video_and_dicom_sequences(run_cli, weights, tmp_path):
     assert (tmp_path / "v" / "motion.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((tmp_path / "v" / "masks").glob("clip_*.png"))) == 4
 
-    _dicom(tmp_path / "run.dcm", np.random.default_rng(0).integers(0, 4096, (3, 48, 48)))
+    write_dicom(tmp_path / "run.dcm", np.random.default_rng(0).integers(0, 4096, (3, 48, 48)), FrameTime=100.0)
     result = run_cli("predict", tmp_path / "run.dcm", "--weights", weights, "--out", tmp_path / "d")
     assert result.exit_code == 0, result.stderr
     assert sorted(p.stem for p in (tmp_path / "d" / "masks").glob("*.png")) == [f"run_{i:05d}" for i in range(3)]

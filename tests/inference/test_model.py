@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from builders import write_dicom
 from PIL import Image
 
 import cathx
@@ -28,27 +29,6 @@ def _png(path, size=(70, 60), value=None):
     rng = np.random.default_rng(0)
     image = (rng.random(size) * 255).astype(np.uint8) if value is None else np.full(size, value, np.uint8)
     cv2.imwrite(str(path), image)
-    return path
-
-
-def _dicom(path, frames):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "XA"
-    ds.Rows, ds.Columns = frames.shape[1:]
-    ds.NumberOfFrames = len(frames)
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.FrameTime = 100.0
-    ds.PixelData = frames.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
     return path
 
 
@@ -102,7 +82,8 @@ def test_dicom_sequence_is_tracked(model, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tracking, "Tracker", Recorder)
     frames = np.random.default_rng(1).integers(0, 4096, (4, 64, 64))
-    stream = model.predict(_dicom(tmp_path / "run.dcm", frames))
+    write_dicom(tmp_path / "run.dcm", frames, FrameTime=100.0)
+    stream = model.predict(tmp_path / "run.dcm")
     results = list(stream)
     assert [r.meta["frame"] for r in results] == [0, 1, 2, 3] and updated == [0, 1, 2, 3]
     assert results[0].image.dtype == np.float32 and results[0].plot().shape == (64, 64, 3)

@@ -23,35 +23,9 @@ from pydicom.uid import (
 from cathx.data.formats import detect_format, open_dataset
 from cathx.data.formats.dicom import frame_rate
 from cathx.errors import DataError
+from builders import write_dicom
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
-
-
-def write_dicom(path, frames, bits=12, photometric="MONOCHROME2", **elements):
-    """(F, H, W) unsigned frames -> an XA DICOM at ``path`` (explicit VR little endian)."""
-    frames = np.asarray(frames)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"  # XA image storage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "XA"
-    ds.Rows, ds.Columns = frames.shape[1:]
-    if len(frames) > 1:
-        ds.NumberOfFrames = len(frames)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated = 8 if bits <= 8 else 16
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 0
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    ds.PixelData = frames.astype(np.uint8 if bits <= 8 else np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return ds
 
 
 def _ramp(frames=3, size=32, high=4095):

@@ -1,0 +1,34 @@
+"""Test inputs built in code, shared by tests in several folders (pyproject puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+
+def write_dicom(path, frames, bits=12, photometric="MONOCHROME2", **elements):
+    """(F, H, W) unsigned frames -> an XA DICOM at ``path`` (explicit VR little endian)."""
+    frames = np.asarray(frames)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"  # XA image storage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "XA"
+    ds.Rows, ds.Columns = frames.shape[1:]
+    if len(frames) > 1:
+        ds.NumberOfFrames = len(frames)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 8 if bits <= 8 else 16
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 0
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = frames.astype(np.uint8 if bits <= 8 else np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return ds
