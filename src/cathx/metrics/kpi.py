@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from cathx.heatmap import decode_peaks, heatmap_stride
-from cathx.metrics.detection import DEFAULT_MATCH_DISTANCE, match_points, penalised_error
+from cathx.metrics.detection import DEFAULT_MATCH_DISTANCE, match_points
 from cathx.metrics.segmentation import batch_dice, batch_iou
 
 DEFAULT_TAU = 2.0
@@ -56,55 +56,23 @@ def segmentation_kpi(mask_logits: Tensor, mask: Tensor, kind: str = "iou") -> Te
     raise ValueError(f"unknown segmentation KPI {kind!r}; choose from iou, dice")
 
 
-def detection_kpi(
-    heatmap: Tensor,
-    size: Tensor | None,
-    electrodes: Tensor,
-    valid: Tensor,
-    kind: str = "mae",
-    tau: float = DEFAULT_TAU,
-    cap: float = DEFAULT_MATCH_DISTANCE,
-    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-    stride: int = 4,
-) -> Tensor:
+def detection_kpi(heatmap: Tensor, size: Tensor | None, electrodes: Tensor, valid: Tensor, kind: str = "mae",
+                  tau: float = DEFAULT_TAU, **matching) -> Tensor:
     """Per-sample kappa_d. heatmap: (B, 1, h, w) logits; electrodes (B, M, 2) pixels with
-    valid (B, M) bool. Returns (B,) float32 on the heatmap's device."""
-    if kind not in ("mae", "rmse"):
-        raise ValueError(f"unknown detection KPI {kind!r}; choose from mae, rmse")
-    k = max(int(electrodes.shape[1]) * 2, 16)
-    detections = decode_peaks(heatmap, size, stride=stride, k=k, threshold=score_threshold, logits=True)
-    points = electrodes.detach().float().cpu().numpy()
-    mask = valid.detach().bool().cpu().numpy()
-    errors = [penalised_error(found[:, :2], points[i][mask[i]], cap=cap, kind=kind) for i, found in enumerate(detections)]
-    kpi = [error_to_kpi(e, tau) for e in errors]
-    return torch.tensor(kpi, dtype=torch.float32, device=heatmap.device)
+    valid (B, M) bool; matching: ``cap``, ``score_threshold``, ``stride`` of detection_kpi_stats.
+    Returns (B,) float32 on the heatmap's device: the KPI of each sample's error terms."""
+    return kpi_from_stats(detection_kpi_stats(heatmap, size, electrodes, valid, kind, **matching), kind, tau)
 
 
-def sample_kpis(
-    outputs: dict[str, Tensor],
-    batch: dict[str, Tensor],
-    segmentation: str = "iou",
-    detection: str = "mae",
-    tau: float = DEFAULT_TAU,
-    cap: float = DEFAULT_MATCH_DISTANCE,
-    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-) -> dict[str, Tensor]:
+def sample_kpis(outputs: dict[str, Tensor], batch: dict[str, Tensor], segmentation: str = "iou",
+                detection: str = "mae", tau: float = DEFAULT_TAU, **matching) -> dict[str, Tensor]:
     """{"segmentation": (B,), "detection": (B,)} KPIs for the tasks the model outputs; NaN where the sample has
     no label for that task (batch["has_mask"] / batch["has_electrodes"] false). The heatmap
-    stride is read from batch["image"] (4 when the batch has no image)."""
-    kpis: dict[str, Tensor] = {}
-    if "mask" in outputs:
-        value = segmentation_kpi(outputs["mask"], batch["mask"].to(outputs["mask"].device), segmentation)
-        available = batch["has_mask"].bool().reshape(-1).to(value.device)
-        kpis["segmentation"] = torch.where(available, value, torch.full_like(value, math.nan))
-    if "heatmap" in outputs:
-        stride = (heatmap_stride(tuple(batch["image"].shape[-2:]), tuple(outputs["heatmap"].shape[-2:]))
-                  if "image" in batch else 4)
-        value = detection_kpi(outputs["heatmap"], outputs.get("size"), batch["electrodes"], batch["electrode_valid"],
-                              detection, tau, cap, score_threshold, stride=stride)
-        available = batch["has_electrodes"].bool().reshape(-1).to(value.device)
-        kpis["detection"] = torch.where(available, value, torch.full_like(value, math.nan))
-    return kpis
+    stride is read from batch["image"] (4 when the batch has no image); matching: ``cap`` and
+    ``score_threshold`` of sample_kpi_stats. The KPI of each sample's statistics (one definition)."""
+    kinds = {"segmentation": segmentation, "detection": detection}
+    stats = sample_kpi_stats(outputs, batch, segmentation, detection, **matching)
+    return {task: kpi_from_stats(value, kinds[task], tau) for task, value in stats.items()}
 
 
 # ----------------------------------------------------------------------------- KPI of a set
