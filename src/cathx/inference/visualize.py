@@ -1,4 +1,4 @@
-"""Overlays and sequence video output."""
+"""Mask PNGs and sequence video output (overlays are ``Results.plot``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ import cv2
 import numpy as np
 
 from cathx.errors import CathxError
-from cathx.postprocess.results import Results, encode_png  # noqa: F401 - run.py imports it from here
-
-
-def overlay(image: np.ndarray, results: Results) -> np.ndarray:
-    """(H, W, 3) uint8 RGB: mask tinted, centrelines, electrode crosses, type and id labels."""
-    return results.plot(image)
+from cathx.postprocess.results import encode_png  # noqa: F401 - run.py imports it from here
 
 
 def mask_png(mask: np.ndarray | None, shape: tuple[int, int]) -> bytes:

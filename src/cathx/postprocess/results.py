@@ -240,7 +240,7 @@ def _label_text(catheter: Catheter, detail: int = 2) -> str:
 def _label_anchors(centreline: np.ndarray) -> np.ndarray:
     """(8, 2) points a label may sit beside: the tip, then along the centreline to its far end."""
     points = np.asarray(centreline, np.float64).reshape(-1, 2)
-    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
+    along = arc_length(points)
     if along[-1] <= 0:
         return points[:1]
     at = np.array([0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]) * along[-1]
