@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 import sys
 import types
@@ -90,6 +91,47 @@ def test_dicom_sequence_is_tracked(model, tmp_path, monkeypatch):
     list(model.predict(tmp_path / "run.dcm", track=False))
     list(model.predict([np.zeros((40, 40), np.uint8)] * 2))  # unrelated images: never tracked
     assert updated == [0, 1, 2, 3]
+
+
+def test_track_treats_a_list_a_stack_and_a_folder_as_one_sequence(model, tmp_path, monkeypatch):
+    import cathx.postprocess.tracking as tracking
+
+    trackers = []
+
+    class Recorder:
+        def __init__(self):
+            self.frames = []
+            trackers.append(self.frames)
+
+        def update(self, results):
+            self.frames.append(results.meta["frame"])
+            return results
+
+    monkeypatch.setattr(tracking, "Tracker", Recorder)
+    frames = [np.full((40, 40), 10 * i, np.uint8) for i in range(3)]
+    assert [r.meta["name"] for r in model.track(frames)] == ["frame_00000", "frame_00001", "frame_00002"]
+    list(model.track(np.stack(frames)))
+    list(model.track(iter(frames)))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        _png(folder / f"f{i}.png")
+    list(model.track(folder))
+    assert [r.meta["name"] for r in model.track([folder / "f2.png", frames[0]])] == ["f2", "frame_00001"]
+    # one tracker per call, seeing every frame of it in order
+    assert trackers == [[0, 1, 2]] * 4 + [[0, 1]]
+
+
+@pytest.mark.parametrize(("frames", "message"), [
+    (np.zeros((40, 40), np.uint8), "got one image of shape (40, 40)"),
+    ([], "got an empty list"),
+    ({"a": 1}, "expected the frames of a sequence"),
+    ([np.zeros((40, 40), np.uint8), "missing.png"], "missing.png: no such file"),
+    ([object()], "item 0: expected an image array or path, got object"),
+])
+def test_track_rejects_what_is_no_sequence_with_one_line(model, frames, message):
+    with pytest.raises(CathxError, match=re.escape(message)):
+        list(model.track(frames))
 
 
 def test_video_streams_frames(model, tmp_path):

@@ -4,6 +4,7 @@
     model = cathx.load("cathx-fluoro")              # a shipped model's name or a weights path
     results = model.predict("frame.png")            # one image (file or array) -> Results
     for results in model.predict("run.dcm"): ...    # folder, video, DICOM, list -> a stream of Results
+    for results in model.track(frames): ...         # frames of one sequence (list, stack, folder) -> stable ids
 
 Paths are read by the readers `cathx predict` uses (``cathx.inference.sources``), so the API and
 the command line see the same pixels. Every Results carries its frame (``results.image``) for
@@ -129,6 +130,33 @@ class Model:
             return self._stream((_check_item(item, i) for i, item in enumerate(source)), track, batch_size)
         raise CathxError(f"predict: expected {EXPECTED}; got {type(source).__name__}")
 
+    def track(self, frames: Any, *, batch_size: int = 1) -> Iterator[Results]:
+        """Frames of ONE sequence -> an iterator of Results whose catheters and electrodes keep their
+        ids from frame to frame (and whose catheter types are decided over the track).
+
+        frames: a list or iterable of arrays / image paths in time order, a stack (T, H, W) array, a
+        video, a DICOM file or series, or a folder of frames (sorted by name). ``predict`` tracks
+        videos and DICOM sequences already; ``track`` also treats lists, stacks and folders as one
+        sequence, which ``predict`` does not (their images may be unrelated).
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise CathxError(f"track: batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(frames, (str, os.PathLike)):
+            opened = _open(frames)
+            return self._predict_frames(((f.image, f.meta) for f in opened.frames()), True, batch_size)
+        if _is_array(frames):
+            stack = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames)
+            if stack.ndim == 2 or (stack.ndim == 3 and stack.shape[2] in (1, 3, 4) and stack.shape[0] > 4):
+                raise CathxError(f"track: got one image of shape {stack.shape}; expected frames of a sequence "
+                                 "(a list of arrays or a stack (T, H, W))")
+            frames = list(stack)
+        if isinstance(frames, (list, tuple)) and not frames:
+            raise CathxError(f"track: got an empty {type(frames).__name__}; expected the frames of a sequence")
+        if not isinstance(frames, Iterable) or isinstance(frames, (bytes, bytearray, dict)):
+            raise CathxError(f"track: expected the frames of a sequence (a list of arrays or image paths, a stack, "
+                             f"a video, a DICOM or a folder); got {type(frames).__name__}")
+        return self._predict_frames((_track_frame(item, i) for i, item in enumerate(frames)), True, batch_size)
+
     # ---------------------------------------------------------------- internals
     def _stream(self, items: Iterable, track: bool, batch_size: int) -> Iterator[Results]:
         """Results of every frame of every item (an opened Source or a checked array), in order."""
@@ -180,6 +208,19 @@ def _check_array(value: Any, where: str) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise CathxError(f"{where}: expected one image (H, W) or (H, W, 3), got an array of shape {array.shape}")
     return array
+
+
+def _track_frame(item: Any, index: int) -> tuple[np.ndarray, dict]:
+    """One frame given to track: an array, or a path to one image; (image, meta)."""
+    if isinstance(item, (str, os.PathLike)):
+        opened = _open(item)
+        if opened.kind != "image":
+            raise CathxError(f"track: item {index}: {item} is a {opened.kind}, not one frame; pass it alone")
+        frame = next(opened.frames())
+        return frame.image, {**frame.meta, "frame": index}
+    if _is_array(item):
+        return _check_array(item, f"track: item {index}"), {"name": f"frame_{index:05d}", "frame": index}
+    raise CathxError(f"track: item {index}: expected an image array or path, got {type(item).__name__}")
 
 
 def _check_item(item: Any, index: int):
