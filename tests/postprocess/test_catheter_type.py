@@ -5,6 +5,7 @@ import pytest
 
 from cathx.postprocess.catheter_type import (
     classify_catheter,
+    classify_pattern,
     pattern_features,
     polyline_closes,
 )
@@ -126,3 +127,29 @@ def test_closed_centreline_alone_makes_a_lasso_from_seven_electrodes():
     assert classify_catheter(_arc([4.0] * 10), None, False, None) == "cs_decapolar"
     assert classify_catheter(_arc([4.0]), _sizes(6.0, 2), True, None) == "pacing"
     assert classify_catheter(np.zeros(1), None, False, None) == "pacing"
+
+
+@pytest.mark.parametrize(("tail", "expected"), [
+    (2.5, "quadripolar"),  # far-end ratio 2.5 / 2 = 1.25: a bent proximal ring reads this large
+    (2.7, "ablation"),  # 1.35 > 1.3: a long tip electrode at the far end of a tail-first centreline
+])
+def test_a_long_electrode_at_the_far_end_is_an_ablation_tip(tail, expected):
+    sizes = np.full((4, 2), 2.0)
+    sizes[-1, 0] = tail
+    features = pattern_features(_arc([4, 4, 4]), sizes)
+    assert features.tip_ratio == pytest.approx(1.0) and features.tail_ratio == pytest.approx(tail / 2)
+    assert classify_pattern(features) == expected
+
+
+@pytest.mark.parametrize("count", [5, 8, 10])
+def test_electrodes_spread_wider_than_their_arc_are_a_loop_seen_edge_on(count):
+    # Arc positions 0, 1, ... (span count - 1) but the points lie 1.5 px apart on a line: the
+    # largest distance 1.5 (count - 1) over the span count - 1 gives spread 1.5 > 1.05, which no
+    # set of points along the centreline can reach: the centreline is not their path -> lasso.
+    arc = np.arange(count, dtype=float)
+    points = np.stack([1.5 * arc, np.zeros(count)], 1)
+    features = pattern_features(arc, None, False, points)
+    assert features.spread == pytest.approx(1.5)
+    assert classify_pattern(features) == "lasso"
+    on_line = np.stack([arc, np.zeros(count)], 1)  # spread exactly 1: a CS catheter
+    assert classify_catheter(arc, None, False, on_line) == "cs_decapolar"

@@ -34,6 +34,7 @@ class PatternFeatures:
     tip_ratio: float  # tip electrode's larger box side / median of the others' (1 = equal)
     mean_gap: float
     spread: float = 1.0  # largest electrode-to-electrode distance / arc span (about 0.3-0.6 on a loop)
+    tail_ratio: float = 1.0  # the same ratio for the electrode at the other end
 
 
 def pattern_features(
@@ -55,17 +56,18 @@ def pattern_features(
         alternation = float(np.abs(np.log(gaps[1:] / gaps[:-1])).mean())
     else:
         gap_cv, alternation = 0.0, 0.0
-    tip_ratio = 1.0
+    tip_ratio = tail_ratio = 1.0
     if sizes is not None and len(arc) >= 2:
         extent = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)[order].max(axis=1)
         tip_ratio = float(extent[0] / max(np.median(extent[1:]), 1e-6))
+        tail_ratio = float(extent[-1] / max(np.median(extent[:-1]), 1e-6))
     spread = 1.0
     if points is not None and len(arc) >= 3 and arc[-1] - arc[0] > 1e-6:
         xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         spread = float(np.linalg.norm(xy[:, None] - xy[None], axis=2).max() / (arc[-1] - arc[0]))
     return PatternFeatures(
         count=len(arc), closed=bool(closed), gap_cv=gap_cv, alternation=alternation, tip_ratio=tip_ratio,
-        mean_gap=float(gaps.mean()) if len(gaps) else 0.0, spread=spread,
+        mean_gap=float(gaps.mean()) if len(gaps) else 0.0, spread=spread, tail_ratio=tail_ratio,
     )
 
 
@@ -82,18 +84,24 @@ def classify_pattern(features: PatternFeatures) -> str:
         return "unknown"
     if n <= 2:
         return "pacing"
-    looped = features.closed or features.spread < 0.65
+    # Electrodes on a curve are never farther apart than the arc between them (spread <= 1); above
+    # that, the centreline is not their path: a loop seen edge-on, whose mask is a single band.
+    # Synthetic ground truth: CS catheters <= 1.02, a quarter of open-looking lassos > 1.02.
+    looped = features.closed or features.spread < 0.65 or features.spread > 1.05
     if n >= 12:
         return "lasso"  # 20-pole loop: too many electrodes for anything else
     if n >= 7:
         return "lasso" if looped else "cs_decapolar"
     if n >= 5:
-        return "lasso" if looped and features.spread < 0.65 else "cs_decapolar"  # rings missed
+        return "lasso" if looped and not 0.65 <= features.spread <= 1.05 else "cs_decapolar"  # rings missed
     # 3 or 4 electrodes: quadripolar rings are equal and evenly spaced; an ablation catheter
     # has a long tip electrode and uneven gaps.
     # Thresholds from synthetic ground truth: quadripolar tip ratio <= 1.0, gap CV <= 0.09 (95th
     # percentile; foreshortening can raise it to 0.25); ablation tip ratio >= 1.07 (5th percentile).
-    if features.tip_ratio > 1.05 or features.gap_cv > 0.3:
+    # A centreline cut short (crossings, the frame border) may run tail-first, so a clearly long
+    # electrode at the far end marks an ablation tip too; there the bar is higher, because the
+    # proximal ring of a quadripolar catheter reads up to about 1.15x the others (box of a bent ring).
+    if features.tip_ratio > 1.05 or features.tail_ratio > 1.3 or features.gap_cv > 0.3:
         return "ablation"
     return "quadripolar"
 
