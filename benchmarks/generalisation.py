@@ -154,12 +154,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     from cathx.training.evaluate import evaluate
     from cathx.training.run import train
 
-    train_overrides, held_overrides = FAMILIES[family]
-    train_engine = engine_config(variant, train_overrides)
-    # the held-out test differs from the training engine in the family's factors only
-    held_engine = engine_config(variant, {**train_overrides, **held_overrides, "wire_families_off": False})
-    if variant == "oracle":
-        train_engine = held_engine  # trained in distribution on the held-out conditions
+    train_engine, held_engine = engines(family, variant)
     folder = work / f"{family}-{variant}-s{seed}"
     data = folder / "data"
     started = time.time()
@@ -181,6 +176,30 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
         "ratio_ap50": scores["held_out"]["ap50"] / max(scores["in_dist"]["ap50"], 1e-9),
         "train_seconds": round(trained - started, 1), "eval_seconds": round(time.time() - trained, 1),
     }
+
+
+def engines(family: str, variant: str):
+    """(training engine, held-out test engine) of ``family`` under ``variant``: the held-out test
+    differs from the training engine in the family's factors only; the oracle trains on it."""
+    train_overrides, held_overrides = FAMILIES[family]
+    held_engine = engine_config(variant, {**train_overrides, **held_overrides, "wire_families_off": False})
+    if variant == "oracle":
+        return held_engine, held_engine
+    return engine_config(variant, train_overrides), held_engine
+
+
+def oracle_ratios(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
+    """{family: (held-out J ratios, held-out AP50 ratios)} of ``randomised`` over ``oracle``, one per
+    seed both variants ran (the two are tested on the same held-out frames of that seed)."""
+    ratios = {}
+    for family in FAMILIES:
+        randomised = {r["seed"]: r["held_out"] for r in rows if r["family"] == family and r["variant"] == "randomised"}
+        oracle = {r["seed"]: r["held_out"] for r in rows if r["family"] == family and r["variant"] == "oracle"}
+        seeds = sorted(set(randomised) & set(oracle))
+        if seeds:
+            ratios[family] = ([randomised[s]["mean_j"] / max(oracle[s]["mean_j"], 1e-9) for s in seeds],
+                              [randomised[s]["ap50"] / max(oracle[s]["ap50"], 1e-9) for s in seeds])
+    return ratios
 
 
 def score_common(family: str, seed: int, weights: Path, folder: Path, frames: int) -> dict:
@@ -224,16 +243,10 @@ def markdown(report: dict) -> str:
             f"{stat([r['common']['mean_j'] for r in group if 'common' in r]) if any('common' in r for r in group) else '-'} | "
             f"{stat([r['common']['ap50'] for r in group if 'common' in r]) if any('common' in r for r in group) else '-'} |"
         )
-    oracle_lines = []
-    for family in FAMILIES:
-        randomised = {r["seed"]: r for r in rows if r["family"] == family and r["variant"] == "randomised"}
-        oracle = {r["seed"]: r for r in rows if r["family"] == family and r["variant"] == "oracle"}
-        seeds = sorted(set(randomised) & set(oracle))
-        if seeds:
-            j = [randomised[s]["held_out"]["mean_j"] / max(oracle[s]["held_out"]["mean_j"], 1e-9) for s in seeds]
-            ap = [randomised[s]["held_out"]["ap50"] / max(oracle[s]["held_out"]["ap50"], 1e-9) for s in seeds]
-            oracle_lines.append(f"| {family} | {len(seeds)} | {np.mean(j):.3f}" + (f" +- {np.std(j):.3f}" if len(j) > 1 else "")
-                                + f" | {np.mean(ap):.3f}" + (f" +- {np.std(ap):.3f}" if len(ap) > 1 else "") + " |")
+    def stat(values: list[float]) -> str:
+        return f"{np.mean(values):.3f}" + (f" +- {np.std(values):.3f}" if len(values) > 1 else "")
+
+    oracle_lines = [f"| {family} | {len(j)} | {stat(j)} | {stat(ap)} |" for family, (j, ap) in oracle_ratios(rows).items()]
     if oracle_lines:
         lines += ["", "Held-out frames, `randomised` (never saw them) / `oracle` (trained on their conditions), same "
                   "frames and seeds: how much of the held-out score a model that did see the conditions would add.", "",

@@ -1,0 +1,34 @@
+"""The pure parts of benchmarks/generalisation.py (the script itself trains for minutes)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "generalisation.py"
+spec = importlib.util.spec_from_file_location("generalisation", SCRIPT)
+generalisation = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(generalisation)
+
+
+def test_the_oracle_trains_on_the_frames_the_randomised_model_never_saw():
+    train, held = generalisation.engines("noise", "oracle")
+    assert train == held and held.dose == (400.0, 800.0)
+    randomised_train, randomised_held = generalisation.engines("noise", "randomised")
+    assert randomised_held == held  # both are tested on the same held-out engine
+    assert randomised_train.dose == (3000.0, 8000.0)
+
+
+def _run(family, variant, seed, j, ap):
+    return {"family": family, "variant": variant, "seed": seed, "held_out": {"mean_j": j, "ap50": ap}}
+
+
+def test_oracle_ratios_pair_runs_by_seed():
+    rows = [_run("noise", "randomised", 0, 0.12, 0.02), _run("noise", "oracle", 0, 0.24, 0.08),
+            _run("noise", "randomised", 1, 0.15, 0.03), _run("noise", "oracle", 1, 0.20, 0.06),
+            _run("noise", "randomised", 2, 0.5, 0.5),  # no oracle for seed 2: left out
+            _run("display", "randomised", 0, 0.3, 0.3)]  # no oracle at all: no row
+    ratios = generalisation.oracle_ratios(rows)
+    assert list(ratios) == ["noise"]
+    j, ap = ratios["noise"]
+    assert j == pytest.approx([0.5, 0.75]) and ap == pytest.approx([0.25, 0.5])
