@@ -4,6 +4,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from cathx.postprocess.results import analyse_frame, rescale_results
 from cathx.postprocess.tracking import MotionCurve, Tracker, centreline_distance, match
@@ -36,6 +37,23 @@ def test_analyse_frame_types_and_json():
     assert payload["electrodes"][0]["catheter_type"] == "cs_decapolar"
     overlay = results.plot(np.zeros((96, 128), np.float32))
     assert overlay.shape == (96, 128, 3) and overlay.dtype == np.uint8 and overlay.any()
+
+
+@pytest.mark.parametrize("tip", [0, 3])
+def test_an_ablation_tip_at_either_end_is_electrode_zero(tip):
+    # A centreline cut short at both ends (x 10..50 on y = 30): electrodes at x 15, 25, 35 and 45
+    # (even gaps) sit 5 px from either end, so nothing but their sizes tells the tip. The box of
+    # the one at either end is 2.8 px long against 2 px (ratio 1.4 > 1.3): an ablation tip, so the
+    # catheter runs from it and it is index 0, whichever way the skeleton was traced.
+    mask = np.zeros((64, 80), np.uint8)
+    cv2.line(mask, (10, 30), (50, 30), 1, 1)
+    peaks = np.array([[x, 30.0, 0.9, 2.0, 2.0] for x in (15.0, 25.0, 35.0, 45.0)], np.float32)
+    peaks[tip, 3] = 2.8
+    results = analyse_frame(mask, peaks, min_length=8)
+    (catheter,) = results.catheters
+    assert catheter.type == "ablation"
+    assert results.electrode_index[tip] == 0 and sorted(results.electrode_index.tolist()) == [0, 1, 2, 3]
+    assert abs(catheter.centreline[0, 0] - peaks[tip, 0]) <= 5.5  # the centreline starts at the tip
 
 
 def test_rescale_maps_pixel_centres():

@@ -22,6 +22,10 @@ import numpy as np
 
 from cathx.geometry import arc_length
 
+# A far-end electrode this much longer than the others is an ablation tip on a tail-first
+# centreline (the proximal ring of a quadripolar catheter reads up to about 1.15x: a bent ring's box).
+TAIL_TIP_RATIO = 1.3
+
 
 @dataclass(frozen=True)
 class PatternFeatures:
@@ -99,9 +103,8 @@ def classify_pattern(features: PatternFeatures) -> str:
     # Thresholds from synthetic ground truth: quadripolar tip ratio <= 1.0, gap CV <= 0.09 (95th
     # percentile; foreshortening can raise it to 0.25); ablation tip ratio >= 1.07 (5th percentile).
     # A centreline cut short (crossings, the frame border) may run tail-first, so a clearly long
-    # electrode at the far end marks an ablation tip too; there the bar is higher, because the
-    # proximal ring of a quadripolar catheter reads up to about 1.15x the others (box of a bent ring).
-    if features.tip_ratio > 1.05 or features.tail_ratio > 1.3 or features.gap_cv > 0.3:
+    # electrode at the far end marks an ablation tip too (a higher bar there: TAIL_TIP_RATIO).
+    if features.tip_ratio > 1.05 or features.tail_ratio > TAIL_TIP_RATIO or features.gap_cv > 0.3:
         return "ablation"
     return "quadripolar"
 

@@ -17,7 +17,7 @@ import numpy as np
 from cathx.errors import CathxError
 from cathx.geometry import arc_length
 from cathx.postprocess.assignment import assign_electrodes
-from cathx.postprocess.catheter_type import classify_catheter
+from cathx.postprocess.catheter_type import TAIL_TIP_RATIO, classify_pattern, pattern_features
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
 
 logger = logging.getLogger(__name__)
@@ -421,7 +421,12 @@ def analyse_frame(
                 # A piece cut from a shared centreline may hold its catheter tip-last: re-orient it.
                 piece, arc = _orient_piece(piece, peaks[chosen, :2])
             closed = line.closed and len(groups) == 1
-            kind = classify_catheter(arc, peaks[chosen, 3:5], closed, peaks[chosen, :2])
+            features = pattern_features(arc, peaks[chosen, 3:5], closed, peaks[chosen, :2])
+            kind = classify_pattern(features)
+            if kind == "ablation" and features.tail_ratio > max(features.tip_ratio, TAIL_TIP_RATIO) and len(piece) > 1:
+                # the long tip electrode sits at the far end: the centreline ran tail-first
+                length = polyline_length(piece)
+                piece, arc = piece[::-1].copy(), (length - arc).astype(np.float32)
             catheter_of[chosen] = len(catheters)
             index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
             catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
