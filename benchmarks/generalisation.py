@@ -27,7 +27,9 @@ Variants:
   default augmentation). Its held-out set is the very frames ``randomised`` is tested on, so
   ``randomised`` held-out J / ``oracle`` held-out J separates generalisation from difficulty: a
   family whose held-out frames are simply harder (low dose) has a low ratio even for a model that
-  generalises perfectly, and the oracle shows how much of the ratio is that.
+  generalises perfectly, and the oracle shows how much of the ratio is that;
+- ``correlated_noise``: ``randomised`` with spatially correlated noise added to the training
+  augmentation (``data.noise: correlated``).
 
     .venv/bin/python benchmarks/generalisation.py [--families a,b] [--variants baseline,randomised]
         [--seeds 0,1] [--train-frames 800] [--test-frames 60] [--steps 150,600] [--out DIR]
@@ -99,13 +101,14 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     ),
 }
 WIRE_DISTRACTORS = ("crossing_wires", "icd_lead")
-# variant -> (engine, training intensity augmentation)
-VARIANTS: dict[str, tuple[str, float]] = {
-    "baseline": ("baseline", 0.0),
-    "randomised": ("randomised", 0.8),
-    "engine_only": ("randomised", 0.0),
-    "augment_only": ("baseline", 0.8),
-    "oracle": ("randomised", 0.8),
+# variant -> (engine, training intensity augmentation, its noise kinds)
+VARIANTS: dict[str, tuple[str, float, str]] = {
+    "baseline": ("baseline", 0.0, "white"),
+    "randomised": ("randomised", 0.8, "white"),
+    "engine_only": ("randomised", 0.0, "white"),
+    "augment_only": ("baseline", 0.8, "white"),
+    "oracle": ("randomised", 0.8, "white"),
+    "correlated_noise": ("randomised", 0.8, "correlated"),
 }
 
 
@@ -128,7 +131,7 @@ def engine_config(variant: str, overrides: dict):
     return dataclasses.replace(base, distractor_probability=table, **values)
 
 
-def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: int):
+def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: int, noise: str = "white"):
     from cathx.config import read_yaml_mapping
     from cathx.training.config import train_config_from_dict
 
@@ -141,7 +144,7 @@ def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: i
               dataclasses.replace(multitask, epochs=1000, max_steps=steps[1]))
     return dataclasses.replace(
         cfg, seed=seed, name="generalisation", stages=stages,
-        data=dataclasses.replace(cfg.data, intensity=intensity, limit_val=16),
+        data=dataclasses.replace(cfg.data, intensity=intensity, noise=noise, limit_val=16),
         # the shipped model's choices: every sample, bfloat16 autocast (about 2x faster on these CPUs)
         prioritization=dataclasses.replace(cfg.prioritization, sample_selection="none"),
         trainer=dataclasses.replace(cfg.trainer, threads=threads, checkpoint_every_n_steps=0, max_minutes=0.0,
@@ -160,7 +163,8 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     started = time.time()
     if not (data / "dataset_card.json").is_file():
         write_dataset(data, n=args.train_frames, size=256, seed=10_000 + seed, config=train_engine, overwrite=True)
-    cfg = train_config(seed, args.steps, VARIANTS[variant][1], args.threads)
+    _, intensity, noise = VARIANTS[variant]
+    cfg = train_config(seed, args.steps, intensity, args.threads, noise)
     best = train(cfg, data=data, out=folder / "run", resume=(folder / "run").exists())
     trained = time.time()
     scores = {}

@@ -32,3 +32,11 @@ def test_oracle_ratios_pair_runs_by_seed():
     assert list(ratios) == ["noise"]
     j, ap = ratios["noise"]
     assert j == pytest.approx([0.5, 0.75]) and ap == pytest.approx([0.25, 0.5])
+
+
+def test_every_variant_builds_a_valid_training_config():
+    for variant, (_, intensity, noise) in generalisation.VARIANTS.items():
+        cfg = generalisation.train_config(0, (10, 20), intensity, 1, noise)
+        assert (cfg.data.intensity, cfg.data.noise) == (intensity, noise), variant
+        assert [stage.max_steps for stage in cfg.stages] == [10, 20]
+    assert generalisation.VARIANTS["correlated_noise"][2] == "correlated"

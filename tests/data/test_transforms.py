@@ -110,3 +110,39 @@ def test_frames_without_electrodes_or_labels_pass_through():
     assert item["image"].shape == (1, 64, 64) and item["has_electrodes"] and not item["electrode_valid"].any()
     bare = SampleDataset([Sample(image=np.ones((80, 80), np.float32))], build_transforms(64, train=True))[0]
     assert not bare["has_mask"] and not bare["has_electrodes"] and bare["image"].shape == (1, 64, 64)
+
+
+def _neighbour_correlation(noise: np.ndarray) -> float:
+    return float(np.corrcoef(noise[:, :-1].ravel(), noise[:, 1:].ravel())[0, 1])
+
+
+def test_correlated_noise_adds_a_member_whose_noise_is_spatially_correlated():
+    from cathx.data.transforms import noise_transforms
+
+    flat = np.full((128, 128), 0.5, np.float32)
+    white = noise_transforms("white")
+    correlated = noise_transforms("correlated")
+    assert len(correlated) == len(white) + 1
+    for member in white:  # pixel-independent: neighbours uncorrelated
+        member.p = 1.0
+        member.set_random_seed(0)
+        assert abs(_neighbour_correlation(member(image=flat)["image"] - 0.5)) < 0.1, type(member).__name__
+    extra = correlated[-1]
+    extra.p = 1.0
+    extra.set_random_seed(0)
+    noise = extra(image=flat)["image"] - 0.5
+    assert noise.std() > 0.01 and _neighbour_correlation(noise) > 0.5  # drawn at half resolution
+
+
+def test_noise_kinds_are_checked_and_listed():
+    from cathx.config import from_dict
+    from cathx.data.transforms import NOISE_KINDS, noise_transforms
+    from cathx.errors import ConfigError
+    from cathx.training import config
+
+    assert config.NOISE_KINDS == NOISE_KINDS  # the config's choices are the transform's kinds
+    with pytest.raises(ValueError, match="unknown noise 'pink'; choose from white, correlated"):
+        noise_transforms("pink")
+    assert from_dict(config.DataConfig, {"noise": "correlated"}).noise == "correlated"
+    with pytest.raises(ConfigError, match="white, correlated"):
+        from_dict(config.DataConfig, {"noise": "pink"}, where="data")

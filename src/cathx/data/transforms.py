@@ -20,6 +20,7 @@ def build_transforms(
     p_affine: float = 0.8,
     crop: int = 0,
     intensity: float = 0.0,
+    noise: str = "white",
 ) -> A.Compose:
     """Compose for ``SampleDataset``: resize to ``size`` x ``size``, plus random flip, scale and
     rotation (degrees, +-``rotate``) when ``train``. Keypoints are (x, y, side) in pixels with a
@@ -31,7 +32,7 @@ def build_transforms(
 
     intensity: when ``train``, the probability of each group of ``intensity_transforms`` (display
     curves, contrast equalisation, noise, blur/sharpening, resampling and compression artefacts,
-    inversion); 0 turns them off."""
+    inversion); 0 turns them off. noise: the noise group's kinds (``NOISE_KINDS``)."""
     steps: list[A.BasicTransform] = [A.Resize(size, size, interpolation=cv2.INTER_AREA, p=1.0)]
     if train:
         if flip > 0:
@@ -52,7 +53,7 @@ def build_transforms(
         if 0 < crop < size:
             steps.append(A.CropNonEmptyMaskIfExists(height=crop, width=crop, p=1.0))
         if intensity > 0:  # after the crop: cheaper on the patch, and nothing here moves a pixel
-            steps.extend(intensity_transforms(intensity))
+            steps.extend(intensity_transforms(intensity, noise))
     return A.Compose(
         steps,
         keypoint_params=A.KeypointParams(
@@ -61,13 +62,29 @@ def build_transforms(
     )
 
 
-def intensity_transforms(p: float) -> list[A.BasicTransform]:
+# noise group of intensity_transforms: "white" pixel-independent Gaussian or Poisson noise;
+# "correlated" adds Gaussian noise drawn at half resolution and upsampled (neighbour correlation
+# about 0.75), as quantum noise looks after a detector's blur and a system's spatial filtering.
+NOISE_KINDS: tuple[str, ...] = ("white", "correlated")
+
+
+def noise_transforms(noise: str) -> list[A.BasicTransform]:
+    """Members of the noise group for ``noise`` (one of NOISE_KINDS)."""
+    if noise not in NOISE_KINDS:
+        raise ValueError(f"unknown noise {noise!r}; choose from {', '.join(NOISE_KINDS)}")
+    members: list[A.BasicTransform] = [A.GaussNoise(std_range=(0.01, 0.08)), A.ShotNoise(scale_range=(0.001, 0.01))]
+    if noise == "correlated":
+        members.append(A.GaussNoise(std_range=(0.03, 0.12), noise_scale_factor=0.5))
+    return members
+
+
+def intensity_transforms(p: float, noise: str = "white") -> list[A.BasicTransform]:
     """Pixel-value augmentation for images of unknown origin: what X-ray systems, viewers and
     exports do to an image after acquisition. Each group fires with probability ``p`` (one member
     of it); inversion is rarer. Geometry, masks and keypoints are untouched."""
     return [
         A.OneOf([A.RandomGamma(gamma_limit=(60, 160)), A.RandomBrightnessContrast(0.2, 0.35), A.CLAHE(clip_limit=(1, 3))], p=p),
-        A.OneOf([A.GaussNoise(std_range=(0.01, 0.08)), A.ShotNoise(scale_range=(0.001, 0.01))], p=p * 0.6),
+        A.OneOf(noise_transforms(noise), p=p * 0.6),
         A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.Sharpen(alpha=(0.1, 0.5)), A.Downscale(scale_range=(0.5, 0.9))], p=p * 0.5),
         A.ImageCompression(quality_range=(40, 95), p=p * 0.25),
         A.InvertImg(p=p * 0.06),

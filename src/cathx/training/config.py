@@ -19,6 +19,7 @@ DETECTION_KPIS = ("mae", "rmse", "focal")
 SEGMENTATION_KPIS = ("iou", "dice", "ce")
 SEGMENTATION_LOSSES = ("bce-iou", "dice")  # kept in step with cathx.losses.SEGMENTATION_LOSSES (a test checks)
 FOCAL_NORMALISATIONS = ("batch", "image")  # kept in step with cathx.losses.detection.FOCAL_NORMALISATIONS
+NOISE_KINDS = ("white", "correlated")  # kept in step with cathx.data.transforms.NOISE_KINDS (tested)
 TASK_KPIS = ("set", "mean-of-samples")
 PRIORITIZED_STAGES = ("multitask-only", "all")
 TOPK_HARD_MODES = ("threshold", "filter-only")
@@ -117,6 +118,8 @@ class DataConfig:
     rotate: float = 15.0
     flip: bool = True
     intensity: float = 0.8  # probability of each intensity/artefact augmentation group (0 = off)
+    # kinds of noise that augmentation adds (cathx.data.transforms.NOISE_KINDS)
+    noise: str = field(default="white", metadata=choices(*NOISE_KINDS))
     limit_train: int = 0  # use only the first N training samples (0 = all); for tiny runs
     limit_val: int = 0
     synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
