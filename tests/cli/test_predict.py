@@ -196,3 +196,29 @@ def test_ray_engine_bad_inputs_exit_2_with_one_line(run_cli, weights, tmp_path, 
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_tta_predicts_the_mirror_averaged_mask(run_cli, weights, tmp_path):
+    from cathx.inference.predictor import Predictor
+
+    source = _images(tmp_path / "in", count=1)
+    result = run_cli("predict", source, "-w", weights, "-o", tmp_path / "out", "--tta", "--mask-threshold", 0.5)
+    assert result.exit_code == 0, result.stderr
+    written = cv2.imread(str(tmp_path / "out" / "masks" / "f0.png"), cv2.IMREAD_UNCHANGED) > 0
+    image = cv2.imread(str(source / "f0.png"), cv2.IMREAD_UNCHANGED)
+    averaged = Predictor.from_checkpoint(weights, tta=True)(image).mask > 0
+    assert np.array_equal(written, averaged)
+    assert "flip TTA" in Predictor.from_checkpoint(weights, tta=True).description
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--engine", "ray"], "--tta: only with --engine local"),
+    (["--backend", "onnx"], "needs the torch backend"),
+])
+def test_tta_refuses_what_it_cannot_do_with_one_line(run_cli, weights, tmp_path, extra, message):
+    source = _images(tmp_path / "in", count=1)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"x")
+    chosen = onnx if "onnx" in extra else weights
+    result = run_cli("predict", source, "-w", chosen, "-o", tmp_path / "out", "--tta", *extra)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1

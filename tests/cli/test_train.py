@@ -35,8 +35,12 @@ def test_train_then_val(run_cli, tmp_path, dataset):
     result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval", "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert metrics["images"] >= 1 and metrics["split"] == "test"
+    assert metrics["images"] >= 1 and metrics["split"] == "test" and metrics["tta"] == "none"
     assert "mean J" in result.stdout
+    result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval_tta", "--tta")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "eval_tta" / "metrics.json").read_text())["tta"] == "flip (mask)"
+    assert "test-time augmentation: flip (mask)" in (tmp_path / "eval_tta" / "summary.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,9 @@ def register(app: typer.Typer) -> None:
             help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
                  "default: the container's full range (65535)")] = None,
         device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR, help=DEVICE_HELP)] = "cpu",
+        tta: Annotated[bool, typer.Option(
+            "--tta", help="average the mask over each frame and its mirror image: better edges, twice "
+                          "the network time (torch backend, local engine only)")] = False,
         engine: Annotated[Literal["local", "ray"], typer.Option(
             help="local: this process; ray: Ray Data over many inputs (SOURCE a folder tree, a CSV "
                  "manifest of paths or a quoted glob), resumable, see docs/scale.md")] = "local",
@@ -68,6 +71,8 @@ def register(app: typer.Typer) -> None:
         checks.between(peak_threshold, 0.0, 1.0, "--peak-threshold")
         checks.bit_depth(bit_depth)
         device = checks.device(device)
+        if tta and engine == "ray":
+            raise CathxError("--tta: only with --engine local")
         if engine == "ray":
             from cathx.inference.batch import run_batch_predict
 
@@ -84,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from cathx.inference.run import run_predict
 
         summary = run_predict(source, weights, out, backend, input_size, mask_threshold, peak_threshold,
-                              video, bit_depth=bit_depth, device=device)
+                              video, bit_depth=bit_depth, device=device, tta=tta)
         Console().print(f"{summary['frames']} frames -> {out} ({summary['fps']} fps, {backend})",
                         highlight=False, soft_wrap=True)
         from cathx.data.formats.summary import problem_report

@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
         device: str = typer.Option("cpu", "--device", metavar=DEVICE_METAVAR,
                                    help="auto: CUDA when available, else CPU."),
+        tta: bool = typer.Option(False, "--tta", help="Average the mask over each frame and its mirror image."),
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
         from cathx.cli import checks
@@ -100,6 +101,6 @@ def register(app: typer.Typer) -> None:
         claim_output_folder(out, create=False)
         with progress_bar(f"evaluating {split}") as progress:
             summary = evaluate(weights, data, out, split=split, batch_size=batch_size, device=device,
-                               progress=progress)
+                               progress=progress, tta=tta)
         mark_output_folder(out)
         _print_summary(Console(), summary, out)

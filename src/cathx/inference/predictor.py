@@ -252,8 +252,11 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: Path | str, backend: str = "torch", input_size: int | None = None,
                         device: str = "cpu", threads: int | None = None, spinning: bool = True,
-                        **kwargs: Any) -> Predictor:
+                        tta: bool = False, **kwargs: Any) -> Predictor:
         """Load weights: a cathx checkpoint (backend "torch") or an exported .onnx file ("onnx").
+
+        tta: average the mask over the frame and its mirror image (cathx.models.tta.FlipAverage; a
+        second forward pass per frame), torch backend only.
 
         Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
         """
@@ -267,6 +270,8 @@ class Predictor:
         if path.stat().st_size == 0:
             raise CathxError(f"{path}: weights file is empty (0 bytes)")
         if backend == "onnx":
+            if tta:
+                raise CathxError(f"{path}: test-time augmentation (--tta) needs the torch backend and cathx weights")
             if path.suffix.lower() != ".onnx":
                 raise CathxError(
                     f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
@@ -281,10 +286,15 @@ class Predictor:
         if path.suffix.lower() == ".onnx":
             raise CathxError(f"{path}: an ONNX file needs --backend onnx")
         model, config, extra = load_torch_checkpoint(path)
+        if tta:
+            from cathx.models.tta import FlipAverage
+
+            model = FlipAverage(model)
         size = input_size or int(
             extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
         return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,
-                   backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})", **kwargs)
+                   backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})"
+                   + (", flip TTA" if tta else ""), **kwargs)
 
     # ---------------------------------------------------------------- stages
     def preprocess(self, images: list[np.ndarray], names: list[str] | None = None,

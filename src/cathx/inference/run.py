@@ -19,7 +19,7 @@ from rich.console import Console
 def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
                 input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
                 video: bool = True, console: Console | None = None, bit_depth: int | None = None,
-                device: str = "cpu", predictor=None, on_frame=None, on_results=None) -> dict:
+                device: str = "cpu", predictor=None, on_frame=None, on_results=None, tta: bool = False) -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
@@ -53,7 +53,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     if predictor is None:
         predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size,
                                               mask_threshold=mask_threshold, peak_threshold=peak_threshold,
-                                              bit_depth=bit_depth, device=device)
+                                              bit_depth=bit_depth, device=device, tta=tta)
     created = not out.exists()
     claim_output_folder(out)
     _remove_leftover_tables(out)

@@ -79,12 +79,13 @@ def _finite(value: Any) -> Any:
 def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, split: str | None = "test",
              batch_size: int = 8, size: int | None = None, score_threshold: float = 0.3,
              reader: Sequence[Sample] | None = None, plots: bool = True, device: str = "cpu",
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int, int], None] | None = None, tta: bool = False) -> dict[str, Any]:
     """Run the model in ``weights`` over ``data``'s ``split`` and write the reports into ``out``.
 
     Returns the summary dict (mean_j, dice, cldice, ap, ap50, ap75, mae, recall3, recall5, images,
     electrodes, seconds). ``reader`` (a Sequence[Sample]) replaces ``data`` when given.
-    progress: called as ``progress(images_done, images)`` after each batch.
+    progress: called as ``progress(images_done, images)`` after each batch. tta: average the mask
+    over the frame and its mirror image (cathx.models.tta.FlipAverage).
     """
     import time
 
@@ -98,6 +99,10 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
 
     weights, out = Path(weights), Path(out)
     model, model_cfg = load_model(weights)
+    if tta:
+        from cathx.models.tta import FlipAverage
+
+        model = FlipAverage(model).eval()
     model = model.to(device)
     if reader is None:
         if data is None:
@@ -158,7 +163,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     from cathx.data.formats.summary import skipped_count
 
     summary.update(seconds=seconds, split=split, weights=str(weights), size=size, encoder=model_cfg.encoder,
-                   skipped=skipped_count(problems), problems=problems)
+                   tta="flip (mask)" if tta else "none", skipped=skipped_count(problems), problems=problems)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "per_image.csv", evaluator.rows)
     atomic_write_json(out / "metrics.json", _finite({**summary, "pr_curve": pr_curve}))
@@ -193,7 +198,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
               "recall5": "recall within 5 px"}
     lines = [f"# Evaluation: {summary.get('split')} split", "",
              f"weights `{summary.get('weights')}` ({summary.get('encoder')}), {summary['images']} images at "
-             f"{summary.get('size')} px, {summary.get('electrodes', 0)} electrodes, {summary['seconds']:.1f} s", "",
+             f"{summary.get('size')} px, {summary.get('electrodes', 0)} electrodes, {summary['seconds']:.1f} s"
+             + (f", test-time augmentation: {summary['tta']}" if summary.get("tta", "none") != "none" else ""), "",
              "| metric | value |", "| --- | --- |"]
     lines += [f"| {labels[k]} | {_fmt(summary.get(k, math.nan))} |" for k in SUMMARY_KEYS]
     if summary.get("problems"):
