@@ -15,11 +15,16 @@ from cathx.training.trainer import cluster_layout
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from test_training_run import SCRIPT, _env, _parameters  # noqa: E402
+from test_training_run import SCRIPT, _env  # noqa: E402
 
 LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "SLURM_NTASKS",
                       "SLURM_JOB_NAME", "SLURM_NNODES", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID",
                       "SLURM_NTASKS_PER_NODE")
+
+
+def _parameters(state: dict) -> dict:
+    """Trainable weights (BatchNorm running statistics are per process under DDP)."""
+    return {k: v for k, v in state["model"].items() if "running_" not in k and "num_batches" not in k}
 
 
 @pytest.fixture
