@@ -147,7 +147,8 @@ def _refine(log_probability: np.ndarray, rows: np.ndarray, cols: np.ndarray, axi
     curvature = before - 2 * centre + after
     concave = curvature < -1e-6
     vertex = 0.5 * (before - after) / np.where(concave, curvature, -1.0)
-    offset = (middle - position) + np.where(concave, vertex, 0.0)
+    # as cathx.heatmap._refine_axis: without a concave fit the peak stays on its own cell
+    offset = np.where(concave, (middle - position) + vertex, 0.0)
     return np.clip(offset, -0.5, 0.5).astype(np.float32)
 
 
