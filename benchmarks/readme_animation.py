@@ -1,8 +1,8 @@
 """The README animation: the shipped cathx-fluoro model tracking catheters through a synthetic
 fluoroscopy sequence (overlay of each frame, as `cathx predict` draws it), as an animated GIF.
 
-A list of arrays is predicted frame by frame without tracking, so the frames go through a Tracker
-here, as `cathx predict` does for a video or DICOM sequence (ids, track-level types, confidences).
+The frames go through ``model.track`` (one sequence: stable ids, track-level types, confidences),
+as `cathx predict` tracks a video or DICOM sequence.
 
     .venv/bin/python benchmarks/readme_animation.py   # writes docs/images/predicted_sequence.gif
 """
@@ -19,7 +19,6 @@ from PIL import Image
 import cathx
 from cathx.data.synthetic.sequence import generate_sequence
 from cathx.fileio import atomic_write_bytes
-from cathx.postprocess.tracking import Tracker
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "predicted_sequence.gif"
 
@@ -33,9 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     frames = [sample.image for sample in generate_sequence(args.seed, args.frames, size=256, fps=15.0)]
     model = cathx.load("cathx-fluoro")
-    tracker = Tracker()
-    tracked = (tracker.update(r) for r in model.predict(frames, track=False))
-    overlays = [Image.fromarray(np.ascontiguousarray(r.plot())) for r in tracked]
+    overlays = [Image.fromarray(np.ascontiguousarray(r.plot())) for r in model.track(frames)]
     buffer = io.BytesIO()
     overlays[0].save(buffer, format="GIF", save_all=True, append_images=overlays[1:],
                      duration=int(1000 / args.fps), loop=0, optimize=True)
