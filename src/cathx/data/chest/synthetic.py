@@ -25,6 +25,7 @@ pixels by one similarity transform per study (small rotation, zoom, shift).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -755,19 +756,16 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     jobs = iter_jobs(n, size, seed, cfg, out)
     rows, annotations = [], []
-    if workers > 1 and n > 8:
-        # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
-        # children. The forkserver starts clean and this module imports no torch.
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
-            for row, ann in pool.imap(_render_job, jobs, chunksize=8):
-                rows.append(row)
-                annotations.extend(ann)
-                if progress is not None:
-                    progress(len(rows), n)
-    else:
-        for job in jobs:
-            row, ann = _render_job(job)
+    with contextlib.ExitStack() as stack:
+        rendered = map(_render_job, jobs)
+        if workers > 1 and n > 8:
+            # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
+            # children. The forkserver starts clean and this module imports no torch.
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            pool = stack.enter_context(multiprocessing.get_context(method).Pool(
+                workers, initializer=cv2.setNumThreads, initargs=(1,)))
+            rendered = pool.imap(_render_job, jobs, chunksize=8)
+        for row, ann in rendered:
             rows.append(row)
             annotations.extend(ann)
             if progress is not None:
