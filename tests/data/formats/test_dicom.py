@@ -235,3 +235,96 @@ def test_colour_frames_without_bits_stored_and_with_too_few_samples():
     assert image.shape == (4, 5) and np.allclose(image, 1.0)
     with pytest.raises(DataError, match=r"c\.dcm: RGB frame of shape \(4, 5, 2\); expected 3 colour samples"):
         frame_to_unit(np.zeros((4, 5, 2), np.uint8), header, "c.dcm")
+
+
+def test_is_dicom_file_by_suffix_or_preamble(tmp_path):
+    from cathx.data.formats.dicom import is_dicom_file
+
+    write_dicom(tmp_path / "scan", _ramp(1))  # no suffix: the "DICM" marker at byte 128 decides
+    (tmp_path / "other").write_bytes(b"\0" * 128 + b"DICX" + b"\0" * 16)
+    (tmp_path / "short").write_bytes(b"\0" * 128 + b"DIC")  # the marker cut short
+    (tmp_path / "empty.DCM").write_bytes(b"")  # the suffix alone counts, in any case
+    assert is_dicom_file(tmp_path / "scan")
+    assert not is_dicom_file(tmp_path / "other") and not is_dicom_file(tmp_path / "short")
+    assert is_dicom_file(tmp_path / "empty.DCM")
+    assert not is_dicom_file(tmp_path / "missing")  # unreadable: False, no exception
+
+
+def _header(**elements):
+    header = Dataset()
+    header.BitsAllocated = 16
+    for keyword, value in elements.items():
+        setattr(header, keyword, value)
+    return header
+
+
+@pytest.mark.parametrize(
+    ("elements", "expected"),
+    [
+        (dict(BitsStored=12), (0.0, 4095.0)),
+        (dict(), (0.0, 65535.0)),  # no BitsStored: BitsAllocated
+        (dict(BitsStored=12, PixelRepresentation=1), (-2048.0, 2047.0)),
+        # Rescale maps both ends: 0 * 2 - 1024 and 4095 * 2 - 1024.
+        (dict(BitsStored=12, RescaleSlope=2, RescaleIntercept=-1024), (-1024.0, 7166.0)),
+        # A negative slope swaps them: 0 * -1 + 100 = 100 is the top, 4095 * -1 + 100 the bottom.
+        (dict(BitsStored=12, RescaleSlope=-1, RescaleIntercept=100), (-3995.0, 100.0)),
+        (dict(BitsStored=12, RescaleSlope=2), (0.0, 4095.0)),  # a slope without an intercept: ignored
+    ],
+)
+def test_modality_range_hand_computed(elements, expected):
+    from cathx.data.formats.dicom import _modality_range
+
+    assert _modality_range(_header(**elements)) == expected
+
+
+def test_modality_range_of_a_modality_lut_is_its_output_bits():
+    from cathx.data.formats.dicom import _modality_range
+
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 0, 10]
+    assert _modality_range(_header(BitsStored=12, ModalityLUTSequence=[lut])) == (0.0, 1023.0)
+
+
+def test_frames_across_the_files_of_a_folder(tmp_path):
+    # Two multi-frame files (3 and 2 frames), each frame a different constant: index 3 is the
+    # second file's first frame.
+    write_dicom(tmp_path / "a.dcm", np.stack([np.full((8, 8), 100 * (k + 1), np.uint16) for k in range(3)]))
+    write_dicom(tmp_path / "b.dcm", np.stack([np.full((8, 8), 1000 + 100 * k, np.uint16) for k in range(2)]))
+    reader = open_dataset(tmp_path)
+    values = [round(float(reader[i].image.mean()) * 4095) for i in range(len(reader))]
+    assert values == [100, 200, 300, 1000, 1100]
+    assert [round(float(s.image.mean()) * 4095) for s in reader.iter_frames()] == values
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_deflated_files_of_one_and_two_frames(tmp_path, count):
+    frames = np.stack([np.full((8, 8), 50 + 100 * k, np.uint8) for k in range(count)])
+    path = tmp_path / "d.dcm"
+    ds = write_dicom(path, frames, bits=8)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    reader = open_dataset(path)
+    expected = [50 + 100 * k for k in range(count)]
+    assert [round(float(reader[i].image.mean()) * 255) for i in range(count)] == expected
+    streamed = list(reader.iter_frames())
+    assert [s.image.shape for s in streamed] == [(8, 8)] * count
+    assert [round(float(s.image.mean()) * 255) for s in streamed] == expected
+
+
+@pytest.mark.parametrize("broken", [0, 1])
+def test_an_undecodable_frame_names_the_file_and_the_frame(tmp_path, broken):
+    frames = [np.full((16, 16), 80 * (k + 1), np.uint8) for k in range(3)]
+    fragments = [cv2.imencode(".jpg", frame)[1].tobytes() for frame in frames]
+    fragments[broken] = b"\xff\xd8 not a JPEG stream " * 4
+    path = tmp_path / "j.dcm"
+    ds = write_dicom(path, np.stack(frames), bits=8)
+    ds.PixelData = encapsulate(fragments)
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.save_as(path, enforce_file_format=True)
+    reader = open_dataset(path)
+    message = rf"j\.dcm: cannot decode frame {broken} \(.+\)$"
+    with pytest.raises(DataError, match=message):
+        reader[broken]
+    with pytest.raises(DataError, match=message):
+        list(reader.iter_frames())

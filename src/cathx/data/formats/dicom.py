@@ -116,8 +116,11 @@ class DicomReader(Reader):
                     frames = whole if record.frames > 1 else whole[None]
                 else:
                     frames = iter_pixels(record.path)
-                for frame, array in enumerate(frames):
+                # ``frame`` counts the frame being decoded, so a failure in the iterator's next step
+                # names that frame (enumerate would still hold the last good one).
+                for array in frames:
                     yield self._sample(record, frame, array)
+                    frame += 1
             except DataError:
                 raise
             except Exception as exc:
