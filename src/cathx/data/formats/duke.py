@@ -191,9 +191,11 @@ def _mat_variables(path: Path) -> set[str]:
         except OSError as exc:
             raise DataError(f"{path}: not a readable MATLAB v7.3 file ({exc})") from None
     except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
-        raise DataError(
-            f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})"
-        ) from None
+        raise _unreadable_mat(path, exc) from None
+
+
+def _unreadable_mat(path: Path, exc: BaseException) -> DataError:
+    return DataError(f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})")
 
 
 def _load_mat(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -208,9 +210,7 @@ def _load_mat(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     except NotImplementedError:  # MATLAB v7.3: an HDF5 file
         return _load_mat_v73(path, names)
     except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
-        raise DataError(
-            f"{path}: not a readable .mat file ({str(exc).strip() or type(exc).__name__})"
-        ) from None
+        raise _unreadable_mat(path, exc) from None
 
 
 def _load_mat_v73(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
