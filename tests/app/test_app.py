@@ -110,7 +110,7 @@ def _open(browser, url):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url)
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload input[type=file]"))
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload input[type=file]"))
     return browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]")
 
 
@@ -153,11 +153,11 @@ def test_dicom_upload_shows_overlay_tables_and_downloads(server, browser, tmp_pa
     number = browser.find_element(By.CSS_SELECTOR, "#frame input[type=number]")  # the slider's own box
     number.send_keys(Keys.CONTROL, "a")
     number.send_keys("3", Keys.ENTER)
-    WebDriverWait(browser, 20, 0.2).until(
+    WebDriverWait(browser, 60, 0.2).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#overlay img").get_attribute("src").endswith("case_00003.png"))
     browser.find_element(By.ID, "download-json").click()
     saved = browser.downloads / "case_results.json"
-    WebDriverWait(browser, 20, 0.2).until(lambda d: saved.is_file())
+    WebDriverWait(browser, 60, 0.2).until(lambda d: saved.is_file())
     payload = json.loads(saved.read_text())
     assert payload["summary"]["frames"] == 6 and len(payload["frames"]) == 6
 
@@ -180,7 +180,7 @@ def test_bad_uploads_show_a_message_and_the_server_keeps_serving(server, browser
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom((UPLOAD_LIMIT_MB << 20) + 1000))
     _open(browser, server).send_keys(str(big))  # Gradio refuses it before it reaches cathx
-    WebDriverWait(browser, 30, 0.2).until(
+    WebDriverWait(browser, 60, 0.2).until(
         lambda d: "exceed the maximum allowed size" in d.find_element(By.TAG_NAME, "body").text)
 
     with urllib.request.urlopen(server, timeout=10) as response:
