@@ -328,3 +328,25 @@ def test_an_undecodable_frame_names_the_file_and_the_frame(tmp_path, broken):
         reader[broken]
     with pytest.raises(DataError, match=message):
         list(reader.iter_frames())
+
+
+def test_frame_to_unit_colour_bit_depth_and_monochrome_stacks():
+    from cathx.data.formats.dicom import frame_to_unit
+
+    grey = np.full((2, 3, 3), 4095, np.uint16)  # a colour frame whose three samples agree
+    header = Dataset()
+    header.PhotometricInterpretation = "RGB"
+    header.BitsAllocated = 16
+    assert np.allclose(frame_to_unit(grey, header), 4095 / 65535)  # BitsStored missing: BitsAllocated
+    header.BitsStored = 12
+    assert np.allclose(frame_to_unit(grey, header), 1.0)  # scaled by the 12 stored bits
+    with pytest.warns(UserWarning, match="VR US"):  # pydicom stores the bad value, with a warning
+        header.BitsStored = "x"
+    with pytest.raises(DataError, match=r"^c\.dcm: invalid BitsStored 'x'$"):
+        frame_to_unit(grey, header, "c.dcm")
+    for photometric in ("MONOCHROME2", None):  # a grey image never arrives as (H, W, 3); None: the default
+        header = Dataset()
+        if photometric:
+            header.PhotometricInterpretation = photometric
+        with pytest.raises(DataError, match=r"^m\.dcm: expected one frame, got an array of shape \(2, 3, 3\)$"):
+            frame_to_unit(grey, header, "m.dcm")
