@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from cathx.config import load_yaml
         from cathx.data.synthetic import SynthConfig, write_dataset
         from cathx.data.synthetic.preview import write_preview
-        from cathx.data.synthetic.writer import check_arguments, preview_samples
+        from cathx.data.synthetic.writer import DatasetPlan, check_arguments, preview_samples
 
         names = _types(catheter_types)
         config = load_yaml(SynthConfig, config_path) if config_path is not None else SynthConfig()
@@ -117,6 +117,6 @@ def register(app: typer.Typer) -> None:
             f"wrote {n} frames to {path} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):.1f} frames/s)"
         )
         if preview is not None:
-            samples = preview_samples(n, size, seed, sequences, frames, fps, config)
+            samples = preview_samples(DatasetPlan(n, size, seed, sequences, frames, fps), config)
             write_preview(preview, samples)
             console.print(f"preview: {preview}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,7 @@ class _OnnxRunner:
         return {name: value for name, value in zip(self.output_names, values) if name in OUTPUT_NAMES}
 
 
+@dataclass(eq=False)
 class Predictor:
     """Runs a CathMTL network on frames and post-processes its outputs into Results.
 
@@ -220,27 +222,19 @@ class Predictor:
     meta declares none (``meta["bits_stored"]``, from PNG sBIT); None: the container's full range.
     """
 
-    def __init__(
-        self,
-        runner,
-        input_size: int = 256,
-        stride: int = 4,
-        mask_threshold: float = 0.5,
-        peak_threshold: float = 0.3,
-        max_electrodes: int = 64,
-        backend: str = "torch",
-        description: str = "",
-        bit_depth: int | None = None,
-    ) -> None:
-        self.runner = runner
-        self.input_size = int(input_size)
-        self.stride = int(stride)
-        self.mask_threshold = mask_threshold
-        self.peak_threshold = peak_threshold
-        self.max_electrodes = max_electrodes
-        self.backend = backend
-        self.description = description
-        self.bit_depth = bit_depth
+    runner: Any
+    input_size: int = 256
+    stride: int = 4
+    mask_threshold: float = 0.5
+    peak_threshold: float = 0.3
+    max_electrodes: int = 64
+    backend: str = "torch"
+    description: str = ""
+    bit_depth: int | None = None
+
+    def __post_init__(self) -> None:
+        self.input_size = int(self.input_size)
+        self.stride = int(self.stride)
 
     # ---------------------------------------------------------------- construction
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ def rank_batches(order: list[int], batch_size: int, rank: int, world: int) -> li
     return batches
 
 
+@dataclass(eq=False)
 class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
     """Batches of (index, epoch) keys; resumes mid-epoch from the trainer's progress.
 
@@ -92,18 +94,19 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
     batches already stepped in this epoch (global_step - epoch * len(self)) are skipped.
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 progress: Callable[[], tuple[int, int]] | None = None, shuffle: bool = True) -> None:
-        if size < batch_size * world:
-            raise ValueError(f"training set has {size} samples, fewer than one batch ({batch_size} x {world})")
-        self.size = size
-        self.batch_size = batch_size
-        self.seed = seed
-        self.rank = rank
-        self.world = world
-        self.progress = progress
-        self.shuffle = shuffle
-        self.epoch = 0
+    size: int
+    batch_size: int
+    seed: int
+    rank: int = 0
+    world: int = 1
+    progress: Callable[[], tuple[int, int]] | None = None
+    shuffle: bool = True
+    epoch: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.size < self.batch_size * self.world:
+            raise ValueError(f"training set has {self.size} samples, fewer than one batch "
+                             f"({self.batch_size} x {self.world})")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

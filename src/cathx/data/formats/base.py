@@ -33,9 +33,18 @@ class Reader(Sequence[Sample]):
     """
 
     name: str = "reader"
+    #: what ``root`` must be when the format reads folders only (for the message), else "".
+    folder_only: str = ""
+    #: the format's name in the message refusing ``split`` when it has no splits, else "".
+    no_splits: str = ""
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        self.root = Path(root)
+        root = require_path(root)
+        if self.folder_only and not root.is_dir():
+            raise DataError(f"{root}: expected {self.folder_only}, got a file")
+        if self.no_splits and split is not None:
+            raise DataError(f"{root}: {self.no_splits} data has no splits (got --split {split!r})")
+        self.root = root
         self.split = split
         self.problems: list[str] = []
         self.split_files: list[str] = []

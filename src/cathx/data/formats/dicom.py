@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside, require_path
+from cathx.data.formats.base import Reader, files_inside
 from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -57,12 +57,11 @@ class DicomReader(Reader):
     """Lazy frame reader over one DICOM file or every DICOM file under a folder (sorted by name)."""
 
     name = "dicom"
+    no_splits = "DICOM"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
         super().__init__(root, split)
-        if split is not None:
-            raise DataError(f"{root}: DICOM data has no splits (got --split {split!r})")
+        root = self.root
         if root.is_file():
             self._files = [_read_header(root)]
         else:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside, require_path
+from cathx.data.formats.base import Reader, files_inside
 from cathx.data.formats.imageio import binarize_mask, to_unit_float
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -47,8 +47,8 @@ class DukeReader(Reader):
     name = "duke"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
         super().__init__(root, split)
+        root = self.root
         self._cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
         self.unlabelled_frames = 0
         base = root

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cathx.data.formats.base import Reader, require_path
-from cathx.data.formats.imageio import check_same_size, read_image, read_mask
+from cathx.data.formats.base import Reader
+from cathx.data.formats.imageio import read_image_and_mask
 from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -37,12 +37,11 @@ class FolderReader(Reader):
     """Lazy reader of images/ + masks/ folders (see module docstring for the layouts)."""
 
     name = "folder"
+    folder_only = f"a folder with {IMAGES_DIR}/ and {MASKS_DIR}/"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
-        if not root.is_dir():
-            raise DataError(f"{root}: expected a folder with {IMAGES_DIR}/ and {MASKS_DIR}/, got a file")
         super().__init__(root, split)
+        root = self.root
         groups = self._groups(root, split)
         listing = self._split_listing(root, split) if split is not None else None
         if split is not None and listing is None and not any(g.name == split for g in groups):
@@ -114,11 +113,7 @@ class FolderReader(Reader):
 
     def read(self, index: int) -> Sample:
         pair = self._pairs[index]
-        image = read_image(pair.image_path)
-        mask = None
-        if pair.mask_path is not None:
-            mask = read_mask(pair.mask_path)
-            check_same_size(image, mask, pair.image_path, pair.mask_path)
+        image, mask = read_image_and_mask(pair.image_path, pair.mask_path)
         meta = {"source": str(pair.image_path), "dataset": self.name, "image_id": pair.key}
         if pair.group:
             meta["group"] = pair.group

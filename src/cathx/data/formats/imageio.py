@@ -260,13 +260,21 @@ def read_mask(path: Path | str) -> np.ndarray:
         raise DataError(f"{path}: {exc}") from None
 
 
-def check_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
-    """Raise DataError when an image and its mask differ in size."""
+def read_image_and_mask(image_path: Path, mask_path: Path | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """An image (``read_image``) and its mask (``read_mask``; None without ``mask_path``).
+
+    Raises DataError naming the mask when the two differ in size.
+    """
+    image = read_image(image_path)
+    if mask_path is None:
+        return image, None
+    mask = read_mask(mask_path)
     if image.shape != mask.shape:
         raise DataError(
             f"{mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} differs from image {image_path} "
             f"size {image.shape[1]}x{image.shape[0]}"
         )
+    return image, mask
 
 
 def image_files_by_stem(folder: Path, problems: list[str], root: Path | None = None) -> dict[str, Path]:

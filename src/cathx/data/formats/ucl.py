@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside, require_path
+from cathx.data.formats.base import Reader, files_inside
 from cathx.data.formats.folder import FolderReader
 from cathx.data.formats.imageio import binarize_mask, to_grey, to_unit_float
 from cathx.data.formats.limits import check_frame_count, check_frame_size
@@ -52,8 +52,8 @@ class UCLReader(Reader):
     name = "ucl"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
         super().__init__(root, split)
+        root = self.root
         self._handles: dict[Path, Any] = {}
         self._pid = os.getpid()
         self._folder: FolderReader | None = None

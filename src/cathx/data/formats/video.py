@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside, require_path
+from cathx.data.formats.base import Reader, files_inside
 from cathx.data.formats.limits import check_frame_size
 from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
@@ -88,12 +88,11 @@ class VideoReader(Reader):
     """Frames of one video file, or of every video file under a folder (sorted by name)."""
 
     name = "video"
+    no_splits = "video"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
         super().__init__(root, split)
-        if split is not None:
-            raise DataError(f"{root}: video data has no splits (got --split {split!r})")
+        root = self.root
         if root.is_file():
             self._videos = [_probe(root)]
         else:

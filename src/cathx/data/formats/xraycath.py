@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from cathx.data.formats import xraycath_layout as layout
-from cathx.data.formats.base import Reader, entry_path, require_path
-from cathx.data.formats.imageio import IMAGE_SUFFIXES, check_same_size, read_image, read_mask
+from cathx.data.formats.base import Reader, entry_path
+from cathx.data.formats.imageio import IMAGE_SUFFIXES, read_image_and_mask
 from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -46,13 +46,12 @@ class XRayCathReader(Reader):
     """Lazy reader of an XRayCath folder; ``split`` selects imagesets/<split>.txt (or the JSON split)."""
 
     name = "xraycath"
+    folder_only = "an XRayCath folder"
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
-        root = require_path(root)
-        if not root.is_dir():
-            raise DataError(f"{root}: expected an XRayCath folder, got a file")
-        root, split = _resolve_split_folder(root, split)
         super().__init__(root, split)
+        root, split = _resolve_split_folder(self.root, split)
+        self.root, self.split = root, split
         imagesets = root / layout.IMAGESETS_DIR
         self.split_files = sorted(str(p) for p in imagesets.glob("*.txt")) if imagesets.is_dir() else []
         self._categories: dict[int, str] = {}
@@ -251,11 +250,7 @@ class XRayCathReader(Reader):
 
     def read(self, index: int) -> Sample:
         item = self._items[index]
-        image = read_image(item.image_path)
-        mask = None
-        if item.mask_path is not None:
-            mask = read_mask(item.mask_path)
-            check_same_size(image, mask, item.image_path, item.mask_path)
+        image, mask = read_image_and_mask(item.image_path, item.mask_path)
         meta: dict[str, Any] = {"source": str(item.image_path), "dataset": self.name, "image_id": item.key}
         if self.split:
             meta["split"] = self.split

@@ -18,7 +18,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -560,19 +560,24 @@ def _compose_annotations(path: Path, images_part: Path, annotations_part: Path) 
     os.replace(tmp, path)
 
 
-def preview_samples(
-    n: int,
-    size: int = 256,
-    seed: int = 0,
-    sequences: int = 0,
-    frames: int = 20,
-    fps: float = 15.0,
-    config: SynthConfig | None = None,
-    count: int = 6,
-) -> list:
-    """Samples identical to frames of the dataset ``write_dataset`` makes with these arguments:
-    the first and last frame of sequence 0 (when there are sequences), then the first single
-    frames that contain a catheter."""
+@dataclass(frozen=True)
+class DatasetPlan:
+    """The frames of a synthetic set: ``n`` frames of ``size`` x ``size`` from ``seed``, the first
+    ``sequences`` x ``frames`` of them in sequences at ``fps`` (``write_dataset``'s arguments)."""
+
+    n: int
+    size: int = 256
+    seed: int = 0
+    sequences: int = 0
+    frames: int = 20
+    fps: float = 15.0
+
+
+def preview_samples(plan: DatasetPlan, config: SynthConfig | None = None, count: int = 6) -> list:
+    """Samples identical to frames of the dataset ``write_dataset`` makes with the arguments of
+    ``plan``: the first and last frame of sequence 0 (when there are sequences), then the first
+    single frames that contain a catheter."""
+    n, size, seed, sequences, frames, fps = plan.n, plan.size, plan.seed, plan.sequences, plan.frames, plan.fps
     config = config or SynthConfig()
     chosen = []
     if sequences:
