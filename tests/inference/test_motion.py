@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from cathx.inference.motion import motion_csv, motion_png, write_motion
-from cathx.postprocess.tracking import Motion
+from cathx.postprocess.motion import Motion
 
 
 def _motion(catheter_id: int | None = 2) -> Motion:

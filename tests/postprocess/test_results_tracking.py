@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cathx.postprocess.results import analyse_frame, rescale_results
-from cathx.postprocess.tracking import MotionCurve, Tracker, centreline_distance, match
+from cathx.postprocess.motion import MotionCurve
+from cathx.postprocess.tracking import Tracker, centreline_distance, match
 
 
 def _frame(shift: float = 0.0):

@@ -1,4 +1,4 @@
-"""Tracker and MotionCurve on hand-made track scenarios (Results built directly, no masks)."""
+"""Tracker on hand-made track scenarios (Results built directly, no masks)."""
 
 from __future__ import annotations
 
@@ -6,51 +6,9 @@ import numpy as np
 import pytest
 
 from cathx.postprocess.results import Catheter, Results
-from cathx.postprocess.tracking import (MotionCurve, Tracker, TypeVote, align_to_template,
-                                       electrode_match_cost, row_continues, row_type)
-
-CS_GAPS = np.cumsum([0, 2, 5, 2, 5, 2, 5, 2, 5, 2]).astype(np.float64)  # paired rings, tip first
-
-
-def _cs(x0: float, y0: float) -> np.ndarray:
-    """Ten CS electrodes along +x from (x0, y0), tip first."""
-    return np.stack([x0 + CS_GAPS, np.full(10, y0)], 1)
-
-
-def _quad(x0: float, y0: float) -> np.ndarray:
-    """Four evenly spaced electrodes along +y from (x0, y0), tip first."""
-    return np.stack([np.full(4, x0), y0 + 6.0 * np.arange(4)], 1)
-
-
-def _frame(catheters: list[tuple[str, np.ndarray]], shuffle: int | None = None) -> Results:
-    """Results with one catheter per (type, electrodes tip first); centreline through the electrodes
-    extended 10 px beyond the last one. ``shuffle``: seed to permute the electrode rows."""
-    points, owner, index, found = [], [], [], []
-    for c, (kind, electrodes) in enumerate(catheters):
-        electrodes = np.asarray(electrodes, np.float64)
-        points.append(electrodes)
-        owner += [c] * len(electrodes)
-        index += list(range(len(electrodes)))
-        direction = electrodes[-1] - electrodes[0]
-        direction = direction / max(np.linalg.norm(direction), 1e-9)
-        line = np.vstack([electrodes, electrodes[-1] + 10 * direction]).astype(np.float32)
-        found.append(Catheter(id=c, type=kind, centreline=line))
-    points = np.concatenate(points) if points else np.zeros((0, 2))
-    owner, index = np.asarray(owner, np.int64), np.asarray(index, np.int64)
-    if shuffle is not None:
-        order = np.random.default_rng(shuffle).permutation(len(points))
-        points, owner, index = points[order], owner[order], index[order]
-    n = len(points)
-    return Results(image_size=(128, 128), electrodes=points.astype(np.float32), scores=np.ones(n, np.float32),
-                   sizes=np.full((n, 2), 2.0, np.float32), electrode_catheter=owner, electrode_index=index,
-                   electrode_ids=np.full(n, -1, np.int64), catheters=found)
-
-
-def _id_of(results: Results, kind_of_electrode_at: np.ndarray) -> int:
-    """Id of the catheter holding the electrode nearest ``kind_of_electrode_at`` (x, y)."""
-    row = int(np.linalg.norm(results.electrodes - kind_of_electrode_at, axis=1).argmin())
-    return int(results.electrode_catheter_ids()[row])
-
+from cathx.postprocess.tracking import (Tracker, TypeVote, align_to_template, electrode_match_cost, row_continues,
+                                       row_type)
+from track_scenes import CS_GAPS, cs_electrodes, id_of, quad_electrodes, results_of
 
 def test_type_vote_hysteresis_by_hand():
     vote = TypeVote(decay=0.9, margin=1.0, switch_frames=3, settle=1.0)
@@ -76,7 +34,7 @@ def test_type_flicker_suppressed_over_track():
     seen = []
     for t in range(12):
         kind = "quadripolar" if t in (3, 7, 8) else "cs_decapolar"  # the frame's own classification
-        results = tracker.update(_frame([(kind, _cs(20 + t, 40))]))
+        results = tracker.update(results_of([(kind, cs_electrodes(20 + t, 40))]))
         seen.append((results.catheters[0].id, results.catheters[0].type))
         assert 0.0 < results.catheters[0].confidence <= 1.0
     assert seen == [(0, "cs_decapolar")] * 12
@@ -87,10 +45,10 @@ def test_missed_for_three_frames_keeps_id():
     tracker = Tracker()
     ids = []
     for t in range(10):
-        catheters = [("quadripolar", _quad(90, 20 + t))]
+        catheters = [("quadripolar", quad_electrodes(90, 20 + t))]
         if not 4 <= t <= 6:  # the CS catheter, moving 2 px a frame, is missed in frames 4-6
-            catheters.insert(0, ("cs_decapolar", _cs(10 + 2 * t, 60)))
-        results = tracker.update(_frame(catheters))
+            catheters.insert(0, ("cs_decapolar", cs_electrodes(10 + 2 * t, 60)))
+        results = tracker.update(results_of(catheters))
         ids.append({c.type: c.id for c in results.catheters})
     assert [i["cs_decapolar"] for i in ids if "cs_decapolar" in i] == [0] * 7
     assert [i["quadripolar"] for i in ids] == [1] * 10
@@ -101,33 +59,33 @@ def test_crossing_catheters_keep_ids_through_a_merged_frame():
     merges them and one detection carries all 14 electrodes."""
     tracker = Tracker()
     for t in range(9):
-        cs, quad = _cs(5 + 3 * t, 50), _quad(70 - 3 * t, 41)
+        cs, quad = cs_electrodes(5 + 3 * t, 50), quad_electrodes(70 - 3 * t, 41)
         if t == 4:
             merged = np.vstack([cs, quad])
-            results = tracker.update(_frame([("lasso", merged)]))
+            results = tracker.update(results_of([("lasso", merged)]))
         else:
-            results = tracker.update(_frame([("cs_decapolar", cs), ("quadripolar", quad)]))
-        assert _id_of(results, cs[0]) == 0, t
-        assert _id_of(results, quad[0]) == 1, t
+            results = tracker.update(results_of([("cs_decapolar", cs), ("quadripolar", quad)]))
+        assert id_of(results, cs[0]) == 0, t
+        assert id_of(results, quad[0]) == 1, t
         by_id = {c.id: c.type for c in results.catheters}
         assert by_id == {0: "cs_decapolar", 1: "quadripolar"}, t
 
 
 def test_electrode_index_fixed_from_tip_when_shuffled_flipped_or_tip_missed():
     tracker = Tracker()
-    first = tracker.update(_frame([("cs_decapolar", _cs(10, 30))]))
+    first = tracker.update(results_of([("cs_decapolar", cs_electrodes(10, 30))]))
     x = np.round(first.electrodes[:, 0] - 10).astype(int)
     ids_by_x = dict(zip(x.tolist(), first.electrode_ids.tolist()))
     assert sorted(first.electrode_index.tolist()) == list(range(10))
     # Rows shuffled and the centreline oriented from the other end (indices reversed).
-    flipped = _frame([("cs_decapolar", _cs(11, 30)[::-1])], shuffle=3)
+    flipped = results_of([("cs_decapolar", cs_electrodes(11, 30)[::-1])], shuffle=3)
     tracker.update(flipped)
     x = np.round(flipped.electrodes[:, 0] - 11).astype(int)
     assert dict(zip(x.tolist(), flipped.electrode_ids.tolist())) == ids_by_x
     from_tip = dict(zip(CS_GAPS.astype(int).tolist(), range(10)))
     assert dict(zip(x.tolist(), flipped.electrode_index.tolist())) == from_tip
     # The tip electrode missed: the others keep indices 1..9 and their ids.
-    missing = _frame([("cs_decapolar", _cs(12, 30)[1:])], shuffle=4)
+    missing = results_of([("cs_decapolar", cs_electrodes(12, 30)[1:])], shuffle=4)
     tracker.update(missing)
     x = np.round(missing.electrodes[:, 0] - 12).astype(int)
     assert dict(zip(x.tolist(), missing.electrode_index.tolist())) == dict(
@@ -145,7 +103,7 @@ def test_align_to_template_by_hand():
 
 
 def test_align_with_rings_missed_inside_the_row():
-    template = _cs(10, 30)
+    template = cs_electrodes(10, 30)
     seen = np.delete(template, [3, 6], axis=0) + [1.0, 0.5]
     ranks, _ = align_to_template(seen, template, miss_cost=8.0)
     assert ranks.tolist() == [0, 1, 2, 4, 5, 7, 8, 9]
@@ -153,59 +111,14 @@ def test_align_with_rings_missed_inside_the_row():
 
 def test_ring_seen_first_later_gets_its_index_and_others_keep_ids():
     tracker = Tracker()
-    first = tracker.update(_frame([("cs_decapolar", np.delete(_cs(10, 30), 3, axis=0))]))
+    first = tracker.update(results_of([("cs_decapolar", np.delete(cs_electrodes(10, 30), 3, axis=0))]))
     ids = dict(zip(np.round(first.electrodes[:, 0]).astype(int).tolist(), first.electrode_ids.tolist()))
-    later = tracker.update(_frame([("cs_decapolar", _cs(11, 30))], shuffle=1))
+    later = tracker.update(results_of([("cs_decapolar", cs_electrodes(11, 30))], shuffle=1))
     x = np.round(later.electrodes[:, 0] - 1).astype(int)
     assert dict(zip(x.tolist(), later.electrode_index.tolist())) == dict(
         zip((10 + CS_GAPS).astype(int).tolist(), range(10)))
     assert all(ids[k] == v for k, v in zip(x.tolist(), later.electrode_ids.tolist()) if k in ids)
     assert len(set(later.electrode_ids.tolist())) == 10
-
-
-def _motion_frame(shift: tuple[float, float] | None) -> Results:
-    if shift is None:
-        return _frame([("quadripolar", _quad(100, 100))])
-    return _frame([("cs_decapolar", _cs(20 + shift[0], 40 + shift[1])), ("quadripolar", _quad(100, 100))])
-
-
-def test_motion_curve_bridges_gap_and_flags_it():
-    shifts = [(0, 0), (1, 0), (2, 1), None, None, (5, 4), (6, 4)]
-    tracker, curve = Tracker(), MotionCurve()
-    for t, shift in enumerate(shifts):
-        curve.add(tracker.update(_motion_frame(shift)), frame=t)
-    motion = curve.curve()
-    assert motion.catheter_id == 0
-    assert motion.quality.tolist() == ["measured"] * 3 + ["interpolated"] * 2 + ["measured"] * 2
-    expected = [[0, 0], [1, 0], [2, 1], [3, 2], [4, 3], [5, 4], [6, 4]]
-    assert np.allclose(motion.displacement, expected, atol=1e-6)
-    assert np.allclose(motion.position[0], _cs(20, 40).mean(axis=0))
-    assert motion.electrodes.tolist() == [10, 10, 10, 0, 0, 10, 10]
-    assert motion.coverage() == 1.0
-    rows = motion.rows()
-    assert rows[3]["quality"] == "interpolated" and rows[3]["dx"] == 3.0 and rows[3]["catheter_id"] == 0
-
-
-def test_motion_curve_holds_ends_within_max_gap_and_smooths():
-    shifts = [None, (0, 0), (2, 0), (4, 0), None, None, None]
-    tracker, curve = Tracker(), MotionCurve(max_gap=2, smoothing=3)
-    for t, shift in enumerate(shifts):
-        curve.add(tracker.update(_motion_frame(shift)), frame=t)
-    motion = curve.curve()
-    assert motion.quality.tolist() == ["held", "measured", "measured", "measured", "held", "held", "missing"]
-    # centred 3-frame mean over the values that exist, ends included
-    assert np.allclose(motion.displacement[:6, 0], [0, 2 / 3, 2, 10 / 3, 4, 4])
-    assert np.isnan(motion.displacement[6]).all() and motion.rows()[6]["dx"] == ""
-
-
-def test_motion_curve_without_cs_is_all_missing():
-    curve = MotionCurve()
-    tracker = Tracker()
-    for _ in range(3):
-        curve.add(tracker.update(_motion_frame(None)))
-    motion = curve.curve()
-    assert motion.catheter_id is None and motion.coverage() == 0.0
-    assert motion.quality.tolist() == ["missing"] * 3
 
 
 def test_row_continues_by_hand():
@@ -241,7 +154,7 @@ def test_row_type_of_joined_pieces():
     angle = np.linspace(0, 2 * np.pi, 10, endpoint=False)
     loop = np.stack([50 + 8 * np.cos(angle), 50 + 8 * np.sin(angle)], 1)
     assert row_type(loop) == "lasso"  # ten rings on a loop: spread 16 / 45 px of arc
-    assert row_type(_cs(10, 30)) == "cs_decapolar"
+    assert row_type(cs_electrodes(10, 30)) == "cs_decapolar"
 
 
 def test_catheter_seen_in_two_pieces_gets_one_id_and_the_joined_type():
@@ -252,7 +165,7 @@ def test_catheter_seen_in_two_pieces_gets_one_id_and_the_joined_type():
     tracker = Tracker(join_frames=3)
     for t in range(12):
         loop = np.stack([60 + 10 * np.cos(angle) + t, 60 + 10 * np.sin(angle)], 1)
-        results = tracker.update(_frame([("cs_decapolar", loop[:5]), ("cs_decapolar", loop[5:])]))
+        results = tracker.update(results_of([("cs_decapolar", loop[:5]), ("cs_decapolar", loop[5:])]))
         ids = [c.id for c in results.catheters]
         if t >= 2:
             assert ids[0] == ids[1], t
@@ -266,10 +179,10 @@ def test_a_one_ring_piece_does_not_take_the_id_of_the_catheter():
     """The CS catheter's last ring is cut off into a separate detection; the piece holding the
     other nine keeps the id, the single ring joins it as a piece."""
     tracker = Tracker()
-    first = tracker.update(_frame([("cs_decapolar", _cs(10, 40))]))
+    first = tracker.update(results_of([("cs_decapolar", cs_electrodes(10, 40))]))
     cs_id = first.catheters[0].id
-    cut = _cs(11, 40)
-    later = tracker.update(_frame([("pacing", cut[9:]), ("cs_decapolar", cut[:9])]))
+    cut = cs_electrodes(11, 40)
+    later = tracker.update(results_of([("pacing", cut[9:]), ("cs_decapolar", cut[:9])]))
     assert [c.id for c in later.catheters] == [cs_id, cs_id]
 
 
@@ -277,17 +190,17 @@ def test_a_false_electrode_does_not_break_the_match():
     """Two false electrodes 15 px off the row (more than the gate) pull the mean distance over it;
     the soft count of matched rings still matches the catheter to its track."""
     tracker = Tracker()
-    first = tracker.update(_frame([("quadripolar", _quad(40, 20))]))
-    noisy = np.vstack([_quad(41, 21), [[56.0, 20.0], [56.0, 30.0]]])
-    later = tracker.update(_frame([("ablation", noisy)]))
+    first = tracker.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
+    noisy = np.vstack([quad_electrodes(41, 21), [[56.0, 20.0], [56.0, 30.0]]])
+    later = tracker.update(results_of([("ablation", noisy)]))
     assert later.catheters[0].id == first.catheters[0].id
 
 
 def test_a_shaft_piece_without_electrodes_lying_on_the_track_takes_its_id():
     tracker = Tracker()
-    first = tracker.update(_frame([("quadripolar", _quad(40, 20))]))
+    first = tracker.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
     shaft = Catheter(id=-1, type="unknown", centreline=np.array([[40.0, 40.0], [40.0, 46.0]], np.float32))
-    later = _frame([("quadripolar", _quad(40, 20)[:2])])
+    later = results_of([("quadripolar", quad_electrodes(40, 20)[:2])])
     later.catheters.append(shaft)
     tracker.update(later)
     assert [c.id for c in later.catheters] == [first.catheters[0].id] * 2
@@ -298,10 +211,10 @@ def test_a_piece_with_a_false_electrode_still_joins_its_catheter():
     electrode 20 px away. Most of its electrodes lie on the track's rings (median distance 1 px),
     so it is a piece of the CS catheter although the mean distance is over the claim distance."""
     tracker = Tracker()
-    first = tracker.update(_frame([("cs_decapolar", _cs(10, 40))]))
-    moved = _cs(11, 40)
+    first = tracker.update(results_of([("cs_decapolar", cs_electrodes(10, 40))]))
+    moved = cs_electrodes(11, 40)
     piece = np.vstack([moved[6:9], [[moved[8, 0], 60.0]]])
-    later = tracker.update(_frame([("cs_decapolar", moved[:6]), ("ablation", piece)]))
+    later = tracker.update(results_of([("cs_decapolar", moved[:6]), ("ablation", piece)]))
     assert [c.id for c in later.catheters] == [first.catheters[0].id] * 2
 
 
@@ -310,13 +223,13 @@ def test_a_piece_with_rings_not_seen_before_lying_on_the_track_centreline_takes_
     the mask is cut between rings 1 and 2: the piece holding rings 2 and 3 (never seen, so on no
     slot) lies along the track's centreline and takes its id; without ``piece_on_line`` it would
     start a track of its own."""
-    quad = _quad(40, 20)  # rings at y = 20, 26, 32, 38
+    quad = quad_electrodes(40, 20)  # rings at y = 20, 26, 32, 38
     for on_line, same in ((True, True), (False, False)):
         tracker = Tracker(piece_on_line=on_line)
-        first = _frame([("pacing", quad[:2])])
+        first = results_of([("pacing", quad[:2])])
         first.catheters[0].centreline = np.array([[40.0, 18.0], [40.0, 60.0]], np.float32)
         tracker.update(first)
-        later = tracker.update(_frame([("pacing", quad[:2] + [0.5, 0]), ("pacing", quad[2:] + [0.5, 0])]))
+        later = tracker.update(results_of([("pacing", quad[:2] + [0.5, 0]), ("pacing", quad[2:] + [0.5, 0])]))
         assert (later.catheters[0].id == later.catheters[1].id) is same
 
 
@@ -326,12 +239,12 @@ def test_rings_of_a_piece_given_for_lying_on_the_centreline_do_not_vote_on_the_t
     piece keeps the id (it lies on the centreline), but its six-ring row would read as a CS
     catheter: only the main piece votes, so the type stays quadripolar with full confidence."""
     tracker = Tracker()
-    quad = _quad(40, 20)  # rings at y = 20, 26, 32, 38
+    quad = quad_electrodes(40, 20)  # rings at y = 20, 26, 32, 38
     for _ in range(3):
-        whole = _frame([("quadripolar", quad)])
+        whole = results_of([("quadripolar", quad)])
         whole.catheters[0].centreline = np.array([[40.0, 18.0], [40.0, 70.0]], np.float32)
         tracker.update(whole)
     piece = np.vstack([quad[3:], [[40.0, 48.0], [40.0, 58.0]]])
-    later = tracker.update(_frame([("quadripolar", quad[:3]), ("cs_decapolar", piece)]))
+    later = tracker.update(results_of([("quadripolar", quad[:3]), ("cs_decapolar", piece)]))
     assert later.catheters[0].id == later.catheters[1].id
     assert later.catheters[0].type == "quadripolar" and later.catheters[0].confidence == 1.0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cathx.postprocess.tracking import Motion
+from cathx.postprocess.motion import Motion
 
 # How each quality flag is drawn: (label, marker, face colour, edge colour).
 _STYLE: dict[str, tuple[str, str, str, str]] = {

@@ -46,7 +46,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     from cathx.inference.motion import write_motion
     from cathx.inference.visualize import VideoWriter, encode_png, mask_png
     from cathx.postprocess.results import ELECTRODE_COLUMNS
-    from cathx.postprocess.tracking import MotionCurve, Tracker
+    from cathx.postprocess.motion import MotionCurve
+    from cathx.postprocess.tracking import Tracker
 
     console = console or Console(stderr=True)
     source = open_source(source_path)

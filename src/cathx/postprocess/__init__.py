@@ -11,7 +11,8 @@ from cathx.postprocess.catheter_type import (
 )
 from cathx.postprocess.centreline import Centreline, extract_centrelines, polyline_length, resample_polyline
 from cathx.postprocess.results import Catheter, Results, analyse_frame, rescale_results
-from cathx.postprocess.tracking import MotionCurve, Tracker
+from cathx.postprocess.motion import MotionCurve
+from cathx.postprocess.tracking import Tracker
 
 __all__ = [
     "Assignment", "Catheter", "Centreline", "MotionCurve", "PatternFeatures", "Results", "Tracker",
