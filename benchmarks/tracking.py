@@ -157,7 +157,8 @@ def run_sequence(samples: list, source=None, seed: int = 0) -> tuple[dict, list[
     """Post-process and track one sequence; (scores, per frame (post-processing ms, tracking ms)).
     source: None (ground truth), "perturbed" (perturbed_peaks on the true mask) or a Predictor."""
     from cathx.postprocess.results import analyse_frame
-    from cathx.postprocess.tracking import MotionCurve, Tracker
+    from cathx.postprocess.motion import MotionCurve
+    from cathx.postprocess.tracking import Tracker
 
     tracker, curve = Tracker(), MotionCurve()
     frames, times = [], []

@@ -2,6 +2,9 @@
 
 ``analyse_frame(mask, peaks)`` turns a binary mask and decoded electrode peaks into Results:
 centrelines, electrode-to-catheter assignment, electrode order and catheter types.
+
+Length (about 500 lines): the Results record and its four views (JSON, CSV rows, rescaling,
+overlay drawing) change together whenever a field is added; the maths live in the sibling modules.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ The type of a catheter is decided over its track (``TypeVote``: decaying vote su
 hysteresis), and every frame's Catheter carries the track's type and a confidence.
 
 The CS motion curve built on these tracks is in ``cathx.postprocess.motion``.
+
+Length (about 720 lines): the steps above share the Tracker's state (tracks, slots, links); the
+pure pieces (matching costs, template alignment, row continuation, votes) are functions above it,
+each tested by hand.
 """
 
 from __future__ import annotations

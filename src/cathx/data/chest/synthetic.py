@@ -21,6 +21,10 @@ for a given seed, whatever the number of workers.
 
 Geometry is built in normalised coordinates (x right, y down, both 0-1 over the image), mapped to
 pixels by one similarity transform per study (small rotation, zoom, shift).
+
+Length (about 780 lines): as for the fluoroscopy scene, the order of random draws defines every
+study of a seed, and the label rules above need the anatomy they are measured against; the
+sharable geometry (splines, arc length) lives in cathx.geometry.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ With ``annotations.json`` every label is read (masks, electrodes with sizes, cat
 centrelines, sequence ids). Without it the reader falls back to ``masks/`` and ``csv/blob.csv``
 (electrode centres normalised 0-1, Strength mapped to a square box by xraycath_layout).
 See xraycath_layout.py for the layout and schema.
+
+Length (about 400 lines): both label sources (annotations.json and masks/ + blob.csv) index the same
+image list and share the split rules, so they stay in one reader.
 """
 
 from __future__ import annotations
