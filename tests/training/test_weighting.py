@@ -345,3 +345,140 @@ def test_fixed_selection_keeps_its_share_whatever_the_schedule():
     scheduled = legacy(("segmentation",), 10, total_steps=5, topk_start=1.0, topk_end=0.6)
     scheduled.step = 2
     assert scheduled.keep_fraction() == pytest.approx(0.8)
+
+
+# ----------------------------------------------------------------------------- surviving mutants (issue 19)
+
+
+def test_kpi_and_task_weights_clamp_to_their_ranges():
+    assert float(kpi_from_loss(T(0.5))) == pytest.approx(math.exp(-0.5))  # not clamped up to a loss of 1
+    assert float(kpi_from_loss(T(-2.0))) == pytest.approx(1.0)  # a negative loss is a perfect prediction
+    # a KPI above 1 weighs as 1, below the floor as the floor
+    assert task_weight_inverse_kpi(T([1.5, 0.0]), floor=0.05).tolist() == pytest.approx([1.0, 20.0])
+    assert float(task_weight_dtp(T(1.5), gamma=2.0, floor=0.05)) == pytest.approx(0.0)
+    assert float(task_weight_dtp(T(0.0), gamma=2.0, floor=0.05)) == pytest.approx(-(0.95**2) * math.log(0.05))
+
+
+def test_keep_fraction_of_a_two_step_stage_runs_from_start_to_end():
+    assert keep_fraction(0, 2, 1.0, 0.5) == pytest.approx(1.0)
+    assert keep_fraction(1, 2, 1.0, 0.5) == pytest.approx(0.5)
+    assert keep_fraction(0, 1, 1.0, 0.5) == pytest.approx(0.5)  # a one-step stage is at its end
+
+
+def test_top_k_of_a_small_fraction_keeps_one_sample():
+    from cathx.training.weighting import topk_members
+
+    bank = T([0.9, 0.5, 0.3, 0.2, 0.1])
+    seen = torch.ones(5, dtype=torch.bool)
+    assert float(topk_threshold(bank, seen, 0.1)) == pytest.approx(0.9)  # K = ceil(0.5) = 1
+    assert topk_members(bank, seen, 0.1, torch.arange(5)).tolist() == [True, False, False, False, False]
+    one_seen = T([False, False, True, False, False])
+    assert topk_members(bank, one_seen, 0.7, torch.arange(5)).tolist() == [False, False, True, False, False]
+    nothing_seen = torch.zeros(5, dtype=torch.bool)
+    members = topk_members(bank, nothing_seen, 0.7, torch.arange(5))
+    assert members.dtype == torch.bool and members.all()
+
+
+def test_in_top_k_without_an_order_keeps_ties():
+    from cathx.training.weighting import in_top_k
+
+    bank = torch.full((4,), 0.5)
+    seen = torch.ones(4, dtype=torch.bool)
+    # indices without a tie order: every sample tied with the K-th is inside (no strict ranking)
+    assert in_top_k(bank, bank, seen, 0.5, indices=torch.arange(4), order=None).tolist() == [True] * 4
+
+
+def test_self_paced_keeps_at_least_one_sample():
+    kept = self_paced_mask(T([0.3, 0.1, 0.2]), torch.ones(3, dtype=torch.bool), 0.1)
+    assert kept.tolist() == [0, 1, 0]  # ceil(0.3) = 1: the easiest
+
+
+def test_masked_task_loss_defaults_to_the_batch_and_divides_by_a_fractional_selection():
+    assert float(masked_task_loss(T([2.0, 4.0]), T([1.0, 1.0]))) == pytest.approx(3.0)  # default "batch"
+    assert float(masked_task_loss(T([4.0]), T([1.0]))) == pytest.approx(4.0)  # one sample: / 1
+    # soft selection: sum(delta * L) / sum(delta) = (0.25 * 4) / 0.25 (not clamped up to 1)
+    assert float(masked_task_loss(T([4.0, 8.0]), T([0.25, 0.0]), "selected")) == pytest.approx(4.0)
+
+
+def test_dtp_and_constant_weights_of_the_prioritizer():
+    tasks = ("segmentation", "detection")
+    dtp = legacy(tasks, 2, task_weighting="dtp", sample_selection="none")
+    dtp.kappa_bar = {"segmentation": T(0.0), "detection": T(0.5)}  # segmentation below the floor
+    weights = dtp.task_weights()
+    assert float(weights["segmentation"]) == pytest.approx(-(0.95**2) * math.log(0.05))
+    constant = legacy(tasks, 2, task_weighting="constant", constant_weights={"detection": 3.0})
+    weights = constant.task_weights()
+    assert (float(weights["segmentation"]), float(weights["detection"])) == (1.0, 3.0)  # a task left out: 1
+
+
+def test_prioritizer_starts_at_weight_one_and_its_schedule_at_one_step():
+    p = Prioritizer(preset_config("legacy", topk_start=1.0, topk_end=0.7), ("segmentation", "detection"), 4)
+    assert p.total_steps == 1 and p.keep_fraction() == pytest.approx(0.7)
+    assert {t: float(w) for t, w in p.task_weights().items()} == {"segmentation": 1.0, "detection": 1.0}
+    assert Prioritizer(preset_config("legacy"), ("segmentation",), 4, total_steps=0).total_steps == 1
+
+
+def test_a_task_without_labels_in_the_batch_does_not_stop_the_next_from_updating():
+    p = legacy(("segmentation", "detection"), 2, sample_selection="none")
+    kpis = {"segmentation": T([0.5, 0.5]), "detection": T([0.8, 0.4])}
+    available = {"segmentation": T([False, False]), "detection": T([True, True])}
+    p.observe(kpis, available, T([0, 1]))
+    assert float(p.kappa_bar["segmentation"]) == 1.0  # untouched
+    assert float(p.kappa_bar["detection"]) == pytest.approx(0.6)
+    assert p.bank["detection"].tolist() == pytest.approx([0.8, 0.4])
+
+
+def test_set_task_kpi_uses_the_configured_tau():
+    # errors 0 and 10 px pooled: MAE 5 px; tau 4: 1 / (1 + 5 / 4) = 4 / 9 (tau 2 would give 2 / 7)
+    stats = {"segmentation": T([[0.0, 1.0], [0.0, 1.0]]), "detection": T([[0.0, 1.0], [10.0, 1.0]])}
+    kpis = {"segmentation": T([1.0, 1.0]), "detection": T([1.0, 1 / 6])}
+    available = {t: torch.ones(2, dtype=torch.bool) for t in kpis}
+    p = legacy(("segmentation", "detection"), 2, task_kpi="set", detection_kpi="mae", tau_px=4.0,
+               sample_selection="none")
+    p({t: torch.ones(2) for t in kpis}, kpis, available, T([0, 1]), stats=stats)
+    assert float(p.kappa_bar["detection"]) == pytest.approx(4 / 9)
+    with pytest.raises(ValueError, match=r"task_kpi 'set' needs the per-sample KPI statistics \(stats=\.\.\.\)"):
+        p({t: torch.ones(2) for t in kpis}, kpis, available, T([0, 1]))
+
+
+def test_soft_selection_clamps_the_difficulty_of_out_of_range_kpis():
+    p = legacy(("segmentation",), 3, sample_selection="soft")
+    kpis = {"segmentation": T([1.5, -0.5, 0.25])}
+    out = p({"segmentation": torch.ones(3)}, kpis, {"segmentation": torch.ones(3, dtype=torch.bool)}, T([0, 1, 2]))
+    assert out.sample["segmentation"].tolist() == pytest.approx([0.0, 1.0, 0.75])
+
+
+def _gradnorm_step_with(seg_loss: torch.Tensor, shared: torch.Tensor) -> tuple[Prioritizer, torch.Tensor]:
+    p = legacy(("segmentation", "detection"), 2, task_weighting="gradnorm", sample_selection="none",
+               gradnorm_alpha=1.5, gradnorm_lr=0.1)
+    losses = {"segmentation": seg_loss, "detection": shared.sum() * torch.ones(2)}
+    kpis = {"segmentation": T([0.5, 0.5]), "detection": T([0.5, 0.5])}
+    available = {t: torch.ones(2, dtype=torch.bool) for t in kpis}
+    p(losses, kpis, available, T([0, 1]), shared_parameter=shared)
+    return p, torch.stack([losses[t].detach().mean() for t in ("segmentation", "detection")])
+
+
+def test_gradnorm_counts_a_task_without_gradient_at_the_shared_layer_as_zero():
+    shared = torch.ones(2, requires_grad=True)  # d(detection)/d(shared) = (1, 1): norm sqrt(2)
+    other = torch.tensor(3.0, requires_grad=True)
+    for seg_loss in (torch.full((2,), 2.0), other * torch.ones(2)):  # no graph at all; a graph not through shared
+        p, values = _gradnorm_step_with(seg_loss, shared)
+        expected = gradnorm_step(torch.ones(2), T([0.0, math.sqrt(2.0)]), values, values, 1.5, 0.1)
+        assert p.gradnorm_weights.tolist() == pytest.approx(expected.tolist())
+    with pytest.raises(ValueError, match="gradnorm needs the last shared parameter of the model"):
+        p(*[{t: torch.ones(2) for t in p.tasks}] * 2 + [{t: torch.ones(2, dtype=torch.bool) for t in p.tasks}],
+          T([0, 1]))
+
+
+def test_gradnorm_state_round_trip_and_mismatched_state_messages():
+    shared = torch.ones(2, requires_grad=True)
+    p, _ = _gradnorm_step_with(torch.full((2,), 2.0), shared)
+    restored = legacy(("segmentation", "detection"), 2, task_weighting="gradnorm")
+    restored.load_state_dict(p.state_dict())
+    for key in ("gradnorm_weights", "gradnorm_initial", "gradnorm_ready"):
+        assert torch.equal(restored.state_dict()[key], p.state_dict()[key])
+    with pytest.raises(ValueError, match=r"prioritizer state is for tasks \['segmentation', 'detection'\], "
+                                         r"not \['detection'\]"):
+        legacy(("detection",), 2).load_state_dict(p.state_dict())
+    with pytest.raises(ValueError, match="prioritizer state was saved for a training set of another size"):
+        legacy(("segmentation", "detection"), 3).load_state_dict(p.state_dict())
