@@ -6,13 +6,19 @@ and .md: killed / survived / timeout / no tests per module group against the iss
 per file, and every surviving mutant with its diff. A group none of whose mutants was checked
 is listed as not run.
 
-    .venv/bin/python benchmarks/mutation_report.py [--command "make mutation ..."]
+    .venv/bin/python benchmarks/mutation_report.py [--command "make mutation ..."] [--note ...] [--merge]
+
+--merge folds this run into the report already in benchmarks/results: files with at least one
+mutant checked in this run replace their earlier entries (and survivors), the others keep theirs,
+and the run is appended to the report's list of runs (each printed with its note). Use it when
+[tool.mutmut] was narrowed to some modules, so the report keeps the figures of the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import platform
 import time
@@ -99,6 +105,15 @@ def summarise(files: list[dict]) -> list[dict]:
     return rows
 
 
+def merge(earlier: dict, files: list[dict], survivors: list[dict]) -> tuple[list[dict], list[dict]]:
+    """``earlier``'s files and survivors with those of every file checked in this run replaced."""
+    checked = {f["file"] for f in files if f["total"] - f["not checked"] > 0}
+    by_file = {f["file"]: f for f in earlier.get("files", [])}
+    by_file.update({f["file"]: f for f in files if f["file"] in checked or f["file"] not in by_file})
+    kept = [s for s in earlier.get("survivors", []) if s["file"] not in checked]
+    return list(by_file.values()), kept + [s for s in survivors if s["file"] in checked]
+
+
 def markdown(report: dict) -> str:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.1f} %"
@@ -110,22 +125,14 @@ def markdown(report: dict) -> str:
         "pyproject.toml [tool.mutmut] that reach its function. Killed share = killed / checked "
         "(timeouts and mutants no test reaches count against it).", "",
         *([report["note"], ""] if report["note"] else []),
+    ]
+    for run in report.get("runs", []):
+        lines += [f"Run of {run['date']} (`{run['command']}`, load average {run['load_average']}): "
+                  + (run.get("note") or "no note."), ""]
+    lines += [
         "| module | mutants | checked | killed | survived | timeout | no tests | killed share | target | met |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for r in report["groups"]:
-        met = "not run" if not r["run"] else ("yes" if r["meets_target"] else "no")
-        if r["run"] and r["not checked"]:
-            met += f" (partial: {r['not checked']} not checked)"
-        lines.append(f"| {r['group']} | {r['mutants']} | {r['checked']} | {r['killed']} | {r['survived']} | "
-                     f"{r['timeout']} | {r['no tests']} | {pct(r['killed_share'])} | "
-                     f"{pct(r['target'])} | {met} |")
-    not_run = [r["group"] for r in report["groups"] if not r["run"]]
-    if not_run:
-        lines += ["", f"Not run: {', '.join(not_run)} (mutants generated, none checked)."]
-    if any(r["run"] and r["not checked"] for r in report["groups"]):
-        lines += ["", "A partial module's share covers the mutants checked before the run stopped; mutmut "
-                  "checks those with the shortest tests first, so it is not a sample of the whole module."]
     lines += ["", "## Per file", "", "| file | mutants | killed | survived | timeout | no tests | not checked |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in report["files"]:
@@ -142,17 +149,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--command", default="make mutation", help="the command that produced the results")
     parser.add_argument("--note", default="", help="a line on how the run was made, kept in the report")
+    parser.add_argument("--merge", action="store_true",
+                        help="fold this run into the report in benchmarks/results (see the module docstring)")
     args = parser.parse_args()
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
     if not Path("mutants").is_dir():
         raise SystemExit("mutants/: no mutmut results here; run `make mutation` first")
     files, survivors = collect()
-    report = {
-        "command": args.command, "note": args.note, "mutmut": version("mutmut"),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-        "groups": summarise(files), "files": files, "survivors": survivors,
-    }
+    stamp = {"command": args.command, "note": args.note, "mutmut": version("mutmut"),
+             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2)}
+    if args.merge and (RESULTS / "mutation.json").is_file():
+        earlier = json.loads((RESULTS / "mutation.json").read_text(encoding="utf-8"))
+        files, survivors = merge(earlier, files, survivors)
+        run = {k: stamp[k] for k in ("command", "note", "date", "load_average")}
+        report = {**earlier, "runs": [*earlier.get("runs", []), run], "files": files, "survivors": survivors,
+                  "groups": summarise(files)}
+    else:
+        report = {**stamp, "python": platform.python_version(), "groups": summarise(files), "files": files,
+                  "survivors": survivors}
     atomic_write_json(RESULTS / "mutation.json", report)
     atomic_write_text(RESULTS / "mutation.md", markdown(report))
     for r in report["groups"]:
