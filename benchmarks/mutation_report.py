@@ -133,6 +133,19 @@ def markdown(report: dict) -> str:
         "| module | mutants | checked | killed | survived | timeout | no tests | killed share | target | met |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    for r in report["groups"]:
+        met = "not run" if not r["run"] else ("yes" if r["meets_target"] else "no")
+        if r["run"] and r["not checked"]:
+            met += f" (partial: {r['not checked']} not checked)"
+        lines.append(f"| {r['group']} | {r['mutants']} | {r['checked']} | {r['killed']} | {r['survived']} | "
+                     f"{r['timeout']} | {r['no tests']} | {pct(r['killed_share'])} | "
+                     f"{pct(r['target'])} | {met} |")
+    not_run = [r["group"] for r in report["groups"] if not r["run"]]
+    if not_run:
+        lines += ["", f"Not run: {', '.join(not_run)} (mutants generated, none checked)."]
+    if any(r["run"] and r["not checked"] for r in report["groups"]):
+        lines += ["", "A partial module's share covers the mutants checked before the run stopped; mutmut "
+                  "checks those with the shortest tests first, so it is not a sample of the whole module."]
     lines += ["", "## Per file", "", "| file | mutants | killed | survived | timeout | no tests | not checked |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in report["files"]:
