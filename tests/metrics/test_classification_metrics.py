@@ -75,3 +75,16 @@ def test_auc_markdown_rows():
     text = auc_markdown(0.5, {"a": 0.25, "b": None}, {"a": 3, "b": 0}, 7)
     assert text.splitlines() == ["| label | AUC | positives |", "|---|---:|---:|", "| a | 0.250 | 3 |",
                                  "| b | n/a | 0 |", "| **mean (column-wise)** | **0.500** | 7 studies |"]
+
+
+def test_columnwise_auc_without_any_defined_label_is_nan_and_report_keys(tmp_path):
+    labels = np.zeros((4, len(LABELS)))  # no positives anywhere: no label has an AUC
+    mean, per_label = columnwise_auc(labels, np.full((4, len(LABELS)), 0.5))
+    assert math.isnan(mean) and set(per_label.values()) == {None}
+    labels[:2, 0] = 1
+    probs = np.zeros((4, len(LABELS)))
+    probs[:, 0] = [0.9, 0.8, 0.1, 0.2]
+    report = write_auc_report(tmp_path, labels, probs)
+    assert report["studies"] == 4 and report["per_label_auc"][LABELS[0]] == 1.0
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["studies"] == 4 and written["per_label_auc"][LABELS[0]] == 1.0

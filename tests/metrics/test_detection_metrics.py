@@ -194,3 +194,22 @@ def test_sample_kpis_reads_the_heatmap_stride_from_the_image(stride):
     batch = {"image": torch.zeros(1, 1, 48, 48), "electrodes": points, "electrode_valid": valid,
              "has_electrodes": torch.tensor([True])}
     assert sample_kpis(outputs, batch)["detection"].tolist() == pytest.approx([1.0], abs=0.02)
+
+
+def test_localisation_errors_are_the_matched_distances_within_the_gate():
+    from cathx.metrics.detection import localisation_errors
+
+    pred = np.array([[0.0, 0.0], [20.0, 0.0], [50.0, 50.0]])
+    target = np.array([[3.0, 4.0], [20.0, 6.0], [90.0, 90.0]])
+    assert sorted(localisation_errors(pred, target).tolist()) == pytest.approx([5.0, 6.0])  # gate 10 px
+    assert sorted(localisation_errors(pred, target, max_distance=5.5).tolist()) == pytest.approx([5.0])
+
+
+def test_penalised_error_uses_its_cap_as_the_gate_and_mae_by_default():
+    pred, target = np.array([[0.0, 0.0]]), np.array([[0.0, 6.0]])
+    assert penalised_error(pred, target) == pytest.approx(6.0)  # matched within the default 10 px gate
+    # cap 4: no match, so one miss and one false positive, each counted as 4
+    assert penalised_error(pred, target, cap=4.0) == pytest.approx(4.0)
+    assert penalised_error(pred, target, cap=4.0, kind="rmse") == pytest.approx(4.0)
+    with pytest.raises(ValueError, match=r"^unknown error kind 'median'; choose from mae, rmse$"):
+        penalised_error(pred, target, kind="median")

@@ -72,3 +72,17 @@ def test_batch_metrics_on_a_single_pixel():
     target[0] = False
     assert batch_iou(pixel, target).tolist() == [0.0, 1.0]
     assert batch_dice(pixel, target).tolist() == [0.0, 1.0]
+
+
+def test_mean_j_of_no_image_is_nan():
+    assert np.isnan(mean_j([]))
+    assert mean_j([1, 0, 0]) == pytest.approx(1 / 3)
+
+
+def test_segmentation_kpi_thresholds_logits_at_zero():
+    # a logit of 0.5 (probability 0.62) is foreground: IoU 1 against a one-pixel mask
+    logits = torch.full((1, 1, 2, 2), -3.0)
+    logits[0, 0, 0, 0] = 0.5
+    mask = torch.zeros((1, 1, 2, 2))
+    mask[0, 0, 0, 0] = 1.0
+    assert segmentation_kpi(logits, mask).tolist() == [1.0]
