@@ -213,3 +213,60 @@ def test_penalised_error_uses_its_cap_as_the_gate_and_mae_by_default():
     assert penalised_error(pred, target, cap=4.0, kind="rmse") == pytest.approx(4.0)
     with pytest.raises(ValueError, match=r"^unknown error kind 'median'; choose from mae, rmse$"):
         penalised_error(pred, target, kind="median")
+
+
+def test_evaluator_rows_and_summary_at_the_edges_by_hand():
+    """Score exactly at the threshold counts, a distance exactly at a recall radius counts, a size of 0
+    becomes the default 4 px box, and frames without electrode labels give empty detection rows."""
+    targets = np.array([[10.0, 10.0], [30.0, 30.0]])
+    sizes = np.array([[0.0, 0.0], [6.0, 6.0]])  # the first has no size: default 4 x 4
+    detections = np.array([
+        [10.0, 10.0, 0.9, 4.0, 4.0],  # on target 0, same 4 x 4 box: IoU 1
+        [33.0, 30.0, 0.3, 6.0, 6.0],  # 3 px from target 1, score at the threshold; box IoU 18 / 54
+        [60.0, 60.0, 0.29, 4.0, 4.0],  # below the threshold: in AP only
+    ])
+    evaluator = Evaluator(score_threshold=0.3)
+    row = evaluator.update("a", detections=detections, target_points=targets, target_sizes=sizes)
+    assert (row["n_electrodes"], row["n_detected"], row["n_matched"]) == (2, 2, 2)
+    assert row["mae"] == pytest.approx(1.5) and row["recall3"] == 1.0 and row["recall5"] == 1.0
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 3] = True
+    masked = evaluator.update("b", pred_mask=mask, target_mask=mask)
+    assert (masked["n_electrodes"], masked["n_detected"], masked["n_matched"]) == (0, 0, 0)
+    assert math.isnan(masked["mae"]) and math.isnan(masked["recall3"]) and math.isnan(masked["recall5"])
+    only_prediction = evaluator.update("c", pred_mask=mask)
+    assert math.isnan(only_prediction["iou"]) and math.isnan(only_prediction["cldice"])
+    summary = evaluator.summary()
+    assert summary["mean_j"] == 1.0 and summary["cldice"] == 1.0 and summary["electrodes"] == 2
+    assert summary["mae"] == pytest.approx(1.5) and summary["recall3"] == 1.0
+    # one true positive at IoU 1 ranked first, then two false ones: precision 1 up to recall 0.5,
+    # so the 101-point AP is 51 / 101 at IoU 0.5 and 0.75 alike (a 5 px default box: IoU 0.64 < 0.75)
+    assert summary["ap50"] == pytest.approx(51 / 101) and summary["ap75"] == pytest.approx(51 / 101)
+    assert set(summary["pr_curve"]) == {"recall", "precision"}
+    gated = Evaluator(score_threshold=0.3, match_distance=2.5)
+    assert gated.update("a", detections=detections, target_points=targets, target_sizes=sizes)["n_matched"] == 1
+
+
+def test_evaluator_summary_without_electrode_labels():
+    evaluator = Evaluator()
+    evaluator.update("a", pred_mask=np.ones((4, 4), bool), target_mask=np.ones((4, 4), bool))
+    summary = evaluator.summary()
+    assert summary["electrodes"] == 0 and summary["pr_curve"] == {"recall": [], "precision": []}
+    for key in ("ap", "ap50", "ap75", "mae", "recall3", "recall5"):
+        assert math.isnan(summary[key]), key
+
+
+def test_match_points_edges_by_hand():
+    for pred, target in (([], [[1.0, 1.0]]), ([[1.0, 1.0]], []), ([], [])):
+        rows, cols, distance = match_points(np.array(pred), np.array(target))
+        assert (len(rows), len(cols), len(distance)) == (0, 0, 0)
+        assert rows.dtype == np.int64 and cols.dtype == np.int64
+    rows, cols, distance = match_points(np.array([[0.0, 0.0]]), np.array([[6.0, 8.0]]))  # exactly at the gate
+    assert rows.tolist() == [0] and cols.tolist() == [0] and distance.tolist() == [10.0]
+    assert rows.dtype == np.int64 and cols.dtype == np.int64
+    # two pairs inside the gate (7 and 8 px) and two far apart: the pairs inside win, whatever the
+    # cost given to pairs beyond the gate
+    pred = np.array([[0.0, 0.0], [100.0, 0.0]])
+    target = np.array([[7.0, 0.0], [108.0, 0.0]])
+    rows, cols, distance = match_points(pred, target)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1] and distance.tolist() == [7.0, 8.0]

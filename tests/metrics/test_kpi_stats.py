@@ -232,3 +232,18 @@ def test_sample_kpis_without_an_image_read_stride_4_and_pass_the_threshold():
     # threshold 0.8 > 0.731: nothing found, one miss at the cap 10 -> 1/6 and stats (10, 1)
     assert sample_kpis({"heatmap": heatmap}, batch, score_threshold=0.8)["detection"].tolist() == pytest.approx([1 / 6])
     assert sample_kpi_stats({"heatmap": heatmap}, batch, score_threshold=0.8)["detection"].tolist() == [[10.0, 1.0]]
+
+
+def test_rmse_kpi_of_an_error_below_one_pixel():
+    # a squared error of 0.25 px^2 over one term: RMSE 0.5 px, KPI 1 / (1 + 0.5 / 2) = 0.8
+    assert kpi_from_stats(T([[0.25, 1.0]]), "rmse", tau=2.0).tolist() == pytest.approx([0.8])
+
+
+def test_segmentation_kpi_stats_threshold_and_unknown_kind():
+    logits = torch.full((1, 1, 2, 2), -3.0)
+    logits[0, 0, 0, 0] = 0.5  # probability 0.62: foreground
+    mask = torch.zeros((1, 1, 2, 2))
+    mask[0, 0, 0, 0] = 1.0
+    assert segmentation_kpi_stats(logits, mask).tolist() == [[0.0, 1.0]]  # union - intersection, union
+    with pytest.raises(ValueError, match=r"^unknown segmentation KPI 'jaccard'; choose from iou, dice$"):
+        segmentation_kpi_stats(logits, mask, "jaccard")

@@ -86,3 +86,19 @@ def test_segmentation_kpi_thresholds_logits_at_zero():
     mask = torch.zeros((1, 1, 2, 2))
     mask[0, 0, 0, 0] = 1.0
     assert segmentation_kpi(logits, mask).tolist() == [1.0]
+
+
+def test_cldice_by_hand_on_thin_masks():
+    line = np.zeros((6, 6), bool)
+    line[2, 0:4] = True  # a 4-pixel line: its own skeleton
+    half = np.zeros((6, 6), bool)
+    half[2, 0:2] = True
+    # Tprec = 2 / 4 of the line's skeleton lies in the half, Tsens = 2 / 2: 2 * 0.5 * 1 / 1.5
+    assert cldice(line, half) == pytest.approx(2 / 3)
+    dot = np.zeros((6, 6), bool)
+    dot[2, 1] = True  # a one-pixel skeleton inside the line: Tprec 1 / 1, Tsens 1 / 4 -> 0.4
+    assert cldice(dot, line) == pytest.approx(0.4)
+    assert cldice(line, dot) == pytest.approx(0.4)
+    apart = np.zeros((6, 6), bool)
+    apart[5, 5] = True
+    assert cldice(dot, apart) == 0.0  # Tprec = Tsens = 0
