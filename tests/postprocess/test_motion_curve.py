@@ -46,3 +46,25 @@ def test_motion_curve_without_cs_is_all_missing():
     motion = curve.curve()
     assert motion.catheter_id is None and motion.coverage() == 0.0
     assert motion.quality.tolist() == ["missing"] * 3
+
+
+def test_a_frame_with_the_cs_centreline_but_no_electrodes_moves_by_the_centreline():
+    from cathx.postprocess.results import Catheter, Results
+
+    def centreline_only(dx: float) -> Results:
+        line = motion_frame((dx, 0.0)).catheters[0].centreline  # the CS catheter's centreline there
+        return Results(image_size=(128, 128), electrodes=np.zeros((0, 2), np.float32),
+                       scores=np.zeros(0, np.float32), sizes=np.zeros((0, 2), np.float32),
+                       electrode_catheter=np.zeros(0, np.int64), electrode_index=np.zeros(0, np.int64),
+                       electrode_ids=np.zeros(0, np.int64),
+                       catheters=[Catheter(id=0, type="cs_decapolar", centreline=line)])
+
+    tracker, curve = Tracker(), MotionCurve()
+    frames = [motion_frame((0.0, 0.0)), motion_frame((1.0, 0.0)), centreline_only(2.0), motion_frame((3.0, 0.0))]
+    for t, frame in enumerate(frames):
+        curve.add(tracker.update(frame), frame=t)
+    motion = curve.curve()
+    assert motion.quality.tolist() == ["measured", "measured", "partial", "measured"]
+    assert motion.electrodes.tolist() == [10, 10, 0, 10]
+    assert np.allclose(motion.displacement[:, 0], [0, 1, 2, 3], atol=0.25)
+    assert np.allclose(motion.displacement[:, 1], 0, atol=0.25)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cathx.postprocess.centreline import resample_polyline
 from cathx.postprocess.results import Results
-from cathx.postprocess.tracking import CS_TYPE, centreline_shift
+from cathx.postprocess.tracking import CENTRELINE_SAMPLES, CS_TYPE, centreline_shift
 
 
 QUALITY: tuple[str, ...] = ("measured", "partial", "interpolated", "held", "missing")
@@ -134,8 +135,10 @@ class MotionCurve:
                     quality[t] = "measured" if len(electrodes) >= self.min_electrodes else "partial"
                     origin = np.mean(np.stack(list(electrodes.values())), axis=0)
                 elif previous is not None and cid in self._centres[t] and cid in self._centres[previous]:
-                    before, now = (resample_polyline(np.asarray(self._centres[k][cid], np.float64), _SAMPLES)
-                                   for k in (previous, t))
+                    before, now = (
+                        resample_polyline(np.asarray(self._centres[k][cid], np.float64), CENTRELINE_SAMPLES)
+                        for k in (previous, t)
+                    )
                     shift = centreline_shift(before, now)
                     displacement[t] = displacement[previous] + shift
                     quality[t] = "partial"

@@ -50,11 +50,11 @@ from cathx.postprocess.results import Catheter, Results
 
 logger = logging.getLogger(__name__)
 
-_SAMPLES = 32
+CENTRELINE_SAMPLES = 32
 CS_TYPE = "cs_decapolar"
 
 
-def centreline_distance(a: np.ndarray, b: np.ndarray, samples: int = _SAMPLES) -> float:
+def centreline_distance(a: np.ndarray, b: np.ndarray, samples: int = CENTRELINE_SAMPLES) -> float:
     """Mean point-to-point distance of two polylines resampled to ``samples`` points, in the better
     of the two directions (so a flipped centreline still matches). Pixels."""
     ra, rb = resample_polyline(a, samples), resample_polyline(b, samples)
@@ -418,7 +418,7 @@ class Tracker:
         centrelines (every pair), and on electrodes (inf unless both sides have electrodes)."""
         tracks = self._tracks
         missed = np.array([t.missed for t in tracks], np.float64)[:, None]
-        # Centrelines (all resampled to _SAMPLES points): mean distance in the better direction.
+        # Centrelines (all resampled to CENTRELINE_SAMPLES points): mean distance in the better direction.
         lines_t = np.stack([t.centreline for t in tracks])[:, None]  # (T, 1, K, 2)
         lines_d = np.stack([d.centreline for d in detections])[None]  # (1, D, K, 2)
         forward = np.linalg.norm(lines_t - lines_d, axis=3).mean(axis=2)
@@ -675,9 +675,9 @@ def _detections(results: Results) -> list[_Detection]:
     for c, catheter in enumerate(results.catheters):
         members = np.flatnonzero(results.electrode_catheter == c)
         members = members[np.argsort(results.electrode_index[members], kind="stable")]
-        line = resample_polyline(np.asarray(catheter.centreline, np.float64), _SAMPLES).astype(np.float64)
+        line = resample_polyline(np.asarray(catheter.centreline, np.float64), CENTRELINE_SAMPLES).astype(np.float64)
         if len(line) == 0:  # no centreline: far from everything
-            line = np.full((_SAMPLES, 2), 1e6)
+            line = np.full((CENTRELINE_SAMPLES, 2), 1e6)
         out.append(_Detection(c, members, line))
     return out
 
