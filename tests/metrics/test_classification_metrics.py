@@ -77,6 +77,7 @@ def test_auc_markdown_rows():
                                  "| b | n/a | 0 |", "| **mean (column-wise)** | **0.500** | 7 studies |"]
 
 
+@pytest.mark.filterwarnings("error")  # the mean of no AUC must not warn
 def test_columnwise_auc_without_any_defined_label_is_nan_and_report_keys(tmp_path):
     labels = np.zeros((4, len(LABELS)))  # no positives anywhere: no label has an AUC
     mean, per_label = columnwise_auc(labels, np.full((4, len(LABELS)), 0.5))

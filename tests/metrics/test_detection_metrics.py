@@ -270,3 +270,37 @@ def test_match_points_edges_by_hand():
     target = np.array([[7.0, 0.0], [108.0, 0.0]])
     rows, cols, distance = match_points(pred, target)
     assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1] and distance.tolist() == [7.0, 8.0]
+
+
+def test_evaluator_default_box_for_targets_without_sizes_or_under_one_pixel():
+    on_target = np.array([[10.0, 10.0, 0.9, 4.0, 4.0]])
+    # no sizes at all: the default 4 x 4 box, so a 4 x 4 detection on it matches at IoU 1 (AP75 1)
+    evaluator = Evaluator()
+    evaluator.update("a", detections=on_target, target_points=np.array([[10.0, 10.0]]))
+    assert evaluator.summary()["ap75"] == pytest.approx(1.0)
+    # a 1-pixel size is kept (only sizes <= 0 are replaced): a 4 x 4 detection on it has IoU 1/16
+    evaluator = Evaluator()
+    evaluator.update("a", detections=on_target, target_points=np.array([[10.0, 10.0]]),
+                     target_sizes=np.array([[1.0, 1.0]]))
+    assert evaluator.summary()["ap50"] == pytest.approx(0.0)
+    # electrodes labelled but no detections passed: no detection row, nothing to score
+    row = Evaluator().update("a", target_points=np.array([[10.0, 10.0]]))
+    assert (row["n_electrodes"], row["n_detected"]) == (0, 0)
+
+
+@pytest.mark.filterwarnings("error")  # an empty mean or 0 / 0 must be caught, not warned about
+def test_evaluator_empty_cases_give_nan_without_numpy_warnings():
+    evaluator = Evaluator()
+    far = np.array([[90.0, 90.0, 0.9, 4.0, 4.0]])
+    # electrodes labelled, one detection far away: no match, so no MAE; recall 0
+    row = evaluator.update("a", detections=far, target_points=np.array([[10.0, 10.0]]))
+    assert math.isnan(row["mae"]) and row["recall3"] == 0.0
+    # a frame labelled with no electrode at all: recall undefined
+    row = evaluator.update("b", detections=far, target_points=np.zeros((0, 2)))
+    assert math.isnan(row["recall3"]) and math.isnan(row["mae"])
+    summary = evaluator.summary()
+    assert math.isnan(summary["mae"]) and summary["recall3"] == 0.0 and math.isnan(summary["mean_j"])
+    empty_only = Evaluator()
+    empty_only.update("b", detections=far, target_points=np.zeros((0, 2)))
+    summary = empty_only.summary()
+    assert math.isnan(summary["recall3"]) and math.isnan(summary["mae"]) and summary["electrodes"] == 0

@@ -247,3 +247,11 @@ def test_segmentation_kpi_stats_threshold_and_unknown_kind():
     assert segmentation_kpi_stats(logits, mask).tolist() == [[0.0, 1.0]]  # union - intersection, union
     with pytest.raises(ValueError, match=r"^unknown segmentation KPI 'jaccard'; choose from iou, dice$"):
         segmentation_kpi_stats(logits, mask, "jaccard")
+
+
+def test_sample_kpis_pass_tau():
+    # nothing found above 0.8: one miss at the cap 10; tau 5 -> 1 / (1 + 10 / 5) = 1/3 (tau 2: 1/6)
+    heatmap = torch.full((1, 1, 8, 8), -10.0)
+    batch = {"electrodes": T([[[9.5, 9.5]]]), "electrode_valid": T([[True]]), "has_electrodes": T([True])}
+    kpis = sample_kpis({"heatmap": heatmap}, batch, tau=5.0, score_threshold=0.8)
+    assert kpis["detection"].tolist() == pytest.approx([1 / 3])

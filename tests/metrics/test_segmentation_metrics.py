@@ -74,6 +74,7 @@ def test_batch_metrics_on_a_single_pixel():
     assert batch_dice(pixel, target).tolist() == [0.0, 1.0]
 
 
+@pytest.mark.filterwarnings("error")  # the mean of nothing must not warn
 def test_mean_j_of_no_image_is_nan():
     assert np.isnan(mean_j([]))
     assert mean_j([1, 0, 0]) == pytest.approx(1 / 3)
