@@ -16,7 +16,6 @@ Writes benchmarks/results/app_first_overlay.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket

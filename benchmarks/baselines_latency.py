@@ -12,7 +12,6 @@ Writes benchmarks/results/baselines_latency.json and .md. Run under the CPU lock
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -149,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from cathx.config import to_dict
     from cathx.data.chest.synthetic import write_chest_dataset
     from cathx.fileio import atomic_write_json, atomic_write_text
     from cathx.system import cpu_description

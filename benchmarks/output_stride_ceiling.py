@@ -24,7 +24,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import default_collate  # noqa: E402
 

@@ -21,7 +21,6 @@ Results: benchmarks/results/temporal_filter.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

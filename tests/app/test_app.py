@@ -15,9 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest

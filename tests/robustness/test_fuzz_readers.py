@@ -22,7 +22,6 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
-import pydicom
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st

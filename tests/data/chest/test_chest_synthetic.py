@@ -109,7 +109,7 @@ def test_labels_and_annotations_agree(tmp_path):
 
 
 def _flat_canvas(size: int):
-    from cathx.data.chest.synthetic import Anatomy, _Canvas
+    from cathx.data.chest.synthetic import _Canvas
 
     an = sample_anatomy(np.random.default_rng(0), np.random.default_rng(0))
     an.angle, an.zoom, an.shift = 0.0, 1.0, (0.0, 0.0)

@@ -9,12 +9,11 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     JPEG2000,
     DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     RLELossless,
     generate_uid,

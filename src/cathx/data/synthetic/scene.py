@@ -27,7 +27,6 @@ from cathx.data.synthetic.geometry import (
     point_at,
     resample,
     rotation_matrix,
-    smooth_curve,
 )
 from cathx.data.synthetic.render import (
     SUPERSAMPLE,
