@@ -465,9 +465,10 @@ def test_gradnorm_counts_a_task_without_gradient_at_the_shared_layer_as_zero():
         p, values = _gradnorm_step_with(seg_loss, shared)
         expected = gradnorm_step(torch.ones(2), T([0.0, math.sqrt(2.0)]), values, values, 1.5, 0.1)
         assert p.gradnorm_weights.tolist() == pytest.approx(expected.tolist())
+    ones = {t: torch.ones(2) for t in p.tasks}
+    available = {t: torch.ones(2, dtype=torch.bool) for t in p.tasks}
     with pytest.raises(ValueError, match="^gradnorm needs the last shared parameter of the model$"):
-        p(*[{t: torch.ones(2) for t in p.tasks}] * 2 + [{t: torch.ones(2, dtype=torch.bool) for t in p.tasks}],
-          T([0, 1]))
+        p(ones, ones, available, T([0, 1]))  # no shared_parameter
 
 
 def test_gradnorm_state_round_trip_and_mismatched_state_messages():
