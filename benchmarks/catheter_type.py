@@ -2,7 +2,8 @@
 
 Two figures: (1) from ground-truth electrodes projected on ground-truth centrelines (the rule
 alone); (2) through the whole post-processing (centrelines from the ground-truth mask, electrodes
-assigned and split, then typed). With --weights, (3) from a model's predicted mask and peaks.
+assigned and split, then typed). With --weights, (3) from a model's predicted mask and peaks
+(typed by its catheter-type head when it has one) and (4) the same predictions typed by the rules.
 Writes benchmarks/results/catheter_type.json and catheter_type.md.
 
     .venv/bin/python benchmarks/catheter_type.py [--frames 200] [--weights W]
@@ -40,6 +41,8 @@ def main() -> None:
     pairs: dict[str, list] = {"ground_truth_centrelines": [], "pipeline_on_ground_truth_mask": []}
     if predictor is not None:
         pairs["pipeline_on_predictions"] = []
+        # the same predictions typed by the electrode-pattern rules alone (for a type-head model)
+        pairs["pipeline_on_predictions_rules"] = []
     for i in range(args.frames):
         sample = generate_frame(args.seed + i, size=args.size)
         pairs["ground_truth_centrelines"] += classify_ground_truth(sample)
@@ -48,7 +51,9 @@ def main() -> None:
             results = predictor(sample.image)
             peaks = __import__("numpy").concatenate(
                 [results.electrodes, results.scores[:, None], results.sizes], axis=1)
-            pairs["pipeline_on_predictions"] += classify_through_pipeline(sample, results.mask, peaks)
+            pairs["pipeline_on_predictions"] += classify_through_pipeline(
+                sample, results.mask, peaks, results.type_probabilities)
+            pairs["pipeline_on_predictions_rules"] += classify_through_pipeline(sample, results.mask, peaks)
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "frames": args.frames,
               "size": args.size, "first_seed": args.seed, "weights": str(args.weights) if args.weights else None,
               "results": {name: type_accuracy(p) for name, p in pairs.items()}}

@@ -32,7 +32,12 @@ TEST_SEED = 777_000  # synthetic test frames: far from every training seed (0, 1
 
 
 def training_minutes(run: Path) -> float | None:
-    """Wall-clock minutes of a training run from its Lightning CSV logs (first to last write)."""
+    """Wall-clock minutes of a training run from its Lightning CSV logs (first to last write), or
+    of a `cathx train-types` run from its history.json."""
+    history = run / "history.json"
+    if history.is_file():
+        epochs = json.loads(history.read_text()).get("epochs") or []
+        return round(float(epochs[-1]["minutes"]), 1) if epochs else None
     logs = sorted(run.glob("logs/*/metrics.csv"))
     if not logs:
         return None
@@ -72,7 +77,8 @@ def main() -> int:
 
         model, cfg = load_model(args.weights)
         extra = dict(read_checkpoint(args.weights).get("extra") or {})
-        keep = {k: extra[k] for k in ("input_size", "epoch", "global_step", "stage", "score") if k in extra}
+        keep = {k: extra[k] for k in ("input_size", "epoch", "global_step", "stage", "score", "type_head")
+                if k in extra}
         keep.setdefault("input_size", 256)
         save_safetensors(shipped, model, cfg, extra={**keep, "name": args.name})
     checkpoint = read_checkpoint(shipped)
@@ -95,13 +101,17 @@ def main() -> int:
                ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5") if key in summary}
     metrics["catheter_type_from_predictions"] = round(types["pipeline_on_predictions"]["accuracy"], 4)
     metrics["catheter_type_on_ground_truth_mask"] = round(types["pipeline_on_ground_truth_mask"]["accuracy"], 4)
+    if cfg.type_head:  # the same predictions typed by the electrode-pattern rules, for comparison
+        metrics["catheter_type_from_predictions_rules"] = round(types["pipeline_on_predictions_rules"]["accuracy"], 4)
     params = sum(t.numel() for t in checkpoint["state_dict"].values() if t.dtype.is_floating_point)
     card = {
         "name": args.name,
         "task": "fluoroscopy: catheter segmentation + electrode detection (CathMTL)",
         "architecture": f"CathMTL, {cfg.encoder} encoder, latent {cfg.latent_channels}, decoder "
                         f"{list(cfg.decoder_channels)}, {cfg.attention} attention, heads at output stride "
-                        f"{cfg.output_stride}; {params / 1e6:.2f} M parameters",
+                        f"{cfg.output_stride}"
+                        + ("; catheter-type head at stride 8 (5 types)" if cfg.type_head else "")
+                        + f"; {params / 1e6:.2f} M parameters",
         "input_size": int(checkpoint["extra"].get("input_size", 256)),
         "file_mb": round(shipped.stat().st_size / 1e6, 2),
         "training": {

@@ -14,6 +14,11 @@ import numpy as np
 # Catheter types known to the synthetic engine and the type classifier. "unknown" is for
 # real data where the type is not annotated.
 CATHETER_TYPES: tuple[str, ...] = ("cs_decapolar", "quadripolar", "ablation", "lasso", "pacing", "unknown")
+# Every output a CathMTL network can return (cathx.models.cathmtl), in the order ONNX export
+# lists them; here so that the ONNX predictor reads them without importing torch.
+OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size", "type")
+# The types a network's catheter-type head tells apart ("unknown" is what is left undecided).
+TYPE_HEAD_CLASSES: tuple[str, ...] = CATHETER_TYPES[:-1]
 
 
 @dataclass

@@ -85,3 +85,19 @@ def test_val_reports_skipped_samples(run_cli, tmp_path, dataset, tiny_checkpoint
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["skipped"] == 1 and metrics["images"] == len(tests) - 1
     assert "Skipped: 1 sample(s)" in (tmp_path / "eval" / "summary.md").read_text()
+
+
+def test_train_types_fits_the_head_and_refuses_bad_input(run_cli, tmp_path, dataset, tiny_checkpoint):
+    result = run_cli("train-types", "--data", dataset, "--init", tiny_checkpoint, "--out", tmp_path / "types",
+                     "--epochs", "1", "--batch-size", "2", "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "best weights:" in result.stdout and (tmp_path / "types" / "best.pt").is_file()
+    # a random network finds no catheters to learn the type decision from: said, not fatal
+    assert "learned type decision not fitted" in result.stdout and "0 labelled catheters" in result.stdout
+    result = run_cli("train-types", "--data", tmp_path / "nodata", "--init", tiny_checkpoint)
+    assert result.exit_code == 2 and "nodata: dataset not found" in result.stderr
+    result = run_cli("train-types", "--data", dataset, "--init", "no-such-model", "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "no-such-model: no such weights file or shipped model" in result.stderr
+    result = run_cli("train-types", "--data", dataset, "--init", tiny_checkpoint, "--epochs", "0",
+                     "--out", tmp_path / "y")
+    assert result.exit_code == 2 and "epochs must be at least 1" in result.stderr

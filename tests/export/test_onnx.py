@@ -37,3 +37,29 @@ def test_export_checkpoint_reports_deviation_and_predictor_agrees(tiny_checkpoin
     assert onnx_results.image_size == torch_results.image_size
     assert np.mean(onnx_results.mask == torch_results.mask) > 0.99
     np.testing.assert_allclose(onnx_results.electrodes[:5], torch_results.electrodes[:5], atol=0.5)
+
+
+def test_type_head_exports_and_types_catheters_through_onnx(tmp_path):
+    from dataclasses import replace
+
+    from cathx.checkpoint import save_checkpoint
+    from cathx.models import build_model, model_profile
+
+    torch.manual_seed(0)
+    cfg = replace(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8), type_head=True)
+    weights = save_checkpoint(tmp_path / "typed.pt", build_model(cfg), cfg, extra={"input_size": 64})
+    from postprocess.test_type_classifier import _classifier
+
+    from cathx.training.type_head import attach_type_classifier
+
+    attach_type_classifier(weights, _classifier(), {"note": "random"})
+    report = export_checkpoint(weights, tmp_path / "typed.onnx", input_size=64, verify_frames=1)
+    assert "type" in report["variants"][0]["max_abs_diff"]
+    image = np.random.default_rng(2).random((64, 64)).astype(np.float32)
+    for predictor in (Predictor.from_checkpoint(weights),
+                      Predictor.from_checkpoint(tmp_path / "typed.onnx", backend="onnx")):
+        results = predictor(image)
+        assert predictor.type_classifier is not None  # the learned decision travels in the metadata
+        np.testing.assert_allclose(predictor.type_classifier.w2, _classifier().w2, atol=1e-5)
+        assert results.type_probabilities.shape == (5, 8, 8)
+        np.testing.assert_allclose(results.type_probabilities.sum(axis=0), 1.0, rtol=1e-5)

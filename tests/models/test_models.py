@@ -168,3 +168,13 @@ def test_build_model_dispatches_baselines():
         ModelConfig(name="unet", output_stride=2)
     with pytest.raises(CathxError, match="unknown encoder 'efficientnet-b2'"):
         build_model(ModelConfig(encoder="efficientnet-b2", **TINY))
+
+
+def test_type_head_output_and_config_checks():
+    model = build_model(ModelConfig(encoder="resnet18", type_head=True, **TINY)).eval()
+    with torch.inference_mode():
+        outputs = model(torch.rand(2, 1, 64, 96))
+    assert outputs["type"].shape == (2, 5, 8, 12)  # TYPE_HEAD_CLASSES at stride 8
+    assert "type" not in build_model(ModelConfig(encoder="resnet18", **TINY))(torch.rand(1, 1, 64, 64))
+    with pytest.raises(ConfigError, match="only CathMTL has a catheter-type head, not 'unet'"):
+        ModelConfig(name="unet", type_head=True)

@@ -39,6 +39,31 @@ def _with_device(cfg, device: str | None):
     return replace(cfg, trainer=replace(cfg.trainer, accelerator=accelerator))
 
 
+def _fit_type_classifier(best: Path, val_reader, frames: int, seed: int) -> dict:
+    """Fit the learned type decision on the predictions of ``best`` over the val split (four
+    fifths; the last fifth measures it) and store it in ``best``; returns its report."""
+    from cathx.inference.predictor import Predictor
+    from cathx.training.type_head import (
+        attach_type_classifier,
+        catheter_examples,
+        classifier_accuracy,
+        fit_type_classifier,
+    )
+
+    predictor = Predictor.from_checkpoint(best)
+    count = len(val_reader) if frames <= 0 else min(frames, len(val_reader))
+    cut = max(1, (count * 4) // 5)
+    features, labels = catheter_examples(predictor, (val_reader[i] for i in range(cut)))
+    held_features, held_labels = catheter_examples(predictor, (val_reader[i] for i in range(cut, count)))
+    classifier = fit_type_classifier(features, labels, seed=seed)
+    report = {"frames": count, "catheters": int(len(labels)), "held_out_catheters": int(len(held_labels)),
+              "held_out_accuracy": classifier_accuracy(classifier, held_features, held_labels) or 0.0,
+              "held_out_head_accuracy": (float((held_features[:, -5:].argmax(axis=1) == held_labels).mean())
+                                         if len(held_labels) else None)}
+    attach_type_classifier(best, classifier, report)
+    return report
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
@@ -74,6 +99,51 @@ def register(app: typer.Typer) -> None:
             read_checkpoint(init)  # a bad name or file fails now, not after the data is generated
         best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes, init=init)
         Console().print(f"best weights: {best}", markup=False, highlight=False)
+
+    @app.command("train-types")
+    def train_types(
+        data: Path = typer.Option(..., "--data", "-d", help="Dataset folder with catheter types (train and val splits)."),
+        out: Path = typer.Option(Path("runs/type_head"), "--out", "-o", help="Folder for best.pt, last.pt, history.json."),
+        init: str = typer.Option("cathx-fluoro", "--init", help="The trained network (shipped model name or checkpoint)."),
+        epochs: int = typer.Option(3, "--epochs", help="Passes over the training split."),
+        batch_size: int = typer.Option(32, "--batch-size", help="Frames per step."),
+        lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (one-cycle)."),
+        max_minutes: float = typer.Option(0.0, "--max-minutes", help="Stop with OUT/last.pt after M minutes (0: none)."),
+        threads: int = typer.Option(2, "--threads", help="torch CPU threads."),
+        classifier_frames: int = typer.Option(0, "--classifier-frames",
+                                              help="val frames for the learned type decision (0: all)."),
+    ) -> None:
+        """Fit the catheter-type head on a trained network (the rest frozen), then the learned type
+        decision over its predictions on the val split; writes OUT/best.pt."""
+        import logging
+
+        from cathx.checkpoint import read_checkpoint
+        from cathx.data.formats import open_dataset
+        from cathx.training.type_head import TypeHeadConfig, fit_type_head
+
+        if not data.exists():
+            raise CathxError(f"{data}: dataset not found")
+        if max_minutes < 0:
+            raise CathxError(f"--max-minutes must be 0 or positive, got {max_minutes}")
+        if out.exists() and not out.is_dir():
+            raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
+        cfg = TypeHeadConfig(epochs=epochs, batch_size=batch_size, lr=lr, max_minutes=max_minutes, threads=threads)
+        size = int((read_checkpoint(init).get("extra") or {}).get("input_size") or 256)
+        train_reader, val_reader = open_dataset(data, split="train"), open_dataset(data, split="val")
+        if len(val_reader) == 0:
+            raise CathxError(f"{data}: no frames in the val split to select the head by")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        best = fit_type_head(init, train_reader, val_reader, out, cfg, size=size)
+        console = Console()
+        try:
+            report = _fit_type_classifier(best, val_reader, classifier_frames, cfg.seed)
+        except CathxError as exc:  # the head is saved; without the decision the head types alone
+            console.print(f"warning: learned type decision not fitted, the type head alone types catheters ({exc})",
+                          markup=False, highlight=False, soft_wrap=True)
+        else:
+            console.print(f"type decision: {report['held_out_accuracy']:.3f} of {report['held_out_catheters']} "
+                          f"held-out val catheters typed right", markup=False, highlight=False)
+        console.print(f"best weights: {best}", markup=False, highlight=False)
 
     @app.command()
     def val(

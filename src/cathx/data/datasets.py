@@ -116,3 +116,33 @@ class SampleDataset(Dataset):
             "has_electrodes": torch.tensor(has_electrodes),
             "index": torch.tensor(index, dtype=torch.int64),
         }
+
+
+class CatheterTypeDataset(Dataset):
+    """Tensors for fitting the catheter-type head: the frame and its per-cell type target.
+
+    Item: image (1, H, W) float32 in [0, 1]; type (H/stride, W/stride) int64 class index into
+    TYPE_HEAD_CLASSES, -1 where the cell holds no catheter or several types (cathx.data.type_targets).
+    ``transform``: a Compose from ``build_transforms`` (the label map travels as its mask), or None.
+    """
+
+    def __init__(self, reader: Sequence[Sample], transform: Any | None = None, stride: int = 8) -> None:
+        self.reader = reader
+        self.transform = transform
+        self.stride = int(stride)
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from cathx.data.type_targets import cell_type_target, type_label_map
+
+        sample = self.reader[index]
+        image = np.asarray(sample.image, np.float32)
+        labels = type_label_map(sample.centrelines, sample.catheter_types, image.shape[:2])
+        if self.transform is not None:
+            out = self.transform(image=image[..., None], mask=labels, keypoints=np.zeros((0, 3), np.float32),
+                                 keypoint_index=np.zeros(0, np.int64))
+            image = np.asarray(out["image"], np.float32).reshape(out["image"].shape[:2])
+            labels = np.asarray(out["mask"], np.uint8)
+        return {"image": image_tensor(image), "type": torch.from_numpy(cell_type_target(labels, self.stride))}

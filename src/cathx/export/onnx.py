@@ -8,6 +8,7 @@ the graph outputs carry the same names ("mask", "heatmap", "size").
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -19,10 +20,10 @@ import torch
 from torch import nn
 
 from cathx.errors import CathxError
+from cathx.structures import OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
-OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size")
 MIN_OPSET = 17
 
 
@@ -188,7 +189,13 @@ def export_checkpoint(
     in_channels = int(getattr(config, "in_channels", 1))
     description = (f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} "
                    f"from {Path(weights).name}")
-    export_onnx(model, out, input_size, in_channels, opset, {"description": description})
+    metadata = {"description": description}
+    from cathx.checkpoint import read_checkpoint
+
+    classifier = (read_checkpoint(Path(weights)).get("extra") or {}).get("type_classifier")
+    if classifier:  # the learned catheter-type decision travels with the network (Predictor reads it)
+        metadata["type_classifier"] = json.dumps(classifier)
+    export_onnx(model, out, input_size, in_channels, opset, metadata)
     batch = np.stack(list(generate_images(verify_frames, input_size, seed=20_000)))[:, None]
     if in_channels != 1:
         batch = np.repeat(batch, in_channels, axis=1)

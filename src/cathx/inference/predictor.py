@@ -11,6 +11,7 @@ coordinate is mapped to original pixels. Timings of each stage go into ``results
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -24,12 +25,12 @@ import numpy as np
 from cathx.data.formats.imageio import to_unit_float
 from cathx.errors import CathxError, DataError
 from cathx.postprocess.results import Results, analyse_frame, rescale_results
+from cathx.structures import OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 32  # smaller images carry no catheter detail at any network input size
 MAX_SIDE = 16384  # larger ones are almost certainly not a single fluoroscopy frame
-OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size")
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
 
 
@@ -93,6 +94,12 @@ def resize_to_input(image: np.ndarray, size: int) -> np.ndarray:
         return image
     shrinking = image.shape[0] > size or image.shape[1] > size
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the first axis: (T, h, w) logits -> probabilities."""
+    shifted = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -215,11 +222,14 @@ class _OnnxRunner:
 class Predictor:
     """Runs a CathMTL network on frames and post-processes its outputs into Results.
 
-    runner: callable (B, 1, S, S) float32 -> dict of numpy outputs ("mask", "heatmap", "size").
+    runner: callable (B, 1, S, S) float32 -> dict of numpy outputs ("mask", "heatmap", "size", and
+        "type" when the network has a catheter-type head).
     input_size: the network's square input side S. stride: heatmap stride (4).
     mask_threshold / peak_threshold: probabilities for the mask and for electrode peaks.
     max_electrodes: top-K peaks kept per frame. bit_depth: significant bits of integer frames whose
     meta declares none (``meta["bits_stored"]``, from PNG sBIT); None: the container's full range.
+    type_classifier: a postprocess.type_classifier.TypeClassifier that types catheters (read from
+    the checkpoint's metadata when it has one), or None (type head or electrode-pattern rules).
     """
 
     runner: Any
@@ -231,6 +241,7 @@ class Predictor:
     backend: str = "torch"
     description: str = ""
     bit_depth: int | None = None
+    type_classifier: Any | None = None
 
     def __post_init__(self) -> None:
         self.input_size = int(self.input_size)
@@ -276,6 +287,7 @@ class Predictor:
             runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
             size = input_size or int(meta.get("input_size", 256))
+            kwargs.setdefault("type_classifier", _type_classifier(meta.get("type_classifier"), path))
             return cls(runner, input_size=size, stride=onnx_output_stride(path, meta), backend="onnx",
                        description=meta.get("description", path.name), **kwargs)
         if path.suffix.lower() == ".onnx":
@@ -287,6 +299,7 @@ class Predictor:
             model = FlipAverage(model)
         size = input_size or int(
             extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
+        kwargs.setdefault("type_classifier", _type_classifier(extra.get("type_classifier"), path))
         return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})"
                    + (", flip TTA" if tta else ""), **kwargs)
@@ -322,7 +335,9 @@ class Predictor:
             logits = np.asarray(outputs["mask"][i, 0], np.float32) if "mask" in outputs else None
             small_mask = logits >= cut if logits is not None else None
             peaks = peaks_all[i] if peaks_all is not None else None
-            results = analyse_frame(small_mask, peaks, meta=metas[i])
+            types = _softmax(np.asarray(outputs["type"][i], np.float32)) if "type" in outputs else None
+            results = analyse_frame(small_mask, peaks, meta=metas[i], type_probabilities=types,
+                                    type_classifier=self.type_classifier)
             if small_mask is None:
                 results.image_size = (self.input_size, self.input_size)
             mask = None
@@ -370,6 +385,19 @@ class Predictor:
         images = [getattr(f, "image", f) for f in frames]
         metas = [dict(getattr(f, "meta", {}) or {}) for f in frames]
         yield from zip(frames, self.predict_batch(images, metas))
+
+
+def _type_classifier(stored: Any, path: Path) -> Any:
+    """The TypeClassifier a checkpoint or ONNX file carries (a dict, or JSON text in ONNX
+    metadata), None when it has none; CathxError naming the file when it is damaged."""
+    if not stored:
+        return None
+    from cathx.postprocess.type_classifier import TypeClassifier
+
+    try:
+        return TypeClassifier.from_dict(json.loads(stored) if isinstance(stored, str) else stored)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CathxError(f"{path}: damaged type classifier in its metadata ({exc})") from None
 
 
 def load_torch_checkpoint(path: Path):

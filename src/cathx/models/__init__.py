@@ -61,6 +61,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         output_stride=cfg.output_stride,
         fine_channels=cfg.fine_channels,
         in_channels=cfg.in_channels,
+        type_head=cfg.type_head,
     )
 
 

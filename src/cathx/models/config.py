@@ -44,6 +44,8 @@ class ModelConfig:
         spaced electrodes need 2 or 1 (see docs/model.md).
     attention: "cbam" (channel then spatial attention, residual) or "none".
     tasks: "segmentation" adds the "mask" head, "detection" the "heatmap" and "size" heads.
+    type_head: add the catheter-type head ("type" output, stride 8), fitted on the frozen network
+        by cathx.training.type_head; post-processing then types catheters from it.
     """
 
     name: str = field(default="cathmtl", metadata=choices("cathmtl", *BASELINES))
@@ -57,6 +59,7 @@ class ModelConfig:
     tasks: tuple[str, ...] = field(default=TASKS, metadata=choices(*TASKS))
     output_stride: int = 4
     fine_channels: int = 32
+    type_head: bool = False
 
     def __post_init__(self) -> None:
         if len(self.decoder_channels) != 2:
@@ -70,6 +73,8 @@ class ModelConfig:
             )
         if self.name != "cathmtl" and self.output_stride != 4:
             raise ConfigError(f"model.output_stride: baseline {self.name!r} only supports 4, got {self.output_stride}")
+        if self.type_head and self.name != "cathmtl":
+            raise ConfigError(f"model.type_head: only CathMTL has a catheter-type head, not {self.name!r}")
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"model.tasks: expected one or both of {', '.join(TASKS)}, got {list(self.tasks)}")
         for name, value in (("in_channels", self.in_channels), ("latent_channels", self.latent_channels),

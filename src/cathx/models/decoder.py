@@ -63,8 +63,16 @@ class Decoder(nn.Module):
         self.out_channels = width4 if output_stride == 4 else fine_channels
 
     def forward(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
-        image, skip2, skip4, skip8 = skips
-        x = self.up4(self.up8(latent, skip8), skip4)
+        return self.fine(self.coarse(latent, skips), skips)
+
+    def coarse(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
+        """The stride-8 stage: (B, decoder_channels[0], H/8, W/8)."""
+        return self.up8(latent, skips[3])
+
+    def fine(self, stride8: Tensor, skips: list[Tensor]) -> Tensor:
+        """The stride-8 features -> the output features at ``output_stride``."""
+        image, skip2, skip4, _ = skips
+        x = self.up4(stride8, skip4)
         if self.up2 is not None:
             x = self.up2(x, skip2)
         if self.up1 is not None:

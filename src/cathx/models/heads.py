@@ -29,5 +29,25 @@ class Head(nn.Module):
         return self.out(self.body(x))
 
 
+class TypeHead(nn.Module):
+    """Catheter type per stride-8 cell: (B, C, h, w) -> (B, classes, h, w) logits.
+
+    A 1x1 reduction, then dilated 3x3 convolutions (dilation 1, 2, 4, 8: a 31-cell, 248-pixel
+    view) so that a cell anywhere on a catheter sees its electrode pattern, ring or tip; trained on
+    catheter cells only (cathx.training.type_head), so its output means nothing away from them.
+    """
+
+    def __init__(self, in_channels: int, classes: int, width: int = 48) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 1), nn.ReLU(inplace=True)]
+        for dilation in (1, 2, 4, 8):
+            layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv2d(width, classes, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.body(x))
+
+
 def heatmap_bias() -> float:
     return -math.log((1 - HEATMAP_PRIOR) / HEATMAP_PRIOR)

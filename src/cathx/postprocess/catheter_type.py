@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cathx.geometry import arc_length
+from cathx.structures import TYPE_HEAD_CLASSES
 
 # A far-end electrode this much longer than the others is an ablation tip on a tail-first
 # centreline (the proximal ring of a quadripolar catheter reads up to about 1.15x: a bent ring's box).
@@ -127,3 +128,34 @@ def polyline_closes(points: np.ndarray, reach: float = 3.0, min_loop: float = 25
     near = np.linalg.norm(sub[:, None] - sub[None, :], axis=2) <= reach
     far_along = np.abs(sub_arc[:, None] - sub_arc[None, :]) >= min_loop
     return bool((near & far_along).any())
+
+
+def mean_type_probabilities(probabilities: np.ndarray, points: np.ndarray, image_size: tuple[int, int]
+                            ) -> np.ndarray | None:
+    """(T,) mean of a type head's per-cell probabilities over the cells a centreline crosses.
+
+    probabilities: (T, h, w) per-cell class probabilities (TYPE_HEAD_CLASSES order) covering the
+    whole frame; points: (M, 2) the catheter's centreline (x, y) in pixels of a frame of
+    ``image_size`` (H, W); each cell counts once however many points fall in it. None without points.
+    """
+    probabilities = np.asarray(probabilities, np.float32)
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(points) == 0 or probabilities.ndim != 3:
+        return None
+    classes, rows, cols = probabilities.shape
+    height, width = image_size
+    col = np.clip(np.floor(points[:, 0] * cols / max(width, 1)), 0, cols - 1).astype(np.int64)
+    row = np.clip(np.floor(points[:, 1] * rows / max(height, 1)), 0, rows - 1).astype(np.int64)
+    cells = np.unique(row * cols + col)
+    return probabilities.reshape(classes, -1)[:, cells].mean(axis=1)
+
+
+def type_from_probabilities(probabilities: np.ndarray, points: np.ndarray, image_size: tuple[int, int]
+                            ) -> tuple[str, float]:
+    """(type, confidence) of a catheter from a network's type head: the class of
+    ``mean_type_probabilities`` and that mean probability; ("unknown", 0.0) without points."""
+    mean = mean_type_probabilities(probabilities, points, image_size)
+    if mean is None:
+        return "unknown", 0.0
+    best = int(mean.argmax())
+    return TYPE_HEAD_CLASSES[best], float(mean[best])

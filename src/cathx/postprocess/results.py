@@ -20,7 +20,13 @@ import numpy as np
 from cathx.errors import CathxError
 from cathx.geometry import arc_length
 from cathx.postprocess.assignment import assign_electrodes
-from cathx.postprocess.catheter_type import TAIL_TIP_RATIO, classify_pattern, pattern_features
+from cathx.postprocess.catheter_type import (
+    TAIL_TIP_RATIO,
+    classify_pattern,
+    mean_type_probabilities,
+    pattern_features,
+    type_from_probabilities,
+)
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
 
 logger = logging.getLogger(__name__)
@@ -49,7 +55,9 @@ class Catheter:
     type: str
     centreline: np.ndarray  # (M, 2) float32 (x, y) pixels
     closed: bool = False
-    confidence: float | None = None  # of the type, decided over the track (None: one frame, untracked)
+    # of the type: over a track, the share of its votes; in one frame, the type head's mean
+    # probability (None: typed by the electrode-pattern rules, untracked)
+    confidence: float | None = None
 
     def to_dict(self, decimals: int = 2) -> dict[str, Any]:
         return {
@@ -71,6 +79,9 @@ class Results:
     meta: frame index, name, source, timings.
     image: the frame the results belong to, as read (any dtype), when the caller attached it
         (``cathx.load(...).predict`` does): ``plot()``, ``save()`` and notebooks draw on it.
+    type_probabilities: (T, h, w) float32 class probabilities of the network's type head
+        (cathx.structures.TYPE_HEAD_CLASSES order) on a coarse grid covering the frame, or None
+        when the network has no type head (types then come from the electrode pattern).
     """
 
     image_size: tuple[int, int]
@@ -84,6 +95,7 @@ class Results:
     catheters: list[Catheter] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    type_probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         """One line: name, size, catheters by type and id, electrodes, mask coverage."""
@@ -380,6 +392,8 @@ def analyse_frame(
     split_at_junctions: bool = False,
     max_mask_fraction: float = 0.5,
     meta: dict[str, Any] | None = None,
+    type_probabilities: np.ndarray | None = None,
+    type_classifier: Any | None = None,
 ) -> Results:
     """Post-process one frame at one resolution.
 
@@ -395,6 +409,13 @@ def analyse_frame(
     catheters' electrode rows as often as it separated merged ones (type accuracy 70.8% vs 72.0%).
     A mask covering more than ``max_mask_fraction`` of the frame (an untrained or broken model)
     gets no centrelines, instead of a skeleton of the whole frame (tens of milliseconds).
+
+    type_probabilities: (T, h, w) output of a network's type head (softmax) covering the frame:
+    each catheter then takes the head's type along its centreline (``type_from_probabilities``)
+    instead of the electrode-pattern rule, with the head's probability as its confidence.
+    type_classifier: a fitted ``type_classifier.TypeClassifier``; it then decides every type from
+    the electrode pattern, the centreline's length and the head's probabilities together (its
+    probability as the confidence).
     """
     size = mask.shape if mask is not None else (0, 0)
     peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
@@ -430,15 +451,25 @@ def analyse_frame(
                 # the long tip electrode sits at the far end: the centreline ran tail-first
                 length = polyline_length(piece)
                 piece, arc = piece[::-1].copy(), (length - arc).astype(np.float32)
+            confidence = None
+            if type_classifier is not None:
+                from cathx.postprocess.type_classifier import catheter_features
+
+                head = None if type_probabilities is None else mean_type_probabilities(type_probabilities, piece, size)
+                kind, confidence = type_classifier(catheter_features(features, polyline_length(piece), head))
+            elif type_probabilities is not None:
+                kind, confidence = type_from_probabilities(type_probabilities, piece, size)
             catheter_of[chosen] = len(catheters)
             index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
-            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed,
+                                      confidence=confidence))
     return Results(
         image_size=(int(size[0]), int(size[1])),
         mask=None if mask is None else (np.asarray(mask) > 0).astype(np.uint8),
         electrodes=peaks[:, :2].copy(), scores=peaks[:, 2].copy(), sizes=peaks[:, 3:5].copy(),
         electrode_catheter=catheter_of, electrode_index=index_of,
         electrode_ids=np.full(len(peaks), -1, dtype=np.int64), catheters=catheters, meta=meta,
+        type_probabilities=None if type_probabilities is None else np.asarray(type_probabilities, np.float32),
     )
 
 
@@ -510,4 +541,5 @@ def rescale_results(results: Results, image_size: tuple[int, int], mask: np.ndar
         electrodes=points(results.electrodes), scores=results.scores, sizes=results.sizes * scale,
         electrode_catheter=results.electrode_catheter, electrode_index=results.electrode_index,
         electrode_ids=results.electrode_ids, catheters=catheters, meta=results.meta,
+        type_probabilities=results.type_probabilities,
     )

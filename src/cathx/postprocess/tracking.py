@@ -45,6 +45,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from cathx.geometry import arc_length
+from cathx.postprocess.catheter_type import type_from_probabilities
 from cathx.postprocess.centreline import resample_polyline
 from cathx.postprocess.results import Catheter, Results
 
@@ -626,6 +627,13 @@ class Tracker:
         track.row = np.array([observed[k] for k in order], np.float64).reshape(-1, 2)
         kind = results.catheters[pieces[0].index].type
         strong = [p for p in pieces if len(p.members) and not p.on_line]
+        learned = [results.catheters[p.index] for p in pieces if results.catheters[p.index].confidence is not None]
+        if learned:
+            # Typed by the network's type head or the learned classifier (analyse_frame): the
+            # surest piece votes, weighted by its probability (no electrodes needed).
+            surest = max(learned, key=lambda c: c.confidence)
+            track.vote.add(surest.type, float(surest.confidence))
+            return
         if len(strong) > 1:
             # Pieces of one catheter: its type is the pattern of all its rings, in slot order
             # (rings of pieces given for lying along its centreline only are not trusted with it).
@@ -711,6 +719,8 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
         _, arc = project_to_polyline(results.electrodes[group], piece)
         order = np.argsort(arc, kind="stable")
         kind = classify_catheter(arc, results.sizes[group], False, results.electrodes[group])
+        if results.type_probabilities is not None:
+            kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)
         if k == 0:
             target = c
             results.catheters[c].type, results.catheters[c].centreline = kind, piece.astype(np.float32)

@@ -1,0 +1,69 @@
+"""The learned type decision: features, the perceptron's arithmetic and its stored form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cathx.postprocess.catheter_type import PatternFeatures
+from cathx.postprocess.results import analyse_frame
+from cathx.postprocess.type_classifier import FEATURE_NAMES, TypeClassifier, catheter_features
+from postprocess.test_results_tracking import _frame
+
+
+def _classifier(hidden: int = 3, seed: int = 0) -> TypeClassifier:
+    rng = np.random.default_rng(seed)
+    n = len(FEATURE_NAMES)
+    return TypeClassifier(mean=rng.normal(size=n), scale=rng.uniform(0.5, 2, n), w1=rng.normal(size=(n, hidden)),
+                          b1=rng.normal(size=hidden), w2=rng.normal(size=(hidden, 5)), b2=rng.normal(size=5))
+
+
+def test_features_of_a_hand_made_pattern():
+    pattern = PatternFeatures(count=4, closed=False, gap_cv=0.1, alternation=0.2, tip_ratio=2.0, mean_gap=5.0,
+                              spread=0.9, tail_ratio=1.0)
+    values = dict(zip(FEATURE_NAMES, catheter_features(pattern, 150.0, np.array([0.1, 0.2, 0.5, 0.1, 0.1]))))
+    assert values["count"] == pytest.approx(0.4) and values["count_3_4"] == 1 and values["count_1_2"] == 0
+    assert values["log_tip_ratio"] == pytest.approx(np.log(2.0)) and values["log_tail_ratio"] == 0
+    assert values["mean_gap"] == pytest.approx(0.5) and values["length"] == pytest.approx(1.5)
+    assert values["head_ablation"] == pytest.approx(0.5)
+    empty = dict(zip(FEATURE_NAMES, catheter_features(PatternFeatures(0, False, 0, 0, 1, 0), 900.0, None)))
+    assert empty["no_electrodes"] == 1 and empty["length"] == 4.0 and empty["head_lasso"] == 0
+
+
+def test_probabilities_follow_the_formula():
+    clf = _classifier()
+    x = np.linspace(-1, 1, len(FEATURE_NAMES))
+    hidden = np.maximum(((x - clf.mean) / clf.scale) @ clf.w1 + clf.b1, 0)
+    logits = hidden @ clf.w2 + clf.b2
+    expected = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(clf.probabilities(x), expected, rtol=1e-10)
+    np.testing.assert_allclose(clf.probabilities(np.stack([x, x])), np.stack([expected, expected]), rtol=1e-10)
+    kind, probability = clf(x)
+    assert probability == pytest.approx(expected.max())
+
+
+def test_round_trip_and_damaged_forms():
+    clf = _classifier()
+    again = TypeClassifier.from_dict(clf.to_dict())
+    x = np.ones(len(FEATURE_NAMES))
+    np.testing.assert_allclose(again.probabilities(x), clf.probabilities(x), atol=1e-5)
+    data = clf.to_dict()
+    with pytest.raises(ValueError, match="other features or classes"):
+        TypeClassifier.from_dict({**data, "features": data["features"][:-1]})
+    with pytest.raises(ValueError, match="w2 has shape"):
+        TypeClassifier.from_dict({**data, "w2": np.zeros((4, 5)).tolist()})
+
+
+def test_analyse_frame_lets_the_classifier_decide():
+    mask, peaks = _frame()
+    seen = []
+
+    def always_pacing(features):
+        seen.append(features)
+        return "pacing", 0.75
+
+    results = analyse_frame(mask, peaks, type_classifier=always_pacing)
+    assert [c.type for c in results.catheters] == ["pacing", "pacing"]
+    assert [c.confidence for c in results.catheters] == [0.75, 0.75]
+    counts = sorted(round(float(f[0]) * 10) for f in seen)  # the CS catheter's 10 rings, the quadripolar's 4
+    assert counts == [4, 10]
