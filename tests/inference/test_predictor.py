@@ -114,3 +114,23 @@ def test_onnx_output_stride_reads_the_one_name_and_the_old_one():
     assert onnx_output_stride(Path("m.onnx"), {"stride": "1"}) == 1  # exported before the rename
     with pytest.raises(CathxError, match="m.onnx: no output_stride"):
         onnx_output_stride(Path("m.onnx"), {"input_size": "256"})
+
+
+def test_a_callers_type_classifier_wins_over_a_damaged_stored_one(tmp_path):
+    """Predictor.from_checkpoint(type_classifier=None) loads weights whose stored decision no
+    longer fits (fitted on other features) instead of failing; without it the file is named."""
+    import pytest
+    import torch
+
+    from cathx.checkpoint import save_checkpoint
+    from cathx.errors import CathxError
+    from cathx.inference.predictor import Predictor
+    from cathx.models import build_model, model_profile
+
+    torch.manual_seed(0)
+    cfg = model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8)
+    path = save_checkpoint(tmp_path / "old.pt", build_model(cfg), cfg,
+                           extra={"input_size": 64, "type_classifier": {"features": ["count"], "classes": []}})
+    with pytest.raises(CathxError, match="old.pt: damaged type classifier"):
+        Predictor.from_checkpoint(path)
+    assert Predictor.from_checkpoint(path, type_classifier=None).type_classifier is None

@@ -287,7 +287,8 @@ class Predictor:
             runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
             size = input_size or int(meta.get("input_size", 256))
-            kwargs.setdefault("type_classifier", _type_classifier(meta.get("type_classifier"), path))
+            if "type_classifier" not in kwargs:  # a caller's choice (None: no learned decision) wins
+                kwargs["type_classifier"] = _type_classifier(meta.get("type_classifier"), path)
             return cls(runner, input_size=size, stride=onnx_output_stride(path, meta), backend="onnx",
                        description=meta.get("description", path.name), **kwargs)
         if path.suffix.lower() == ".onnx":
@@ -299,7 +300,8 @@ class Predictor:
             model = FlipAverage(model)
         size = input_size or int(
             extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
-        kwargs.setdefault("type_classifier", _type_classifier(extra.get("type_classifier"), path))
+        if "type_classifier" not in kwargs:  # a caller's choice (None: no learned decision) wins
+            kwargs["type_classifier"] = _type_classifier(extra.get("type_classifier"), path)
         return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})"
                    + (", flip TTA" if tta else ""), **kwargs)
