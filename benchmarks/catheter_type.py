@@ -3,7 +3,8 @@
 Two figures: (1) from ground-truth electrodes projected on ground-truth centrelines (the rule
 alone); (2) through the whole post-processing (centrelines from the ground-truth mask, electrodes
 assigned and split, then typed). With --weights, (3) from a model's predicted mask and peaks
-(typed by its catheter-type head when it has one) and (4) the same predictions typed by the rules.
+typed as the predictor types them (its learned type decision, else its type head, else the rules),
+(4) the same predictions typed by the type head alone and (5) by the rules alone.
 Writes benchmarks/results/catheter_type.json and catheter_type.md.
 
     .venv/bin/python benchmarks/catheter_type.py [--frames 200] [--weights W]
@@ -40,8 +41,9 @@ def main() -> None:
         predictor = Predictor.from_checkpoint(args.weights)
     pairs: dict[str, list] = {"ground_truth_centrelines": [], "pipeline_on_ground_truth_mask": []}
     if predictor is not None:
-        pairs["pipeline_on_predictions"] = []
-        # the same predictions typed by the electrode-pattern rules alone (for a type-head model)
+        pairs["pipeline_on_predictions"] = []  # typed as the predictor types them
+        # the same predictions typed by the type head alone and by the electrode-pattern rules alone
+        pairs["pipeline_on_predictions_head"] = []
         pairs["pipeline_on_predictions_rules"] = []
     for i in range(args.frames):
         sample = generate_frame(args.seed + i, size=args.size)
@@ -52,6 +54,8 @@ def main() -> None:
             peaks = __import__("numpy").concatenate(
                 [results.electrodes, results.scores[:, None], results.sizes], axis=1)
             pairs["pipeline_on_predictions"] += classify_through_pipeline(
+                sample, results.mask, peaks, results.type_probabilities, predictor.type_classifier)
+            pairs["pipeline_on_predictions_head"] += classify_through_pipeline(
                 sample, results.mask, peaks, results.type_probabilities)
             pairs["pipeline_on_predictions_rules"] += classify_through_pipeline(sample, results.mask, peaks)
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "frames": args.frames,

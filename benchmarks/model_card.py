@@ -77,8 +77,8 @@ def main() -> int:
 
         model, cfg = load_model(args.weights)
         extra = dict(read_checkpoint(args.weights).get("extra") or {})
-        keep = {k: extra[k] for k in ("input_size", "epoch", "global_step", "stage", "score", "type_head")
-                if k in extra}
+        keep = {k: extra[k] for k in ("input_size", "epoch", "global_step", "stage", "score", "type_head",
+                                      "type_classifier", "type_classifier_report") if k in extra}
         keep.setdefault("input_size", 256)
         save_safetensors(shipped, model, cfg, extra={**keep, "name": args.name})
     checkpoint = read_checkpoint(shipped)
@@ -101,7 +101,8 @@ def main() -> int:
                ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5") if key in summary}
     metrics["catheter_type_from_predictions"] = round(types["pipeline_on_predictions"]["accuracy"], 4)
     metrics["catheter_type_on_ground_truth_mask"] = round(types["pipeline_on_ground_truth_mask"]["accuracy"], 4)
-    if cfg.type_head:  # the same predictions typed by the electrode-pattern rules, for comparison
+    if cfg.type_head:  # the same predictions typed by the type head alone and by the rules alone
+        metrics["catheter_type_from_predictions_head"] = round(types["pipeline_on_predictions_head"]["accuracy"], 4)
         metrics["catheter_type_from_predictions_rules"] = round(types["pipeline_on_predictions_rules"]["accuracy"], 4)
     params = sum(t.numel() for t in checkpoint["state_dict"].values() if t.dtype.is_floating_point)
     card = {

@@ -24,6 +24,22 @@ def test_cathx_fluoro_is_shipped_as_safetensors_with_a_card():
     assert read_checkpoint("cathx-fluoro")["model_config"]["output_stride"] == 1
 
 
+def test_cathx_fluoro_types_catheters_with_its_head_and_stored_decision():
+    """The shipped decision must fit today's features (changing FEATURE_NAMES means refitting it:
+    docs/training.md, "Catheter types"), and every catheter it types gets its probability."""
+    from cathx.data.synthetic import generate_frame
+    from cathx.inference.predictor import Predictor
+
+    checkpoint = read_checkpoint("cathx-fluoro")
+    assert checkpoint["model_config"]["type_head"] is True
+    assert checkpoint["extra"]["type_classifier_report"]["held_out_accuracy"] > 0.5
+    predictor = Predictor.from_checkpoint("cathx-fluoro")
+    assert predictor.type_classifier is not None
+    results = predictor(generate_frame(827_000, size=256).image)
+    assert results.type_probabilities.shape == (5, 32, 32) and results.catheters
+    assert all(c.confidence is not None and 0.0 < c.confidence <= 1.0 for c in results.catheters)
+
+
 def test_cathx_fluoro_finds_a_catheter_and_electrodes_on_a_synthetic_frame():
     import cathx
     from cathx.data.synthetic import generate_frame

@@ -43,10 +43,12 @@ def classify_ground_truth(sample) -> list[tuple[str, str]]:
 
 
 def classify_through_pipeline(sample, mask: np.ndarray | None = None, peaks: np.ndarray | None = None,
-                              type_probabilities: np.ndarray | None = None) -> list[tuple[str, str]]:
+                              type_probabilities: np.ndarray | None = None,
+                              type_classifier=None) -> list[tuple[str, str]]:
     """(true, predicted) type per labelled catheter when the whole post-processing runs on a mask
     and peaks (default: the sample's ground-truth mask and electrodes), typed by a network's type
-    head when ``type_probabilities`` (T, h, w) is given, else by the electrode-pattern rules. A
+    head when ``type_probabilities`` (T, h, w) is given, by a learned ``type_classifier`` (with
+    or without the head's probabilities) when given, else by the electrode-pattern rules. A
     catheter takes the type of the predicted catheter that most of its electrodes were assigned
     to ("missed" if none)."""
     if sample.electrodes is None or sample.electrode_catheter_ids is None:
@@ -62,7 +64,8 @@ def classify_through_pipeline(sample, mask: np.ndarray | None = None, peaks: np.
         nearest = gap.argmin(axis=1) if gap.size else np.zeros(len(peaks), int)
         truth_of_peak = np.where(gap.min(axis=1) <= 3.0, sample.electrode_catheter_ids[nearest], -1) \
             if gap.size else np.full(len(peaks), -1)
-    results = analyse_frame(sample.mask if mask is None else mask, peaks, type_probabilities=type_probabilities)
+    results = analyse_frame(sample.mask if mask is None else mask, peaks, type_probabilities=type_probabilities,
+                            type_classifier=type_classifier)
     pairs = []
     for c, kind in enumerate(sample.catheter_types):
         assigned = results.electrode_catheter[(truth_of_peak == c) & (results.electrode_catheter >= 0)]
