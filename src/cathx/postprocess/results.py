@@ -28,6 +28,7 @@ from cathx.postprocess.catheter_type import (
     type_from_probabilities,
 )
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
+from cathx.postprocess.type_classifier import catheter_features
 
 logger = logging.getLogger(__name__)
 
@@ -453,8 +454,6 @@ def analyse_frame(
                 piece, arc = piece[::-1].copy(), (length - arc).astype(np.float32)
             confidence = None
             if type_classifier is not None:
-                from cathx.postprocess.type_classifier import catheter_features
-
                 head = None if type_probabilities is None else mean_type_probabilities(type_probabilities, piece, size)
                 kind, confidence = type_classifier(catheter_features(features, polyline_length(piece), head))
             elif type_probabilities is not None:
