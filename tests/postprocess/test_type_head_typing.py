@@ -60,3 +60,16 @@ def test_tracker_votes_the_heads_type_frame_after_frame():
     # one frame where the head says pacing does not flip the track's type (hysteresis)
     results = tracker.update(analyse_frame(mask, peaks, type_probabilities=_probabilities(12, 16, "pacing")))
     assert [c.type for c in results.catheters] == ["ablation", "ablation"]
+
+
+def test_electrode_owners_match_within_the_radius_only():
+    from types import SimpleNamespace
+
+    from cathx.postprocess.type_evaluation import electrode_owners
+
+    sample = SimpleNamespace(electrodes=np.array([[10.0, 10.0], [50.0, 10.0]]), electrode_catheter_ids=np.array([1, 0]))
+    owners = electrode_owners(np.array([[12.0, 11.0], [50.0, 14.0], [30.0, 30.0]]), sample, match_px=3.0)
+    assert owners.tolist() == [1, -1, -1]  # 2.2 px: matched; 4 px and far: not
+    assert electrode_owners(np.zeros((0, 2)), sample).shape == (0,)
+    none = SimpleNamespace(electrodes=np.zeros((0, 2)), electrode_catheter_ids=np.zeros(0, np.int64))
+    assert electrode_owners(np.array([[1.0, 1.0]]), none).tolist() == [-1]

@@ -105,3 +105,17 @@ def test_examples_from_true_outputs_carry_true_types_and_fit_a_classifier():
     assert classifier_accuracy(classifier, features, labels) >= 0.9  # separable on true electrodes
     with pytest.raises(CathxError, match="need more frames"):
         fit_type_classifier(features[:1], labels[:1])
+
+
+def test_head_accuracy_reads_the_head_columns():
+    import numpy as np
+
+    from cathx.postprocess.type_classifier import FEATURE_NAMES
+    from cathx.training.type_head import head_accuracy
+
+    features = np.zeros((2, len(FEATURE_NAMES)), np.float32)
+    features[0, FEATURE_NAMES.index("head_lasso")] = 0.9
+    features[1, FEATURE_NAMES.index("head_pacing")] = 0.8
+    features[:, 0] = 5.0  # a large non-head feature must not count
+    assert head_accuracy(features, np.array([3, 3])) == 0.5
+    assert head_accuracy(features[:0], np.zeros(0, np.int64)) is None

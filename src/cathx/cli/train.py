@@ -48,6 +48,7 @@ def _fit_type_classifier(best: Path, val_reader, frames: int, seed: int) -> dict
         catheter_examples,
         classifier_accuracy,
         fit_type_classifier,
+        head_accuracy,
     )
 
     predictor = Predictor.from_checkpoint(best)
@@ -58,8 +59,7 @@ def _fit_type_classifier(best: Path, val_reader, frames: int, seed: int) -> dict
     classifier = fit_type_classifier(features, labels, seed=seed)
     report = {"frames": count, "catheters": int(len(labels)), "held_out_catheters": int(len(held_labels)),
               "held_out_accuracy": classifier_accuracy(classifier, held_features, held_labels) or 0.0,
-              "held_out_head_accuracy": (float((held_features[:, -5:].argmax(axis=1) == held_labels).mean())
-                                         if len(held_labels) else None)}
+              "held_out_head_accuracy": head_accuracy(held_features, held_labels)}
     attach_type_classifier(best, classifier, report)
     return report
 

@@ -42,6 +42,19 @@ def classify_ground_truth(sample) -> list[tuple[str, str]]:
     return pairs
 
 
+def electrode_owners(points: np.ndarray, sample, match_px: float = 3.0) -> np.ndarray:
+    """(N,) int64: for each predicted electrode (N, 2) the index of the labelled catheter whose
+    nearest true electrode lies within ``match_px`` pixels, -1 when none does (or the sample has
+    no electrodes)."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    truth = np.asarray(sample.electrodes, np.float64).reshape(-1, 2)
+    if len(points) == 0 or len(truth) == 0:
+        return np.full(len(points), -1, dtype=np.int64)
+    gap = np.linalg.norm(points[:, None] - truth[None], axis=2)
+    owners = np.asarray(sample.electrode_catheter_ids, np.int64)[gap.argmin(axis=1)]
+    return np.where(gap.min(axis=1) <= match_px, owners, -1)
+
+
 def classify_through_pipeline(sample, mask: np.ndarray | None = None, peaks: np.ndarray | None = None,
                               type_probabilities: np.ndarray | None = None,
                               type_classifier=None) -> list[tuple[str, str]]:
@@ -60,10 +73,7 @@ def classify_through_pipeline(sample, mask: np.ndarray | None = None, peaks: np.
         peaks = np.concatenate([sample.electrodes, np.ones((len(sample.electrodes), 1)), sizes], axis=1)
         truth_of_peak = sample.electrode_catheter_ids
     else:
-        gap = np.linalg.norm(peaks[:, None, :2] - sample.electrodes[None], axis=2)
-        nearest = gap.argmin(axis=1) if gap.size else np.zeros(len(peaks), int)
-        truth_of_peak = np.where(gap.min(axis=1) <= 3.0, sample.electrode_catheter_ids[nearest], -1) \
-            if gap.size else np.full(len(peaks), -1)
+        truth_of_peak = electrode_owners(peaks[:, :2], sample)
     results = analyse_frame(sample.mask if mask is None else mask, peaks, type_probabilities=type_probabilities,
                             type_classifier=type_classifier)
     pairs = []

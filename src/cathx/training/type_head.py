@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TypeHeadConfig:
-    """epochs over the training frames; batch_size frames per step; lr: AdamW, cosine to 0;
+    """epochs over the training frames; batch_size frames per step; lr: AdamW's peak rate of a
+    one-cycle schedule (5 % warm-up, then cosine down);
     intensity: probability of each intensity-augmentation group (cathx.data.transforms), plus
     the usual flip / scale / rotation; checkpoint_minutes: how often OUT/last.pt is written;
     max_minutes: stop (with OUT/last.pt) after this long, 0 for no budget."""
@@ -192,7 +193,7 @@ def catheter_examples(predictor, samples: Sequence[Sample], match_px: float = 3.
     catheter most of its electrodes belong to (a predicted electrode within ``match_px`` of a true
     one takes its catheter); catheters without such electrodes, or of a type the classes lack,
     are left out. ``predictor``: a cathx Predictor (its type decision is replaced while recording)."""
-    from dataclasses import replace as replaced
+    from cathx.postprocess.type_evaluation import electrode_owners
 
     features: list[np.ndarray] = []
     labels: list[int] = []
@@ -200,11 +201,8 @@ def catheter_examples(predictor, samples: Sequence[Sample], match_px: float = 3.
         if sample.electrodes is None or sample.electrode_catheter_ids is None or len(sample.electrodes) == 0:
             continue
         recorder = _FeatureRecorder()
-        results = replaced(predictor, type_classifier=recorder)(sample.image)
-        if len(results.electrodes) == 0:
-            continue
-        gap = np.linalg.norm(results.electrodes[:, None, :2] - np.asarray(sample.electrodes)[None], axis=2)
-        truth = np.where(gap.min(axis=1) <= match_px, sample.electrode_catheter_ids[gap.argmin(axis=1)], -1)
+        results = replace(predictor, type_classifier=recorder)(sample.image)
+        truth = electrode_owners(results.electrodes, sample, match_px)
         for c, row in enumerate(recorder.rows):
             owners = truth[(results.electrode_catheter == c) & (truth >= 0)]
             if len(owners) == 0:
@@ -256,6 +254,17 @@ def classifier_accuracy(classifier, features: np.ndarray, labels: np.ndarray) ->
     if len(labels) == 0:
         return None
     return float((classifier.probabilities(features).argmax(axis=1) == labels).mean())
+
+
+def head_accuracy(features: np.ndarray, labels: np.ndarray) -> float | None:
+    """Share of catheters the type head alone types right: the argmax of the head's mean
+    probabilities among the features (None without any catheter)."""
+    from cathx.postprocess.type_classifier import FEATURE_NAMES
+
+    if len(labels) == 0:
+        return None
+    columns = [FEATURE_NAMES.index(f"head_{kind}") for kind in TYPE_HEAD_CLASSES]
+    return float((np.asarray(features)[:, columns].argmax(axis=1) == labels).mean())
 
 
 def attach_type_classifier(path: Path | str, classifier, report: dict) -> Path:
