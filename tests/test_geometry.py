@@ -23,3 +23,14 @@ def test_closed_catmull_rom_returns_to_the_start_without_repeating_it():
     assert curve.shape == (4 * 3, 2)
     assert np.allclose(curve[::3], square)
     assert len(catmull_rom(square[:1])) == 1
+
+
+def test_median_of_small_arrays_by_hand():
+    from cathx.geometry import median
+
+    assert median(np.array([3.0, 1.0, 2.0])) == 2.0  # odd: the middle value
+    assert median(np.array([4.0, 1.0, 3.0, 2.0])) == 2.5  # even: the mean of the two middle ones
+    np.testing.assert_array_equal(median(np.array([[1.0, 10.0], [5.0, 30.0], [2.0, 20.0]]), axis=0), [2.0, 20.0])
+    np.testing.assert_array_equal(median(np.array([[1.0, 9.0, 5.0, 7.0], [0.0, 0.0, 2.0, 2.0]]), axis=1), [6.0, 1.0])
+    assert np.isnan(median(np.zeros(0)))
+    assert np.isnan(median(np.zeros((0, 2)), axis=0)).all() and median(np.zeros((0, 2)), axis=0).shape == (2,)

@@ -48,9 +48,10 @@ def test_predict_folder_writes_every_output(run_cli, weights, tmp_path):
     assert cv2.imread(str(out / "overlays" / "rgb.png")).shape == (50, 40, 3)
     payload = json.loads((out / "json" / "f1.json").read_text())
     assert payload["image_size"] == {"height": 70, "width": 60}
-    assert len(payload["electrodes"]) == 64 and {"x", "y", "score", "catheter_id", "index"} <= set(payload["electrodes"][0])
+    assert 0 < len(payload["electrodes"]) <= 64 and {"x", "y", "score", "catheter_id", "index"} <= set(payload["electrodes"][0])
     lines = (out / "electrodes.csv").read_text().splitlines()
-    assert lines[0].startswith("frame,name,x,y,score") and len(lines) == 1 + 5 * 64
+    per_frame = [len(json.loads(p.read_text())["electrodes"]) for p in (out / "json").glob("*.json")]
+    assert lines[0].startswith("frame,name,x,y,score") and len(lines) == 1 + sum(per_frame) and len(per_frame) == 5
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 5 and summary["kind"] == "folder"
     assert "5 frames" in result.stdout

@@ -96,3 +96,15 @@ def test_resample_and_length():
     assert polyline_length(line) == pytest.approx(20.0)
     resampled = resample_polyline(line, 5)
     assert np.allclose(resampled, [[0, 0], [5, 0], [10, 0], [10, 5], [10, 10]])
+
+
+def test_pieces_in_a_corner_keep_their_frame_coordinates_and_short_chains_go():
+    # The skeleton is computed in the mask's bounding box: points must come back in frame pixels.
+    mask = _mask()
+    cv2.line(mask, (100, 110), (124, 110), 1, 2)  # a 24 px chain near the bottom-right corner: kept
+    cv2.line(mask, (90, 90), (90, 100), 1, 2)  # a 10 px chain: shorter than min_length, dropped
+    lines = extract_centrelines(mask, min_length=16)
+    assert len(lines) == 1
+    xs, ys = lines[0].points[:, 0], lines[0].points[:, 1]
+    assert abs(xs.min() - 100) <= 2 and abs(xs.max() - 124) <= 2 and np.all(np.abs(ys - 110.5) <= 1)
+    assert len(extract_centrelines(mask, min_length=8)) == 2  # the short one is a piece at a lower bar

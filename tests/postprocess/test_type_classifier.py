@@ -58,11 +58,12 @@ def test_analyse_frame_lets_the_classifier_decide():
     mask, peaks = _frame()
     seen = []
 
-    def always_pacing(features):
-        seen.append(features)
-        return "pacing", 0.75
+    class AlwaysPacing:
+        def decide(self, features):
+            seen.extend(features)
+            return [("pacing", 0.75)] * len(features)
 
-    results = analyse_frame(mask, peaks, type_classifier=always_pacing)
+    results = analyse_frame(mask, peaks, type_classifier=AlwaysPacing())
     assert [c.type for c in results.catheters] == ["pacing", "pacing"]
     assert [c.confidence for c in results.catheters] == [0.75, 0.75]
     counts = sorted(round(float(f[0]) * 10) for f in seen)  # the CS catheter's 10 rings, the quadripolar's 4

@@ -113,43 +113,51 @@ def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int,
 
     The same rule as cathx.heatmap.decode_peaks (3x3 max suppression, top-k, score threshold,
     log-parabola sub-cell refinement; a test checks they agree) in NumPy/OpenCV: about 5x faster
-    on these small maps, and the ONNX backend needs no torch at run time.
+    on these small maps, and the ONNX backend needs no torch at run time. The sigmoid is monotonic,
+    so suppression and the threshold work on the logits and the sigmoid and its log are taken only
+    at the peaks and their neighbours (a whole map's exp and log were half of this function's time).
     """
+    cut = float(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 else (
+        -np.inf if threshold <= 0.0 else np.inf)
     found = []
     for b in range(heatmap.shape[0]):
-        probability = _sigmoid(np.asarray(heatmap[b, 0], dtype=np.float32))
-        height, width = probability.shape
-        pooled = cv2.dilate(probability, np.ones((3, 3), np.uint8))  # borders count as -inf, like max_pool2d
-        peaks = np.where(pooled == probability, probability, 0.0).ravel()
-        top = min(k, peaks.size)
-        index = np.argpartition(-peaks, top - 1)[:top] if top < peaks.size else np.arange(peaks.size)
-        index = index[np.argsort(-peaks[index], kind="stable")]
-        scores = peaks[index]
+        logits = np.asarray(heatmap[b, 0], dtype=np.float32)
+        height, width = logits.shape
+        pooled = cv2.dilate(logits, np.ones((3, 3), np.uint8))  # borders count as -inf, like max_pool2d
+        index = np.flatnonzero((pooled == logits) & (logits >= cut))
+        if len(index) > k:
+            index = index[np.argpartition(-logits.ravel()[index], k - 1)[:k]]
+        index = index[np.argsort(-logits.ravel()[index], kind="stable")]
         rows, cols = index // width, index % width
-        log_probability = np.log(np.maximum(probability, 1e-12))
-        dy = _refine(log_probability, rows, cols, axis=0)
-        dx = _refine(log_probability, rows, cols, axis=1)
+        dy = _refine(logits, rows, cols, axis=0)
+        dx = _refine(logits, rows, cols, axis=1)
+        scores = _sigmoid(logits.ravel()[index].astype(np.float64))
         centre = (stride - 1) / 2
         if size is not None:
             widths, heights = size[b, 0, rows, cols], size[b, 1, rows, cols]
         else:
             widths = heights = np.zeros(len(index), np.float32)
-        detections = np.stack([(cols + dx) * stride + centre, (rows + dy) * stride + centre, scores,
-                               widths, heights], axis=1).astype(np.float32)
-        found.append(detections[scores >= threshold])
+        found.append(np.stack([(cols + dx) * stride + centre, (rows + dy) * stride + centre, scores,
+                               widths, heights], axis=1).astype(np.float32).reshape(-1, 5))
     return found
 
 
-def _refine(log_probability: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
-    """Sub-cell offset along one axis (0: y, 1: x) from a parabola through three log-scores."""
-    length = log_probability.shape[axis]
+def _log_sigmoid(logits: np.ndarray) -> np.ndarray:
+    """log(max(sigmoid(x), 1e-12)), stable for large |x| (the torch codec clamps the same way)."""
+    return np.maximum(-np.logaddexp(0.0, -logits.astype(np.float64)), np.log(1e-12))
+
+
+def _refine(logits: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
+    """Sub-cell offset along one axis (0: y, 1: x) from a parabola through three log-scores
+    (log-sigmoid of the peak's logit and its two neighbours')."""
+    length = logits.shape[axis]
     position = rows if axis == 0 else cols
     if length < 3:
         return np.zeros(len(position), np.float32)
     middle = np.clip(position, 1, length - 2)
 
     def value(index: np.ndarray) -> np.ndarray:
-        return log_probability[index, cols] if axis == 0 else log_probability[rows, index]
+        return _log_sigmoid(logits[index, cols] if axis == 0 else logits[rows, index])
 
     before, centre, after = value(middle - 1), value(middle), value(middle + 1)
     curvature = before - 2 * centre + after

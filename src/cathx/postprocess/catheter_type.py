@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cathx.geometry import arc_length
+from cathx.geometry import arc_length, median
 from cathx.structures import TYPE_HEAD_CLASSES
 
 # A far-end electrode this much longer than the others is an ablation tip on a tail-first
@@ -64,8 +64,8 @@ def pattern_features(
     tip_ratio = tail_ratio = 1.0
     if sizes is not None and len(arc) >= 2:
         extent = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)[order].max(axis=1)
-        tip_ratio = float(extent[0] / max(np.median(extent[1:]), 1e-6))
-        tail_ratio = float(extent[-1] / max(np.median(extent[:-1]), 1e-6))
+        tip_ratio = float(extent[0] / max(float(median(extent[1:])), 1e-6))
+        tail_ratio = float(extent[-1] / max(float(median(extent[:-1])), 1e-6))
     spread = 1.0
     if points is not None and len(arc) >= 3 and arc[-1] - arc[0] > 1e-6:
         xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)

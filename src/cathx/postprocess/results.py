@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cathx.errors import CathxError
-from cathx.geometry import arc_length
+from cathx.geometry import arc_length, median
 from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import (
     TAIL_TIP_RATIO,
@@ -414,7 +414,8 @@ def analyse_frame(
     type_probabilities: (T, h, w) output of a network's type head (softmax) covering the frame:
     each catheter then takes the head's type along its centreline (``type_from_probabilities``)
     instead of the electrode-pattern rule, with the head's probability as its confidence.
-    type_classifier: a fitted ``type_classifier.TypeClassifier``; it then decides every type from
+    type_classifier: a fitted ``type_classifier.TypeClassifier`` (or anything with its ``decide``:
+    (N, F) features -> N (type, probability)); it then decides every type from
     the electrode pattern, the centreline's length and the head's probabilities together (its
     probability as the confidence).
     """
@@ -432,6 +433,7 @@ def analyse_frame(
     catheter_of = np.full(len(peaks), -1, dtype=np.int64)
     index_of = np.full(len(peaks), -1, dtype=np.int64)
     catheters: list[Catheter] = []
+    measured = []  # (pattern features, centreline length) of every catheter, for the learned decision
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
         junctions = line.junctions
@@ -452,16 +454,22 @@ def analyse_frame(
                 # the long tip electrode sits at the far end: the centreline ran tail-first
                 length = polyline_length(piece)
                 piece, arc = piece[::-1].copy(), (length - arc).astype(np.float32)
-            confidence = None
-            if type_classifier is not None:
-                head = None if type_probabilities is None else mean_type_probabilities(type_probabilities, piece, size)
-                kind, confidence = type_classifier(catheter_features(features, polyline_length(piece), head))
-            elif type_probabilities is not None:
-                kind, confidence = type_from_probabilities(type_probabilities, piece, size)
             catheter_of[chosen] = len(catheters)
             index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
-            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed,
-                                      confidence=confidence))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
+            measured.append(features)
+    if catheters and (type_classifier is not None or type_probabilities is not None):
+        if type_classifier is not None:
+            heads = [None if type_probabilities is None else
+                     mean_type_probabilities(type_probabilities, catheter.centreline, size) for catheter in catheters]
+            # One call for the frame's catheters: the perceptron's fixed cost is paid once.
+            table = np.stack([catheter_features(features, polyline_length(catheter.centreline), head)
+                              for features, catheter, head in zip(measured, catheters, heads)])
+            decided = type_classifier.decide(table)
+        else:
+            decided = [type_from_probabilities(type_probabilities, c.centreline, size) for c in catheters]
+        for catheter, (kind, confidence) in zip(catheters, decided):
+            catheter.type, catheter.confidence = kind, confidence
     return Results(
         image_size=(int(size[0]), int(size[1])),
         mask=None if mask is None else (np.asarray(mask) > 0).astype(np.uint8),
@@ -505,7 +513,7 @@ def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: f
         for position in np.asarray(junctions, dtype=np.float64):
             cut |= (sorted_arc[:-1] < position) & (sorted_arc[1:] > position)
     if len(gaps) >= 2:
-        cut |= gaps > max(split_gap, 3.0 * float(np.median(gaps)))
+        cut |= gaps > max(split_gap, 3.0 * float(median(gaps)))
     starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
     ends = np.concatenate([starts[1:], [len(order)]])
     if len(starts) == 1:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from cathx.geometry import arc_length
+from cathx.geometry import arc_length, median
 from cathx.postprocess.catheter_type import type_from_probabilities
 from cathx.postprocess.centreline import resample_polyline
 from cathx.postprocess.results import Catheter, Results
@@ -108,14 +108,17 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
     gate = 0.5 * miss_cost
     shifts = np.vstack([np.zeros((1, 2)), (points[:, None, :] - template[None, :, :]).reshape(-1, 2)])
     shifts = shifts[np.linalg.norm(shifts, axis=1) <= miss_cost]
-    moved = points[None, :, :] - shifts[:, None, :]  # (K, N, 2)
-    nearest = np.linalg.norm(moved[:, :, None, :] - template[None, None], axis=3).min(axis=2)  # (K, N)
-    cost = np.minimum(nearest, gate).mean(axis=1) + shift_weight * np.linalg.norm(shifts, axis=1)
+    # (K, N, M) squared distances from each shifted point to each slot, per coordinate: the
+    # square root is taken of the K x N minima only.
+    dx = (points[None, :, 0] - shifts[:, None, 0])[:, :, None] - template[None, None, :, 0]
+    dy = (points[None, :, 1] - shifts[:, None, 1])[:, :, None] - template[None, None, :, 1]
+    nearest = np.sqrt((dx * dx + dy * dy).min(axis=2))  # (K, N)
+    cost = np.minimum(nearest, gate).mean(axis=1) + shift_weight * np.hypot(shifts[:, 0], shifts[:, 1])
     shift = shifts[int(np.argmin(cost))]
     gap = np.linalg.norm(points[:, None, :] - (template + shift)[None], axis=2)
     close = gap <= gate
     if close.any():  # re-centre on the points that fit, then match once more
-        shift = shift + np.median((points[:, None, :] - (template + shift)[None])[close], axis=0)
+        shift = shift + median((points[:, None, :] - (template + shift)[None])[close], axis=0)
         gap = np.linalg.norm(points[:, None, :] - (template + shift)[None], axis=2)
     # One "no slot" column per point at the gate's cost: a point whose ring the template does
     # not hold stays out instead of pushing its neighbours one slot over.
@@ -161,7 +164,7 @@ def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: fl
     """
     if len(a) == 0 or len(b) == 0 or len(a) + len(b) < 3:
         return None
-    spacing = [float(np.median(np.linalg.norm(np.diff(r, axis=0), axis=1))) for r in (a, b) if len(r) > 1]
+    spacing = [float(median(np.linalg.norm(np.diff(r, axis=0), axis=1))) for r in (a, b) if len(r) > 1]
     if len(spacing) == 2 and max(spacing) > ratio * max(min(spacing), 1e-6):
         return None
     ends_a, ends_b = a[[0, -1]], b[[0, -1]]
@@ -458,14 +461,14 @@ class Tracker:
         points = electrodes[detection.members].astype(np.float64)
         best, best_cost = None, self.claim_distance
         for track in matched:
-            value = chamfer(points, track.points(), np.median)
+            value = chamfer(points, track.points(), median)
             if value <= best_cost:
                 best, best_cost = track, value
         if best is None and self.piece_on_line and matched:
             from cathx.postprocess.assignment import project_to_polylines
 
             gap, _ = project_to_polylines(points, [t.centreline for t in matched])
-            value = np.median(gap, axis=1)
+            value = median(gap, axis=1)
             if value.min() <= self.claim_distance:
                 best = matched[int(np.argmin(value))]
                 detection.on_line = True
@@ -599,7 +602,7 @@ class Tracker:
         if observed:
             predicted = [track.slots[s] for s in observed if s in track.slots]
             known = [observed[s] for s in observed if s in track.slots]
-            residual = np.median(np.stack(known) - np.stack(predicted), axis=0) if known else np.zeros(2)
+            residual = median(np.stack(known) - np.stack(predicted), axis=0) if known else np.zeros(2)
             for slot in track.slots:
                 track.slots[slot] = track.slots[slot] + residual
             track.velocity = track.velocity + self.velocity_gain * residual

@@ -69,9 +69,13 @@ class TypeClassifier:
 
     def __call__(self, features: np.ndarray) -> tuple[str, float]:
         """(type, probability) of one catheter's features."""
-        probabilities = self.probabilities(features)
-        best = int(probabilities.argmax())
-        return TYPE_HEAD_CLASSES[best], float(probabilities[best])
+        return self.decide(features)[0]
+
+    def decide(self, features: np.ndarray) -> list[tuple[str, float]]:
+        """(type, probability) of each row of (N, F) features (one perceptron pass for all)."""
+        probabilities = self.probabilities(np.asarray(features).reshape(-1, len(self.mean)))
+        best = probabilities.argmax(axis=1)
+        return [(TYPE_HEAD_CLASSES[b], float(p[b])) for b, p in zip(best.tolist(), probabilities)]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: lists of numbers plus the feature and class names they belong to."""

@@ -181,9 +181,9 @@ class _FeatureRecorder:
     def __init__(self) -> None:
         self.rows: list[np.ndarray] = []
 
-    def __call__(self, features: np.ndarray) -> tuple[str, float]:
-        self.rows.append(np.asarray(features, np.float32))
-        return "unknown", 0.0
+    def decide(self, features: np.ndarray) -> list[tuple[str, float]]:
+        self.rows.extend(np.asarray(features, np.float32))
+        return [("unknown", 0.0)] * len(features)
 
 
 def catheter_examples(predictor, samples: Sequence[Sample], match_px: float = 3.0
