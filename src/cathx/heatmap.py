@@ -197,10 +197,10 @@ def decode_peaks(
         logits = bool(heatmap.numel()) and bool((heatmap.min() < 0) | (heatmap.max() > 1))
     probs = torch.sigmoid(heatmap) if logits else heatmap
     batch, _, height, width = probs.shape
-    peaks = probs * (F.max_pool2d(probs, 3, stride=1, padding=1) == probs)
-    flat = peaks.reshape(batch, -1)
+    is_peak = F.max_pool2d(probs, 3, stride=1, padding=1) == probs
+    flat = torch.where(is_peak, probs, torch.full_like(probs, -1.0)).reshape(batch, -1)
     top = min(k, flat.shape[1])
-    scores, indices = torch.topk(flat, top, dim=1)
+    scores, indices = torch.topk(flat, top, dim=1)  # cells that are no peak score -1: never kept
     rows, cols = indices // width, indices % width
 
     b_idx = torch.arange(batch, device=probs.device)[:, None].expand_as(rows)

@@ -77,7 +77,7 @@ def test_from_checkpoint_runs_a_real_model(tiny_checkpoint):
     assert np.all((results.electrodes >= -1) & (results.electrodes <= 96))
 
 
-@pytest.mark.parametrize(("k", "threshold"), [(10, 0.3), (3, 0.3), (400, 0.3), (400, 0.05), (10, 0.99)])
+@pytest.mark.parametrize(("k", "threshold"), [(10, 0.3), (3, 0.3), (400, 0.3), (400, 0.05), (10, 0.99), (400, 0.0)])
 def test_numpy_peak_decoding_matches_the_torch_codec(k, threshold):
     import torch
 
