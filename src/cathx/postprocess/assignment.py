@@ -91,7 +91,15 @@ def assign_electrodes(
     oriented = [np.asarray(line, dtype=np.float32) for line in centrelines]
     if count == 0 or not oriented:
         return Assignment(catheter, index, arc, distance), oriented
-    gaps, arcs = project_to_polylines(electrodes, oriented)  # (C, N) each
+    # Only centrelines whose bounding box, widened by max_distance, holds an electrode can take
+    # one: the others (shaft fragments, distractors) are left out of the projection.
+    gaps = np.full((len(oriented), count), np.inf)
+    arcs = np.full((len(oriented), count), np.nan)
+    reachable = [c for c, line in enumerate(oriented) if len(line) and bool(np.any(
+        np.all((electrodes >= line.min(axis=0) - max_distance) & (electrodes <= line.max(axis=0) + max_distance),
+               axis=1)))]
+    if reachable:
+        gaps[reachable], arcs[reachable] = project_to_polylines(electrodes, [oriented[c] for c in reachable])
     nearest = gaps.argmin(axis=0)
     reach = gaps[nearest, np.arange(count)] <= max_distance
     for c, line in enumerate(oriented):

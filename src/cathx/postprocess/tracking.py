@@ -80,8 +80,8 @@ def chamfer(points: np.ndarray, reference: np.ndarray, statistic=np.mean) -> flo
     point of ``reference`` (M, 2); inf when either is empty."""
     if len(points) == 0 or len(reference) == 0:
         return float("inf")
-    gap = np.linalg.norm(points[:, None, :] - reference[None, :, :], axis=2)
-    return float(statistic(gap.min(axis=1)))
+    step = points[:, None, :] - reference[None, :, :]
+    return float(statistic(np.hypot(step[..., 0], step[..., 1]).min(axis=1)))
 
 
 UNPLACED = np.iinfo(np.int64).min  # slot of an electrode that fits no slot (a false detection)
@@ -425,8 +425,10 @@ class Tracker:
         # Centrelines (all resampled to CENTRELINE_SAMPLES points): mean distance in the better direction.
         lines_t = np.stack([t.centreline for t in tracks])[:, None]  # (T, 1, K, 2)
         lines_d = np.stack([d.centreline for d in detections])[None]  # (1, D, K, 2)
-        forward = np.linalg.norm(lines_t - lines_d, axis=3).mean(axis=2)
-        backward = np.linalg.norm(lines_t - lines_d[:, :, ::-1], axis=3).mean(axis=2)
+        step = lines_t - lines_d
+        forward = np.hypot(step[..., 0], step[..., 1]).mean(axis=2)  # hypot: half of norm's time
+        step = lines_t - lines_d[:, :, ::-1]
+        backward = np.hypot(step[..., 0], step[..., 1]).mean(axis=2)
         has_t = np.array([bool(t.slots) for t in tracks])[:, None]
         has_d = np.array([len(d.members) > 0 for d in detections])[None, :]
         line_cost = np.minimum(forward, backward) + self.mixed_penalty * (has_t != has_d)
@@ -439,7 +441,8 @@ class Tracker:
             rows = np.concatenate([d.members for d in detections])
             owner_d = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
             found = electrodes[rows, None, :].astype(np.float64)
-            gap = np.linalg.norm(found - np.concatenate(reference)[None], axis=2)
+            step = found - np.concatenate(reference)[None]
+            gap = np.hypot(step[..., 0], step[..., 1])
             nearest = np.full((len(rows), len(tracks)), np.inf)
             for t in np.flatnonzero(has_t[:, 0]):
                 nearest[:, t] = gap[:, owner_t == t].min(axis=1)
