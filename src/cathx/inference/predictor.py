@@ -123,8 +123,14 @@ def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int,
     for b in range(heatmap.shape[0]):
         logits = np.asarray(heatmap[b, 0], dtype=np.float32)
         height, width = logits.shape
-        pooled = cv2.dilate(logits, np.ones((3, 3), np.uint8))  # borders count as -inf, like max_pool2d
-        index = np.flatnonzero((pooled == logits) & (logits >= cut))
+        index = np.flatnonzero(logits >= cut)
+        if len(index) == 0:
+            found.append(np.zeros((0, 5), np.float32))
+            continue
+        # Max suppression over the rows that hold a cell above the threshold (and their neighbours).
+        low, high = max(int(index[0]) // width - 1, 0), min(int(index[-1]) // width + 2, height)
+        pooled = cv2.dilate(logits[low:high], np.ones((3, 3), np.uint8))  # borders count as -inf
+        index = index[pooled.ravel()[index - low * width] == logits.ravel()[index]]
         if len(index) > k:
             index = index[np.argpartition(-logits.ravel()[index], k - 1)[:k]]
         index = index[np.argsort(-logits.ravel()[index], kind="stable")]

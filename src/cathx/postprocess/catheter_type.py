@@ -52,6 +52,9 @@ def pattern_features(
     points: (N, 2) electrode positions (x, y), or None (then ``spread`` is 1).
     """
     arc = np.asarray(arc, dtype=np.float64)
+    if len(arc) == 0:  # a third of a network's catheters (shafts, pieces cut at crossings)
+        return PatternFeatures(count=0, closed=bool(closed), gap_cv=0.0, alternation=0.0, tip_ratio=1.0,
+                               mean_gap=0.0)
     order = np.argsort(arc, kind="stable")
     arc = arc[order]
     gaps = np.diff(arc)
