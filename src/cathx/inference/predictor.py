@@ -358,9 +358,11 @@ class Predictor:
                 results.image_size = (self.input_size, self.input_size)
             mask = None
             if logits is not None:
-                full = logits if logits.shape == tuple(shape) else cv2.resize(
-                    logits, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-                mask = (full >= cut).astype(np.uint8)
+                if logits.shape == tuple(shape):  # already thresholded at this size
+                    mask = small_mask.view(np.uint8)
+                else:
+                    full = cv2.resize(logits, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+                    mask = (full >= cut).astype(np.uint8)
             found.append(rescale_results(results, tuple(shape), mask))
         return found
 
