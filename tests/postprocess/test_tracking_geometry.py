@@ -1,0 +1,116 @@
+"""The tracker's pure geometry by hand: chamfer, template alignment, slot keys, row continuation,
+centreline shift (cases written from the survivors of a mutation run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cathx.postprocess.tracking import (UNPLACED, _slot_keys, align_to_template, centreline_distance, chamfer,
+                                        centreline_shift, row_continues)
+
+U = UNPLACED
+
+
+def test_chamfer_by_hand():
+    points = np.array([[0.0, 0.0], [10.0, 0.0]])
+    reference = np.array([[3.0, 0.0], [10.0, 4.0]])
+    assert chamfer(points, reference) == pytest.approx((3.0 + 4.0) / 2)  # x and y distances both count
+    assert chamfer(points, reference, np.max) == pytest.approx(4.0)
+    assert chamfer(points[:0], reference) == float("inf") and chamfer(points, reference[:0]) == float("inf")
+    assert chamfer(points[:1], reference[:1]) == pytest.approx(3.0)  # one point each is enough
+
+
+def test_align_without_points_or_slots():
+    ranks, cost = align_to_template(np.zeros((0, 2)), np.zeros((3, 2)), 8.0)
+    assert ranks.dtype == np.int64 and ranks.shape == (0,) and cost == 0.0
+    ranks, cost = align_to_template(np.ones((2, 2)), np.zeros((0, 2)), 8.0)
+    assert ranks.dtype == np.int64 and ranks.tolist() == [U, U] and cost == 8.0 and isinstance(cost, float)
+
+
+def test_align_finds_the_motion_left_by_the_prediction():
+    template = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    # the row moved 5 px down: beyond the gate (4 px) without the shift; with it, exact
+    ranks, cost = align_to_template(np.array([[10.0, 5.0], [20.0, 5.0]]), template, 8.0)
+    assert ranks.tolist() == [1, 2] and cost == pytest.approx(0.3 * 5.0)
+    # one point near the second slot: the small shift wins over none
+    ranks, cost = align_to_template(np.array([[10.5, 0.0]]), template[:2], 8.0)
+    assert ranks.tolist() == [1] and cost == pytest.approx(0.3 * 0.5)
+    # a single slot
+    ranks, _ = align_to_template(np.array([[1.0, 1.0], [30.0, 30.0]]), template[:1], 8.0)
+    assert ranks.tolist() == [0, U]
+
+
+def test_align_leaves_out_a_point_that_fits_no_slot_and_prices_it_at_the_gate():
+    template = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    points = np.array([[0.0, 0.0], [15.0, 0.0], [20.0, 0.0]])  # the middle one lies between two slots
+    ranks, cost = align_to_template(points, template, 8.0)
+    assert ranks.tolist() == [0, U, 2]
+    assert cost == pytest.approx((0.0 + 4.0 + 0.0) / 3)  # unplaced: the gate, half of miss_cost
+
+
+def test_align_reads_a_row_seen_reversed():
+    template = np.array([[0.0, 0.0], [3.0, 0.0], [10.0, 0.0], [13.0, 0.0]])  # paired rings
+    ranks, _ = align_to_template(template[::-1] + [0.5, 0.0], template, 8.0)
+    assert ranks.tolist() == [3, 2, 1, 0]
+
+
+@pytest.mark.parametrize(("ranks", "keys", "expected"), [
+    ([U, 0, 1, 2, U], [0.0, 1.0, 2.0], [-1.0, 0.0, 1.0, 2.0, 3.0]),  # extended past both ends
+    ([U, 2, 1, 0, U], [0.0, 1.0, 2.0], [3.0, 2.0, 1.0, 0.0, -1.0]),  # the row seen reversed
+    ([U, U, 0, 1], [0.0, 1.0], [-2.0, -1.0, 0.0, 1.0]),
+    ([0, U, 1, 2], [0.0, 1.0, 2.0], [0.0, 0.5, 1.0, 2.0]),  # a ring seen for the first time
+    ([0, 1, U, 2], [0.0, 1.0, 2.0], [0.0, 1.0, 1.5, 2.0]),
+    ([0, U, 2], [0.0, 1.0, 2.0], [0.0, None, 2.0]),  # between slots that are not neighbours
+    ([U, 1], [0.0, 1.0], [None, 1.0]),  # before a slot that is not the tip: unknown
+    ([1, U], [0.0, 1.0], [1.0, 2.0]),
+    ([0, U], [0.0, 1.0], [0.0, None]),
+    ([U, 0, U], [0.0], [-1.0, 0.0, 1.0]),  # one slot: both ends
+    ([U, U], [0.0, 1.0], [None, None]),
+    ([U, 1, 0], [-1.0, 2.5], [3.5, 2.5, -1.0]),  # keys need not be whole numbers
+])
+def test_slot_keys_by_hand(ranks, keys, expected):
+    assert _slot_keys(np.array(ranks, np.int64), keys) == expected
+
+
+def test_rows_continuing_end_to_end():
+    a = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    assert row_continues(a, np.array([[15.0, 0.0], [20.0, 0.0]])) == (1, 0)
+    assert row_continues(a, np.array([[20.0, 0.0], [15.0, 0.0]])) == (1, 1)
+    assert row_continues(np.array([[20.0, 0.0], [15.0, 0.0]]), a) == (1, 1)
+    assert row_continues(a[::-1], np.array([[-5.0, 0.0], [-10.0, 0.0]])) == (1, 0)
+    # three electrodes in all are enough, one of them alone
+    assert row_continues(np.array([[15.0, 0.0]]), a[1:]) == (0, 1)
+    assert row_continues(np.array([[15.0, 0.0]]), np.array([[10.0, 0.0]])) is None
+    assert row_continues(a, np.zeros((0, 2))) is None and row_continues(np.zeros((0, 2)), a) is None
+
+
+def test_row_continuation_limits_are_inclusive():
+    a = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    # joint gap exactly ratio x spacing (7.5 = 1.5 x 5): still one row; beyond: not
+    assert row_continues(a, np.array([[17.5, 0.0], [22.5, 0.0]])) == (1, 0)
+    assert row_continues(a, np.array([[17.6, 0.0], [22.6, 0.0]])) is None
+    # spacings 5 and 7.5: ratio exactly 1.5 is allowed; 7.6 is not
+    assert row_continues(a, np.array([[17.5, 0.0], [25.0, 0.0]])) == (1, 0)
+    assert row_continues(a, np.array([[17.0, 0.0], [24.6, 0.0]])) is None
+
+
+def test_rows_side_by_side_crossing_or_turning_do_not_continue():
+    a = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    assert row_continues(a, a + [0.0, 5.0]) is None  # parallel, 5 px apart
+    assert row_continues(a, np.array([[8.0, 0.5], [13.0, 0.5]])) is None  # overlapping
+    assert row_continues(a, np.array([[14.0, 4.0], [17.0, 8.0]])) == (1, 0)  # turns 45 degrees
+    assert row_continues(a, np.array([[10.0, 5.0], [10.0, 10.0]])) is None  # turns 90 degrees at the joint
+    assert row_continues(a, np.array([[10.0, 5.0], [10.0, 10.0]]), max_turn=95.0) == (1, 0)  # allowed turn
+    assert row_continues(a, np.array([[13.0, 4.0], [13.0, 9.0]])) == (1, 0)  # 53 then 37 degrees
+    assert row_continues(a, np.array([[13.0, 4.0], [8.0, 9.0]])) is None  # the far row turns back
+
+
+def test_centreline_shift_by_hand():
+    before = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    assert centreline_shift(before, before + [2.0, 1.0]).tolist() == [2.0, 1.0]
+    assert centreline_shift(before, (before + [2.0, 1.0])[::-1]).tolist() == [2.0, 1.0]  # flipped
+    assert centreline_shift(before, np.zeros((0, 2))).tolist() == [0.0, 0.0]
+    assert centreline_shift(np.zeros((0, 2)), before).tolist() == [0.0, 0.0]
+    assert centreline_distance(before, (before + [3.0, 4.0])[::-1]) == pytest.approx(5.0)
+    assert centreline_distance(before, np.zeros((0, 2))) == float("inf")
