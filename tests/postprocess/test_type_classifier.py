@@ -68,3 +68,45 @@ def test_analyse_frame_lets_the_classifier_decide():
     assert [c.confidence for c in results.catheters] == [0.75, 0.75]
     counts = sorted(round(float(f[0]) * 10) for f in seen)  # the CS catheter's 10 rings, the quadripolar's 4
     assert counts == [4, 10]
+
+
+@pytest.mark.parametrize(("count", "flags"), [
+    (0, [1, 0, 0, 0, 0, 0]), (1, [0, 1, 0, 0, 0, 0]), (2, [0, 1, 0, 0, 0, 0]), (3, [0, 0, 1, 0, 0, 0]),
+    (4, [0, 0, 1, 0, 0, 0]), (5, [0, 0, 0, 1, 0, 0]), (6, [0, 0, 0, 1, 0, 0]), (7, [0, 0, 0, 0, 1, 0]),
+    (11, [0, 0, 0, 0, 1, 0]), (12, [0, 0, 0, 0, 0, 1]), (25, [0, 0, 0, 0, 0, 1]),
+])
+def test_count_flags_and_clipped_values(count, flags):
+    pattern = PatternFeatures(count=count, closed=True, gap_cv=5.0, alternation=2.5, tip_ratio=9.0, mean_gap=55.0,
+                              spread=3.0, tail_ratio=0.1)
+    features = catheter_features(pattern, 512.0, None)
+    named = dict(zip(FEATURE_NAMES, features.tolist()))
+    assert features.dtype == np.float32 and features.shape == (len(FEATURE_NAMES),)
+    assert named["count"] == pytest.approx(min(count, 20) / 10)
+    assert [named[k] for k in ("no_electrodes", "count_1_2", "count_3_4", "count_5_6", "count_7_11",
+                                "count_12_up")] == flags
+    assert named["closed"] == 1.0 and named["gap_cv"] == 2.0 and named["alternation"] == 2.0  # clipped at 2
+    assert named["log_tip_ratio"] == pytest.approx(np.log(4.0)) and named["log_tail_ratio"] == pytest.approx(np.log(0.25))
+    assert named["mean_gap"] == 4.0 and named["spread"] == 2.0 and named["length"] == 4.0
+    assert [named[k] for k in FEATURE_NAMES if k.startswith("head_")] == [0.0] * 5
+
+
+def test_features_below_the_clips_pass_through():
+    pattern = PatternFeatures(count=4, closed=False, gap_cv=1.5, alternation=0.5, tip_ratio=2.0, mean_gap=39.0,
+                              spread=1.5, tail_ratio=0.5)
+    named = dict(zip(FEATURE_NAMES, catheter_features(pattern, 399.0, np.array([[0.1, 0.2, 0.3, 0.4, 0.0]])).tolist()))
+    assert named["gap_cv"] == 1.5 and named["alternation"] == 0.5 and named["closed"] == 0.0
+    assert named["log_tip_ratio"] == pytest.approx(np.log(2.0)) and named["log_tail_ratio"] == pytest.approx(np.log(0.5))
+    assert named["mean_gap"] == pytest.approx(3.9) and named["spread"] == 1.5 and named["length"] == pytest.approx(3.99)
+    assert [named[k] for k in FEATURE_NAMES if k.startswith("head_")] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.0])
+
+
+def test_decide_gives_one_answer_per_row():
+    rng = np.random.default_rng(0)
+    features = len(FEATURE_NAMES)
+    classifier = TypeClassifier(np.zeros(features), np.ones(features), rng.normal(size=(features, 4)), np.zeros(4),
+                                rng.normal(size=(4, 5)), np.zeros(5))
+    table = rng.normal(size=(3, features))
+    decided = classifier.decide(table)
+    probabilities = classifier.probabilities(table)
+    assert len(decided) == 3 and [p for _, p in decided] == pytest.approx(probabilities.max(axis=1).tolist())
+    assert classifier(table[1]) == decided[1] and classifier.decide(np.zeros((0, features))) == []
