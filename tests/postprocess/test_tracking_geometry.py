@@ -114,3 +114,87 @@ def test_centreline_shift_by_hand():
     assert centreline_shift(np.zeros((0, 2)), before).tolist() == [0.0, 0.0]
     assert centreline_distance(before, (before + [3.0, 4.0])[::-1]) == pytest.approx(5.0)
     assert centreline_distance(before, np.zeros((0, 2))) == float("inf")
+
+
+def _track(track_id, slots, largest, row_length, scores, votes):
+    from cathx.postprocess.tracking import TypeVote, _Track
+
+    vote = TypeVote()
+    vote.scores, vote.votes = dict(scores), votes
+    return _Track(track_id, vote, np.zeros((4, 2)), slots={k: np.array(v, float) for k, v in slots.items()},
+                  slot_ids={k: 100 * track_id + int(k) for k in slots}, largest=largest,
+                  row=np.zeros((row_length, 2)))
+
+
+@pytest.mark.parametrize(("ends", "expected", "ids"), [
+    ((1, 0), {2.0: [30, 0], 3.0: [40, 0]}, {2.0: 200, 3.0: 201}),  # keep's last slot meets other's first
+    ((1, 1), {2.0: [40, 0], 3.0: [30, 0]}, {2.0: 201, 3.0: 200}),  # ... other's last: it runs reversed
+    ((0, 0), {-1.0: [30, 0], -2.0: [40, 0]}, {-1.0: 200, -2.0: 201}),  # keep's first meets other's first
+    ((0, 1), {-1.0: [40, 0], -2.0: [30, 0]}, {-1.0: 201, -2.0: 200}),
+])
+def test_absorb_renumbers_the_other_row_beyond_the_joint(ends, expected, ids):
+    from cathx.postprocess.tracking import Tracker
+
+    keep = _track(1, {0.0: [0, 0], 1.0: [10, 0]}, 2, 2, {"quadripolar": 2.0}, 3.0)
+    other = _track(2, {0.0: [30, 0], 1.0: [40, 0]}, 2, 2, {"quadripolar": 1.0, "pacing": 1.0}, 2.0)
+    Tracker()._absorb(keep, other, ends)
+    moved = {k: v.tolist() for k, v in keep.slots.items() if k not in (0.0, 1.0)}
+    assert moved == expected
+    assert {k: keep.slot_ids[k] for k in expected} == ids  # electrode ids travel with their slots
+    # the joined row has 4 rings; each side's votes shrink to its share (2 of 4)
+    assert keep.largest == 4
+    assert keep.vote.scores == pytest.approx({"quadripolar": 2.0 * 2 / 4 + 1.0 * 2 / 4, "pacing": 1.0 * 2 / 4})
+    assert keep.vote.votes == 5.0
+
+
+def test_absorb_keeps_the_larger_count_seen_before():
+    from cathx.postprocess.tracking import Tracker
+
+    keep = _track(1, {0.0: [0, 0], 1.0: [10, 0]}, 6, 1, {"lasso": 6.0}, 6.0)
+    other = _track(2, {0.0: [30, 0]}, 1, 1, {"pacing": 1.0}, 1.0)
+    other.slot_ids = {}  # a slot without an id yet
+    Tracker()._absorb(keep, other, (1, 0))
+    assert keep.largest == 6 and keep.vote.scores == pytest.approx({"lasso": 6.0, "pacing": 1 / 6})
+    assert 2.0 in keep.slots and 2.0 not in keep.slot_ids
+
+
+def _merged_frame(type_probabilities=None):
+    from cathx.postprocess.results import Catheter, Results
+
+    line = np.stack([np.arange(0, 61), np.full(61, 10)], 1).astype(np.float32)
+    electrodes = np.array([[2, 10], [7, 10], [12, 10], [17, 10], [45, 10], [50, 10]], np.float32)
+    return Results(image_size=(32, 64), electrodes=electrodes, scores=np.ones(6, np.float32),
+                   sizes=np.full((6, 2), 2.0, np.float32), electrode_catheter=np.zeros(6, np.int64),
+                   electrode_index=np.arange(6), electrode_ids=np.full(6, -1),
+                   catheters=[Catheter(7, "cs_decapolar", line, closed=True)], type_probabilities=type_probabilities)
+
+
+def test_split_catheter_gives_each_group_its_piece_and_type():
+    from cathx.postprocess.tracking import _split_catheter
+
+    results = _merged_frame()
+    members = np.arange(6)
+    _split_catheter(results, 0, members, [members[4:], members[:4]])  # the larger group keeps index 0
+    assert len(results.catheters) == 2
+    kept, added = results.catheters
+    assert (kept.id, kept.type, kept.closed) == (7, "quadripolar", False)
+    assert (added.id, added.type) == (-1, "pacing") and added.centreline.dtype == np.float32
+    assert kept.centreline[:, 0].max() <= 31 and added.centreline[:, 0].min() >= 31  # split halfway
+    assert results.electrode_catheter.tolist() == [0, 0, 0, 0, 1, 1]
+    assert results.electrode_index.tolist() == [0, 1, 2, 3, 0, 1]
+
+
+def test_split_catheter_reads_the_head_when_there_is_one_and_electrodes_without_a_line():
+    from cathx.postprocess.tracking import _split_catheter
+
+    head = np.zeros((5, 4, 4), np.float32)
+    head[3] = 1.0  # lasso everywhere
+    results = _merged_frame(head)
+    members = np.arange(6)
+    _split_catheter(results, 0, members, [members[:4], members[4:]])
+    assert [c.type for c in results.catheters] == ["lasso", "lasso"]
+    bare = _merged_frame()
+    bare.catheters[0].centreline = np.zeros((0, 2), np.float32)
+    _split_catheter(bare, 0, members, [members[:4], members[4:]])
+    # no centreline: each piece is its electrodes' polyline
+    assert bare.catheters[1].centreline.tolist() == [[45.0, 10.0], [50.0, 10.0]]
