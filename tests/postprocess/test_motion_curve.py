@@ -68,3 +68,105 @@ def test_a_frame_with_the_cs_centreline_but_no_electrodes_moves_by_the_centrelin
     assert motion.electrodes.tolist() == [10, 10, 0, 10]
     assert np.allclose(motion.displacement[:, 0], [0, 1, 2, 3], atol=0.25)
     assert np.allclose(motion.displacement[:, 1], 0, atol=0.25)
+
+
+def _tracked(points, ids, kind="cs_decapolar", catheter_id=5, extra=()):
+    """A tracked frame: one catheter ``catheter_id`` of type ``kind`` holding electrodes ``points``
+    with tracked ids ``ids``; ``extra``: more (id, type, points, ids) catheters."""
+    from cathx.postprocess.results import Catheter, Results
+
+    catheters, electrodes, owner, electrode_ids = [], [], [], []
+    for index, (cid, ctype, pts, eids) in enumerate([(catheter_id, kind, points, ids), *extra]):
+        pts = np.asarray(pts, np.float32).reshape(-1, 2)
+        catheters.append(Catheter(cid, ctype, pts if len(pts) > 1 else np.zeros((0, 2), np.float32)))
+        electrodes.append(pts)
+        owner += [index] * len(pts)
+        electrode_ids += list(eids)
+    count = len(owner)
+    return Results((64, 64), electrodes=np.concatenate(electrodes), scores=np.ones(count, np.float32),
+                   sizes=np.ones((count, 2), np.float32), electrode_catheter=np.asarray(owner, np.int64),
+                   electrode_index=np.zeros(count, np.int64), electrode_ids=np.asarray(electrode_ids, np.int64),
+                   catheters=catheters)
+
+
+BASE = np.array([[10.0, 10.0], [14.0, 10.0], [18.0, 12.0]])
+
+
+def test_translation_by_hand_with_three_electrodes_measured_and_two_partial():
+    curve = MotionCurve()
+    for t, shift in enumerate([(0, 0), (2, 1), (4, 2)]):
+        curve.add(_tracked(BASE + shift, [7, 8, 9]), frame=10 + t)
+    curve.add(_tracked((BASE + (6, 3))[:2], [7, 8]), frame=13)  # two electrodes: below min_electrodes
+    motion = curve.curve()
+    assert motion.frames.tolist() == [10, 11, 12, 13] and motion.frames.dtype == np.int64
+    assert motion.displacement.tolist() == [[0, 0], [2, 1], [4, 2], [6, 3]]
+    assert motion.quality.tolist() == ["measured", "measured", "measured", "partial"]
+    assert motion.electrodes.tolist() == [3, 3, 3, 2] and motion.catheter_id == 5
+    assert np.allclose(motion.position, BASE.mean(axis=0) + motion.displacement)
+    rows = motion.rows()
+    assert list(rows[0]) == list(motion.COLUMNS)
+    assert rows[1] == {"frame": 11, "x": round(float(BASE[:, 0].mean() + 2), 3), "y": round(float(BASE[:, 1].mean() + 1), 3),
+                       "dx": 2.0, "dy": 1.0, "quality": "measured", "electrodes": 3, "catheter_id": 5}
+
+
+def test_anchors_are_the_mean_over_all_sightings():
+    # electrode 9 is seen 1 px off in the first frame only: the second pass measures against the
+    # mean of its sightings, so no frame carries the whole first-frame error
+    curve = MotionCurve(min_electrodes=1)
+    frames = [BASE + [[0, 0], [0, 0], [1, 0]], BASE + 1.0, BASE + 2.0, BASE + 3.0]
+    for t, points in enumerate(frames):
+        curve.add(_tracked(points, [7, 8, 9]), frame=t)
+    motion = curve.curve()
+    assert motion.displacement[0].tolist() == [0.0, 0.0]  # the first measured frame stays the zero
+    assert np.allclose(motion.displacement[1:, 1], [1.0, 2.0, 3.0])
+    assert np.allclose(motion.displacement[1:, 0], [1.0, 2.0, 3.0], atol=0.35)
+
+
+def test_rows_of_missing_values_and_no_catheter():
+    from cathx.postprocess.motion import Motion
+
+    motion = Motion(np.array([0, 1]), np.array([[np.nan, np.nan], [1.23456, 2.0]]),
+                    np.array([[np.nan, np.nan], [0.5, -0.25]]), np.array(["missing", "measured"]), np.array([0, 4]))
+    assert motion.rows() == [
+        {"frame": 0, "x": "", "y": "", "dx": "", "dy": "", "quality": "missing", "electrodes": 0, "catheter_id": ""},
+        {"frame": 1, "x": 1.235, "y": 2.0, "dx": 0.5, "dy": -0.25, "quality": "measured", "electrodes": 4,
+         "catheter_id": ""}]
+    assert motion.coverage() == 0.5
+    empty = Motion(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, str), np.zeros(0))
+    assert empty.coverage() == 0.0 and empty.rows() == []
+
+
+def test_the_reference_is_the_track_typed_cs_with_most_evidence():
+    curve = MotionCurve()
+    piece = ((3, "cs_decapolar", BASE[:1] + 30, [20]),)
+    curve.add(_tracked(BASE, [7, 8, 9], extra=piece))  # votes: 5 -> 1 + 3, 3 -> 1 + 1
+    curve.add(_tracked(BASE, [7, 8, 9], kind="quadripolar", extra=piece))  # typed otherwise this frame
+    assert curve.frames == [0, 1] and curve._cs_votes == {5: 4, 3: 4}
+    assert curve.reference_id() == 3  # a tie goes to the lower id
+    curve.add(_tracked(BASE, [7, 8, 9]))
+    assert curve.reference_id() == 5 and curve.curve().catheter_id == 5
+    assert MotionCurve().reference_id() is None
+
+
+def test_bridge_and_smooth_by_hand():
+    from cathx.postprocess.motion import _bridge, _smooth
+
+    values = np.array([[np.nan, 0], [np.nan, 0], [0.0, 0], [np.nan, 0], [np.nan, 0], [3.0, 0],
+                       [np.nan, 0], [np.nan, 0], [np.nan, 0]])
+    quality = np.array(["missing", "missing", "measured", "missing", "missing", "measured", "missing", "missing",
+                        "missing"], dtype=object)
+    _bridge(values, quality, max_gap=2)
+    assert values[:, 0].tolist()[:8] == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 3.0, 3.0] and np.isnan(values[8, 0])
+    assert quality.tolist() == ["held", "held", "measured", "interpolated", "interpolated", "measured", "held",
+                                "held", "missing"]
+    wide = np.array([[0.0, 0], [np.nan, 0], [np.nan, 0], [np.nan, 0], [4.0, 0]])
+    flags = np.array(["measured", "missing", "missing", "missing", "measured"], dtype=object)
+    _bridge(wide, flags, max_gap=2)  # a gap of 3 > max_gap: left missing
+    assert flags.tolist() == ["measured", "missing", "missing", "missing", "measured"] and np.isnan(wide[1:4, 0]).all()
+    exact = np.array([[0.0, 0], [np.nan, 0], [np.nan, 0], [3.0, 0]])
+    flags = np.array(["measured", "missing", "missing", "measured"], dtype=object)
+    _bridge(exact, flags, max_gap=2)  # a gap of exactly max_gap frames: bridged
+    assert exact[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    smoothed = _smooth(np.array([[0.0, 0], [3.0, 3], [np.nan, np.nan], [6.0, 0]]), 3)
+    assert smoothed[0].tolist() == [1.5, 1.5] and smoothed[1].tolist() == [1.5, 1.5]
+    assert np.isnan(smoothed[2]).all() and smoothed[3].tolist() == [6.0, 0.0]
