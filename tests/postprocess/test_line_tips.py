@@ -53,3 +53,40 @@ def test_upscale_mask_to_a_3000_px_radiograph_is_uint8_0_255():
     rows = np.nonzero(mask[:, 1200])[0]
     # Rows 10-11 of 32 cover 937.5-1125 of 3000; bilinear at the 0.5 level keeps that band.
     assert rows.min() == pytest.approx(937.5, abs=50) and rows.max() == pytest.approx(1125, abs=50)
+
+
+def test_upscale_mask_by_hand():
+    from cathx.postprocess.line_tips import upscale_mask
+
+    probability = np.array([[0.0, 1.0], [-0.5, 2.0]])  # clipped to [0, 1]
+    mask = upscale_mask(probability, (2, 2))
+    assert mask.dtype == np.uint8 and mask.tolist() == [[0, 255], [0, 255]]
+    # the cut is round(0.5 * 255) = 128 and inclusive: 128/255 passes, 127/255 does not
+    assert upscale_mask(np.array([[128 / 255, 127 / 255]]), (1, 2)).tolist() == [[255, 0]]
+    wide = upscale_mask(np.array([[0.0, 1.0]]), (1, 8))  # bilinear: a ramp cut in the middle
+    assert wide.tolist() == [[0, 0, 0, 0, 255, 255, 255, 255]]
+
+
+def test_skeleton_endpoints_by_hand():
+    from cathx.postprocess.line_tips import skeleton_endpoints
+
+    skeleton = np.zeros((5, 7), bool)
+    skeleton[2, 0:5] = True  # touches the left border: the border counts as empty
+    skeleton[3, 5] = True  # a diagonal step at the right end
+    ends = skeleton_endpoints(skeleton)
+    assert ends.dtype == np.float64 and sorted(ends.tolist()) == [[0.0, 2.0], [5.0, 3.0]]
+
+
+def test_line_tips_maps_pixel_centres_and_scores_by_hand():
+    probabilities = np.zeros((2, 20, 40))
+    probabilities[0, 10, 2:20] = 0.8  # a line from the left edge to x = 19, the image centre at (19.5, 9.5)
+    probabilities[1, 3, 30:32] = 0.9  # 2 px of skeleton: at least 0.04 x 40 = 1.6 px, so a line
+    probabilities[1, 15, 5] = 0.95  # one pixel: too short
+    tips = line_tips(probabilities, (40, 160))  # x 4x, y 2x
+    assert [t.group for t in tips] == [0, 1]
+    assert (tips[0].x, tips[0].y) == ((19 + 0.5) * 4 - 0.5, (10 + 0.5) * 2 - 0.5)
+    assert tips[0].score == pytest.approx(0.8) and tips[1].score == pytest.approx(0.9)
+    assert (tips[1].x, tips[1].y) == ((30 + 0.5) * 4 - 0.5, (3 + 0.5) * 2 - 0.5)  # the end nearer the centre
+    at_threshold = np.zeros((1, 20, 40))
+    at_threshold[0, 10, 2:20] = 0.5  # the threshold is inclusive
+    assert len(line_tips(at_threshold, (20, 40))) == 1
