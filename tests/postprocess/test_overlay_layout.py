@@ -160,3 +160,39 @@ def test_plot_labels_each_id_once_known_types_first(monkeypatch):
     Results(image_size=(160, 200), catheters=catheters).plot(np.zeros((160, 200), np.float32))
     # pacing #2 (8 anchors), then cs_decapolar #4 with the anchors of both its pieces, then unknown #0
     assert calls == [[8, 16, 8]]
+
+
+def test_box_cover_clips_boxes_hanging_off_any_side():
+    from cathx.postprocess.overlay_layout import box_cover, summed_area
+
+    table = summed_area(np.ones((4, 6), np.uint8))  # every pixel occupied
+    boxes = [(-2, -3, 2, 1), (4, 2, 9, 9), (-5, 1, 10, 3), (1, -4, 3, 10), (0, 0, 6, 4), (7, 1, 9, 3)]
+    assert box_cover(table, np.array(boxes)).tolist() == [2 * 1, 2 * 2, 6 * 2, 2 * 4, 24, 0]
+    assert box_cover(table, (1, 1, 2, 2)).tolist() == [1]  # one box as a flat tuple
+    assert summed_area(np.array([[0, 7], [3, 0]])).tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 2]]
+
+
+def test_free_boxes_keep_their_margin_and_pad_inclusively():
+    from cathx.postprocess.overlay_layout import _free
+
+    size = (20, 30)  # (H, W)
+    boxes = np.array([(2, 2, 10, 8), (1, 2, 10, 8), (2, 1, 10, 8), (20, 10, 28, 18), (20, 10, 29, 18),
+                      (20, 10, 28, 19)])
+    assert _free(boxes, np.zeros((0, 4), np.int64), size, margin=2, pad=0).tolist() == [
+        True, False, False, True, False, False]
+    taken = np.array([(12, 2, 16, 8)])
+    near = np.array([(2, 2, 10, 8), (2, 2, 11, 8), (17, 2, 20, 8), (18, 2, 22, 8), (12, 9, 16, 12), (12, 10, 16, 12)])
+    # 2 px clear is enough with pad 2 (edges 10 and 12); 1 px is not
+    assert _free(near, taken, size, margin=0, pad=2).tolist() == [True, False, False, True, False, True]
+
+
+def test_legend_box_fits_exactly_or_not_at_all():
+    from cathx.postprocess.overlay_layout import box_cover, legend_box, summed_area
+
+    assert legend_box((22, 12), (20, 30)) == (4, 4, 26, 16)  # 22 + 2 x 4 = 30: just fits
+    assert legend_box((23, 12), (20, 30)) is None and legend_box((22, 13), (20, 30)) is None
+    occupied = np.zeros((40, 60), np.uint8)
+    occupied[:20, :30] = occupied[:20, 30:] = occupied[20:, :30] = 1  # only bottom-right is clear
+    assert legend_box((10, 6), (40, 60), summed_area(occupied)) == (46, 30, 56, 36)
+    assert legend_box((10, 6), (40, 60), summed_area(np.zeros((40, 60), np.uint8))) == (4, 4, 14, 10)
+    assert box_cover(summed_area(occupied), np.array([(46, 30, 56, 36)])).tolist() == [0]
