@@ -208,3 +208,39 @@ def test_rescale_maps_pixel_centres_by_hand():
     assert big.catheters[1].confidence == results.catheters[1].confidence and big.catheters[0].id == 4
     assert big.mask is None  # the caller passes the resized mask
     assert big.electrode_ids is results.electrode_ids and big.meta is results.meta
+
+
+def _one_catheter(kind: str, size: int = 200, confidence: float | None = 0.9) -> Results:
+    line = np.stack([np.linspace(150, 190, 41), np.full(41, 150.0)], 1).astype(np.float32)
+    return Results((size, size), catheters=[Catheter(3, kind, line, confidence=confidence)])
+
+
+def test_legend_sits_in_the_empty_corner_with_its_swatch_on_a_darkened_box():
+    from cathx.postprocess.overlay_layout import legend_box
+    from cathx.postprocess.results import LABEL_FONT_SCALE, _text_size
+
+    results = _one_catheter("lasso")
+    drawn = results.plot(np.full((200, 200), 200, np.uint8))
+    (width, height), _ = _text_size("lasso", LABEL_FONT_SCALE, 1, 2)
+    x0, y0, x1, y1 = legend_box((height - 4 + 2 + width, height), (200, 200))
+    assert (x0, y0) == (4, 4)  # the frame's top-left is empty
+    assert tuple(drawn[3, 3]) == (200, 200, 200)  # the margin is left alone
+    assert tuple(drawn[y1 - 1, x1 - 1]) == (50, 50, 50)  # the box: a quarter of the brightness
+    assert tuple(drawn[y0 + 3, x0 + 3]) == TYPE_COLOURS["lasso"]  # the swatch
+    without = results.plot(np.full((200, 200), 200, np.uint8), legend=False)
+    assert tuple(without[y1 - 1, x1 - 1]) == (200, 200, 200)
+
+
+def test_label_beside_the_tip_in_the_type_colour_on_a_dark_box():
+    drawn = _one_catheter("quadripolar").plot(np.full((200, 200), 200, np.uint8), legend=False)
+    near = drawn[120:180, 110:200].reshape(-1, 3)
+    colours = {tuple(p) for p in near.tolist()}
+    assert (50, 50, 50) in colours  # the label's dark box
+    assert TYPE_COLOURS["quadripolar"] in colours
+    assert tuple(drawn[10, 10]) == (200, 200, 200)  # far from the catheter: untouched
+    # a frame of more than 768 px draws at twice the scale: thicker lines
+    big = _one_catheter("quadripolar", size=1024)
+    thin = _one_catheter("quadripolar").plot(np.zeros((200, 200), np.uint8), legend=False)
+    thick = big.plot(np.zeros((1024, 1024), np.uint8), legend=False)
+    column = lambda image: int((image[140:160, 170].astype(int).sum(axis=1) > 300).sum())  # lit across the line
+    assert column(thick) > column(thin) >= 1
