@@ -433,7 +433,7 @@ def analyse_frame(
     catheter_of = np.full(len(peaks), -1, dtype=np.int64)
     index_of = np.full(len(peaks), -1, dtype=np.int64)
     catheters: list[Catheter] = []
-    measured = []  # (pattern features, centreline length) of every catheter, for the learned decision
+    measured = []  # the pattern features of every catheter, for the learned decision
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
         junctions = line.junctions
