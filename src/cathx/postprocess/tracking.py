@@ -724,9 +724,10 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
             piece = results.electrodes[group].astype(np.float64)
         _, arc = project_to_polyline(results.electrodes[group], piece)
         order = np.argsort(arc, kind="stable")
-        kind = classify_catheter(arc, results.sizes[group], False, results.electrodes[group])
-        if results.type_probabilities is not None:
+        if results.type_probabilities is not None:  # the head's type along the piece
             kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)
+        else:  # the electrode-pattern rules
+            kind = classify_catheter(arc, results.sizes[group], False, results.electrodes[group])
         if k == 0:
             target = c
             results.catheters[c].type, results.catheters[c].centreline = kind, piece.astype(np.float32)
