@@ -26,11 +26,14 @@ demo: $(STAMP)
 # order (pytest-randomly; the summary names the seed that reruns an order). As root it first installs
 # Debian's Chromium for the web app's browser test and then requires it (a missing browser fails the
 # test instead of skipping it). `make test-fast` skips the slow-marked tests for a quick local loop.
+# Both run on two pytest-xdist worker processes, one per core (Ray's tests together on one of them,
+# tests/conftest.py); `make test PYTEST_WORKERS=` runs everything in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 test: $(STAMP) browser
-	CATHX_REQUIRE_BROWSER=$${CATHX_REQUIRE_BROWSER:-$$([ "$$(id -u)" = 0 ] && echo 1)} $(PY) -m pytest -q -m ""
+	CATHX_REQUIRE_BROWSER=$${CATHX_REQUIRE_BROWSER:-$$([ "$$(id -u)" = 0 ] && echo 1)} $(PY) -m pytest -q -m "" $(PYTEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); not part of CI.
 # MUTATE narrows it to mutant name patterns, e.g. make mutation MUTATE="cathx.metrics.*".

@@ -66,6 +66,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"random order: rerun it with -p randomly --randomly-seed={seed}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook is registered after this file)
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs on 2 pytest-xdist workers (--dist loadgroup): every test that starts Ray or
+    asks for a running Ray instance goes to one worker, in sequence, because Ray's `auto` address
+    finds any Ray instance on the machine (the other worker's child pytest would answer a test that
+    expects none) and the Ray child pytest below must start once, not once per worker."""
+    for item in items:
+        if "local_ray" in getattr(item, "fixturenames", ()) or "ray" in item.name.lower().split("_"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+def pytest_collection_finish(session):
+    """Fail at once, not flakily, where the installed pytest/xdist pair ignores the groups (xdist 3.8
+    marks a group by rewriting item._nodeid, which pytest 9.2 no longer reads)."""
+    if session.config.getoption("loadgroup", default=False):
+        ungrouped = [item.nodeid for item in session.items
+                     if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+        if ungrouped:
+            raise pytest.UsageError(f"pytest-xdist did not group {ungrouped[0]} (--dist loadgroup): "
+                                    "use the versions in constraints.txt")
+
+
 RAY_CHILD = "CATHX_RAY_CHILD"
 RAY_REPORTS = "CATHX_RAY_REPORTS"  # the child pytest appends each test phase's outcome here (JSON lines)
 
@@ -90,6 +112,11 @@ def _ray_session():
     ray.shutdown()
 
 
+def _without_group(nodeid: str) -> str:
+    """The test's own id: xdist appends "@group" to a grouped test's id (after any parameter ids)."""
+    return nodeid[:nodeid.rfind("@")] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+
+
 @pytest.fixture(scope="session")
 def _ray_child(request, tmp_path_factory):
     """Run every selected test that uses local_ray in ONE child pytest (one interpreter, one Ray
@@ -99,7 +126,7 @@ def _ray_child(request, tmp_path_factory):
     import subprocess
     import sys
 
-    remaining = [item.nodeid for item in request.session.items
+    remaining = [_without_group(item.nodeid) for item in request.session.items
                  if "local_ray" in getattr(item, "fixturenames", ())]
     reports = tmp_path_factory.mktemp("ray_child") / "reports.jsonl"
     phases: dict[str, dict[str, tuple[str, str]]] = {}
@@ -143,7 +170,7 @@ def local_ray(request):
         request.getfixturevalue("_ray_session")
         return True
     phases, output = request.getfixturevalue("_ray_child")
-    mine = phases.get(request.node.nodeid, {})
+    mine = phases.get(_without_group(request.node.nodeid), {})
     failed = [f"{when}: {text}" for when, (outcome, text) in mine.items() if outcome == "failed"]
     if failed:
         pytest.fail(f"{request.node.nodeid} failed in the Ray child pytest:\n" + "\n".join(failed),
