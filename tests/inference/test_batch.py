@@ -97,6 +97,9 @@ def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp
     assert sorted(row["frame"] for row in table if row["source"].endswith("run")) == [0, 1, 2]
     assert (out / ITEMS / "sub__run" / "overlay.mp4").stat().st_size > 0
     assert all(row["seconds"] > 0 and row["catheters"] >= 0 and row["electrodes"] >= 0 for row in table)
+    # Start-up (Ray, actors, model loads) is outside the predicting span and inside the whole run.
+    assert 0 < summary["seconds_to_first_input"] < summary["seconds"]
+    assert summary["fps_predicting"] > summary["fps"] > 0
 
     local = tmp_path / "local"
     run_predict(source / "sub" / "f3.png", tiny_checkpoint, local)

@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
                                         device=device)
             Console().print(f"{summary['predicted']} inputs predicted, {summary['skipped']} already done, "
                             f"{summary['failed']} failed; {summary['frames']} frames in {summary['seconds']} s "
-                            f"({summary['fps']} frames/s) -> {out}", highlight=False, soft_wrap=True)
+                            f"({summary['fps']} frames/s; {summary['fps_predicting']} once the actors were predicting) "
+                            f"-> {out}", highlight=False, soft_wrap=True)
             for line in summary["problems"]:
                 Console(stderr=True).print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
             return

@@ -12,6 +12,8 @@ seconds); OUT/summary.json the counts.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import csv
 import glob
 import io
@@ -106,9 +108,10 @@ class PredictActor:
                                                    bit_depth=bit_depth, device=device)
 
     def __call__(self, batch: dict) -> dict:
-        results: dict[str, list] = {"path": [], "name": [], "frames": [], "seconds": [], "error": []}
+        results: dict[str, list] = {"path": [], "name": [], "frames": [], "seconds": [], "error": [],
+                                    "started_at": [], "ended_at": []}
         for path, name in zip(batch["path"], batch["name"]):
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             frames, error = 0, ""
             try:
                 frames = predict_input(Path(str(path)), self.out / ITEMS / str(name), self.weights,
@@ -117,7 +120,8 @@ class PredictActor:
                 error = " ".join(str(exc).split()) if isinstance(exc, CathxError) else \
                     f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             for key, value in (("path", str(path)), ("name", str(name)), ("frames", frames),
-                               ("seconds", time.perf_counter() - started), ("error", error[:500])):
+                               ("seconds", time.perf_counter() - started), ("error", error[:500]),
+                               ("started_at", started_at), ("ended_at", time.time())):
                 results[key].append(value)
         return results
 
@@ -180,13 +184,19 @@ def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int
 
     import_ray()
     inputs, problems = list_inputs(source)
-    Predictor.from_checkpoint(weights, backend=backend, input_size=input_size)  # bad weights: one line, now
-    claim_output_folder(out, create=False)  # checked now, created once Ray is reached
-    todo = [(path, name) for path, name in inputs if not (out / ITEMS / name / FRAMES_TABLE).is_file()]
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     outcomes: list[dict] = []
-    if todo:
-        with ray_session(address, workers) as ray:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, contextlib.ExitStack() as stack:
+        # Bad weights are one line before anything runs; the check (4 s here: timm's import and the
+        # model) runs beside Ray's start instead of before it.
+        loading = pool.submit(Predictor.from_checkpoint, weights, backend=backend, input_size=input_size)
+        try:
+            claim_output_folder(out, create=False)  # checked now, created once Ray is reached
+            todo = [(path, name) for path, name in inputs if not (out / ITEMS / name / FRAMES_TABLE).is_file()]
+            ray = stack.enter_context(ray_session(address, workers)) if todo else None
+        finally:
+            loading.result()  # its error, if any, is the one reported
+        if todo:
             claim_output_folder(out)
             logging.getLogger("ray.data").setLevel(logging.WARNING)
             context = ray.data.DataContext.get_current()
@@ -222,10 +232,16 @@ def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int
     pq.write_table(table, sink)
     atomic_write_bytes(out / "summary.parquet", sink.getvalue().to_pybytes())
     frames_now = sum(int(o["frames"]) for o in outcomes if not o["error"])
+    # From the first input an actor began to the last one it finished: like local predict's fps, this
+    # leaves out starting up (Ray, the actors, their model loads) and shutting down.
+    first = min((float(o["started_at"]) for o in outcomes), default=started_at)
+    predicting = max((float(o["ended_at"]) for o in outcomes), default=first) - first
     summary = {"source": str(source), "engine": "ray", "workers": workers, "inputs": len(inputs),
                "predicted": sum(1 for o in outcomes if not o["error"]), "skipped": len(inputs) - len(todo),
                "failed": len(failed), "frames": frames_now, "frames_total": table.num_rows,
                "seconds": round(elapsed, 3), "fps": round(frames_now / max(elapsed, 1e-9), 2),
+               "fps_predicting": round(frames_now / max(predicting, 1e-9), 2),
+               "seconds_to_first_input": round(first - started_at, 3),
                "problems": [f"{path}: {error}" if not error.startswith(path) else error for path, error in failed]}
     atomic_write_json(out / "summary.json", summary)
     if not tables:

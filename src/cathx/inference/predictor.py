@@ -7,6 +7,9 @@
 Pre-processing converts to grey float32 in [0, 1] and resizes to the network's square input
 (the paper resizes to 256x256); the mask probabilities are resized back to the image and every
 coordinate is mapped to original pixels. Timings of each stage go into ``results.meta``.
+
+Length (about 430 lines): the two backends' loaders and the electrode peak decoder sit beside the
+Predictor because each reads the checkpoint's or ONNX file's metadata the Predictor is built from.
 """
 
 from __future__ import annotations
@@ -246,6 +249,7 @@ class Predictor:
     the checkpoint's metadata when it has one), or None (type head or electrode-pattern rules).
     """
 
+    # Same shape as DatasetPlan's fields (`duplicates` pairs them): typed defaults, no shared logic.
     runner: Any
     input_size: int = 256
     stride: int = 4

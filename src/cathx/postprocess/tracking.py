@@ -300,6 +300,7 @@ class Tracker:
         their electrode spacing (``row_continues``) for ``join_frames`` frames in a row are joined.
     """
 
+    # Same shape as ClsDataConfig's fields (`duplicates` pairs them): typed defaults, no shared logic.
     max_electrode_distance: float = 8.0
     max_distance: float = 20.0
     mixed_penalty: float = 6.0

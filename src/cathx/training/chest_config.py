@@ -21,6 +21,7 @@ from cathx.models.classifier import ClassifierConfig
 class ClsDataConfig:
     """Where the studies come from and how they are fed."""
 
+    # Same shape as Tracker's fields (`duplicates` pairs them): typed defaults, no shared logic.
     path: str = ""  # RANZCR CLiP folder; empty = write a synthetic set into OUT/synthetic first
     synth_n: int = 1200
     synth_size: int = 256

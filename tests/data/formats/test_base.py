@@ -5,13 +5,15 @@ the entry), never read."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from cathx.data.formats import open_dataset
-from cathx.data.formats.base import entry_path, outside_reason
+from cathx.data.formats.base import entry_path, files_below, open_each, outside_reason
+from cathx.errors import DataError
 
 
 def _png(path):
@@ -139,3 +141,29 @@ def test_recognise_format_says_none_where_detect_format_names_the_flag(tmp_path)
             detect_format(path)
     (tmp_path / "images").mkdir()
     assert recognise_format(tmp_path) == detect_format(tmp_path) == "folder"
+
+
+def test_files_below_lists_accepted_files_sorted_and_reports_links_out(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside.dcm"
+    (root / "b").mkdir(parents=True)
+    outside.write_bytes(b"x")
+    for name in ("z.dcm", "b/a.dcm", "b/notes.txt", ".hidden.dcm"):
+        (root / name).write_bytes(b"x")
+    (root / "b" / "dir.dcm").mkdir()  # a folder is never a file, whatever its name
+    (root / "out.dcm").symlink_to(outside)
+    problems: list[str] = []
+    found = files_below(root, lambda p: p.suffix == ".dcm" and not p.name.startswith("."), problems)
+    assert found == [root / "b" / "a.dcm", root / "z.dcm"]
+    assert len(problems) == 1 and problems[0].startswith(f"{root / 'out.dcm'}: ")
+    assert problems[0].endswith("(skipped)")
+
+
+def test_open_each_keeps_what_opens_and_lists_each_refusal():
+    def open_one(path):
+        if path.name == "bad":
+            raise DataError(f"{path}: not readable")
+        return path.name.upper()
+
+    problems: list[str] = []
+    assert open_each([Path("a"), Path("bad"), Path("c")], open_one, problems) == ["A", "C"]
+    assert problems == ["bad: not readable (skipped)"]

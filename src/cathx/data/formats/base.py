@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePath
-from typing import Protocol, overload, runtime_checkable
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -145,3 +145,25 @@ def files_inside(root: Path, paths: Sequence[Path], problems: list[str]) -> list
         elif path.is_file():
             kept.append(path)
     return kept
+
+
+def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str]) -> list[Path]:
+    """The files (and symlinks to files) anywhere below the folder ``root`` that ``accept`` takes,
+    sorted by path, those leading out of ``root`` reported in ``problems`` instead (files_inside)."""
+    return files_inside(root, sorted(p for p in root.rglob("*") if (p.is_file() or p.is_symlink()) and accept(p)),
+                        problems)
+
+
+Opened = TypeVar("Opened")
+
+
+def open_each(paths: Iterable[Path], open_one: Callable[[Path], Opened], problems: list[str]) -> list[Opened]:
+    """``open_one(path)`` for each path; one that refuses (DataError) becomes a problem line
+    "... (skipped)" and the rest are still opened (a folder reader keeps its readable files)."""
+    opened = []
+    for path in paths:
+        try:
+            opened.append(open_one(path))
+        except DataError as exc:
+            problems.append(f"{exc} (skipped)")
+    return opened

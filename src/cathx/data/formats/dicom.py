@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside
+from cathx.data.formats.base import Reader, files_below, open_each
 from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -53,6 +53,7 @@ class _File:
     first_frame: int = 0  # frame index of this file's first frame within its sequence
 
 
+# The same constructor steps as VideoReader (`duplicates` pairs them): see the note there.
 class DicomReader(Reader):
     """Lazy frame reader over one DICOM file or every DICOM file under a folder (sorted by name)."""
 
@@ -65,20 +66,12 @@ class DicomReader(Reader):
         if root.is_file():
             self._files = [_read_header(root)]
         else:
-            found = sorted(p for p in root.rglob("*")
-                           if (p.is_file() or p.is_symlink()) and not p.name.startswith("."))
-            candidates = files_inside(root, found, self.problems)
+            candidates = files_below(root, lambda p: not p.name.startswith("."), self.problems)
             if not candidates and not self.problems:
                 raise DataError(f"{root}: folder is empty")
-            self._files = []
-            for path in candidates:
-                # DICOMDIR indexes the folder; it has no pixels and is not a sample.
-                if path.name.upper() == "DICOMDIR" or not is_dicom_file(path):
-                    continue
-                try:
-                    self._files.append(_read_header(path))
-                except DataError as exc:
-                    self.problems.append(f"{exc} (skipped)")
+            # DICOMDIR indexes the folder; it has no pixels and is not a sample.
+            self._files = open_each((p for p in candidates if p.name.upper() != "DICOMDIR" and is_dicom_file(p)),
+                                    _read_header, self.problems)
             if not self._files and not self.problems:
                 raise DataError(f"{root}: no DICOM files found")
         _order_series(self._files)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside
+from cathx.data.formats.base import Reader, files_below
 from cathx.data.formats.imageio import binarize_mask, to_unit_float
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -65,8 +65,7 @@ class DukeReader(Reader):
                 )
             self._index_mat(base, single=True)
         else:
-            mats = files_inside(base, sorted(p for p in base.rglob("*.mat") if p.is_file() or p.is_symlink()),
-                                self.problems)
+            mats = files_below(base, lambda p: p.name.endswith(".mat"), self.problems)
             for path in mats:
                 self._index_mat(path, single=False)
             self._index_npy(base)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside
+from cathx.data.formats.base import Reader, files_below
 from cathx.data.formats.folder import FolderReader
 from cathx.data.formats.imageio import binarize_mask, to_grey, to_unit_float
 from cathx.data.formats.limits import check_frame_count, check_frame_size
@@ -60,12 +60,8 @@ class UCLReader(Reader):
         if root.is_file():
             paths = [root]
         else:
-            paths = files_inside(root, sorted(
-                p
-                for p in root.rglob("*")
-                if p.suffix.lower() in HDF5_SUFFIXES and not p.stem.endswith("_label")
-                and (p.is_file() or p.is_symlink())
-            ), self.problems)
+            paths = files_below(root, lambda p: p.suffix.lower() in HDF5_SUFFIXES and not p.stem.endswith("_label"),
+                                self.problems)
             if not paths:
                 if not any(root.iterdir()):
                     raise DataError(f"{root}: folder is empty")

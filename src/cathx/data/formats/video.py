@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_inside
+from cathx.data.formats.base import Reader, files_below, open_each
 from cathx.data.formats.limits import check_frame_size
 from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
@@ -84,6 +84,8 @@ def _frame_to_unit(frame: np.ndarray) -> np.ndarray:
     return to_unit_float(to_grey(frame))
 
 
+# The same constructor steps as DicomReader (`duplicates` pairs them): one file or the files below
+# a folder (files_below), each opened (open_each); the empty-folder messages differ, so they stay here.
 class VideoReader(Reader):
     """Frames of one video file, or of every video file under a folder (sorted by name)."""
 
@@ -96,17 +98,11 @@ class VideoReader(Reader):
         if root.is_file():
             self._videos = [_probe(root)]
         else:
-            paths = files_inside(root, sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
-                                              and (p.is_file() or p.is_symlink())), self.problems)
+            paths = files_below(root, lambda p: p.suffix.lower() in VIDEO_SUFFIXES, self.problems)
             if not paths:
                 detail = f" ({self.problems[0]})" if self.problems else ""
                 raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)}) found{detail}")
-            self._videos = []
-            for path in paths:
-                try:
-                    self._videos.append(_probe(path))
-                except DataError as exc:
-                    self.problems.append(f"{exc} (skipped)")
+            self._videos = open_each(paths, _probe, self.problems)
         self._starts = np.cumsum([0] + [v.frames for v in self._videos])
         self._capture: Any = None
         self._position = (-1, -1)  # (video, next frame) of the open capture

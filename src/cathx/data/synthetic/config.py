@@ -20,15 +20,8 @@ class SynthConfig:
 
     # Target catheters that may appear, and how likely each is in a frame.
     catheter_types: tuple[str, ...] = field(default=TARGET_TYPES, metadata=choices(*TARGET_TYPES))
-    catheter_probability: dict[str, float] = field(
-        default_factory=lambda: {
-            "cs_decapolar": 0.85,
-            "ablation": 0.7,
-            "lasso": 0.45,
-            "quadripolar": 0.45,
-            "pacing": 0.2,
-        }
-    )
+    catheter_probability: dict[str, float] = field(default_factory=lambda: {
+        "cs_decapolar": 0.85, "ablation": 0.7, "lasso": 0.45, "quadripolar": 0.45, "pacing": 0.2})
     max_quadripolar: int = 2
     empty_probability: float = 0.02  # frames without any target catheter (negatives)
 
@@ -73,17 +66,9 @@ class SynthConfig:
     pacemaker_can_probability: float = 0.12
     sheath_probability: float = 0.5  # transseptal sheath around an ablation or lasso catheter
     # Look-alikes from cathx.data.synthetic.distractors, each drawn with its own probability.
-    distractor_probability: dict[str, float] = field(
-        default_factory=lambda: {
-            "icd_lead": 0.12,
-            "clips": 0.2,
-            "stent": 0.12,
-            "valve": 0.08,
-            "tee_probe": 0.06,
-            "contrast": 0.12,
-            "crossing_wires": 0.35,
-        }
-    )
+    distractor_probability: dict[str, float] = field(default_factory=lambda: {
+        "icd_lead": 0.12, "clips": 0.2, "stent": 0.12, "valve": 0.08, "tee_probe": 0.06, "contrast": 0.12,
+        "crossing_wires": 0.35})
 
     # Labels.
     min_box_px: float = 3.0  # smallest electrode box side at 256 px

@@ -569,6 +569,7 @@ class DatasetPlan:
     """The frames of a synthetic set: ``n`` frames of ``size`` x ``size`` from ``seed``, the first
     ``sequences`` x ``frames`` of them in sequences at ``fps`` (``write_dataset``'s arguments)."""
 
+    # Same shape as Predictor's fields (`duplicates` pairs them): typed defaults, no shared logic.
     n: int
     size: int = 256
     seed: int = 0
