@@ -160,10 +160,10 @@ def run_sequence(samples: list, source=None, seed: int = 0) -> tuple[dict, list[
     from cathx.postprocess.motion import MotionCurve
     from cathx.postprocess.tracking import Tracker
 
-    tracker, curve = Tracker(), MotionCurve()
+    predictor = source if source not in (None, "perturbed") else None
+    tracker, curve = (Tracker() if predictor is None else predictor.tracker()), MotionCurve()
     frames, times = [], []
     rng = np.random.default_rng(seed)
-    predictor = source if source not in (None, "perturbed") else None
     for t, sample in enumerate(samples):
         if predictor is None:
             start = time.perf_counter()

@@ -136,3 +136,11 @@ def test_a_callers_type_classifier_wins_over_a_damaged_stored_one(tmp_path):
     with pytest.raises(CathxError, match="old.pt: damaged type classifier"):
         Predictor.from_checkpoint(path)
     assert Predictor.from_checkpoint(path, type_classifier=None).type_classifier is None
+
+
+def test_a_predictors_tracker_carries_its_type_decision(tiny_checkpoint):
+    from cathx.inference.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(tiny_checkpoint)
+    predictor.type_classifier = object()
+    assert predictor.tracker().type_classifier is predictor.type_classifier

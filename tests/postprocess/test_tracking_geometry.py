@@ -198,3 +198,32 @@ def test_split_catheter_reads_the_head_when_there_is_one_and_electrodes_without_
     _split_catheter(bare, 0, members, [members[:4], members[4:]])
     # no centreline: each piece is its electrodes' polyline
     assert bare.catheters[1].centreline.tolist() == [[45.0, 10.0], [50.0, 10.0]]
+
+
+def test_split_catheter_asks_the_learned_decision_with_each_pieces_features():
+    from cathx.postprocess.catheter_type import pattern_features
+    from cathx.postprocess.tracking import _split_catheter
+    from cathx.postprocess.type_classifier import FEATURE_NAMES, catheter_features
+
+    class Decision:  # records what it is asked; the larger piece "ablation", the other "pacing"
+        def __init__(self):
+            self.tables = []
+
+        def decide(self, table):
+            self.tables.append(table)
+            return [("ablation" if len(self.tables) == 1 else "pacing", 0.9)]
+
+    head = np.zeros((5, 4, 4), np.float32)
+    head[3] = 1.0  # the head alone would say lasso
+    results, decision = _merged_frame(head), Decision()
+    members = np.arange(6)
+    _split_catheter(results, 0, members, [members[:4], members[4:]], decision)
+    assert [c.type for c in results.catheters] == ["ablation", "pacing"]
+    assert [table.shape for table in decision.tables] == [(1, len(FEATURE_NAMES))] * 2
+    piece = results.catheters[0].centreline.astype(np.float64)
+    arc = np.array([2.0, 7.0, 12.0, 17.0])  # the first four electrodes along the straight piece
+    expected = catheter_features(pattern_features(arc, results.sizes[:4], False, results.electrodes[:4]),
+                                 float(np.hypot(*np.diff(piece, axis=0).T).sum()),
+                                 np.array([0, 0, 0, 1, 0], np.float32))
+    np.testing.assert_allclose(decision.tables[0][0], expected, rtol=1e-5)
+

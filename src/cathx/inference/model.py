@@ -173,9 +173,8 @@ class Model:
     def _predict_frames(self, frames: Iterable[tuple[np.ndarray, dict]], track: bool, batch_size: int
                         ) -> Iterator[Results]:
         from cathx.inference.sources import Frame
-        from cathx.postprocess.tracking import Tracker
 
-        tracker = Tracker() if track else None
+        tracker = self.predictor.tracker() if track else None
         stream = self.predictor.stream((Frame(image, meta) for image, meta in frames), batch_size=batch_size)
         for frame, results in stream:
             if tracker is not None:

@@ -388,6 +388,13 @@ class Predictor:
             r.meta["timings_ms"] = timings
         return results
 
+    def tracker(self) -> Any:
+        """A postprocess Tracker for a sequence of this predictor's Results: a catheter it splits
+        between two tracks is retyped by the same learned decision as analyse_frame's catheters."""
+        from cathx.postprocess.tracking import Tracker
+
+        return Tracker(type_classifier=self.type_classifier)
+
     def __call__(self, image: np.ndarray, meta: dict | None = None) -> Results:
         return self.predict_batch([image], [meta or {}])[0]
 

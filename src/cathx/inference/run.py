@@ -47,7 +47,6 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     from cathx.inference.visualize import VideoWriter, encode_png, mask_png
     from cathx.postprocess.results import ELECTRODE_COLUMNS
     from cathx.postprocess.motion import MotionCurve
-    from cathx.postprocess.tracking import Tracker
 
     console = console or Console(stderr=True)
     source = open_source(source_path)
@@ -58,7 +57,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     created = not out.exists()
     claim_output_folder(out)
     _remove_leftover_tables(out)
-    tracker = Tracker() if source.sequence else None
+    tracker = predictor.tracker() if source.sequence else None
     curve = MotionCurve() if source.sequence else None
     writer = VideoWriter(out / "overlay.mp4", source.fps or 15.0) if source.sequence and video else None
     done = 0

@@ -317,6 +317,7 @@ class Tracker:
     join_ratio: float = 1.5
     join_frames: int = 3
     piece_on_line: bool = True
+    type_classifier: object | None = None  # the predictor's learned type decision, for split pieces
     _tracks: list[_Track] = field(default_factory=list)
     _links: dict[tuple[int, int], int] = field(default_factory=dict)
     _next_catheter: int = 0
@@ -580,7 +581,7 @@ class Tracker:
             per_track = np.stack([gap[:, owner_of == t].min(axis=1) for t in tracks], axis=1)
             group = np.asarray(tracks)[per_track.argmin(axis=1)]
             group = np.where(np.isin(claimant, tracks), claimant, group)
-            _split_catheter(results, c, members, [members[group == t] for t in tracks])
+            _split_catheter(results, c, members, [members[group == t] for t in tracks], self.type_classifier)
 
     def _correct(self, track: _Track, pieces: list[_Detection], results: Results,
                  electrode_ids: np.ndarray, electrode_index: np.ndarray) -> None:
@@ -707,11 +708,14 @@ def centreline_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return backward.mean(axis=0)
 
 
-def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[np.ndarray]) -> None:
+def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[np.ndarray],
+                    type_classifier: object | None = None) -> None:
     """Give each electrode group of catheter ``c`` its own catheter (the largest keeps ``c``), with
     the part of the centreline nearest its electrodes, retyped from its own electrode pattern."""
     from cathx.postprocess.assignment import project_to_polyline
-    from cathx.postprocess.catheter_type import classify_catheter
+    from cathx.postprocess.catheter_type import classify_catheter, mean_type_probabilities, pattern_features
+    from cathx.postprocess.centreline import polyline_length
+    from cathx.postprocess.type_classifier import catheter_features
 
     line = np.asarray(results.catheters[c].centreline, np.float64)
     groups = sorted(groups, key=len, reverse=True)
@@ -725,7 +729,12 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
             piece = results.electrodes[group].astype(np.float64)
         _, arc = project_to_polyline(results.electrodes[group], piece)
         order = np.argsort(arc, kind="stable")
-        if results.type_probabilities is not None:  # the head's type along the piece
+        if type_classifier is not None:  # the learned decision, as analyse_frame types catheters
+            head = (None if results.type_probabilities is None else
+                    mean_type_probabilities(results.type_probabilities, piece, results.image_size))
+            features = pattern_features(arc, results.sizes[group], False, results.electrodes[group])
+            kind, _ = type_classifier.decide(catheter_features(features, polyline_length(piece), head)[None])[0]
+        elif results.type_probabilities is not None:  # the head's type along the piece
             kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)
         else:  # the electrode-pattern rules
             kind = classify_catheter(arc, results.sizes[group], False, results.electrodes[group])
