@@ -77,6 +77,9 @@ def test_dicom_sequence_is_tracked(model, tmp_path, monkeypatch):
     updated = []
 
     class Recorder:
+        def __init__(self, **options):  # the predictor's type decision (Predictor.tracker)
+            assert set(options) == {"type_classifier"}
+
         def update(self, results):
             updated.append(results.meta["frame"])
             return results
@@ -99,7 +102,7 @@ def test_track_treats_a_list_a_stack_and_a_folder_as_one_sequence(model, tmp_pat
     trackers = []
 
     class Recorder:
-        def __init__(self):
+        def __init__(self, **options):  # the predictor's type decision (Predictor.tracker)
             self.frames = []
             trackers.append(self.frames)
 
