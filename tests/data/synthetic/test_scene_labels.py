@@ -155,3 +155,32 @@ def test_electrode_boxes_span_the_ring_and_respect_the_smallest_box(scene):
     bigger, _ = render_scene(scene, frame_rng(3, 1), SynthConfig(min_box_px=12.0), time_s=0.0)
     assert np.all(bigger.sample.electrode_sizes >= 12.0 * 96 / 256 - 1e-5)
     assert np.any(bigger.sample.electrode_sizes > sample.electrode_sizes)
+
+
+def test_the_beat_repeats_every_heartbeat(scene):
+    motion = {"respiration_hz": 0.25, "respiration_phase": 0.0, "respiration_mm": 10.0,
+              "heart_rate_hz": 1.0, "cardiac_phase": 0.0, "cardiac_mm": 2.0}
+    still = replace(scene, motion=motion)
+    assert motion_state(still, 1.2)[1] == pytest.approx(1.0)  # beat phase 1.2 wraps to 0.2: the peak
+    assert motion_state(still, 2.1)[1] == pytest.approx(0.5)
+
+
+def test_frames_follow_their_seed_and_config():
+    from cathx.data.synthetic.scene import generate_frame, render_frame
+
+    config = SynthConfig()
+    again = generate_frame(5, 64)
+    np.testing.assert_array_equal(again.image, generate_frame(5, 64).image)
+    assert not np.array_equal(again.image, generate_frame(6, 64).image)
+    # The scene from stream (seed, 0), the noise and motion phase from stream (seed, 1).
+    scene = sample_scene(frame_rng(5, 0), 64, config)
+    expected, _ = render_scene(scene, frame_rng(5, 1), config)
+    frame = render_frame(5, 64)
+    np.testing.assert_array_equal(frame.sample.image, expected.sample.image)
+    np.testing.assert_array_equal(frame.sample.mask, expected.sample.mask)
+    np.testing.assert_array_equal(again.image, expected.sample.image)
+    assert frame.sample.image.shape == (64, 64)
+    lasso_only = SynthConfig(catheter_types=("lasso",), empty_probability=0.0)
+    assert set(generate_frame(5, 64, lasso_only).catheter_types) == {"lasso"}
+    assert set(render_frame(5, 64, lasso_only).sample.catheter_types) == {"lasso"}
+    assert frame_rng(5, 0).random() != frame_rng(5, 1).random() != frame_rng(6, 1).random()
