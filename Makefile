@@ -27,13 +27,16 @@ demo: $(STAMP)
 # Debian's Chromium for the web app's browser test and then requires it (a missing browser fails the
 # test instead of skipping it). `make test-fast` skips the slow-marked tests for a quick local loop.
 # Both run on two pytest-xdist worker processes, one per core (Ray's tests together on one of them,
-# tests/conftest.py); `make test PYTEST_WORKERS=` runs everything in one process.
+# tests/conftest.py), each with one OpenMP/torch thread (two workers with two threads each on two
+# cores: 188 s against 156 s with one, back to back); `make test PYTEST_WORKERS=` runs everything in
+# one process.
 PYTEST_WORKERS ?= -n 2 --dist loadgroup
 test: $(STAMP) browser
-	CATHX_REQUIRE_BROWSER=$${CATHX_REQUIRE_BROWSER:-$$([ "$$(id -u)" = 0 ] && echo 1)} $(PY) -m pytest -q -m "" $(PYTEST_WORKERS)
+	CATHX_REQUIRE_BROWSER=$${CATHX_REQUIRE_BROWSER:-$$([ "$$(id -u)" = 0 ] && echo 1)} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
+	  $(PY) -m pytest -q -m "" $(PYTEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_WORKERS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); not part of CI.
 # MUTATE narrows it to mutant name patterns, e.g. make mutation MUTATE="cathx.metrics.*".
