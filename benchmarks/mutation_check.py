@@ -92,10 +92,10 @@ MUTATIONS: list[tuple[str, str, list[tuple[str, str]], list[str], str | None]] =
     ("catheter type: ablation tip threshold 1.6", "cathx/postprocess/catheter_type.py",
      [("features.tip_ratio > 1.05", "features.tip_ratio > 1.6")], TYPES, None),
     ("catheter type: 5-6 electrodes never lasso", "cathx/postprocess/catheter_type.py",
-     [('return "lasso" if looped and features.spread < 0.65 else "cs_decapolar"  # rings missed',
+     [('return "lasso" if looped and not 0.65 <= features.spread <= 1.05 else "cs_decapolar"  # rings missed',
        'return "cs_decapolar"')], TYPES, None),
     ("catheter type: 5-6 electrodes lasso on a closed centreline alone", "cathx/postprocess/catheter_type.py",
-     [('return "lasso" if looped and features.spread < 0.65 else "cs_decapolar"  # rings missed',
+     [('return "lasso" if looped and not 0.65 <= features.spread <= 1.05 else "cs_decapolar"  # rings missed',
        'return "lasso" if looped else "cs_decapolar"')], TYPES, None),
     ("catheter type: gap CV threshold 0.5", "cathx/postprocess/catheter_type.py",
      [("features.gap_cv > 0.3", "features.gap_cv > 0.5")], TYPES, None),
@@ -111,7 +111,7 @@ MUTATIONS: list[tuple[str, str, list[tuple[str, str]], list[str], str | None]] =
      [("            for r, c in match(gap, self.max_electrode_distance):",
        "            for r, c in [(i, i) for i in range(min(gap.shape))]:")], TRACKING_OLD, OLD_TRACKER),
     ("tracking: track slots never updated", "cathx/postprocess/tracking.py",
-     [("            residual = np.median(np.stack(known) - np.stack(predicted), axis=0) "
+     [("            residual = median(np.stack(known) - np.stack(predicted), axis=0) "
        "if known else np.zeros(2)",
        "            residual = np.zeros(2)"),
       ("                track.slots[slot] = xy\n", "                track.slots.setdefault(slot, xy)\n")],
@@ -128,9 +128,9 @@ MUTATIONS: list[tuple[str, str, list[tuple[str, str]], list[str], str | None]] =
        "                nearest[:, t] = gap.min(axis=1)")],
      TRACKING, None),
     ("ONNX metadata: stride fixed at 4", "cathx/export/onnx.py",
-     [('"stride": str(getattr(model, "output_stride", 4))', '"stride": "4"')], EXPORT, None),
+     [('"output_stride": str(model.output_stride)', '"output_stride": "4"')], EXPORT, None),
     ("Predictor (onnx): stride fixed at 4", "cathx/inference/predictor.py",
-     [('stride=int(meta.get("stride", 4))', "stride=4")], EXPORT, None),
+     [("stride=onnx_output_stride(path, meta)", "stride=4")], EXPORT, None),
     ("Predictor (onnx): mask returned transposed", "cathx/inference/predictor.py",
      [("        return {name: value for name, value in zip(self.output_names, values) "
        "if name in OUTPUT_NAMES}",
