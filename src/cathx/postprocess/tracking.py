@@ -298,6 +298,8 @@ class Tracker:
         a matched track's predicted centreline is a piece of its shaft.
     join_ratio, join_frames: two tracks' rows continuing each other within ``join_ratio`` times
         their electrode spacing (``row_continues``) for ``join_frames`` frames in a row are joined.
+    type_classifier: the predictor's learned type decision (``Predictor.tracker()`` passes it), which
+        retypes the pieces of a detection split between two tracks; None: the type head, else the rules.
     """
 
     # Same shape as ClsDataConfig's fields (`duplicates` pairs them): typed defaults, no shared logic.
@@ -317,7 +319,7 @@ class Tracker:
     join_ratio: float = 1.5
     join_frames: int = 3
     piece_on_line: bool = True
-    type_classifier: object | None = None  # the predictor's learned type decision, for split pieces
+    type_classifier: object | None = None
     _tracks: list[_Track] = field(default_factory=list)
     _links: dict[tuple[int, int], int] = field(default_factory=dict)
     _next_catheter: int = 0
