@@ -110,3 +110,18 @@ def test_decide_gives_one_answer_per_row():
     probabilities = classifier.probabilities(table)
     assert len(decided) == 3 and [p for _, p in decided] == pytest.approx(probabilities.max(axis=1).tolist())
     assert classifier(table[1]) == decided[1] and classifier.decide(np.zeros((0, features))) == []
+
+
+def test_centreline_features_are_the_length_and_the_heads_mean_along_it():
+    from cathx.postprocess.catheter_type import pattern_features
+    from cathx.postprocess.type_classifier import centreline_features
+
+    line = np.array([[0.0, 4.0], [30.0, 4.0], [30.0, 44.0]])  # 70 px long
+    pattern = pattern_features(np.array([2.0, 7.0, 12.0]), np.full((3, 2), 2.0), False,
+                               np.array([[2.0, 4.0], [7.0, 4.0], [12.0, 4.0]]))
+    np.testing.assert_array_equal(centreline_features(pattern, line, None, (64, 64)),
+                                  catheter_features(pattern, 70.0, None))
+    head = np.zeros((5, 8, 8), np.float32)
+    head[2] = 1.0  # every cell says the third type
+    np.testing.assert_array_equal(centreline_features(pattern, line, head, (64, 64)),
+                                  catheter_features(pattern, 70.0, np.array([0, 0, 1, 0, 0], np.float32)))

@@ -23,12 +23,11 @@ from cathx.postprocess.assignment import assign_electrodes
 from cathx.postprocess.catheter_type import (
     TAIL_TIP_RATIO,
     classify_pattern,
-    mean_type_probabilities,
     pattern_features,
     type_from_probabilities,
 )
 from cathx.postprocess.centreline import extract_centrelines, polyline_length
-from cathx.postprocess.type_classifier import catheter_features
+from cathx.postprocess.type_classifier import centreline_features
 
 logger = logging.getLogger(__name__)
 
@@ -460,11 +459,9 @@ def analyse_frame(
             measured.append(features)
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
-            heads = [None if type_probabilities is None else
-                     mean_type_probabilities(type_probabilities, catheter.centreline, size) for catheter in catheters]
             # One call for the frame's catheters: the perceptron's fixed cost is paid once.
-            table = np.stack([catheter_features(features, polyline_length(catheter.centreline), head)
-                              for features, catheter, head in zip(measured, catheters, heads)])
+            table = np.stack([centreline_features(features, catheter.centreline, type_probabilities, size)
+                              for features, catheter in zip(measured, catheters)])
             decided = type_classifier.decide(table)
         else:
             decided = [type_from_probabilities(type_probabilities, c.centreline, size) for c in catheters]

@@ -715,9 +715,8 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
     """Give each electrode group of catheter ``c`` its own catheter (the largest keeps ``c``), with
     the part of the centreline nearest its electrodes, retyped from its own electrode pattern."""
     from cathx.postprocess.assignment import project_to_polyline
-    from cathx.postprocess.catheter_type import classify_catheter, mean_type_probabilities, pattern_features
-    from cathx.postprocess.centreline import polyline_length
-    from cathx.postprocess.type_classifier import catheter_features
+    from cathx.postprocess.catheter_type import classify_catheter, pattern_features
+    from cathx.postprocess.type_classifier import centreline_features
 
     line = np.asarray(results.catheters[c].centreline, np.float64)
     groups = sorted(groups, key=len, reverse=True)
@@ -732,10 +731,9 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
         _, arc = project_to_polyline(results.electrodes[group], piece)
         order = np.argsort(arc, kind="stable")
         if type_classifier is not None:  # the learned decision, as analyse_frame types catheters
-            head = (None if results.type_probabilities is None else
-                    mean_type_probabilities(results.type_probabilities, piece, results.image_size))
-            features = pattern_features(arc, results.sizes[group], False, results.electrodes[group])
-            kind, _ = type_classifier.decide(catheter_features(features, polyline_length(piece), head)[None])[0]
+            features = centreline_features(pattern_features(arc, results.sizes[group], False, results.electrodes[group]),
+                                           piece, results.type_probabilities, results.image_size)
+            kind, _ = type_classifier.decide(features[None])[0]
         elif results.type_probabilities is not None:  # the head's type along the piece
             kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)
         else:  # the electrode-pattern rules

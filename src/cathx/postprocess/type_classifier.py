@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from cathx.postprocess.catheter_type import PatternFeatures
+from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
+from cathx.postprocess.centreline import polyline_length
 from cathx.structures import TYPE_HEAD_CLASSES
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -42,6 +43,15 @@ def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray 
         *head.tolist(),
     ]
     return np.asarray(values, np.float32)
+
+
+def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_probabilities: np.ndarray | None,
+                        image_size: tuple[int, int]) -> np.ndarray:
+    """catheter_features of a catheter along ``centreline`` (M, 2) image pixels: its length and, with
+    a type head's (5, h, w) ``type_probabilities``, their mean along it. One recipe for analyse_frame's
+    catheters and the Tracker's split pieces."""
+    head = None if type_probabilities is None else mean_type_probabilities(type_probabilities, centreline, image_size)
+    return catheter_features(pattern, polyline_length(centreline), head)
 
 
 @dataclass(frozen=True)
