@@ -84,3 +84,26 @@ def test_video_frame_size_is_checked_from_the_header(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"clip\.avi: video header declares 64x64 px; the largest supported side "
                                         r"is 32 \(CATHX_MAX_IMAGE_SIDE"):
         open_dataset(path)
+
+
+def test_folder_messages_shared_with_the_dicom_reader(tmp_path):
+    from cathx.data.formats.dicom import DicomReader
+    from cathx.data.formats.video import VideoReader
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".hidden.mp4").write_bytes(b"x")  # hidden files do not count
+    for reader in (VideoReader, DicomReader):
+        with pytest.raises(DataError, match=r"empty: folder is empty$"):
+            reader(empty)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("no frames here")
+    with pytest.raises(DataError, match=r"other: no video files \(.*\.mp4.*\) found$"):
+        VideoReader(other)
+    with pytest.raises(DataError, match=r"other: no DICOM files found$"):
+        DicomReader(other)
+    write_video(other / "a.mp4", frames=3)
+    write_video(other / "b.mp4", frames=2)
+    reader = VideoReader(other)
+    assert reader._locate(2) == (0, 2) and reader._locate(3) == (1, 0) and len(reader) == 5

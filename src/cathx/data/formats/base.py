@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePath
-from typing import Protocol, TypeVar, overload, runtime_checkable
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
+
+import numpy as np
 
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -167,3 +169,45 @@ def open_each(paths: Iterable[Path], open_one: Callable[[Path], Opened], problem
         except DataError as exc:
             problems.append(f"{exc} (skipped)")
     return opened
+
+
+class FileFramesReader(Reader):
+    """Base of the readers whose samples are the frames of one file, or of every file below a
+    folder concatenated in path order (DICOM, video). ``_files`` holds one record per file, each
+    with ``path``, ``frames`` (its frame count) and ``fps``."""
+
+    _files: list[Any]
+
+    def _open_files(self, accept: Callable[[Path], bool], open_one: Callable[[Path], Any], none_found: str) -> None:
+        """Fill ``_files``: ``open_one(root)`` for a file; for a folder, ``open_one`` on each file
+        below it that ``accept`` takes (a refusal becomes a problem line). A folder without visible
+        files is "folder is empty"; one where nothing is accepted and nothing refused raises
+        "ROOT: ``none_found``"."""
+        if self.root.is_file():
+            files = [open_one(self.root)]
+        else:
+            visible = files_below(self.root, lambda p: not p.name.startswith("."), self.problems)
+            if not visible and not self.problems:
+                raise DataError(f"{self.root}: folder is empty")
+            files = open_each((p for p in visible if accept(p)), open_one, self.problems)
+            if not files and not self.problems:
+                raise DataError(f"{self.root}: {none_found}")
+        self._files = files
+
+    def _index_frames(self) -> None:
+        """Number the frames across ``_files`` (call once their order is final)."""
+        self._starts = np.cumsum([0] + [record.frames for record in self._files])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        """The position in ``_files`` of the file holding sample ``index``, and the frame's index
+        within that file."""
+        file_index = int(np.searchsorted(self._starts, index, side="right") - 1)
+        return file_index, index - int(self._starts[file_index])
+
+    @property
+    def frame_rates(self) -> list[float | None]:
+        """Frames per second of each file (None when the file does not say)."""
+        return [record.fps for record in self._files]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_below, open_each
+from cathx.data.formats.base import FileFramesReader
 from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -53,8 +53,7 @@ class _File:
     first_frame: int = 0  # frame index of this file's first frame within its sequence
 
 
-# The same constructor steps as VideoReader (`duplicates` pairs them): see the note there.
-class DicomReader(Reader):
+class DicomReader(FileFramesReader):
     """Lazy frame reader over one DICOM file or every DICOM file under a folder (sorted by name)."""
 
     name = "dicom"
@@ -62,30 +61,17 @@ class DicomReader(Reader):
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
         super().__init__(root, split)
-        root = self.root
-        if root.is_file():
-            self._files = [_read_header(root)]
-        else:
-            candidates = files_below(root, lambda p: not p.name.startswith("."), self.problems)
-            if not candidates and not self.problems:
-                raise DataError(f"{root}: folder is empty")
-            # DICOMDIR indexes the folder; it has no pixels and is not a sample.
-            self._files = open_each((p for p in candidates if p.name.upper() != "DICOMDIR" and is_dicom_file(p)),
-                                    _read_header, self.problems)
-            if not self._files and not self.problems:
-                raise DataError(f"{root}: no DICOM files found")
+        # DICOMDIR indexes the folder; it has no pixels and is not a sample.
+        self._open_files(lambda p: p.name.upper() != "DICOMDIR" and is_dicom_file(p), _read_header,
+                         "no DICOM files found")
         _order_series(self._files)
-        self._starts = np.cumsum([0] + [f.frames for f in self._files])
-
-    def __len__(self) -> int:
-        return int(self._starts[-1])
+        self._index_frames()
 
     def read(self, index: int) -> Sample:
         from pydicom.pixels import pixel_array
 
-        file_index = int(np.searchsorted(self._starts, index, side="right") - 1)
+        file_index, frame = self._locate(index)
         record = self._files[file_index]
-        frame = index - int(self._starts[file_index])
         try:
             if _is_deflated(record.header):
                 array = _decode_whole(record.path)
@@ -131,11 +117,6 @@ class DicomReader(Reader):
         if spacing is not None:
             meta["pixel_spacing"] = [float(v) for v in spacing]
         return Sample(image, meta=meta)
-
-    @property
-    def frame_rates(self) -> list[float | None]:
-        """Frames per second of each file (None when the file does not say)."""
-        return [f.fps for f in self._files]
 
 
 def _order_series(files: list[_File]) -> None:

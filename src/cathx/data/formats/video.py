@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cathx.data.formats.base import Reader, files_below, open_each
+from cathx.data.formats.base import FileFramesReader
 from cathx.data.formats.limits import check_frame_size
 from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
@@ -84,9 +84,7 @@ def _frame_to_unit(frame: np.ndarray) -> np.ndarray:
     return to_unit_float(to_grey(frame))
 
 
-# The same constructor steps as DicomReader (`duplicates` pairs them): one file or the files below
-# a folder (files_below), each opened (open_each); the empty-folder messages differ, so they stay here.
-class VideoReader(Reader):
+class VideoReader(FileFramesReader):
     """Frames of one video file, or of every video file under a folder (sorted by name)."""
 
     name = "video"
@@ -94,16 +92,9 @@ class VideoReader(Reader):
 
     def __init__(self, root: Path | str, split: str | None = None) -> None:
         super().__init__(root, split)
-        root = self.root
-        if root.is_file():
-            self._videos = [_probe(root)]
-        else:
-            paths = files_below(root, lambda p: p.suffix.lower() in VIDEO_SUFFIXES, self.problems)
-            if not paths:
-                detail = f" ({self.problems[0]})" if self.problems else ""
-                raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)}) found{detail}")
-            self._videos = open_each(paths, _probe, self.problems)
-        self._starts = np.cumsum([0] + [v.frames for v in self._videos])
+        self._open_files(lambda p: p.suffix.lower() in VIDEO_SUFFIXES, _probe,
+                         f"no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+        self._index_frames()
         self._capture: Any = None
         self._position = (-1, -1)  # (video, next frame) of the open capture
 
@@ -111,9 +102,8 @@ class VideoReader(Reader):
         return int(self._starts[-1])
 
     def read(self, index: int) -> Sample:
-        video_index = int(np.searchsorted(self._starts, index, side="right") - 1)
-        video = self._videos[video_index]
-        frame_index = index - int(self._starts[video_index])
+        video_index, frame_index = self._locate(index)
+        video = self._files[video_index]
         capture = self._capture_at(video_index, frame_index)
         ok, frame = capture.read()
         if not ok or frame is None:
@@ -126,7 +116,7 @@ class VideoReader(Reader):
         # Keep one capture open so reading frames in order never seeks.
         if self._capture is None or self._position[0] != video_index:
             self.close()
-            self._capture = _open_capture(self._videos[video_index].path)
+            self._capture = _open_capture(self._files[video_index].path)
             self._position = (video_index, 0)
         if self._position[1] != frame_index:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
@@ -147,7 +137,7 @@ class VideoReader(Reader):
 
     def iter_frames(self) -> Iterator[Sample]:
         """Decode every frame of every video in order, one at a time."""
-        for video in self._videos:
+        for video in self._files:
             capture = _open_capture(video.path)
             try:
                 for frame_index in range(video.frames):
@@ -160,11 +150,6 @@ class VideoReader(Reader):
                     yield self._sample(video, frame_index, frame)
             finally:
                 capture.release()
-
-    @property
-    def frame_rates(self) -> list[float | None]:
-        """Frames per second of each video (None when the container does not say)."""
-        return [video.fps for video in self._videos]
 
     def _sample(self, video: _Video, frame_index: int, frame: np.ndarray) -> Sample:
         meta = {
