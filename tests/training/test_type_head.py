@@ -119,3 +119,21 @@ def test_head_accuracy_reads_the_head_columns():
     features[:, 0] = 5.0  # a large non-head feature must not count
     assert head_accuracy(features, np.array([3, 3])) == 0.5
     assert head_accuracy(features[:0], np.zeros(0, np.int64)) is None
+
+
+def test_attach_type_classifier_keeps_a_safetensors_file_safetensors(tmp_path):
+    from dataclasses import replace
+
+    from postprocess.test_type_classifier import _classifier
+
+    from cathx.checkpoint import read_checkpoint, save_safetensors
+    from cathx.models import build_model, model_profile
+    from cathx.training.type_head import attach_type_classifier
+
+    cfg = replace(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8), type_head=True)
+    path = save_safetensors(tmp_path / "typed.safetensors", build_model(cfg), cfg, extra={"input_size": 64, "name": "x"})
+    attach_type_classifier(path, _classifier(), {"held_out_accuracy": 0.5})
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a zip/pickle
+    extra = read_checkpoint(path)["extra"]
+    assert extra["name"] == "x" and extra["type_classifier_report"] == {"held_out_accuracy": 0.5}
+    assert extra["type_classifier"]["w2"] == _classifier().to_dict()["w2"]

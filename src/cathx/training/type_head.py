@@ -268,11 +268,13 @@ def head_accuracy(features: np.ndarray, labels: np.ndarray) -> float | None:
 
 
 def attach_type_classifier(path: Path | str, classifier, report: dict) -> Path:
-    """Rewrite the checkpoint at ``path`` with ``classifier`` (and ``report``) in its metadata."""
-    from cathx.checkpoint import read_checkpoint
+    """Rewrite the checkpoint at ``path`` with ``classifier`` (and ``report``) in its metadata, in
+    the file's own format (safetensors for a shipped model's ``.safetensors``)."""
+    from cathx.checkpoint import read_checkpoint, save_safetensors
 
     model, model_cfg = load_model(path)
     extra = dict(read_checkpoint(path).get("extra") or {})
     extra["type_classifier"] = classifier.to_dict()
     extra["type_classifier_report"] = report
-    return save_checkpoint(path, model, model_cfg, extra)
+    write = save_safetensors if Path(path).suffix.lower() == ".safetensors" else save_checkpoint
+    return write(path, model, model_cfg, extra)
