@@ -124,8 +124,7 @@ def _video_source(path: Path) -> Source:
     from cathx.data.formats.video import VideoReader
 
     reader = VideoReader(path)
-    fps = next((v.fps for v in getattr(reader, "_videos", []) if v.fps), None)
-    return _frames_source(path, "video", reader, fps)
+    return _frames_source(path, "video", reader, next((f for f in reader.frame_rates if f), None))
 
 
 def _dicom_source(path: Path) -> Source:
