@@ -113,14 +113,14 @@ def main() -> int:
         "cpu": cpu_description(),
         "weights": str(args.weights),
         "train": [f"{f}@{s}" for f, s in args.train], "held": f"{args.held[0]}@{args.held[1]}",
-        "held_catheters": int(len(held_labels)), "hidden": args.hidden, "steps": args.steps,
+        "held_catheters": len(held_labels), "hidden": args.hidden, "steps": args.steps,
         "held_accuracy_before": before, "held_accuracy_head": head_accuracy(held_features, held_labels),
         "by_training_catheters": rows,
     }
     if args.write:
-        final = fit_type_classifier(features, labels, hidden=args.hidden, steps=args.steps, seed=0)
+        final = fits[0]  # the last row's first fit: all training catheters, fitting seed 0
         report = {"frames": sum(f for f, _ in args.train), "catheters": int(count),
-                  "held_out_catheters": int(len(held_labels)),
+                  "held_out_catheters": len(held_labels),
                   "held_out_accuracy": classifier_accuracy(final, held_features, held_labels),
                   "held_out_head_accuracy": record["held_accuracy_head"],
                   "fitted_by": record["command"]}
@@ -133,8 +133,8 @@ def main() -> int:
         "# Learned type decision: accuracy against the number of training catheters",
         "",
         f"{record['created']}, {record['cpu']}. Command: `{record['command']}`.",
-        f"Held-out: {record['held_catheters']} catheters found by the network in {record['held']} (frames@seed); "
-        f"perceptron {args.hidden} hidden units, {args.steps} Adam steps, {args.fit_seeds} fitting seeds per row.",
+        (f"Held-out: {record['held_catheters']} catheters found by the network in {record['held']} (frames@seed); "
+         f"perceptron {args.hidden} hidden units, {args.steps} Adam steps, {args.fit_seeds} fitting seeds per row."),
         "",
         "| training catheters | held-out accuracy (mean) | per fitting seed |",
         "| ---: | ---: | --- |",
