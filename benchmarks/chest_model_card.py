@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=10, help="images per latency run")
     parser.add_argument("--holdout", type=Path, default=ROOT / "runs" / "chest_holdout")
     parser.add_argument("--measure-only", action="store_true")
+    parser.add_argument("--train-note", default="", help="how the training machine was shared, for the card")
     args = parser.parse_args(argv)
 
     import torch
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     train = json.loads((args.train_run / "val" / "metrics.json").read_text())
     model, model_cfg, size = load_classifier(shipped)
     command = (f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/chest_model_card.py --weights {args.weights} "
-               f"--train-run {args.train_run} --config {args.config} --studies {args.studies} --seed {args.seed}")
+               f"--train-run {args.train_run} --config {args.config} --studies {args.studies} --seed {args.seed}"
+               + (" --measure-only" if args.measure_only else ""))
     card = {
         "name": args.name,
         "task": "chest line/tube position classification + line mask",
@@ -184,9 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{train.get('fold')} of {train.get('folds')} held out for model selection ({train.get('train_studies')} "
             "studies for training)",
             "seed": cfg.seed, "epochs_run": train.get("epochs_run"),
-            "cpu_minutes": round(train.get("fit_seconds", 0) / 60.0, 1), "threads": 1,
-            "machine": cpu_description(), "validation_mean_auc": round(train["mean_auc"], 4),
-            "note": "fitting wall-clock minutes on 1 torch thread, the CPU shared with another training job",
+            "cpu_minutes": round(train.get("fit_seconds", 0) / 60.0, 1), "threads": cfg.threads or None,
+            "precision": cfg.precision, "machine": cpu_description(), "validation_mean_auc": round(train["mean_auc"], 4),
+            "note": f"fitting wall-clock minutes on {cfg.threads or 'the default number of'} torch thread(s), "
+                    f"{cfg.precision}" + (f"; {args.train_note}" if args.train_note else ""),
         },
         "headline": {"mean AUC": round(metrics["mean_auc"], 3), "line mask F1 (3 px)": metrics["line_mask"]["f1"],
                      "tip median error % width": metrics["tips"]["median_error_pct_width"]},

@@ -89,3 +89,21 @@ def test_train_device_sets_the_accelerator():
     assert _with_device(cfg, "cpu").trainer.accelerator == "cpu"
     assert _with_device(cfg, "auto").trainer.accelerator == ("cpu" if NO_CUDA else "gpu")
     assert _with_device(cfg, "cpu").data == cfg.data  # nothing else changes
+
+
+@pytest.mark.parametrize("name", bundled_configs())
+def test_every_bundled_config_loads_with_its_loader(name):
+    """A recipe a doc points at must parse: chest configs as `cathx cls train` reads them, the others
+    as `cathx train` does, plus their `benchmark:` section as `cathx benchmark` does."""
+    from cathx.cli.benchmark import load_benchmark_config
+    from cathx.training.chest_config import load_cls_config
+    from cathx.training.config import load_train_config, train_config_from_dict
+
+    path = resolve_config(name)
+    if "chest" in name:
+        assert load_cls_config(path).data.image_size > 0
+    elif "\nbenchmark:" in path.read_text():
+        recipe, section = load_benchmark_config(path)
+        assert train_config_from_dict(recipe, where=str(path)).stages and section["budget_minutes"] > 0
+    else:
+        assert load_train_config(path).stages

@@ -25,7 +25,7 @@ def _radiograph(height: int = 96, width: int = 80) -> np.ndarray:
 
 @pytest.mark.slow  # builds and loads the 3.4 M-parameter network (about 6 s on the 2-CPU machine)
 def test_load_and_predict_an_array_and_the_same_file(chest, tmp_path):
-    assert isinstance(chest, ChestModel) and "seg_aided" in repr(chest) and chest.input_size == 128
+    assert isinstance(chest, ChestModel) and "seg_aided" in repr(chest) and chest.input_size == 256
     image = _radiograph()
     results = chest.predict(image)
     assert list(results.probabilities) == list(LABELS)
