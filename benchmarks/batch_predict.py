@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--weights", default="cathx-fluoro")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tag", default="", help="suffix of the result files (batch_predict_FRAMES_TAG)")
     args = parser.parse_args()
 
     runs: list[dict] = []
@@ -81,12 +82,13 @@ def main() -> None:
               "runs": runs, "ray_over_local": ratios, "target": ">= 0.9x local frames/s",
               "met_end_to_end": ratios["fps_wall"] >= 0.9, "met_predicting": ratios["fps_predicting"] >= 0.9}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"batch_predict_{args.frames}"
+    stem = f"batch_predict_{args.frames}" + (f"_{args.tag}" if args.tag else "")
+    runtime = "ONNX Runtime" if str(args.weights).lower().endswith(".onnx") else "torch"
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Batch prediction: local vs Ray Data (issue 17)", "",
              f"{report['date_utc']}, {report['cpu']}. Command: `{report['command']}`. {args.frames} synthetic "
-             f"{args.size}-px PNGs, weights {args.weights}, `--no-video`; local uses torch's default threads, Ray "
-             f"{args.workers} actors of one thread each. Runs alternate local / Ray.", "",
+             f"{args.size}-px PNGs, weights {args.weights}, `--no-video`; local uses {runtime}'s default threads, Ray "
+             f"{args.workers} actors of one {runtime} thread each. Runs alternate local / Ray.", "",
              "| round | engine | wall clock (s) | frames/s, whole command | frames/s reported | frames/s predicting |",
              "| ---: | --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['round']} | {r['engine']} | {r['wall_s']} | {r['fps_wall']} | {r['fps_reported']} | "

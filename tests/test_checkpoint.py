@@ -171,14 +171,6 @@ def test_unknown_model_name_lists_the_shipped_ones():
         read_checkpoint("cathx-fluoro-xl")
 
 
-def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):
-    import cathx.checkpoint as checkpoint
-
-    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
-    with pytest.raises(CathxError, match="cathx-fluoro: this install has no weights for the shipped model"):
-        checkpoint.resolve_weights("cathx-fluoro")
-
-
 # Chest classifiers ---------------------------------------------------------------------------
 
 def _tiny_classifier():

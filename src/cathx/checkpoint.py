@@ -40,37 +40,12 @@ from cathx.errors import CathxError, ConfigError, DataError
 from cathx.fileio import atomic_write_bytes
 from cathx.models import ModelConfig, build_model
 from cathx.models.classifier import ClassifierConfig, build_classifier
+from cathx.zoo import SHIPPED_MODELS, WEIGHTS_DIR, model_card, resolve_weights  # noqa: F401 - names kept here too
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "cathx-checkpoint"
 VERSION = 1
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped models (package data)
-SHIPPED_MODELS: dict[str, str] = {
-    "cathx-fluoro": "cathx-fluoro.safetensors",  # CathMTL: catheter mask + electrodes in fluoroscopy
-    "cathx-chest": "cathx-chest.safetensors",  # seg-aided line/tube position classifier, chest X-ray
-}
-
-
-def resolve_weights(spec: Path | str) -> Path:
-    """A shipped model's name or a path -> the weights file; CathxError for an unknown name or a
-    shipped model missing from this install. Paths are returned as given (existing or not)."""
-    text = str(spec)
-    if text in SHIPPED_MODELS:
-        path = WEIGHTS_DIR / SHIPPED_MODELS[text]
-        if not path.is_file():
-            raise CathxError(f"{text}: this install has no weights for the shipped model ({path} is missing)")
-        return path
-    path = Path(spec)
-    if not path.exists() and not path.suffix and "/" not in text and "\\" not in text:
-        raise CathxError(f"{text}: no such weights file or shipped model; shipped models: {', '.join(SHIPPED_MODELS)}")
-    return path
-
-
-def model_card(name: str) -> dict[str, Any]:
-    """The JSON model card beside a shipped model's weights ({} when absent)."""
-    path = resolve_weights(name).with_suffix(".json")
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def save_checkpoint(

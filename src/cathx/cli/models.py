@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
     def models() -> None:
         """List the shipped models (usable as --weights NAME and cathx.load(NAME)) with the metrics
         their model cards record (docs/models.md)."""
-        from cathx.checkpoint import SHIPPED_MODELS, WEIGHTS_DIR, model_card
+        from cathx.zoo import SHIPPED_MODELS, WEIGHTS_DIR, model_card
 
         table = Table(title="shipped models")
         for column in ("name", "task", "input", "size MB", "headline metrics (synthetic test split)", "weights"):

@@ -284,7 +284,7 @@ class Predictor:
 
         Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
         """
-        from cathx.checkpoint import resolve_weights
+        from cathx.zoo import resolve_weights
 
         path = resolve_weights(path)
         if backend not in BACKENDS:
