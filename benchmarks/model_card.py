@@ -62,7 +62,8 @@ def main() -> int:
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
 
-    from cathx.checkpoint import WEIGHTS_DIR, read_checkpoint, save_safetensors
+    from cathx.checkpoint import read_checkpoint, save_safetensors
+    from cathx.zoo import WEIGHTS_DIR
     from cathx.data.synthetic import SyntheticReader
     from cathx.fileio import atomic_write_json, atomic_write_text
     from cathx.benchmarking.latency import run_bench

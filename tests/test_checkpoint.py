@@ -219,8 +219,9 @@ def test_save_classifier_writes_the_shipped_models_record_and_only_safetensors(t
 
     from safetensors import safe_open
 
-    from cathx.checkpoint import classifier_record, resolve_weights, save_classifier
+    from cathx.checkpoint import classifier_record, save_classifier
     from cathx.config import to_dict
+    from cathx.zoo import resolve_weights
 
     model, cfg = _tiny_classifier()
     path = save_classifier(tmp_path / "c.safetensors", model, cfg, 48, {"fold": 3})

@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-from cathx.checkpoint import SHIPPED_MODELS, WEIGHTS_DIR, read_checkpoint, resolve_weights
+from cathx.checkpoint import read_checkpoint
+from cathx.zoo import SHIPPED_MODELS, WEIGHTS_DIR, resolve_weights
 
 FLUORO = WEIGHTS_DIR / SHIPPED_MODELS["cathx-fluoro"]
 

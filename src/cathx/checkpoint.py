@@ -18,7 +18,7 @@ Chest line/tube classifiers (``cathx cls``) keep their own record: {"format":
 a torch ``classifier.pt`` of older versions, and a Lightning ``.ckpt`` of ``cathx cls train``
 (through the config in its hyper-parameters).
 
-Shipped models are named (``cathx-fluoro``, ``cathx-chest``); ``resolve_weights`` turns a name into the file
+Shipped models are named (``cathx-fluoro``, ``cathx-chest``); ``cathx.zoo.resolve_weights`` turns a name into the file
 inside the installed package, so every command and ``cathx.load`` accepts a name or a path.
 """
 
@@ -40,7 +40,7 @@ from cathx.errors import CathxError, ConfigError, DataError
 from cathx.fileio import atomic_write_bytes
 from cathx.models import ModelConfig, build_model
 from cathx.models.classifier import ClassifierConfig, build_classifier
-from cathx.zoo import SHIPPED_MODELS, WEIGHTS_DIR, model_card, resolve_weights  # noqa: F401 - names kept here too
+from cathx.zoo import resolve_weights
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import torch
 
-from cathx.checkpoint import WEIGHTS_DIR, load_classifier
+from cathx.checkpoint import load_classifier
+from cathx.zoo import WEIGHTS_DIR
 from cathx.data.chest.synthetic import generate_study
 from cathx.training.chest import predict_arrays
 
