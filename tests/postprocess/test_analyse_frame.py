@@ -46,6 +46,18 @@ def test_min_length_is_sixteen_pixels_by_default():
     assert len(analyse_frame(_line_mask(10, 27), None, min_length=17).catheters) == 0
 
 
+def test_pieces_without_electrodes_need_32_pixels_when_electrodes_were_detected():
+    ring = _peaks([[50, 21, 0.9, 2, 2], [45, 21, 0.8, 2, 2]])
+    mask = _line_mask(20, 60)  # 40 px, carries the electrodes
+    mask[40:42, 5:36] = 255  # a bare 30 px piece
+    assert len(analyse_frame(mask, ring).catheters) == 1
+    assert len(analyse_frame(mask, ring, min_bare_length=30).catheters) == 2
+    assert len(analyse_frame(mask, _peaks([])).catheters) == 1  # a detector ran and found none: 40 px stays
+    assert len(analyse_frame(mask, None).catheters) == 2  # no detector: every piece of 16 px counts
+    mask[40:42, 5:38] = 255  # 32 px
+    assert len(analyse_frame(mask, ring).catheters) == 2
+
+
 def test_no_peaks_or_no_mask():
     results = analyse_frame(_line_mask(), None)
     assert results.electrodes.shape == (0, 2) and results.electrodes.dtype == np.float32

@@ -391,6 +391,7 @@ def analyse_frame(
     split_gap: float = 12.0,
     split_at_junctions: bool = False,
     max_mask_fraction: float = 0.5,
+    min_bare_length: float = 32.0,
     meta: dict[str, Any] | None = None,
     type_probabilities: np.ndarray | None = None,
     type_classifier: Any | None = None,
@@ -407,6 +408,13 @@ def analyse_frame(
     the median gap (see split_electrode_groups). ``split_at_junctions`` also splits where other
     skeleton branches leave the centreline; off by default: on synthetic frames it cut crossing
     catheters' electrode rows as often as it separated merged ones (type accuracy 70.8% vs 72.0%).
+    With electrodes detected (``peaks`` given), a centreline holding none of them and shorter
+    than ``min_bare_length`` pixels is not reported as a catheter: on a network's masks half of
+    the pieces are such stubs (shafts cut at crossings, look-alike wires, edges), they carry no
+    type evidence, and as tracks they take centreline matches from real catheters (tracking
+    benchmark, 20 sequences: ids per true catheter 1.39 -> 1.33 at 32 px, type by track 80.9 ->
+    81.2 %, post-processing + tracking time down by a fifth). Without peaks every piece of at
+    least ``min_length`` is kept.
     A mask covering more than ``max_mask_fraction`` of the frame (an untrained or broken model)
     gets no centrelines, instead of a skeleton of the whole frame (tens of milliseconds).
 
@@ -419,6 +427,7 @@ def analyse_frame(
     probability as the confidence).
     """
     size = mask.shape if mask is not None else (0, 0)
+    bare_cut = min_bare_length if peaks is not None else 0.0  # a segmentation-only model has no electrodes
     peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
     meta = dict(meta or {})
     lines = []
@@ -435,6 +444,8 @@ def analyse_frame(
     measured = []  # the pattern features of every catheter, for the learned decision
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
+        if len(members) == 0 and line.length < bare_cut:
+            continue
         junctions = line.junctions
         if len(points) and len(line.points) and not np.array_equal(points[0], line.points[0]):
             junctions = polyline_length(points) - junctions  # the centreline was flipped tip-first
