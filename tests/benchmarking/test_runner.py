@@ -52,6 +52,10 @@ def test_run_benchmark_records_tables_plots_and_resume(tmp_path):
     assert config["model"]["name"] == "good" and config["seed"] == 1 and config["data"] == {"size": 64}
     md = (tmp_path / "results.md").read_text()
     assert "| good | Good | 2 | 65.00 ± 7.07 | 40.00 ± 0.00 |" in md
+    from cathx.system import cpu_description
+
+    assert {r["cpu"] for r in records} == {cpu_description()}  # each run says where it ran
+    assert f"Runs made on: {cpu_description()} (4 runs)" in md
 
     # Resume: finished runs are skipped, failed ones are tried again.
     again = FakeTrain()

@@ -53,3 +53,14 @@ def test_write_tables(tmp_path):
     assert (tmp_path / "summary.csv").read_text().splitlines()[0].startswith("suite,variant,paper_row,seeds")
     assert "## Suite: s" in (tmp_path / "results.md").read_text()
     assert "- b: boom" in (tmp_path / "results.md").read_text()
+
+
+def test_cpu_lines_name_the_machines_and_warn_when_mixed():
+    from cathx.benchmarking.tables import cpu_lines
+
+    one = [{"cpu": "AMD EPYC, 2 CPUs, AVX2"}, {"cpu": "AMD EPYC, 2 CPUs, AVX2"}]
+    assert cpu_lines(one) == ["\nRuns made on: AMD EPYC, 2 CPUs, AVX2 (2 runs)\n"]
+    mixed = cpu_lines([{"cpu": "AMD EPYC, 2 CPUs, AVX-512 + VNNI"}, {}])
+    assert mixed[0] == "\nRuns made on: AMD EPYC, 2 CPUs, AVX-512 + VNNI (1 run); not recorded (1 run)\n"
+    assert len(mixed) == 2 and "more than one kind of CPU" in mixed[1]
+    assert cpu_lines([]) == []

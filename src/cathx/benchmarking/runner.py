@@ -27,6 +27,7 @@ from cathx.benchmarking.suites import Variant, apply_overrides, build_suite
 from cathx.benchmarking.tables import mean_kpi, summarize, time_to_converge, write_tables
 from cathx.errors import CathxError
 from cathx.fileio import atomic_write_json, atomic_write_text
+from cathx.system import cpu_description
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,9 @@ def _base_record(variant: Variant, seed: int) -> dict[str, Any]:
         "seed": seed,
         "status": "ok",
         "note": "",
+        # Time-budgeted runs do ~3x more steps on an AVX-512 machine than on an AVX2 one: a row
+        # says where it ran, so runs appended over sessions are never pooled across CPUs unseen.
+        "cpu": cpu_description(),
     }
 
 

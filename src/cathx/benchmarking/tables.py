@@ -29,7 +29,8 @@ METRICS: tuple[tuple[str, str, float, int], ...] = (
     ("train_s", "Train time (s)", 1.0, 0),
 )
 RECORD_FIELDS = (
-    "suite", "variant", "paper_row", "seed", "status", "note", *(m[0] for m in METRICS), "epochs", "steps", "test_images"
+    "suite", "variant", "paper_row", "seed", "status", "note", *(m[0] for m in METRICS), "epochs", "steps", "test_images",
+    "cpu",
 )
 
 
@@ -139,6 +140,22 @@ def records_to_csv(records: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def cpu_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown lines naming the CPUs the runs were made on (runs from before the field: "not recorded"),
+    with a warning when there is more than one: a time-budgeted run's steps depend on the CPU."""
+    counts: dict[str, int] = {}
+    for record in records:
+        cpu = record.get("cpu") or "not recorded"
+        counts[cpu] = counts.get(cpu, 0) + 1
+    if not counts:
+        return []
+    lines = ["\nRuns made on: " + "; ".join(f"{cpu} ({n} run{'s' * (n != 1)})" for cpu, n in counts.items()) + "\n"]
+    if len(counts) > 1:
+        lines.append("\n**Warning**: these runs come from more than one kind of CPU; with a time budget per run "
+                     "they trained for different numbers of steps, so compare rows from one CPU only.\n")
+    return lines
+
+
 def write_tables(records: Sequence[dict[str, Any]], out: Path | str, title: str = "cathx benchmark") -> list[Path]:
     """Write summary.csv, runs.csv and results.md (one table per suite) under ``out``; returns the paths."""
     out = Path(out)
@@ -147,6 +164,7 @@ def write_tables(records: Sequence[dict[str, Any]], out: Path | str, title: str 
     atomic_write_text(paths[0], to_csv(rows))
     atomic_write_text(paths[1], records_to_csv(records))
     parts = [f"# {title}\n"]
+    parts.extend(cpu_lines(records))
     for suite in dict.fromkeys(row["suite"] for row in rows):
         parts.append(f"\n## Suite: {suite}\n\n")
         parts.append(to_markdown([row for row in rows if row["suite"] == suite]))

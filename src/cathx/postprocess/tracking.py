@@ -106,8 +106,18 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
     if m == 0:
         return np.full(n, UNPLACED, np.int64), float(miss_cost)
     gate = 0.5 * miss_cost
-    shifts = np.vstack([np.zeros((1, 2)), (points[:, None, :] - template[None, :, :]).reshape(-1, 2)])
-    shifts = shifts[np.linalg.norm(shifts, axis=1) <= miss_cost]
+    step0 = points[:, None, :] - template[None, :, :]  # (N, M, 2): the shift putting point n on slot m
+    shifts = np.vstack([np.zeros((1, 2)), step0.reshape(-1, 2)])
+    # A shift costs at least shift_weight * |shift|, so none longer than the zero shift's whole
+    # cost over shift_weight can beat it: when the prediction fits (the usual case) this leaves a
+    # handful of the N x M candidates, with the same winner (ties still go to the zero shift).
+    zero_cost = float(np.minimum(np.sqrt((step0 * step0).sum(axis=2).min(axis=1)), gate).mean())
+    length = np.hypot(shifts[:, 0], shifts[:, 1])
+    keep = length <= miss_cost
+    if shift_weight > 0:
+        keep &= shift_weight * length < zero_cost
+    keep[0] = True
+    shifts = shifts[keep]
     # (K, N, M) squared distances from each shifted point to each slot, per coordinate: the
     # square root is taken of the K x N minima only.
     dx = (points[None, :, 0] - shifts[:, None, 0])[:, :, None] - template[None, None, :, 0]
