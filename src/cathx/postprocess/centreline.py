@@ -15,6 +15,7 @@ closed); a chain leaving the end of a path and returning to it is merged as a lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -42,8 +43,8 @@ class Centreline:
     component: int = 0
     junctions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
-    @property
-    def length(self) -> float:
+    @cached_property
+    def length(self) -> float:  # asked by the sort, the stub filter and the tracker: once is enough
         return polyline_length(self.points)
 
 
@@ -353,10 +354,12 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
             closed = True
             break
         points = _to_xy(coords[np.array(pixels)])
-        if polyline_length(points) >= min_length:
+        line = Centreline(points, closed=closed, component=piece_id)
+        if line.length >= min_length:
             inner = [at[i] for i in range(1, len(nodes) - 1) if len(incidence.get(nodes[i], [])) >= 3]
             junctions = arc_length(points)[inner].astype(np.float32) if inner else np.zeros(0, np.float32)
-            found.append(Centreline(points, closed=closed, component=piece_id, junctions=junctions))
+            line.junctions = junctions
+            found.append(line)
         piece_id += 1
     found.sort(key=lambda line: -line.length)
     return found
