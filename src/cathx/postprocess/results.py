@@ -409,12 +409,11 @@ def analyse_frame(
     skeleton branches leave the centreline; off by default: on synthetic frames it cut crossing
     catheters' electrode rows as often as it separated merged ones (type accuracy 70.8% vs 72.0%).
     With electrodes detected (``peaks`` given), a centreline holding none of them and shorter
-    than ``min_bare_length`` pixels is not reported as a catheter: on a network's masks half of
-    the pieces are such stubs (shafts cut at crossings, look-alike wires, edges), they carry no
-    type evidence, and as tracks they take centreline matches from real catheters (tracking
-    benchmark, 20 sequences: ids per true catheter 1.39 -> 1.33 at 32 px, type by track 80.9 ->
-    81.2 %, post-processing + tracking time down by a fifth). Without peaks every piece of at
-    least ``min_length`` is kept.
+    than ``min_bare_length`` pixels is not reported as a catheter: on a network's masks over a
+    third of the pieces are such stubs (shafts cut at crossings, look-alike wires, edges) that
+    would each be drawn with an id and a type (benchmark sequences: 6.0 -> 5.0 catheters per frame
+    against 2.9 true ones; ids and types neutral, docs/inference.md). Without peaks every piece
+    of at least ``min_length`` is kept.
     A mask covering more than ``max_mask_fraction`` of the frame (an untrained or broken model)
     gets no centrelines, instead of a skeleton of the whole frame (tens of milliseconds).
 
