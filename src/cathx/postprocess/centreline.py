@@ -44,7 +44,7 @@ class Centreline:
     junctions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @cached_property
-    def length(self) -> float:  # asked by the sort, the stub filter and the tracker: once is enough
+    def length(self) -> float:  # asked by the sort and by analyse_frame: computed once (points are not changed)
         return polyline_length(self.points)
 
 
