@@ -8,3 +8,18 @@ def test_cpu_description_names_model_and_widest_isa():
     assert cpu_description(EPYC).startswith("AMD EPYC, ") and cpu_description(EPYC).endswith("AVX-512 + VNNI")
     assert cpu_description(XEON).endswith("AVX2")
     assert cpu_description("").endswith("ISA unknown")
+
+
+def test_bf16_training_falls_back_to_float32_where_the_cpu_would_emulate_it():
+    from cathx.system import training_precision
+
+    bf16_cpu = EPYC.replace("avx512_vnni", "avx512_vnni avx512_bf16")
+    assert training_precision("bf16-mixed", True, bf16_cpu) == ("bf16-mixed", None)
+    assert training_precision("bf16-mixed", True, XEON.replace("fma", "fma amx_bf16")) == ("bf16-mixed", None)
+    precision, why = training_precision("bf16-mixed", True, XEON)
+    assert precision == "32-true" and why.startswith("precision bf16-mixed needs a CPU with AVX-512 BF16 or AMX")
+    assert "Intel Xeon" in why and why.endswith("training in 32-true instead")
+    assert training_precision("bf16-mixed", True, EPYC)[0] == "32-true"  # AVX-512 without BF16
+    assert training_precision("bf16-mixed", False, XEON) == ("bf16-mixed", None)  # a GPU does it natively
+    assert training_precision("32-true", True, XEON) == ("32-true", None)
+    assert training_precision("bf16-mixed", True, "") == ("bf16-mixed", None)  # flags unknown: trusted

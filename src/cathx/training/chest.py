@@ -40,6 +40,7 @@ from cathx.fileio import atomic_write_json
 from cathx.losses.classification import classifier_losses
 from cathx.metrics.classification import columnwise_auc, write_auc_report
 from cathx.models.classifier import build_classifier
+from cathx.system import training_precision
 from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,12 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     module = ChestClassifierModule(to_dict(cfg))
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auc", mode="max",
                                  save_last=True)
+    precision, why = training_precision(cfg.precision, on_cpu=not torch.cuda.is_available())
+    if why:
+        log.warning(why)
     trainer = pl.Trainer(
         max_epochs=cfg.epochs, max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        accelerator="auto", devices=1, precision=cfg.precision, logger=CSVLogger(out, name="logs"),
+        accelerator="auto", devices=1, precision=precision, logger=CSVLogger(out, name="logs"),
         callbacks=[checkpoint], enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
         num_sanity_val_steps=0, deterministic=False,
     )

@@ -6,6 +6,7 @@ Lightning's progress bar."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from cathx.fileio import atomic_write_bytes
+from cathx.system import training_precision
 from cathx.training.config import TrainerConfig
 
 LAST = "last"
@@ -97,6 +99,10 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     stage_dir = Path(out) / "stages" / stage_name
     layout = cluster_layout(cfg)
     accelerator = cfg.accelerator
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    precision, why = training_precision(cfg.precision, on_cpu)
+    if why:
+        logging.getLogger(__name__).warning(why)
     strategy: Any = cfg.strategy
     if layout.world_size > 1 or layout.launcher or cfg.strategy in ("ddp", "ddp_spawn"):
         backend = "gloo" if accelerator == "cpu" or not torch.cuda.is_available() else "nccl"
@@ -117,7 +123,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
         devices=layout.devices,
         num_nodes=layout.num_nodes,
         strategy=strategy,
-        precision=cfg.precision,
+        precision=precision,
         max_epochs=max_epochs,
         max_steps=max_steps,
         max_time=timedelta(minutes=max_minutes) if max_minutes else None,
