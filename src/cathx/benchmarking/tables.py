@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,10 +144,7 @@ def records_to_csv(records: Sequence[dict[str, Any]]) -> str:
 def cpu_lines(records: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown lines naming the CPUs the runs were made on (runs from before the field: "not recorded"),
     with a warning when there is more than one: a time-budgeted run's steps depend on the CPU."""
-    counts: dict[str, int] = {}
-    for record in records:
-        cpu = record.get("cpu") or "not recorded"
-        counts[cpu] = counts.get(cpu, 0) + 1
+    counts = Counter(record.get("cpu") or "not recorded" for record in records)
     if not counts:
         return []
     lines = ["\nRuns made on: " + "; ".join(f"{cpu} ({n} run{'s' * (n != 1)})" for cpu, n in counts.items()) + "\n"]
