@@ -118,10 +118,10 @@ def run_variant(name: str, args, work: Path) -> dict:
         print(f"{name} {minutes:5.1f} min: mean J {rows[-1]['mean_j']:.3f}, AP50 {rows[-1]['ap50']:.3f}", flush=True)
     timed = [r for r in rows if r["step"] >= 0]
     at_budget = max(timed, key=lambda r: r["minutes"]) if timed else rows[-1]
-    from cathx.system import training_precision
+    from cathx.training.trainer import effective_precision
 
     # The precision it really trained in: bf16-mixed becomes 32-true on a CPU without native bfloat16.
-    precision = training_precision(cfg.trainer.precision, on_cpu=cfg.trainer.accelerator in ("cpu", "auto"))[0]
+    precision = effective_precision(cfg.trainer)[0]
     return {"variant": name, "overrides": VARIANTS[name], "minutes_budget": args.minutes,
             "precision_used": precision, "train_minutes": round(train_minutes, 2), "snapshots": rows,
             "minutes_to_target": first_reaching(timed), "last_snapshot": at_budget, "best_weights": rows[-1]}

@@ -90,6 +90,13 @@ def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool
     return callbacks
 
 
+def effective_precision(cfg: TrainerConfig) -> tuple[str, str | None]:
+    """(precision the Trainer of ``cfg`` trains in, why it differs from ``cfg.precision`` or None):
+    ``cathx.system.training_precision`` on the device ``cfg.accelerator`` resolves to."""
+    on_cpu = cfg.accelerator == "cpu" or (cfg.accelerator == "auto" and not torch.cuda.is_available())
+    return training_precision(cfg.precision, on_cpu)
+
+
 def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: int, max_steps: int = -1,
                   max_minutes: float | None = None, validate: bool = True, find_unused: bool = False,
                   extra_callbacks: list[Callback] | None = None) -> L.Trainer:
@@ -99,8 +106,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     stage_dir = Path(out) / "stages" / stage_name
     layout = cluster_layout(cfg)
     accelerator = cfg.accelerator
-    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
-    precision, why = training_precision(cfg.precision, on_cpu)
+    precision, why = effective_precision(cfg)
     if why:
         logging.getLogger(__name__).warning(why)
     strategy: Any = cfg.strategy
