@@ -29,7 +29,10 @@ Variants:
   family whose held-out frames are simply harder (low dose) has a low ratio even for a model that
   generalises perfectly, and the oracle shows how much of the ratio is that;
 - ``correlated_noise``: ``randomised`` with spatially correlated noise added to the training
-  augmentation (``data.noise: correlated``).
+  augmentation (``data.noise: correlated``);
+- ``full``: today's engine defaults with nothing held out (the family's held-out values lie inside
+  or beside its default ranges), default augmentation: what the variety itself buys on the
+  held-out frames, e.g. for ``devices``, whose held-out look only the new default ranges contain.
 
     .venv/bin/python benchmarks/generalisation.py [--families a,b] [--variants baseline,randomised]
         [--seeds 0,1] [--train-frames 800] [--test-frames 60] [--steps 150,600] [--out DIR]
@@ -45,6 +48,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +76,16 @@ BASELINE_ENGINE: dict = {
     "scatter_fraction": (0.05, 0.25),
     "edge_enhance": (0.2, 0.8),
     "gamma": (0.75, 1.3),
+    "radius_scale": (1.0, 1.0),
+    "shaft_opacity_scale": (1.0, 1.0),
+    "electrode_opacity_scale": (1.0, 1.0),
+    "electrode_length_scale": (1.0, 1.0),
+    "electrode_spacing_scale": (1.0, 1.0),
 }
+# The catheter types' own look, before the device-look variety (every multiplier 1).
+NOMINAL_DEVICES: dict = {name: (1.0, 1.0) for name in (
+    "radius_scale", "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
+    "electrode_spacing_scale")}
 
 # family -> (what training never sees, what the held-out test always has)
 FAMILIES: dict[str, tuple[dict, dict]] = {
@@ -93,6 +106,12 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
         {"pixel_spacing_mm": (0.8, 0.95)},
         {"pixel_spacing_mm": (1.15, 1.3)},
     ),
+    # another manufacturer's catheters: thinner, fainter shafts, longer and denser rings, wider gaps
+    "devices": (
+        NOMINAL_DEVICES,
+        {"radius_scale": (0.85, 0.9), "shaft_opacity_scale": (0.6, 0.75), "electrode_opacity_scale": (1.15, 1.4),
+         "electrode_length_scale": (1.25, 1.5), "electrode_spacing_scale": (1.1, 1.2)},
+    ),
     "display": (
         {"lut_probability": 0.0, "invert_probability": 0.0, "text_probability": 0.0,
          "edge_enhance_probability": 0.0, "gamma": (0.95, 1.05)},
@@ -109,6 +128,7 @@ VARIANTS: dict[str, tuple[str, float, str]] = {
     "augment_only": ("baseline", 0.8, "white"),
     "oracle": ("randomised", 0.8, "white"),
     "correlated_noise": ("randomised", 0.8, "correlated"),
+    "full": ("randomised", 0.8, "white"),
 }
 
 
@@ -154,6 +174,7 @@ def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: i
 
 def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     from cathx.data.synthetic import SyntheticReader, write_dataset
+    from cathx.system import cpu_description
     from cathx.training.evaluate import evaluate
     from cathx.training.run import train
 
@@ -179,6 +200,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
         "ratio_mean_j": scores["held_out"]["mean_j"] / max(scores["in_dist"]["mean_j"], 1e-9),
         "ratio_ap50": scores["held_out"]["ap50"] / max(scores["in_dist"]["ap50"], 1e-9),
         "train_seconds": round(trained - started, 1), "eval_seconds": round(time.time() - trained, 1),
+        "cpu": cpu_description(),
     }
 
 
@@ -189,6 +211,8 @@ def engines(family: str, variant: str):
     held_engine = engine_config(variant, {**train_overrides, **held_overrides, "wire_families_off": False})
     if variant == "oracle":
         return held_engine, held_engine
+    if variant == "full":
+        return engine_config(variant, {}), held_engine
     return engine_config(variant, train_overrides), held_engine
 
 
@@ -223,7 +247,9 @@ def markdown(report: dict) -> str:
     lines = [
         "# Generalisation proxy: one family of factors held out in training",
         "",
-        f"CPU: {report['cpu']}. Commands: " + "; ".join(f"`{c}`" for c in report.get("commands", [report["command"]])),
+        "CPU: " + "; ".join(f"{cpu} ({n} runs)" for cpu, n in Counter(r.get("cpu", report["cpu"]) for r in rows).items())
+        + " (runs are fixed step counts, so the CPU changes their time, not their result; CPUs without "
+        "bfloat16 train in float32). Commands: " + "; ".join(f"`{c}`" for c in report.get("commands", [report["command"]])),
         f"Recipe: configs/benchmark_cpu.yaml network, {report['steps'][0]} + {report['steps'][1]} optimizer steps "
         f"(segmentation pretraining + multi-task), {report['train_frames']} training frames, "
         f"{report['test_frames']} test frames per test set. Ratio = held-out / in-distribution (target >= 0.85).",
@@ -289,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result_path = args.out / "generalisation.json"
     report = json.loads(result_path.read_text()) if result_path.is_file() else {"runs": []}
+    for record in report["runs"]:  # rows from before rows recorded their CPU ran on the report's one
+        record.setdefault("cpu", report.get("cpu", "unknown"))
     report.update({"cpu": cpu_description(), "steps": list(args.steps), "train_frames": args.train_frames,
                    "test_frames": args.test_frames,
                    "command": "python benchmarks/generalisation.py " + " ".join(argv or sys.argv[1:])})

@@ -19,7 +19,9 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "synthetic_varie
 QUIET = dict(distractor_probability=dict.fromkeys(SAMPLERS, 0.0), text_probability=0.0, lut_probability=0.0,
              invert_probability=0.0, iris_probability=0.0, collimation_probability=0.0,
              collimator_rotation_probability=0.0, sternal_wire_probability=0.0, ecg_probability=0.0,
-             clavicle_probability=0.0, scapula_probability=0.0, arm_probability=0.0, dose=(4000.0, 6000.0))
+             clavicle_probability=0.0, scapula_probability=0.0, arm_probability=0.0, dose=(4000.0, 6000.0),
+             radius_scale=(1.0, 1.0), shaft_opacity_scale=(1.0, 1.0), electrode_opacity_scale=(1.0, 1.0),
+             electrode_length_scale=(1.0, 1.0), electrode_spacing_scale=(1.0, 1.0))
 
 
 def only(**change) -> SynthConfig:
@@ -46,12 +48,17 @@ TILES = [
     ("inverted display", only(invert_probability=1.0)),
     ("strong edge enhancement", only(edge_enhance_probability=1.0, edge_enhance=(1.2, 1.2))),
     ("detector gain bands", only(gain_pattern=(0.03, 0.03), dose=(8000.0, 8000.0))),
+    ("devices: thin, faint shaft, long rings", only(radius_scale=(0.85, 0.85), shaft_opacity_scale=(0.6, 0.6),
+                                                     electrode_length_scale=(1.5, 1.5), electrode_spacing_scale=(1.2, 1.2))),
+    ("devices: thick, dense shaft, short rings", only(radius_scale=(1.2, 1.2), shaft_opacity_scale=(1.5, 1.5),
+                                                      electrode_opacity_scale=(0.7, 0.7), electrode_length_scale=(0.75, 0.75),
+                                                      electrode_spacing_scale=(0.85, 0.85))),
     ("engine defaults (all randomised)", SynthConfig()),
 ]
 
 
 def main() -> None:
-    tile, columns = 256, 4
+    tile, columns = 256, 6
     rows = (len(TILES) + columns - 1) // columns
     sheet = np.zeros((rows * (tile + 22), columns * tile), np.uint8)
     for index, (caption, config) in enumerate(TILES):

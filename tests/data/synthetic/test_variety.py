@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
 from cathx.data.synthetic import SynthConfig, render_frame
 from cathx.data.synthetic.distractors import SAMPLERS
-from cathx.data.synthetic.geometry import View, rotation_matrix
+from cathx.data.synthetic.geometry import (
+    Device,
+    View,
+    rotation_matrix,
+    scale_electrode_layout,
+    vary_device_look,
+)
 from cathx.data.synthetic.render import display_processing, gain_bands
 from cathx.errors import ConfigError
 
@@ -75,6 +82,8 @@ def test_anatomy_edges_switch_off():
         ({"invert_probability": 1.5}, "invert_probability: a probability must be in [0, 1]"),
         ({"distractor_probability": {"sternal_loop": 0.5}}, "unknown name 'sternal_loop'; choose from icd_lead"),
         ({"scatter_fraction": (-0.1, 0.2)}, "scatter_fraction: must not be negative"),
+        ({"radius_scale": (0.0, 1.2)}, "radius_scale: must be positive"),
+        ({"electrode_length_scale": (1.5, 0.75)}, "electrode_length_scale: low 1.5 is above high 0.75"),
     ],
 )
 def test_impossible_parameters_name_the_parameter(change, message):
@@ -95,3 +104,48 @@ def test_synth_command_rejects_bad_engine_yaml(tmp_path, run_cli):
     unknown.write_text("sternal_wire_count: 3\n")
     result = run_cli("synth", tmp_path / "out", "--n", "4", "--size", "64", "--config", unknown)
     assert result.exit_code == 2 and "sternal_wire_count" in result.stderr
+
+
+def test_scale_electrode_layout_keeps_the_tip_ring_at_the_tip_and_scales_gaps():
+    # rings 2 mm long, the first from the tip (0-2 mm), a 3-mm gap, the second 5-7 mm
+    layout = np.array([[1.0, 2.0], [6.0, 2.0]])
+    scaled = scale_electrode_layout(layout, length_scale=1.5, spacing_scale=2.0)
+    # lengths 3 mm, gap 6 mm: rings at 0-3 and 9-12 mm
+    np.testing.assert_allclose(scaled, [[1.5, 3.0], [10.5, 3.0]])
+    # a ring starting 1 mm from the tip keeps a scaled distance; gaps never close below 0.5 mm
+    tight = scale_electrode_layout(np.array([[2.0, 2.0], [5.0, 2.0]]), length_scale=1.5, spacing_scale=0.5)
+    np.testing.assert_allclose(tight, [[0.5 + 1.5, 3.0], [0.5 + 3.0 + 0.5 + 1.5, 3.0]])
+    assert scale_electrode_layout(np.zeros((0, 2)), 2.0, 2.0).shape == (0, 2)
+
+
+def test_vary_device_look_scales_the_material_and_keeps_rings_denser_than_the_shaft():
+    points = np.zeros((200, 3))
+    device = Device("quadripolar", points, radius_mm=1.0, shaft_attenuation=0.5,
+                    electrodes=np.array([[1.0, 2.0], [6.0, 2.0]]), electrode_attenuation=1.5)
+    thin = vary_device_look(device, 0.8, 0.6, 1.2, 1.0, 1.0)
+    assert thin.radius_mm == pytest.approx(0.8) and thin.shaft_attenuation == pytest.approx(0.3)
+    assert thin.electrode_attenuation == pytest.approx(1.8)
+    np.testing.assert_allclose(thin.electrodes, device.electrodes)
+    dense = vary_device_look(device, 1.0, 1.5, 0.5, 1.0, 1.0)  # rings 0.75 < 1.5 x shaft 0.75
+    assert dense.electrode_attenuation == pytest.approx(1.5 * 0.75)
+    lasso = vary_device_look(dataclasses.replace(device, kind="lasso"), 1.0, 1.0, 1.0, 1.0, 2.0)
+    np.testing.assert_allclose(lasso.electrodes, device.electrodes)  # the loop fixes a lasso's ring places
+
+
+def test_device_look_variety_changes_only_the_catheters():
+    nominal = dict(radius_scale=(1.0, 1.0), shaft_opacity_scale=(1.0, 1.0), electrode_opacity_scale=(1.0, 1.0),
+                   electrode_length_scale=(1.0, 1.0), electrode_spacing_scale=(1.0, 1.0))
+    quiet = dict(distractor_probability=dict.fromkeys(SAMPLERS, 0.0), sternal_wire_probability=0.0,
+                 ecg_probability=0.0, guidewire_probability=0.0, probe_probability=0.0,
+                 pacemaker_can_probability=0.0, sheath_probability=0.0)
+    a = render_frame(11, 128, SynthConfig(**quiet, **nominal))
+    b = render_frame(11, 128, SynthConfig(**quiet, radius_scale=(1.2, 1.2), shaft_opacity_scale=(1.5, 1.5),
+                                          electrode_opacity_scale=(1.0, 1.0), electrode_length_scale=(1.0, 1.0),
+                                          electrode_spacing_scale=(1.0, 1.0)))
+    catheter = a.sample.mask > 0
+    assert catheter.any()
+    # same scene (anatomy, view, routes): identical away from the catheters, denser on them
+    far = ~np.asarray(cv2.dilate(catheter.astype(np.uint8), np.ones((9, 9), np.uint8)), bool)
+    np.testing.assert_allclose(a.line_integral[far], b.line_integral[far], atol=1e-4)
+    assert b.line_integral[catheter].mean() > a.line_integral[catheter].mean() + 0.05
+    assert b.sample.mask.sum() > a.sample.mask.sum()  # thicker tubes cover more pixels

@@ -70,6 +70,15 @@ class SynthConfig:
         "icd_lead": 0.12, "clips": 0.2, "stent": 0.12, "valve": 0.08, "tee_probe": 0.06, "contrast": 0.12,
         "crossing_wires": 0.35})
 
+    # Device look beyond each catheter type's own ranges (other manufacturers' models), drawn per
+    # catheter and sequence as multipliers of the type's values; (1.0, 1.0) everywhere is the look
+    # of the engine before this variety.
+    radius_scale: tuple[float, float] = (0.85, 1.2)  # shaft and ring diameter (about 4-9 French)
+    shaft_opacity_scale: tuple[float, float] = (0.6, 1.5)  # radio-opacity of the shaft (braid, filler)
+    electrode_opacity_scale: tuple[float, float] = (0.7, 1.4)  # metal of the rings and tip
+    electrode_length_scale: tuple[float, float] = (0.75, 1.5)  # ring and tip length
+    electrode_spacing_scale: tuple[float, float] = (0.85, 1.2)  # gaps between rings (not the lasso's loop)
+
     # Labels.
     min_box_px: float = 3.0  # smallest electrode box side at 256 px
     mask_coverage_threshold: float = 0.5  # fraction of a pixel the catheter's own tube must cover
@@ -89,7 +98,9 @@ class SynthConfig:
 
 
 SIGNED_RANGES = ("view_angle_deg", "cranial_angle_deg", "collimator_rotation_deg")  # may be negative
-POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz")  # must be > 0
+POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", "radius_scale",
+                   "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
+                   "electrode_spacing_scale")  # must be > 0
 
 
 def check_synth_config(config: SynthConfig) -> None:

@@ -8,7 +8,7 @@ an (M, 3) array ordered from the distal tip (index 0) to the proximal end, resam
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -115,6 +115,52 @@ def electrode_layout(kind: str, rng: np.random.Generator) -> np.ndarray:
         tip = rng.uniform(1.5, 2.5)
         return _layout([tip, rng.uniform(2.0, 3.5)], [rng.uniform(9.0, 25.0)])
     raise ValueError(f"no electrode layout for {kind!r}")
+
+
+def scale_electrode_layout(
+    layout: np.ndarray, length_scale: float, spacing_scale: float, min_gap_mm: float = 0.5
+) -> np.ndarray:
+    """(E, 2) [centre arc length from tip, length] mm -> the same rings ``length_scale`` times as
+    long with the gaps between them ``spacing_scale`` times as wide (at least ``min_gap_mm``). The
+    first ring keeps its distance from the tip scaled like a gap, so a tip electrode stays at the tip.
+
+    >>> scale_electrode_layout(np.array([[1.0, 2.0], [6.0, 2.0]]), 1.5, 2.0).tolist()
+    [[1.5, 3.0], [10.5, 3.0]]
+    """
+    if len(layout) == 0:
+        return layout.copy()
+    centres, lengths = layout[:, 0], layout[:, 1]
+    gaps = np.diff(centres) - (lengths[:-1] + lengths[1:]) / 2
+    new_lengths = lengths * length_scale
+    new_gaps = np.maximum(gaps * spacing_scale, min_gap_mm)
+    start = max(centres[0] - lengths[0] / 2, 0.0) * spacing_scale
+    starts = start + np.concatenate([[0.0], np.cumsum(new_lengths[:-1] + new_gaps)])
+    return np.stack([starts + new_lengths / 2, new_lengths], axis=1)
+
+
+def vary_device_look(
+    device: Device,
+    radius_scale: float,
+    shaft_opacity_scale: float,
+    electrode_opacity_scale: float,
+    electrode_length_scale: float,
+    electrode_spacing_scale: float,
+) -> Device:
+    """``device`` drawn as another manufacturer's model: thicker or thinner, a more or less
+    radio-opaque shaft, denser or fainter and longer or shorter rings, wider or narrower gaps
+    (a lasso's rings keep their places on the loop). Rings stay at least 1.5 times as opaque as the
+    shaft: they are metal, the shaft is polymer."""
+    layout = device.electrodes
+    spacing = 1.0 if device.kind == "lasso" else electrode_spacing_scale
+    layout = scale_electrode_layout(layout, electrode_length_scale, spacing)
+    shaft = device.shaft_attenuation * shaft_opacity_scale
+    return replace(
+        device,
+        radius_mm=device.radius_mm * radius_scale,
+        shaft_attenuation=shaft,
+        electrodes=layout[layout[:, 0] < (len(device.points) - 1) * STEP_MM],
+        electrode_attenuation=max(device.electrode_attenuation * electrode_opacity_scale, 1.5 * shaft),
+    )
 
 
 # --- catheter centrelines (proximal -> distal control points, returned tip first) ---------------

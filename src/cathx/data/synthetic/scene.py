@@ -12,7 +12,7 @@ change of order is visible.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ from cathx.data.synthetic.geometry import (
     point_at,
     resample,
     rotation_matrix,
+    vary_device_look,
 )
 from cathx.data.synthetic.render import (
     SUPERSAMPLE,
@@ -141,6 +142,8 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         "cardiac_phase": float(rng.uniform(0, 1)),
         "recursive_filter": _uniform(rng, config.recursive_filter),
     }
+    # Drawn last so that every other draw of a seed's scene is the same with or without the variety.
+    catheters, sheaths = _vary_looks(rng, catheters, sheaths, config)
     return Scene(
         size=size,
         view=view,
@@ -153,6 +156,29 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         motion=motion,
         sheaths=sheaths,
     )
+
+
+def _vary_looks(
+    rng: np.random.Generator, catheters: list[Device], sheaths: list[Device], config: SynthConfig
+) -> tuple[list[Device], list[Device]]:
+    """Each catheter drawn as another manufacturer's model (``config``'s device-look ranges); a
+    sheath stays at least 0.2 mm wider than the catheter it carries."""
+    varied = [
+        vary_device_look(
+            device,
+            _uniform(rng, config.radius_scale),
+            _uniform(rng, config.shaft_opacity_scale),
+            _uniform(rng, config.electrode_opacity_scale),
+            _uniform(rng, config.electrode_length_scale),
+            _uniform(rng, config.electrode_spacing_scale),
+        )
+        for device in catheters
+    ]
+    carried = []
+    for sheath in sheaths:
+        inner = max((d.radius_mm for d in varied if np.array_equal(d.points[-1], sheath.points[-1])), default=0.0)
+        carried.append(replace(sheath, radius_mm=max(sheath.radius_mm, inner + 0.2)))
+    return varied, carried
 
 
 def _sheath(device: Device, rng: np.random.Generator) -> Device:
