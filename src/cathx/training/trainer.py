@@ -97,6 +97,9 @@ def effective_precision(cfg: TrainerConfig) -> tuple[str, str | None]:
     return training_precision(cfg.precision, on_cpu)
 
 
+_PRECISION_WARNINGS: set[str] = set()
+
+
 def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: int, max_steps: int = -1,
                   max_minutes: float | None = None, validate: bool = True, find_unused: bool = False,
                   extra_callbacks: list[Callback] | None = None) -> L.Trainer:
@@ -107,7 +110,8 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     layout = cluster_layout(cfg)
     accelerator = cfg.accelerator
     precision, why = effective_precision(cfg)
-    if why:
+    if why and why not in _PRECISION_WARNINGS:  # once per process, not once per training stage
+        _PRECISION_WARNINGS.add(why)
         logging.getLogger(__name__).warning(why)
     strategy: Any = cfg.strategy
     if layout.world_size > 1 or layout.launcher or cfg.strategy in ("ddp", "ddp_spawn"):
