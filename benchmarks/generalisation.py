@@ -30,6 +30,8 @@ Variants:
   generalises perfectly, and the oracle shows how much of the ratio is that;
 - ``correlated_noise``: ``randomised`` with spatially correlated noise added to the training
   augmentation (``data.noise: correlated``);
+- ``quantum_noise``: ``randomised`` with ``QuantumNoise`` in the training augmentation
+  (``data.noise: quantum``: noise growing towards dense, dark parts, with a grain);
 - ``full``: today's engine defaults with nothing held out (the family's held-out values lie inside
   or beside its default ranges), default augmentation: what the variety itself buys on the
   held-out frames, e.g. for ``devices``, whose held-out look only the new default ranges contain.
@@ -129,6 +131,7 @@ VARIANTS: dict[str, tuple[str, float, str]] = {
     "oracle": ("randomised", 0.8, "white"),
     "correlated_noise": ("randomised", 0.8, "correlated"),
     "full": ("randomised", 0.8, "white"),
+    "quantum_noise": ("randomised", 0.8, "quantum"),
 }
 
 

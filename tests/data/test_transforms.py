@@ -141,8 +141,37 @@ def test_noise_kinds_are_checked_and_listed():
     from cathx.training import config
 
     assert config.NOISE_KINDS == NOISE_KINDS  # the config's choices are the transform's kinds
-    with pytest.raises(ValueError, match="unknown noise 'pink'; choose from white, correlated"):
+    with pytest.raises(ValueError, match="unknown noise 'pink'; choose from white, correlated, quantum"):
         noise_transforms("pink")
     assert from_dict(config.DataConfig, {"noise": "correlated"}).noise == "correlated"
     with pytest.raises(ConfigError, match="white, correlated"):
         from_dict(config.DataConfig, {"noise": "pink"}, where="data")
+
+
+def test_quantum_noise_grows_towards_dark_pixels_as_exp_window_over_two():
+    from cathx.data.transforms import quantum_noise
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((200, 200, 1), np.float32)
+    image[:, 100:] = 1.0  # left black (dense), right white
+    image[:, :100] = 0.25  # away from the clip at 0
+    noisy = quantum_noise(image, bright_sigma=0.01, window=4.0, grain_px=0.0, rng=rng)
+    assert noisy.shape == image.shape and noisy.dtype == np.float32
+    white = (noisy - image)[:, 100:][noisy[:, 100:] < 1.0]  # the clip at 1 halves the white side
+    dark = (noisy - image)[:, :100]
+    # std 0.01 * exp(4 * 0.75 / 2) = 0.0448 on the dark side, 0.01 on the white (half-normal there)
+    assert dark.std() == pytest.approx(0.01 * np.exp(1.5), rel=0.05)
+    assert np.abs(white).mean() == pytest.approx(0.01 * np.sqrt(2 / np.pi), rel=0.1)
+    grainy = quantum_noise(np.full((128, 128), 0.5, np.float32), 0.02, 0.0, 1.0, rng) - 0.5
+    assert grainy.std() == pytest.approx(0.02, rel=0.05) and _neighbour_correlation(grainy) > 0.5
+
+
+def test_quantum_kind_adds_quantum_noise_to_the_noise_group():
+    from cathx.data.transforms import QuantumNoise, noise_transforms
+
+    members = noise_transforms("quantum")
+    assert isinstance(members[-1], QuantumNoise) and len(members) == len(noise_transforms("white")) + 1
+    members[-1].set_random_seed(3)
+    flat = np.full((64, 64, 1), 0.5, np.float32)
+    out = members[-1](image=flat, force_apply=True)["image"]
+    assert out.shape == flat.shape and 0.003 < float((out - flat).std()) < 0.3

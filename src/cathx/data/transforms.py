@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import albumentations as A
 import cv2
+import numpy as np
 
 
 def build_transforms(
@@ -64,8 +65,9 @@ def build_transforms(
 
 # noise group of intensity_transforms: "white" pixel-independent Gaussian or Poisson noise;
 # "correlated" adds Gaussian noise drawn at half resolution and upsampled (neighbour correlation
-# about 0.75), as quantum noise looks after a detector's blur and a system's spatial filtering.
-NOISE_KINDS: tuple[str, ...] = ("white", "correlated")
+# about 0.75), as quantum noise looks after a detector's blur and a system's spatial filtering;
+# "quantum" adds ``QuantumNoise``: stronger where the image is dark (dense), with a grain.
+NOISE_KINDS: tuple[str, ...] = ("white", "correlated", "quantum")
 
 
 def noise_transforms(noise: str) -> list[A.BasicTransform]:
@@ -75,7 +77,48 @@ def noise_transforms(noise: str) -> list[A.BasicTransform]:
     members: list[A.BasicTransform] = [A.GaussNoise(std_range=(0.01, 0.08)), A.ShotNoise(scale_range=(0.001, 0.01))]
     if noise == "correlated":
         members.append(A.GaussNoise(std_range=(0.03, 0.12), noise_scale_factor=0.5))
+    if noise == "quantum":  # OneOf weighs its members by p (0.5 each above): half of the group's draws
+        members.append(QuantumNoise(p=1.0))
     return members
+
+
+def quantum_noise(image: np.ndarray, bright_sigma: float, window: float, grain_px: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``image`` (H, W) or (H, W, 1) float in [0, 1], dense = dark, with noise as X-ray quantum noise
+    shows on a display: standard deviation ``bright_sigma`` where the image is white, growing as
+    exp(window * (1 - v) / 2) towards black, because the display maps log-attenuation linearly
+    over a range ``window`` wide and the photon count falls as exp(-attenuation). ``grain_px``
+    (Gaussian sigma, pixels; 0 = white) blurs the noise field as a detector's spread does, keeping
+    its standard deviation. Clipped to [0, 1]."""
+    value = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    field = rng.standard_normal(value.shape[:2]).astype(np.float32)
+    if grain_px > 0:
+        field = cv2.GaussianBlur(field, (0, 0), grain_px)
+        field /= max(float(field.std()), 1e-6)
+    sigma = bright_sigma * np.exp(window * (1.0 - value.reshape(field.shape)) / 2.0)
+    return np.clip(value + (sigma * field).reshape(value.shape), 0.0, 1.0)
+
+
+class QuantumNoise(A.ImageOnlyTransform):
+    """albumentations transform of ``quantum_noise`` with its parameters drawn per image:
+    ``bright_sigma`` (0.005-0.03), ``window`` (1-4 log units: darkest pixels 1.6-7.4 times as noisy
+    as the brightest), ``grain_px`` (0-1.2). Float images in [0, 1] (SampleDataset's)."""
+
+    def __init__(self, bright_sigma: tuple[float, float] = (0.005, 0.03), window: tuple[float, float] = (1.0, 4.0),
+                 grain_px: tuple[float, float] = (0.0, 1.2), p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.bright_sigma, self.window, self.grain_px = bright_sigma, window, grain_px
+
+    def get_params(self) -> dict:
+        return {"bright_sigma": self.py_random.uniform(*self.bright_sigma), "window": self.py_random.uniform(*self.window),
+                "grain_px": self.py_random.uniform(*self.grain_px), "seed": self.py_random.randrange(2**31)}
+
+    def apply(self, img: np.ndarray, bright_sigma: float, window: float, grain_px: float, seed: int,
+              **params) -> np.ndarray:
+        return quantum_noise(img, bright_sigma, window, grain_px, np.random.default_rng(seed))
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("bright_sigma", "window", "grain_px")
 
 
 def intensity_transforms(p: float, noise: str = "white") -> list[A.BasicTransform]:
