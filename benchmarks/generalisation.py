@@ -55,6 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cathx.data.synthetic.config import NOMINAL_LOOK
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Engine settings before the domain-randomisation work: every factor added since switched off
@@ -78,16 +80,10 @@ BASELINE_ENGINE: dict = {
     "scatter_fraction": (0.05, 0.25),
     "edge_enhance": (0.2, 0.8),
     "gamma": (0.75, 1.3),
-    "radius_scale": (1.0, 1.0),
-    "shaft_opacity_scale": (1.0, 1.0),
-    "electrode_opacity_scale": (1.0, 1.0),
-    "electrode_length_scale": (1.0, 1.0),
-    "electrode_spacing_scale": (1.0, 1.0),
+    **NOMINAL_LOOK,
 }
 # The catheter types' own look, before the device-look variety (every multiplier 1).
-NOMINAL_DEVICES: dict = {name: (1.0, 1.0) for name in (
-    "radius_scale", "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
-    "electrode_spacing_scale")}
+NOMINAL_DEVICES: dict = dict(NOMINAL_LOOK)
 
 # family -> (what training never sees, what the held-out test always has)
 FAMILIES: dict[str, tuple[dict, dict]] = {

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from cathx.data.synthetic import SynthConfig, render_frame
+from cathx.data.synthetic.config import NOMINAL_LOOK
 from cathx.data.synthetic.distractors import SAMPLERS
 from cathx.fileio import atomic_write_bytes
 
@@ -20,8 +21,7 @@ QUIET = dict(distractor_probability=dict.fromkeys(SAMPLERS, 0.0), text_probabili
              invert_probability=0.0, iris_probability=0.0, collimation_probability=0.0,
              collimator_rotation_probability=0.0, sternal_wire_probability=0.0, ecg_probability=0.0,
              clavicle_probability=0.0, scapula_probability=0.0, arm_probability=0.0, dose=(4000.0, 6000.0),
-             radius_scale=(1.0, 1.0), shaft_opacity_scale=(1.0, 1.0), electrode_opacity_scale=(1.0, 1.0),
-             electrode_length_scale=(1.0, 1.0), electrode_spacing_scale=(1.0, 1.0))
+             **NOMINAL_LOOK)
 
 
 def only(**change) -> SynthConfig:

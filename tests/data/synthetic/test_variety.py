@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cathx.data.synthetic import SynthConfig, render_frame
+from cathx.data.synthetic.config import NOMINAL_LOOK
 from cathx.data.synthetic.distractors import SAMPLERS
 from cathx.data.synthetic.geometry import (
     Device,
@@ -133,12 +134,10 @@ def test_vary_device_look_scales_the_material_and_keeps_rings_denser_than_the_sh
 
 
 def test_device_look_variety_changes_only_the_catheters():
-    nominal = dict(radius_scale=(1.0, 1.0), shaft_opacity_scale=(1.0, 1.0), electrode_opacity_scale=(1.0, 1.0),
-                   electrode_length_scale=(1.0, 1.0), electrode_spacing_scale=(1.0, 1.0))
     quiet = dict(distractor_probability=dict.fromkeys(SAMPLERS, 0.0), sternal_wire_probability=0.0,
                  ecg_probability=0.0, guidewire_probability=0.0, probe_probability=0.0,
                  pacemaker_can_probability=0.0, sheath_probability=0.0)
-    a = render_frame(11, 128, SynthConfig(**quiet, **nominal))
+    a = render_frame(11, 128, SynthConfig(**quiet, **NOMINAL_LOOK))
     b = render_frame(11, 128, SynthConfig(**quiet, radius_scale=(1.2, 1.2), shaft_opacity_scale=(1.5, 1.5),
                                           electrode_opacity_scale=(1.0, 1.0), electrode_length_scale=(1.0, 1.0),
                                           electrode_spacing_scale=(1.0, 1.0)))

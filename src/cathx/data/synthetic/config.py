@@ -98,9 +98,12 @@ class SynthConfig:
 
 
 SIGNED_RANGES = ("view_angle_deg", "cranial_angle_deg", "collimator_rotation_deg")  # may be negative
-POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", "radius_scale",
-                   "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
-                   "electrode_spacing_scale")  # must be > 0
+# The device-look multipliers, in the order geometry.vary_device_look takes them, and the look of
+# every catheter type's own ranges (each multiplier 1).
+DEVICE_LOOK = ("radius_scale", "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
+               "electrode_spacing_scale")
+NOMINAL_LOOK: dict[str, tuple[float, float]] = dict.fromkeys(DEVICE_LOOK, (1.0, 1.0))
+POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", *DEVICE_LOOK)  # must be > 0
 
 
 def check_synth_config(config: SynthConfig) -> None:

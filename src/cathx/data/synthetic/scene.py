@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from cathx.data.synthetic.anatomy import Anatomy, render_anatomy, sample_anatomy
-from cathx.data.synthetic.config import SynthConfig
+from cathx.data.synthetic.config import DEVICE_LOOK, SynthConfig
 from cathx.data.synthetic.distractors import SAMPLERS, Primitive, curve2d, edge_point
 from cathx.data.synthetic.geometry import (
     Device,
@@ -163,17 +163,8 @@ def _vary_looks(
 ) -> tuple[list[Device], list[Device]]:
     """Each catheter drawn as another manufacturer's model (``config``'s device-look ranges); a
     sheath stays at least 0.2 mm wider than the catheter it carries."""
-    varied = [
-        vary_device_look(
-            device,
-            _uniform(rng, config.radius_scale),
-            _uniform(rng, config.shaft_opacity_scale),
-            _uniform(rng, config.electrode_opacity_scale),
-            _uniform(rng, config.electrode_length_scale),
-            _uniform(rng, config.electrode_spacing_scale),
-        )
-        for device in catheters
-    ]
+    varied = [vary_device_look(device, *(_uniform(rng, getattr(config, name)) for name in DEVICE_LOOK))
+              for device in catheters]
     carried = []
     for sheath in sheaths:
         inner = max((d.radius_mm for d in varied if np.array_equal(d.points[-1], sheath.points[-1])), default=0.0)
