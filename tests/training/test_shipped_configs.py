@@ -11,7 +11,8 @@ from cathx.cli.benchmark import load_benchmark_config
 from cathx.training.chest_config import load_cls_config
 from cathx.training.config import load_train_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = sorted(CONFIGS_DIR.glob("*.yaml"))
 
 
 def _loader(path: Path):
@@ -34,7 +35,7 @@ def test_shipped_config_loads(path: Path):
 def test_a_typo_in_a_training_config_is_refused(tmp_path: Path):
     from cathx.config import ConfigError
 
-    text = (CONFIGS[0].parent / "cathx_fluoro_continue6.yaml").read_text().replace("type_head:", "type_haed:")
+    text = (CONFIGS_DIR / "cathx_fluoro_continue6.yaml").read_text().replace("type_head:", "type_haed:")
     broken = tmp_path / "broken.yaml"
     broken.write_text(text)
     with pytest.raises(ConfigError, match="type_haed"):
