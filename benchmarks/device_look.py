@@ -32,11 +32,12 @@ METRICS = ("mean_j", "ap", "ap50", "recall5")
 
 
 def looks() -> dict:
-    from generalisation import FAMILIES, NOMINAL_DEVICES
+    from generalisation import FAMILIES
 
     from cathx.data.synthetic import SynthConfig
+    from cathx.data.synthetic.config import NOMINAL_LOOK
 
-    return {"nominal": dataclasses.replace(SynthConfig(), **NOMINAL_DEVICES),
+    return {"nominal": dataclasses.replace(SynthConfig(), **NOMINAL_LOOK),
             "default": SynthConfig(),
             "devices_held_out": dataclasses.replace(SynthConfig(), **FAMILIES["devices"][1])}
 

@@ -82,9 +82,6 @@ BASELINE_ENGINE: dict = {
     "gamma": (0.75, 1.3),
     **NOMINAL_LOOK,
 }
-# The catheter types' own look, before the device-look variety (every multiplier 1).
-NOMINAL_DEVICES: dict = dict(NOMINAL_LOOK)
-
 # family -> (what training never sees, what the held-out test always has)
 FAMILIES: dict[str, tuple[dict, dict]] = {
     "circular_collimation": (
@@ -106,7 +103,7 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     ),
     # another manufacturer's catheters: thinner, fainter shafts, longer and denser rings, wider gaps
     "devices": (
-        NOMINAL_DEVICES,
+        NOMINAL_LOOK,  # the catheter types' own look (every multiplier 1)
         {"radius_scale": (0.85, 0.9), "shaft_opacity_scale": (0.6, 0.75), "electrode_opacity_scale": (1.15, 1.4),
          "electrode_length_scale": (1.25, 1.5), "electrode_spacing_scale": (1.1, 1.2)},
     ),
