@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "bf16-no-augment": {"trainer.precision": "bf16-mixed", "data.intensity": 0.0},
     "bf16-paper-focal": {"trainer.precision": "bf16-mixed", "loss.focal_normalisation": "batch"},
     "bf16-batch32": {"trainer.precision": "bf16-mixed", "data.batch_size": 32},
+    "bf16-ema": {"trainer.precision": "bf16-mixed", "trainer.ema_decay": 0.99},
 }
 
 
@@ -75,7 +76,10 @@ class Snapshots:
             def on_train_batch_end(inner, trainer, module, *args) -> None:  # noqa: N805
                 minutes = (time.monotonic() - started) / 60.0
                 if minutes >= self.next_minutes:
-                    self.save(module, minutes, trainer.global_step)
+                    from cathx.training.trainer import averaged_module
+
+                    # with trainer.ema_decay, the averaged weights: what the run's validation and export use
+                    self.save(averaged_module(trainer, module), minutes, trainer.global_step)
                     self.next_minutes += every_minutes
 
         self.folder = folder

@@ -185,3 +185,60 @@ def test_lightning_loads_the_resume_checkpoint_without_unpickling(tmp_path, monk
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         train(cfg, out=tmp_path / "run", resume=True, train_reader=SyntheticReader(4, 64, 0))
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.slow
+def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
+    """trainer.ema_decay: the exported weights (best.pt, the stage's model.pt) are the exponential
+    average of the weights after each optimizer step, worked out here from the captured steps; the
+    checkpoint keeps the trained weights beside it for resuming."""
+    import lightning as L
+
+    from cathx.checkpoint import load_model
+
+    decay = 0.5
+    cfg = train_config_from_dict({
+        "seed": 1,
+        "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
+        "data": {"size": 64, "batch_size": 2},
+        "stages": [{"name": "multitask", "epochs": 1}],
+        "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1, "ema_decay": decay},
+    })
+    from cathx.training.trainer import averaged_module
+
+    steps: list[dict] = []
+    running: list[dict] = []  # averaged_module's weights after each step (the time-to-accuracy snapshots)
+
+    class Capture(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            steps.append({k: v.detach().clone() for k, v in module.model.state_dict().items()})
+            running.append({k: v.detach().clone() for k, v in averaged_module(trainer, module).model.state_dict().items()})
+
+    out = tmp_path / "run"
+    best = train(cfg, out=out, train_reader=SyntheticReader(8, 64, 0), val_reader=SyntheticReader(2, 64, 1),
+                 callbacks=[Capture()])
+    assert len(steps) == 4  # 8 samples / batch 2
+    name = "encoder.conv1.weight" if "encoder.conv1.weight" in steps[0] else next(
+        k for k, v in steps[0].items() if v.is_floating_point() and v.dim() == 4)
+    expected = steps[0][name]
+    for state in steps[1:]:
+        expected = decay * expected + (1 - decay) * state[name]
+    assert not torch.allclose(expected, steps[-1][name])  # the average is not the last step's weights
+    torch.testing.assert_close(running[-1][name], expected)
+    for path in (best, out / "stages" / "multitask" / "model.pt"):
+        model, _ = load_model(path)
+        torch.testing.assert_close(model.state_dict()[name], expected, msg=str(path))
+    last = torch.load(out / "stages" / "multitask" / "checkpoints" / "last.ckpt", map_location="cpu",
+                      weights_only=True)
+    torch.testing.assert_close(last["state_dict"][f"model.{name}"], expected)
+    torch.testing.assert_close(last["current_model_state"][f"model.{name}"], steps[-1][name])
+    metrics = (out / "logs" / "multitask" / "metrics.csv").read_text()
+    assert "val/score" in metrics
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1])
+def test_weight_ema_decay_outside_zero_one_is_a_config_error(decay):
+    from cathx.config import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"trainer\.ema_decay: must be in \[0, 1\) \(0 = no weight average\), got {decay}"):
+        train_config_from_dict({"trainer": {"ema_decay": decay}})

@@ -184,7 +184,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import BEST, LAST, build_trainer, cluster_layout
+    from cathx.training.trainer import BEST, LAST, apply_weight_average, build_trainer, cluster_layout
 
     cfg = resolve_config(config)
     if cfg.trainer.max_minutes > 0:
@@ -271,6 +271,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
             trainer.save_checkpoint(last, weights_only=False)
             log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
                         stage.name, trainer.global_step, steps)
+        apply_weight_average(trainer, module)  # after the checkpoint above, which keeps the trained weights too
         if trainer.is_global_zero:
             _export(module, final, {"stage": stage.name, "global_step": trainer.global_step, "finished": finished})
             if finished:

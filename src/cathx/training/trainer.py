@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -41,6 +41,38 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         atomic_write_bytes(path, buffer.getvalue())
+
+
+class WeightEMA(EMAWeightAveraging):
+    """Lightning's EMA of the weights (validation and every checkpoint's ``state_dict`` hold the
+    average, the trained weights ride along for resuming), except that the average replaces the
+    trained weights only when ``apply_average`` is called: Lightning copies it at the end of fit,
+    and a checkpoint written after that (a run stopped by its time budget) would resume from the
+    average instead of the trained weights."""
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass
+
+    def apply_average(self, pl_module: L.LightningModule) -> None:
+        """Copy the averaged weights (and buffers: BatchNorm statistics) into ``pl_module``."""
+        if self._average_model is not None:
+            self._copy_average_to_current(pl_module)
+
+
+def averaged_module(trainer: L.Trainer, pl_module: L.LightningModule) -> L.LightningModule:
+    """The module whose weights validation and the export use: the WeightEMA callback's running
+    average (a copy of ``pl_module``) when the trainer has one, else ``pl_module`` itself."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, WeightEMA) and callback._average_model is not None:
+            return callback._average_model.module
+    return pl_module
+
+
+def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    """Give ``pl_module`` the averaged weights of the trainer's WeightEMA callback, if it has one."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, WeightEMA):
+            callback.apply_average(pl_module)
 
 
 @dataclass(frozen=True)
@@ -125,6 +157,8 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
         loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=stage_name))
     callbacks: list[Callback] = [*checkpoint_callbacks(stage_dir / "checkpoints", cfg.checkpoint_every_n_steps,
                                                        validate)]
+    if cfg.ema_decay > 0:
+        callbacks.append(WeightEMA(decay=cfg.ema_decay))
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
     callbacks.extend(extra_callbacks or [])
