@@ -190,8 +190,8 @@ def test_lightning_loads_the_resume_checkpoint_without_unpickling(tmp_path, monk
 @pytest.mark.slow
 def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
     """trainer.ema_decay: the exported weights (best.pt, the stage's model.pt) are the exponential
-    average of the weights after each optimizer step, worked out here from the captured steps; the
-    checkpoint keeps the trained weights beside it for resuming."""
+    average (with warm-up) of the weights after each optimizer step, worked out here from the
+    captured steps; the checkpoint keeps the trained weights beside it for resuming."""
     import lightning as L
 
     from cathx.checkpoint import load_model
@@ -221,8 +221,9 @@ def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
     name = "encoder.conv1.weight" if "encoder.conv1.weight" in steps[0] else next(
         k for k, v in steps[0].items() if v.is_floating_point() and v.dim() == 4)
     expected = steps[0][name]
-    for state in steps[1:]:
-        expected = decay * expected + (1 - decay) * state[name]
+    # warm-up decays min(0.5, (1 + n) / (10 + n)) for n = 1, 2, 3 averaged steps before
+    for d, state in zip((2 / 11, 3 / 12, 4 / 13), steps[1:]):
+        expected = d * expected + (1 - d) * state[name]
     assert not torch.allclose(expected, steps[-1][name])  # the average is not the last step's weights
     torch.testing.assert_close(running[-1][name], expected)
     for path in (best, out / "stages" / "multitask" / "model.pt"):
@@ -234,6 +235,15 @@ def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
     torch.testing.assert_close(last["current_model_state"][f"model.{name}"], steps[-1][name])
     metrics = (out / "logs" / "multitask" / "metrics.csv").read_text()
     assert "val/score" in metrics
+
+
+def test_warmup_decay_follows_the_weights_first_then_settles():
+    from cathx.training.trainer import warmup_decay
+
+    assert warmup_decay(0.99, 0) == pytest.approx(0.1)
+    assert warmup_decay(0.99, 10) == pytest.approx(11 / 20)
+    assert warmup_decay(0.99, 100) == pytest.approx(101 / 110)
+    assert warmup_decay(0.99, 10_000) == 0.99
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.1])

@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -43,12 +43,35 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write_bytes(path, buffer.getvalue())
 
 
-class WeightEMA(EMAWeightAveraging):
-    """Lightning's EMA of the weights (validation and every checkpoint's ``state_dict`` hold the
-    average, the trained weights ride along for resuming), except that the average replaces the
-    trained weights only when ``apply_average`` is called: Lightning copies it at the end of fit,
+def warmup_decay(decay: float, updates: int, warmup: float = 10.0) -> float:
+    """The EMA decay after ``updates`` averaged steps: min(decay, (1 + n) / (warmup + n)), timm's
+    warm-up. Early weights are far apart and an average of them is no network at all (a plain 0.99
+    average still held 13 % of a stage's random detection head 200 steps in, and scored as an empty
+    predictor), so the average follows the weights closely at first and settles to ``decay``."""
+    return min(decay, (1.0 + updates) / (warmup + updates))
+
+
+def warmup_ema_fn(decay: float):
+    """torch AveragedModel ``avg_fn`` (averaged, current, num_averaged) -> new average with warmup_decay."""
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        d = warmup_decay(decay, int(num_averaged))
+        return averaged * d + current * (1.0 - d)
+
+    return average
+
+
+class WeightEMA(WeightAveraging):
+    """Lightning's weight averaging with an exponential moving average (``warmup_decay``) updated
+    after every optimizer step: validation and every checkpoint's ``state_dict`` hold the average,
+    the trained weights ride along for resuming. Unlike Lightning's callback, the average replaces
+    the trained weights only when ``apply_average`` is called: Lightning copies it at the end of fit,
     and a checkpoint written after that (a run stopped by its time budget) would resume from the
     average instead of the trained weights."""
+
+    def __init__(self, decay: float) -> None:
+        super().__init__(use_buffers=True, avg_fn=warmup_ema_fn(decay))
+        self.decay = decay
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pass
