@@ -162,8 +162,8 @@ class TrainerConfig:
     channels_last: bool = False  # NHWC memory format: measured 1.5-2x faster training steps on this CPU
     max_minutes: float = 0.0  # wall-clock budget of the whole run, checkpoint and stop when spent (0 = none)
     # exponential moving average of the weights (Lightning weight averaging, timm warm-up, per step):
-    # validation, best.ckpt and the exported weights are the average; 0 = off. 0.998 averages over
-    # about the last 500 steps
+    # validation, best.ckpt and the exported weights are the average; 0 = off. 0.998 settles to
+    # about the last 500 steps once past the warm-up (before that the average is shorter)
     ema_decay: float = 0.0
 
 

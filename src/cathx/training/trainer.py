@@ -71,7 +71,6 @@ class WeightEMA(WeightAveraging):
 
     def __init__(self, decay: float) -> None:
         super().__init__(use_buffers=True, avg_fn=warmup_ema_fn(decay))
-        self.decay = decay
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pass
