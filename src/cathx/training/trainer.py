@@ -81,20 +81,23 @@ class WeightEMA(WeightAveraging):
             self._copy_average_to_current(pl_module)
 
 
+def weight_ema(trainer: L.Trainer) -> WeightEMA | None:
+    """The trainer's WeightEMA callback (trainer.ema_decay > 0), or None."""
+    return next((c for c in trainer.callbacks if isinstance(c, WeightEMA)), None)
+
+
 def averaged_module(trainer: L.Trainer, pl_module: L.LightningModule) -> L.LightningModule:
     """The module whose weights validation and the export use: the WeightEMA callback's running
     average (a copy of ``pl_module``) when the trainer has one, else ``pl_module`` itself."""
-    for callback in trainer.callbacks:
-        if isinstance(callback, WeightEMA) and callback._average_model is not None:
-            return callback._average_model.module
-    return pl_module
+    ema = weight_ema(trainer)
+    return ema._average_model.module if ema is not None and ema._average_model is not None else pl_module
 
 
 def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
     """Give ``pl_module`` the averaged weights of the trainer's WeightEMA callback, if it has one."""
-    for callback in trainer.callbacks:
-        if isinstance(callback, WeightEMA):
-            callback.apply_average(pl_module)
+    ema = weight_ema(trainer)
+    if ema is not None:
+        ema.apply_average(pl_module)
 
 
 @dataclass(frozen=True)
