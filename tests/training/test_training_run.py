@@ -195,6 +195,7 @@ def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
     import lightning as L
 
     from cathx.checkpoint import load_model
+    from cathx.training.trainer import averaged_module
 
     decay = 0.5
     cfg = train_config_from_dict({
@@ -204,8 +205,6 @@ def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
         "stages": [{"name": "multitask", "epochs": 1}],
         "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1, "ema_decay": decay},
     })
-    from cathx.training.trainer import averaged_module
-
     steps: list[dict] = []
     running: list[dict] = []  # averaged_module's weights after each step (the time-to-accuracy snapshots)
 

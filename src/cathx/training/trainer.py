@@ -75,6 +75,10 @@ class WeightEMA(WeightAveraging):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pass
 
+    def average(self) -> L.LightningModule | None:
+        """The running average (a copy of the trained module), None before fit has set it up."""
+        return None if self._average_model is None else self._average_model.module
+
     def apply_average(self, pl_module: L.LightningModule) -> None:
         """Copy the averaged weights (and buffers: BatchNorm statistics) into ``pl_module``."""
         if self._average_model is not None:
@@ -90,7 +94,8 @@ def averaged_module(trainer: L.Trainer, pl_module: L.LightningModule) -> L.Light
     """The module whose weights validation and the export use: the WeightEMA callback's running
     average (a copy of ``pl_module``) when the trainer has one, else ``pl_module`` itself."""
     ema = weight_ema(trainer)
-    return ema._average_model.module if ema is not None and ema._average_model is not None else pl_module
+    average = ema.average() if ema is not None else None
+    return average if average is not None else pl_module
 
 
 def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
