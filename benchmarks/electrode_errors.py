@@ -67,7 +67,7 @@ def matched_errors(detections: list[np.ndarray], targets: list[tuple[np.ndarray,
     if len(offset) == 0:
         return {"matched": 0}
     distance = np.hypot(offset[:, 0], offset[:, 1])
-    return {"matched": int(len(offset)), "median_px": float(np.median(distance)),
+    return {"matched": len(offset), "median_px": float(np.median(distance)),
             "p90_px": float(np.percentile(distance, 90)), "bias_x_px": float(offset[:, 0].mean()),
             "bias_y_px": float(offset[:, 1].mean()), "width_ratio_median": float(np.median(ratio[:, 0])),
             "height_ratio_median": float(np.median(ratio[:, 1]))}
@@ -135,10 +135,10 @@ def main() -> None:
               "truth_swaps": oracle_rows, "size_scale": scale_rows, "matched_errors_score_0.3": errors,
               "seconds": round(time.perf_counter() - started, 1)}
     lines = ["# Where the electrode AP goes (synthetic frames)", "",
-             f"`{args.weights}` on {args.frames} frames of {args.size} px, seeds from {args.seed}, "
+             (f"`{args.weights}` on {args.frames} frames of {args.size} px, seeds from {args.seed}, "
              f"{report['electrodes']} electrodes. Command: `python benchmarks/electrode_errors.py --weights {args.weights} "
              f"--frames {args.frames} --seed {args.seed}`. Detections matched one-to-one to a labelled electrode within "
-             f"{args.match_px:g} px take its centre and/or size:", "",
+             f"{args.match_px:g} px take its centre and/or size:"), "",
              "| detections | AP | AP50 | AP75 |", "|---|---|---|---|"]
     for name, row in oracle_rows.items():
         lines.append(f"| {name} | {row['ap']:.3f} | {row['ap50']:.3f} | {row['ap75']:.3f} |")
@@ -146,10 +146,10 @@ def main() -> None:
     for scale, row in scale_rows.items():
         lines.append(f"| {scale} | {row['ap']:.3f} | {row['ap50']:.3f} | {row['ap75']:.3f} |")
     if errors.get("matched"):
-        lines += ["", f"Matched detections with score >= 0.3 ({errors['matched']}): centre error median "
+        lines += ["", (f"Matched detections with score >= 0.3 ({errors['matched']}): centre error median "
                   f"{errors['median_px']:.2f} px, p90 {errors['p90_px']:.2f} px, mean signed error x "
                   f"{errors['bias_x_px']:+.3f} / y {errors['bias_y_px']:+.3f} px; predicted / true size median "
-                  f"{errors['width_ratio_median']:.3f} (w) / {errors['height_ratio_median']:.3f} (h)."]
+                  f"{errors['width_ratio_median']:.3f} (w) / {errors['height_ratio_median']:.3f} (h).")]
     lines += ["", f"CPU: {report['cpu']}; {report['seconds']} s."]
     markdown = "\n".join(lines) + "\n"
     atomic_write_json(args.out / "electrode_errors.json", report)
