@@ -248,3 +248,47 @@ def test_rings_of_a_piece_given_for_lying_on_the_centreline_do_not_vote_on_the_t
     later = tracker.update(results_of([("quadripolar", quad[:3]), ("cs_decapolar", piece)]))
     assert later.catheters[0].id == later.catheters[1].id
     assert later.catheters[0].type == "quadripolar" and later.catheters[0].confidence == 1.0
+
+
+def _whole_cs_with_tip_rings_only(x0: float, y0: float):
+    """One detection of the whole CS catheter (centreline over all ten rings) in which only the
+    four tip rings were found."""
+    results = results_of([("cs_decapolar", cs_electrodes(x0, y0)[:4])])
+    results.catheters[0].centreline = np.array([[x0 - 2, y0], [x0 + 40, y0]], np.float32)
+    return results
+
+
+def test_a_piece_tracked_on_its_own_joins_the_catheter_once_it_lies_inside_it():
+    """The CS catheter's mask is cut in two (rings 0-3 and 7-9; 4-6 never found, so the rows do
+    not continue each other) and tracked as two ids; then seen whole for ``cover_frames`` frames
+    with only the tip rings found: the proximal piece's track, missed, lies inside the whole
+    detection and is absorbed; cut again, both pieces carry the tip piece's id, the proximal
+    rings keep their electrode ids and are numbered after the tip rings."""
+    tracker = Tracker(cover_frames=2)
+    for t in range(4):
+        rings = cs_electrodes(10 + t, 40)
+        results = tracker.update(results_of([("cs_decapolar", rings[:4]), ("pacing", rings[7:])]))
+    tip_id, piece_id = (c.id for c in results.catheters)
+    assert tip_id != piece_id
+    piece_ring_ids = results.electrode_ids[results.electrode_catheter == 1].tolist()
+    for t in (4, 5):
+        results = tracker.update(_whole_cs_with_tip_rings_only(10 + t, 40))
+        assert [c.id for c in results.catheters] == [tip_id]
+    rings = cs_electrodes(16, 40)
+    results = tracker.update(results_of([("cs_decapolar", rings[:4]), ("pacing", rings[7:])]))
+    assert [c.id for c in results.catheters] == [tip_id, tip_id]
+    proximal = results.electrode_catheter == 1
+    assert results.electrode_ids[proximal].tolist() == piece_ring_ids
+    assert results.electrode_index[proximal].tolist() == [4, 5, 6]
+
+
+def test_a_catheter_missed_where_it_crosses_another_is_not_absorbed_by_it():
+    """A quadripolar catheter crossing the CS catheter is missed for three frames; only one of its
+    rings lies on the CS centreline, so it keeps its own id when it is found again."""
+    tracker = Tracker(cover_frames=1)
+    for t in range(8):
+        catheters = [("cs_decapolar", cs_electrodes(10, 40))]
+        if not 3 <= t <= 5:
+            catheters.append(("quadripolar", quad_electrodes(20, 40)))
+        results = tracker.update(results_of(catheters))
+    assert [c.id for c in results.catheters] == [0, 1]
