@@ -10,6 +10,12 @@ def test_cpu_description_names_model_and_widest_isa():
     assert cpu_description("").endswith("ISA unknown")
 
 
+def test_cpu_description_tells_generations_apart_by_family_and_model():
+    zen3 = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2\n"
+    assert cpu_description(zen3).startswith("AMD EPYC (family 25 model 1), ")
+    assert cpu_description(zen3.replace("model\t\t: 1\n", "")).startswith("AMD EPYC, ")  # model number missing
+
+
 def test_bf16_training_falls_back_to_float32_where_the_cpu_would_emulate_it():
     from cathx.system import training_precision
 
