@@ -38,6 +38,11 @@ def test_smoke_suite_end_to_end(run_cli, tiny_config, tmp_path):
     for name in ("summary.csv", "runs.csv", "results.md", "mean_kpi_vs_latency.png"):
         assert (out / name).is_file(), name
     assert "| cathmtl | Ours | 1 |" in (out / "results.md").read_text()
+    # A further seed, run later (another machine): appended to the same folder, seed 1 only.
+    result = run_cli("benchmark", "--config", tiny_config, "--variants", "cathmtl", "--out", out,
+                     "--seeds", 1, "--first-seed", 1)
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["seed"] for line in (out / "runs.jsonl").read_text().splitlines()] == [0, 1]
 
 
 @pytest.mark.parametrize(
@@ -46,6 +51,7 @@ def test_smoke_suite_end_to_end(run_cli, tiny_config, tmp_path):
         (("--suite", "nope"), "--suite 'nope': choose from methods"),
         (("--variants", "unet3"), "unknown variant 'unet3' in this suite; choose from cathmtl"),
         (("--seeds", "0"), "--seeds 0: must be at least 1"),
+        (("--first-seed", "-1"), "--first-seed -1: must be 0 or more"),
         (("--budget-minutes", "-1"), "--budget-minutes -1.0: must be positive"),
     ],
 )

@@ -52,7 +52,10 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None, typer.Option("--config", "-c", help="training config YAML (optional benchmark: section)")
         ] = None,
-        seeds: Annotated[int | None, typer.Option(help="runs per variant, seeds 0..N-1 (default 1)")] = None,
+        seeds: Annotated[int | None, typer.Option(help="runs per variant, seeds FIRST..FIRST+N-1 (default 1)")] = None,
+        first_seed: Annotated[
+            int, typer.Option(help="first seed (run further seeds of a suite on another machine)")
+        ] = 0,
         budget_minutes: Annotated[float | None, typer.Option(help="training minutes per run (cap)")] = None,
         total_minutes: Annotated[
             float | None, typer.Option(help="training minutes for the whole suite, shared between runs")
@@ -80,6 +83,8 @@ def register(app: typer.Typer) -> None:
         n_seeds = seeds if seeds is not None else int(section.get("seeds", 1))
         if n_seeds < 1:
             raise ConfigError(f"--seeds {n_seeds}: must be at least 1")
+        if first_seed < 0:
+            raise ConfigError(f"--first-seed {first_seed}: must be 0 or more")
         budget = Budget(
             minutes_per_run=budget_minutes if budget_minutes is not None else section.get("budget_minutes"),
             total_minutes=total_minutes if total_minutes is not None else section.get("total_minutes"),
@@ -101,7 +106,7 @@ def register(app: typer.Typer) -> None:
             chosen,
             base,
             out,
-            seeds=tuple(range(n_seeds)),
+            seeds=tuple(range(first_seed, first_seed + n_seeds)),
             budget=budget,
             data=data,
             profile_size=size,
