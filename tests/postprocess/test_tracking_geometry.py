@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cathx.postprocess.tracking import (UNPLACED, _slot_keys, align_to_template, centreline_distance, chamfer,
-                                        centreline_shift, keys_along, row_continues)
+                                        centreline_shift, row_continues)
 
 U = UNPLACED
 
@@ -227,16 +227,3 @@ def test_split_catheter_asks_the_learned_decision_with_each_pieces_features():
                                  np.array([0, 0, 0, 1, 0], np.float32))
     np.testing.assert_allclose(decision.tables[0][0], expected, rtol=1e-5)
 
-
-
-@pytest.mark.parametrize("arc_kept, keys_kept, arc_new, expected", [
-    # forward row at arcs 10, 20, 30: beyond both ends by whole keys (nearest first), between two
-    # slots strictly between their keys, within 3 px of a slot: that ring (None)
-    ([10, 20, 30], [0.0, 1.0, 2.0], [40, 50, 5, 25, 20.5], [3.0, 4.0, -1.0, 1.5, None]),
-    # the row runs against the arc: beyond the tip is before key 0; two between keys 1 and 2
-    ([30, 20, 10], [0.0, 1.0, 2.0], [40, 5, 15, 16], [-1.0, 3.0, 5 / 3, 4 / 3]),
-    ([], [], [40, 5, 15], [2.0, 0.0, 1.0]),  # nothing kept: numbered along the arc
-    ([10], [4.0], [40, 5, 15], [6.0, 3.0, 5.0]),  # one slot: forward
-])
-def test_keys_along_by_hand(arc_kept, keys_kept, arc_new, expected):
-    assert keys_along(np.array(arc_kept, float), keys_kept, np.array(arc_new, float), 3.0) == pytest.approx(expected)

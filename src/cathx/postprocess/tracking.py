@@ -23,18 +23,15 @@ last seen, and the evidence for its type. Each frame:
    of all its rings, ``row_type``);
 7. two tracks whose electrode rows continue each other end to end (``row_continues``) for
    ``join_frames`` frames in a row are one catheter seen in two pieces since it appeared: one
-   absorbs the other (its rings continue the row, ids kept); a track missed for ``cover_frames``
-   frames in a row whose predicted rings all lie along the centreline of one seen track's piece
-   (a catheter tracked in pieces, now seen whole) is absorbed by that track, its rings numbered
-   along that centreline (``keys_along``); tracks missed for more than ``max_missed`` frames are
-   dropped.
+   absorbs the other (its rings continue the row, ids kept); tracks missed for more than
+   ``max_missed`` frames are dropped.
 
 The type of a catheter is decided over its track (``TypeVote``: decaying vote sums with
 hysteresis), and every frame's Catheter carries the track's type and a confidence.
 
 The CS motion curve built on these tracks is in ``cathx.postprocess.motion``.
 
-Length (about 870 lines): the steps above share the Tracker's state (tracks, slots, links); the
+Length (about 720 lines): the steps above share the Tracker's state (tracks, slots, links); the
 pure pieces (matching costs, template alignment, row continuation, votes) are functions above it,
 each tested by hand.
 """
@@ -218,46 +215,6 @@ def row_type(row: np.ndarray, sizes: np.ndarray | None = None) -> str:
     return classify_catheter(arc, sizes, False, row)
 
 
-def keys_along(arc_kept: np.ndarray, keys_kept: list[float], arc_new: np.ndarray, same_ring: float
-               ) -> list[float | None]:
-    """Slot keys for electrodes joining a track's row, from arc positions along one centreline.
-
-    arc_kept: (M,) arc positions (pixels) of the track's slots, in the order of ``keys_kept``
-    (ascending keys, from the tip); arc_new: (N,) arc positions of the joining electrodes. The
-    keys run along the arc in the direction from the row's first slot to its last (forward when
-    M <= 1). A joining electrode within ``same_ring`` pixels of a kept slot is that ring (None);
-    one beyond an end of the row continues it by whole keys, nearest first; the ones between two
-    kept slots get evenly spaced keys strictly between theirs. Without kept slots the joining
-    electrodes are numbered 0, 1, ... along the arc.
-    """
-    arc_new = np.asarray(arc_new, np.float64).reshape(-1)
-    out: list[float | None] = [None] * len(arc_new)
-    if len(keys_kept) == 0:
-        for rank, i in enumerate(np.argsort(arc_new, kind="stable")):
-            out[int(i)] = float(rank)
-        return out
-    arc_kept = np.asarray(arc_kept, np.float64).reshape(-1)
-    direction = 1.0 if len(arc_kept) == 1 or arc_kept[-1] >= arc_kept[0] else -1.0
-    along = np.maximum.accumulate(direction * arc_kept)  # monotone, so intervals are well defined
-    position = direction * arc_new
-    fresh = np.abs(position[:, None] - direction * arc_kept[None, :]).min(axis=1) >= same_ring
-    interval = np.searchsorted(along, position, side="right")  # 0: before the first slot, M: after the last
-    for k in np.unique(interval[fresh]).tolist():
-        members = np.flatnonzero(fresh & (interval == k))
-        members = members[np.argsort(position[members], kind="stable")]
-        if k == 0:  # before the first slot: nearest to it gets first key - 1
-            for rank, i in enumerate(members[::-1]):
-                out[int(i)] = float(keys_kept[0]) - 1.0 - rank
-        elif k == len(keys_kept):
-            for rank, i in enumerate(members):
-                out[int(i)] = float(keys_kept[-1]) + 1.0 + rank
-        else:
-            low, high = float(keys_kept[k - 1]), float(keys_kept[k])
-            for rank, i in enumerate(members):
-                out[int(i)] = low + (high - low) * (rank + 1) / (len(members) + 1)
-    return out
-
-
 @dataclass
 class TypeVote:
     """A catheter's type decided over its track: decaying vote sums with hysteresis.
@@ -356,12 +313,6 @@ class Tracker:
         a matched track's predicted centreline is a piece of its shaft.
     join_ratio, join_frames: two tracks' rows continuing each other within ``join_ratio`` times
         their electrode spacing (``row_continues``) for ``join_frames`` frames in a row are joined.
-    cover_frames, cover_min_slots: a track with at least ``cover_min_slots`` rings, missed for
-        ``cover_frames`` frames in a row while all its predicted rings lie within
-        ``claim_distance`` of the centreline of one piece of the same seen track, is absorbed by
-        that track (0: never). Measured on cached network outputs (2026-12-02): ids per true
-        catheter 1.268 -> 1.223 on 40 development sequences, 1.333 -> 1.351 on the 20 benchmark
-        sequences (one catheter more), type accuracy unchanged.
     type_classifier: the predictor's learned type decision (``Predictor.tracker()`` passes it), which
         retypes the pieces of a detection split between two tracks; None: the type head, else the rules.
     """
@@ -383,12 +334,9 @@ class Tracker:
     join_ratio: float = 1.5
     join_frames: int = 3
     piece_on_line: bool = True
-    cover_frames: int = 2
-    cover_min_slots: int = 2
     type_classifier: object | None = None
     _tracks: list[_Track] = field(default_factory=list)
     _links: dict[tuple[int, int], int] = field(default_factory=dict)
-    _cover_links: dict[int, tuple[int, int]] = field(default_factory=dict)  # lost id -> (keeper id, frames)
     _next_catheter: int = 0
     _next_electrode: int = 0
 
@@ -424,12 +372,10 @@ class Tracker:
             self._correct(track, [detections[d] for d in group], results, electrode_ids, electrode_index)
             seen.append((track, [detections[d] for d in group]))
         absorbed = self._join_continuations(seen, results.electrodes)
-        absorbed.update(self._absorb_covered([(t, g) for t, g in seen if id(t) not in absorbed]))
         owner = {d: absorbed.get(id(track), track) for d, track in owner.items()}
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         alive = {t.id for t in self._tracks}  # links of dropped tracks would pile up over a long video
         self._links = {k: v for k, v in self._links.items() if k[0] in alive and k[1] in alive}
-        self._cover_links = {k: v for k, v in self._cover_links.items() if k in alive and v[0] in alive}
         for d, detection in enumerate(detections):
             track = owner[d]
             catheter = results.catheters[detection.index]
@@ -597,58 +543,6 @@ class Tracker:
             self._tracks = [t for t in self._tracks if id(t) not in absorbed]
         return absorbed
 
-    def _absorb_covered(self, seen: list[tuple[_Track, list[_Detection]]]) -> dict[int, _Track]:
-        """Merge each track missed this frame whose predicted electrodes all lie along the
-        centreline of a piece a seen track was given (the catheter seen whole again after being
-        tracked in pieces, or a piece lost inside it) into that track (in place); returns
-        {id(absorbed): kept}.
-
-        Every one of at least ``cover_min_slots`` predicted electrodes must lie within
-        ``claim_distance`` of the piece's centreline, and the kept track's slots must not all be
-        unseen this frame; the absorbed slots are numbered along that centreline (``keys_along``),
-        a ring already held by the kept track is dropped. Needs ``cover_frames`` frames in a row.
-        """
-        from cathx.postprocess.assignment import project_to_polylines
-
-        absorbed: dict[int, _Track] = {}
-        if self.cover_frames <= 0:
-            return absorbed
-        seen_ids = {id(track) for track, _ in seen}
-        lost = [t for t in self._tracks if id(t) not in seen_ids and len(t.slots) >= self.cover_min_slots]
-        pieces = [(track, piece) for track, group in seen for piece in group
-                  if len(track.row) and piece.centreline[0, 0] < 1e5]
-        if not lost or not pieces:
-            for track in lost:
-                self._cover_links.pop(track.id, None)
-            return absorbed
-        lines = [piece.centreline for _, piece in pieces]
-        for track in lost:
-            points, keys = track.template()
-            gap, arc = project_to_polylines(points, lines)  # (P, N)
-            covering = np.flatnonzero((gap <= self.claim_distance).all(axis=1))
-            if len(covering) == 0:
-                self._cover_links.pop(track.id, None)
-                continue
-            best = int(covering[np.argmin(gap[covering].mean(axis=1))])
-            keep, piece = pieces[best]
-            if id(keep) in absorbed or id(track) in absorbed.values():
-                continue
-            link = self._cover_links.get(track.id)
-            count = link[1] + 1 if link is not None and link[0] == keep.id else 1
-            self._cover_links[track.id] = (keep.id, count)
-            if count < self.cover_frames:
-                continue
-            kept_points, kept_keys = keep.template()
-            _, kept_arc = project_to_polylines(kept_points, [piece.centreline])
-            new = keys_along(kept_arc[0], kept_keys, arc[best], self.claim_distance)
-            placed = sum(key is not None for key in new)
-            self._merge_into(keep, track, dict(zip(keys, new)), max(keep.largest, len(keep.row) + placed, 1))
-            absorbed[id(track)] = keep
-            self._cover_links.pop(track.id, None)
-        if absorbed:
-            self._tracks = [t for t in self._tracks if id(t) not in absorbed]
-        return absorbed
-
     def _absorb(self, keep: _Track, other: _Track, ends: tuple[int, int]) -> None:
         """Renumber ``other``'s slots to continue ``keep``'s row at the ends that meet (0: the
         first slot, 1: the last) and move them, their electrode ids and the type votes (each
@@ -662,21 +556,13 @@ class Tracker:
             new_keys = [kept_keys[-1] + 1.0 + i for i in range(len(away))]
         else:
             new_keys = [kept_keys[0] - 1.0 - i for i in range(len(away))]
-        self._merge_into(keep, other, dict(zip(away, new_keys)),
-                         max(keep.largest, len(keep.row) + len(other.row), 1))
-
-    @staticmethod
-    def _merge_into(keep: _Track, other: _Track, new_key: dict, largest: int) -> None:
-        """Move ``other``'s slots (renamed by ``new_key``; None or missing: dropped), their
-        electrode ids and its type votes into ``keep``, whose row now counts ``largest`` rings."""
-        for old, new in new_key.items():
-            if new is None or new in keep.slots:
-                continue
+        for old, new in zip(away, new_keys):
             keep.slots[new] = other.slots[old]
             if old in other.slot_ids:
                 keep.slot_ids[new] = other.slot_ids[old]
         # A vote weighs the share of the catheter's rings its frame saw: each piece saw only part
         # of the joined catheter, so its votes shrink by its share of the joined row.
+        largest = max(keep.largest, len(keep.row) + len(other.row), 1)
         scores = {k: v * keep.largest / largest for k, v in keep.vote.scores.items()}
         for kind, score in other.vote.scores.items():
             scores[kind] = scores.get(kind, 0.0) + score * other.largest / largest
