@@ -32,3 +32,20 @@ def write_dicom(path, frames, bits=12, photometric="MONOCHROME2", **elements):
     ds.PixelData = frames.astype(np.uint8 if bits <= 8 else np.uint16).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return ds
+
+
+def dicom_declaring(path, rows, columns, frames):
+    """An XA DICOM whose header declares frames x rows x columns but holds 4 kB of pixels (a
+    declared-size bomb, refused from the header)."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ds.file_meta.MediaStorageSOPClassUID, "1.2.3.4", "XA"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = bytes(4096)
+    ds.save_as(path, enforce_file_format=True)
+    return path

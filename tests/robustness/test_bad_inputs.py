@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from builders import dicom_declaring
 from tiny_configs import TINY_TRAIN
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -48,25 +49,6 @@ def _huge_png_header(path, width, height):
     chunk = struct.pack(">I", len(header)) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
     end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
-    return path
-
-
-def _dicom_declaring(path, rows, columns, frames):
-    """An XA DICOM whose header declares frames x rows x columns but holds 4 kB of pixels."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ds.file_meta.MediaStorageSOPClassUID, "1.2.3.4", "XA"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = bytes(4096)
-    ds.save_as(path, enforce_file_format=True)
     return path
 
 
@@ -121,9 +103,9 @@ def ws(tmp_path_factory, tiny_checkpoint):
 
     paths["dataset"] = write_dataset(root / "dataset", n=6, size=64, seed=0, workers=1)
     # header bombs, and a dataset whose annotations.json points outside it
-    paths["frames_dcm"] = _dicom_declaring(root / "frames.dcm", 4096, 4096, 100000)
-    paths["side_dcm"] = _dicom_declaring(root / "side.dcm", 65535, 65535, 1)
-    paths["short_dcm"] = _dicom_declaring(root / "short.dcm", 1024, 1024, 30)
+    paths["frames_dcm"] = dicom_declaring(root / "frames.dcm", 4096, 4096, 100000)
+    paths["side_dcm"] = dicom_declaring(root / "side.dcm", 65535, 65535, 1)
+    paths["short_dcm"] = dicom_declaring(root / "short.dcm", 1024, 1024, 30)
     import h5py
 
     paths["huge_h5"] = root / "huge.h5"

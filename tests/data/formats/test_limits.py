@@ -7,11 +7,14 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from cathx.data.formats.limits import ReadLimits, check_frame_count, check_frame_size, read_limits
 from cathx.errors import ConfigError, DataError
+
+TESTS = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_and_environment(monkeypatch):
@@ -42,27 +45,13 @@ def test_bad_environment_values(monkeypatch, name, value, message):
 BOMBS = textwrap.dedent('''
     import json, struct, sys, zlib
     from pathlib import Path
-    import h5py, numpy as np, pydicom
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian
+    import h5py
     from cathx.data.formats import open_dataset
     from cathx.errors import CathxError
 
     root = Path(sys.argv[1])
-
-    def dicom(path, rows, columns, frames):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"
-        ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ds.file_meta.MediaStorageSOPClassUID, "1.2.3.4", "XA"
-        ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = bytes(4096)
-        ds.save_as(path, enforce_file_format=True)
-        return path
+    sys.path.insert(0, sys.argv[2])  # tests/, for the shared builders
+    from builders import dicom_declaring as dicom
 
     def png(path, width, height):
         head = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
@@ -112,7 +101,7 @@ BOMBS = textwrap.dedent('''
 
 
 def test_declared_size_bombs_are_refused_with_little_memory(tmp_path):
-    result = subprocess.run([sys.executable, "-c", BOMBS, str(tmp_path)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", BOMBS, str(tmp_path), str(TESTS)], capture_output=True, text=True,
                             timeout=120, env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
