@@ -94,3 +94,26 @@ def test_two_torchrun_nodes_train_the_same_weights_and_kpi_bank(tmp_path):
     assert all(bool(seen.all()) for seen in first["prioritizer"]["bank_seen"].values())  # gathered from both
     assert first["checkpoints_written"] > 0 and second["checkpoints_written"] == 0  # rank 0 writes alone
     assert (tmp_path / "run" / "stages" / "multitask" / "done.json").is_file()
+
+
+def test_a_stage_logs_lightnings_device_lines_but_not_its_cloud_advert(clean_env, tmp_path):
+    import logging
+
+    from cathx.training.trainer import build_trainer
+
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    handler = Collect(level=logging.INFO)
+    logging.getLogger("lightning.pytorch").addHandler(handler)
+    try:
+        trainer = build_trainer(TrainerConfig(), tmp_path, "stage", max_epochs=1)
+    finally:
+        logging.getLogger("lightning.pytorch").removeHandler(handler)
+    assert any(message.startswith("GPU available") for message in records), records
+    assert not any("Tip" in message or "litlogger" in message for message in records), records
+    assert not any("100% of the batches" in message for message in records), records
+    assert trainer.limit_val_batches == 1.0  # every validation batch, as before

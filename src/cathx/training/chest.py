@@ -42,6 +42,7 @@ from cathx.metrics.classification import columnwise_auc, write_auc_report
 from cathx.models.classifier import build_classifier
 from cathx.system import training_precision
 from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
+from cathx.training.trainer import quiet_lightning
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     precision, why = training_precision(cfg.precision, on_cpu=not torch.cuda.is_available())
     if why:
         log.warning(why)
+    quiet_lightning()
     trainer = pl.Trainer(
         max_epochs=cfg.epochs, max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
         accelerator="auto", devices=1, precision=precision, logger=CSVLogger(out, name="logs"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,23 @@ from cathx.training.config import TrainerConfig
 
 LAST = "last"
 BEST = "best"
+
+
+class _LightningChatter(logging.Filter):
+    """Drops Lightning's advertisement for its cloud logger, printed at every stage of every run;
+    its device lines ("GPU available: ...") and warnings pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+
+
+def quiet_lightning() -> None:
+    """Keep a training log to what a user acts on (idempotent)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _LightningChatter) for f in log.filters):
+        log.addFilter(_LightningChatter())
+    # Lightning's own pytree helper calls an API torch deprecated; nothing a cathx user can change.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -192,6 +210,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
     callbacks.extend(extra_callbacks or [])
+    quiet_lightning()
     return L.Trainer(
         accelerator=accelerator,
         devices=layout.devices,
@@ -206,7 +225,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
         callbacks=callbacks,
         log_every_n_steps=cfg.log_every_n_steps,
         check_val_every_n_epoch=cfg.val_every_n_epochs,
-        limit_val_batches=1.0 if validate else 0,
+        limit_val_batches=None if validate else 0,  # None: all batches, without Lightning's notice
         num_sanity_val_steps=0,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
