@@ -64,6 +64,25 @@ def test_run_benchmark_records_tables_plots_and_resume(tmp_path):
     assert len(read_records(tmp_path)) == 4  # the earlier failures were replaced
 
 
+def test_a_run_on_another_cpu_does_not_lend_this_machine_its_latency(tmp_path):
+    """Runs appended over sessions: a variant profiled on another CPU is profiled again here, while
+    one profiled on this CPU is reused (the latency column names one machine per row)."""
+    from cathx.system import cpu_description
+
+    base = {"model": {"name": "x"}, "data": {"size": 64}}
+    elsewhere = {"suite": "t", "variant": "good", "paper_row": "Good", "seed": 0, "status": "ok", "note": "",
+                 "cpu": "Some Other CPU, 2 CPUs, AVX2", "params_m": 9.0, "gflops": 9.0, "latency_ms": 999.0,
+                 "fps": 1.0, "ap": 0.6, "mean_j": 0.4}
+    (tmp_path / "runs.jsonl").write_text(json.dumps(elsewhere) + "\n")
+    records = run_benchmark(_variants()[:1], base, tmp_path, seeds=(0, 1, 2), train_fn=FakeTrain(), profile_size=32,
+                            latency_runs=2)
+    here = [r for r in records if r["cpu"] == cpu_description()]
+    assert [r["seed"] for r in here] == [1, 2]
+    assert here[0]["latency_ms"] != 999.0 and here[0]["params_m"] == pytest.approx(20 / 1e6)
+    assert here[1]["latency_ms"] == here[0]["latency_ms"]  # measured once on this CPU, then reused
+    assert records[0]["latency_ms"] == 999.0  # the other machine's row keeps its own figure
+
+
 def test_budget_shares_the_total():
     budget = Budget(minutes_per_run=10.0, total_minutes=30.0)
     assert budget.run_limit_minutes(0.0, 6) == 5.0

@@ -134,8 +134,11 @@ def run_benchmark(
     records = [r for r in read_records(out) if r.get("status") == "ok"] if resume else []
     atomic_write_text(out / RUNS_FILE, "".join(json.dumps(r) + "\n" for r in records))
     done = {(r["suite"], r["variant"], r["seed"]) for r in records if r.get("status") == "ok"}
-    profiles: dict[str, dict[str, Any]] = {
-        r["variant"]: {k: r.get(k) for k in ("params_m", "gflops", "latency_ms", "fps")}
+    # A variant's size and latency are measured once per CPU: runs appended over sessions on other
+    # machines must not lend this machine their latency.
+    cpu = cpu_description()
+    profiles: dict[tuple[str, str], dict[str, Any]] = {
+        (r["variant"], r.get("cpu", "")): {k: r.get(k) for k in ("params_m", "gflops", "latency_ms", "fps")}
         for r in records
         if r.get("status") == "ok" and r.get("params_m") is not None
     }
@@ -169,14 +172,14 @@ def run_benchmark(
             _append_record(out, record)
             continue
         record.update(_metrics_record(outcome))
-        if variant.name not in profiles:
+        if (variant.name, cpu) not in profiles:
             if outcome.model is not None:
                 model = outcome.model
             else:
                 model = build_fn(config.get("model", {}))
             in_channels = int(config.get("model", {}).get("in_channels", 1))
-            profiles[variant.name] = profile_model(model, profile_size, in_channels, runs=latency_runs)
-        record.update({k: profiles[variant.name].get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
+            profiles[variant.name, cpu] = profile_model(model, profile_size, in_channels, runs=latency_runs)
+        record.update({k: profiles[variant.name, cpu].get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
         atomic_write_json(run_dir / "history.json", outcome.history)
         records.append(record)
         _append_record(out, record)
