@@ -62,7 +62,7 @@ def test_a_shaft_without_electrodes_moves_by_its_centreline():
 
 
 def test_votes_weigh_the_share_of_rings_seen_and_learned_confidence():
-    tracker = Tracker()
+    tracker = Tracker(decay=0.9, margin=1.0, switch_frames=3)  # hand figures below (not the defaults)
     tracker.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
     track = _track(tracker, 0)
     assert track.vote.scores == {"quadripolar": 1.0}
@@ -79,7 +79,7 @@ def test_votes_weigh_the_share_of_rings_seen_and_learned_confidence():
 
 
 def test_the_surest_learned_piece_votes():
-    tracker = Tracker()
+    tracker = Tracker(decay=0.9)  # 1.0 x 0.9 below
     rows = quad_electrodes(40, 20)
     frame = results_of([("lasso", rows[:2]), ("pacing", rows[2:])])
     frame.catheters[0].confidence, frame.catheters[1].confidence = 0.3, 0.8
