@@ -49,8 +49,10 @@ def run_command(args: list[str]) -> float:
 
 def count_outputs(out: Path) -> tuple[int, int]:
     """(complete inputs, begun but incomplete inputs) of a Ray run's output folder."""
-    items = [p for p in (out / "items").iterdir() if p.is_dir()] if (out / "items").is_dir() else []
-    complete = sum(1 for p in items if (p / "frames.parquet").is_file())
+    from cathx.inference.batch import FRAMES_TABLE, ITEMS  # the layout run_batch_predict writes
+
+    items = [p for p in (out / ITEMS).iterdir() if p.is_dir()] if (out / ITEMS).is_dir() else []
+    complete = sum(1 for p in items if (p / FRAMES_TABLE).is_file())
     return complete, len(items) - complete
 
 
