@@ -32,6 +32,11 @@ Variants:
   augmentation (``data.noise: correlated``);
 - ``quantum_noise``: ``randomised`` with ``QuantumNoise`` in the training augmentation
   (``data.noise: quantum``: noise growing towards dense, dark parts, with a grain);
+- ``wide_scale``: ``randomised`` with the training scale jitter widened from +-15 % to +-30 %
+  (``data.scale: 0.3``; nnU-Net zooms by 0.7-1.4): magnification variety that does not come from
+  the engine's pixel spacing;
+- ``local_norm``: ``randomised`` with the network normalising its input by local contrast
+  (``model.input_norm: local``, cathx.models.input_norm): invariance to display curves by design;
 - ``full``: today's engine defaults with nothing held out (the family's held-out values lie inside
   or beside its default ranges), default augmentation: what the variety itself buys on the
   held-out frames, e.g. for ``devices``, whose held-out look only the new default ranges contain.
@@ -52,10 +57,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from cathx.data.synthetic.config import NOMINAL_LOOK
+from cathx.training.config import DataConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,22 +122,34 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     ),
 }
 WIRE_DISTRACTORS = ("crossing_wires", "icd_lead")
-# variant -> (engine, training intensity augmentation, its noise kinds)
-VARIANTS: dict[str, tuple[str, float, str]] = {
-    "baseline": ("baseline", 0.0, "white"),
-    "randomised": ("randomised", 0.8, "white"),
-    "engine_only": ("randomised", 0.0, "white"),
-    "augment_only": ("baseline", 0.8, "white"),
-    "oracle": ("randomised", 0.8, "white"),
-    "correlated_noise": ("randomised", 0.8, "correlated"),
-    "full": ("randomised", 0.8, "white"),
-    "quantum_noise": ("randomised", 0.8, "quantum"),
+DEFAULT_SCALE = DataConfig.scale  # the training scale jitter of every recipe, +-15 %
+
+
+class Variant(NamedTuple):
+    engine: str  # "baseline" or "randomised"
+    intensity: float  # training intensity augmentation (data.intensity)
+    noise: str = "white"  # its noise kinds (data.noise)
+    scale: float = DEFAULT_SCALE  # training scale jitter (data.scale)
+    input_norm: str = "none"  # the network's input normalisation (model.input_norm)
+
+
+VARIANTS: dict[str, Variant] = {
+    "baseline": Variant("baseline", 0.0),
+    "randomised": Variant("randomised", 0.8),
+    "engine_only": Variant("randomised", 0.0),
+    "augment_only": Variant("baseline", 0.8),
+    "oracle": Variant("randomised", 0.8),
+    "correlated_noise": Variant("randomised", 0.8, "correlated"),
+    "full": Variant("randomised", 0.8),
+    "quantum_noise": Variant("randomised", 0.8, "quantum"),
+    "wide_scale": Variant("randomised", 0.8, scale=0.3),
+    "local_norm": Variant("randomised", 0.8, input_norm="local"),
 }
 
 
 def engine_config(variant: str, overrides: dict):
     """SynthConfig of ``variant``'s engine with ``overrides`` on top (distractor tables are merged)."""
-    variant = VARIANTS[variant][0]
+    variant = VARIANTS[variant].engine
     from cathx.data.synthetic import SynthConfig
 
     base = SynthConfig()
@@ -147,7 +166,7 @@ def engine_config(variant: str, overrides: dict):
     return dataclasses.replace(base, distractor_probability=table, **values)
 
 
-def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: int, noise: str = "white"):
+def train_config(seed: int, steps: tuple[int, int], variant: Variant, threads: int):
     from cathx.config import read_yaml_mapping
     from cathx.training.config import train_config_from_dict
 
@@ -160,7 +179,9 @@ def train_config(seed: int, steps: tuple[int, int], intensity: float, threads: i
               dataclasses.replace(multitask, epochs=1000, max_steps=steps[1]))
     return dataclasses.replace(
         cfg, seed=seed, name="generalisation", stages=stages,
-        data=dataclasses.replace(cfg.data, intensity=intensity, noise=noise, limit_val=16),
+        model={**cfg.model, "input_norm": variant.input_norm},
+        data=dataclasses.replace(cfg.data, intensity=variant.intensity, noise=variant.noise, scale=variant.scale,
+                                 limit_val=16),
         # the shipped model's choices: every sample, bfloat16 autocast (about 2x faster on these CPUs)
         prioritization=dataclasses.replace(cfg.prioritization, sample_selection="none"),
         trainer=dataclasses.replace(cfg.trainer, threads=threads, checkpoint_every_n_steps=0, max_minutes=0.0,
@@ -180,8 +201,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     started = time.time()
     if not (data / "dataset_card.json").is_file():
         write_dataset(data, n=args.train_frames, size=256, seed=10_000 + seed, config=train_engine, overwrite=True)
-    _, intensity, noise = VARIANTS[variant]
-    cfg = train_config(seed, args.steps, intensity, args.threads, noise)
+    cfg = train_config(seed, args.steps, VARIANTS[variant], args.threads)
     best = train(cfg, data=data, out=folder / "run", resume=(folder / "run").exists())
     trained = time.time()
     scores = {}

@@ -35,8 +35,12 @@ def test_oracle_ratios_pair_runs_by_seed():
 
 
 def test_every_variant_builds_a_valid_training_config():
-    for variant, (_, intensity, noise) in generalisation.VARIANTS.items():
-        cfg = generalisation.train_config(0, (10, 20), intensity, 1, noise)
-        assert (cfg.data.intensity, cfg.data.noise) == (intensity, noise), variant
+    for name, variant in generalisation.VARIANTS.items():
+        cfg = generalisation.train_config(0, (10, 20), variant, 1)
+        assert (cfg.data.intensity, cfg.data.noise, cfg.data.scale, cfg.model["input_norm"]) == (
+            variant.intensity, variant.noise, variant.scale, variant.input_norm), name
         assert [stage.max_steps for stage in cfg.stages] == [10, 20]
-    assert generalisation.VARIANTS["correlated_noise"][2] == "correlated"
+    assert generalisation.VARIANTS["correlated_noise"].noise == "correlated"
+    assert generalisation.VARIANTS["wide_scale"].scale == 0.3
+    assert generalisation.VARIANTS["local_norm"].input_norm == "local"
+    assert generalisation.VARIANTS["randomised"].scale == 0.15  # the recipes' own jitter

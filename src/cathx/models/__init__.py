@@ -15,6 +15,7 @@ from cathx.models.baselines import BASELINES, build_baseline
 from cathx.models.cathmtl import OUTPUT_STRIDE, TASK_HEADS, CathMTL
 from cathx.models.config import ENCODER_NAMES, OUTPUT_STRIDES, TASKS, ModelConfig
 from cathx.models.encoders import ENCODERS, Encoder
+from cathx.models.input_norm import LocalContrastNorm
 
 # Named architectures. "paper" follows the paper's text (ResNet34, latent 512, 64-channel heads);
 # the others trade width for speed on a CPU.
@@ -62,6 +63,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         fine_channels=cfg.fine_channels,
         in_channels=cfg.in_channels,
         type_head=cfg.type_head,
+        input_norm=LocalContrastNorm(cfg.input_norm_window) if cfg.input_norm == "local" else None,
     )
 
 

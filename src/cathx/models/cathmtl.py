@@ -45,10 +45,13 @@ class CathMTL(nn.Module):
         fine_channels: int = 32,
         in_channels: int = 1,
         type_head: bool = False,
+        input_norm: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if not heads:
             raise ValueError("CathMTL needs at least one head")
+        # what the input goes through first (cathx.models.input_norm); every path below sees its output
+        self.input_norm = input_norm if input_norm is not None else nn.Identity()
         self.encoder = encoder
         self.projection = Projection(encoder.out_channels[-1], latent_channels)
         self.attention = CBAM(latent_channels) if attention else nn.Identity()
@@ -105,6 +108,7 @@ class CathMTL(nn.Module):
     def coarse_features(self, image: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The decoder's stride-8 features (B, decoder_channels[0], H/8, W/8) and the skips
         [image, stride 2, 4, 8] the finer stages need: all the catheter-type head reads."""
+        image = self.input_norm(image)
         stride2, stride4, stride8, stride16 = self.encoder(image)
         latent = self.attention(self.projection(stride16))
         skips = [image, stride2, stride4, stride8]

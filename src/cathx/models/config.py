@@ -22,6 +22,7 @@ ENCODER_NAMES: tuple[str, ...] = (
 )
 TASKS: tuple[str, ...] = ("segmentation", "detection")
 OUTPUT_STRIDES: tuple[int, ...] = (4, 2, 1)
+INPUT_NORMS: tuple[str, ...] = ("none", "local")  # cathx.models.input_norm
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class ModelConfig:
     tasks: "segmentation" adds the "mask" head, "detection" the "heatmap" and "size" heads.
     type_head: add the catheter-type head ("type" output, stride 8), fitted on the frozen network
         by cathx.training.type_head; post-processing then types catheters from it.
+    input_norm: what the network does to its input first (CathMTL only): "none", or "local":
+        each pixel minus the mean of the ``input_norm_window`` x ``input_norm_window`` box around
+        it, over that box's standard deviation (cathx.models.input_norm). A smooth monotonic
+        display curve (gamma, LUT, window/level) is locally linear, so a catheter's local contrast
+        survives it; part of the network, so export and every reader get it.
+    input_norm_window: side of that box in input pixels (odd).
     """
 
     name: str = field(default="cathmtl", metadata=choices("cathmtl", *BASELINES))
@@ -60,6 +67,8 @@ class ModelConfig:
     output_stride: int = 4
     fine_channels: int = 32
     type_head: bool = False
+    input_norm: str = field(default="none", metadata=choices(*INPUT_NORMS))
+    input_norm_window: int = 31
 
     def __post_init__(self) -> None:
         if len(self.decoder_channels) != 2:
@@ -73,6 +82,10 @@ class ModelConfig:
             )
         if self.name != "cathmtl" and self.output_stride != 4:
             raise ConfigError(f"model.output_stride: baseline {self.name!r} only supports 4, got {self.output_stride}")
+        if self.input_norm != "none" and self.name != "cathmtl":
+            raise ConfigError(f"model.input_norm: only CathMTL normalises its input, not {self.name!r}")
+        if self.input_norm_window < 3 or self.input_norm_window % 2 == 0:
+            raise ConfigError(f"model.input_norm_window: must be odd and >= 3, got {self.input_norm_window}")
         if self.type_head and self.name != "cathmtl":
             raise ConfigError(f"model.type_head: only CathMTL has a catheter-type head, not {self.name!r}")
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
