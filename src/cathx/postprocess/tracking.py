@@ -226,9 +226,12 @@ class TypeVote:
     misclassification never shows. "unknown" observations (no electrodes seen) add nothing.
     """
 
-    decay: float = 0.9
-    margin: float = 1.0
-    switch_frames: int = 3
+    # Light hysteresis: with the learned decision's probabilities as vote weights, 0.9 / 1.0 / 3
+    # kept a wrong first type for frames after the evidence turned (track type right in 78.4 % of
+    # (frame, catheter) pairs of 40 development sequences, 80.1 % with these; docs/inference.md).
+    decay: float = 0.8
+    margin: float = 0.5
+    switch_frames: int = 2
     settle: float = 3.0
     scores: dict[str, float] = field(default_factory=dict)
     type: str = "unknown"
@@ -327,12 +330,9 @@ class Tracker:
     min_claim: int = 2
     velocity_gain: float = 0.5
     velocity_damping: float = 0.5
-    # Light hysteresis: with the learned decision's probabilities as vote weights, 0.9 / 1.0 / 3
-    # kept a wrong first type for frames after the evidence turned (track type right in 78.4 % of
-    # (frame, catheter) pairs of 40 development sequences, 80.1 % with these; docs/inference.md).
-    decay: float = 0.8
-    margin: float = 0.5
-    switch_frames: int = 2
+    decay: float = TypeVote.decay  # the vote's hysteresis (TypeVote holds the values and why)
+    margin: float = TypeVote.margin
+    switch_frames: int = TypeVote.switch_frames
     shaft_distance: float = 3.0
     join_ratio: float = 1.5
     join_frames: int = 3
