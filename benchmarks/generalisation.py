@@ -1,7 +1,8 @@
 """Generalisation proxy: train with one family of synthetic factors held out, test on frames that
 have it, and compare with an in-distribution test set of the same model.
 
-For each family (collimation, wires and leads, noise, anatomy scale, display processing) and each
+For each family (collimation, wires and leads, noise level, noise texture, anatomy scale, devices,
+display processing) and each
 engine variant, a CathMTL network (the recipe of configs/benchmark_cpu.yaml, a fixed number of
 optimizer steps so that machine load changes the wall time, not the result) is trained on frames
 generated *without* the family's held-out values, then scored on
@@ -103,6 +104,12 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     "noise": (
         {"dose": (3000.0, 8000.0), "electronic_noise": (0.5, 1.0), "detector_blur_px": (0.25, 0.4)},
         {"dose": (400.0, 800.0), "electronic_noise": (2.0, 3.0), "detector_blur_px": (0.7, 1.0)},
+    ),
+    # another detector at the same dose: coarse, correlated grain and gain bands instead of fine
+    # grain (the "noise" family above changes the noise level, so its held-out frames are also harder)
+    "noise_texture": (
+        {"detector_blur_px": (0.2, 0.4), "gain_pattern": (0.0, 0.005)},
+        {"detector_blur_px": (0.8, 1.0), "gain_pattern": (0.02, 0.03)},
     ),
     "anatomy_scale": (
         {"pixel_spacing_mm": (0.8, 0.95)},
