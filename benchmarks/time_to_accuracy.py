@@ -43,6 +43,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "bf16-paper-focal": {"trainer.precision": "bf16-mixed", "loss.focal_normalisation": "batch"},
     "bf16-batch32": {"trainer.precision": "bf16-mixed", "data.batch_size": 32},
     "bf16-ema": {"trainer.precision": "bf16-mixed", "trainer.ema_decay": 0.99},
+    "bf16-local-norm": {"trainer.precision": "bf16-mixed", "model.input_norm": "local"},
 }
 
 
