@@ -129,6 +129,21 @@ FAMILIES: dict[str, tuple[dict, dict]] = {
     ),
 }
 WIRE_DISTRACTORS = ("crossing_wires", "icd_lead")
+# family -> settings beyond today's default ranges (the held-out values above lie inside them or at
+# their edge, so a model trained on the defaults has seen them): for scoring finished models, whose
+# training saw every family (``--score-weights``). What no training of cathx has seen, in each family.
+BEYOND: dict[str, dict] = {
+    "circular_collimation": {"iris_probability": 1.0, "iris_radius": (0.32, 0.42),
+                             "collimator_rotation_probability": 1.0},
+    "wires_and_leads": {"sternal_wire_probability": 1.0, "ecg_probability": 1.0, "ecg_leads": (5, 7),
+                        "distractor_probability": {"crossing_wires": 1.0, "icd_lead": 1.0}},
+    "noise": {"dose": (200.0, 400.0), "electronic_noise": (3.0, 4.0)},
+    "noise_texture": {"detector_blur_px": (1.1, 1.4), "gain_pattern": (0.035, 0.05)},
+    "anatomy_scale": {"pixel_spacing_mm": (1.25, 1.4)},
+    "devices": {"radius_scale": (0.7, 0.8), "shaft_opacity_scale": (0.4, 0.55)},
+    "display": {"lut_probability": 1.0, "text_probability": 1.0, "edge_enhance_probability": 1.0,
+                "edge_enhance": (1.3, 1.8), "gamma": (0.5, 0.65)},
+}
 DEFAULT_SCALE = DataConfig.scale  # the training scale jitter of every recipe, +-15 %
 
 
@@ -265,6 +280,61 @@ def score_common(family: str, seed: int, weights: Path, folder: Path, frames: in
     return {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
 
 
+def score_weights(weights: list[str], families: list[str], frames: int, work: Path) -> dict:
+    """Mean J and AP50 of each finished model in ``weights`` on today's default engine and, per family,
+    on its held-out corner (``held_out``: FAMILIES' test values, inside the default ranges) and
+    beyond the default ranges (``beyond``: BEYOND); the same frames for every model."""
+    from cathx.data.synthetic import SyntheticReader
+    from cathx.training.evaluate import evaluate
+
+    sets = {"default": engine_config("randomised", {})}
+    for family in families:
+        train_overrides, held_overrides = FAMILIES[family]
+        sets[f"{family}/held_out"] = engine_config(
+            "randomised", {**train_overrides, **held_overrides, "wire_families_off": False})
+        sets[f"{family}/beyond"] = engine_config("randomised", BEYOND[family])
+    scores: dict[str, dict] = {}
+    for name in weights:
+        scores[name] = {}
+        for index, (set_name, engine) in enumerate(sets.items()):
+            reader = SyntheticReader(frames, size=256, seed=60_000 + 1_000 * index, config=engine)
+            summary = evaluate(name, None, work / "score_weights" / Path(name).stem / set_name.replace("/", "-"),
+                               reader=reader, plots=False)
+            scores[name][set_name] = {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
+            print(f"{name} {set_name}: J {summary['mean_j']:.3f} AP50 {summary['ap50']:.3f}", flush=True)
+    return scores
+
+
+def weights_markdown(report: dict) -> str:
+    names = list(report["scores"])
+    sets = list(report["scores"][names[0]])
+    lines = [
+        "# Finished models on the generalisation families' conditions",
+        "",
+        f"CPU: {report['cpu']}. Command: `{report['command']}`. {report['test_frames']} frames per set at 256 px, "
+        "the same frames for every model. `held_out`: the family's held-out test values of the training "
+        "benchmark (inside today's default ranges or at their edge, so these models have seen them); "
+        "`beyond`: values outside the default ranges, which no cathx training has seen. Ratio: the set's "
+        "score over the same model's score on `default` frames.",
+        "",
+        "| set | " + " | ".join(f"{n} J | {n} AP50" for n in names) + " |",
+        "|---|" + "---|---|" * len(names),
+    ]
+    for set_name in sets:
+        cells = []
+        for n in names:
+            score, base = report["scores"][n][set_name], report["scores"][n]["default"]
+            if set_name == "default":
+                cells += [f"{score['mean_j']:.3f}", f"{score['ap50']:.3f}"]
+            else:
+                cells += [f"{score['mean_j']:.3f} ({score['mean_j'] / max(base['mean_j'], 1e-9):.2f}x)",
+                          f"{score['ap50']:.3f} ({score['ap50'] / max(base['ap50'], 1e-9):.2f}x)"]
+        lines.append(f"| {set_name} | " + " | ".join(cells) + " |")
+    lines += ["", "Beyond-range settings per family:", ""]
+    lines += [f"- {name}: {values}" for name, values in BEYOND.items()]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(report: dict) -> str:
     rows = report["runs"]
     lines = [
@@ -320,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "generalisation")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--score-weights", default="",
+                        help="comma-separated finished models (shipped names or checkpoints): score them on "
+                             "each family's conditions instead of training (BEYOND); writes generalisation_weights.*")
     args = parser.parse_args(argv)
     families = [f for f in args.families.split(",") if f]
     unknown = sorted(set(families) - set(FAMILIES))
@@ -336,6 +409,14 @@ def main(argv: list[str] | None = None) -> int:
     from cathx.fileio import atomic_write_json, atomic_write_text
     from cathx.system import cpu_description
 
+    if args.score_weights:
+        report = {"cpu": cpu_description(), "test_frames": args.test_frames,
+                  "command": "python benchmarks/generalisation.py " + " ".join(argv or sys.argv[1:]),
+                  "scores": score_weights([w for w in args.score_weights.split(",") if w], families,
+                                          args.test_frames, args.work)}
+        atomic_write_json(args.out / "generalisation_weights.json", report)
+        atomic_write_text(args.out / "generalisation_weights.md", weights_markdown(report))
+        return 0
     result_path = args.out / "generalisation.json"
     report = json.loads(result_path.read_text()) if result_path.is_file() else {"runs": []}
     for record in report["runs"]:  # rows from before rows recorded their CPU ran on the report's one

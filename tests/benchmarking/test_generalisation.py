@@ -44,3 +44,25 @@ def test_every_variant_builds_a_valid_training_config():
     assert generalisation.VARIANTS["wide_scale"].scale == 0.3
     assert generalisation.VARIANTS["local_norm"].input_norm == "local"
     assert generalisation.VARIANTS["randomised"].scale == 0.15  # the recipes' own jitter
+
+
+def test_every_family_has_settings_beyond_the_default_ranges():
+    from cathx.data.synthetic import SynthConfig
+
+    default = SynthConfig()
+    assert set(generalisation.BEYOND) == set(generalisation.FAMILIES)
+    for family, overrides in generalisation.BEYOND.items():
+        engine = generalisation.engine_config("randomised", overrides)  # a valid engine
+        outside = [key for key, value in overrides.items()
+                   if isinstance(value, tuple) and (value[0] >= getattr(default, key)[1] or value[1] <= getattr(default, key)[0])]
+        assert outside, family  # at least one range no default training draws from
+        assert all(getattr(engine, key) == overrides[key] for key in outside)
+
+
+def test_weights_markdown_gives_each_set_relative_to_the_models_default_frames():
+    report = {"cpu": "test cpu", "command": "c", "test_frames": 10, "scores": {
+        "a": {"default": {"mean_j": 0.5, "ap50": 0.4}, "noise/beyond": {"mean_j": 0.25, "ap50": 0.1}},
+        "b": {"default": {"mean_j": 0.8, "ap50": 0.5}, "noise/beyond": {"mean_j": 0.6, "ap50": 0.5}}}}
+    text = generalisation.weights_markdown(report)
+    assert "| default | 0.500 | 0.400 | 0.800 | 0.500 |" in text
+    assert "| noise/beyond | 0.250 (0.50x) | 0.100 (0.25x) | 0.600 (0.75x) | 0.500 (1.00x) |" in text
