@@ -294,11 +294,11 @@ def score_weights(weights: list[str], families: list[str], frames: int, work: Pa
             "randomised", {**train_overrides, **held_overrides, "wire_families_off": False})
         sets[f"{family}/beyond"] = engine_config("randomised", BEYOND[family])
     scores: dict[str, dict] = {}
-    for name in weights:
+    for number, name in enumerate(weights):
         scores[name] = {}
         for index, (set_name, engine) in enumerate(sets.items()):
             reader = SyntheticReader(frames, size=256, seed=60_000 + 1_000 * index, config=engine)
-            summary = evaluate(name, None, work / "score_weights" / Path(name).stem / set_name.replace("/", "-"),
+            summary = evaluate(name, None, work / "score_weights" / f"{number}-{Path(name).stem}" / set_name.replace("/", "-"),
                                reader=reader, plots=False)
             scores[name][set_name] = {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
             print(f"{name} {set_name}: J {summary['mean_j']:.3f} AP50 {summary['ap50']:.3f}", flush=True)
@@ -315,9 +315,9 @@ def weights_markdown(report: dict) -> str:
         "the same frames for every model. `held_out`: the family's held-out test values of the training "
         "benchmark (inside today's default ranges or at their edge, so these models have seen them); "
         "`beyond`: values outside the default ranges, which no cathx training has seen. Ratio: the set's "
-        "score over the same model's score on `default` frames.",
+        "score over the same model's score on `default` frames. Models: " + ", ".join(f"`{n}`" for n in names) + ".",
         "",
-        "| set | " + " | ".join(f"{n} J | {n} AP50" for n in names) + " |",
+        "| set | " + " | ".join(f"{Path(n).stem} J | {Path(n).stem} AP50" for n in names) + " |",
         "|---|" + "---|---|" * len(names),
     ]
     for set_name in sets:
