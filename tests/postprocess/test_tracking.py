@@ -260,3 +260,52 @@ def test_rings_of_a_piece_given_for_lying_on_the_centreline_do_not_vote_on_the_t
     later = tracker.update(results_of([("quadripolar", quad[:3]), ("cs_decapolar", piece)]))
     assert later.catheters[0].id == later.catheters[1].id
     assert later.catheters[0].type == "quadripolar" and later.catheters[0].confidence == 1.0
+
+
+
+@pytest.mark.parametrize("duplicate_frames, expected", [(1, True), (0, False)])
+def test_a_piece_track_on_the_catheter_rings_gives_the_catheter_its_id(duplicate_frames, expected):
+    """A track left on three of the CS catheter's rings (a piece of it once tracked on its own)
+    holds slots the CS track holds too. When the catheter is seen cut there, the piece matches
+    the small track best; that track duplicates the CS track, so it is dropped and the piece
+    carries the CS catheter's id in the same frame. Without the drop (duplicate_frames 0) the
+    catheter shows two ids."""
+    row = cs_electrodes(40, 40)
+    tracker = Tracker(duplicate_frames=duplicate_frames)
+    first = tracker.update(results_of([("cs_decapolar", row), ("quadripolar", quad_electrodes(100, 100))]))
+    cs_id, piece_id = (c.id for c in first.catheters)
+    piece = next(t for t in tracker._tracks if t.id == piece_id)
+    piece.slots = {float(i): p.copy() for i, p in enumerate(row[7:])}  # as if it had been the tail
+    piece.centreline = np.linspace(row[7], row[9], len(piece.centreline))
+    piece.largest = 3
+    later = tracker.update(results_of([("cs_decapolar", row[:7]), ("pacing", row[7:])]))
+    assert ([c.id for c in later.catheters] == [cs_id, cs_id]) is expected
+    assert any(t.id == piece_id for t in tracker._tracks) is not expected
+
+def test_drop_duplicates_by_hand():
+    """A track whose slots lie within duplicate_distance (median) of a larger track's slots for
+    duplicate_frames calls in a row is dropped; one 3 px beside it (a catheter lying alongside) is not."""
+    from cathx.postprocess.tracking import _Track
+
+    def track(track_id: int, points: np.ndarray) -> _Track:
+        made = _Track(track_id, TypeVote(), points.copy())
+        made.slots = {float(i): p for i, p in enumerate(points)}
+        made.largest = len(points)
+        return made
+
+    row = cs_electrodes(40, 40)
+    big, on_it, beside = track(0, row), track(1, row[6:] + 0.5), track(2, row[:4] + [0.0, 3.0])
+    tracker = Tracker(duplicate_frames=2, duplicate_distance=2.0)
+    tracker._tracks = [big, on_it, beside]
+    assert tracker._drop_duplicates({}) == {}  # first frame of the streak
+    assert tracker._drop_duplicates({}) == {id(on_it): big}
+    assert [t.id for t in tracker._tracks] == [0, 2]
+    assert tracker._drop_duplicates({}) == {}  # the one beside stays, however long
+    # A streak is broken by a frame apart.
+    tracker = Tracker(duplicate_frames=2)
+    tracker._tracks = [big, on_it]
+    tracker._drop_duplicates({})
+    on_it.slots = {k: v + 20.0 for k, v in on_it.slots.items()}
+    tracker._drop_duplicates({})
+    on_it.slots = {k: v - 20.0 for k, v in on_it.slots.items()}
+    assert tracker._drop_duplicates({}) == {}
