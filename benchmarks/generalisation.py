@@ -305,6 +305,12 @@ def score_weights(weights: list[str], families: list[str], frames: int, work: Pa
     return scores
 
 
+def model_label(path: str) -> str:
+    """A column name for a weights file: its stem, or its folder's name for a run's best/last.pt."""
+    stem = Path(path).stem
+    return Path(path).parent.name if stem in ("best", "last") and Path(path).parent.name else stem
+
+
 def weights_markdown(report: dict) -> str:
     names = list(report["scores"])
     sets = list(report["scores"][names[0]])
@@ -317,7 +323,7 @@ def weights_markdown(report: dict) -> str:
         "`beyond`: values outside the default ranges, which no cathx training has seen. Ratio: the set's "
         "score over the same model's score on `default` frames. Models: " + ", ".join(f"`{n}`" for n in names) + ".",
         "",
-        "| set | " + " | ".join(f"{Path(n).stem} J | {Path(n).stem} AP50" for n in names) + " |",
+        "| set | " + " | ".join(f"{model_label(n)} J | {model_label(n)} AP50" for n in names) + " |",
         "|---|" + "---|---|" * len(names),
     ]
     for set_name in sets:

@@ -66,3 +66,9 @@ def test_weights_markdown_gives_each_set_relative_to_the_models_default_frames()
     text = generalisation.weights_markdown(report)
     assert "| default | 0.500 | 0.400 | 0.800 | 0.500 |" in text
     assert "| noise/beyond | 0.250 (0.50x) | 0.100 (0.25x) | 0.600 (0.75x) | 0.500 (1.00x) |" in text
+
+
+def test_model_label_names_a_runs_checkpoint_by_its_folder():
+    assert generalisation.model_label("runs/cathx_fluoro_lcn/best.pt") == "cathx_fluoro_lcn"
+    assert generalisation.model_label("src/cathx/weights/cathx-fluoro.safetensors") == "cathx-fluoro"
+    assert generalisation.model_label("best.pt") == "best"
