@@ -569,7 +569,7 @@ class Tracker:
         it) keeps its slots on the catheter's rings; once the catheter's own track holds those
         rings as well, the two compete for the catheter's detections frame after frame and the
         catheter flips between their ids. A track whose slots lie on a larger track's slots
-        (median distance to its nearest slot within ``claim_distance``) for ``duplicate_frames``
+        (median distance to its nearest slot within ``duplicate_distance``) for ``duplicate_frames``
         frames in a row is dropped; its detections this frame take the larger track's id.
         """
         dropped: dict[int, _Track] = {}
@@ -580,13 +580,9 @@ class Tracker:
         points = [t.points() for t in tracks]
         for j in range(len(tracks) - 1, 0, -1):  # smallest first
             small = tracks[j]
-            host = None
-            for i in range(j):
-                if id(tracks[i]) in dropped or tracks[i].largest < small.largest:
-                    continue
-                if chamfer(points[j], points[i], median) <= self.duplicate_distance:
-                    host = tracks[i]
-                    break
+            # Larger tracks come first; only smaller ones than this have been dropped so far.
+            host = next((tracks[i] for i in range(j)
+                         if chamfer(points[j], points[i], median) <= self.duplicate_distance), None)
             key = small.id
             if host is None:
                 self._duplicate_streak.pop(key, None)
