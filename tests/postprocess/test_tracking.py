@@ -262,7 +262,6 @@ def test_rings_of_a_piece_given_for_lying_on_the_centreline_do_not_vote_on_the_t
     assert later.catheters[0].type == "quadripolar" and later.catheters[0].confidence == 1.0
 
 
-
 @pytest.mark.parametrize("duplicate_frames, expected", [(1, True), (0, False)])
 def test_a_piece_track_on_the_catheter_rings_gives_the_catheter_its_id(duplicate_frames, expected):
     """A track left on three of the CS catheter's rings (a piece of it once tracked on its own)
@@ -281,6 +280,7 @@ def test_a_piece_track_on_the_catheter_rings_gives_the_catheter_its_id(duplicate
     later = tracker.update(results_of([("cs_decapolar", row[:7]), ("pacing", row[7:])]))
     assert ([c.id for c in later.catheters] == [cs_id, cs_id]) is expected
     assert any(t.id == piece_id for t in tracker._tracks) is not expected
+
 
 def test_drop_duplicates_by_hand():
     """A track whose slots lie within duplicate_distance (median) of a larger track's slots for
