@@ -85,6 +85,7 @@ def test_anatomy_edges_switch_off():
         ({"scatter_fraction": (-0.1, 0.2)}, "scatter_fraction: must not be negative"),
         ({"radius_scale": (0.0, 1.2)}, "radius_scale: must be positive"),
         ({"electrode_length_scale": (1.5, 0.75)}, "electrode_length_scale: low 1.5 is above high 0.75"),
+        ({"dose_sampling": "log"}, "dose_sampling: unknown value 'log'; choose from uniform, log_uniform"),
     ],
 )
 def test_impossible_parameters_name_the_parameter(change, message):
@@ -147,3 +148,36 @@ def test_device_look_variety_changes_only_the_catheters():
     np.testing.assert_allclose(a.line_integral[far], b.line_integral[far], atol=1e-4)
     assert b.line_integral[catheter].mean() > a.line_integral[catheter].mean() + 0.05
     assert b.sample.mask.sum() > a.sample.mask.sum()  # thicker tubes cover more pixels
+
+
+def test_log_uniform_dose_gives_each_doubling_the_same_share():
+    """Log-uniform on (400, 8000): P(< 800) = ln 2 / ln 20 = 0.231; uniform: 400 / 7600 = 0.053."""
+    from cathx.data.synthetic.scene import log_uniform
+
+    rng = np.random.default_rng(0)
+    draws = np.array([log_uniform(rng, (400.0, 8000.0)) for _ in range(20_000)])
+    assert draws.min() >= 400.0 and draws.max() <= 8000.0
+    assert abs((draws < 800.0).mean() - np.log(2) / np.log(20)) < 0.01
+    assert abs((draws < 1600.0).mean() - 2 * np.log(2) / np.log(20)) < 0.01
+    assert log_uniform(rng, (500.0, 500.0)) == pytest.approx(500.0)
+
+
+def test_dose_sampling_changes_the_dose_and_nothing_else_of_a_scene():
+    from cathx.data.synthetic.scene import sample_scene
+
+    plain = sample_scene(np.random.default_rng(7), 256, SynthConfig())
+    logged = sample_scene(np.random.default_rng(7), 256, SynthConfig(dose_sampling="log_uniform"))
+    assert logged.imaging["dose"] != plain.imaging["dose"]
+    assert {k: v for k, v in logged.imaging.items() if k != "dose"} == {
+        k: v for k, v in plain.imaging.items() if k != "dose"}
+    # the same one draw, mapped through the log: low = 400 * 20 ** u, uniform = 400 + 7600 * u
+    u = (plain.imaging["dose"] - 400.0) / 7600.0
+    assert logged.imaging["dose"] == pytest.approx(400.0 * 20.0 ** u)
+
+
+def test_synth_command_reads_dose_sampling_from_the_engine_yaml(tmp_path, run_cli):
+    config = tmp_path / "engine.yaml"
+    config.write_text("dose_sampling: loguniform\n")
+    result = run_cli("synth", tmp_path / "out", "--n", "4", "--size", "64", "--config", config)
+    assert result.exit_code == 2
+    assert "invalid value 'loguniform'; choose from uniform, log_uniform" in result.stderr

@@ -12,6 +12,7 @@ from cathx.config import choices
 from cathx.errors import ConfigError
 
 TARGET_TYPES: tuple[str, ...] = ("cs_decapolar", "quadripolar", "ablation", "lasso", "pacing")
+DOSE_SAMPLING: tuple[str, ...] = ("uniform", "log_uniform")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class SynthConfig:
 
     # Imaging chain.
     dose: tuple[float, float] = (400.0, 8000.0)  # photons per 256-px pixel with no attenuation
+    # How dose is drawn from its range: uniform, or log-uniform (every doubling of the photon count
+    # equally likely: 23 % of frames below 800 photons instead of 5 %, i.e. more noisy, low-dose frames).
+    dose_sampling: str = field(default="uniform", metadata=choices(*DOSE_SAMPLING))
     electronic_noise: tuple[float, float] = (0.5, 3.0)  # detector read noise, photons
     focal_blur_px: tuple[float, float] = (0.35, 0.8)  # Gaussian sigma at 256 px
     detector_blur_px: tuple[float, float] = (0.2, 1.0)  # scintillator spread after the noise (grain size)
@@ -131,6 +135,9 @@ def check_synth_config(config: SynthConfig) -> None:
             if key not in known:
                 raise ConfigError(f"synthetic parameter {table}: unknown name {key!r}; choose from {', '.join(known)}")
             probability(f"{table}.{key}", value)
+    if config.dose_sampling not in DOSE_SAMPLING:
+        raise ConfigError(f"synthetic parameter dose_sampling: unknown value {config.dose_sampling!r}; "
+                          f"choose from {', '.join(DOSE_SAMPLING)}")
     if config.iris_radius[1] > 0.71:
         raise ConfigError(f"synthetic parameter iris_radius: {config.iris_radius[1]} of the frame side puts the "
                           "circular field outside the frame (at most 0.71)")

@@ -75,6 +75,13 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
+def log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """A value in ``bounds`` (both > 0) whose logarithm is uniform: every doubling equally likely, the
+    natural prior for a scale such as a photon count. Uses one draw of ``rng``, as ``_uniform`` does,
+    so the rest of a scene is the same either way."""
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
 def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Scene:
     """Draw a scene: everything that stays fixed within a sequence."""
     spacing = _uniform(rng, config.pixel_spacing_mm) * 256.0 / size
@@ -117,7 +124,8 @@ def sample_scene(rng: np.random.Generator, size: int, config: SynthConfig) -> Sc
         kinds.append("sheath")
     shutter = _sample_collimation(rng, size, config)
     imaging = {
-        "dose": _uniform(rng, config.dose) * (256.0 / size) ** 2,
+        "dose": (log_uniform if config.dose_sampling == "log_uniform" else _uniform)(rng, config.dose)
+        * (256.0 / size) ** 2,
         "electronic_noise": _uniform(rng, config.electronic_noise),
         "focal_blur": _uniform(rng, config.focal_blur_px) * size / 256.0,
         "detector_blur": _uniform(rng, config.detector_blur_px) * size / 256.0,
