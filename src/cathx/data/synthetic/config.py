@@ -1,6 +1,7 @@
 """Parameters of the synthetic fluoroscopy engine.
 
-Ranges are (low, high) sampled uniformly per frame (per sequence for scene parameters).
+Ranges are (low, high) sampled uniformly per frame (per sequence for scene parameters; the dose
+log-uniformly with ``dose_sampling: log_uniform``).
 Lengths in millimetres; pixel quantities are quoted at 256 px and scaled with the image size.
 """
 
