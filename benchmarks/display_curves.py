@@ -35,15 +35,10 @@ CURVES = {
 }
 
 
-def overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two boolean masks; 1.0 when both are empty."""
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
-
-
 def score(weights: str, frames: int) -> dict:
     import cathx
     from cathx.data.synthetic import generate_frame
+    from cathx.metrics.segmentation import iou
 
     model = cathx.load(weights)
     truth_j = {name: [] for name in CURVES}
@@ -54,8 +49,8 @@ def score(weights: str, frames: int) -> dict:
         plain = np.asarray(model.predict(sample.image).mask) > 0
         for name, curve in CURVES.items():
             shown = np.asarray(model.predict(curve(sample.image).astype(np.float32)).mask) > 0
-            truth_j[name].append(overlap(shown, truth))
-            self_j[name].append(overlap(shown, plain))
+            truth_j[name].append(iou(shown, truth))
+            self_j[name].append(iou(shown, plain))
     return {name: {"mean_j": round(float(np.mean(truth_j[name])), 4),
                    "self_overlap": round(float(np.mean(self_j[name])), 4)} for name in CURVES}
 

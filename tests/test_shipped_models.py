@@ -66,6 +66,7 @@ def test_cathx_fluoro_mask_survives_a_different_display_curve():
     raw-input model shipped before overlapped itself 0.52 under the compression.)"""
     import cathx
     from cathx.data.synthetic import generate_frame
+    from cathx.metrics.segmentation import iou
 
     model = cathx.load("cathx-fluoro")
     assert read_checkpoint("cathx-fluoro")["model_config"]["input_norm"] == "local"
@@ -76,5 +77,5 @@ def test_cathx_fluoro_mask_survives_a_different_display_curve():
             image = generate_frame(seed, size=256).image
             plain = np.asarray(model.predict(image).mask) > 0
             shown = np.asarray(model.predict(curve(image).astype(np.float32)).mask) > 0
-            overlaps.append((plain & shown).sum() / max((plain | shown).sum(), 1))
+            overlaps.append(iou(plain, shown))
         assert np.mean(overlaps) > 0.8, (name, overlaps)
