@@ -48,8 +48,12 @@ def examples(predictor, frames: int, seed: int, cache: Path | None) -> tuple[np.
 
     path = cache / f"examples_{frames}_{seed}.npz" if cache else None
     if path is not None and path.is_file():
+        from cathx.postprocess.type_classifier import FEATURE_NAMES
+
         stored = np.load(path)
-        return stored["features"], stored["labels"]
+        if stored["features"].shape[1:] == (len(FEATURE_NAMES),):
+            return stored["features"], stored["labels"]
+        print(f"{path}: collected with other features; collecting again", flush=True)
     reader = SyntheticReader(frames, size=256, seed=seed)
     started = time.time()
     features, labels = catheter_examples(predictor, (reader[i] for i in range(frames)))
@@ -68,6 +72,9 @@ def main() -> int:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--fit-seeds", type=int, default=3, help="fits per share of the data (mean reported)")
+    parser.add_argument("--features", default="all",
+                        help="features the decision uses: all, v1 (those of decisions fitted before the "
+                             "turning and electrode features) or a comma-separated list of names")
     parser.add_argument("--cache", type=Path, default=None, help="folder for the collected features")
     parser.add_argument("--write", action="store_true", help="store the fit on all training catheters in --weights")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -87,6 +94,12 @@ def main() -> int:
         head_accuracy,
     )
 
+    from cathx.postprocess.type_classifier import FEATURE_NAMES, FEATURE_NAMES_V1
+
+    names = {"all": FEATURE_NAMES, "v1": FEATURE_NAMES_V1}.get(args.features) or tuple(args.features.split(","))
+    unknown = [name for name in names if name not in FEATURE_NAMES]
+    if unknown:
+        parser.error(f"--features: unknown {', '.join(unknown)}; choose from all, v1, {', '.join(FEATURE_NAMES)}")
     torch.set_num_threads(2)
     predictor = Predictor.from_checkpoint(args.weights)
     parts = [examples(predictor, frames, seed, args.cache) for frames, seed in args.train]
@@ -101,8 +114,8 @@ def main() -> int:
     count = len(labels)
     for share in (0.25, 0.5, 1.0):
         n = max(2, int(count * share))
-        fits = [fit_type_classifier(features[:n], labels[:n], hidden=args.hidden, steps=args.steps, seed=s)
-                for s in range(args.fit_seeds)]
+        fits = [fit_type_classifier(features[:n], labels[:n], hidden=args.hidden, steps=args.steps, seed=s,
+                                    names=names) for s in range(args.fit_seeds)]
         accuracy = [classifier_accuracy(fit, held_features, held_labels) for fit in fits]
         rows.append({"catheters": n, "accuracy_mean": float(np.mean(accuracy)),
                      "accuracy": [round(a, 4) for a in accuracy]})
@@ -113,7 +126,7 @@ def main() -> int:
         "cpu": cpu_description(),
         "weights": str(args.weights),
         "train": [f"{f}@{s}" for f, s in args.train], "held": f"{args.held[0]}@{args.held[1]}",
-        "held_catheters": len(held_labels), "hidden": args.hidden, "steps": args.steps,
+        "held_catheters": len(held_labels), "hidden": args.hidden, "steps": args.steps, "features": list(names),
         "held_accuracy_before": before, "held_accuracy_head": head_accuracy(held_features, held_labels),
         "by_training_catheters": rows,
     }
@@ -134,7 +147,8 @@ def main() -> int:
         "",
         f"{record['created']}, {record['cpu']}. Command: `{record['command']}`.",
         (f"Held-out: {record['held_catheters']} catheters found by the network in {record['held']} (frames@seed); "
-         f"perceptron {args.hidden} hidden units, {args.steps} Adam steps, {args.fit_seeds} fitting seeds per row."),
+         f"perceptron {args.hidden} hidden units, {args.steps} Adam steps, {args.fit_seeds} fitting seeds per row; "
+         f"{len(names)} features ({args.features if args.features in ('all', 'v1') else ', '.join(names)})."),
         "",
         "| training catheters | held-out accuracy (mean) | per fitting seed |",
         "| ---: | ---: | --- |",

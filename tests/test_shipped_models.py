@@ -26,16 +26,18 @@ def test_cathx_fluoro_is_shipped_as_safetensors_with_a_card():
 
 
 def test_cathx_fluoro_types_catheters_with_its_head_and_stored_decision():
-    """The shipped decision must fit today's features (changing FEATURE_NAMES means refitting it:
-    docs/training.md, "Catheter types"), and every catheter it types gets its probability."""
+    """The shipped decision must fit today's features (it names the ones it reads; the shipped fit
+    reads all of them: docs/models.md, "The type decision over 27 inputs"), and every catheter it
+    types gets its probability."""
     from cathx.data.synthetic import generate_frame
     from cathx.inference.predictor import Predictor
+    from cathx.postprocess.type_classifier import FEATURE_NAMES
 
     checkpoint = read_checkpoint("cathx-fluoro")
     assert checkpoint["model_config"]["type_head"] is True
     assert checkpoint["extra"]["type_classifier_report"]["held_out_accuracy"] > 0.5
     predictor = Predictor.from_checkpoint("cathx-fluoro")
-    assert predictor.type_classifier is not None
+    assert predictor.type_classifier is not None and predictor.type_classifier.features == FEATURE_NAMES
     results = predictor(generate_frame(827_000, size=256).image)
     assert results.type_probabilities.shape == (5, 32, 32) and results.catheters
     assert all(c.confidence is not None and 0.0 < c.confidence <= 1.0 for c in results.catheters)

@@ -91,6 +91,9 @@ def test_a_gap_over_twelve_pixels_splits_a_row_into_two_catheters():
 
 
 def test_the_learned_decision_sees_the_head_along_each_catheter():
+    from cathx.postprocess.type_classifier import FEATURE_NAMES
+    from cathx.structures import TYPE_HEAD_CLASSES
+
     seen = []
 
     class Recorder:
@@ -106,8 +109,11 @@ def test_the_learned_decision_sees_the_head_along_each_catheter():
     [catheter] = results.catheters
     assert (catheter.type, catheter.confidence) == ("lasso", 0.25)
     head = mean_type_probabilities(probabilities, catheter.centreline, (64, 64))
-    assert seen[0][-5:].tolist() == pytest.approx(head.tolist()) and head[3] > 0
-    assert seen[0][0] == pytest.approx(0.2)  # two electrodes
+    named = dict(zip(FEATURE_NAMES, seen[0].tolist()))
+    assert [named[f"head_{kind}"] for kind in TYPE_HEAD_CLASSES] == pytest.approx(head.tolist()) and head[3] > 0
+    assert named["count"] == pytest.approx(0.2)  # two electrodes
+    # at the electrodes (x 45-50, y 21: cells 5 and 6 of row 2) the head says lasso only
+    assert [named[f"electrode_head_{kind}"] for kind in TYPE_HEAD_CLASSES] == [0.0, 0.0, 0.0, 1.0, 0.0]
     assert results.type_probabilities.dtype == np.float32 and results.type_probabilities.shape == (5, 8, 8)
     assert results.type_probabilities is not probabilities or probabilities.dtype == np.float32
     # the head alone: its type along the centreline, with its mean probability

@@ -8,6 +8,7 @@ import pytest
 from cathx.postprocess.catheter_type import PatternFeatures
 from cathx.postprocess.results import analyse_frame
 from cathx.postprocess.type_classifier import FEATURE_NAMES, TypeClassifier, catheter_features
+from cathx.structures import TYPE_HEAD_CLASSES
 from postprocess.test_results_tracking import _frame
 
 
@@ -49,6 +50,8 @@ def test_round_trip_and_damaged_forms():
     np.testing.assert_allclose(again.probabilities(x), clf.probabilities(x), atol=1e-5)
     data = clf.to_dict()
     with pytest.raises(ValueError, match="other features or classes"):
+        TypeClassifier.from_dict({**data, "features": data["features"][:-1] + ["colour"]})
+    with pytest.raises(ValueError, match="mean has shape"):  # a subset, but the numbers are for all
         TypeClassifier.from_dict({**data, "features": data["features"][:-1]})
     with pytest.raises(ValueError, match="w2 has shape"):
         TypeClassifier.from_dict({**data, "w2": np.zeros((4, 5)).tolist()})
@@ -109,7 +112,9 @@ def test_decide_gives_one_answer_per_row():
     decided = classifier.decide(table)
     probabilities = classifier.probabilities(table)
     assert len(decided) == 3 and [p for _, p in decided] == pytest.approx(probabilities.max(axis=1).tolist())
-    assert classifier(table[1]) == decided[1] and classifier.decide(np.zeros((0, features))) == []
+    one = classifier(table[1])  # one row takes another BLAS path: equal up to rounding
+    assert one[0] == decided[1][0] and one[1] == pytest.approx(decided[1][1], rel=1e-12)
+    assert classifier.decide(np.zeros((0, features))) == []
 
 
 def test_centreline_features_are_the_length_and_the_heads_mean_along_it():
@@ -119,9 +124,60 @@ def test_centreline_features_are_the_length_and_the_heads_mean_along_it():
     line = np.array([[0.0, 4.0], [30.0, 4.0], [30.0, 44.0]])  # 70 px long
     pattern = pattern_features(np.array([2.0, 7.0, 12.0]), np.full((3, 2), 2.0), False,
                                np.array([[2.0, 4.0], [7.0, 4.0], [12.0, 4.0]]))
-    np.testing.assert_array_equal(centreline_features(pattern, line, None, (64, 64)),
-                                  catheter_features(pattern, 70.0, None))
+    named = dict(zip(FEATURE_NAMES, centreline_features(pattern, line, None, (64, 64)).tolist()))
+    assert named["length"] == pytest.approx(0.7)
+    # one right-angle corner over about 70 px (resampling cuts the corner a little shorter)
+    assert named["turning"] == pytest.approx(10 * (np.pi / 2) / 70, rel=0.03)
+    assert named["electrode_turning"] == 0.0  # no electrodes given
+    electrodes = np.array([[2.0, 4.0], [7.0, 4.0], [12.0, 4.0]])
     head = np.zeros((5, 8, 8), np.float32)
     head[2] = 1.0  # every cell says the third type
-    np.testing.assert_array_equal(centreline_features(pattern, line, head, (64, 64)),
-                                  catheter_features(pattern, 70.0, np.array([0, 0, 1, 0, 0], np.float32)))
+    head[2, 0, 0], head[4, 0, 0] = 0.0, 1.0  # but the cell holding the first electrode the fifth
+    named = dict(zip(FEATURE_NAMES, centreline_features(pattern, line, head, (64, 64), electrodes).tolist()))
+    along = [named[f"head_{kind}"] for kind in TYPE_HEAD_CLASSES]
+    at = [named[f"electrode_head_{kind}"] for kind in TYPE_HEAD_CLASSES]
+    # the cells of the line's three points (the first holds the fifth type), and of the electrodes (two)
+    assert along == pytest.approx([0, 0, 2 / 3, 0, 1 / 3]) and at == pytest.approx([0, 0, 0.5, 0, 0.5])
+    assert named["electrode_turning"] == 0.0  # the electrodes lie on a straight row
+
+
+def test_turning_per_pixel_by_hand():
+    from cathx.geometry import turning_per_pixel
+
+    assert turning_per_pixel(np.array([[0.0, 0.0], [5.0, 0.0], [9.0, 0.0]])) == 0.0
+    # two left turns of 90 degrees over 3 steps of 2 px: pi / 6 per px; direction does not matter
+    square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+    assert turning_per_pixel(square) == pytest.approx(np.pi / 6)
+    assert turning_per_pixel(square[::-1]) == pytest.approx(np.pi / 6)
+    # a repeated point is skipped; fewer than two steps turn nothing
+    assert turning_per_pixel(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 2.0]])) == pytest.approx(np.pi / 8)
+    assert turning_per_pixel(np.array([[0.0, 0.0], [3.0, 4.0]])) == 0.0
+    # 72 chords round a circle of radius 10: 71 turns of 5 degrees over 72 chords of 20 sin(2.5
+    # degrees) px, about 1/10 per px
+    angle = np.linspace(0, 2 * np.pi, 73)
+    circle = 10 * np.stack([np.cos(angle), np.sin(angle)], 1)
+    expected = (71 * 2 * np.pi / 72) / (72 * 20 * np.sin(np.pi / 72))
+    assert turning_per_pixel(circle) == pytest.approx(expected) and 0.098 < expected < 0.1
+
+
+def test_a_decision_fitted_on_fewer_features_reads_only_its_columns():
+    from cathx.postprocess.type_classifier import FEATURE_NAMES_V1
+
+    rng = np.random.default_rng(1)
+    n = len(FEATURE_NAMES_V1)
+    old = TypeClassifier(mean=rng.normal(size=n), scale=rng.uniform(0.5, 2, n), w1=rng.normal(size=(n, 3)),
+                         b1=rng.normal(size=3), w2=rng.normal(size=(3, 5)), b2=rng.normal(size=5),
+                         features=FEATURE_NAMES_V1)
+    loaded = TypeClassifier.from_dict(old.to_dict())  # a checkpoint's decision from before the new inputs
+    assert loaded.features == FEATURE_NAMES_V1 and loaded.to_dict()["features"] == list(FEATURE_NAMES_V1)
+    table = rng.normal(size=(4, len(FEATURE_NAMES)))
+    x = (table[:, :n] - loaded.mean) / loaded.scale  # to_dict rounds the numbers: the loaded ones
+    logits = np.maximum(x @ loaded.w1 + loaded.b1, 0) @ loaded.w2 + loaded.b2
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded.probabilities(table), expected, rtol=1e-9)
+    changed = table.copy()
+    changed[:, n:] = 99.0  # the inputs it was not fitted on do not matter
+    np.testing.assert_allclose(loaded.probabilities(changed), expected, rtol=1e-9)
+    # its columns in another order: the names say which is which
+    shuffled = TypeClassifier.from_dict({**old.to_dict(), "features": list(FEATURE_NAMES_V1[::-1])})
+    assert shuffled.columns == list(range(n))[::-1]

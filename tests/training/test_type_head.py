@@ -105,6 +105,11 @@ def test_examples_from_true_outputs_carry_true_types_and_fit_a_classifier():
     assert classifier_accuracy(classifier, features, labels) >= 0.9  # separable on true electrodes
     with pytest.raises(CathxError, match="need more frames"):
         fit_type_classifier(features[:1], labels[:1])
+    subset = fit_type_classifier(features, labels, hidden=8, steps=300, names=("count", "closed", "length"))
+    assert subset.features == ("count", "closed", "length") and subset.w1.shape == (3, 8)
+    assert subset.probabilities(features).shape == (len(labels), 5)  # reads its 3 of the table's columns
+    with pytest.raises(CathxError, match="unknown features \\['colour'\\]; choose from count, no_electrodes"):
+        fit_type_classifier(features, labels, names=("count", "colour"))
 
 
 def test_head_accuracy_reads_the_head_columns():

@@ -440,7 +440,7 @@ def analyse_frame(
     catheter_of = np.full(len(peaks), -1, dtype=np.int64)
     index_of = np.full(len(peaks), -1, dtype=np.int64)
     catheters: list[Catheter] = []
-    measured = []  # the pattern features of every catheter, for the learned decision
+    measured = []  # (pattern features, electrodes from the tip) of every catheter, for the learned decision
     for c, (line, points) in enumerate(zip(lines, oriented)):
         members = np.flatnonzero(assignment.catheter == c)
         if len(members) == 0 and line.length < bare_cut:
@@ -466,12 +466,12 @@ def analyse_frame(
             catheter_of[chosen] = len(catheters)
             index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
             catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
-            measured.append(features)
+            measured.append((features, peaks[chosen[np.argsort(arc, kind="stable")], :2]))
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
             # One call for the frame's catheters: the perceptron's fixed cost is paid once.
-            table = np.stack([centreline_features(features, catheter.centreline, type_probabilities, size)
-                              for features, catheter in zip(measured, catheters)])
+            table = np.stack([centreline_features(features, catheter.centreline, type_probabilities, size, tip_first)
+                              for (features, tip_first), catheter in zip(measured, catheters)])
             decided = type_classifier.decide(table)
         else:
             decided = [type_from_probabilities(type_probabilities, c.centreline, size) for c in catheters]

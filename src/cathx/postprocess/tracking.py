@@ -799,7 +799,8 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
         order = np.argsort(arc, kind="stable")
         if type_classifier is not None:  # the learned decision, as analyse_frame types catheters
             features = centreline_features(pattern_features(arc, results.sizes[group], False, results.electrodes[group]),
-                                           piece, results.type_probabilities, results.image_size)
+                                           piece, results.type_probabilities, results.image_size,
+                                           results.electrodes[group[order]])
             kind, _ = type_classifier.decide(features[None])[0]
         elif results.type_probabilities is not None:  # the head's type along the piece
             kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)

@@ -12,52 +12,86 @@ that network's errors look, and stored as plain numbers in the checkpoint's meta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
-from cathx.postprocess.centreline import polyline_length
+from cathx.geometry import turning_per_pixel
+from cathx.postprocess.centreline import polyline_length, resample_polyline
 from cathx.structures import TYPE_HEAD_CLASSES
 
+# Every feature catheter_features measures. A fitted decision names the ones it uses (a subset, in
+# its own order), so decisions fitted before a feature was added keep working.
 FEATURE_NAMES: tuple[str, ...] = (
     "count", "no_electrodes", "count_1_2", "count_3_4", "count_5_6", "count_7_11", "count_12_up",
     "closed", "gap_cv", "alternation", "log_tip_ratio", "log_tail_ratio", "mean_gap", "spread", "length",
     *(f"head_{kind}" for kind in TYPE_HEAD_CLASSES),
+    "turning", "electrode_turning", *(f"electrode_head_{kind}" for kind in TYPE_HEAD_CLASSES),
 )
+# The features of the decisions shipped before "turning" and "electrode_*" were added.
+FEATURE_NAMES_V1: tuple[str, ...] = FEATURE_NAMES[:20]
+# Curvature in radians per pixel times this: a lasso's loop (radius 8-15 px at 256 px) 0.7-1.3,
+# a straight catheter near 0.
+TURNING_SCALE = 10.0
 
 
-def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray | None) -> np.ndarray:
+def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray | None, turning: float = 0.0,
+                      electrode_turning: float = 0.0, electrode_head: np.ndarray | None = None) -> np.ndarray:
     """(len(FEATURE_NAMES),) float32 features of one catheter, each scaled to about [0, 2].
 
     pattern: its electrode pattern; length: its centreline's length in pixels at the network's
-    input size; head: (5,) the type head's mean probabilities along it, or None (no head: zeros).
+    input size; head: (5,) the type head's mean probabilities along it, or None (no head: zeros);
+    turning, electrode_turning: ``turning_per_pixel`` of its centreline and of its electrodes joined
+    tip to tail (a lasso's rings lie on a tight curve, a CS catheter's on a gentle one);
+    electrode_head: (5,) the head's mean over the cells holding its electrodes (where the types
+    differ: shafts look alike), None: ``head``.
     """
     n = pattern.count
     head = np.zeros(len(TYPE_HEAD_CLASSES)) if head is None else np.asarray(head, np.float64).reshape(-1)
+    electrode_head = head if electrode_head is None else np.asarray(electrode_head, np.float64).reshape(-1)
     values = [
         min(n, 20) / 10.0, n == 0, 1 <= n <= 2, 3 <= n <= 4, 5 <= n <= 6, 7 <= n <= 11, n >= 12,
         pattern.closed, min(pattern.gap_cv, 2.0), min(pattern.alternation, 2.0),
         float(np.log(np.clip(pattern.tip_ratio, 0.25, 4.0))), float(np.log(np.clip(pattern.tail_ratio, 0.25, 4.0))),
         min(pattern.mean_gap, 40.0) / 10.0, min(pattern.spread, 2.0), min(length, 400.0) / 100.0,
         *head.tolist(),
+        min(turning * TURNING_SCALE, 2.0), min(electrode_turning * TURNING_SCALE, 2.0), *electrode_head.tolist(),
     ]
     return np.asarray(values, np.float32)
 
 
 def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_probabilities: np.ndarray | None,
-                        image_size: tuple[int, int]) -> np.ndarray:
-    """catheter_features of a catheter along ``centreline`` (M, 2) image pixels: its length and, with
-    a type head's (5, h, w) ``type_probabilities``, their mean along it. One recipe for analyse_frame's
-    catheters and the Tracker's split pieces."""
-    head = None if type_probabilities is None else mean_type_probabilities(type_probabilities, centreline, image_size)
-    return catheter_features(pattern, polyline_length(centreline), head)
+                        image_size: tuple[int, int], electrodes: np.ndarray | None = None) -> np.ndarray:
+    """catheter_features of a catheter along ``centreline`` (M, 2) image pixels, with its electrodes
+    (K, 2) ordered from the tip (None: none): its length and turning, its electrodes' turning and,
+    with a type head's (5, h, w) ``type_probabilities``, their mean along it and at the electrodes.
+    One recipe for analyse_frame's catheters and the Tracker's split pieces."""
+    head = electrode_head = None
+    if type_probabilities is not None:
+        head = mean_type_probabilities(type_probabilities, centreline, image_size)
+        if electrodes is not None and len(electrodes):
+            electrode_head = mean_type_probabilities(type_probabilities, electrodes, image_size)
+    electrode_turning = turning_per_pixel(electrodes) if electrodes is not None else 0.0
+    return catheter_features(pattern, polyline_length(centreline), head, _centreline_turning(centreline),
+                             electrode_turning, electrode_head)
+
+
+def _centreline_turning(centreline: np.ndarray, step: float = 4.0) -> float:
+    """turning_per_pixel of a centreline resampled every ``step`` pixels (the skeleton's one-pixel
+    staircase would read as turning)."""
+    length = polyline_length(centreline)
+    if length < 2 * step:
+        return 0.0
+    return turning_per_pixel(resample_polyline(centreline, int(length / step) + 1))
 
 
 @dataclass(frozen=True)
 class TypeClassifier:
     """softmax(relu(((x - mean) / scale) @ w1 + b1) @ w2 + b2) over TYPE_HEAD_CLASSES.
 
+    Its input is a table of all FEATURE_NAMES; it reads the F columns named in ``features``.
     mean, scale: (F,) feature standardisation; w1 (F, H), b1 (H,), w2 (H, 5), b2 (5,).
     """
 
@@ -67,10 +101,19 @@ class TypeClassifier:
     b1: np.ndarray
     w2: np.ndarray
     b2: np.ndarray
+    features: tuple[str, ...] = FEATURE_NAMES
+
+    @cached_property
+    def columns(self) -> list[int]:
+        """Positions of ``features`` among FEATURE_NAMES."""
+        return [FEATURE_NAMES.index(name) for name in self.features]
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(N, F) or (F,) features -> (N, 5) or (5,) class probabilities."""
-        x = (np.asarray(features, np.float64) - self.mean) / self.scale
+        """(N, len(FEATURE_NAMES)) or (len(FEATURE_NAMES),) features -> (N, 5) or (5,) class probabilities."""
+        table = np.asarray(features, np.float64)
+        if tuple(self.features) != FEATURE_NAMES:
+            table = table[..., self.columns]
+        x = (table - self.mean) / self.scale
         hidden = np.maximum(x @ self.w1 + self.b1, 0.0)
         logits = hidden @ self.w2 + self.b2
         logits = logits - logits.max(axis=-1, keepdims=True)
@@ -83,26 +126,28 @@ class TypeClassifier:
 
     def decide(self, features: np.ndarray) -> list[tuple[str, float]]:
         """(type, probability) of each row of (N, F) features (one perceptron pass for all)."""
-        probabilities = self.probabilities(np.asarray(features).reshape(-1, len(self.mean)))
+        probabilities = self.probabilities(np.asarray(features).reshape(-1, len(FEATURE_NAMES)))
         best = probabilities.argmax(axis=1)
         return [(TYPE_HEAD_CLASSES[b], float(p[b])) for b, p in zip(best.tolist(), probabilities)]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: lists of numbers plus the feature and class names they belong to."""
-        return {"features": list(FEATURE_NAMES), "classes": list(TYPE_HEAD_CLASSES),
+        return {"features": list(self.features), "classes": list(TYPE_HEAD_CLASSES),
                 **{name: np.asarray(getattr(self, name), np.float64).round(6).tolist()
                    for name in ("mean", "scale", "w1", "b1", "w2", "b2")}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TypeClassifier:
         """Inverse of to_dict; ValueError when the features, classes or shapes do not fit."""
-        if list(data.get("features", [])) != list(FEATURE_NAMES) or list(data.get("classes", [])) != list(TYPE_HEAD_CLASSES):
+        names = tuple(data.get("features", ()))
+        if not names or not set(names) <= set(FEATURE_NAMES) or len(set(names)) != len(names) \
+                or list(data.get("classes", [])) != list(TYPE_HEAD_CLASSES):
             raise ValueError("type classifier was fitted on other features or classes")
         arrays = {name: np.asarray(data[name], np.float64) for name in ("mean", "scale", "w1", "b1", "w2", "b2")}
-        features, hidden = len(FEATURE_NAMES), arrays["b1"].shape[0] if arrays["b1"].ndim == 1 else -1
+        features, hidden = len(names), arrays["b1"].shape[0] if arrays["b1"].ndim == 1 else -1
         expected = {"mean": (features,), "scale": (features,), "w1": (features, hidden), "b1": (hidden,),
                     "w2": (hidden, len(TYPE_HEAD_CLASSES)), "b2": (len(TYPE_HEAD_CLASSES),)}
         for name, shape in expected.items():
             if arrays[name].shape != shape:
                 raise ValueError(f"type classifier {name} has shape {arrays[name].shape}, expected {shape}")
-        return cls(**arrays)
+        return cls(**arrays, features=names)

@@ -217,13 +217,23 @@ def catheter_examples(predictor, samples: Sequence[Sample], match_px: float = 3.
 
 
 def fit_type_classifier(features: np.ndarray, labels: np.ndarray, hidden: int = 32, steps: int = 600,
-                        lr: float = 1e-2, weight_decay: float = 1e-3, seed: int = 0):
-    """Fit a TypeClassifier (one hidden layer, cross-entropy, Adam on the whole set)."""
-    from cathx.postprocess.type_classifier import TypeClassifier
+                        lr: float = 1e-2, weight_decay: float = 1e-3, seed: int = 0,
+                        names: Sequence[str] | None = None):
+    """Fit a TypeClassifier (one hidden layer, cross-entropy, Adam on the whole set).
+
+    features: (N, len(FEATURE_NAMES)) as catheter_examples collects them; names: the features the
+    decision uses (None: all)."""
+    from cathx.postprocess.type_classifier import FEATURE_NAMES, TypeClassifier
+
+    names = tuple(FEATURE_NAMES if names is None else names)
+    unknown = [name for name in names if name not in FEATURE_NAMES]
+    if unknown:
+        raise CathxError(f"type classifier: unknown features {unknown}; choose from {', '.join(FEATURE_NAMES)}")
 
     if len(features) < 2 or len(np.unique(labels)) < 2:
         raise CathxError(f"type classifier: {len(features)} labelled catheters of {len(np.unique(labels))} types; "
                          "need more frames")
+    features = np.asarray(features)[:, [FEATURE_NAMES.index(name) for name in names]]
     generator = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
@@ -246,7 +256,7 @@ def fit_type_classifier(features: np.ndarray, labels: np.ndarray, hidden: int = 
         return t.detach().double().numpy()
 
     return TypeClassifier(mean=array(mean), scale=array(scale), w1=array(layer1.weight.T), b1=array(layer1.bias),
-                          w2=array(layer2.weight.T), b2=array(layer2.bias))
+                          w2=array(layer2.weight.T), b2=array(layer2.bias), features=names)
 
 
 def classifier_accuracy(classifier, features: np.ndarray, labels: np.ndarray) -> float | None:
