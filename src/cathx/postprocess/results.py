@@ -463,10 +463,11 @@ def analyse_frame(
                 # the long tip electrode sits at the far end: the centreline ran tail-first
                 length = polyline_length(piece)
                 piece, arc = piece[::-1].copy(), (length - arc).astype(np.float32)
+            tip_first = chosen[np.argsort(arc, kind="stable")]
             catheter_of[chosen] = len(catheters)
-            index_of[chosen[np.argsort(arc, kind="stable")]] = np.arange(len(chosen))
+            index_of[tip_first] = np.arange(len(chosen))
             catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
-            measured.append((features, peaks[chosen[np.argsort(arc, kind="stable")], :2]))
+            measured.append((features, peaks[tip_first, :2]))
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
             # One call for the frame's catheters: the perceptron's fixed cost is paid once.

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
 from cathx.geometry import turning_per_pixel
+from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
 from cathx.postprocess.centreline import polyline_length, resample_polyline
 from cathx.structures import TYPE_HEAD_CLASSES
 
@@ -74,14 +74,14 @@ def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_p
         if electrodes is not None and len(electrodes):
             electrode_head = mean_type_probabilities(type_probabilities, electrodes, image_size)
     electrode_turning = turning_per_pixel(electrodes) if electrodes is not None else 0.0
-    return catheter_features(pattern, polyline_length(centreline), head, _centreline_turning(centreline),
+    length = polyline_length(centreline)
+    return catheter_features(pattern, length, head, _centreline_turning(centreline, length),
                              electrode_turning, electrode_head)
 
 
-def _centreline_turning(centreline: np.ndarray, step: float = 4.0) -> float:
-    """turning_per_pixel of a centreline resampled every ``step`` pixels (the skeleton's one-pixel
-    staircase would read as turning)."""
-    length = polyline_length(centreline)
+def _centreline_turning(centreline: np.ndarray, length: float, step: float = 4.0) -> float:
+    """turning_per_pixel of a centreline of ``length`` pixels resampled every ``step`` pixels (the
+    skeleton's one-pixel staircase would read as turning)."""
     if length < 2 * step:
         return 0.0
     return turning_per_pixel(resample_polyline(centreline, int(length / step) + 1))
