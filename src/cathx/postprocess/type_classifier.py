@@ -37,6 +37,11 @@ FEATURE_NAMES_V1: tuple[str, ...] = FEATURE_NAMES[:20]
 TURNING_SCALE = 10.0
 
 
+def feature_columns(names: tuple[str, ...] | list[str]) -> list[int]:
+    """Positions of ``names`` among FEATURE_NAMES (ValueError for a name not among them)."""
+    return [FEATURE_NAMES.index(name) for name in names]
+
+
 def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray | None, turning: float = 0.0,
                       electrode_turning: float = 0.0, electrode_head: np.ndarray | None = None) -> np.ndarray:
     """(len(FEATURE_NAMES),) float32 features of one catheter, each scaled to about [0, 2].
@@ -106,7 +111,7 @@ class TypeClassifier:
     @cached_property
     def columns(self) -> list[int]:
         """Positions of ``features`` among FEATURE_NAMES."""
-        return [FEATURE_NAMES.index(name) for name in self.features]
+        return feature_columns(self.features)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(N, len(FEATURE_NAMES)) or (len(FEATURE_NAMES),) features -> (N, 5) or (5,) class probabilities."""

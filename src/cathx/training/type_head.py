@@ -223,7 +223,7 @@ def fit_type_classifier(features: np.ndarray, labels: np.ndarray, hidden: int = 
 
     features: (N, len(FEATURE_NAMES)) as catheter_examples collects them; names: the features the
     decision uses (None: all)."""
-    from cathx.postprocess.type_classifier import FEATURE_NAMES, TypeClassifier
+    from cathx.postprocess.type_classifier import FEATURE_NAMES, TypeClassifier, feature_columns
 
     names = tuple(FEATURE_NAMES if names is None else names)
     unknown = [name for name in names if name not in FEATURE_NAMES]
@@ -233,7 +233,7 @@ def fit_type_classifier(features: np.ndarray, labels: np.ndarray, hidden: int = 
     if len(features) < 2 or len(np.unique(labels)) < 2:
         raise CathxError(f"type classifier: {len(features)} labelled catheters of {len(np.unique(labels))} types; "
                          "need more frames")
-    features = np.asarray(features)[:, [FEATURE_NAMES.index(name) for name in names]]
+    features = np.asarray(features)[:, feature_columns(names)]
     generator = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
@@ -269,11 +269,11 @@ def classifier_accuracy(classifier, features: np.ndarray, labels: np.ndarray) ->
 def head_accuracy(features: np.ndarray, labels: np.ndarray) -> float | None:
     """Share of catheters the type head alone types right: the argmax of the head's mean
     probabilities among the features (None without any catheter)."""
-    from cathx.postprocess.type_classifier import FEATURE_NAMES
+    from cathx.postprocess.type_classifier import feature_columns
 
     if len(labels) == 0:
         return None
-    columns = [FEATURE_NAMES.index(f"head_{kind}") for kind in TYPE_HEAD_CLASSES]
+    columns = feature_columns([f"head_{kind}" for kind in TYPE_HEAD_CLASSES])
     return float((np.asarray(features)[:, columns].argmax(axis=1) == labels).mean())
 
 
