@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=50_000, help="first seed (kept apart from training seeds)")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="what the network computes in (cathx predict --precision)")
     args = parser.parse_args()
 
     from cathx.data.synthetic import generate_frame
@@ -38,7 +40,7 @@ def main() -> None:
     if args.weights is not None:
         from cathx.inference.predictor import Predictor
 
-        predictor = Predictor.from_checkpoint(args.weights)
+        predictor = Predictor.from_checkpoint(args.weights, precision=args.precision)
     pairs: dict[str, list] = {"ground_truth_centrelines": [], "pipeline_on_ground_truth_mask": []}
     if predictor is not None:
         pairs["pipeline_on_predictions"] = []  # typed as the predictor types them
@@ -60,6 +62,7 @@ def main() -> None:
             pairs["pipeline_on_predictions_rules"] += classify_through_pipeline(sample, results.mask, peaks)
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "frames": args.frames,
               "size": args.size, "first_seed": args.seed, "weights": str(args.weights) if args.weights else None,
+              "precision": predictor.precision if args.weights else None,
               "results": {name: type_accuracy(p) for name, p in pairs.items()}}
     lines = ["# Catheter type recognition (synthetic frames)", "",
              f"{args.frames} frames of {args.size}x{args.size}, seeds {args.seed}..{args.seed + args.frames - 1}.", "",

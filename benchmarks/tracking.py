@@ -226,6 +226,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None,
                         help="also score from this network's predictions")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="what the network computes in (cathx predict --precision)")
     args = parser.parse_args()
     from cathx.data.synthetic import generate_sequence
     from cathx.fileio import atomic_write_json, atomic_write_text
@@ -235,7 +237,7 @@ def main() -> None:
     if args.weights is not None:
         from cathx.inference.predictor import Predictor
 
-        predictor = Predictor.from_checkpoint(args.weights)
+        predictor = Predictor.from_checkpoint(args.weights, precision=args.precision)
     config = benchmark_config()
     sources = {"ground_truth": None, "ground_truth_perturbed": "perturbed"}
     if predictor is not None:
@@ -265,6 +267,7 @@ def main() -> None:
               "cpu": cpu_description(), "load_average_1min": round(os.getloadavg()[0], 2),
               "frames": args.frames, "size": args.size, "seeds": seeds,
               "weights": str(args.weights) if args.weights else None,
+              "precision": predictor.precision if args.weights else None,
               "config": {"crossing_wires": 1.0, "guidewire_probability": 0.6,
                          "sternal_wire_probability": 0.5},
               "summary": summary, "sequences": rows}

@@ -29,3 +29,23 @@ def test_bf16_training_falls_back_to_float32_where_the_cpu_would_emulate_it():
     assert training_precision("bf16-mixed", False, XEON) == ("bf16-mixed", None)  # a GPU does it natively
     assert training_precision("32-true", True, XEON) == ("32-true", None)
     assert training_precision("bf16-mixed", True, "") == ("bf16-mixed", None)  # flags unknown: trusted
+
+
+def test_inference_precision_auto_is_bf16_only_where_the_cpu_computes_it():
+    import pytest
+
+    from cathx.system import inference_precision
+
+    bf16_cpu = EPYC.replace("avx512_vnni", "avx512_vnni avx512_bf16")
+    assert inference_precision("auto", "cpu", bf16_cpu) == ("bf16", None)
+    assert inference_precision("auto", "cpu", XEON.replace("fma", "fma amx_bf16")) == ("bf16", None)
+    assert inference_precision("auto", "cpu", EPYC) == ("fp32", None)  # AVX-512 without BF16
+    assert inference_precision("auto", "cuda", bf16_cpu) == ("fp32", None)  # not measured on a GPU: as trained
+    assert inference_precision("fp32", "cpu", bf16_cpu) == ("fp32", None)
+    assert inference_precision("bf16", "cpu", bf16_cpu) == ("bf16", None)
+    assert inference_precision("bf16", "cuda:1", XEON) == ("bf16", None)  # a GPU does it natively
+    precision, why = inference_precision("bf16", "cpu", XEON)
+    assert precision == "fp32" and why.startswith("precision bf16 needs a CPU with AVX-512 BF16 or AMX")
+    assert "Intel Xeon" in why and why.endswith("predicting in fp32 instead")
+    with pytest.raises(ValueError, match=r"precision 'fp16': choose from auto, fp32, bf16"):
+        inference_precision("fp16", "cpu", XEON)

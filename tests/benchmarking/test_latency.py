@@ -12,7 +12,7 @@ def test_matmul_probe_is_positive():
 def test_bench_writes_json_and_markdown(tiny_checkpoint, tmp_path):
     report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=2, warmup=1, input_size=64,
                        frame_size=64, out=tmp_path, probe_seconds=0.05,
-                       with_ideal_postprocess=False)
+                       with_ideal_postprocess=False, precisions=["fp32"])
     saved = json.loads((tmp_path / "latency.json").read_text())
     row = saved["variants"][0]
     assert row["variant"] == "tiny/torch" and set(row["latency_ms"]) == set(STAGES)
@@ -24,3 +24,18 @@ def test_bench_writes_json_and_markdown(tiny_checkpoint, tmp_path):
 def test_postprocess_timing_on_ideal_outputs():
     result = time_postprocess(frames=2, input_size=64, frame_size=96, warmup=0)
     assert result["p95"] >= result["p50"] > 0
+
+
+def test_bench_times_each_precision_once_as_it_resolves(tiny_checkpoint, tmp_path, monkeypatch):
+    import cathx.system
+
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: True)
+    report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=1, warmup=1, input_size=64,
+                       frame_size=64, out=None, probe_seconds=0.05, with_ideal_postprocess=False,
+                       precisions=["fp32", "bf16", "auto"])
+    assert [row["variant"] for row in report["variants"]] == ["tiny/torch", "tiny/torch-bf16"]
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: False)
+    report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=1, warmup=1, input_size=64,
+                       frame_size=64, out=None, probe_seconds=0.05, with_ideal_postprocess=False,
+                       precisions=["auto", "bf16"])
+    assert [row["variant"] for row in report["variants"]] == ["tiny/torch"]  # bf16 would be emulated

@@ -62,6 +62,11 @@ def test_bench_writes_a_new_folder_under_runs_by_default(run_cli, tmp_path, monk
     assert first.parent == second.parent == tmp_path.joinpath("runs", "bench").relative_to(tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
     assert seen[0]["device"] == "cpu" and "results in runs/bench/" in result.stdout
+    assert seen[0]["precisions"] is None  # run_bench's default: auto
+    result = run_cli("bench", "-m", "demo", "--precision", "fp32", "--precision", "bf16")
+    assert result.exit_code == 0 and seen[-1]["precisions"] == ["fp32", "bf16"]
+    result = run_cli("bench", "-m", "demo", "--precision", "fp16")
+    assert result.exit_code == 2 and result.stderr.strip() == "error: --precision 'fp16': choose from auto, fp32, bf16"
 
 
 def test_shipped_configs_resolve_by_name_and_paths_still_work(tmp_path):

@@ -223,3 +223,28 @@ def test_tta_refuses_what_it_cannot_do_with_one_line(run_cli, weights, tmp_path,
     chosen = onnx if "onnx" in extra else weights
     result = run_cli("predict", source, "-w", chosen, "-o", tmp_path / "out", "--tta", *extra)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--precision", "fp16"], "error: --precision 'fp16': choose from auto, fp32, bf16"),
+    (["--precision", "bf16", "--engine", "ray"], "--precision bf16: only with --engine local"),
+    (["--precision", "bf16", "--backend", "onnx"], "m.onnx: precision bf16 needs the torch backend"),
+])
+def test_precision_refuses_what_it_cannot_do_with_one_line(run_cli, weights, tmp_path, extra, message):
+    source = _images(tmp_path / "in", count=1)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"x")
+    chosen = onnx if "onnx" in extra else weights
+    result = run_cli("predict", source, "-w", chosen, "-o", tmp_path / "out", *extra)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_predict_reports_the_precision_it_ran_in(run_cli, weights, tmp_path):
+    import json
+
+    source = _images(tmp_path / "in", count=1)
+    result = run_cli("predict", source, "-w", weights, "-o", tmp_path / "out", "--precision", "fp32")
+    assert result.exit_code == 0, result.stderr
+    assert "fp32" in result.stdout
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["precision"] == "fp32"

@@ -32,10 +32,12 @@ def test_train_then_val(run_cli, tmp_path, dataset):
     again = run_cli("train", "--config", _config(tmp_path), "--data", dataset, "--out", out)
     assert again.exit_code == 2 and "pass --resume" in again.stderr
 
-    result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval", "--device", "cpu")
+    result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval", "--device", "cpu",
+                     "--precision", "fp32")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["images"] >= 1 and metrics["split"] == "test" and metrics["tta"] == "none"
+    assert metrics["precision"] == "fp32"
     assert "mean J" in result.stdout
     result = run_cli("val", "-w", out / "best.pt", "-d", dataset, "-o", tmp_path / "eval_tta", "--tta")
     assert result.exit_code == 0, result.stderr
@@ -68,6 +70,9 @@ def test_missing_files_exit_2(run_cli, tmp_path):
     assert result.exit_code == 2 and "nodata: dataset not found" in result.stderr
     result = run_cli("val", "--weights", tmp_path / "w.pt", "--data", tmp_path, "--out", tmp_path / "e")
     assert result.exit_code == 2 and "w.pt: checkpoint not found" in result.stderr
+    result = run_cli("val", "--weights", tmp_path / "w.pt", "--data", tmp_path, "--out", tmp_path / "e",
+                     "--precision", "fp16")
+    assert result.exit_code == 2 and "--precision 'fp16': choose from auto, fp32, bf16" in result.stderr
 
 
 def test_val_reports_skipped_samples(run_cli, tmp_path, dataset, tiny_checkpoint):

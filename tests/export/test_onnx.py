@@ -32,7 +32,7 @@ def test_export_checkpoint_reports_deviation_and_predictor_agrees(tiny_checkpoin
     assert kinds == ["fp32", "fp16"]
     assert max(report["variants"][0]["max_abs_diff"].values()) < 1e-3
     image = np.random.default_rng(1).random((64, 64)).astype(np.float32)
-    torch_results = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0)(image)
+    torch_results = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0, precision="fp32")(image)
     onnx_results = Predictor.from_checkpoint(tmp_path / "m.onnx", backend="onnx", peak_threshold=0.0)(image)
     assert onnx_results.image_size == torch_results.image_size
     assert np.mean(onnx_results.mask == torch_results.mask) > 0.99

@@ -144,3 +144,32 @@ def test_a_predictors_tracker_carries_its_type_decision(tiny_checkpoint):
     predictor = Predictor.from_checkpoint(tiny_checkpoint)
     predictor.type_classifier = object()
     assert predictor.tracker().type_classifier is predictor.type_classifier
+
+
+def test_precision_auto_follows_the_cpu_and_bf16_stays_close_to_fp32(tiny_checkpoint, monkeypatch):
+    import cathx.system
+
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: False)
+    emulating = Predictor.from_checkpoint(tiny_checkpoint)
+    assert emulating.precision == "fp32" and "bfloat16" not in emulating.description
+    assert Predictor.from_checkpoint(tiny_checkpoint, precision="bf16").precision == "fp32"  # would be emulated
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: True)
+    fast = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0)
+    assert fast.precision == "bf16" and fast.description.endswith(", bfloat16")
+    exact = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0, precision="fp32")
+    a, b = fast.network(fast.preprocess([image])[0]), exact.network(exact.preprocess([image])[0])
+    for name in a:
+        assert a[name].dtype == np.float32
+        np.testing.assert_allclose(a[name], b[name], atol=0.05 * (np.abs(b[name]).max() + 1e-6))
+
+
+def test_precision_errors_name_the_choices_and_the_onnx_limit(tiny_checkpoint, tmp_path):
+    from cathx.errors import CathxError
+
+    with pytest.raises(CathxError, match=r"precision 'fp16': choose from auto, fp32, bf16"):
+        Predictor.from_checkpoint(tiny_checkpoint, precision="fp16")
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"not read")
+    with pytest.raises(CathxError, match=r"m.onnx: precision bf16 needs the torch backend"):
+        Predictor.from_checkpoint(onnx, backend="onnx", precision="bf16")

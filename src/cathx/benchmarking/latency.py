@@ -94,14 +94,24 @@ def _frames(count: int, size: int, folder: Path) -> list[Path]:
 
 
 def _variants(weights: Path | None, models: list[str], backends: list[str], int8: bool, input_size: int,
-              folder: Path, device: str, threads: int | None = None) -> list[Variant]:
+              folder: Path, device: str, threads: int | None = None, precisions: list[str] | None = None
+              ) -> list[Variant]:
     import torch
 
     from cathx.export.onnx import export_onnx, quantize_int8
     from cathx.inference.predictor import Predictor, load_torch_checkpoint
     from cathx.models import build_model, model_profile
     from cathx.models.complexity import count_flops
+    from cathx.system import inference_precision
 
+    # Each asked precision as it resolves on this machine ("auto" -> fp32 or bf16), once each.
+    torch_precisions = []
+    for asked in precisions or ["auto"]:
+        precision, why = inference_precision(asked, device)
+        if why:
+            log.warning(why)
+        if precision not in torch_precisions:
+            torch_precisions.append(precision)
     # Spinning ORT threads would steal the CPU from the variants timed in between them.
     spin = False
     sources: list[tuple[str, Any, Any]] = []
@@ -120,8 +130,12 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
             export_onnx(model, onnx_path, input_size)
         for backend in backends:
             if backend == "torch":
-                predictor = Predictor.from_model(model, input_size=input_size, device=device)
-            elif backend == "onnx":
+                for precision in torch_precisions:
+                    name = "torch" if precision == "fp32" else f"torch-{precision}"
+                    predictor = Predictor.from_model(model, input_size=input_size, device=device, precision=precision)
+                    variants.append(Variant(f"{label}/{name}", label, name, flops, predictor))
+                continue
+            if backend == "onnx":
                 predictor = Predictor.from_checkpoint(onnx_path, backend="onnx", device=device, spinning=spin,
                                                       threads=threads)
             else:
@@ -193,11 +207,13 @@ def time_postprocess(frames: int = 30, input_size: int = 256, frame_size: int = 
 def run_bench(weights: Path | None = None, models: list[str] | None = None, backends: list[str] | None = None,
               int8: bool = False, frames: int = 30, warmup: int = 5, input_size: int = 256,
               frame_size: int = 512, out: Path | None = Path("benchmarks/results"), device: str = "cpu",
-              probe_seconds: float = 2.0, with_ideal_postprocess: bool = True, threads: int | None = None
-              ) -> dict[str, Any]:
+              probe_seconds: float = 2.0, with_ideal_postprocess: bool = True, threads: int | None = None,
+              precisions: list[str] | None = None) -> dict[str, Any]:
     """Time every variant; write ``out``/latency.json and latency.md; return the report.
 
     threads: torch and ONNX Runtime intra-op threads (default: torch's default, ORT's default).
+    precisions: the torch backend's ("auto", "fp32", "bf16"; default auto), one variant each as
+    resolved on this machine: "torch" (fp32) and "torch-bf16".
     """
     import torch
 
@@ -211,7 +227,8 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
     with tempfile.TemporaryDirectory(prefix="cathx-bench-") as tmp:
         folder = Path(tmp)
         paths = _frames(min(frames, 8), frame_size, folder)
-        variants = _variants(weights, list(models or []), backends, int8, input_size, folder, device, threads)
+        variants = _variants(weights, list(models or []), backends, int8, input_size, folder, device, threads,
+                             precisions)
         if not variants:
             raise CathxError("nothing to time: give --weights or --model")
         probe_before = matmul_gflops(probe_seconds, device=device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -157,6 +158,9 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", metavar=DEVICE_METAVAR,
                                    help="auto: CUDA when available, else CPU."),
         tta: bool = typer.Option(False, "--tta", help="Average the mask over each frame and its mirror image."),
+        precision: Literal["auto", "fp32", "bf16"] = typer.Option("auto", "--precision",
+                                      help="What the network computes in: auto (bf16 on a CPU with AVX-512 "
+                                           "BF16 or AMX, else fp32), fp32 or bf16."),
     ) -> None:
         """Evaluate weights on a dataset split: mean J, Dice, clDice, electrode AP, MAE, recall@3/5 px."""
         from cathx.cli import checks
@@ -171,6 +175,6 @@ def register(app: typer.Typer) -> None:
         claim_output_folder(out, create=False)
         with progress_bar(f"evaluating {split}") as progress:
             summary = evaluate(weights, data, out, split=split, batch_size=batch_size, device=device,
-                               progress=progress, tta=tta)
+                               progress=progress, tta=tta, precision=precision)
         mark_output_folder(out)
         _print_summary(Console(), summary, out)

@@ -55,11 +55,12 @@ def resolve_device(device: str, option: str = "device") -> str:
 
 def load(weights: Path | str = "cathx-fluoro", *, device: str = "cpu", backend: str | None = None,
          input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
-         tta: bool = False) -> Model:
+         tta: bool = False, precision: str = "auto") -> Model:
     """A shipped model's name (``cathx models``) or a weights file -> a Model ready to predict.
 
     backend: "torch" or "onnx" (default: onnx for .onnx files). device: cpu, cuda, cuda:N or auto.
     tta: average the mask over each frame and its mirror image (twice the network time; torch only).
+    precision: "auto" (bf16 on a CPU that computes in bfloat16, else fp32), "fp32" or "bf16"; torch only.
     Raises CathxError naming the file for missing, truncated or foreign weights.
     """
     if not isinstance(weights, (str, os.PathLike)):
@@ -76,7 +77,8 @@ def load(weights: Path | str = "cathx-fluoro", *, device: str = "cpu", backend: 
         raise CathxError(f"cathx.load: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     resolved = resolve_device(device)
     predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size, device=resolved,
-                                          mask_threshold=mask_threshold, peak_threshold=peak_threshold, tta=tta)
+                                          mask_threshold=mask_threshold, peak_threshold=peak_threshold, tta=tta,
+                                          precision=precision)
     return Model(predictor, name=str(weights), device=resolved)
 
 

@@ -260,6 +260,7 @@ class Predictor:
     description: str = ""
     bit_depth: int | None = None
     type_classifier: Any | None = None
+    precision: str = "fp32"  # what the network computes in: fp32, or bf16 (torch backend)
 
     def __post_init__(self) -> None:
         self.input_size = int(self.input_size)
@@ -268,19 +269,25 @@ class Predictor:
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_model(cls, model, input_size: int = 256, device: str = "cpu", channels_last: bool = True,
-                   **kwargs: Any) -> Predictor:
-        """Wrap an in-memory torch model (returning the CathMTL output dict)."""
-        return cls(_TorchRunner(model, device, channels_last), input_size=input_size, stride=model.output_stride,
-                   backend="torch", **kwargs)
+                   precision: str = "fp32", **kwargs: Any) -> Predictor:
+        """Wrap an in-memory torch model (returning the CathMTL output dict). precision: as
+        ``from_checkpoint``'s (default fp32: the model as given)."""
+        from cathx.models.precision import with_precision
+
+        resolved = _resolve_precision(precision, device)
+        return cls(_TorchRunner(with_precision(model, resolved, device), device, channels_last), input_size=input_size,
+                   stride=model.output_stride, backend="torch", precision=resolved, **kwargs)
 
     @classmethod
     def from_checkpoint(cls, path: Path | str, backend: str = "torch", input_size: int | None = None,
                         device: str = "cpu", threads: int | None = None, spinning: bool = True,
-                        tta: bool = False, **kwargs: Any) -> Predictor:
+                        tta: bool = False, precision: str = "auto", **kwargs: Any) -> Predictor:
         """Load weights: a cathx checkpoint (backend "torch") or an exported .onnx file ("onnx").
 
         tta: average the mask over the frame and its mirror image (cathx.models.tta.FlipAverage; a
         second forward pass per frame), torch backend only.
+        precision: "auto" (bf16 on a CPU that computes in bfloat16, else fp32), "fp32" or "bf16"
+        (``cathx.system.inference_precision``), torch backend only; an ONNX file runs as exported.
 
         Raises CathxError (one line naming the file) for a missing, truncated or foreign file.
         """
@@ -289,6 +296,10 @@ class Predictor:
         path = resolve_weights(path)
         if backend not in BACKENDS:
             raise CathxError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        from cathx.system import INFERENCE_PRECISIONS
+
+        if precision not in INFERENCE_PRECISIONS:
+            raise CathxError(f"precision {precision!r}: choose from {', '.join(INFERENCE_PRECISIONS)}")
         if not path.is_file():
             raise CathxError(f"{path}: weights file not found")
         if path.stat().st_size == 0:
@@ -296,6 +307,9 @@ class Predictor:
         if backend == "onnx":
             if tta:
                 raise CathxError(f"{path}: test-time augmentation (--tta) needs the torch backend and cathx weights")
+            if precision == "bf16":
+                raise CathxError(f"{path}: precision bf16 needs the torch backend; an ONNX file runs in the "
+                                 "precision it was exported in")
             if path.suffix.lower() != ".onnx":
                 raise CathxError(
                     f"{path}: the onnx backend needs an exported .onnx file (see `cathx export`)")
@@ -311,7 +325,11 @@ class Predictor:
                        description=meta.get("description", path.name), **kwargs)
         if path.suffix.lower() == ".onnx":
             raise CathxError(f"{path}: an ONNX file needs --backend onnx")
+        from cathx.models.precision import with_precision
+
+        resolved = _resolve_precision(precision, device)
         model, config, extra = load_torch_checkpoint(path)
+        model = with_precision(model, resolved, device)
         if tta:
             from cathx.models.tta import FlipAverage
 
@@ -322,7 +340,8 @@ class Predictor:
             kwargs["type_classifier"] = _type_classifier(extra.get("type_classifier"), path)
         return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,
                    backend="torch", description=f"{path.name} ({getattr(config, 'encoder', '?')})"
-                   + (", flip TTA" if tta else ""), **kwargs)
+                   + (", flip TTA" if tta else "") + (", bfloat16" if resolved == "bf16" else ""),
+                   precision=resolved, **kwargs)
 
     # ---------------------------------------------------------------- stages
     def preprocess(self, images: list[np.ndarray], names: list[str] | None = None,
@@ -414,6 +433,20 @@ class Predictor:
         images = [getattr(f, "image", f) for f in frames]
         metas = [dict(getattr(f, "meta", {}) or {}) for f in frames]
         yield from zip(frames, self.predict_batch(images, metas))
+
+
+def _resolve_precision(precision: str, device: str) -> str:
+    """A precision option ("auto", "fp32", "bf16") -> what the network runs in on ``device``;
+    CathxError listing the choices for another name; a fallback to fp32 is logged with its reason."""
+    from cathx.system import inference_precision
+
+    try:
+        resolved, why = inference_precision(precision, device)
+    except ValueError as exc:
+        raise CathxError(str(exc)) from None
+    if why:
+        log.warning(why)
+    return resolved
 
 
 def _type_classifier(stored: Any, path: Path) -> Any:

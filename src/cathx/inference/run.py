@@ -19,7 +19,8 @@ from rich.console import Console
 def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "torch",
                 input_size: int | None = None, mask_threshold: float = 0.5, peak_threshold: float = 0.3,
                 video: bool = True, console: Console | None = None, bit_depth: int | None = None,
-                device: str = "cpu", predictor=None, on_frame=None, on_results=None, tta: bool = False) -> dict:
+                device: str = "cpu", predictor=None, on_frame=None, on_results=None, tta: bool = False,
+                precision: str = "auto") -> dict:
     """Predict every frame of ``source_path`` into ``out``; returns a summary dict.
 
     Per frame: masks/NAME.png, overlays/NAME.png, json/NAME.json (electrodes + centrelines) and
@@ -32,6 +33,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     when complete (electrodes.csv once the last frame is done), so a killed run leaves the earlier
     files whole. bit_depth: significant bits of 16-bit frames that declare none. device: torch
     device (cpu, cuda, cuda:N); with the onnx backend, cuda tries ONNX Runtime's CUDA provider.
+    precision: auto, fp32 or bf16 (``Predictor.from_checkpoint``).
     predictor: an already loaded Predictor to use instead of loading ``weights`` (`cathx app` keeps
     its models loaded; bit_depth and the thresholds are then the predictor's own). on_frame: called
     as ``on_frame(done, total, name)`` after each frame's files are written (total: the source's
@@ -53,7 +55,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     if predictor is None:
         predictor = Predictor.from_checkpoint(weights, backend=backend, input_size=input_size,
                                               mask_threshold=mask_threshold, peak_threshold=peak_threshold,
-                                              bit_depth=bit_depth, device=device, tta=tta)
+                                              bit_depth=bit_depth, device=device, tta=tta,
+                                              precision=precision)
     created = not out.exists()
     claim_output_folder(out)
     _remove_leftover_tables(out)
@@ -107,6 +110,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     elapsed = time.perf_counter() - started
     summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
                "fps": round(done / max(elapsed, 1e-9), 2), "backend": predictor.backend,
+               "precision": predictor.precision,
                "weights": str(weights),
                "input_size": predictor.input_size, "device": device, "problems": source.problems}
     atomic_write_json(out / "summary.json", summary)

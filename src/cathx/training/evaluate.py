@@ -79,13 +79,15 @@ def _finite(value: Any) -> Any:
 def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, split: str | None = "test",
              batch_size: int = 8, size: int | None = None, score_threshold: float = 0.3,
              reader: Sequence[Sample] | None = None, plots: bool = True, device: str = "cpu",
-             progress: Callable[[int, int], None] | None = None, tta: bool = False) -> dict[str, Any]:
+             progress: Callable[[int, int], None] | None = None, tta: bool = False,
+             precision: str = "auto") -> dict[str, Any]:
     """Run the model in ``weights`` over ``data``'s ``split`` and write the reports into ``out``.
 
     Returns the summary dict (mean_j, dice, cldice, ap, ap50, ap75, mae, recall3, recall5, images,
     electrodes, seconds). ``reader`` (a Sequence[Sample]) replaces ``data`` when given.
     progress: called as ``progress(images_done, images)`` after each batch. tta: average the mask
-    over the frame and its mirror image (cathx.models.tta.FlipAverage).
+    over the frame and its mirror image (cathx.models.tta.FlipAverage). precision: "auto" (bf16 on
+    a CPU that computes in bfloat16, else fp32), "fp32" or "bf16" (``cathx.system.inference_precision``).
     """
     import time
 
@@ -98,7 +100,17 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     from cathx.metrics import Evaluator
 
     weights, out = Path(weights), Path(out)
+    from cathx.models.precision import with_precision
+    from cathx.system import inference_precision
+
+    try:
+        precision, why = inference_precision(precision, device)
+    except ValueError as exc:
+        raise CathxError(str(exc)) from None
+    if why:
+        log.warning(why)
     model, model_cfg = load_model(weights)
+    model = with_precision(model, precision, device)
     if tta:
         from cathx.models.tta import FlipAverage
 
@@ -163,7 +175,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     from cathx.data.formats.summary import skipped_count
 
     summary.update(seconds=seconds, split=split, weights=str(weights), size=size, encoder=model_cfg.encoder,
-                   tta="flip (mask)" if tta else "none", skipped=skipped_count(problems), problems=problems)
+                   tta="flip (mask)" if tta else "none", precision=precision, skipped=skipped_count(problems), problems=problems)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "per_image.csv", evaluator.rows)
     atomic_write_json(out / "metrics.json", _finite({**summary, "pr_curve": pr_curve}))
