@@ -227,7 +227,6 @@ def test_tta_refuses_what_it_cannot_do_with_one_line(run_cli, weights, tmp_path,
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--precision", "fp16"], "error: --precision 'fp16': choose from auto, fp32, bf16"),
-    (["--precision", "bf16", "--engine", "ray"], "--precision bf16: only with --engine local"),
     (["--precision", "bf16", "--backend", "onnx"], "m.onnx: precision bf16 needs the torch backend"),
 ])
 def test_precision_refuses_what_it_cannot_do_with_one_line(run_cli, weights, tmp_path, extra, message):

@@ -87,8 +87,9 @@ def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp
 
     source, out = _tree(tmp_path / "src"), tmp_path / "out"
     _dicom(source / "sub" / "run")  # no suffix: found by its DICM preamble
-    summary = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2)
+    summary = run_batch_predict(source, tiny_checkpoint, out, workers=2, batch_size=2, precision="fp32")
     assert (summary["inputs"], summary["predicted"], summary["failed"], summary["frames"]) == (7, 6, 1, 8)
+    assert summary["precision"] == "fp32"
     failed = list(csv.DictReader((out / "failed.csv").open()))
     assert [row["source"] for row in failed] == [str(source / "sub" / "broken.png")]
     assert "not a readable image" in failed[0]["error"]
@@ -102,7 +103,7 @@ def test_ray_predicts_each_input_as_local_predict_lists_failures_and_resumes(tmp
     assert summary["fps_predicting"] > summary["fps"] > 0
 
     local = tmp_path / "local"
-    run_predict(source / "sub" / "f3.png", tiny_checkpoint, local)
+    run_predict(source / "sub" / "f3.png", tiny_checkpoint, local, precision="fp32")
     item = out / ITEMS / "sub__f3.png"
     for name in ("masks/f3.png", "overlays/f3.png", "electrodes.csv"):
         assert (item / name).read_bytes() == (local / name).read_bytes(), name

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         tta: Annotated[bool, typer.Option(
             "--tta", help="average the mask over each frame and its mirror image: better edges, twice "
                           "the network time (torch backend, local engine only)")] = False,
-        precision: Annotated[Precision, typer.Option(help=PRECISION_HELP + " (local engine)")] = "auto",
+        precision: Annotated[Precision, typer.Option(help=PRECISION_HELP)] = "auto",
         engine: Annotated[Literal["local", "ray"], typer.Option(
             help="local: this process; ray: Ray Data over many inputs (SOURCE a folder tree, a CSV "
                  "manifest of paths or a quoted glob), resumable, see docs/scale.md")] = "local",
@@ -85,15 +85,13 @@ def register(app: typer.Typer) -> None:
         device = checks.device(device)
         if tta and engine == "ray":
             raise CathxError("--tta: only with --engine local")
-        if precision != "auto" and engine == "ray":
-            raise CathxError(f"--precision {precision}: only with --engine local (Ray actors use auto)")
         if engine == "ray":
             from cathx.inference.batch import run_batch_predict
 
             summary = run_batch_predict(str(source), weights, out, workers=workers, address=address,
                                         backend=backend, input_size=input_size, mask_threshold=mask_threshold,
                                         peak_threshold=peak_threshold, video=video, bit_depth=bit_depth,
-                                        device=device)
+                                        device=device, precision=precision)
             Console().print(f"{summary['predicted']} inputs predicted, {summary['skipped']} already done, "
                             f"{summary['failed']} failed; {summary['frames']} frames in {summary['seconds']} s "
                             f"({summary['fps']} frames/s; {summary['fps_predicting']} once the actors were predicting) "

@@ -94,7 +94,8 @@ class PredictActor:
     """One Ray actor: loads the model once, then predicts the inputs of each batch it is given."""
 
     def __init__(self, out: str, weights: str, backend: str, input_size: int | None, mask_threshold: float,
-                 peak_threshold: float, bit_depth: int | None, device: str, video: bool, threads: int) -> None:
+                 peak_threshold: float, bit_depth: int | None, device: str, video: bool, threads: int,
+                 precision: str = "auto") -> None:
         from cathx.inference.predictor import Predictor
 
         if backend == "torch":  # an ONNX Runtime actor never imports torch: seconds less per worker start
@@ -107,7 +108,7 @@ class PredictActor:
         self.predictor = Predictor.from_checkpoint(self.weights, backend=backend, input_size=input_size,
                                                    threads=threads if backend == "onnx" else None,
                                                    mask_threshold=mask_threshold, peak_threshold=peak_threshold,
-                                                   bit_depth=bit_depth, device=device)
+                                                   bit_depth=bit_depth, device=device, precision=precision)
 
     def __call__(self, batch: dict) -> dict:
         results: dict[str, list] = {"path": [], "name": [], "frames": [], "seconds": [], "error": [],
@@ -174,7 +175,7 @@ def _frame_schema():
 def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int = 2, address: str | None = None,
                       backend: str = "torch", input_size: int | None = None, mask_threshold: float = 0.5,
                       peak_threshold: float = 0.3, video: bool = True, bit_depth: int | None = None,
-                      device: str = "cpu", batch_size: int = 4) -> dict:
+                      device: str = "cpu", batch_size: int = 4, precision: str = "auto") -> dict:
     """Predict every input of ``source`` into ``out`` on Ray Data; returns the summary dict.
     CathxError (one line) only when nothing can run: no input, or no input predicted (now or before)."""
     import pyarrow as pa
@@ -191,7 +192,8 @@ def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int
     with concurrent.futures.ThreadPoolExecutor(1) as pool, contextlib.ExitStack() as stack:
         # Bad weights are one line before anything runs; the check (4 s here: timm's import and the
         # model) runs beside Ray's start instead of before it.
-        loading = pool.submit(Predictor.from_checkpoint, weights, backend=backend, input_size=input_size)
+        loading = pool.submit(Predictor.from_checkpoint, weights, backend=backend, input_size=input_size,
+                              precision=precision)
         try:
             claim_output_folder(out, create=False)  # checked now, created once Ray is reached
             todo = [(path, name) for path, name in inputs if not (out / ITEMS / name / FRAMES_TABLE).is_file()]
@@ -206,7 +208,7 @@ def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int
             context.print_on_execution_start = False
             actor = {"out": str(out.resolve()), "weights": str(weights), "backend": backend, "input_size": input_size,
                      "mask_threshold": mask_threshold, "peak_threshold": peak_threshold, "bit_depth": bit_depth,
-                     "device": device, "video": video, "threads": 1}
+                     "device": device, "video": video, "threads": 1, "precision": precision}
             dataset = ray.data.from_items([{"path": str(path.resolve()), "name": name} for path, name in todo],
                                           override_num_blocks=max(1, min(len(todo), 4 * workers)))
             predicted = dataset.map_batches(PredictActor, fn_constructor_kwargs=actor, batch_size=batch_size,
@@ -238,7 +240,8 @@ def run_batch_predict(source: Path | str, weights: Path, out: Path, workers: int
     # leaves out starting up (Ray, the actors, their model loads) and shutting down.
     first = min((float(o["started_at"]) for o in outcomes), default=started_at)
     predicting = max((float(o["ended_at"]) for o in outcomes), default=first) - first
-    summary = {"source": str(source), "engine": "ray", "workers": workers, "inputs": len(inputs),
+    summary = {"source": str(source), "engine": "ray", "workers": workers, "precision": loading.result().precision,
+               "inputs": len(inputs),
                "predicted": sum(1 for o in outcomes if not o["error"]), "skipped": len(inputs) - len(todo),
                "failed": len(failed), "frames": frames_now, "frames_total": table.num_rows,
                "seconds": round(elapsed, 3), "fps": round(frames_now / max(elapsed, 1e-9), 2),
