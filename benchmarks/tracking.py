@@ -288,7 +288,8 @@ def render_markdown(report: dict) -> str:
         f"Command: `{report['command']}`  ",
         f"CPU: {report['cpu']} (1-minute load average {report['load_average_1min']} at the end: "
         "times are only comparable at equal load)  ",
-        f"Weights: {report['weights'] or 'none (no trained network scored)'}", "",
+        f"Weights: {report['weights'] or 'none (no trained network scored)'}"
+        + (f", network in {report['precision']} (--precision)" if report.get("precision") else ""), "",
         "Rows: `ground_truth` runs the post-processing and tracking on the true mask and electrodes; "
         "`ground_truth_perturbed` on the true mask with electrodes perturbed as a middling detector "
         f"would report them ({DROP:.0%} missed per frame, {JITTER_PX} px jitter, {FALSE_PER_FRAME:g} false "
