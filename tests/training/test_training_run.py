@@ -251,3 +251,40 @@ def test_weight_ema_decay_outside_zero_one_is_a_config_error(decay):
 
     with pytest.raises(ConfigError, match=rf"trainer\.ema_decay: must be in \[0, 1\) \(0 = no weight average\), got {decay}"):
         train_config_from_dict({"trainer": {"ema_decay": decay}})
+
+
+def test_matching_weights_keeps_same_name_and_shape_only():
+    from cathx.training.run import matching_weights
+
+    state = {"a": torch.zeros(2, 3), "b": torch.zeros(4), "gone": torch.zeros(1)}
+    own = {"a": torch.ones(2, 3), "b": torch.ones(5), "new": torch.ones(2)}
+    kept, fresh = matching_weights(state, own)
+    assert list(kept) == ["a"] and fresh == ["b", "new"]
+
+
+def test_init_matching_transfers_what_fits_and_refuses_nothing_fitting(tmp_path, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from cathx.checkpoint import save_safetensors
+    from cathx.models import build_model, model_profile
+    from cathx.training.run import _load_weights
+
+    torch.manual_seed(0)
+    narrow_cfg = model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8)
+    narrow = build_model(narrow_cfg)
+    path = save_safetensors(tmp_path / "narrow.safetensors", narrow, narrow_cfg)
+    wide = build_model(model_profile("demo", latent_channels=16, decoder_channels=(16, 8), head_channels=8))
+    with pytest.raises(CathxError, match=r"narrow\.safetensors: weights do not fit .* \(or pass --init-matching\)"):
+        _load_weights(SimpleNamespace(model=wide), path)
+    with caplog.at_level(logging.INFO, logger="cathx.training.run"):
+        _load_weights(SimpleNamespace(model=wide), path, matching=True)
+    for name, value in wide.state_dict().items():
+        source = narrow.state_dict()[name]
+        if name.startswith("encoder"):  # the same encoder: every tensor transferred
+            torch.testing.assert_close(value, source)
+    assert "tensors transferred" in caplog.text and "start fresh" in caplog.text
+    other = torch.nn.Module()
+    other.lonely = torch.nn.Linear(3, 2)  # no name in common with a CathMTL network
+    with pytest.raises(CathxError, match=r"narrow\.safetensors: no weights match this config's network"):
+        _load_weights(SimpleNamespace(model=other), path, matching=True)

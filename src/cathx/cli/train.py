@@ -78,6 +78,9 @@ def register(app: typer.Typer) -> None:
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
         init: str | None = typer.Option(None, "--init", help="Start from these weights (a shipped model name such as "
                                         "cathx-fluoro, or a checkpoint) instead of random ones: fine-tuning."),
+        init_matching: bool = typer.Option(False, "--init-matching",
+                                           help="With --init: take only the weights whose name and shape fit this "
+                                                "config's network (e.g. a wider decoder); the rest starts fresh."),
     ) -> None:
         """Train CathMTL with multi-level dynamic resource prioritization; writes OUT/best.pt."""
         import logging
@@ -94,11 +97,14 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
         cfg = _with_device(load_train_config(resolve_config(config)), device)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        if init_matching and init is None:
+            raise CathxError("--init-matching: give the weights to take from with --init")
         if init is not None:
             from cathx.checkpoint import read_checkpoint
 
             read_checkpoint(init)  # a bad name or file fails now, not after the data is generated
-        best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes, init=init)
+        best = run_training(cfg, data=data, out=out, resume=resume, max_minutes=max_minutes, init=init,
+                            init_matching=init_matching)
         Console().print(f"best weights: {best}", markup=False, highlight=False)
 
     @app.command("train-types")

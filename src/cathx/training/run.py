@@ -81,20 +81,38 @@ def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) 
     return folder
 
 
-def _load_weights(module, path: Path | str) -> None:
+def matching_weights(state: dict, own: dict) -> tuple[dict, list[str]]:
+    """The tensors of ``state`` that ``own`` (a network's state dict) has under the same name and
+    shape, and the names of ``own`` left out (they keep their initialisation)."""
+    kept = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    return kept, sorted(k for k in own if k not in kept)
+
+
+def _load_weights(module, path: Path | str, matching: bool = False) -> None:
     """Copy the network weights of checkpoint ``path`` (or a shipped model's name) into ``module``;
-    CathxError naming the file when they belong to another architecture."""
+    CathxError naming the file when they belong to another architecture. ``matching``: copy only
+    the tensors with the same name and shape (a wider decoder warm-started from a trained encoder,
+    as Ultralytics transfers the matching items), logged; an error if none match."""
     from cathx.checkpoint import read_checkpoint
 
     state = read_checkpoint(path)["state_dict"]
     if all(key.startswith("model.") for key in state):
         state = {key[len("model."):]: value for key, value in state.items()}
     own = module.model.state_dict()
+    if matching:
+        kept, fresh = matching_weights(state, own)
+        if not kept:
+            raise CathxError(f"{path}: no weights match this config's network by name and shape")
+        module.model.load_state_dict(kept, strict=False)
+        log.info("--init %s: %d of %d tensors transferred (%d of %d values); %d start fresh, e.g. %s", path,
+                 len(kept), len(own), sum(v.numel() for v in kept.values()), sum(v.numel() for v in own.values()),
+                 len(fresh), ", ".join(fresh[:3]) or "-")
+        return
     wrong = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
     if wrong or set(state) - set(own):
         example = wrong[0] if wrong else sorted(set(state) - set(own))[0]
         raise CathxError(f"{path}: weights do not fit this config's network (e.g. {example}); "
-                         "the model section must match the checkpoint's architecture")
+                         "the model section must match the checkpoint's architecture (or pass --init-matching)")
     module.model.load_state_dict(state)
 
 
@@ -168,7 +186,7 @@ def _export(module, path: Path, extra: dict) -> Path:
 def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[Path | str] | None = None,
           out: Path | str = "runs/cathx", resume: bool = False, max_minutes: float | None = None,
           train_reader: Sequence[Sample] | None = None, val_reader: Sequence[Sample] | None = None,
-          callbacks: Sequence | None = None, init: Path | str | None = None) -> Path:
+          callbacks: Sequence | None = None, init: Path | str | None = None, init_matching: bool = False) -> Path:
     """Train every stage of ``config``; returns the path of the best weights (OUT/best.pt).
 
     data: dataset path(s) read with cathx.data.formats.open_dataset; None generates the config's
@@ -178,6 +196,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     callbacks: extra Lightning callbacks for every stage.
     init: weights the first stage starts from instead of a random initialisation (a shipped
         model's name such as "cathx-fluoro", or a checkpoint): fine-tuning on your own data.
+    init_matching: take from ``init`` only the tensors this config's network has under the same
+        name and shape (another decoder width, no type head, ...); the rest starts fresh.
     """
     import lightning as L
     import torch
@@ -244,7 +264,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         if previous is not None:
             _load_weights(module, previous)
         elif init is not None and not resume:
-            _load_weights(module, init)
+            _load_weights(module, init, matching=init_matching)
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
         resume_from = last if resume and last.is_file() else None
         if resume_from is not None:
