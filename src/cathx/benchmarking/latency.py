@@ -102,16 +102,10 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
     from cathx.inference.predictor import Predictor, load_torch_checkpoint
     from cathx.models import build_model, model_profile
     from cathx.models.complexity import count_flops
-    from cathx.system import inference_precision
+    from cathx.models.precision import resolve_precision
 
     # Each asked precision as it resolves on this machine ("auto" -> fp32 or bf16), once each.
-    torch_precisions = []
-    for asked in precisions or ["auto"]:
-        precision, why = inference_precision(asked, device)
-        if why:
-            log.warning(why)
-        if precision not in torch_precisions:
-            torch_precisions.append(precision)
+    torch_precisions = list(dict.fromkeys(resolve_precision(asked, device) for asked in precisions or ["auto"]))
     # Spinning ORT threads would steal the CPU from the variants timed in between them.
     spin = False
     sources: list[tuple[str, Any, Any]] = []

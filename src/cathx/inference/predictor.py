@@ -272,9 +272,9 @@ class Predictor:
                    precision: str = "fp32", **kwargs: Any) -> Predictor:
         """Wrap an in-memory torch model (returning the CathMTL output dict). precision: as
         ``from_checkpoint``'s (default fp32: the model as given)."""
-        from cathx.models.precision import with_precision
+        from cathx.models.precision import resolve_precision, with_precision
 
-        resolved = _resolve_precision(precision, device)
+        resolved = resolve_precision(precision, device)
         return cls(_TorchRunner(with_precision(model, resolved, device), device, channels_last), input_size=input_size,
                    stride=model.output_stride, backend="torch", precision=resolved, **kwargs)
 
@@ -325,9 +325,9 @@ class Predictor:
                        description=meta.get("description", path.name), **kwargs)
         if path.suffix.lower() == ".onnx":
             raise CathxError(f"{path}: an ONNX file needs --backend onnx")
-        from cathx.models.precision import with_precision
+        from cathx.models.precision import resolve_precision, with_precision
 
-        resolved = _resolve_precision(precision, device)
+        resolved = resolve_precision(precision, device)
         model, config, extra = load_torch_checkpoint(path)
         model = with_precision(model, resolved, device)
         if tta:
@@ -433,20 +433,6 @@ class Predictor:
         images = [getattr(f, "image", f) for f in frames]
         metas = [dict(getattr(f, "meta", {}) or {}) for f in frames]
         yield from zip(frames, self.predict_batch(images, metas))
-
-
-def _resolve_precision(precision: str, device: str) -> str:
-    """A precision option ("auto", "fp32", "bf16") -> what the network runs in on ``device``;
-    CathxError listing the choices for another name; a fallback to fp32 is logged with its reason."""
-    from cathx.system import inference_precision
-
-    try:
-        resolved, why = inference_precision(precision, device)
-    except ValueError as exc:
-        raise CathxError(str(exc)) from None
-    if why:
-        log.warning(why)
-    return resolved
 
 
 def _type_classifier(stored: Any, path: Path) -> Any:

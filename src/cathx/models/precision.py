@@ -8,8 +8,29 @@ Which precision to use is ``cathx.system.inference_precision``'s decision.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import Tensor, nn
+
+from cathx.errors import CathxError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """A precision option ("auto", "fp32", "bf16") -> what the network runs in on ``device``
+    (``cathx.system.inference_precision``); CathxError listing the choices for another name; a
+    fallback to fp32 is logged with its reason."""
+    from cathx.system import inference_precision
+
+    try:
+        resolved, why = inference_precision(precision, device)
+    except ValueError as exc:
+        raise CathxError(str(exc)) from None
+    if why:
+        log.warning(why)
+    return resolved
 
 
 class BFloat16Autocast(nn.Module):

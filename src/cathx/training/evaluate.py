@@ -100,15 +100,9 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     from cathx.metrics import Evaluator
 
     weights, out = Path(weights), Path(out)
-    from cathx.models.precision import with_precision
-    from cathx.system import inference_precision
+    from cathx.models.precision import resolve_precision, with_precision
 
-    try:
-        precision, why = inference_precision(precision, device)
-    except ValueError as exc:
-        raise CathxError(str(exc)) from None
-    if why:
-        log.warning(why)
+    precision = resolve_precision(precision, device)
     model, model_cfg = load_model(weights)
     model = with_precision(model, precision, device)
     if tta:
