@@ -74,7 +74,8 @@ def main() -> int:
     parser.add_argument("--fit-seeds", type=int, default=3, help="fits per share of the data (mean reported)")
     parser.add_argument("--features", default="all",
                         help="features the decision uses: all, v1 (those of decisions fitted before the "
-                             "turning and electrode features) or a comma-separated list of names")
+                             "turning and electrode features), v2 (before the electrode scores) or a "
+                             "comma-separated list of names")
     parser.add_argument("--cache", type=Path, default=None, help="folder for the collected features")
     parser.add_argument("--write", action="store_true", help="store the fit on all training catheters in --weights")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -94,12 +95,13 @@ def main() -> int:
         head_accuracy,
     )
 
-    from cathx.postprocess.type_classifier import FEATURE_NAMES, FEATURE_NAMES_V1
+    from cathx.postprocess.type_classifier import FEATURE_NAMES, FEATURE_NAMES_V1, FEATURE_NAMES_V2
 
-    names = {"all": FEATURE_NAMES, "v1": FEATURE_NAMES_V1}.get(args.features) or tuple(args.features.split(","))
+    names = ({"all": FEATURE_NAMES, "v1": FEATURE_NAMES_V1, "v2": FEATURE_NAMES_V2}.get(args.features)
+             or tuple(args.features.split(",")))
     unknown = [name for name in names if name not in FEATURE_NAMES]
     if unknown:
-        parser.error(f"--features: unknown {', '.join(unknown)}; choose from all, v1, {', '.join(FEATURE_NAMES)}")
+        parser.error(f"--features: unknown {', '.join(unknown)}; choose from all, v1, v2, {', '.join(FEATURE_NAMES)}")
     torch.set_num_threads(2)
     predictor = Predictor.from_checkpoint(args.weights)
     parts = [examples(predictor, frames, seed, args.cache) for frames, seed in args.train]

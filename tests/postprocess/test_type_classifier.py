@@ -181,3 +181,34 @@ def test_a_decision_fitted_on_fewer_features_reads_only_its_columns():
     # its columns in another order: the names say which is which
     shuffled = TypeClassifier.from_dict({**old.to_dict(), "features": list(FEATURE_NAMES_V1[::-1])})
     assert shuffled.columns == list(range(n))[::-1]
+
+
+def test_score_features_are_the_mean_and_the_confident_count():
+    from cathx.postprocess.catheter_type import pattern_features
+    from cathx.postprocess.type_classifier import centreline_features
+
+    line = np.array([[0.0, 4.0], [40.0, 4.0]])
+    electrodes = np.array([[2.0, 4.0], [7.0, 4.0], [12.0, 4.0]])
+    pattern = pattern_features(np.array([2.0, 7.0, 12.0]), np.full((3, 2), 2.0), False, electrodes)
+    named = dict(zip(FEATURE_NAMES, centreline_features(pattern, line, None, (64, 64), electrodes,
+                                                        np.array([0.9, 0.3, 0.6])).tolist()))
+    assert named["score_mean"] == pytest.approx(0.6) and named["count_confident"] == pytest.approx(0.2)
+    unscored = dict(zip(FEATURE_NAMES, centreline_features(pattern, line, None, (64, 64), electrodes).tolist()))
+    assert unscored["score_mean"] == 1.0 and unscored["count_confident"] == pytest.approx(0.3)  # taken as sure
+    bare = pattern_features(np.zeros(0), np.zeros((0, 2)), False, np.zeros((0, 2)))
+    named = dict(zip(FEATURE_NAMES, centreline_features(bare, line, None, (64, 64)).tolist()))
+    assert named["score_mean"] == 0.0 and named["count_confident"] == 0.0
+
+
+def test_a_decision_fitted_before_the_scores_reads_its_27_inputs():
+    from cathx.postprocess.type_classifier import FEATURE_NAMES_V2, TypeClassifier
+
+    n = len(FEATURE_NAMES_V2)
+    rng = np.random.default_rng(0)
+    old = TypeClassifier(mean=np.zeros(n), scale=np.ones(n), w1=rng.normal(size=(n, 4)), b1=np.zeros(4),
+                         w2=rng.normal(size=(4, 5)), b2=np.zeros(5), features=FEATURE_NAMES_V2)
+    table = rng.random((3, len(FEATURE_NAMES)))
+    changed = table.copy()
+    changed[:, -2:] = 0.0  # the score inputs it does not read
+    np.testing.assert_allclose(old.probabilities(table), old.probabilities(changed))
+    assert len(FEATURE_NAMES) == n + 2

@@ -467,12 +467,13 @@ def analyse_frame(
             catheter_of[chosen] = len(catheters)
             index_of[tip_first] = np.arange(len(chosen))
             catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
-            measured.append((features, peaks[tip_first, :2]))
+            measured.append((features, peaks[tip_first, :2], peaks[chosen, 2]))
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
             # One call for the frame's catheters: the perceptron's fixed cost is paid once.
-            table = np.stack([centreline_features(features, catheter.centreline, type_probabilities, size, tip_first)
-                              for (features, tip_first), catheter in zip(measured, catheters)])
+            table = np.stack([centreline_features(features, catheter.centreline, type_probabilities, size, tip_first,
+                                                  scores)
+                              for (features, tip_first, scores), catheter in zip(measured, catheters)])
             decided = type_classifier.decide(table)
         else:
             decided = [type_from_probabilities(type_probabilities, c.centreline, size) for c in catheters]

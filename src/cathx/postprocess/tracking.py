@@ -800,7 +800,7 @@ def _split_catheter(results: Results, c: int, members: np.ndarray, groups: list[
         if type_classifier is not None:  # the learned decision, as analyse_frame types catheters
             features = centreline_features(pattern_features(arc, results.sizes[group], False, results.electrodes[group]),
                                            piece, results.type_probabilities, results.image_size,
-                                           results.electrodes[group[order]])
+                                           results.electrodes[group[order]], results.scores[group])
             kind, _ = type_classifier.decide(features[None])[0]
         elif results.type_probabilities is not None:  # the head's type along the piece
             kind, _ = type_from_probabilities(results.type_probabilities, piece, results.image_size)

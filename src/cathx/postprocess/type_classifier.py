@@ -29,9 +29,16 @@ FEATURE_NAMES: tuple[str, ...] = (
     "closed", "gap_cv", "alternation", "log_tip_ratio", "log_tail_ratio", "mean_gap", "spread", "length",
     *(f"head_{kind}" for kind in TYPE_HEAD_CLASSES),
     "turning", "electrode_turning", *(f"electrode_head_{kind}" for kind in TYPE_HEAD_CLASSES),
+    "score_mean", "count_confident",
 )
 # The features of the decisions shipped before "turning" and "electrode_*" were added.
 FEATURE_NAMES_V1: tuple[str, ...] = FEATURE_NAMES[:20]
+# ... and before the electrode scores were (2026-12-04).
+FEATURE_NAMES_V2: tuple[str, ...] = FEATURE_NAMES[:27]
+# An electrode peak at least this sure counts as confident: on 150 frames of the shipped network
+# the peaks within 3 px of a true electrode scored 0.6-0.67 at the median, the others 0.37-0.44
+# (a pacing lead's coil and a shaft's bends give the false ones).
+CONFIDENT_SCORE = 0.5
 # Curvature in radians per pixel times this: a lasso's loop (radius 8-15 px at 256 px) 0.7-1.3,
 # a straight catheter near 0.
 TURNING_SCALE = 10.0
@@ -43,7 +50,8 @@ def feature_columns(names: tuple[str, ...] | list[str]) -> list[int]:
 
 
 def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray | None, turning: float = 0.0,
-                      electrode_turning: float = 0.0, electrode_head: np.ndarray | None = None) -> np.ndarray:
+                      electrode_turning: float = 0.0, electrode_head: np.ndarray | None = None,
+                      scores: np.ndarray | None = None) -> np.ndarray:
     """(len(FEATURE_NAMES),) float32 features of one catheter, each scaled to about [0, 2].
 
     pattern: its electrode pattern; length: its centreline's length in pixels at the network's
@@ -51,7 +59,8 @@ def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray 
     turning, electrode_turning: ``turning_per_pixel`` of its centreline and of its electrodes joined
     tip to tail (a lasso's rings lie on a tight curve, a CS catheter's on a gentle one);
     electrode_head: (5,) the head's mean over the cells holding its electrodes (where the types
-    differ: shafts look alike), None: ``head``.
+    differ: shafts look alike), None: ``head``; scores: (K,) its electrodes' peak scores (None: all
+    taken as sure, 1.0): their mean and how many reach CONFIDENT_SCORE (false peaks score lower).
     """
     n = pattern.count
     head = np.zeros(len(TYPE_HEAD_CLASSES)) if head is None else np.asarray(head, np.float64).reshape(-1)
@@ -63,16 +72,27 @@ def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray 
         min(pattern.mean_gap, 40.0) / 10.0, min(pattern.spread, 2.0), min(length, 400.0) / 100.0,
         *head.tolist(),
         min(turning * TURNING_SCALE, 2.0), min(electrode_turning * TURNING_SCALE, 2.0), *electrode_head.tolist(),
+        *_score_features(n, scores),
     ]
     return np.asarray(values, np.float32)
 
 
+def _score_features(count: int, scores: np.ndarray | None) -> tuple[float, float]:
+    """(mean peak score, confident peaks / 10 capped at 2) of a catheter's ``count`` electrodes."""
+    if scores is None or len(scores) == 0:
+        return (1.0 if count else 0.0), min(count, 20) / 10.0
+    scores = np.asarray(scores, np.float64)
+    return float(scores.mean()), min(int((scores >= CONFIDENT_SCORE).sum()), 20) / 10.0
+
+
 def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_probabilities: np.ndarray | None,
-                        image_size: tuple[int, int], electrodes: np.ndarray | None = None) -> np.ndarray:
+                        image_size: tuple[int, int], electrodes: np.ndarray | None = None,
+                        scores: np.ndarray | None = None) -> np.ndarray:
     """catheter_features of a catheter along ``centreline`` (M, 2) image pixels, with its electrodes
-    (K, 2) ordered from the tip (None: none): its length and turning, its electrodes' turning and,
-    with a type head's (5, h, w) ``type_probabilities``, their mean along it and at the electrodes.
-    One recipe for analyse_frame's catheters and the Tracker's split pieces."""
+    (K, 2) ordered from the tip (None: none) and their (K,) peak scores: its length and turning, its
+    electrodes' turning and scores and, with a type head's (5, h, w) ``type_probabilities``, their
+    mean along it and at the electrodes. One recipe for analyse_frame's catheters and the Tracker's
+    split pieces."""
     head = electrode_head = None
     if type_probabilities is not None:
         head = mean_type_probabilities(type_probabilities, centreline, image_size)
@@ -81,7 +101,7 @@ def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_p
     electrode_turning = turning_per_pixel(electrodes) if electrodes is not None else 0.0
     length = polyline_length(centreline)
     return catheter_features(pattern, length, head, _centreline_turning(centreline, length),
-                             electrode_turning, electrode_head)
+                             electrode_turning, electrode_head, scores)
 
 
 def _centreline_turning(centreline: np.ndarray, length: float, step: float = 4.0) -> float:
