@@ -103,7 +103,8 @@ def main() -> int:
     if unknown:
         parser.error(f"--features: unknown {', '.join(unknown)}; choose from all, v1, v2, {', '.join(FEATURE_NAMES)}")
     torch.set_num_threads(2)
-    predictor = Predictor.from_checkpoint(args.weights)
+    # fp32 on every machine: the collected examples must not depend on the CPU (auto is bf16 on some)
+    predictor = Predictor.from_checkpoint(args.weights, precision="fp32")
     parts = [examples(predictor, frames, seed, args.cache) for frames, seed in args.train]
     features = np.concatenate([f for f, _ in parts])
     labels = np.concatenate([label for _, label in parts])
