@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     frames = [sample.image for sample in generate_sequence(args.seed, args.frames, size=256, fps=15.0)]
-    model = cathx.load("cathx-fluoro")
+    model = cathx.load("cathx-fluoro", precision="fp32")  # the same picture on every CPU
     overlays = [Image.fromarray(np.ascontiguousarray(r.plot())) for r in model.track(frames)]
     buffer = io.BytesIO()
     overlays[0].save(buffer, format="GIF", save_all=True, append_images=overlays[1:],
