@@ -47,5 +47,7 @@ def test_inference_precision_auto_is_bf16_only_where_the_cpu_computes_it():
     precision, why = inference_precision("bf16", "cpu", XEON)
     assert precision == "fp32" and why.startswith("precision bf16 needs a CPU with AVX-512 BF16 or AMX")
     assert "Intel Xeon" in why and why.endswith("predicting in fp32 instead")
+    assert inference_precision("auto", "cpu", "") == ("fp32", None)  # flags unknown (not Linux): not guessed
+    assert inference_precision("bf16", "cpu", "") == ("bf16", None)  # ... but an explicit ask is trusted
     with pytest.raises(ValueError, match=r"precision 'fp16': choose from auto, fp32, bf16"):
         inference_precision("fp16", "cpu", XEON)

@@ -82,18 +82,18 @@ def training_precision(precision: str, on_cpu: bool, cpuinfo: str | None = None)
 INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def native_bf16(cpuinfo: str | None = None) -> bool:
-    """True where the CPU computes in bfloat16 (AVX-512 BF16 or AMX); a CPU whose flags cannot be
-    read counts as native (as in ``training_precision``)."""
+def native_bf16(cpuinfo: str | None = None, unknown: bool = True) -> bool:
+    """True where the CPU computes in bfloat16 (AVX-512 BF16 or AMX); ``unknown`` where its flags
+    cannot be read (no /proc/cpuinfo): trusted when bfloat16 was asked for, as in ``training_precision``."""
     _, flags = _model_and_flags(cpuinfo)
-    return not flags or bool(flags & {"avx512_bf16", "amx_bf16"})
+    return unknown if not flags else bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def inference_precision(precision: str, device: str = "cpu", cpuinfo: str | None = None) -> tuple[str, str | None]:
     """(precision a torch network predicts in, "fp32" or "bf16"; why it differs from ``precision`` or None).
 
-    "auto" is bf16 on a CPU that computes in bfloat16 and fp32 elsewhere (CUDA included: untested
-    here). On the AMD EPYC with AVX-512 BF16 the shipped cathx-fluoro ran its network in 19.5 ms
+    "auto" is bf16 on a CPU known to compute in bfloat16 and fp32 elsewhere (CUDA and CPUs whose
+    flags cannot be read included: untested here). On the AMD EPYC with AVX-512 BF16 the shipped cathx-fluoro ran its network in 19.5 ms
     instead of 31 ms (2 threads, 256 px) with its card metrics within 0.0015 (docs/inference.md).
     An explicit "bf16" on a CPU that would emulate it falls back to fp32 with the reason, as training does.
     ValueError (one line listing the choices) for another name.
@@ -104,7 +104,7 @@ def inference_precision(precision: str, device: str = "cpu", cpuinfo: str | None
     if precision == "fp32":
         return "fp32", None
     if precision == "auto":
-        return ("bf16" if on_cpu and native_bf16(cpuinfo) else "fp32"), None
+        return ("bf16" if on_cpu and native_bf16(cpuinfo, unknown=False) else "fp32"), None
     if on_cpu and not native_bf16(cpuinfo):
         return "fp32", (f"precision bf16 needs a CPU with AVX-512 BF16 or AMX; this one ({cpu_description(cpuinfo)}) "
                         "would emulate bfloat16 several times slower than float32: predicting in fp32 instead")

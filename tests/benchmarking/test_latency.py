@@ -29,12 +29,12 @@ def test_postprocess_timing_on_ideal_outputs():
 def test_bench_times_each_precision_once_as_it_resolves(tiny_checkpoint, tmp_path, monkeypatch):
     import cathx.system
 
-    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: True)
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: True)
     report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=1, warmup=1, input_size=64,
                        frame_size=64, out=None, probe_seconds=0.05, with_ideal_postprocess=False,
                        precisions=["fp32", "bf16", "auto"])
     assert [row["variant"] for row in report["variants"]] == ["tiny/torch", "tiny/torch-bf16"]
-    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: False)
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: False)
     report = run_bench(weights=tiny_checkpoint, backends=["torch"], frames=1, warmup=1, input_size=64,
                        frame_size=64, out=None, probe_seconds=0.05, with_ideal_postprocess=False,
                        precisions=["auto", "bf16"])

@@ -150,11 +150,11 @@ def test_precision_auto_follows_the_cpu_and_bf16_stays_close_to_fp32(tiny_checkp
     import cathx.system
 
     image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
-    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: False)
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: False)
     emulating = Predictor.from_checkpoint(tiny_checkpoint)
     assert emulating.precision == "fp32" and "bfloat16" not in emulating.description
     assert Predictor.from_checkpoint(tiny_checkpoint, precision="bf16").precision == "fp32"  # would be emulated
-    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None: True)
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: True)
     fast = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0)
     assert fast.precision == "bf16" and fast.description.endswith(", bfloat16")
     exact = Predictor.from_checkpoint(tiny_checkpoint, peak_threshold=0.0, precision="fp32")
