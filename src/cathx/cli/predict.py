@@ -17,7 +17,7 @@ DEFAULT_WEIGHTS = Path("cathx-fluoro")
 WEIGHTS_HELP = "shipped model name (cathx-fluoro; see `cathx models`) or a checkpoint (.safetensors/.pt/.ckpt)"
 BACKEND_HELP = "torch (PyTorch eager, channels-last) or onnx (ONNX Runtime on an exported .onnx file)"
 DEVICE_HELP = "auto: CUDA when available, else CPU"
-BENCH_ROOT = Path("runs/bench")
+BENCH_ROOT = Path("runs/bench")  # each run gets a new folder here: committed results are never overwritten
 Backend = Literal["torch", "onnx"]
 Precision = Literal["auto", "fp32", "bf16"]
 PRECISION_HELP = ("what the torch network computes in: auto (bf16 on a CPU with AVX-512 BF16 or AMX, "
@@ -37,7 +37,6 @@ class BenchPrecision(StrEnum):
     auto = "auto"
     fp32 = "fp32"
     bf16 = "bf16"
-  # each run gets a new folder here: committed results are never overwritten
 
 
 def register(app: typer.Typer) -> None:
