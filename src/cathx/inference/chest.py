@@ -13,15 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cathx.checkpoint import load_classifier
-from cathx.data.chest.ranzcr import GROUP_NAMES, IMAGE_SUFFIXES, LABELS, read_grey
-from cathx.data.datasets import image_tensor
-from cathx.errors import DataError
+from cathx.data.chest.ranzcr import LABELS, read_grey
 from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, csv_text
-from cathx.postprocess.line_tips import line_tips, upscale_mask
+from cathx.inference.chest_model import ChestModel, list_images
 
 
 class _Logits(nn.Module):
@@ -77,21 +74,6 @@ def heatmap_overlay(image: np.ndarray, cam: np.ndarray, caption: str = "") -> np
     return blended
 
 
-def list_images(source: Path | str) -> list[Path]:
-    """An image file, or the image files (.jpg, .jpeg, .png) directly inside a folder, sorted."""
-    source = Path(source)
-    if source.is_file():
-        if source.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)})")
-        return [source]
-    if not source.is_dir():
-        raise DataError(f"{source}: no such file or folder")
-    paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not paths:
-        raise DataError(f"{source}: no .jpg/.jpeg/.png images in this folder")
-    return paths
-
-
 def _write_png(path: Path, image: np.ndarray) -> bool:
     import cv2
 
@@ -112,34 +94,28 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     size are downscaled for the network; only uint8 maps are made at full size.
     progress: called as ``progress(images_done, images)`` after each image.
     """
-    import cv2
-
-    model, _cfg, size = load_classifier(weights)
+    model, config, size = load_classifier(weights)
+    chest = ChestModel(model, config, size, name=str(weights))  # the one per-image path (cathx.load too)
     out = Path(out)
     records = []
     tip_rows: list[list[str]] = []
     paths = list_images(source)
     for path in paths:
         image = read_grey(path)
-        x = image_tensor(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))[None]
-        with torch.no_grad():
-            outputs = model(x)
-        probs = torch.sigmoid(outputs["logits"][0]).numpy()
+        result = chest.predict_grey(image, path.stem)
+        probs = np.array([result.probabilities[name] for name in LABELS])
         record: dict[str, Any] = {"StudyInstanceUID": path.stem, "file": str(path),
                                   "probabilities": {name: round(float(p), 5) for name, p in zip(LABELS, probs)}}
-        if masks and "mask" in outputs:
-            line_probs = torch.sigmoid(F.interpolate(outputs["mask"].float(), size=(size, size), mode="bilinear",
-                                                     align_corners=False))[0].numpy()  # (G, S, S)
-            if _write_png(out / "masks" / f"{path.stem}.png", upscale_mask(line_probs.max(axis=0), image.shape)):
+        if masks and result.mask is not None:
+            if _write_png(out / "masks" / f"{path.stem}.png", result.mask):
                 record["mask"] = str(out / "masks" / f"{path.stem}.png")
-            tips = line_tips(line_probs, image.shape)
-            record["tips"] = [{"line": GROUP_NAMES[t.group], "x": round(t.x, 1), "y": round(t.y, 1),
-                               "score": round(t.score, 4)} for t in tips]
-            tip_rows.extend([path.stem, GROUP_NAMES[t.group], f"{t.x:.1f}", f"{t.y:.1f}", f"{t.score:.4f}"]
-                            for t in tips)
+            record["tips"] = result.tips
+            tip_rows.extend([path.stem, tip["line"], f"{tip['x']:.1f}", f"{tip['y']:.1f}", f"{tip['score']:.4f}"]
+                            for tip in result.tips)
         if cam:
             top = int(np.argmax(probs))
-            overlay = heatmap_overlay(image, grad_cam(model, x, top), f"{LABELS[top]} {probs[top]:.2f}")
+            overlay = heatmap_overlay(image, grad_cam(model, chest.input_tensor(image), top),
+                                      f"{LABELS[top]} {probs[top]:.2f}")
             if _write_png(out / "gradcam" / f"{path.stem}.png", overlay):
                 record["gradcam"] = str(out / "gradcam" / f"{path.stem}.png")
                 record["gradcam_label"] = LABELS[top]

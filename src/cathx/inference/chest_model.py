@@ -6,7 +6,7 @@ catheter models.
     results.top, results.probabilities       # ("ETT - Normal", 0.93), the 11 RANZCR CLiP labels
     results.plot(); results.to_json(); results.save("out/")
 
-An image takes the path of ``cathx cls predict`` (``cathx.inference.chest.predict_files``): grey
+``cathx cls predict`` (``cathx.inference.chest.predict_files``) predicts through ChestModel too: grey
 pixels in [0, 1], an area resize to the network's side, ``image_tensor``; a seg-aided model also
 gives the union of its line masks at the image's size and one tip per line.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.errors import CathxError
+from cathx.errors import CathxError, DataError
 
 EXPECTED = "an image path (.jpg/.jpeg/.png), a folder of them, a numpy array (H, W) or (H, W, 3), or a list of them"
 TIP_COLOURS = {"ETT": (255, 200, 40), "NGT": (90, 255, 120), "CVC": (80, 200, 255), "Swan-Ganz": (255, 80, 200)}
@@ -122,8 +122,6 @@ class ChestModel:
         """ChestResults of one image, or an iterator of them for a folder or a list; the inputs
         are checked before this returns (CathxError naming what was expected)."""
         if isinstance(source, (str, os.PathLike)):
-            from cathx.inference.chest import list_images
-
             paths = list_images(source)
             if Path(source).is_dir():
                 return (self._predict_path(path) for path in paths)
@@ -141,25 +139,33 @@ class ChestModel:
     def predict_array(self, array: Any, name: str = "image") -> ChestResults:
         """ChestResults of one radiograph given as pixels (H, W), (H, W, 1) or RGB(A) (H, W, 3|4):
         integers (uint8, uint16) or floats in [0, 1]."""
-        return self._predict_unit(_unit_grey(array, "predict"), name)
+        return self.predict_grey(_unit_grey(array, "predict"), name)
 
     def _predict_path(self, path: Path) -> ChestResults:
         from cathx.data.chest.ranzcr import read_grey
 
-        return self._predict_unit(read_grey(path), path.stem)
+        return self.predict_grey(read_grey(path), path.stem)
 
-    def _predict_unit(self, image: np.ndarray, name: str) -> ChestResults:
-        """The steps of ``cathx cls predict`` on one (H, W) float32 image in [0, 1]."""
+    def input_tensor(self, image: np.ndarray) -> Any:
+        """(H, W) float32 image in [0, 1] -> the network's (1, C, S, S) input on the model's device."""
         import cv2
+
+        from cathx.data.datasets import image_tensor
+
+        size = self.input_size
+        return image_tensor(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))[None].to(self.device)
+
+    def predict_grey(self, image: np.ndarray, name: str) -> ChestResults:
+        """The steps of ``cathx cls predict`` on one (H, W) float32 image in [0, 1]: the label
+        probabilities and, for a seg-aided model, the line mask at the image's size and the tips."""
         import torch
         import torch.nn.functional as F
 
         from cathx.data.chest.ranzcr import GROUP_NAMES, LABELS
-        from cathx.data.datasets import image_tensor
         from cathx.postprocess.line_tips import line_tips, upscale_mask
 
         size = self.input_size
-        x = image_tensor(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))[None].to(self.device)
+        x = self.input_tensor(image)
         with torch.no_grad():
             outputs = self.model(x)
         probs = torch.sigmoid(outputs["logits"][0]).float().cpu().numpy()
@@ -183,6 +189,23 @@ def load_chest(weights: Path | str = "cathx-chest", device: str = "cpu") -> Ches
     return ChestModel(model, config, size, name=str(weights), device=resolved)
 
 
+def list_images(source: Path | str) -> list[Path]:
+    """An image file, or the image files (.jpg, .jpeg, .png) directly inside a folder, sorted."""
+    from cathx.data.chest.ranzcr import IMAGE_SUFFIXES
+
+    source = Path(source)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)})")
+        return [source]
+    if not source.is_dir():
+        raise DataError(f"{source}: no such file or folder")
+    paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise DataError(f"{source}: no .jpg/.jpeg/.png images in this folder")
+    return paths
+
+
 def _is_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) or hasattr(value, "__array__") or hasattr(value, "__array_interface__")
 
@@ -190,8 +213,6 @@ def _is_array(value: Any) -> bool:
 def _checked_item(item: Any, index: int) -> Path | np.ndarray:
     """One element of a list given to predict: an image file's path, or checked grey pixels."""
     if isinstance(item, (str, os.PathLike)):
-        from cathx.inference.chest import list_images
-
         if Path(item).is_dir():
             raise CathxError(f"predict: item {index}: {item} is a folder; give image files in a list")
         return list_images(item)[0]
