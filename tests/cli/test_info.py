@@ -4,6 +4,23 @@ def test_info_prints_versions(run_cli):
     assert "torch" in result.stdout and "2.14.1" in result.stdout
 
 
+def test_info_says_what_auto_precision_means_here(monkeypatch):
+    import pytest
+    import torch
+
+    import cathx.system
+    from cathx.cli.info import environment_report
+
+    if torch.cuda.is_available():
+        pytest.skip("the CPU rule only: on a GPU auto is fp32 whatever the CPU")
+
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: False)
+    report = environment_report()
+    assert report["predicts in"] == "fp32 (--precision auto)" and report["trains bf16-mixed in"] == "32-true"
+    monkeypatch.setattr(cathx.system, "native_bf16", lambda cpuinfo=None, unknown=True: True)
+    assert environment_report()["predicts in"] == "bf16 (--precision auto)"
+
+
 def test_unknown_command_exits_2(run_cli):
     result = run_cli("no-such-command")
     assert result.exit_code == 2

@@ -17,7 +17,7 @@ def environment_report() -> dict[str, str]:
 
     import cathx
 
-    from cathx.system import cpu_description
+    from cathx.system import cpu_description, inference_precision, training_precision
 
     report = {"cathx": cathx.__version__, "python": platform.python_version(), "platform": platform.platform(),
               "cpu": cpu_description()}
@@ -29,6 +29,9 @@ def environment_report() -> dict[str, str]:
             report[package] = "not installed"
     report["torch threads"] = str(torch.get_num_threads())
     report["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    precision, _ = inference_precision("auto", "cuda" if torch.cuda.is_available() else "cpu")
+    report["predicts in"] = f"{precision} (--precision auto)"
+    report["trains bf16-mixed in"] = training_precision("bf16-mixed", on_cpu=not torch.cuda.is_available())[0]
     return report
 
 
