@@ -11,22 +11,6 @@ def arc_length(points: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
 
 
-def turning_per_pixel(points: np.ndarray) -> float:
-    """Mean absolute change of heading along a polyline (M, 2), radians per pixel of its length:
-    0 on a straight line, 1/r on a circle of radius r. Zero-length steps are skipped; 0.0 with
-    fewer than two steps."""
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    step = np.diff(points, axis=0)
-    length = np.hypot(step[:, 0], step[:, 1])
-    step, length = step[length > 1e-9], length[length > 1e-9]
-    if len(step) < 2:
-        return 0.0
-    before, after = step[:-1], step[1:]
-    # the signed angle between consecutive steps, in (-pi, pi]
-    turn = np.arctan2(before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0], (before * after).sum(axis=1))
-    return float(np.abs(turn).sum() / length.sum())
-
-
 def catmull_rom(control, per_segment: int = 24, closed: bool = False) -> np.ndarray:
     """Dense uniform Catmull-Rom curve through ``control`` (K, D) -> (M, D) float64.
 

@@ -86,7 +86,7 @@ def test_empty_mask():
 def test_m_adjacency_has_no_corner_triangles():
     skeleton = np.zeros((5, 5), bool)
     skeleton[1, 1] = skeleton[1, 2] = skeleton[2, 2] = True  # an L corner
-    coords, neighbours, weights = skeleton_graph(skeleton)
+    coords, neighbours = skeleton_graph(skeleton)
     edges = int((neighbours >= 0).sum())
     assert edges == 4  # two 4-neighbour links, both directions; the diagonal is bridged
 
@@ -118,16 +118,15 @@ def _skeleton(pixels, shape=(8, 8)) -> np.ndarray:
 
 
 def test_skeleton_graph_by_hand():
-    coords, neighbours, weights = skeleton_graph(_skeleton([(0, 0), (1, 1), (1, 2)], (3, 3)))
+    coords, neighbours = skeleton_graph(_skeleton([(0, 0), (1, 1), (1, 2)], (3, 3)))
     assert coords.tolist() == [[0, 0], [1, 1], [1, 2]]
     # columns: right, down, left, up, then down-right, down-left, up-right, up-left
     assert neighbours.tolist() == [[-1, -1, -1, -1, 1, -1, -1, -1],
                                    [2, -1, -1, -1, -1, -1, -1, 0],
                                    [-1, -1, 1, -1, -1, -1, -1, -1]]
-    assert neighbours.dtype == np.int64 and weights.shape == (3, 8)
-    assert weights[:, :4].tolist() == [[1.0] * 4] * 3 and np.allclose(weights[:, 4:], np.sqrt(2.0))
+    assert neighbours.dtype == np.int64 and coords.dtype == np.int64
     # m-adjacency: a diagonal step with a 4-neighbour path beside it is not an edge
-    coords, bridged, _ = skeleton_graph(_skeleton([(2, 1), (2, 2), (1, 2)], (3, 3)))
+    coords, bridged = skeleton_graph(_skeleton([(2, 1), (2, 2), (1, 2)], (3, 3)))
     assert coords.tolist() == [[1, 2], [2, 1], [2, 2]]
     assert bridged.tolist() == [[-1, 2, -1, -1, -1, -1, -1, -1],
                                 [2, -1, -1, -1, -1, -1, -1, -1],
@@ -138,20 +137,20 @@ def test_chain_graph_of_a_line_a_junction_and_a_ring():
     from cathx.postprocess.centreline import chain_graph
 
     # a 5-pixel line with one diagonal step: two end nodes, one chain of length 3 + sqrt(2)
-    _, neighbours, weights = skeleton_graph(_skeleton([(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]))
-    node_of, edges = chain_graph(neighbours, weights)
+    _, neighbours = skeleton_graph(_skeleton([(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]))
+    node_of, edges = chain_graph(neighbours)
     assert node_of.dtype == np.int64 and node_of.tolist() == [0, -1, -1, -1, 1]
     assert len(edges) == 1 and {edges[0].a, edges[0].b} == {0, 1}
     assert edges[0].length == pytest.approx(3 + np.sqrt(2.0)) and len(edges[0].pixels) == 5
     # a T: the junction pixel is a node of degree 3; three chains leave it
-    _, neighbours, weights = skeleton_graph(_skeleton([(2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (4, 2), (5, 2)]))
-    node_of, edges = chain_graph(neighbours, weights)
+    _, neighbours = skeleton_graph(_skeleton([(2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (4, 2), (5, 2)]))
+    node_of, edges = chain_graph(neighbours)
     assert sorted(e.length for e in edges) == [2.0, 2.0, 3.0]
     assert len({n for n in node_of.tolist() if n >= 0}) == 4
     # a closed ring has no node of its own: one is made, and one chain goes round back to it
     ring = [(1, 2), (1, 3), (1, 4), (2, 5), (3, 5), (4, 4), (4, 3), (4, 2), (3, 1), (2, 1)]
-    _, neighbours, weights = skeleton_graph(_skeleton(ring))
-    node_of, edges = chain_graph(neighbours, weights)
+    _, neighbours = skeleton_graph(_skeleton(ring))
+    node_of, edges = chain_graph(neighbours)
     assert len(edges) == 1 and edges[0].a == edges[0].b == 0
     assert edges[0].length == pytest.approx(6 + 4 * np.sqrt(2.0)) and (node_of >= 0).sum() == 1
 
@@ -162,8 +161,8 @@ def test_spurs_shorter_than_min_branch_are_pruned_and_chains_merged():
     line = [(6, c) for c in range(0, 21)]
     for spur_length, kept in ((3, False), (4, True)):
         spur = [(6 - k, 10) for k in range(1, spur_length + 1)]  # straight up from the line's middle
-        _, neighbours, weights = skeleton_graph(_skeleton(line + spur, (8, 24)))
-        _, edges = chain_graph(neighbours, weights)
+        _, neighbours = skeleton_graph(_skeleton(line + spur, (8, 24)))
+        _, edges = chain_graph(neighbours)
         prune_spurs(edges, min_branch=4)  # a branch exactly min_branch long stays
         alive = sorted(e.length for e in edges if e.alive)
         assert alive == ([4.0, 10.0, 10.0] if kept else [20.0])  # pruned: the two halves merge into one

@@ -34,42 +34,16 @@ def project_to_polyline(points: np.ndarray, polyline: np.ndarray) -> tuple[np.nd
 
 
 def project_to_polylines(points: np.ndarray, polylines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``project_to_polyline`` for several polylines in one vectorised pass: (C, N) distances, arcs."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    count = len(points)
-    distance = np.full((len(polylines), count), np.inf)
-    arc = np.full((len(polylines), count), np.nan)
-    starts, steps, arc_starts, bounds = [], [], [], [0]
-    for c, line in enumerate(polylines):
-        line = np.asarray(line, dtype=np.float64).reshape(-1, 2)
-        if len(line) == 1:  # a single point: a zero-length segment
-            line = np.repeat(line, 2, axis=0)
-        if len(line) == 0:
-            bounds.append(bounds[-1])
-            continue
-        step = np.diff(line, axis=0)
-        length = np.sqrt((step**2).sum(axis=1))
-        starts.append(line[:-1])
-        steps.append(step)
-        arc_starts.append(np.concatenate([[0.0], np.cumsum(length)[:-1]]))
-        bounds.append(bounds[-1] + len(step))
-    if count == 0 or bounds[-1] == 0:
-        return distance, arc
-    start, step, arc_start = np.concatenate(starts), np.concatenate(steps), np.concatenate(arc_starts)
-    seg_sq = (step**2).sum(axis=1)
-    rx = points[:, None, 0] - start[None, :, 0]
-    ry = points[:, None, 1] - start[None, :, 1]
-    t = np.clip((rx * step[None, :, 0] + ry * step[None, :, 1]) / np.maximum(seg_sq, 1e-12), 0.0, 1.0)
-    gap_sq = (rx - t * step[None, :, 0]) ** 2 + (ry - t * step[None, :, 1]) ** 2  # (N, S)
-    rows = np.arange(count)
-    for c in range(len(polylines)):
-        low, high = bounds[c], bounds[c + 1]
-        if high == low:
-            continue
-        best = low + gap_sq[:, low:high].argmin(axis=1)
-        distance[c] = np.sqrt(gap_sq[rows, best])
-        arc[c] = arc_start[best] + t[rows, best] * np.sqrt(seg_sq[best])
-    return distance, arc
+    """``project_to_polyline`` for several polylines in one compiled pass (``compiled.project_points``):
+    (C, N) distances, arcs."""
+    from cathx.postprocess.compiled import project_points
+
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    lines = [np.asarray(line, dtype=np.float64).reshape(-1, 2) for line in polylines]
+    bounds = np.zeros(len(lines) + 1, np.int64)
+    np.cumsum([len(line) for line in lines], out=bounds[1:])
+    vertices = np.concatenate(lines) if lines else np.zeros((0, 2))
+    return project_points(points, np.ascontiguousarray(vertices), bounds)
 
 
 def assign_electrodes(

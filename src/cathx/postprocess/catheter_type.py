@@ -141,17 +141,13 @@ def mean_type_probabilities(probabilities: np.ndarray, points: np.ndarray, image
     whole frame; points: (M, 2) the catheter's centreline (x, y) in pixels of a frame of
     ``image_size`` (H, W); each cell counts once however many points fall in it. None without points.
     """
-    probabilities = np.asarray(probabilities, np.float32)
-    points = np.asarray(points, np.float64).reshape(-1, 2)
+    from cathx.postprocess.compiled import cell_means
+
+    probabilities = np.ascontiguousarray(probabilities, np.float32)
+    points = np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 2))
     if len(points) == 0 or probabilities.ndim != 3:
         return None
-    classes, rows, cols = probabilities.shape
-    height, width = image_size
-    col = np.clip(np.floor(points[:, 0] * cols / max(width, 1)), 0, cols - 1).astype(np.int64)
-    row = np.clip(np.floor(points[:, 1] * rows / max(height, 1)), 0, rows - 1).astype(np.int64)
-    crossed = np.zeros(rows * cols, bool)  # a cell counts once (cheaper than np.unique here)
-    crossed[row * cols + col] = True
-    return probabilities.reshape(classes, -1)[:, crossed].mean(axis=1)
+    return cell_means(probabilities, points, int(image_size[0]), int(image_size[1]))
 
 
 def type_from_probabilities(probabilities: np.ndarray, points: np.ndarray, image_size: tuple[int, int]

@@ -23,9 +23,6 @@ from skimage.morphology import skeletonize
 
 from cathx.geometry import arc_length
 
-_FOUR = ((0, 1), (1, 0), (0, -1), (-1, 0))
-_DIAGONAL = ((1, 1), (1, -1), (-1, 1), (-1, -1))
-
 
 @dataclass
 class Centreline:
@@ -49,35 +46,28 @@ class Centreline:
 
 
 def polyline_length(points: np.ndarray) -> float:
-    """Sum of segment lengths of an (M, 2) polyline, in pixels."""
+    """Sum of segment lengths of an (M, 2) polyline, in pixels (in float32 for float32 points)."""
+    from cathx.postprocess import compiled
+
+    points = np.asarray(points)
     if len(points) < 2:
         return 0.0
-    step = np.diff(points, axis=0)
-    return float(np.hypot(step[:, 0], step[:, 1]).sum())  # hypot: a third of norm's time here
+    if points.dtype not in (np.float32, np.float64):
+        points = points.astype(np.float64)
+    return float(compiled.polyline_length(np.ascontiguousarray(points.reshape(-1, 2))))
 
 
-def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel graph of a one-pixel skeleton.
 
-    skeleton: (H, W) bool. Returns coords (V, 2) int (row, col), neighbours (V, 8) int node ids
-    (-1 where none) and weights (V, 8) float edge lengths (1 or sqrt(2)). Diagonal edges are kept
-    only where the two pixels share no 4-neighbour in the skeleton (m-adjacency).
+    skeleton: (H, W) bool. Returns coords (V, 2) int (row, col) and neighbours (V, 8) int node
+    ids (-1 where none), columns right, down, left, up (steps of 1 px), then down-right,
+    down-left, up-right, up-left (sqrt 2 px). Diagonal edges are kept only where the two pixels
+    share no 4-neighbour in the skeleton (m-adjacency). Compiled: ``compiled.skeleton_graph``.
     """
-    coords = np.argwhere(skeleton)
-    height, width = skeleton.shape
-    index = np.full((height + 2, width + 2), -1, dtype=np.int64)
-    r, c = coords[:, 0] + 1, coords[:, 1] + 1
-    index[r, c] = np.arange(len(coords))
-    neighbours = np.full((len(coords), 8), -1, dtype=np.int64)
-    weights = np.zeros((len(coords), 8), dtype=np.float64)
-    for k, (dr, dc) in enumerate(_FOUR):
-        neighbours[:, k] = index[r + dr, c + dc]
-        weights[:, k] = 1.0
-    for k, (dr, dc) in enumerate(_DIAGONAL, start=4):
-        bridged = (index[r + dr, c] >= 0) | (index[r, c + dc] >= 0)
-        neighbours[:, k] = np.where(bridged, -1, index[r + dr, c + dc])
-        weights[:, k] = np.sqrt(2.0)
-    return coords, neighbours, weights
+    from cathx.postprocess import compiled
+
+    return compiled.skeleton_graph(np.ascontiguousarray(skeleton, dtype=np.bool_))
 
 
 @dataclass
@@ -98,70 +88,20 @@ class _Edge:
         return self.b if self.a == node else self.a
 
 
-def chain_graph(neighbours: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, list[_Edge]]:
+def chain_graph(neighbours: np.ndarray) -> tuple[np.ndarray, list[_Edge]]:
     """Collapse a pixel graph into nodes (end points and clusters of adjacent junction pixels) and
     edges (chains of degree-2 pixels between them). A closed curve without any node gets one.
 
-    Returns (node id per pixel, -1 on chains; edges).
+    Returns (node id per pixel, -1 on chains; edges). The walk is compiled
+    (``compiled.chain_graph``); this builds the edges the path searches below work on.
     """
-    degree = (neighbours >= 0).sum(axis=1)
-    nbr = neighbours.tolist()
-    wts = [1.0] * 4 + [float(np.sqrt(2.0))] * 4  # skeleton_graph orders the 4 axial steps first
-    is_node = (degree != 2).tolist()
-    node_of = [-1] * len(nbr)
-    count = 0
-    for v in np.flatnonzero(degree != 2).tolist():
-        if node_of[v] >= 0:
-            continue
-        node_of[v], stack = count, [v]
-        while stack:  # adjacent junction pixels form one node
-            for u in nbr[stack.pop()]:
-                if u >= 0 and is_node[u] and node_of[u] < 0:
-                    node_of[u] = count
-                    stack.append(u)
-        count += 1
-    edges: list[_Edge] = []
-    seen: set[tuple[int, int]] = set()
-    covered = [False] * len(nbr)
+    from cathx.postprocess import compiled
 
-    def trace(v: int, k: int) -> None:
-        u = nbr[v][k]
-        if (v, u) in seen:
-            return
-        path, length, previous, current = [v, u], wts[k], v, u
-        while not is_node[current]:
-            covered[current] = True
-            row = nbr[current]
-            for j in range(8):
-                w = row[j]
-                if w >= 0 and w != previous:
-                    previous, current = current, w
-                    length += wts[j]
-                    break
-            else:  # pragma: no cover - a degree-2 pixel always has a second neighbour
-                break
-            path.append(current)
-        seen.add((current, previous))
-        seen.add((v, u))
-        edges.append(_Edge(node_of[v], node_of[current], path, length))
-
-    def trace_from(v: int) -> None:
-        for k in range(8):
-            u = nbr[v][k]
-            if u < 0 or (is_node[u] and node_of[u] == node_of[v]):
-                continue
-            trace(v, k)
-
-    for v in range(len(nbr)):
-        if is_node[v]:
-            trace_from(v)
-    for v in range(len(nbr)):
-        if not is_node[v] and not covered[v]:  # a closed curve: make v a node and walk round
-            is_node[v], node_of[v] = True, count
-            count += 1
-            covered[v] = True
-            trace_from(v)
-    return np.array(node_of, dtype=np.int64), edges
+    node_of, ends, lengths, offsets, pixels = compiled.chain_graph(neighbours)
+    flat, cuts = pixels.tolist(), offsets.tolist()
+    edges = [_Edge(a, b, flat[start:stop], length)
+             for (a, b), length, start, stop in zip(ends.tolist(), lengths.tolist(), cuts[:-1], cuts[1:])]
+    return node_of, edges
 
 
 def _incidence(edges: list[_Edge]) -> dict[int, list[int]]:
@@ -307,9 +247,9 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
     skeleton = skeletonize(np.pad(binary[top:top + height, left:left + width] > 0, 1))
     if not skeleton.any():
         return []
-    coords, neighbours, weights = skeleton_graph(skeleton)
+    coords, neighbours = skeleton_graph(skeleton)
     coords = coords - 1 + np.array([top, left])
-    _, edges = chain_graph(neighbours, weights)
+    _, edges = chain_graph(neighbours)
     prune_spurs(edges, min_branch)
     remaining = {i for i, e in enumerate(edges) if e.alive}
     incidence = _incidence(edges)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from cathx.geometry import turning_per_pixel
 from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
 from cathx.postprocess.centreline import polyline_length, resample_polyline
 from cathx.structures import TYPE_HEAD_CLASSES
@@ -102,6 +101,15 @@ def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_p
     length = polyline_length(centreline)
     return catheter_features(pattern, length, head, _centreline_turning(centreline, length),
                              electrode_turning, electrode_head, scores)
+
+
+def turning_per_pixel(points: np.ndarray) -> float:
+    """Mean absolute change of heading along a polyline (M, 2), radians per pixel of its length:
+    0 on a straight line, 1/r on a circle of radius r. Zero-length steps are skipped; 0.0 with
+    fewer than two steps. Compiled (``compiled.turning_per_pixel``)."""
+    from cathx.postprocess import compiled
+
+    return float(compiled.turning_per_pixel(np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 2))))
 
 
 def _centreline_turning(centreline: np.ndarray, length: float, step: float = 4.0) -> float:

@@ -1,0 +1,79 @@
+"""The compiled post-processing loops (cathx.postprocess.compiled) against hand-computed cases and
+against the NumPy expressions they replace."""
+
+import numpy as np
+import pytest
+
+from cathx.postprocess import compiled
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pairwise_sum_is_numpys_sum_to_the_bit(dtype):
+    rng = np.random.default_rng(0)
+    for count in list(range(0, 300)) + [511, 1024, 3001]:
+        values = (rng.normal(size=count) * 10 ** rng.uniform(-4, 4, count)).astype(dtype)
+        total = compiled.pairwise_sum(values, dtype(0))
+        assert total == values.sum(), count
+    assert compiled.pairwise_sum(np.array([0.1, 0.2, 0.3]), 0.0) == (0.1 + 0.2) + 0.3
+
+
+def test_heatmap_peaks_by_hand():
+    logits = np.full((4, 5), -5.0, np.float32)
+    logits[0, 0] = 2.0  # a corner peak: cells outside the map do not count
+    logits[2, 2] = 1.0  # a peak beside a lower cell above the cut
+    logits[2, 3] = 0.5
+    logits[3, 4] = -1.0  # below the cut
+    found = compiled.heatmap_peaks(logits, 0.0, np.arange(4))
+    assert found.tolist() == [0 * 5 + 0, 2 * 5 + 2]
+    logits[2, 3] = 1.0  # a plateau of two equal cells: both kept (as the dilate == value test did)
+    assert compiled.heatmap_peaks(logits, 0.0, np.arange(4)).tolist() == [0, 12, 13]
+    assert compiled.heatmap_peaks(logits, 0.0, np.array([2])).tolist() == [12, 13]  # only the rows asked
+    assert compiled.heatmap_peaks(logits, 3.0, np.arange(4)).tolist() == []
+
+
+def test_project_points_by_hand():
+    points = np.array([[1.0, 1.0], [3.0, -2.0]])
+    vertices = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 4.0],  # an L
+                         [5.0, 5.0]])  # a single vertex
+    bounds = np.array([0, 3, 4, 4])  # the L, the vertex, an empty polyline
+    distance, arc = compiled.project_points(points, vertices, bounds)
+    assert distance[0].tolist() == [1.0, pytest.approx(np.sqrt(1.0 + 4.0))]  # (3,-2) is nearest (2,0)
+    assert arc[0].tolist() == [1.0, 2.0]
+    assert distance[1].tolist() == [pytest.approx(np.hypot(4, 4)), pytest.approx(np.hypot(2, 7))]
+    assert arc[1].tolist() == [0.0, 0.0]
+    assert np.isinf(distance[2]).all() and np.isnan(arc[2]).all()
+
+
+def test_project_points_matches_the_vectorised_expression():
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 64, (9, 2))
+    line = np.cumsum(rng.normal(0, 3, (40, 2)), axis=0) + 32
+    distance, arc = compiled.project_points(points, line, np.array([0, len(line)]))
+    start, step = line[:-1], np.diff(line, axis=0)
+    seg_sq = (step ** 2).sum(axis=1)
+    r = points[:, None] - start[None]
+    t = np.clip((r * step[None]).sum(axis=2) / seg_sq, 0, 1)
+    gap = np.hypot(*np.moveaxis(r - t[..., None] * step[None], 2, 0))
+    best = gap.argmin(axis=1)
+    rows = np.arange(len(points))
+    assert np.allclose(distance[0], gap[rows, best])
+    along = np.concatenate([[0.0], np.cumsum(np.sqrt(seg_sq))])[best] + t[rows, best] * np.sqrt(seg_sq[best])
+    assert np.allclose(arc[0], along)
+
+
+def test_polyline_length_keeps_the_points_precision():
+    line = np.array([[0, 0], [3, 4], [3, 10]], np.float32)
+    assert compiled.polyline_length(line) == 11.0
+    assert isinstance(compiled.polyline_length(line), float)  # a float32 total comes back as a scalar
+    assert compiled.polyline_length(line[:1]) == 0.0
+
+
+def test_cell_means_by_hand():
+    probabilities = np.zeros((2, 2, 2), np.float32)
+    probabilities[0] = [[1.0, 0.0], [0.5, 0.0]]
+    probabilities[1] = 1.0 - probabilities[0]
+    # a 20 x 20 frame over a 2 x 2 grid: points in the top-left cell (twice) and the bottom-left one
+    points = np.array([[1.0, 1.0], [2.0, 3.0], [1.0, 15.0]])
+    assert compiled.cell_means(probabilities, points, 20, 20).tolist() == [0.75, 0.25]
+    far = np.array([[100.0, -5.0]])  # outside the frame: clipped to the nearest cell (top-right)
+    assert compiled.cell_means(probabilities, far, 20, 20).tolist() == [0.0, 1.0]
