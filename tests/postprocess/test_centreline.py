@@ -138,33 +138,41 @@ def test_chain_graph_of_a_line_a_junction_and_a_ring():
 
     # a 5-pixel line with one diagonal step: two end nodes, one chain of length 3 + sqrt(2)
     _, neighbours = skeleton_graph(_skeleton([(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]))
-    node_of, edges = chain_graph(neighbours)
+    node_of, ends, lengths, offsets, pixels = chain_graph(neighbours)
     assert node_of.dtype == np.int64 and node_of.tolist() == [0, -1, -1, -1, 1]
-    assert len(edges) == 1 and {edges[0].a, edges[0].b} == {0, 1}
-    assert edges[0].length == pytest.approx(3 + np.sqrt(2.0)) and len(edges[0].pixels) == 5
+    assert ends.tolist() == [[0, 1]] and lengths.tolist() == [pytest.approx(3 + np.sqrt(2.0))]
+    assert offsets.tolist() == [0, 5] and pixels.tolist() == [0, 1, 2, 3, 4]
     # a T: the junction pixel is a node of degree 3; three chains leave it
     _, neighbours = skeleton_graph(_skeleton([(2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (4, 2), (5, 2)]))
-    node_of, edges = chain_graph(neighbours)
-    assert sorted(e.length for e in edges) == [2.0, 2.0, 3.0]
+    node_of, ends, lengths, offsets, pixels = chain_graph(neighbours)
+    assert sorted(lengths.tolist()) == [2.0, 2.0, 3.0]
     assert len({n for n in node_of.tolist() if n >= 0}) == 4
     # a closed ring has no node of its own: one is made, and one chain goes round back to it
     ring = [(1, 2), (1, 3), (1, 4), (2, 5), (3, 5), (4, 4), (4, 3), (4, 2), (3, 1), (2, 1)]
     _, neighbours = skeleton_graph(_skeleton(ring))
-    node_of, edges = chain_graph(neighbours)
-    assert len(edges) == 1 and edges[0].a == edges[0].b == 0
-    assert edges[0].length == pytest.approx(6 + 4 * np.sqrt(2.0)) and (node_of >= 0).sum() == 1
+    node_of, ends, lengths, offsets, pixels = chain_graph(neighbours)
+    assert ends.tolist() == [[0, 0]] and (node_of >= 0).sum() == 1
+    assert lengths[0] == pytest.approx(6 + 4 * np.sqrt(2.0)) and offsets.tolist() == [0, 11]  # back to its start
+    assert pixels[0] == pixels[-1]
 
 
 def test_spurs_shorter_than_min_branch_are_pruned_and_chains_merged():
-    from cathx.postprocess.centreline import chain_graph, prune_spurs
+    from cathx.postprocess import compiled
+    from cathx.postprocess.centreline import chain_graph
 
     line = [(6, c) for c in range(0, 21)]
     for spur_length, kept in ((3, False), (4, True)):
         spur = [(6 - k, 10) for k in range(1, spur_length + 1)]  # straight up from the line's middle
-        _, neighbours = skeleton_graph(_skeleton(line + spur, (8, 24)))
-        _, edges = chain_graph(neighbours)
-        prune_spurs(edges, min_branch=4)  # a branch exactly min_branch long stays
-        alive = sorted(e.length for e in edges if e.alive)
-        assert alive == ([4.0, 10.0, 10.0] if kept else [20.0])  # pruned: the two halves merge into one
+        coords, neighbours = skeleton_graph(_skeleton(line + spur, (8, 24)))
+        paths, offsets, closed, pieces, junction_at, junction_offsets = compiled.centreline_paths(
+            coords, *chain_graph(neighbours)[1:], 1.0, 4.0, True, 60.0, 8)  # a branch exactly min_branch long stays
+        sizes = np.diff(offsets).tolist()
+        rows = coords[paths[:offsets[1]], 0]
+        assert sizes[0] == 21 and (rows == 6).all() and not closed.any()  # the line, straight through the fork
+        if kept:
+            assert sizes[1:] == [5] and pieces.tolist() == [0, 1]  # the spur, from the junction pixel
+            assert junction_at[junction_offsets[0]:junction_offsets[1]].tolist() == [10]
+        else:  # pruned: the two halves of the line merged into one chain
+            assert sizes == [21] and junction_at.tolist() == []
     assert polyline_length(np.zeros((1, 2))) == 0.0 and polyline_length(np.zeros((0, 2))) == 0.0
     assert polyline_length(np.array([[0.0, 0.0], [3.0, 4.0]])) == 5.0

@@ -23,12 +23,11 @@ def test_heatmap_peaks_by_hand():
     logits[2, 2] = 1.0  # a peak beside a lower cell above the cut
     logits[2, 3] = 0.5
     logits[3, 4] = -1.0  # below the cut
-    found = compiled.heatmap_peaks(logits, 0.0, np.arange(4))
+    found = compiled.heatmap_peaks(logits, 0.0)
     assert found.tolist() == [0 * 5 + 0, 2 * 5 + 2]
     logits[2, 3] = 1.0  # a plateau of two equal cells: both kept (as the dilate == value test did)
-    assert compiled.heatmap_peaks(logits, 0.0, np.arange(4)).tolist() == [0, 12, 13]
-    assert compiled.heatmap_peaks(logits, 0.0, np.array([2])).tolist() == [12, 13]  # only the rows asked
-    assert compiled.heatmap_peaks(logits, 3.0, np.arange(4)).tolist() == []
+    assert compiled.heatmap_peaks(logits, 0.0).tolist() == [0, 12, 13]
+    assert compiled.heatmap_peaks(logits, 3.0).tolist() == []
 
 
 def test_project_points_by_hand():
@@ -77,3 +76,29 @@ def test_cell_means_by_hand():
     assert compiled.cell_means(probabilities, points, 20, 20).tolist() == [0.75, 0.25]
     far = np.array([[100.0, -5.0]])  # outside the frame: clipped to the nearest cell (top-right)
     assert compiled.cell_means(probabilities, far, 20, 20).tolist() == [0.0, 1.0]
+
+
+def test_decode_peaks_by_hand():
+    logits = np.full((5, 6), -8.0, np.float32)
+    logits[2, 3] = 2.0  # a peak with equal neighbours left and right: no sub-cell shift along x
+    logits[2, 2] = logits[2, 4] = 0.0
+    logits[1, 3], logits[3, 3] = 1.0, -1.0  # brighter above: the peak moves up (y decreases)
+    size = np.zeros((2, 5, 6), np.float32)
+    size[:, 2, 3] = (3.0, 5.0)
+    peaks = compiled.decode_peaks(logits, size, 0.0, 64, 4)
+    assert peaks.shape == (1, 5) and peaks.dtype == np.float32  # the brighter neighbours are not peaks
+    x, y, score, width, height = peaks[0].tolist()
+    assert x == 3 * 4 + 1.5  # cell centre: (stride - 1) / 2 = 1.5 px into the cell
+
+    def log_sigmoid(v):
+        return -np.log1p(np.exp(-v))
+
+    before, centre, after = log_sigmoid(1.0), log_sigmoid(2.0), log_sigmoid(-1.0)
+    shift = 0.5 * (before - after) / (before - 2 * centre + after)  # the parabola's vertex: -0.36 cell
+    assert y == pytest.approx((2 + shift) * 4 + 1.5, abs=1e-5) and -0.5 < shift < 0
+    assert score == pytest.approx(1 / (1 + np.exp(-2.0))) and (width, height) == (3.0, 5.0)
+    logits[0, 0] = 1.5  # a second peak, in the corner: peaks come by decreasing score, top-k cuts
+    assert compiled.decode_peaks(logits, size, 0.0, 64, 4)[:, 2].tolist() == pytest.approx(
+        [1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(-1.5))])
+    only = compiled.decode_peaks(logits, np.zeros((0, 1, 1), np.float32), 0.0, 1, 4)
+    assert only.shape == (1, 5) and only[0, 3:].tolist() == [0.0, 0.0]  # no size map: zero boxes

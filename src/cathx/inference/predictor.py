@@ -27,7 +27,7 @@ import numpy as np
 
 from cathx.data.formats.imageio import to_unit_float
 from cathx.errors import CathxError, DataError
-from cathx.postprocess.compiled import heatmap_peaks
+from cathx.postprocess.compiled import decode_peaks
 from cathx.postprocess.results import Results, analyse_frame, rescale_results
 from cathx.structures import OUTPUT_NAMES
 
@@ -106,74 +106,24 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=0, keepdims=True)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def decode_electrodes(heatmap: np.ndarray, size: np.ndarray | None, stride: int, k: int, threshold: float
                       ) -> list[np.ndarray]:
     """(B, 1, h, w) heatmap logits (+ (B, 2, h, w) sizes) -> B arrays (K, 5) [x, y, score, w, h],
     input pixels, by decreasing score.
 
     The same rule as cathx.heatmap.decode_peaks (3x3 max suppression, top-k, score threshold,
-    log-parabola sub-cell refinement; a test checks they agree) in NumPy with the suppression
-    compiled (``compiled.heatmap_peaks``: one pass over the map): faster on these small maps,
-    and the ONNX backend needs no torch at run time. The sigmoid is monotonic,
-    so suppression and the threshold work on the logits and the sigmoid and its log are taken only
-    at the peaks and their neighbours (a whole map's exp and log were half of this function's time).
+    log-parabola sub-cell refinement; a test checks they agree), compiled
+    (``compiled.decode_peaks``): the ONNX backend needs no torch at run time, and the map is read
+    once. The sigmoid is monotonic, so suppression and the threshold work on the logits and the
+    sigmoid and its log are taken only at the peaks and their neighbours.
     """
     cut = float(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 else (
         -np.inf if threshold <= 0.0 else np.inf)
-    found = []
-    for b in range(heatmap.shape[0]):
-        logits = np.ascontiguousarray(heatmap[b, 0], dtype=np.float32)
-        height, width = logits.shape
-        rows = np.flatnonzero(logits.max(axis=1) >= cut)
-        index = heatmap_peaks(logits, cut, rows)  # cells >= cut and >= their 8 neighbours
-        if len(index) == 0:
-            found.append(np.zeros((0, 5), np.float32))
-            continue
-        if len(index) > k:
-            index = index[np.argpartition(-logits.ravel()[index], k - 1)[:k]]
-        index = index[np.argsort(-logits.ravel()[index], kind="stable")]
-        rows, cols = index // width, index % width
-        dy = _refine(logits, rows, cols, axis=0)
-        dx = _refine(logits, rows, cols, axis=1)
-        scores = _sigmoid(logits.ravel()[index].astype(np.float64))
-        centre = (stride - 1) / 2
-        if size is not None:
-            widths, heights = size[b, 0, rows, cols], size[b, 1, rows, cols]
-        else:
-            widths = heights = np.zeros(len(index), np.float32)
-        found.append(np.stack([(cols + dx) * stride + centre, (rows + dy) * stride + centre, scores,
-                               widths, heights], axis=1).astype(np.float32).reshape(-1, 5))
-    return found
-
-
-def _log_sigmoid(logits: np.ndarray) -> np.ndarray:
-    """log(max(sigmoid(x), 1e-12)), stable for large |x| (the torch codec clamps the same way)."""
-    return np.maximum(-np.logaddexp(0.0, -logits.astype(np.float64)), np.log(1e-12))
-
-
-def _refine(logits: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
-    """Sub-cell offset along one axis (0: y, 1: x) from a parabola through three log-scores
-    (log-sigmoid of the peak's logit and its two neighbours')."""
-    length = logits.shape[axis]
-    position = rows if axis == 0 else cols
-    if length < 3:
-        return np.zeros(len(position), np.float32)
-    middle = np.clip(position, 1, length - 2)
-
-    def value(index: np.ndarray) -> np.ndarray:
-        return _log_sigmoid(logits[index, cols] if axis == 0 else logits[rows, index])
-
-    before, centre, after = value(middle - 1), value(middle), value(middle + 1)
-    curvature = before - 2 * centre + after
-    concave = curvature < -1e-6
-    vertex = 0.5 * (before - after) / np.where(concave, curvature, -1.0)
-    # as cathx.heatmap._refine_axis: without a concave fit the peak stays on its own cell
-    offset = np.where(concave, (middle - position) + vertex, 0.0)
-    return np.clip(offset, -0.5, 0.5).astype(np.float32)
+    no_size = np.zeros((0, 1, 1), np.float32)
+    return [decode_peaks(np.ascontiguousarray(heatmap[b, 0], dtype=np.float32),
+                         no_size if size is None else np.ascontiguousarray(size[b], dtype=np.float32),
+                         cut, int(k), int(stride))
+            for b in range(heatmap.shape[0])]
 
 
 def onnx_output_stride(path: Path, metadata: dict[str, str]) -> int:

@@ -4,12 +4,14 @@ The mask is thinned to a one-pixel skeleton (scikit-image). Its pixels become a 
 "m-adjacency" (a diagonal step only where no 4-neighbour path exists), which keeps the graph free
 of the tiny triangles plain 8-adjacency makes at corners, so real cycles (a lasso's loop) are the
 only cycles. The pixel graph is collapsed into a small graph of nodes (end points, junction
-clusters) and edges (pixel chains), which keeps everything after the skeleton to a few
-milliseconds of Python. Short end branches are pruned; a catheter's centreline starts at one end
+clusters) and edges (pixel chains). Short end branches are pruned; a catheter's centreline starts at one end
 of the longest shortest path and, at every junction, continues into the branch that turns least
 (catheters run straight through crossings and out of the forks of a bundle). What is left is
 covered the same way. A walk that comes back to a node it passed closes a loop (lasso: marked
 closed); a chain leaving the end of a path and returning to it is merged as a loop too.
+
+Everything after the thinning runs compiled (``cathx.postprocess.compiled``: ``skeleton_graph``,
+``chain_graph``, ``centreline_paths``); this module turns their pixel paths into Centrelines.
 """
 
 from __future__ import annotations
@@ -70,162 +72,23 @@ def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return compiled.skeleton_graph(np.ascontiguousarray(skeleton, dtype=np.bool_))
 
 
-@dataclass
-class _Edge:
-    """A chain of skeleton pixels between two nodes (ends or junction clusters) of the graph."""
-
-    a: int
-    b: int
-    pixels: list[int]
-    length: float
-    alive: bool = True
-
-    def oriented(self, start: int) -> list[int]:
-        """Pixels from node ``start`` to the other end."""
-        return self.pixels if self.a == start else self.pixels[::-1]
-
-    def other(self, node: int) -> int:
-        return self.b if self.a == node else self.a
-
-
-def chain_graph(neighbours: np.ndarray) -> tuple[np.ndarray, list[_Edge]]:
+def chain_graph(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Collapse a pixel graph into nodes (end points and clusters of adjacent junction pixels) and
     edges (chains of degree-2 pixels between them). A closed curve without any node gets one.
 
-    Returns (node id per pixel, -1 on chains; edges). The walk is compiled
-    (``compiled.chain_graph``); this builds the edges the path searches below work on.
+    Returns node_of (V,) (node id per pixel, -1 on chains), ends (E, 2) node ids, lengths (E,)
+    pixels, and offsets (E + 1,) into pixels (P,): chain e's pixel ids from ends[e, 0] to
+    ends[e, 1] are ``pixels[offsets[e]:offsets[e + 1]]`` (``compiled.chain_graph``).
     """
     from cathx.postprocess import compiled
 
-    node_of, ends, lengths, offsets, pixels = compiled.chain_graph(neighbours)
-    flat, cuts = pixels.tolist(), offsets.tolist()
-    edges = [_Edge(a, b, flat[start:stop], length)
-             for (a, b), length, start, stop in zip(ends.tolist(), lengths.tolist(), cuts[:-1], cuts[1:])]
-    return node_of, edges
+    return compiled.chain_graph(np.ascontiguousarray(neighbours, dtype=np.int64))
 
 
-def _incidence(edges: list[_Edge]) -> dict[int, list[int]]:
-    table: dict[int, list[int]] = {}
-    for i, edge in enumerate(edges):
-        if edge.alive:
-            table.setdefault(edge.a, []).append(i)
-            table.setdefault(edge.b, []).append(i)  # a self-loop is listed twice: degree 2
-    return table
-
-
-def prune_spurs(edges: list[_Edge], min_branch: float) -> None:
-    """Drop end branches shorter than ``min_branch`` pixels that hang off a junction, then merge
-    chains through nodes left with two branches. Two passes catch spurs the first uncovers."""
-    for _ in range(2):
-        incidence = _incidence(edges)
-        changed = False
-        for edge in edges:
-            if not edge.alive or edge.length >= min_branch or edge.a == edge.b:
-                continue
-            da, db = len(incidence.get(edge.a, [])), len(incidence.get(edge.b, []))
-            if (da == 1 and db >= 3) or (db == 1 and da >= 3):
-                edge.alive = False
-                changed = True
-        if not changed:
-            break
-        _merge_through(edges)
-
-
-def _merge_through(edges: list[_Edge]) -> None:
-    """Join the two chains meeting at every node of degree 2 (left by pruning) into one."""
-    incidence = _incidence(edges)
-    for node, members in incidence.items():
-        members = [i for i in members if edges[i].alive]
-        if len(members) != 2 or members[0] == members[1]:
-            continue
-        first, second = edges[members[0]], edges[members[1]]
-        head = first.oriented(first.other(node))  # ends at node
-        tail = second.oriented(node)  # starts at node
-        merged = _Edge(first.other(node), second.other(node), head + tail[1:], first.length + second.length)
-        first.alive = second.alive = False
-        edges.append(merged)
-        for end in (merged.a, merged.b):
-            incidence.setdefault(end, []).append(len(edges) - 1)
-
-
-def _farthest(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], start: int):
-    """Dijkstra over usable edges: (farthest node, its distance, predecessor edge per node)."""
-    import heapq
-
-    distance = {start: 0.0}
-    previous: dict[int, int] = {}
-    queue = [(0.0, start)]
-    while queue:
-        d, node = heapq.heappop(queue)
-        if d > distance.get(node, np.inf):
-            continue
-        for i in incidence.get(node, []):
-            if i not in usable:
-                continue
-            other = edges[i].other(node)
-            nd = d + edges[i].length
-            if nd < distance.get(other, np.inf):
-                distance[other], previous[other] = nd, i
-                heapq.heappush(queue, (nd, other))
-    far = max(distance, key=distance.get)
-    return far, previous
-
-
-def _longest(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], start: int):
-    """Longest shortest path (diameter, exact on trees): (node sequence, edge sequence)."""
-    first, _ = _farthest(edges, usable, incidence, start)
-    last, previous = _farthest(edges, usable, incidence, first)
-    nodes, path = [last], []
-    while nodes[-1] != first:
-        i = previous[nodes[-1]]
-        path.append(i)
-        nodes.append(edges[i].other(nodes[-1]))
-    return nodes[::-1], path[::-1]
-
-
-def _straighten(edges: list[_Edge], usable: set[int], incidence: dict[int, list[int]], coords: np.ndarray,
-                start: int, first: int, max_turn: float = 60.0, reach: int = 8) -> tuple[list[int], list[int]]:
-    """Walk from node ``start`` along edge ``first``; at every junction continue into the unused edge
-    that turns least (a catheter runs straight through a crossing or a bundle's fork), stopping at
-    an end or where every way on turns more than ``max_turn`` degrees. Returns (nodes, edges)."""
-    limit = np.cos(np.radians(max_turn))
-    nodes, path, used = [start], [first], {first}
-    node = edges[first].other(start)
-    nodes.append(node)
-    while True:
-        chain = edges[path[-1]].oriented(nodes[-2])
-        tail = coords[chain[-1]] - coords[chain[max(0, len(chain) - 1 - reach)]]
-        best, best_cos = None, limit
-        for i in incidence.get(node, []):
-            if i in used or i not in usable:
-                continue
-            out = edges[i].oriented(node)
-            head = coords[out[min(len(out) - 1, reach)]] - coords[out[0]]
-            norm = float(np.hypot(*tail) * np.hypot(*head))
-            cos = float(tail @ head) / norm if norm > 0 else -1.0
-            if cos > best_cos:
-                best, best_cos = i, cos
-        if best is None:
-            return nodes, path
-        used.add(best)
-        path.append(best)
-        node = edges[best].other(node)
-        nodes.append(node)
-
-
-def _pixels(edges: list[_Edge], nodes: list[int], path: list[int]) -> tuple[list[int], list[int]]:
-    """Pixels along a node/edge path, and the pixel position where each node is reached."""
-    pixels: list[int] = []
-    at = [0]
-    for node, i in zip(nodes, path):
-        chain = edges[i].oriented(node)
-        pixels.extend(chain if not pixels else chain[1:] if chain[0] == pixels[-1] else chain)
-        at.append(len(pixels) - 1)
-    return pixels, at
-
-
-def _to_xy(coords: np.ndarray) -> np.ndarray:
-    return coords[:, ::-1].astype(np.float32)
+# At a junction a centreline continues into the branch that turns least, if it turns less than
+# this; directions are taken over this many pixels of chain on either side.
+MAX_TURN_DEGREES = 60.0
+DIRECTION_REACH = 8
 
 
 def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int = 10, straight: bool = True
@@ -247,60 +110,23 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
     skeleton = skeletonize(np.pad(binary[top:top + height, left:left + width] > 0, 1))
     if not skeleton.any():
         return []
+    from cathx.postprocess import compiled
+
     coords, neighbours = skeleton_graph(skeleton)
     coords = coords - 1 + np.array([top, left])
-    _, edges = chain_graph(neighbours)
-    prune_spurs(edges, min_branch)
-    remaining = {i for i, e in enumerate(edges) if e.alive}
-    incidence = _incidence(edges)
+    _, ends, lengths, offsets, pixels = chain_graph(neighbours)
+    paths, path_offsets, closed, pieces, junction_at, junction_offsets = compiled.centreline_paths(
+        coords, ends, lengths, offsets, pixels, float(min_length), float(min_branch), bool(straight),
+        MAX_TURN_DEGREES, DIRECTION_REACH)
+    xy = coords[paths][:, ::-1].astype(np.float32)
     found: list[Centreline] = []
-    piece_id = 0
-    while remaining:
-        seed = min(remaining)
-        edge = edges[seed]
-        if edge.a != edge.b and len(incidence[edge.a]) == 1 and len(incidence[edge.b]) == 1:
-            # A piece that is one chain (a third of a network mask's pieces are such fragments):
-            # the path is the chain, as the searches below would find it, without them.
-            remaining.discard(seed)
-            if edge.length < min_length - 1e-6:
-                piece_id += 1
-                continue
-            nodes, path = [edge.b, edge.a], [seed]
-        else:
-            nodes, path = _longest(edges, remaining, incidence, edge.a)
-            if not path:  # an isolated closed curve: one self-loop edge
-                path, nodes = [seed], [edges[seed].a, edges[seed].a]
-            elif straight:
-                nodes, path = _straighten(edges, remaining, incidence, coords, nodes[0], path[0])
-        remaining.difference_update(path)
-        pixels, at = _pixels(edges, nodes, path)
-        closed = len(set(nodes)) < len(nodes)
-        for i in ([] if closed else sorted(remaining)):  # loops hanging off the end of this line
-            edge = edges[i]
-            if edge.a not in nodes or edge.b not in nodes:
-                continue
-            positions = sorted((nodes.index(edge.a), nodes.index(edge.b)))
-            if positions[0] == 0 and positions[1] != len(nodes) - 1:
-                nodes, path = nodes[::-1], path[::-1]
-                pixels, at = _pixels(edges, nodes, path)
-                positions = sorted(len(nodes) - 1 - p for p in positions)
-            if positions[1] != len(nodes) - 1 or edge.length < min_length:
-                continue
-            end, back = nodes[positions[1]], nodes[positions[0]]
-            loop = edge.oriented(end)
-            closing = [pixels[at[positions[0]]]] if back != end else []
-            pixels = pixels[: at[positions[1]] + 1] + loop[1:] + closing
-            remaining.discard(i)
-            closed = True
-            break
-        points = _to_xy(coords[np.array(pixels)])
-        line = Centreline(points, closed=closed, component=piece_id)
+    for p, (start, stop) in enumerate(zip(path_offsets[:-1].tolist(), path_offsets[1:].tolist())):
+        line = Centreline(xy[start:stop], closed=bool(closed[p]), component=int(pieces[p]))
         if line.length >= min_length:
-            inner = [at[i] for i in range(1, len(nodes) - 1) if len(incidence.get(nodes[i], [])) >= 3]
-            junctions = arc_length(points)[inner].astype(np.float32) if inner else np.zeros(0, np.float32)
-            line.junctions = junctions
+            inner = junction_at[junction_offsets[p]:junction_offsets[p + 1]]
+            if len(inner):
+                line.junctions = arc_length(line.points)[inner].astype(np.float32)
             found.append(line)
-        piece_id += 1
     found.sort(key=lambda line: -line.length)
     return found
 

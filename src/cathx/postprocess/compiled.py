@@ -18,6 +18,8 @@ last bit.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 from numba import njit
 
@@ -159,16 +161,20 @@ def chain_graph(neighbours: np.ndarray):
 
 
 @njit(cache=True, nogil=True)
-def heatmap_peaks(logits: np.ndarray, cut: float, rows: np.ndarray) -> np.ndarray:
+def heatmap_peaks(logits: np.ndarray, cut: float) -> np.ndarray:
     """Flat indices (ascending) of the cells of (h, w) ``logits`` that are >= ``cut`` and >= each
     of their 8 neighbours (cells outside the map do not count): 3x3 max suppression without the
-    map-sized temporaries a NumPy version makes. rows: ascending row numbers to search (those
-    whose maximum reaches ``cut``; the caller finds them with one vectorised max).
-    """
+    map-sized temporaries a NumPy version makes."""
     height, width = logits.shape
+    hit = np.zeros(height, np.bool_)
+    for r in range(height):  # which rows hold a cell at or above the cut (a loop that vectorises)
+        found_one = False
+        for c in range(width):
+            found_one |= logits[r, c] >= cut
+        hit[r] = found_one
     found = np.empty(64, np.int64)
     count = 0
-    for r in rows:
+    for r in np.flatnonzero(hit):
         for c in range(width):
             value = logits[r, c]
             if not value >= cut:
@@ -187,6 +193,76 @@ def heatmap_peaks(logits: np.ndarray, cut: float, rows: np.ndarray) -> np.ndarra
             found[count] = r * width + c
             count += 1
     return found[:count].copy()
+
+
+_LOG_TWO = float(np.log(2.0))
+_LOG_FLOOR = float(np.log(1e-12))
+
+
+@njit(cache=True, nogil=True)
+def _log_sigmoid(x: float) -> float:
+    """log(max(sigmoid(x), 1e-12)) as -logaddexp(0, -x), NumPy's logaddexp formula."""
+    y = -x
+    if y == 0.0:
+        value = _LOG_TWO
+    elif y > 0.0:
+        value = y + np.log1p(np.exp(-y))
+    else:
+        value = np.log1p(np.exp(y))
+    return max(-value, _LOG_FLOOR)
+
+
+@njit(cache=True, nogil=True)
+def _refine(logits, row, col, axis):
+    """Sub-cell offset of a peak along one axis (0: y, 1: x) from the parabola through the
+    log-sigmoids of its cell and the two neighbours (no concave fit: 0), within +-0.5."""
+    length = logits.shape[axis]
+    if length < 3:
+        return 0.0
+    position = row if axis == 0 else col
+    middle = min(max(position, 1), length - 2)
+    if axis == 0:
+        before, centre, after = logits[middle - 1, col], logits[middle, col], logits[middle + 1, col]
+    else:
+        before, centre, after = logits[row, middle - 1], logits[row, middle], logits[row, middle + 1]
+    before, centre, after = _log_sigmoid(float(before)), _log_sigmoid(float(centre)), _log_sigmoid(float(after))
+    curvature = before - 2 * centre + after
+    if not curvature < -1e-6:
+        return 0.0
+    offset = (middle - position) + 0.5 * (before - after) / curvature
+    return min(max(offset, -0.5), 0.5)
+
+
+@njit(cache=True, nogil=True)
+def decode_peaks(logits: np.ndarray, size: np.ndarray, cut: float, k: int, stride: int) -> np.ndarray:
+    """Electrode peaks of one (h, w) float32 heatmap of logits: (K, 5) float32 [x, y, score, w, h]
+    in input pixels, by decreasing score (ties: by cell order).
+
+    The local maxima at or above ``cut`` (``heatmap_peaks``), the ``k`` highest, each refined
+    to sub-cell precision (``_refine``) and scored by its sigmoid; box sizes read from the (2, h,
+    w) float32 ``size`` map at the peak (an empty array: zeros). Cell (row, col) maps to pixel
+    (col + dx) * stride + (stride - 1) / 2.
+    """
+    width = logits.shape[1]
+    index = heatmap_peaks(logits, cut)
+    values = np.empty(len(index))
+    for i in range(len(index)):
+        values[i] = -logits[index[i] // width, index[i] % width]
+    order = np.argsort(values, kind="mergesort")[:k]  # stable: equal scores keep their cell order
+    found = np.empty((len(order), 5), np.float32)
+    centre = (stride - 1) / 2
+    for j in range(len(order)):
+        cell = index[order[j]]
+        row, col = cell // width, cell % width
+        # the offsets in float32 first, as the NumPy decoder kept them
+        found[j, 0] = (col + np.float64(np.float32(_refine(logits, row, col, 1)))) * stride + centre
+        found[j, 1] = (row + np.float64(np.float32(_refine(logits, row, col, 0)))) * stride + centre
+        found[j, 2] = 1.0 / (1.0 + np.exp(-float(logits[row, col])))
+        if size.shape[0] >= 2:
+            found[j, 3], found[j, 4] = size[0, row, col], size[1, row, col]
+        else:
+            found[j, 3] = found[j, 4] = 0.0
+    return found
 
 
 @njit(cache=True, nogil=True)
@@ -352,3 +428,339 @@ def turning_per_pixel(points: np.ndarray) -> float:
         turns[i] = abs(np.arctan2(cross, dot))
     return pairwise_sum(turns[:kept - 1], 0.0) / pairwise_sum(length[:kept], 0.0)
 
+
+# ----------------------------------------------------------------------------- centreline paths
+# The chain graph's edges in parallel arrays with room for the edges merging adds (each merge
+# kills two edges and adds one, so at most as many merges as edges): end nodes, length, alive,
+# and where the edge's pixel ids (from end a to end b) lie in one flat, growing pixel buffer.
+
+
+@njit(cache=True, nogil=True)
+def _incidence(ends, alive, count, node_count, room):
+    """Per node, the alive edges touching it in edge order (a self-loop twice), as rows of a
+    table with ``room`` spare columns for edges added later, their counts, and the nodes in the
+    order they were first met (a's before b's): the order a dict filled edge by edge has."""
+    degree = np.zeros(node_count, np.int64)
+    for i in range(count):
+        if alive[i]:
+            degree[ends[i, 0]] += 1
+            degree[ends[i, 1]] += 1
+    table = np.empty((node_count, max(degree.max() if node_count else 0, 1) + room), np.int64)
+    filled = np.zeros(node_count, np.int64)
+    order = np.empty(node_count, np.int64)
+    met = 0
+    for i in range(count):
+        if not alive[i]:
+            continue
+        for side in range(2):
+            node = ends[i, side]
+            if filled[node] == 0:
+                order[met] = node
+                met += 1
+            table[node, filled[node]] = i
+            filled[node] += 1
+    return table, filled, order[:met]
+
+
+@njit(cache=True, nogil=True)
+def _oriented(ends, where, pixels, edge, start):
+    """Pixel ids of ``edge`` from node ``start`` to its other end (a view)."""
+    chain = pixels[where[edge, 0]:where[edge, 0] + where[edge, 1]]
+    return chain if ends[edge, 0] == start else chain[::-1]
+
+
+@njit(cache=True, nogil=True)
+def _other(ends, edge, node):
+    return ends[edge, 1] if ends[edge, 0] == node else ends[edge, 0]
+
+
+@njit(cache=True, nogil=True)
+def _farthest(ends, lengths, usable, table, filled, node_count, start):
+    """Dijkstra over usable edges from ``start``: (farthest node, predecessor edge per node).
+    Ties: the heap orders by (distance, node); the farthest is the first reached of the most
+    distant (as ``max`` over a dict filled as nodes are reached)."""
+    distance = np.full(node_count, np.inf)
+    previous = np.full(node_count, -1, np.int64)
+    reached = np.empty(node_count, np.int64)
+    distance[start] = 0.0
+    reached[0] = start
+    count = 1
+    queue = [(0.0, start)]
+    while len(queue):
+        d, node = heapq.heappop(queue)
+        if d > distance[node]:
+            continue
+        for k in range(filled[node]):
+            i = table[node, k]
+            if not usable[i]:
+                continue
+            other = _other(ends, i, node)
+            nd = d + lengths[i]
+            if nd < distance[other]:
+                if distance[other] == np.inf:
+                    reached[count] = other
+                    count += 1
+                distance[other], previous[other] = nd, i
+                heapq.heappush(queue, (nd, other))
+    far = reached[0]
+    for j in range(count):
+        if distance[reached[j]] > distance[far]:
+            far = reached[j]
+    return far, previous
+
+
+@njit(cache=True, nogil=True)
+def _straighten(ends, where, pixels, usable, table, filled, coords, start, first, limit, reach, nodes, path):
+    """Walk from node ``start`` along edge ``first``; at every junction continue into the unused
+    usable edge that turns least, while its cosine with the way in beats ``limit``. Fills
+    ``nodes`` and ``path`` (arrays with room); returns the number of edges taken."""
+    used = np.zeros(len(usable), np.bool_)
+    nodes[0], path[0] = start, first
+    used[first] = True
+    node = _other(ends, first, start)
+    nodes[1] = node
+    taken = 1
+    while True:
+        chain = _oriented(ends, where, pixels, path[taken - 1], nodes[taken - 1])
+        back = chain[max(0, len(chain) - 1 - reach)]
+        tail_x = coords[chain[-1], 0] - coords[back, 0]
+        tail_y = coords[chain[-1], 1] - coords[back, 1]
+        best, best_cos = -1, limit
+        for k in range(filled[node]):
+            i = table[node, k]
+            if used[i] or not usable[i]:
+                continue
+            out = _oriented(ends, where, pixels, i, node)
+            ahead = out[min(len(out) - 1, reach)]
+            head_x, head_y = coords[ahead, 0] - coords[out[0], 0], coords[ahead, 1] - coords[out[0], 1]
+            norm = np.hypot(float(tail_x), float(tail_y)) * np.hypot(float(head_x), float(head_y))
+            cos = float(tail_x * head_x + tail_y * head_y) / norm if norm > 0 else -1.0
+            if cos > best_cos:
+                best, best_cos = i, cos
+        if best < 0:
+            return taken
+        used[best] = True
+        path[taken] = best
+        node = _other(ends, best, node)
+        taken += 1
+        nodes[taken] = node
+
+
+@njit(cache=True, nogil=True)
+def _path_pixels(ends, where, pixels, nodes, path, taken, line, at):
+    """Pixel ids along a node/edge path (shared end pixels once) into ``line``, and where each
+    node is reached into ``at``; returns the pixel count."""
+    count = 0
+    at[0] = 0
+    for k in range(taken):
+        chain = _oriented(ends, where, pixels, path[k], nodes[k])
+        skip = 1 if count and chain[0] == line[count - 1] else 0
+        for j in range(skip, len(chain)):
+            line[count] = chain[j]
+            count += 1
+        at[k + 1] = count - 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _index_of(values, count, wanted):
+    for i in range(count):
+        if values[i] == wanted:
+            return i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, min_length, min_branch, straight,
+                     max_turn, reach):
+    """Ordered pixel paths of every catheter in a chain graph (``chain_graph``'s output).
+
+    Prunes end branches shorter than ``min_branch`` that hang off a junction (two passes, chains
+    merged through nodes left with two branches), then covers the graph piece by piece: a piece
+    that is one chain is that chain; otherwise the longest shortest path from the piece's first
+    edge, continued (``straight``) from its first end into the branch that turns least at every
+    junction while it turns less than ``max_turn`` degrees (direction over ``reach`` pixels). A
+    chain leaving the path's last node and returning to a node on it closes a loop. Single chains
+    shorter than ``min_length`` are skipped (their piece number is used up all the same).
+
+    Returns, per path found: pixel ids (``path_pixels[path_offsets[p]:path_offsets[p + 1]]``),
+    closed flags, piece numbers, and the positions in the path of its inner nodes where three or
+    more branches meet (``junction_at[junction_offsets[p]:junction_offsets[p + 1]]``).
+    """
+    first_count = len(chain_lengths)
+    room = 2 * first_count + 2  # the chains and those merging adds
+    ends = np.empty((room, 2), np.int64)
+    lengths = np.empty(room)
+    alive = np.zeros(room, np.bool_)
+    where = np.empty((room, 2), np.int64)  # (start in pixels, count)
+    pixels = np.empty(2 * len(chain_pixels) + 16, np.int64)
+    used_pixels = len(chain_pixels)
+    pixels[:used_pixels] = chain_pixels
+    node_count = 0
+    for e in range(first_count):
+        ends[e, 0], ends[e, 1] = chain_ends[e, 0], chain_ends[e, 1]
+        lengths[e] = chain_lengths[e]
+        alive[e] = True
+        where[e, 0], where[e, 1] = offsets[e], offsets[e + 1] - offsets[e]
+        node_count = max(node_count, ends[e, 0] + 1, ends[e, 1] + 1)
+    count = first_count
+    for _ in range(2):  # prune spurs; a second pass catches spurs the first uncovers
+        table, filled, order = _incidence(ends, alive, count, node_count, 0)
+        changed = False
+        for e in range(count):
+            if not alive[e] or lengths[e] >= min_branch or ends[e, 0] == ends[e, 1]:
+                continue
+            da, db = filled[ends[e, 0]], filled[ends[e, 1]]
+            if (da == 1 and db >= 3) or (db == 1 and da >= 3):
+                alive[e] = False
+                changed = True
+        if not changed:
+            break
+        # Join the two chains meeting at every node left with two (a new edge each).
+        table, filled, order = _incidence(ends, alive, count, node_count, first_count)
+        for node in order:
+            first = second = -1
+            members = 0
+            for k in range(filled[node]):
+                i = table[node, k]
+                if alive[i]:
+                    members += 1
+                    if members == 1:
+                        first = i
+                    elif members == 2:
+                        second = i
+            if members != 2 or first == second:
+                continue
+            start, end = _other(ends, first, node), _other(ends, second, node)
+            head = _oriented(ends, where, pixels, first, start)  # ends at node
+            tail = _oriented(ends, where, pixels, second, node)  # starts at node
+            size = len(head) + len(tail) - 1
+            if used_pixels + size > len(pixels):
+                grown = np.empty(2 * (used_pixels + size), np.int64)
+                grown[:used_pixels] = pixels[:used_pixels]
+                pixels = grown
+                head = _oriented(ends, where, pixels, first, start)
+                tail = _oriented(ends, where, pixels, second, node)
+            pixels[used_pixels:used_pixels + len(head)] = head
+            pixels[used_pixels + len(head):used_pixels + size] = tail[1:]
+            alive[first] = alive[second] = False
+            ends[count, 0], ends[count, 1] = start, end
+            lengths[count] = lengths[first] + lengths[second]
+            alive[count] = True
+            where[count, 0], where[count, 1] = used_pixels, size
+            used_pixels += size
+            table[start, filled[start]] = count
+            filled[start] += 1
+            table[end, filled[end]] = count
+            filled[end] += 1
+            count += 1
+    table, filled, order = _incidence(ends, alive, count, node_count, 0)
+    remaining = alive[:count].copy()
+    left = int(remaining.sum())
+    limit = np.cos(np.radians(max_turn))
+    nodes = np.empty(count + 2, np.int64)
+    path = np.empty(count + 1, np.int64)
+    line = np.empty(used_pixels + 1, np.int64)
+    joined = np.empty(used_pixels + 1, np.int64)
+    at = np.empty(count + 2, np.int64)
+    out_pixels = np.empty(used_pixels + 1, np.int64)
+    out_offsets = np.zeros(count + 1, np.int64)
+    out_closed = np.zeros(count, np.bool_)
+    out_pieces = np.empty(count, np.int64)
+    out_junctions = np.empty(count + 2, np.int64)
+    junction_offsets = np.zeros(count + 1, np.int64)
+    found = piece = junctions = 0
+    seed = 0
+    while left > 0:
+        while not remaining[seed]:
+            seed += 1
+        a, b = ends[seed, 0], ends[seed, 1]
+        if a != b and filled[a] == 1 and filled[b] == 1:
+            # one chain: the path is the chain, as the searches would find it
+            remaining[seed] = False
+            left -= 1
+            if lengths[seed] < min_length - 1e-6:
+                piece += 1
+                continue
+            nodes[0], nodes[1], path[0] = b, a, seed
+            taken = 1
+        else:
+            first, _ = _farthest(ends, lengths, remaining, table, filled, node_count, a)
+            last, previous = _farthest(ends, lengths, remaining, table, filled, node_count, first)
+            taken = 0
+            node = last
+            while node != first:  # the path from first to last, written backwards from the end
+                taken += 1
+                node = _other(ends, previous[node], node)
+            node = last
+            nodes[taken] = last
+            for k in range(taken - 1, -1, -1):
+                path[k] = previous[node]
+                node = _other(ends, path[k], node)
+                nodes[k] = node
+            if taken == 0:  # an isolated closed curve: one self-loop edge
+                nodes[0], nodes[1], path[0] = a, a, seed
+                taken = 1
+            elif straight:
+                taken = _straighten(ends, where, pixels, remaining, table, filled, coords, nodes[0], path[0], limit,
+                                    reach, nodes, path)
+        for k in range(taken):
+            if remaining[path[k]]:
+                remaining[path[k]] = False
+                left -= 1
+        size = _path_pixels(ends, where, pixels, nodes, path, taken, line, at)
+        closed = False
+        for j in range(taken + 1):
+            for k in range(j):
+                if nodes[k] == nodes[j]:
+                    closed = True
+        if not closed:  # a loop hanging off the end of this line
+            for i in np.flatnonzero(remaining):
+                ia, ib = _index_of(nodes, taken + 1, ends[i, 0]), _index_of(nodes, taken + 1, ends[i, 1])
+                if ia < 0 or ib < 0:
+                    continue
+                low, high = min(ia, ib), max(ia, ib)
+                if low == 0 and high != taken:
+                    nodes[:taken + 1] = nodes[:taken + 1][::-1].copy()
+                    path[:taken] = path[:taken][::-1].copy()
+                    size = _path_pixels(ends, where, pixels, nodes, path, taken, line, at)
+                    low, high = taken - high, taken - low
+                if high != taken or lengths[i] < min_length:
+                    continue
+                end, back = nodes[high], nodes[low]
+                loop = _oriented(ends, where, pixels, i, end)
+                kept = at[high] + 1
+                joined[:kept] = line[:kept]
+                joined[kept:kept + len(loop) - 1] = loop[1:]
+                grown = kept + len(loop) - 1
+                if back != end:
+                    joined[grown] = line[at[low]]
+                    grown += 1
+                line, joined = joined, line
+                size = grown
+                remaining[i] = False
+                left -= 1
+                closed = True
+                break
+        start = out_offsets[found]
+        if start + size > len(out_pixels):
+            bigger = np.empty(2 * (start + size), np.int64)
+            bigger[:start] = out_pixels[:start]
+            out_pixels = bigger
+        out_pixels[start:start + size] = line[:size]
+        out_offsets[found + 1] = start + size
+        out_closed[found] = closed
+        out_pieces[found] = piece
+        for k in range(1, taken):
+            if filled[nodes[k]] >= 3:
+                if junctions == len(out_junctions):
+                    more = np.empty(2 * junctions, np.int64)
+                    more[:junctions] = out_junctions
+                    out_junctions = more
+                out_junctions[junctions] = at[k]
+                junctions += 1
+        junction_offsets[found + 1] = junctions
+        found += 1
+        piece += 1
+    return (out_pixels[:out_offsets[found]].copy(), out_offsets[:found + 1].copy(), out_closed[:found].copy(),
+            out_pieces[:found].copy(), out_junctions[:junctions].copy(), junction_offsets[:found + 1].copy())
