@@ -764,3 +764,125 @@ def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, m
         piece += 1
     return (out_pixels[:out_offsets[found]].copy(), out_offsets[:found + 1].copy(), out_closed[:found].copy(),
             out_pieces[:found].copy(), out_junctions[:junctions].copy(), junction_offsets[:found + 1].copy())
+
+
+@njit(cache=True, nogil=True)
+def _interpolate(x, xp, fp, j):
+    """``np.interp`` at one x for ascending ``xp`` (repeats allowed), searching from index ``j``
+    upwards (the caller's x increase): (value, j). NumPy's arithmetic and end rules."""
+    last = len(xp) - 1
+    if x > xp[last]:
+        return fp[last], j
+    if x < xp[0]:
+        return fp[0], j
+    while j < last and xp[j + 1] <= x:  # the last index whose xp is <= x
+        j += 1
+    if j == last or xp[j] == x:
+        return fp[j], j
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    value = slope * (x - xp[j]) + fp[j]
+    if np.isnan(value):
+        value = slope * (x - xp[j + 1]) + fp[j + 1]
+        if np.isnan(value) and fp[j] == fp[j + 1]:
+            value = fp[j]
+    return value, j
+
+
+@njit(cache=True, nogil=True)
+def resample_polyline(points: np.ndarray, count: int) -> np.ndarray:
+    """(M >= 2, 2) polyline -> (count, 2) float32 points evenly spaced by arc length (linear
+    between the vertices as ``np.interp``, the arc in float64)."""
+    size = len(points)
+    arc = np.zeros(size)
+    xs = np.empty(size)
+    ys = np.empty(size)
+    for i in range(size):
+        xs[i], ys[i] = points[i, 0], points[i, 1]
+    for i in range(size - 1):
+        arc[i + 1] = arc[i] + np.hypot(xs[i + 1] - xs[i], ys[i + 1] - ys[i])
+    spacing = arc[-1] / max(count - 1, 1)
+    out = np.empty((count, 2), np.float32)
+    j = 0
+    for k in range(count):
+        at = k * spacing
+        out[k, 0], _ = _interpolate(at, arc, xs, j)
+        out[k, 1], j = _interpolate(at, arc, ys, j)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _median(values: np.ndarray) -> float:
+    """``geometry.median`` of a 1-D array: the middle value after a sort, or the mean of the two."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+@njit(cache=True, nogil=True)
+def template_shift(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float):
+    """The motion left over between a detection's electrodes and a track's slots
+    (``tracking.align_to_template``'s first step), and each point's distance to each slot once
+    it is removed.
+
+    points: (N, 2), template: (M, 2) float64, both non-empty. Every shift that puts one point on
+    one slot within ``miss_cost`` (and no shift) is scored by the mean distance from the shifted
+    points to their nearest slot, clipped at ``miss_cost / 2``, plus ``shift_weight`` times its
+    length; the best is then re-centred on the median offset of the points within the gate.
+    Returns (gap (N, M) float64, shift (2,) float64).
+    """
+    n, m = len(points), len(template)
+    gate = 0.5 * miss_cost
+    step = np.empty((n, m, 2))
+    distance = np.empty((n, m))
+    clipped = np.empty(n)
+    for i in range(n):
+        nearest = np.inf
+        for j in range(m):
+            step[i, j, 0] = points[i, 0] - template[j, 0]
+            step[i, j, 1] = points[i, 1] - template[j, 1]
+            distance[i, j] = np.hypot(step[i, j, 0], step[i, j, 1])
+            nearest = min(nearest, distance[i, j])
+        clipped[i] = min(nearest, gate)
+    best_cost = pairwise_sum(clipped, 0.0) / n  # the zero shift's
+    shift_x = shift_y = 0.0
+    # A shift costs at least shift_weight * |shift|: none longer than the zero shift's whole cost
+    # over shift_weight can beat it (ties go to the zero shift).
+    chosen, chosen_cost = -1, np.inf
+    for i in range(n):
+        for j in range(m):
+            length = distance[i, j]
+            if not length <= miss_cost or (shift_weight > 0 and not shift_weight * length < best_cost):
+                continue
+            sx, sy = step[i, j, 0], step[i, j, 1]
+            for a in range(n):
+                closest = np.inf
+                for b in range(m):
+                    dx = (points[a, 0] - sx) - template[b, 0]
+                    dy = (points[a, 1] - sy) - template[b, 1]
+                    closest = min(closest, dx * dx + dy * dy)
+                clipped[a] = min(np.sqrt(closest), gate)
+            cost = pairwise_sum(clipped, 0.0) / n + shift_weight * length
+            if cost < chosen_cost:
+                chosen, chosen_cost = i * m + j, cost
+    if chosen >= 0 and chosen_cost < best_cost:
+        shift_x, shift_y = step[chosen // m, chosen % m, 0], step[chosen // m, chosen % m, 1]
+    gap = np.empty((n, m))
+    inside_x = np.empty(n * m)
+    inside_y = np.empty(n * m)
+    inside = 0
+    for i in range(n):
+        for j in range(m):
+            ox, oy = step[i, j, 0] - shift_x, step[i, j, 1] - shift_y
+            gap[i, j] = np.hypot(ox, oy)
+            if gap[i, j] <= gate:
+                inside_x[inside], inside_y[inside] = ox, oy
+                inside += 1
+    if inside:  # re-centre on the points that fit
+        shift_x = shift_x + _median(inside_x[:inside])
+        shift_y = shift_y + _median(inside_y[:inside])
+        for i in range(n):
+            for j in range(m):
+                gap[i, j] = np.hypot(step[i, j, 0] - shift_x, step[i, j, 1] - shift_y)
+    shift = np.empty(2)
+    shift[0], shift[1] = shift_x, shift_y
+    return gap, shift

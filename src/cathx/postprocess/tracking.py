@@ -106,36 +106,11 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
         return np.zeros(0, np.int64), 0.0
     if m == 0:
         return np.full(n, UNPLACED, np.int64), float(miss_cost)
+    from cathx.postprocess.compiled import template_shift
+
     gate = 0.5 * miss_cost
-    step = points[:, None, :] - template[None, :, :]  # (N, M, 2): the shift putting point n on slot m
-    distance = np.hypot(step[..., 0], step[..., 1])  # (N, M)
-    best_cost = float(np.minimum(distance.min(axis=1), gate).mean())  # the zero shift's
-    # A shift costs at least shift_weight * |shift|, so none longer than the zero shift's whole
-    # cost over shift_weight can beat it: when the prediction fits (the usual case) this leaves a
-    # handful of the N x M candidates. Ties go to the zero shift.
-    length = distance.reshape(-1)
-    keep = length <= miss_cost
-    if shift_weight > 0:
-        keep &= shift_weight * length < best_cost
-    shift = np.zeros(2)
-    shifts = step.reshape(-1, 2)[keep]
-    if len(shifts):
-        # (K, N, M) squared distances from each shifted point to each slot, per coordinate: the
-        # square root is taken of the K x N minima only.
-        dx = (points[None, :, 0] - shifts[:, None, 0])[:, :, None] - template[None, None, :, 0]
-        dy = (points[None, :, 1] - shifts[:, None, 1])[:, :, None] - template[None, None, :, 1]
-        nearest = np.sqrt((dx * dx + dy * dy).min(axis=2))  # (K, N)
-        cost = np.minimum(nearest, gate).mean(axis=1) + shift_weight * length[keep]
-        k = int(np.argmin(cost))
-        if cost[k] < best_cost:
-            shift = shifts[k]
-    offset = step - shift
-    gap = np.hypot(offset[..., 0], offset[..., 1])
-    close = gap <= gate
-    if close.any():  # re-centre on the points that fit, then match once more
-        shift = shift + median(offset[close], axis=0)
-        offset = step - shift
-        gap = np.hypot(offset[..., 0], offset[..., 1])
+    gap, shift = template_shift(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(template, np.float64),
+                                float(miss_cost), float(shift_weight))
     # One "no slot" column per point at the gate's cost: a point whose ring the template does
     # not hold stays out instead of pushing its neighbours one slot over.
     r, c = linear_sum_assignment(np.hstack([np.where(gap <= gate, gap, 1e6), np.full((n, n), gate)]))
