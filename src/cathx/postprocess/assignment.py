@@ -56,38 +56,15 @@ def assign_electrodes(
     carry their electrodes at the tip). Returns the Assignment and the oriented centrelines
     (reversed copies where needed; a centreline without electrodes is kept as it is).
     """
-    electrodes = np.asarray(electrodes, dtype=np.float64).reshape(-1, 2)
-    count = len(electrodes)
-    catheter = np.full(count, -1, dtype=np.int64)
-    index = np.full(count, -1, dtype=np.int64)
-    arc = np.full(count, np.nan, dtype=np.float32)
-    distance = np.full(count, np.inf, dtype=np.float32)
-    oriented = [np.asarray(line, dtype=np.float32) for line in centrelines]
-    if count == 0 or not oriented:
-        return Assignment(catheter, index, arc, distance), oriented
-    # Only centrelines whose bounding box, widened by max_distance, holds an electrode can take
-    # one: the others (shaft fragments, distractors) are left out of the projection.
-    gaps = np.full((len(oriented), count), np.inf)
-    arcs = np.full((len(oriented), count), np.nan)
-    reachable = [c for c, line in enumerate(oriented) if len(line) and bool(np.any(
-        np.all((electrodes >= line.min(axis=0) - max_distance) & (electrodes <= line.max(axis=0) + max_distance),
-               axis=1)))]
-    if reachable:
-        gaps[reachable], arcs[reachable] = project_to_polylines(electrodes, [oriented[c] for c in reachable])
-    nearest = gaps.argmin(axis=0)
-    reach = gaps[nearest, np.arange(count)] <= max_distance
-    for c, line in enumerate(oriented):
-        members = np.flatnonzero(reach & (nearest == c))
-        if len(members) == 0:
-            continue
-        positions = arcs[c, members]
-        length = float(np.linalg.norm(np.diff(line, axis=0), axis=1).sum()) if len(line) > 1 else 0.0
-        if positions.min() > length - positions.max():  # electrodes sit nearer the end: flip
-            oriented[c] = line[::-1].copy()
-            positions = length - positions
-        order = np.argsort(positions, kind="stable")
-        catheter[members] = c
-        index[members[order]] = np.arange(len(members))
-        arc[members] = positions
-        distance[members] = gaps[c, members]
+    from cathx.postprocess.compiled import assign_points
+
+    electrodes = np.ascontiguousarray(np.asarray(electrodes, dtype=np.float64).reshape(-1, 2))
+    oriented = [np.asarray(line, dtype=np.float32).reshape(-1, 2) for line in centrelines]
+    bounds = np.zeros(len(oriented) + 1, np.int64)
+    np.cumsum([len(line) for line in oriented], out=bounds[1:])
+    vertices = np.concatenate(oriented) if oriented else np.zeros((0, 2), np.float32)
+    catheter, index, arc, distance, flipped = assign_points(electrodes, np.ascontiguousarray(vertices), bounds,
+                                                            float(max_distance))
+    for c in np.flatnonzero(flipped).tolist():  # its electrodes sit nearer the end: start there
+        oriented[c] = oriented[c][::-1].copy()
     return Assignment(catheter, index, arc, distance), oriented

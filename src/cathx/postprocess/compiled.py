@@ -886,3 +886,94 @@ def template_shift(points: np.ndarray, template: np.ndarray, miss_cost: float, s
     shift = np.empty(2)
     shift[0], shift[1] = shift_x, shift_y
     return gap, shift
+
+
+@njit(cache=True, nogil=True)
+def assign_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray, max_distance: float):
+    """Each point to its nearest polyline within ``max_distance``, numbered from the polyline's
+    end nearer its points (``assignment.assign_electrodes``).
+
+    points: (N, 2) float64; vertices: (V, 2) float32, polyline c being
+    ``vertices[bounds[c]:bounds[c + 1]]``. Only polylines whose bounding box, widened by
+    ``max_distance``, holds a point are measured. A polyline whose points sit nearer its end
+    than its start is flipped (its length in float32, as NumPy measured the float32 polyline).
+    Returns catheter (N,) int64 (-1: none in reach), index (N,) int64 from the tip, arc (N,)
+    float32 pixels from the tip (NaN: none), distance (N,) float32 (inf: none), flipped (C,) bool.
+    """
+    count, lines = len(points), len(bounds) - 1
+    catheter = np.full(count, -1, np.int64)
+    index = np.full(count, -1, np.int64)
+    arc = np.full(count, np.nan, np.float32)
+    distance = np.full(count, np.inf, np.float32)
+    flipped = np.zeros(lines, np.bool_)
+    if count == 0 or lines == 0:
+        return catheter, index, arc, distance, flipped
+    reach = np.float32(max_distance)
+    reachable = np.zeros(lines + 1, np.int64)  # offsets of the reachable polylines' vertices
+    chosen = np.empty(lines, np.int64)
+    taken = 0
+    for c in range(lines):
+        low, high = bounds[c], bounds[c + 1]
+        if high == low:
+            continue
+        x0 = x1 = vertices[low, 0]
+        y0 = y1 = vertices[low, 1]
+        for v in range(low + 1, high):
+            x0, x1 = min(x0, vertices[v, 0]), max(x1, vertices[v, 0])
+            y0, y1 = min(y0, vertices[v, 1]), max(y1, vertices[v, 1])
+        x0, y0, x1, y1 = x0 - reach, y0 - reach, x1 + reach, y1 + reach  # in float32, as NumPy did
+        for i in range(count):
+            if x0 <= points[i, 0] <= x1 and y0 <= points[i, 1] <= y1:
+                chosen[taken] = c
+                taken += 1
+                break
+    gaps = np.full((lines, count), np.inf)
+    arcs = np.full((lines, count), np.nan)
+    if taken:
+        size = 0
+        for k in range(taken):
+            size += bounds[chosen[k] + 1] - bounds[chosen[k]]
+        stacked = np.empty((size, 2))
+        at = 0
+        for k in range(taken):
+            c = chosen[k]
+            for v in range(bounds[c], bounds[c + 1]):
+                stacked[at, 0], stacked[at, 1] = vertices[v, 0], vertices[v, 1]
+                at += 1
+            reachable[k + 1] = at
+        near, along = project_points(points, stacked, reachable[:taken + 1])
+        for k in range(taken):
+            gaps[chosen[k]] = near[k]
+            arcs[chosen[k]] = along[k]
+    nearest = np.empty(count, np.int64)
+    for i in range(count):
+        best = 0
+        for c in range(1, lines):
+            if gaps[c, i] < gaps[best, i]:
+                best = c
+        nearest[i] = best if gaps[best, i] <= max_distance else -1
+    for c in range(lines):
+        members = np.flatnonzero(nearest == c)
+        if len(members) == 0:
+            continue
+        positions = np.empty(len(members))
+        for k in range(len(members)):
+            positions[k] = arcs[c, members[k]]
+        low, high = bounds[c], bounds[c + 1]
+        length = np.float32(0.0)
+        if high - low > 1:
+            steps = np.empty(high - low - 1, np.float32)
+            for v in range(low, high - 1):
+                dx, dy = vertices[v + 1, 0] - vertices[v, 0], vertices[v + 1, 1] - vertices[v, 1]
+                steps[v - low] = np.sqrt(dx * dx + dy * dy)
+            length = pairwise_sum(steps, np.float32(0.0))
+        if positions.min() > length - positions.max():  # the points sit nearer the end: flip
+            flipped[c] = True
+            positions = length - positions
+        order = np.argsort(positions, kind="mergesort")
+        for k in range(len(members)):
+            catheter[members[k]] = c
+            index[members[order[k]]] = k
+            arc[members[k]] = positions[k]
+            distance[members[k]] = gaps[c, members[k]]
+    return catheter, index, arc, distance, flipped
