@@ -55,28 +55,15 @@ def pattern_features(
     if len(arc) == 0:  # a third of a network's catheters (shafts, pieces cut at crossings)
         return PatternFeatures(count=0, closed=bool(closed), gap_cv=0.0, alternation=0.0, tip_ratio=1.0,
                                mean_gap=0.0)
-    order = np.argsort(arc, kind="stable")
-    arc = arc[order]
-    gaps = np.diff(arc)
-    gaps = gaps[gaps > 0.5] if len(gaps) else gaps
-    if len(gaps) >= 2:
-        gap_cv = float(gaps.std() / max(gaps.mean(), 1e-6))
-        alternation = float(np.abs(np.log(gaps[1:] / gaps[:-1])).mean())
-    else:
-        gap_cv, alternation = 0.0, 0.0
-    tip_ratio = tail_ratio = 1.0
-    if sizes is not None and len(arc) >= 2:
-        extent = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)[order].max(axis=1)
-        tip_ratio = float(extent[0] / max(float(median(extent[1:])), 1e-6))
-        tail_ratio = float(extent[-1] / max(float(median(extent[:-1])), 1e-6))
-    spread = 1.0
-    if points is not None and len(arc) >= 3 and arc[-1] - arc[0] > 1e-6:
-        xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        spread = float(np.linalg.norm(xy[:, None] - xy[None], axis=2).max() / (arc[-1] - arc[0]))
-    return PatternFeatures(
-        count=len(arc), closed=bool(closed), gap_cv=gap_cv, alternation=alternation, tip_ratio=tip_ratio,
-        mean_gap=float(gaps.mean()) if len(gaps) else 0.0, spread=spread, tail_ratio=tail_ratio,
-    )
+    from cathx.postprocess.compiled import electrode_pattern
+
+    none = np.zeros((0, 2))
+    sizes = none if sizes is None else np.ascontiguousarray(np.asarray(sizes, dtype=np.float64).reshape(-1, 2))
+    points = none if points is None else np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    gap_cv, alternation, tip_ratio, tail_ratio, mean_gap, spread = electrode_pattern(
+        np.ascontiguousarray(arc), sizes, points)
+    return PatternFeatures(count=len(arc), closed=bool(closed), gap_cv=gap_cv, alternation=alternation,
+                           tip_ratio=tip_ratio, mean_gap=mean_gap, spread=spread, tail_ratio=tail_ratio)
 
 
 def classify_pattern(features: PatternFeatures) -> str:

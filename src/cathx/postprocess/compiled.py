@@ -977,3 +977,51 @@ def assign_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray, 
             arc[members[k]] = positions[k]
             distance[members[k]] = gaps[c, members[k]]
     return catheter, index, arc, distance, flipped
+
+
+@njit(cache=True, nogil=True)
+def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
+    """The numbers of ``catheter_type.pattern_features`` for one catheter's N >= 1 electrodes.
+
+    arc: (N,) float64 positions along the centreline; sizes: (N, 2) float64 box sides, or (0, 2)
+    for none; points: (N, 2) float64 positions, or (0, 2) for none. Returns (gap_cv,
+    alternation, tip_ratio, tail_ratio, mean_gap, spread), NumPy's arithmetic throughout.
+    """
+    order = np.argsort(arc, kind="mergesort")
+    ordered = arc[order]
+    gaps = np.empty(max(len(arc) - 1, 0))
+    kept = 0
+    for i in range(len(arc) - 1):
+        gap = ordered[i + 1] - ordered[i]
+        if gap > 0.5:  # electrodes closer than half a pixel are one ring seen twice
+            gaps[kept] = gap
+            kept += 1
+    gaps = gaps[:kept]
+    gap_cv = alternation = mean_gap = 0.0
+    if kept:
+        mean_gap = pairwise_sum(gaps, 0.0) / kept
+    if kept >= 2:
+        squares = np.empty(kept)
+        for i in range(kept):
+            squares[i] = (gaps[i] - mean_gap) * (gaps[i] - mean_gap)
+        gap_cv = np.sqrt(pairwise_sum(squares, 0.0) / kept) / max(mean_gap, 1e-6)
+        logs = np.empty(kept - 1)
+        for i in range(kept - 1):
+            logs[i] = abs(np.log(gaps[i + 1] / gaps[i]))
+        alternation = pairwise_sum(logs, 0.0) / (kept - 1)
+    tip_ratio = tail_ratio = 1.0
+    if len(sizes) and len(arc) >= 2:
+        extent = np.empty(len(arc))
+        for i in range(len(arc)):
+            extent[i] = max(sizes[order[i], 0], sizes[order[i], 1])
+        tip_ratio = extent[0] / max(_median(extent[1:]), 1e-6)
+        tail_ratio = extent[-1] / max(_median(extent[:-1]), 1e-6)
+    spread = 1.0
+    if len(points) and len(arc) >= 3 and ordered[-1] - ordered[0] > 1e-6:
+        farthest = 0.0
+        for i in range(len(points)):
+            for j in range(len(points)):
+                dx, dy = points[i, 0] - points[j, 0], points[i, 1] - points[j, 1]
+                farthest = max(farthest, np.sqrt(dx * dx + dy * dy))
+        spread = farthest / (ordered[-1] - ordered[0])
+    return gap_cv, alternation, tip_ratio, tail_ratio, mean_gap, spread
