@@ -1025,3 +1025,99 @@ def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
                 farthest = max(farthest, np.sqrt(dx * dx + dy * dy))
         spread = farthest / (ordered[-1] - ordered[0])
     return gap_cv, alternation, tip_ratio, tail_ratio, mean_gap, spread
+
+
+@njit(cache=True, nogil=True)
+def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
+                         expected: np.ndarray) -> np.ndarray:
+    """``tracking.electrode_match_cost`` (its docstring says what the cost means): (D, T)."""
+    rows, tracks = nearest.shape
+    matched = np.zeros((detections, tracks))
+    inliers = np.zeros((detections, tracks))
+    count = np.zeros(detections)
+    for r in range(rows):
+        count[owner[r]] += 1.0
+        for t in range(tracks):
+            if nearest[r, t] <= gate[t]:
+                matched[owner[r], t] += 1.0 - nearest[r, t] / gate[t]
+                inliers[owner[r], t] += 1.0
+    cost = np.full((detections, tracks), np.inf)
+    for d in range(detections):
+        for t in range(tracks):
+            if count[d] > 0 and inliers[d, t] >= max(1.0, 0.5 * count[d]):
+                cost[d, t] = 1.0 - matched[d, t] / max(max(count[d], expected[t]), 1.0)
+    return cost
+
+
+@njit(cache=True, nogil=True)
+def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_offsets, found, owner, expected,
+                mixed_penalty, max_distance, max_electrode_distance, gate_growth):
+    """The Tracker's (tracks, detections) costs, each divided by its gate (admissible at <= 1).
+
+    lines_t (T, K, 2), lines_d (D, K, 2): resampled centrelines; has_t (T,), has_d (D,): which
+    side has electrodes; missed (T,) frames each track was missed; reference (P, 2): the tracks'
+    predicted electrodes, track t's being ``reference[reference_offsets[t]:reference_offsets[t + 1]]``;
+    found (R, 2): the detections' electrodes, ``owner`` (R,) their detection; expected (T,): the
+    electrodes each track usually shows. Returns (line cost: mean centreline distance in the
+    better direction, plus ``mixed_penalty`` when only one side has electrodes; electrode cost:
+    ``electrode_match_cost``, inf unless both sides have electrodes).
+    """
+    tracks, detections, samples = lines_t.shape[0], lines_d.shape[0], lines_t.shape[1]
+    line_cost = np.empty((tracks, detections))
+    forward = np.empty(samples)
+    backward = np.empty(samples)
+    for t in range(tracks):
+        for d in range(detections):
+            for k in range(samples):
+                forward[k] = np.hypot(lines_t[t, k, 0] - lines_d[d, k, 0], lines_t[t, k, 1] - lines_d[d, k, 1])
+                back = samples - 1 - k
+                backward[k] = np.hypot(lines_t[t, k, 0] - lines_d[d, back, 0], lines_t[t, k, 1] - lines_d[d, back, 1])
+            best = min(pairwise_sum(forward, 0.0) / samples, pairwise_sum(backward, 0.0) / samples)
+            penalty = mixed_penalty * (1.0 if has_t[t] != has_d[d] else 0.0)
+            line_cost[t, d] = (best + penalty) / (max_distance + gate_growth * missed[t])
+    cost = np.full((tracks, detections), np.inf)
+    if not (has_t.any() and has_d.any()):
+        return line_cost, cost
+    nearest = np.full((len(found), tracks), np.inf)
+    for r in range(len(found)):
+        for t in range(tracks):
+            if not has_t[t]:
+                continue
+            for p in range(reference_offsets[t], reference_offsets[t + 1]):
+                nearest[r, t] = min(nearest[r, t], np.hypot(found[r, 0] - reference[p, 0], found[r, 1] - reference[p, 1]))
+    gate = np.empty(tracks)
+    for t in range(tracks):
+        gate[t] = max_electrode_distance + gate_growth * missed[t]
+    by_electrodes = electrode_match_cost(nearest, owner, detections, gate, expected)
+    for t in range(tracks):
+        for d in range(detections):
+            if has_t[t] and has_d[d]:
+                cost[t, d] = by_electrodes[d, t]
+    return line_cost, cost
+
+
+@njit(cache=True, nogil=True)
+def claimed_by_several(electrodes, catheter_of, catheters, reference, owner_of, claim_distance, min_claim):
+    """(C,) bool: catheters holding at least ``min_claim`` electrodes claimed by each of two or
+    more tracks (an electrode is claimed by the track of its nearest predicted electrode when
+    that is within ``claim_distance``; ties: the first). electrodes (N, 2), catheter_of (N,),
+    reference (P, 2) float64 predicted electrodes of all tracks, owner_of (P,) their track."""
+    several = np.zeros(catheters, np.bool_)
+    tracks = owner_of.max() + 1 if len(owner_of) else 0
+    counts = np.zeros(tracks, np.int64)
+    for c in range(catheters):
+        members = np.flatnonzero(catheter_of == c)
+        if len(members) < 2 * min_claim:
+            continue
+        counts[:] = 0
+        for i in members:
+            best, best_gap = -1, np.inf
+            for p in range(len(reference)):
+                dx, dy = electrodes[i, 0] - reference[p, 0], electrodes[i, 1] - reference[p, 1]
+                gap = np.sqrt(dx * dx + dy * dy)
+                if gap < best_gap:
+                    best, best_gap = p, gap
+            if best >= 0 and best_gap <= claim_distance:
+                counts[owner_of[best]] += 1
+        several[c] = (counts >= min_claim).sum() >= 2
+    return several

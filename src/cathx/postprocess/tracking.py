@@ -132,15 +132,11 @@ def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int
     piece holding one of them, and a few false electrodes only add their share, not their distance.
     A pair with fewer than half the detection's electrodes within the gate is inadmissible (inf).
     """
-    close = nearest <= gate[None, :]
-    soft = np.where(close, 1.0 - nearest / gate[None, :], 0.0)
-    matched = np.zeros((detections, len(gate)))
-    inliers = np.zeros((detections, len(gate)))
-    np.add.at(matched, owner, soft)
-    np.add.at(inliers, owner, close)
-    count = np.bincount(owner, minlength=detections).astype(np.float64)[:, None]
-    cost = 1.0 - matched / np.maximum(np.maximum(count, expected[None, :]), 1.0)
-    return np.where((inliers >= np.maximum(1.0, 0.5 * count)) & (count > 0), cost, np.inf)
+    from cathx.postprocess import compiled
+
+    return compiled.electrode_match_cost(np.ascontiguousarray(nearest, np.float64), np.asarray(owner, np.int64),
+                                         int(detections), np.asarray(gate, np.float64),
+                                         np.asarray(expected, np.float64))
 
 
 def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: float = 60.0
@@ -433,37 +429,24 @@ class Tracker:
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(tracks, detections) costs divided by their gate (a pair is admissible at <= 1): on
         centrelines (every pair), and on electrodes (inf unless both sides have electrodes)."""
+        from cathx.postprocess.compiled import track_costs
+
         tracks = self._tracks
-        missed = np.array([t.missed for t in tracks], np.float64)[:, None]
-        # Centrelines (all resampled to CENTRELINE_SAMPLES points): mean distance in the better direction.
-        lines_t = np.stack([t.centreline for t in tracks])[:, None]  # (T, 1, K, 2)
-        lines_d = np.stack([d.centreline for d in detections])[None]  # (1, D, K, 2)
-        step = lines_t - lines_d
-        forward = np.hypot(step[..., 0], step[..., 1]).mean(axis=2)  # hypot: half of norm's time
-        step = lines_t - lines_d[:, :, ::-1]
-        backward = np.hypot(step[..., 0], step[..., 1]).mean(axis=2)
-        has_t = np.array([bool(t.slots) for t in tracks])[:, None]
-        has_d = np.array([len(d.members) > 0 for d in detections])[None, :]
-        line_cost = np.minimum(forward, backward) + self.mixed_penalty * (has_t != has_d)
-        line_cost = line_cost / (self.max_distance + self.gate_growth * missed)
-        cost = np.full((len(tracks), len(detections)), np.inf)
-        if has_t.any() and has_d.any():
-            # Electrodes: mean distance from a detection's electrodes to the track's nearest one.
-            reference = [t.points() for t in tracks]
-            owner_t = np.repeat(np.arange(len(tracks)), [len(r) for r in reference])
-            rows = np.concatenate([d.members for d in detections])
-            owner_d = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
-            found = electrodes[rows, None, :].astype(np.float64)
-            step = found - np.concatenate(reference)[None]
-            gap = np.hypot(step[..., 0], step[..., 1])
-            nearest = np.full((len(rows), len(tracks)), np.inf)
-            for t in np.flatnonzero(has_t[:, 0]):
-                nearest[:, t] = gap[:, owner_t == t].min(axis=1)
-            gate = (self.max_electrode_distance + self.gate_growth * missed)[:, 0]  # (T,)
-            cost_d = electrode_match_cost(nearest, owner_d, len(detections), gate,
-                                          np.array([max(t.largest, 1) for t in tracks], np.float64))
-            cost = np.where(has_t & has_d, cost_d.T, cost)
-        return line_cost, cost
+        reference = [t.points() for t in tracks]
+        offsets = np.zeros(len(tracks) + 1, np.int64)
+        np.cumsum([len(r) for r in reference], out=offsets[1:])
+        rows = np.concatenate([d.members for d in detections]).astype(np.int64)
+        owner = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
+        return track_costs(
+            np.ascontiguousarray(np.stack([t.centreline for t in tracks]), np.float64),
+            np.ascontiguousarray(np.stack([d.centreline for d in detections]), np.float64),
+            np.array([bool(t.slots) for t in tracks]), np.array([len(d.members) > 0 for d in detections]),
+            np.array([t.missed for t in tracks], np.float64),
+            np.concatenate(reference) if len(reference) else np.zeros((0, 2)), offsets,
+            np.ascontiguousarray(np.asarray(electrodes, np.float64).reshape(-1, 2)[rows]), owner.astype(np.int64),
+            np.array([max(t.largest, 1) for t in tracks], np.float64),
+            float(self.mixed_penalty), float(self.max_distance), float(self.max_electrode_distance),
+            float(self.gate_growth))
 
     def _parent_of_piece(self, detection: _Detection, electrodes: np.ndarray, matched: list[_Track]
                          ) -> _Track | None:
@@ -608,11 +591,15 @@ class Tracker:
             owners.extend([t] * len(points))
         if not owners:
             return
-        reference_points, owner_of = np.concatenate(reference), np.asarray(owners)
-        for c in range(len(results.catheters)):
+        from cathx.postprocess.compiled import claimed_by_several
+
+        reference_points, owner_of = np.concatenate(reference), np.asarray(owners, np.int64)
+        # The test in one compiled pass; the few catheters it flags are split below.
+        several = claimed_by_several(np.asarray(results.electrodes, np.float64), results.electrode_catheter,
+                                     len(results.catheters), reference_points, owner_of,
+                                     float(self.claim_distance), int(self.min_claim))
+        for c in np.flatnonzero(several).tolist():
             members = np.flatnonzero(results.electrode_catheter == c)
-            if len(members) < 2 * self.min_claim:
-                continue
             gap = np.linalg.norm(results.electrodes[members, None, :] - reference_points[None], axis=2)
             nearest = gap.argmin(axis=1)
             claimed = gap[np.arange(len(members)), nearest] <= self.claim_distance
