@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cathx.geometry import arc_length, median
+from cathx.geometry import arc_length
 from cathx.structures import TYPE_HEAD_CLASSES
 
 # A far-end electrode this much longer than the others is an ablation tip on a tail-first

@@ -1121,3 +1121,30 @@ def claimed_by_several(electrodes, catheter_of, catheters, reference, owner_of, 
                 counts[owner_of[best]] += 1
         several[c] = (counts >= min_claim).sum() >= 2
     return several
+
+
+@njit(cache=True, nogil=True)
+def catheter_geometry(centreline: np.ndarray, electrodes: np.ndarray, probabilities: np.ndarray, height: int,
+                      width: int, step: float):
+    """The measured inputs of one catheter's type decision (``type_classifier.centreline_features``).
+
+    centreline: (M, 2) polyline (float32 or float64: its length is summed in that precision);
+    electrodes: (K, 2) float64 from the tip; probabilities: (T, h, w) float32 type-head output
+    over an H x W frame, or (0, 1, 1) for none. Returns (length, turning of the centreline
+    resampled every ``step`` pixels (0 below two steps), turning of the electrode row, head's
+    mean along the centreline (T,), at the electrodes (T,); the means are empty without a head
+    or without points).
+    """
+    length = polyline_length(centreline) if len(centreline) >= 2 else 0.0
+    turning = 0.0
+    if length >= 2 * step:
+        resampled = resample_polyline(centreline, int(length / step) + 1)
+        turning = turning_per_pixel(resampled.astype(np.float64))
+    electrode_turning = turning_per_pixel(electrodes)
+    none = np.zeros(0, np.float32)
+    head = electrode_head = none
+    if probabilities.shape[0] and len(centreline):
+        head = cell_means(probabilities, centreline.astype(np.float64), height, width)
+        if len(electrodes):
+            electrode_head = cell_means(probabilities, electrodes, height, width)
+    return float(length), turning, electrode_turning, head, electrode_head

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cathx.postprocess.catheter_type import PatternFeatures, mean_type_probabilities
-from cathx.postprocess.centreline import polyline_length, resample_polyline
+from cathx.postprocess.catheter_type import PatternFeatures
 from cathx.structures import TYPE_HEAD_CLASSES
 
 # Every feature catheter_features measures. A fitted decision names the ones it uses (a subset, in
@@ -41,6 +40,9 @@ CONFIDENT_SCORE = 0.5
 # Curvature in radians per pixel times this: a lasso's loop (radius 8-15 px at 256 px) 0.7-1.3,
 # a straight catheter near 0.
 TURNING_SCALE = 10.0
+# The centreline's turning is measured on it resampled every this many pixels (the skeleton's
+# one-pixel staircase would read as turning).
+TURNING_STEP = 4.0
 
 
 def feature_columns(names: tuple[str, ...] | list[str]) -> list[int]:
@@ -92,15 +94,22 @@ def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_p
     electrodes' turning and scores and, with a type head's (5, h, w) ``type_probabilities``, their
     mean along it and at the electrodes. One recipe for analyse_frame's catheters and the Tracker's
     split pieces."""
-    head = electrode_head = None
-    if type_probabilities is not None:
-        head = mean_type_probabilities(type_probabilities, centreline, image_size)
-        if electrodes is not None and len(electrodes):
-            electrode_head = mean_type_probabilities(type_probabilities, electrodes, image_size)
-    electrode_turning = turning_per_pixel(electrodes) if electrodes is not None else 0.0
-    length = polyline_length(centreline)
-    return catheter_features(pattern, length, head, _centreline_turning(centreline, length),
-                             electrode_turning, electrode_head, scores)
+    from cathx.postprocess.compiled import catheter_geometry
+
+    line = np.asarray(centreline)
+    if line.dtype not in (np.float32, np.float64):
+        line = line.astype(np.float64)
+    rows = np.zeros((0, 2)) if electrodes is None else np.asarray(electrodes, np.float64).reshape(-1, 2)
+    head_map = _NO_HEAD if type_probabilities is None or np.ndim(type_probabilities) != 3 else \
+        np.ascontiguousarray(type_probabilities, np.float32)
+    length, turning, electrode_turning, head, electrode_head = catheter_geometry(
+        np.ascontiguousarray(line.reshape(-1, 2)), np.ascontiguousarray(rows), head_map, int(image_size[0]),
+        int(image_size[1]), TURNING_STEP)
+    return catheter_features(pattern, length, head if len(head) else None, turning, electrode_turning,
+                             electrode_head if len(electrode_head) else None, scores)
+
+
+_NO_HEAD = np.zeros((0, 1, 1), np.float32)
 
 
 def turning_per_pixel(points: np.ndarray) -> float:
@@ -110,14 +119,6 @@ def turning_per_pixel(points: np.ndarray) -> float:
     from cathx.postprocess import compiled
 
     return float(compiled.turning_per_pixel(np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 2))))
-
-
-def _centreline_turning(centreline: np.ndarray, length: float, step: float = 4.0) -> float:
-    """turning_per_pixel of a centreline of ``length`` pixels resampled every ``step`` pixels (the
-    skeleton's one-pixel staircase would read as turning)."""
-    if length < 2 * step:
-        return 0.0
-    return turning_per_pixel(resample_polyline(centreline, int(length / step) + 1))
 
 
 @dataclass(frozen=True)
