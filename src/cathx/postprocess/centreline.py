@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
@@ -101,24 +100,19 @@ def extract_centrelines(mask: np.ndarray, min_length: int = 16, min_branch: int 
     leaves the end of a centreline and comes back to it closes a loop (lasso): the centreline goes
     round it and is marked closed. Returns Centrelines in (x, y) pixels, longest first.
     """
-    binary = (np.asarray(mask) > 0).astype(np.uint8)
-    left, top, width, height = cv2.boundingRect(binary)
-    if width == 0:
-        return []
-    # Thinning is local: the mask's bounding box (plus a one-pixel border) gives the same skeleton
-    # at a fraction of a whole frame's cost.
-    skeleton = skeletonize(np.pad(binary[top:top + height, left:left + width] > 0, 1))
-    if not skeleton.any():
-        return []
     from cathx.postprocess import compiled
 
-    coords, neighbours = skeleton_graph(skeleton)
-    coords = coords - 1 + np.array([top, left])
-    _, ends, lengths, offsets, pixels = chain_graph(neighbours)
-    paths, path_offsets, closed, pieces, junction_at, junction_offsets = compiled.centreline_paths(
-        coords, ends, lengths, offsets, pixels, float(min_length), float(min_branch), bool(straight),
-        MAX_TURN_DEGREES, DIRECTION_REACH)
-    xy = coords[paths][:, ::-1].astype(np.float32)
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        mask = mask > 0
+    # Thinning is local: the mask's bounding box (plus a one-pixel border) gives the same skeleton
+    # at a fraction of a whole frame's cost.
+    crop, top, left = compiled.padded_crop(np.ascontiguousarray(mask))
+    if crop.size == 0:
+        return []
+    skeleton = skeletonize(crop)
+    xy, path_offsets, closed, pieces, junction_at, junction_offsets = compiled.skeleton_centrelines(
+        skeleton, top, left, float(min_length), float(min_branch), bool(straight), MAX_TURN_DEGREES, DIRECTION_REACH)
     found: list[Centreline] = []
     for p, (start, stop) in enumerate(zip(path_offsets[:-1].tolist(), path_offsets[1:].tolist())):
         line = Centreline(xy[start:stop], closed=bool(closed[p]), component=int(pieces[p]))

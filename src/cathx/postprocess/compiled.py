@@ -1148,3 +1148,41 @@ def catheter_geometry(centreline: np.ndarray, electrodes: np.ndarray, probabilit
         if len(electrodes):
             electrode_head = cell_means(probabilities, electrodes, height, width)
     return float(length), turning, electrode_turning, head, electrode_head
+
+
+@njit(cache=True, nogil=True)
+def padded_crop(mask: np.ndarray):
+    """The bounding box of an (H, W) mask's nonzero pixels, cut out as bool with a one-pixel
+    border of background: (crop (h + 2, w + 2) bool, top, left), or an empty crop for an empty
+    mask. One pass over the mask instead of binarise, boundingRect, slice and np.pad."""
+    height, width = mask.shape
+    top, bottom, left, right = height, -1, width, -1
+    for r in range(height):
+        for c in range(width):
+            if mask[r, c]:
+                top, bottom = min(top, r), max(bottom, r)
+                left, right = min(left, c), max(right, c)
+    if bottom < 0:
+        return np.zeros((0, 0), np.bool_), 0, 0
+    crop = np.zeros((bottom - top + 3, right - left + 3), np.bool_)
+    for r in range(top, bottom + 1):
+        for c in range(left, right + 1):
+            crop[r - top + 1, c - left + 1] = mask[r, c] != 0
+    return crop, top, left
+
+
+@njit(cache=True, nogil=True)
+def skeleton_centrelines(skeleton: np.ndarray, top: int, left: int, min_length: float, min_branch: float,
+                         straight: bool, max_turn: float, reach: int):
+    """``centreline_paths`` of a skeleton cut out at (top - 1, left - 1) of its frame (the
+    crop's one-pixel border), in one call: (points (P, 2) float32 (x, y) frame pixels of all
+    paths, path offsets, closed flags, piece numbers, junction positions, junction offsets)."""
+    coords, neighbours = skeleton_graph(skeleton)
+    _, ends, lengths, offsets, pixels = chain_graph(neighbours)
+    paths, path_offsets, closed, pieces, junction_at, junction_offsets = centreline_paths(
+        coords, ends, lengths, offsets, pixels, min_length, min_branch, straight, max_turn, reach)
+    points = np.empty((len(paths), 2), np.float32)
+    for i in range(len(paths)):
+        points[i, 0] = coords[paths[i], 1] - 1 + left
+        points[i, 1] = coords[paths[i], 0] - 1 + top
+    return points, path_offsets, closed, pieces, junction_at, junction_offsets
