@@ -102,3 +102,11 @@ def test_decode_peaks_by_hand():
         [1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(-1.5))])
     only = compiled.decode_peaks(logits, np.zeros((0, 1, 1), np.float32), 0.0, 1, 4)
     assert only.shape == (1, 5) and only[0, 3:].tolist() == [0.0, 0.0]  # no size map: zero boxes
+
+
+def test_writable_folder(tmp_path):
+    assert compiled.writable_folder(tmp_path / "new" / "cache")  # made on the way
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert not compiled.writable_folder(blocker / "cache")  # a file where a folder should be
+    assert isinstance(compiled.CACHE, bool)

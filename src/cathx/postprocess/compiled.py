@@ -2,26 +2,59 @@
 
 The post-processing of a frame is a few thousand small steps: every skeleton pixel (about 500 a
 frame on a network's masks), every heatmap cell, every electrode against every centreline
-segment, a handful of features per catheter. In NumPy each small step is a call with a few
-microseconds of overhead, and a walk over pixels does not vectorise at all; together they kept
-post-processing + tracking above 4 ms a frame. Each kernel here is the plain loop, compiled once
-per machine (``cache=True`` keeps the machine code beside this file, or in Numba's user cache
-when the package folder is read-only): the first call in a new installation takes a few
-seconds, later processes load it in milliseconds.
+segment, a handful of features per catheter and per track. In NumPy each small step is a call
+with a few microseconds of overhead, and a walk over pixels does not vectorise at all; together
+they kept post-processing + tracking above 4 ms a frame. Each kernel here is the plain loop,
+compiled once per machine and kept (``CACHE``: beside this file, else in Numba's user cache or
+the temporary folder): the first call in a new installation takes a few seconds, later
+processes load the machine code.
 
 The callers keep their NumPy-facing signatures (``centreline.skeleton_graph``,
 ``assignment.project_to_polylines``, ``catheter_type.mean_type_probabilities``, ...). Sums
 follow NumPy's order (``pairwise_sum``), so the kernels give the NumPy versions' results to the
-bit, except ``turning_per_pixel``, whose arctan2 may differ from NumPy's vectorised one in the
-last bit.
+bit, except where NumPy's vectorised exp, log and arctan2 differ from the C library's in the
+last bit (peak scores and offsets, the electrode pattern's alternation, turning).
 """
 
 from __future__ import annotations
 
 import heapq
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from numba import njit
+
+def writable_folder(folder: Path) -> bool:
+    """Whether ``folder`` exists or can be made, and a file can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _choose_cache() -> bool:
+    """Where Numba keeps the machine code: beside this file, else in its user cache, else (a
+    read-only installation without a writable home) in the temporary folder; False: nowhere
+    writable, compile in every process. Without this, Numba refuses to import the module there."""
+    from numba.core import config
+    from numba.misc.appdirs import AppDirs
+
+    if config.CACHE_DIR:
+        return True
+    if writable_folder(Path(__file__).parent / "__pycache__") or \
+            writable_folder(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)):
+        return True
+    fallback = Path(tempfile.gettempdir()) / "cathx-numba-cache"
+    if writable_folder(fallback):
+        config.CACHE_DIR = str(fallback)
+        return True
+    return False
+
+
+CACHE = _choose_cache()
 
 # skeleton_graph's neighbour columns: the four axial steps first (weight 1), then the diagonals
 # (weight sqrt 2): right, down, left, up, down-right, down-left, up-right, up-left.
@@ -31,7 +64,7 @@ AXIAL_STEPS = 4
 DIAGONAL_LENGTH = float(np.sqrt(2.0))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel graph of a one-pixel skeleton with m-adjacency.
 
@@ -66,7 +99,7 @@ def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, neighbours
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def chain_graph(neighbours: np.ndarray):
     """Nodes (end points and clusters of adjacent junction pixels) and chains between them.
 
@@ -160,7 +193,7 @@ def chain_graph(neighbours: np.ndarray):
         pixels[:offsets[edges]].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def heatmap_peaks(logits: np.ndarray, cut: float) -> np.ndarray:
     """Flat indices (ascending) of the cells of (h, w) ``logits`` that are >= ``cut`` and >= each
     of their 8 neighbours (cells outside the map do not count): 3x3 max suppression without the
@@ -199,7 +232,7 @@ _LOG_TWO = float(np.log(2.0))
 _LOG_FLOOR = float(np.log(1e-12))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _log_sigmoid(x: float) -> float:
     """log(max(sigmoid(x), 1e-12)) as -logaddexp(0, -x), NumPy's logaddexp formula."""
     y = -x
@@ -212,7 +245,7 @@ def _log_sigmoid(x: float) -> float:
     return max(-value, _LOG_FLOOR)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _refine(logits, row, col, axis):
     """Sub-cell offset of a peak along one axis (0: y, 1: x) from the parabola through the
     log-sigmoids of its cell and the two neighbours (no concave fit: 0), within +-0.5."""
@@ -233,7 +266,7 @@ def _refine(logits, row, col, axis):
     return min(max(offset, -0.5), 0.5)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def decode_peaks(logits: np.ndarray, size: np.ndarray, cut: float, k: int, stride: int) -> np.ndarray:
     """Electrode peaks of one (h, w) float32 heatmap of logits: (K, 5) float32 [x, y, score, w, h]
     in input pixels, by decreasing score (ties: by cell order).
@@ -265,7 +298,7 @@ def decode_peaks(logits: np.ndarray, size: np.ndarray, cut: float, k: int, strid
     return found
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def project_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance from each point to each polyline and the arc position of its nearest point there.
 
@@ -307,7 +340,7 @@ def project_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray)
     return distance, arc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _block_sum(values, low, count, zero):
     """NumPy's sum of at most 128 values: plain below 8, else 8 partial sums then the rest."""
     if count < 8:
@@ -335,7 +368,7 @@ def _block_sum(values, low, count, zero):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def pairwise_sum(values: np.ndarray, zero):
     """Sum of a 1-D array in NumPy's order (pairwise: halves cut at multiples of 8 down to blocks
     of 128, ``_block_sum`` within them) and in the values' precision (``zero``: 0 of their type),
@@ -368,7 +401,7 @@ def pairwise_sum(values: np.ndarray, zero):
     return partial[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def cell_means(probabilities: np.ndarray, points: np.ndarray, height: int, width: int) -> np.ndarray:
     """(T,) float32 mean of (T, h, w) float32 per-cell ``probabilities`` over the cells that
     (M, 2) float64 points (x, y, pixels of an H x W frame) fall in, each cell once, cells in
@@ -392,7 +425,7 @@ def cell_means(probabilities: np.ndarray, points: np.ndarray, height: int, width
     return means
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def polyline_length(points: np.ndarray) -> float:
     """Sum of the segment lengths of an (M, 2) polyline, in its points' precision."""
     count = len(points)
@@ -404,7 +437,7 @@ def polyline_length(points: np.ndarray) -> float:
     return pairwise_sum(steps, steps[0] - steps[0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def turning_per_pixel(points: np.ndarray) -> float:
     """``geometry.turning_per_pixel`` of an (M, 2) float64 polyline: mean absolute change of
     heading, radians per pixel of its length (zero-length steps skipped; 0.0 with < 2 steps)."""
@@ -435,7 +468,7 @@ def turning_per_pixel(points: np.ndarray) -> float:
 # and where the edge's pixel ids (from end a to end b) lie in one flat, growing pixel buffer.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _incidence(ends, alive, count, node_count, room):
     """Per node, the alive edges touching it in edge order (a self-loop twice), as rows of a
     table with ``room`` spare columns for edges added later, their counts, and the nodes in the
@@ -462,19 +495,19 @@ def _incidence(ends, alive, count, node_count, room):
     return table, filled, order[:met]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _oriented(ends, where, pixels, edge, start):
     """Pixel ids of ``edge`` from node ``start`` to its other end (a view)."""
     chain = pixels[where[edge, 0]:where[edge, 0] + where[edge, 1]]
     return chain if ends[edge, 0] == start else chain[::-1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _other(ends, edge, node):
     return ends[edge, 1] if ends[edge, 0] == node else ends[edge, 0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _farthest(ends, lengths, usable, table, filled, node_count, start):
     """Dijkstra over usable edges from ``start``: (farthest node, predecessor edge per node).
     Ties: the heap orders by (distance, node); the farthest is the first reached of the most
@@ -509,7 +542,7 @@ def _farthest(ends, lengths, usable, table, filled, node_count, start):
     return far, previous
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _straighten(ends, where, pixels, usable, table, filled, coords, start, first, limit, reach, nodes, path):
     """Walk from node ``start`` along edge ``first``; at every junction continue into the unused
     usable edge that turns least, while its cosine with the way in beats ``limit``. Fills
@@ -546,7 +579,7 @@ def _straighten(ends, where, pixels, usable, table, filled, coords, start, first
         nodes[taken] = node
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _path_pixels(ends, where, pixels, nodes, path, taken, line, at):
     """Pixel ids along a node/edge path (shared end pixels once) into ``line``, and where each
     node is reached into ``at``; returns the pixel count."""
@@ -562,7 +595,7 @@ def _path_pixels(ends, where, pixels, nodes, path, taken, line, at):
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _index_of(values, count, wanted):
     for i in range(count):
         if values[i] == wanted:
@@ -570,7 +603,7 @@ def _index_of(values, count, wanted):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, min_length, min_branch, straight,
                      max_turn, reach):
     """Ordered pixel paths of every catheter in a chain graph (``chain_graph``'s output).
@@ -766,7 +799,7 @@ def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, m
             out_pieces[:found].copy(), out_junctions[:junctions].copy(), junction_offsets[:found + 1].copy())
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _interpolate(x, xp, fp, j):
     """``np.interp`` at one x for ascending ``xp`` (repeats allowed), searching from index ``j``
     upwards (the caller's x increase): (value, j). NumPy's arithmetic and end rules."""
@@ -788,7 +821,7 @@ def _interpolate(x, xp, fp, j):
     return value, j
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def resample_polyline(points: np.ndarray, count: int) -> np.ndarray:
     """(M >= 2, 2) polyline -> (count, 2) float32 points evenly spaced by arc length (linear
     between the vertices as ``np.interp``, the arc in float64)."""
@@ -810,7 +843,7 @@ def resample_polyline(points: np.ndarray, count: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _median(values: np.ndarray) -> float:
     """``geometry.median`` of a 1-D array: the middle value after a sort, or the mean of the two."""
     ordered = np.sort(values)
@@ -818,7 +851,7 @@ def _median(values: np.ndarray) -> float:
     return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def template_shift(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float):
     """The motion left over between a detection's electrodes and a track's slots
     (``tracking.align_to_template``'s first step), and each point's distance to each slot once
@@ -888,7 +921,7 @@ def template_shift(points: np.ndarray, template: np.ndarray, miss_cost: float, s
     return gap, shift
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def assign_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray, max_distance: float):
     """Each point to its nearest polyline within ``max_distance``, numbered from the polyline's
     end nearer its points (``assignment.assign_electrodes``).
@@ -979,7 +1012,7 @@ def assign_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray, 
     return catheter, index, arc, distance, flipped
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
     """The numbers of ``catheter_type.pattern_features`` for one catheter's N >= 1 electrodes.
 
@@ -1027,7 +1060,7 @@ def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
     return gap_cv, alternation, tip_ratio, tail_ratio, mean_gap, spread
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
                          expected: np.ndarray) -> np.ndarray:
     """``tracking.electrode_match_cost`` (its docstring says what the cost means): (D, T)."""
@@ -1049,7 +1082,7 @@ def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int
     return cost
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_offsets, found, owner, expected,
                 mixed_penalty, max_distance, max_electrode_distance, gate_growth):
     """The Tracker's (tracks, detections) costs, each divided by its gate (admissible at <= 1).
@@ -1096,7 +1129,7 @@ def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_off
     return line_cost, cost
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def claimed_by_several(electrodes, catheter_of, catheters, reference, owner_of, claim_distance, min_claim):
     """(C,) bool: catheters holding at least ``min_claim`` electrodes claimed by each of two or
     more tracks (an electrode is claimed by the track of its nearest predicted electrode when
@@ -1123,7 +1156,7 @@ def claimed_by_several(electrodes, catheter_of, catheters, reference, owner_of, 
     return several
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def catheter_geometry(centreline: np.ndarray, electrodes: np.ndarray, probabilities: np.ndarray, height: int,
                       width: int, step: float):
     """The measured inputs of one catheter's type decision (``type_classifier.centreline_features``).
@@ -1150,7 +1183,7 @@ def catheter_geometry(centreline: np.ndarray, electrodes: np.ndarray, probabilit
     return float(length), turning, electrode_turning, head, electrode_head
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def padded_crop(mask: np.ndarray):
     """The bounding box of an (H, W) mask's nonzero pixels, cut out as bool with a one-pixel
     border of background: (crop (h + 2, w + 2) bool, top, left), or an empty crop for an empty
@@ -1171,7 +1204,7 @@ def padded_crop(mask: np.ndarray):
     return crop, top, left
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def skeleton_centrelines(skeleton: np.ndarray, top: int, left: int, min_length: float, min_branch: float,
                          straight: bool, max_turn: float, reach: int):
     """``centreline_paths`` of a skeleton cut out at (top - 1, left - 1) of its frame (the
