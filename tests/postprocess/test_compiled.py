@@ -110,3 +110,7 @@ def test_writable_folder(tmp_path):
     blocker.write_text("x")
     assert not compiled.writable_folder(blocker / "cache")  # a file where a folder should be
     assert isinstance(compiled.CACHE, bool)
+
+
+def test_warm_up_runs_the_kernels_a_prediction_uses():
+    assert compiled.warm_up() >= 0.0  # compiles or loads every kernel on a drawn frame without error
