@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
-	$(PY) -m cathx.postprocess.compiled  # compile the post-processing once now, not in the first prediction
+	$(PY) -m cathx.postprocess.precompile  # compile the post-processing once now, not in the first prediction
 	touch $(STAMP)
 
 demo: $(STAMP)
