@@ -111,8 +111,3 @@ def test_writable_folder(tmp_path):
     assert not compiled.writable_folder(blocker / "cache")  # a file where a folder should be
     assert isinstance(compiled.CACHE, bool)
 
-
-def test_warm_up_runs_the_kernels_a_prediction_uses():
-    from cathx.postprocess.precompile import warm_up
-
-    assert warm_up() >= 0.0  # compiles or loads every kernel on a drawn frame without error
