@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="torch and ORT intra-op threads")
+    parser.add_argument("--precision", action="append", choices=("auto", "fp32", "bf16"), default=None,
+                        help="what torch computes in, repeatable: one variant each (default auto)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     from cathx.benchmarking.latency import run_bench
@@ -32,7 +34,7 @@ def main() -> None:
     models = args.model if args.model is not None else ([] if args.weights else ["paper", "realtime"])
     report = run_bench(weights=args.weights, models=models, backends=args.backend or ["torch", "onnx"],
                        int8=not args.no_int8, frames=args.frames, input_size=args.input_size, out=args.out,
-                       threads=args.threads)
+                       threads=args.threads, precisions=args.precision or ["auto"])
     print(report["markdown"])
 
 
