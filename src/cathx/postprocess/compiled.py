@@ -14,6 +14,12 @@ The callers keep their NumPy-facing signatures (``centreline.skeleton_graph``,
 follow NumPy's order (``pairwise_sum``), so the kernels give the NumPy versions' results to the
 bit, except where NumPy's vectorised exp, log and arctan2 differ from the C library's in the
 last bit (peak scores and offsets, the electrode pattern's alternation, turning).
+
+Length (about 1,200 lines, in sections: pixel graph, peaks, projection and polyline geometry,
+centreline paths, features, tracker): one file on purpose. Numba keys its cache on the modified
+time of the file a function is defined in, not of the files it calls into, so kernels calling
+each other across modules could load stale machine code after an edit; within one file any edit
+recompiles them all.
 """
 
 from __future__ import annotations
