@@ -10,8 +10,8 @@ from cathx.postprocess.centreline import (
     extract_centrelines,
     polyline_length,
     resample_polyline,
-    skeleton_graph,
 )
+from cathx.postprocess.compiled import chain_graph, skeleton_graph
 
 
 def _mask(size: int = 128) -> np.ndarray:
@@ -134,7 +134,6 @@ def test_skeleton_graph_by_hand():
 
 
 def test_chain_graph_of_a_line_a_junction_and_a_ring():
-    from cathx.postprocess.centreline import chain_graph
 
     # a 5-pixel line with one diagonal step: two end nodes, one chain of length 3 + sqrt(2)
     _, neighbours = skeleton_graph(_skeleton([(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]))
@@ -158,7 +157,6 @@ def test_chain_graph_of_a_line_a_junction_and_a_ring():
 
 def test_spurs_shorter_than_min_branch_are_pruned_and_chains_merged():
     from cathx.postprocess import compiled
-    from cathx.postprocess.centreline import chain_graph
 
     line = [(6, c) for c in range(0, 21)]
     for spur_length, kept in ((3, False), (4, True)):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cathx.postprocess.results import Catheter
-from cathx.postprocess.tracking import (Tracker, TypeVote, align_to_template, electrode_match_cost, row_continues,
+from cathx.postprocess.compiled import electrode_match_cost
+from cathx.postprocess.tracking import (Tracker, TypeVote, align_to_template, row_continues,
                                        row_type)
 from track_scenes import CS_GAPS, cs_electrodes, id_of, quad_electrodes, results_of
 

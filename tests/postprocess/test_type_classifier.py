@@ -142,7 +142,7 @@ def test_centreline_features_are_the_length_and_the_heads_mean_along_it():
 
 
 def test_turning_per_pixel_by_hand():
-    from cathx.postprocess.type_classifier import turning_per_pixel
+    from cathx.postprocess.compiled import turning_per_pixel
 
     assert turning_per_pixel(np.array([[0.0, 0.0], [5.0, 0.0], [9.0, 0.0]])) == 0.0
     # two left turns of 90 degrees over 3 steps of 2 px: pi / 6 per px; direction does not matter

@@ -58,32 +58,6 @@ def polyline_length(points: np.ndarray) -> float:
     return float(compiled.polyline_length(np.ascontiguousarray(points.reshape(-1, 2))))
 
 
-def skeleton_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel graph of a one-pixel skeleton.
-
-    skeleton: (H, W) bool. Returns coords (V, 2) int (row, col) and neighbours (V, 8) int node
-    ids (-1 where none), columns right, down, left, up (steps of 1 px), then down-right,
-    down-left, up-right, up-left (sqrt 2 px). Diagonal edges are kept only where the two pixels
-    share no 4-neighbour in the skeleton (m-adjacency). Compiled: ``compiled.skeleton_graph``.
-    """
-    from cathx.postprocess import compiled
-
-    return compiled.skeleton_graph(np.ascontiguousarray(skeleton, dtype=np.bool_))
-
-
-def chain_graph(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Collapse a pixel graph into nodes (end points and clusters of adjacent junction pixels) and
-    edges (chains of degree-2 pixels between them). A closed curve without any node gets one.
-
-    Returns node_of (V,) (node id per pixel, -1 on chains), ends (E, 2) node ids, lengths (E,)
-    pixels, and offsets (E + 1,) into pixels (P,): chain e's pixel ids from ends[e, 0] to
-    ends[e, 1] are ``pixels[offsets[e]:offsets[e + 1]]`` (``compiled.chain_graph``).
-    """
-    from cathx.postprocess import compiled
-
-    return compiled.chain_graph(np.ascontiguousarray(neighbours, dtype=np.int64))
-
-
 # At a junction a centreline continues into the branch that turns least, if it turns less than
 # this; directions are taken over this many pixels of chain on either side.
 MAX_TURN_DEGREES = 60.0

@@ -9,7 +9,7 @@ compiled once per machine and kept (``CACHE``: beside this file, else in Numba's
 the temporary folder): the first call in a new installation takes a few seconds, later
 processes load the machine code.
 
-The callers keep their NumPy-facing signatures (``centreline.skeleton_graph``,
+The callers keep their NumPy-facing signatures (``centreline.extract_centrelines``,
 ``assignment.project_to_polylines``, ``catheter_type.mean_type_probabilities``, ...). Sums
 follow NumPy's order (``pairwise_sum``), so the kernels give the NumPy versions' results to the
 bit, except where NumPy's vectorised exp, log and arctan2 differ from the C library's in the
@@ -1069,7 +1069,16 @@ def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
 @njit(cache=CACHE, nogil=True)
 def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
                          expected: np.ndarray) -> np.ndarray:
-    """``tracking.electrode_match_cost`` (its docstring says what the cost means): (D, T)."""
+    """Cost of explaining detections by tracks from their electrodes, (D, T).
+
+    nearest: (R, T) distance from each detected electrode (rows of all detections together) to
+    each track's nearest predicted electrode; owner: (R,) detection of each row; gate: (T,) pixels;
+    expected: (T,) electrodes the track usually shows (most seen at once). Each electrode within
+    the gate counts 1 - distance / gate (a soft match); the cost is 1 - matched / max(detection's
+    electrodes, track's expected ones), so a detection holding most of a catheter's rings beats a
+    piece holding one of them, and a few false electrodes only add their share, not their distance.
+    A pair with fewer than half the detection's electrodes within the gate is inadmissible (inf).
+    """
     rows, tracks = nearest.shape
     matched = np.zeros((detections, tracks))
     inliers = np.zeros((detections, tracks))

@@ -8,7 +8,7 @@ last seen, and the evidence for its type. Each frame:
 2. split detections that carry the electrodes of two known tracks (catheters touching or
    crossing merge in a binary mask);
 3. match detections with electrodes to tracks with electrodes globally (Hungarian algorithm,
-   ``electrode_match_cost``: the share of the track's rings the detection explains, gated, so a
+   ``compiled.electrode_match_cost``: the share of the track's rings the detection explains, gated, so a
    piece holding one ring cannot take a catheter's id from the piece holding the rest, and a
    false electrode costs its share, not its distance); a lost track's gate widens with every
    frame it is missed;
@@ -118,25 +118,6 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
     ranks[r[c < m]] = c[c < m]
     residual = np.where(ranks == UNPLACED, gate, gap[np.arange(n), np.clip(ranks, 0, m - 1)])
     return ranks, float(residual.mean() + shift_weight * np.linalg.norm(shift))
-
-
-def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
-                         expected: np.ndarray) -> np.ndarray:
-    """Cost of explaining detections by tracks from their electrodes, (D, T).
-
-    nearest: (R, T) distance from each detected electrode (rows of all detections together) to
-    each track's nearest predicted electrode; owner: (R,) detection of each row; gate: (T,) pixels;
-    expected: (T,) electrodes the track usually shows (most seen at once). Each electrode within
-    the gate counts 1 - distance / gate (a soft match); the cost is 1 - matched / max(detection's
-    electrodes, track's expected ones), so a detection holding most of a catheter's rings beats a
-    piece holding one of them, and a few false electrodes only add their share, not their distance.
-    A pair with fewer than half the detection's electrodes within the gate is inadmissible (inf).
-    """
-    from cathx.postprocess import compiled
-
-    return compiled.electrode_match_cost(np.ascontiguousarray(nearest, np.float64), np.asarray(owner, np.int64),
-                                         int(detections), np.asarray(gate, np.float64),
-                                         np.asarray(expected, np.float64))
 
 
 def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: float = 60.0

@@ -57,7 +57,7 @@ def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray 
 
     pattern: its electrode pattern; length: its centreline's length in pixels at the network's
     input size; head: (5,) the type head's mean probabilities along it, or None (no head: zeros);
-    turning, electrode_turning: ``turning_per_pixel`` of its centreline and of its electrodes joined
+    turning, electrode_turning: ``compiled.turning_per_pixel`` of its centreline and of its electrodes joined
     tip to tail (a lasso's rings lie on a tight curve, a CS catheter's on a gentle one);
     electrode_head: (5,) the head's mean over the cells holding its electrodes (where the types
     differ: shafts look alike), None: ``head``; scores: (K,) its electrodes' peak scores (None: all
@@ -110,15 +110,6 @@ def centreline_features(pattern: PatternFeatures, centreline: np.ndarray, type_p
 
 
 _NO_HEAD = np.zeros((0, 1, 1), np.float32)
-
-
-def turning_per_pixel(points: np.ndarray) -> float:
-    """Mean absolute change of heading along a polyline (M, 2), radians per pixel of its length:
-    0 on a straight line, 1/r on a circle of radius r. Zero-length steps are skipped; 0.0 with
-    fewer than two steps. Compiled (``compiled.turning_per_pixel``)."""
-    from cathx.postprocess import compiled
-
-    return float(compiled.turning_per_pixel(np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 2))))
 
 
 @dataclass(frozen=True)
