@@ -477,7 +477,8 @@ def turning_per_pixel(points: np.ndarray) -> float:
 @njit(cache=CACHE, nogil=True)
 def _incidence(ends, alive, count, node_count, room):
     """Per node, the alive edges touching it in edge order (a self-loop twice), as rows of a
-    table with ``room`` spare columns for edges added later, their counts, and the nodes in the
+    table with ``room`` spare columns for edges added later (the merge widens it when a row
+    fills), their counts, and the nodes in the
     order they were first met (a's before b's): the order a dict filled edge by edge has."""
     degree = np.zeros(node_count, np.int64)
     for i in range(count):
@@ -656,7 +657,7 @@ def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, m
         if not changed:
             break
         # Join the two chains meeting at every node left with two (a new edge each).
-        table, filled, order = _incidence(ends, alive, count, node_count, first_count)
+        table, filled, order = _incidence(ends, alive, count, node_count, 2)
         for node in order:
             first = second = -1
             members = 0
@@ -688,10 +689,13 @@ def centreline_paths(coords, chain_ends, chain_lengths, offsets, chain_pixels, m
             alive[count] = True
             where[count, 0], where[count, 1] = used_pixels, size
             used_pixels += size
-            table[start, filled[start]] = count
-            filled[start] += 1
-            table[end, filled[end]] = count
-            filled[end] += 1
+            for node_end in (start, end):
+                if filled[node_end] == table.shape[1]:  # a row is full: double the table's width
+                    wider = np.empty((table.shape[0], 2 * table.shape[1]), np.int64)
+                    wider[:, :table.shape[1]] = table
+                    table = wider
+                table[node_end, filled[node_end]] = count
+                filled[node_end] += 1
             count += 1
     table, filled, order = _incidence(ends, alive, count, node_count, 0)
     remaining = alive[:count].copy()
