@@ -81,3 +81,13 @@ def test_the_nearest_of_two_lines_takes_the_electrode_and_the_farther_end_flips(
     assert assignment.catheter.tolist() == [0, 1, 1]
     assert oriented[0][0].tolist() == [40.0, 0.0] and oriented[1][0].tolist() == [40.0, 4.0]
     assert assignment.index.tolist() == [0, 1, 0] and assignment.arc.tolist() == pytest.approx([2.0, 10.0, 4.0])
+
+
+def test_stack_polylines_by_hand():
+    from cathx.postprocess.assignment import stack_polylines
+
+    vertices, bounds = stack_polylines([np.array([[0, 0], [1, 1]]), np.zeros((0, 2)), [[5, 6]]], np.float32)
+    assert vertices.tolist() == [[0, 0], [1, 1], [5, 6]] and vertices.dtype == np.float32
+    assert bounds.tolist() == [0, 2, 2, 3] and vertices.flags["C_CONTIGUOUS"]
+    empty, none = stack_polylines([])
+    assert empty.shape == (0, 2) and none.tolist() == [0]

@@ -33,17 +33,23 @@ def project_to_polyline(points: np.ndarray, polyline: np.ndarray) -> tuple[np.nd
     return distance[0], arc[0]
 
 
+def stack_polylines(polylines: list[np.ndarray], dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Polylines (M_c, 2) one after another, as the compiled loops take them: (vertices (sum M_c, 2)
+    contiguous ``dtype``, bounds (C + 1,) int64), polyline c being ``vertices[bounds[c]:bounds[c + 1]]``."""
+    lines = [np.asarray(line, dtype=dtype).reshape(-1, 2) for line in polylines]
+    bounds = np.zeros(len(lines) + 1, np.int64)
+    np.cumsum([len(line) for line in lines], out=bounds[1:])
+    vertices = np.concatenate(lines) if lines else np.zeros((0, 2), dtype)
+    return np.ascontiguousarray(vertices), bounds
+
+
 def project_to_polylines(points: np.ndarray, polylines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``project_to_polyline`` for several polylines in one compiled pass (``compiled.project_points``):
     (C, N) distances, arcs."""
     from cathx.postprocess.compiled import project_points
 
     points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-    lines = [np.asarray(line, dtype=np.float64).reshape(-1, 2) for line in polylines]
-    bounds = np.zeros(len(lines) + 1, np.int64)
-    np.cumsum([len(line) for line in lines], out=bounds[1:])
-    vertices = np.concatenate(lines) if lines else np.zeros((0, 2))
-    return project_points(points, np.ascontiguousarray(vertices), bounds)
+    return project_points(points, *stack_polylines(polylines))
 
 
 def assign_electrodes(
@@ -60,10 +66,7 @@ def assign_electrodes(
 
     electrodes = np.ascontiguousarray(np.asarray(electrodes, dtype=np.float64).reshape(-1, 2))
     oriented = [np.asarray(line, dtype=np.float32).reshape(-1, 2) for line in centrelines]
-    bounds = np.zeros(len(oriented) + 1, np.int64)
-    np.cumsum([len(line) for line in oriented], out=bounds[1:])
-    vertices = np.concatenate(oriented) if oriented else np.zeros((0, 2), np.float32)
-    catheter, index, arc, distance, flipped = assign_points(electrodes, np.ascontiguousarray(vertices), bounds,
+    catheter, index, arc, distance, flipped = assign_points(electrodes, *stack_polylines(oriented, np.float32),
                                                             float(max_distance))
     for c in np.flatnonzero(flipped).tolist():  # its electrodes sit nearer the end: start there
         oriented[c] = oriented[c][::-1].copy()

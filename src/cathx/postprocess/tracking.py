@@ -410,12 +410,11 @@ class Tracker:
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(tracks, detections) costs divided by their gate (a pair is admissible at <= 1): on
         centrelines (every pair), and on electrodes (inf unless both sides have electrodes)."""
+        from cathx.postprocess.assignment import stack_polylines
         from cathx.postprocess.compiled import track_costs
 
         tracks = self._tracks
-        reference = [t.points() for t in tracks]
-        offsets = np.zeros(len(tracks) + 1, np.int64)
-        np.cumsum([len(r) for r in reference], out=offsets[1:])
+        reference, offsets = stack_polylines([t.points() for t in tracks])
         rows = np.concatenate([d.members for d in detections]).astype(np.int64)
         owner = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
         return track_costs(
@@ -423,7 +422,7 @@ class Tracker:
             np.ascontiguousarray(np.stack([d.centreline for d in detections]), np.float64),
             np.array([bool(t.slots) for t in tracks]), np.array([len(d.members) > 0 for d in detections]),
             np.array([t.missed for t in tracks], np.float64),
-            np.concatenate(reference) if len(reference) else np.zeros((0, 2)), offsets,
+            reference, offsets,
             np.ascontiguousarray(np.asarray(electrodes, np.float64).reshape(-1, 2)[rows]), owner.astype(np.int64),
             np.array([max(t.largest, 1) for t in tracks], np.float64),
             float(self.mixed_penalty), float(self.max_distance), float(self.max_electrode_distance),
