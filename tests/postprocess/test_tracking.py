@@ -147,20 +147,55 @@ def test_row_continues_by_hand():
     assert row_continues(a, a + [2.0, 4.0]) is None
 
 
+def test_row_continues_joins_pieces_of_paired_rings():
+    # Two pieces of a CS catheter: rings in pairs 2.5 px apart, pairs 9 px apart (pitch 11.5 px);
+    # the pieces meet across a long gap of 9 px. The median gap of each piece is the short one
+    # (1.5 x 2.5 < 9: never joined); the largest gap is the long one (9 <= 1.5 x 9).
+    first = np.array([[0.0, 0.0], [2.5, 0.0], [11.5, 0.0], [14.0, 0.0]])
+    second = first + [23.0, 0.0]
+    assert row_continues(first, second) == (1, 0)
+    assert row_continues(first, second + [5.0, 0.0]) is None  # 14 px: beyond 1.5 x 9
+
+
+def _slots_on_x(*xs: float) -> np.ndarray:
+    return np.array([[x, 0.0] for x in xs])
+
+
 def test_electrode_match_cost_by_hand():
-    # Two detections (rows 0-3: detection 0; row 4: detection 1) against one track expecting 4
-    # electrodes, gate 8: detection 0 has three electrodes at 0 px and a false one at 20 px;
-    # detection 1 one electrode at 0 px.
-    nearest = np.array([[0.0], [0.0], [0.0], [20.0], [0.0]])
-    cost = electrode_match_cost(nearest, np.array([0, 0, 0, 0, 1]), 2, np.array([8.0]), np.array([4.0]))
+    # One track with slots at x = 0, 10, 20, 30 (expecting 4 electrodes), gate 8. Detection 0
+    # (rows 0-3): three electrodes on slots and a false one 20 px off the row; detection 1 (row 4):
+    # one electrode on a slot.
+    found = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 20.0], [30.0, 0.0]])
+    slots = _slots_on_x(0, 10, 20, 30)
+    offsets = np.array([0, 4])
+    cost = electrode_match_cost(found, np.array([0, 0, 0, 0, 1]), 2, slots, offsets, np.array([8.0]),
+                                np.array([4.0]))
     assert cost[0, 0] == pytest.approx(1 - 3 / 4) and cost[1, 0] == pytest.approx(1 - 1 / 4)
-    # Under half of a detection's electrodes within the gate: inadmissible.
-    far = electrode_match_cost(np.array([[1.0], [9.0], [12.0]]), np.zeros(3, np.int64), 1, np.array([8.0]),
-                               np.array([3.0]))
+    # Under half of a detection's electrodes paired within the gate: inadmissible.
+    far = electrode_match_cost(np.array([[1.0, 0.0], [9.0, 0.0], [12.0, 0.0]]), np.zeros(3, np.int64), 1,
+                               _slots_on_x(0), np.array([0, 1]), np.array([8.0]), np.array([3.0]))
     assert np.isinf(far[0, 0])
-    half = electrode_match_cost(np.array([[4.0], [9.0]]), np.zeros(2, np.int64), 1, np.array([8.0]),
-                                np.array([1.0]))
+    half = electrode_match_cost(np.array([[4.0, 0.0], [9.0, 0.0]]), np.zeros(2, np.int64), 1,
+                                _slots_on_x(0), np.array([0, 1]), np.array([8.0]), np.array([1.0]))
     assert half[0, 0] == pytest.approx(1 - 0.5 / 2)
+
+
+def test_electrode_match_cost_pairs_one_to_one():
+    # Four electrodes at x = 0, 2, 4, 6 around a two-slot track (x = 1, 5): each slot explains one
+    # electrode (1 px away: 7/8 each), not all four; the other two are unexplained, so the cost is
+    # 1 - 1.75 / 4 and a track holding all four rings (cost 0) wins clearly.
+    found = _slots_on_x(0, 2, 4, 6)
+    two = electrode_match_cost(found, np.zeros(4, np.int64), 1, _slots_on_x(1, 5), np.array([0, 2]),
+                               np.array([8.0]), np.array([2.0]))
+    assert two[0, 0] == pytest.approx(1 - 1.75 / 4)
+    both = electrode_match_cost(found, np.zeros(4, np.int64), 1, np.vstack([_slots_on_x(1, 5), found]),
+                                np.array([0, 2, 6]), np.array([8.0, 8.0]), np.array([2.0, 4.0]))
+    assert both[0, 1] == pytest.approx(0.0) and both[0, 0] == pytest.approx(two[0, 0])
+    # Nearest pairs first: the electrode at 0 takes the slot at 1 (1 px), so the one at 2 px,
+    # equally far from that slot, pairs with the slot at 5 (3 px) instead.
+    nearest = electrode_match_cost(_slots_on_x(0, 2), np.zeros(2, np.int64), 1, _slots_on_x(1, 5),
+                                   np.array([0, 2]), np.array([8.0]), np.array([2.0]))
+    assert nearest[0, 0] == pytest.approx(1 - (7 / 8 + 5 / 8) / 2)
 
 
 def test_row_type_of_joined_pieces():

@@ -1071,33 +1071,55 @@ def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
 
 
 @njit(cache=CACHE, nogil=True)
-def electrode_match_cost(nearest: np.ndarray, owner: np.ndarray, detections: int, gate: np.ndarray,
-                         expected: np.ndarray) -> np.ndarray:
+def electrode_match_cost(found: np.ndarray, owner: np.ndarray, detections: int, reference: np.ndarray,
+                         reference_offsets: np.ndarray, gate: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Cost of explaining detections by tracks from their electrodes, (D, T).
 
-    nearest: (R, T) distance from each detected electrode (rows of all detections together) to
-    each track's nearest predicted electrode; owner: (R,) detection of each row; gate: (T,) pixels;
-    expected: (T,) electrodes the track usually shows (most seen at once). Each electrode within
-    the gate counts 1 - distance / gate (a soft match); the cost is 1 - matched / max(detection's
-    electrodes, track's expected ones), so a detection holding most of a catheter's rings beats a
-    piece holding one of them, and a few false electrodes only add their share, not their distance.
-    A pair with fewer than half the detection's electrodes within the gate is inadmissible (inf).
+    found (R, 2): detected electrodes of all detections together, ``owner`` (R,) their detection;
+    reference (P, 2): the tracks' predicted electrodes (slots), track t's being
+    ``reference[reference_offsets[t]:reference_offsets[t + 1]]``; gate (T,) pixels; expected (T,):
+    electrodes the track usually shows (most seen at once). Electrodes and slots are paired one to
+    one, nearest pairs first, within the gate; a pair counts 1 - distance / gate (a soft match) and
+    the cost is 1 - matched / max(detection's electrodes, track's expected ones), so a detection
+    holding most of a catheter's rings beats a piece holding one of them, and a few false
+    electrodes only add their share, not their distance. One to one, because a track of two slots
+    must not explain a detection's five electrodes that crowd around them (a piece's track would
+    then take the whole catheter from the catheter's own track). A pair with fewer than half the
+    detection's electrodes paired is inadmissible (inf).
     """
-    rows, tracks = nearest.shape
-    matched = np.zeros((detections, tracks))
-    inliers = np.zeros((detections, tracks))
+    tracks = len(reference_offsets) - 1
     count = np.zeros(detections)
-    for r in range(rows):
+    for r in range(len(found)):
         count[owner[r]] += 1.0
-        for t in range(tracks):
-            if nearest[r, t] <= gate[t]:
-                matched[owner[r], t] += 1.0 - nearest[r, t] / gate[t]
-                inliers[owner[r], t] += 1.0
     cost = np.full((detections, tracks), np.inf)
     for d in range(detections):
+        if count[d] == 0:
+            continue
+        rows = np.flatnonzero(owner == d)
         for t in range(tracks):
-            if count[d] > 0 and inliers[d, t] >= max(1.0, 0.5 * count[d]):
-                cost[d, t] = 1.0 - matched[d, t] / max(max(count[d], expected[t]), 1.0)
+            first, last = reference_offsets[t], reference_offsets[t + 1]
+            slots = last - first
+            if slots == 0:
+                continue
+            distance = np.empty(len(rows) * slots)
+            for i in range(len(rows)):
+                for j in range(slots):
+                    distance[i * slots + j] = np.hypot(found[rows[i], 0] - reference[first + j, 0],
+                                                       found[rows[i], 1] - reference[first + j, 1])
+            row_used = np.zeros(len(rows), np.bool_)
+            slot_used = np.zeros(slots, np.bool_)
+            matched, pairs = 0.0, 0
+            for k in np.argsort(distance, kind="mergesort"):
+                if distance[k] > gate[t]:
+                    break
+                i, j = k // slots, k % slots
+                if row_used[i] or slot_used[j]:
+                    continue
+                row_used[i], slot_used[j] = True, True
+                matched += 1.0 - distance[k] / gate[t]
+                pairs += 1
+            if pairs >= max(1.0, 0.5 * count[d]):
+                cost[d, t] = 1.0 - matched / max(max(count[d], expected[t]), 1.0)
     return cost
 
 
@@ -1130,17 +1152,10 @@ def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_off
     cost = np.full((tracks, detections), np.inf)
     if not (has_t.any() and has_d.any()):
         return line_cost, cost
-    nearest = np.full((len(found), tracks), np.inf)
-    for r in range(len(found)):
-        for t in range(tracks):
-            if not has_t[t]:
-                continue
-            for p in range(reference_offsets[t], reference_offsets[t + 1]):
-                nearest[r, t] = min(nearest[r, t], np.hypot(found[r, 0] - reference[p, 0], found[r, 1] - reference[p, 1]))
     gate = np.empty(tracks)
     for t in range(tracks):
         gate[t] = max_electrode_distance + gate_growth * missed[t]
-    by_electrodes = electrode_match_cost(nearest, owner, detections, gate, expected)
+    by_electrodes = electrode_match_cost(found, owner, detections, reference, reference_offsets, gate, expected)
     for t in range(tracks):
         for d in range(detections):
             if has_t[t] and has_d[d]:

@@ -124,15 +124,19 @@ def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: fl
                   ) -> tuple[int, int] | None:
     """Whether two electrode rows, (N, 2) and (M, 2) in order along their catheters, continue
     each other end to end: the closest pair of their end electrodes lies within ``ratio`` times
-    the rows' electrode spacing (the larger of their median neighbour gaps; a single electrode
+    the rows' electrode spacing (the larger of their largest neighbour gaps; a single electrode
     has none), the spacings agree within that ratio, the joint is nearer to both rows' other
     ends than they are to it (the rows meet head to tail and do not overlap), and the step across
     the joint turns by less than ``max_turn`` degrees from each row's end step. Returns which ends
     meet, (0 or 1 for a's first or last, 0 or 1 for b's), or None.
+
+    The largest gap, not the median: a CS catheter's rings come in pairs, so its median gap is the
+    short one within a pair (2-3 px at 256 px) while two pieces of it meet across a long one
+    (about 9 px); with the median, the pieces of a CS cut at a crossing were never joined.
     """
     if len(a) == 0 or len(b) == 0 or len(a) + len(b) < 3:
         return None
-    spacing = [float(median(np.linalg.norm(np.diff(r, axis=0), axis=1))) for r in (a, b) if len(r) > 1]
+    spacing = [float(np.linalg.norm(np.diff(r, axis=0), axis=1).max()) for r in (a, b) if len(r) > 1]
     if len(spacing) == 2 and max(spacing) > ratio * max(min(spacing), 1e-6):
         return None
     ends_a, ends_b = a[[0, -1]], b[[0, -1]]
@@ -476,8 +480,8 @@ class Tracker:
         """
         rows = [(track, track.row) for track, _ in seen if len(track.row) >= 1]
         absorbed: dict[int, _Track] = {}
-        # A cheap first look (row_continues takes medians): ends within join_ratio times the
-        # longest step of either row, which bounds their median spacing from above.
+        # A cheap first look, row_continues' own gap test: ends within join_ratio times the
+        # longest step of either row.
         ends = np.array([r[[0, -1]] for _, r in rows]).reshape(-1, 2, 2)
         reach = np.array([np.linalg.norm(np.diff(r, axis=0), axis=1).max() if len(r) > 1 else 0.0
                           for _, r in rows])
