@@ -9,6 +9,8 @@ Converts ``--weights`` (a training ``best.pt``) into ``src/cathx/weights/NAME.sa
 - end-to-end latency at batch 1 (cathx.benchmarking.latency: PyTorch eager and ONNX Runtime int8);
 
 and writes the card ``src/cathx/weights/NAME.json`` plus benchmarks/results/NAME.{json,md}.
+``--latency-only`` and ``--types-only`` re-measure one part of the shipped file's card (after a
+change to the pre- or post-processing) and keep the rest, recipe and training minutes included.
 
     .venv/bin/python benchmarks/model_card.py --weights runs/cathx_fluoro/best.pt --name cathx-fluoro \
         --config configs/cathx_fluoro.yaml --train-log runs/cathx_fluoro
@@ -63,6 +65,10 @@ def main() -> int:
     parser.add_argument("--latency-only", action="store_true",
                         help="re-time the shipped file and update only its card's latency (the metrics, recipe and "
                              "training minutes stay as measured; for a change to pre- or post-processing)")
+    parser.add_argument("--types-only", action="store_true",
+                        help="re-measure the shipped file's catheter-type figures only (the network's outputs, and so "
+                             "its mask and electrode metrics, stay as measured; for a change to how the "
+                             "post-processing groups and types catheters)")
     args = parser.parse_args()
 
     from cathx.checkpoint import read_checkpoint, save_safetensors
@@ -87,6 +93,18 @@ def main() -> int:
                                     "command": "python benchmarks/model_card.py " + " ".join(sys.argv[1:])}
         write_card(card, args.name)
         return 0
+    if args.types_only:
+        card = json.loads(shipped.with_suffix(".json").read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            types = measure_types(shipped, args.frames, Path(tmp))
+        head = "catheter_type_from_predictions_head" in card["metrics"]
+        card["metrics"].update(type_metrics(types, head))
+        card["headline"]["type acc"] = card["metrics"]["catheter_type_from_predictions"]
+        card["types_measured"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "machine": cpu_description(),
+                                  "command": "python benchmarks/model_card.py " + " ".join(sys.argv[1:])}
+        write_card(card, args.name)
+        return 0
     if not args.measure_only:
         from cathx.checkpoint import load_model
 
@@ -104,11 +122,7 @@ def main() -> int:
         # The card's metrics in float32 on every machine; bfloat16 (auto on BF16 CPUs) is within
         # 0.0015 of them (docs/inference.md) and is timed below beside float32.
         summary = evaluate(shipped, None, Path(tmp) / "eval", reader=reader, plots=False, precision="fp32")
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "catheter_type.py"), "--frames", str(args.frames),
-                        "--weights", str(shipped), "--out", str(Path(tmp) / "type"), "--seed", str(TEST_SEED + 50_000),
-                        "--precision", "fp32"],
-                       check=True, capture_output=True)
-        types = json.loads((Path(tmp) / "type" / "catheter_type.json").read_text())["results"]
+        types = measure_types(shipped, args.frames, Path(tmp))
         latency = {}
         if not args.skip_latency:
             report = run_bench(weights=shipped, backends=["torch", "onnx"], int8=True, frames=30,
@@ -117,11 +131,7 @@ def main() -> int:
                        for v in report["variants"]}
     metrics = {key: (round(float(summary[key]), 4) if summary[key] == summary[key] else None) for key in
                ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5") if key in summary}
-    metrics["catheter_type_from_predictions"] = round(types["pipeline_on_predictions"]["accuracy"], 4)
-    metrics["catheter_type_on_ground_truth_mask"] = round(types["pipeline_on_ground_truth_mask"]["accuracy"], 4)
-    if cfg.type_head:  # the same predictions typed by the type head alone and by the rules alone
-        metrics["catheter_type_from_predictions_head"] = round(types["pipeline_on_predictions_head"]["accuracy"], 4)
-        metrics["catheter_type_from_predictions_rules"] = round(types["pipeline_on_predictions_rules"]["accuracy"], 4)
+    metrics.update(type_metrics(types, bool(cfg.type_head)))
     params = sum(t.numel() for t in checkpoint["state_dict"].values() if t.dtype.is_floating_point)
     card = {
         "name": args.name,
@@ -159,6 +169,26 @@ def main() -> int:
     return 0
 
 
+def measure_types(shipped: Path, frames: int, tmp: Path) -> dict:
+    """benchmarks/catheter_type.py's results on ``frames`` frames from TEST_SEED + 50,000, in fp32."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "catheter_type.py"), "--frames", str(frames),
+                    "--weights", str(shipped), "--out", str(tmp / "type"), "--seed", str(TEST_SEED + 50_000),
+                    "--precision", "fp32"],
+                   check=True, capture_output=True)
+    return json.loads((tmp / "type" / "catheter_type.json").read_text())["results"]
+
+
+def type_metrics(types: dict, head: bool) -> dict:
+    """The card's catheter-type figures from catheter_type.py's results (``head``: the network has a
+    type head, so the same predictions are also typed by the head alone and by the rules alone)."""
+    metrics = {"catheter_type_from_predictions": round(types["pipeline_on_predictions"]["accuracy"], 4),
+               "catheter_type_on_ground_truth_mask": round(types["pipeline_on_ground_truth_mask"]["accuracy"], 4)}
+    if head:
+        metrics["catheter_type_from_predictions_head"] = round(types["pipeline_on_predictions_head"]["accuracy"], 4)
+        metrics["catheter_type_from_predictions_rules"] = round(types["pipeline_on_predictions_rules"]["accuracy"], 4)
+    return metrics
+
+
 def write_card(card: dict, name: str) -> None:
     """The card beside the shipped weights and in benchmarks/results (JSON and markdown)."""
     from cathx.fileio import atomic_write_json, atomic_write_text
@@ -174,6 +204,9 @@ def write_card(card: dict, name: str) -> None:
     retimed = card.get("latency_measured")
     if retimed:
         lines += [f"Latency re-timed {retimed['at']} on {retimed['machine']}: `{retimed['command']}`."]
+    retyped = card.get("types_measured")
+    if retyped:
+        lines += [f"Catheter-type figures re-measured {retyped['at']} on {retyped['machine']}: `{retyped['command']}`."]
     atomic_write_text(ROOT / "benchmarks" / "results" / f"{name}.md", "\n".join(lines) + "\n")
     print(json.dumps(card, indent=1))
 

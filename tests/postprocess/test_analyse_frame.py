@@ -120,3 +120,37 @@ def test_the_learned_decision_sees_the_head_along_each_catheter():
     alone = analyse_frame(_line_mask(), peaks, type_probabilities=probabilities)
     kind, confidence = alone.catheters[0].type, alone.catheters[0].confidence
     assert kind == ("lasso" if head[3] > head[0] else "cs_decapolar") and confidence == pytest.approx(head.max())
+
+
+def test_electrodes_no_centreline_took_form_rows_of_their_own():
+    # the line holds two rings; off the mask (20 px below it) four even rings 5 px apart, and one
+    # lone electrode far from everything
+    peaks = _peaks([[50, 21, 0.9, 2, 2], [45, 21, 0.9, 2, 2],
+                    [20, 41, 0.9, 2, 2], [25, 41, 0.8, 2, 2], [30, 41, 0.7, 2, 2], [35, 41, 0.6, 2, 2],
+                    [60, 60, 0.9, 2, 2]])
+    results = analyse_frame(_line_mask(), peaks)
+    assert len(results.catheters) == 2
+    assert results.electrode_catheter.tolist() == [0, 0, 1, 1, 1, 1, -1]
+    row = results.catheters[1]
+    assert row.type == "quadripolar" and not row.closed
+    # walked from an end (both ends lie 7.5 px from the row's centre: the first listed)
+    assert row.centreline.tolist() == [[20, 41], [25, 41], [30, 41], [35, 41]]
+    assert results.electrode_index[2:6].tolist() == [0, 1, 2, 3] and results.electrode_index[6] == -1
+    off = analyse_frame(_line_mask(), peaks, loose_rows=False)
+    assert len(off.catheters) == 1 and off.electrode_catheter.tolist() == [0, 0, -1, -1, -1, -1, -1]
+    # the same row 9 px below the line: beyond its 6 px reach but within twice it, so the line's
+    # own rings (as a lasso's beside its skeleton), not a catheter of their own
+    near = peaks.copy()
+    near[2:6, 1] = 30
+    beside = analyse_frame(_line_mask(), near)
+    assert len(beside.catheters) == 1 and beside.electrode_catheter.tolist() == [0, 0, -1, -1, -1, -1, -1]
+
+
+def test_loose_rows_link_within_the_split_gap():
+    from cathx.postprocess.results import loose_electrode_rows
+
+    points = np.array([[0.0, 0.0], [12.0, 0.0], [24.1, 0.0], [100.0, 0.0], [5.0, 5.0]])
+    # 0-1 are 12 px apart (linked), 1-2 12.1 px (not); 3 is alone; 4 is taken by a catheter
+    rows = loose_electrode_rows(points, np.array([-1, -1, -1, -1, 0]), 12.0)
+    assert [sorted(r.tolist()) for r in rows] == [[0, 1]]
+    assert loose_electrode_rows(points[:1], np.array([-1]), 12.0) == []

@@ -19,7 +19,7 @@ import numpy as np
 
 from cathx.errors import CathxError
 from cathx.geometry import arc_length, median
-from cathx.postprocess.assignment import assign_electrodes
+from cathx.postprocess.assignment import assign_electrodes, project_to_polylines
 from cathx.postprocess.catheter_type import (
     TAIL_TIP_RATIO,
     classify_pattern,
@@ -395,6 +395,7 @@ def analyse_frame(
     meta: dict[str, Any] | None = None,
     type_probabilities: np.ndarray | None = None,
     type_classifier: Any | None = None,
+    loose_rows: bool = True,
 ) -> Results:
     """Post-process one frame at one resolution.
 
@@ -414,6 +415,14 @@ def analyse_frame(
     would each be drawn with an id and a type (benchmark sequences: 6.0 -> 5.0 catheters per frame
     against 2.9 true ones; ids and types neutral, docs/inference.md). Without peaks every piece
     of at least ``min_length`` is kept.
+    ``loose_rows``: electrodes that no centreline took and that lie farther than twice
+    ``max_distance`` from every centreline (the mask missed a faint shaft, or kept only a stub
+    shorter than ``min_length``, while the metal rings were found) form catheters of their own
+    where they lie within ``split_gap`` of each other, their centreline the row through them
+    (``loose_electrode_rows``; two or more electrodes), typed like every catheter: where the
+    catheter was missed before, its rings now give its type. Electrodes nearer a centreline are
+    left out: they are that catheter's (a lasso's rings beside its skeleton), and as rows of their
+    own they were typed pacing or quadripolar.
     A mask covering more than ``max_mask_fraction`` of the frame (an untrained or broken model)
     gets no centrelines, instead of a skeleton of the whole frame (tens of milliseconds).
 
@@ -468,6 +477,23 @@ def analyse_frame(
             index_of[tip_first] = np.arange(len(chosen))
             catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=closed))
             measured.append((features, peaks[tip_first, :2], peaks[chosen, 2]))
+    if loose_rows:  # after every centreline took its electrodes: rows of the ones left over
+        lone = catheter_of < 0
+        if lines and lone.any():  # electrodes just beyond a centreline's reach are its own, not a row
+            gap, _ = project_to_polylines(peaks[lone, :2], [line.points for line in lines])
+            lone[np.flatnonzero(lone)[gap.min(axis=0) <= 2 * max_distance]] = False
+        for members in loose_electrode_rows(peaks[:, :2], np.where(lone, -1, 0), split_gap):
+            row = peaks[members, :2].astype(np.float32)
+            arc = arc_length(row).astype(np.float32)
+            features = pattern_features(arc, peaks[members, 3:5], False, row)
+            kind = classify_pattern(features)
+            piece = row
+            if kind == "ablation" and features.tail_ratio > max(features.tip_ratio, TAIL_TIP_RATIO):
+                piece, arc, members = row[::-1].copy(), (arc[-1] - arc[::-1]).astype(np.float32), members[::-1]
+            catheter_of[members] = len(catheters)
+            index_of[members] = np.arange(len(members))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=False))
+            measured.append((features, peaks[members, :2], peaks[members, 2]))
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
             # One call for the frame's catheters: the perceptron's fixed cost is paid once.
@@ -487,6 +513,40 @@ def analyse_frame(
         electrode_ids=np.full(len(peaks), -1, dtype=np.int64), catheters=catheters, meta=meta,
         type_probabilities=None if type_probabilities is None else np.asarray(type_probabilities, np.float32),
     )
+
+
+def loose_electrode_rows(points: np.ndarray, catheter_of: np.ndarray, link: float) -> list[np.ndarray]:
+    """Rows of the electrodes no centreline took, each (K,) indices into ``points`` in order along it.
+
+    points: (N, 2) electrodes; catheter_of: (N,) their catheter, -1 for none. Electrodes without
+    a catheter are linked to neighbours within ``link`` pixels; each linked group of two or more
+    is walked from the member farthest from the group's centre to its nearest unvisited
+    neighbour, step by step (a row of rings, straight or curved). A lone electrode is no row.
+    """
+    loose = np.flatnonzero(catheter_of < 0)
+    if len(loose) < 2:
+        return []
+    xy = np.asarray(points, np.float64)[loose]
+    gap = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    group = np.arange(len(loose))
+    for i, j in zip(*np.nonzero(np.triu(gap <= link, 1))):  # merge the groups of each linked pair
+        a, b = group[i], group[j]
+        if a != b:
+            group[group == max(a, b)] = min(a, b)
+    rows = []
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        if len(members) < 2:
+            continue
+        current = int(members[np.argmax(np.linalg.norm(xy[members] - xy[members].mean(axis=0), axis=1))])
+        order, left = [current], set(members.tolist()) - {current}
+        while left:
+            rest = np.array(sorted(left))
+            current = int(rest[np.argmin(gap[current, rest])])
+            order.append(current)
+            left.discard(current)
+        rows.append(loose[np.array(order)])
+    return rows
 
 
 def _orient_piece(piece: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
