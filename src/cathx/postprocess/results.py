@@ -526,13 +526,11 @@ def loose_electrode_rows(points: np.ndarray, catheter_of: np.ndarray, link: floa
     loose = np.flatnonzero(catheter_of < 0)
     if len(loose) < 2:
         return []
+    from scipy.sparse.csgraph import connected_components
+
     xy = np.asarray(points, np.float64)[loose]
     gap = np.linalg.norm(xy[:, None] - xy[None], axis=2)
-    group = np.arange(len(loose))
-    for i, j in zip(*np.nonzero(np.triu(gap <= link, 1))):  # merge the groups of each linked pair
-        a, b = group[i], group[j]
-        if a != b:
-            group[group == max(a, b)] = min(a, b)
+    _, group = connected_components(gap <= link, directed=False)
     rows = []
     for g in np.unique(group):
         members = np.flatnonzero(group == g)
