@@ -151,6 +151,6 @@ def test_loose_rows_link_within_the_split_gap():
 
     points = np.array([[0.0, 0.0], [12.0, 0.0], [24.1, 0.0], [100.0, 0.0], [5.0, 5.0]])
     # 0-1 are 12 px apart (linked), 1-2 12.1 px (not); 3 is alone; 4 is taken by a catheter
-    rows = loose_electrode_rows(points, np.array([-1, -1, -1, -1, 0]), 12.0)
+    rows = loose_electrode_rows(points, np.array([True, True, True, True, False]), 12.0)
     assert [sorted(r.tolist()) for r in rows] == [[0, 1]]
-    assert loose_electrode_rows(points[:1], np.array([-1]), 12.0) == []
+    assert loose_electrode_rows(points[:1], np.array([True]), 12.0) == []

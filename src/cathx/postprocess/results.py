@@ -482,17 +482,15 @@ def analyse_frame(
         if lines and lone.any():  # electrodes just beyond a centreline's reach are its own, not a row
             gap, _ = project_to_polylines(peaks[lone, :2], [line.points for line in lines])
             lone[np.flatnonzero(lone)[gap.min(axis=0) <= 2 * max_distance]] = False
-        for members in loose_electrode_rows(peaks[:, :2], np.where(lone, -1, 0), split_gap):
+        for members in loose_electrode_rows(peaks[:, :2], lone, split_gap):
             row = peaks[members, :2].astype(np.float32)
-            arc = arc_length(row).astype(np.float32)
-            features = pattern_features(arc, peaks[members, 3:5], False, row)
+            features = pattern_features(arc_length(row).astype(np.float32), peaks[members, 3:5], False, row)
             kind = classify_pattern(features)
-            piece = row
             if kind == "ablation" and features.tail_ratio > max(features.tip_ratio, TAIL_TIP_RATIO):
-                piece, arc, members = row[::-1].copy(), (arc[-1] - arc[::-1]).astype(np.float32), members[::-1]
+                members, row = members[::-1], row[::-1].copy()  # the long tip electrode came last: start there
             catheter_of[members] = len(catheters)
             index_of[members] = np.arange(len(members))
-            catheters.append(Catheter(id=len(catheters), type=kind, centreline=piece, closed=False))
+            catheters.append(Catheter(id=len(catheters), type=kind, centreline=row, closed=False))
             measured.append((features, peaks[members, :2], peaks[members, 2]))
     if catheters and (type_classifier is not None or type_probabilities is not None):
         if type_classifier is not None:
@@ -515,15 +513,15 @@ def analyse_frame(
     )
 
 
-def loose_electrode_rows(points: np.ndarray, catheter_of: np.ndarray, link: float) -> list[np.ndarray]:
+def loose_electrode_rows(points: np.ndarray, free: np.ndarray, link: float) -> list[np.ndarray]:
     """Rows of the electrodes no centreline took, each (K,) indices into ``points`` in order along it.
 
-    points: (N, 2) electrodes; catheter_of: (N,) their catheter, -1 for none. Electrodes without
-    a catheter are linked to neighbours within ``link`` pixels; each linked group of two or more
-    is walked from the member farthest from the group's centre to its nearest unvisited
-    neighbour, step by step (a row of rings, straight or curved). A lone electrode is no row.
+    points: (N, 2) electrodes; free: (N,) bool, the ones no catheter holds. Free electrodes are
+    linked to neighbours within ``link`` pixels; each linked group of two or more is walked from
+    the member farthest from the group's centre to its nearest unvisited neighbour, step by step
+    (a row of rings, straight or curved). A lone electrode is no row.
     """
-    loose = np.flatnonzero(catheter_of < 0)
+    loose = np.flatnonzero(free)
     if len(loose) < 2:
         return []
     from scipy.sparse.csgraph import connected_components
