@@ -153,6 +153,7 @@ class Variant(NamedTuple):
     noise: str = "white"  # its noise kinds (data.noise)
     scale: float = DEFAULT_SCALE  # training scale jitter (data.scale)
     input_norm: str = "none"  # the network's input normalisation (model.input_norm)
+    look_alikes: float = 0.0  # probability of procedural look-alike distractors in *training* frames only
 
 
 VARIANTS: dict[str, Variant] = {
@@ -166,6 +167,9 @@ VARIANTS: dict[str, Variant] = {
     "quantum_noise": Variant("randomised", 0.8, "quantum"),
     "wide_scale": Variant("randomised", 0.8, scale=0.3),
     "local_norm": Variant("randomised", 0.8, input_norm="local"),
+    # local_norm with procedural look-alikes (distractors.look_alikes) in half the training frames;
+    # its test frames are local_norm's exactly, so the two compare on the same frames
+    "look_alikes": Variant("randomised", 0.8, input_norm="local", look_alikes=0.5),
 }
 
 
@@ -217,7 +221,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     from cathx.training.evaluate import evaluate
     from cathx.training.run import train
 
-    train_engine, held_engine = engines(family, variant)
+    train_engine, in_dist_engine, held_engine = engines(family, variant)
     folder = work / f"{family}-{variant}-s{seed}"
     data = folder / "data"
     started = time.time()
@@ -227,7 +231,7 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
     best = train(cfg, data=data, out=folder / "run", resume=(folder / "run").exists())
     trained = time.time()
     scores = {}
-    for name, engine, test_seed in (("in_dist", train_engine, 20_000 + seed), ("held_out", held_engine, 30_000 + seed)):
+    for name, engine, test_seed in (("in_dist", in_dist_engine, 20_000 + seed), ("held_out", held_engine, 30_000 + seed)):
         reader = SyntheticReader(args.test_frames, size=256, seed=test_seed, config=engine)
         summary = evaluate(best, None, folder / f"eval_{name}", reader=reader, plots=False)
         scores[name] = {"mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"])}
@@ -243,15 +247,23 @@ def run_one(family: str, variant: str, seed: int, args, work: Path) -> dict:
 
 
 def engines(family: str, variant: str):
-    """(training engine, held-out test engine) of ``family`` under ``variant``: the held-out test
-    differs from the training engine in the family's factors only; the oracle trains on it."""
+    """(training engine, in-distribution test engine, held-out test engine) of ``family`` under
+    ``variant``: the held-out test differs from the in-distribution one in the family's factors
+    only; the oracle trains on it. A variant's look-alikes are added to its training engine only."""
     train_overrides, held_overrides = FAMILIES[family]
     held_engine = engine_config(variant, {**train_overrides, **held_overrides, "wire_families_off": False})
     if variant == "oracle":
-        return held_engine, held_engine
-    if variant == "full":
-        return engine_config(variant, {}), held_engine
-    return engine_config(variant, train_overrides), held_engine
+        in_dist = held_engine
+    elif variant == "full":
+        in_dist = engine_config(variant, {})
+    else:
+        in_dist = engine_config(variant, train_overrides)
+    extra = VARIANTS[variant].look_alikes
+    train_engine = in_dist
+    if extra:
+        table = {**in_dist.distractor_probability, "look_alikes": extra}
+        train_engine = dataclasses.replace(in_dist, distractor_probability=table)
+    return train_engine, in_dist, held_engine
 
 
 def oracle_ratios(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:

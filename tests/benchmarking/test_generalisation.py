@@ -12,11 +12,20 @@ spec.loader.exec_module(generalisation)
 
 
 def test_the_oracle_trains_on_the_frames_the_randomised_model_never_saw():
-    train, held = generalisation.engines("noise", "oracle")
-    assert train == held and held.dose == (400.0, 800.0)
-    randomised_train, randomised_held = generalisation.engines("noise", "randomised")
+    train, in_dist, held = generalisation.engines("noise", "oracle")
+    assert train == in_dist == held and held.dose == (400.0, 800.0)
+    randomised_train, randomised_in_dist, randomised_held = generalisation.engines("noise", "randomised")
     assert randomised_held == held  # both are tested on the same held-out engine
-    assert randomised_train.dose == (3000.0, 8000.0)
+    assert randomised_train == randomised_in_dist and randomised_train.dose == (3000.0, 8000.0)
+
+
+def test_look_alikes_are_added_to_training_frames_only():
+    plain = generalisation.engines("wires_and_leads", "local_norm")
+    train, in_dist, held = generalisation.engines("wires_and_leads", "look_alikes")
+    assert train.distractor_probability["look_alikes"] == 0.5
+    assert (in_dist, held) == plain[1:]  # tested on exactly local_norm's frames
+    assert in_dist.distractor_probability["look_alikes"] == 0.0
+    assert train.distractor_probability["crossing_wires"] == 0.0  # the family stays held out
 
 
 def _run(family, variant, seed, j, ap):

@@ -181,3 +181,26 @@ def test_synth_command_reads_dose_sampling_from_the_engine_yaml(tmp_path, run_cl
     result = run_cli("synth", tmp_path / "out", "--n", "4", "--size", "64", "--config", config)
     assert result.exit_code == 2
     assert "invalid value 'loguniform'; choose from uniform, log_uniform" in result.stderr
+
+
+def test_look_alikes_off_leave_every_frame_as_the_engine_drew_it_before_them(monkeypatch):
+    """The sampler was added after datasets and model cards were made: off (the default), it must
+    not take a draw from the random stream, so a seed's frame is the frame of the engine without it."""
+    from cathx.data.synthetic import scene
+
+    now = render_frame(5, 96, SynthConfig()).sample
+    monkeypatch.setattr(scene, "SAMPLERS", {k: v for k, v in SAMPLERS.items() if k != "look_alikes"})
+    before = render_frame(5, 96, SynthConfig()).sample
+    np.testing.assert_array_equal(now.image, before.image)
+    np.testing.assert_array_equal(now.mask, before.mask)
+    monkeypatch.setattr(scene, "SAMPLERS", SAMPLERS)
+    monkeypatch.setattr(scene, "DRAWN_ONLY_WHEN_ON", frozenset())  # without the guard the stream shifts
+    assert not np.array_equal(render_frame(5, 96, SynthConfig()).sample.image, now.image)
+
+
+def test_look_alikes_are_unlabelled_and_drawn_when_on():
+    only = {**dict.fromkeys(SAMPLERS, 0.0), "look_alikes": 1.0}
+    frame = render_frame(8, 128, SynthConfig(distractor_probability=only))
+    assert "look_alikes" in frame.sample.meta["distractors"]
+    off = render_frame(8, 128, SynthConfig(distractor_probability={**only, "look_alikes": 0.0}))
+    assert "look_alikes" not in off.sample.meta["distractors"]

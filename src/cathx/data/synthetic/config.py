@@ -73,7 +73,7 @@ class SynthConfig:
     # Look-alikes from cathx.data.synthetic.distractors, each drawn with its own probability.
     distractor_probability: dict[str, float] = field(default_factory=lambda: {
         "icd_lead": 0.12, "clips": 0.2, "stent": 0.12, "valve": 0.08, "tee_probe": 0.06, "contrast": 0.12,
-        "crossing_wires": 0.35})
+        "crossing_wires": 0.35, "look_alikes": 0.0})
 
     # Device look beyond each catheter type's own ranges (other manufacturers' models), drawn per
     # catheter and sequence as multipliers of the type's values; (1.0, 1.0) everywhere is the look

@@ -8,6 +8,7 @@ scene decides with ``SynthConfig`` probabilities which ones appear.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,6 +190,59 @@ def crossing_wires(rng: np.random.Generator, size: int, view: View) -> list[Prim
     return items
 
 
+def look_alikes(rng: np.random.Generator, size: int, view: View) -> list[Primitive]:
+    """1-3 procedural look-alikes that model no particular device: open curves, closed and twisted
+    loops, springs (a coil seen side on), zig-zags and scattered short bars, each at a width
+    (0.15-2 mm) and density drawn from broad log-uniform ranges, some passing through the heart
+    region so they cross the catheters. Every drawn device kind is one fixed shape family; these
+    stand in for the devices a laboratory has and the engine does not draw, so that a model learns
+    what a target catheter is rather than a list of what it is not. No bands or rings: a banded tube
+    would be indistinguishable from a labelled catheter."""
+    k = view.px_per_mm
+    items: list[Primitive] = []
+    for _ in range(int(rng.integers(1, 4))):
+        shape = str(rng.choice(["curve", "loop", "spring", "zigzag", "bars"]))
+        radius = float(np.exp(rng.uniform(np.log(0.15), np.log(2.0)))) * k
+        peak = float(np.exp(rng.uniform(np.log(0.08), np.log(1.5))))
+        centre = _heart_point(rng, view, 45.0)
+        angle = rng.uniform(0, 2 * np.pi)
+        if shape == "curve":  # a random smooth path, 20-150 mm, turning freely
+            points, heading = [centre], angle
+            for _ in range(int(rng.integers(3, 8))):
+                heading += rng.normal(0, rng.uniform(0.1, 0.9))
+                points.append(points[-1] + rng.uniform(5, 25) * k * np.array([np.cos(heading), np.sin(heading)]))
+            items.append(Primitive("tube", curve2d(points), radius, peak, bool(rng.random() < 0.5)))
+        elif shape == "loop":  # a closed loop, sometimes twisted into a figure of eight
+            t = np.linspace(0, 2 * np.pi, 96)
+            a, b = rng.uniform(3, 20) * k, rng.uniform(0.15, 1.0)
+            twist = np.sin(t) if rng.random() < 0.4 else np.ones_like(t)
+            loop = np.stack([a * np.cos(t), a * b * np.sin(t) * twist], 1) @ _rotation(angle).T + centre
+            items.append(Primitive("tube", loop, radius, peak, bool(rng.random() < 0.5)))
+        elif shape == "spring":  # a coil seen side on: a tight sine along a short curved axis
+            length = rng.uniform(10, 60) * k
+            end = centre + length * np.array([np.cos(angle), np.sin(angle)])
+            axis = curve2d([centre, (centre + end) / 2 + rng.normal(0, 4 * k, 2), end])
+            tangent = np.gradient(axis, axis=0)
+            normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1) / (np.linalg.norm(tangent, axis=1, keepdims=True) + 1e-9)
+            phase = np.arange(len(axis)) * 0.5 / (rng.uniform(0.8, 4.0) * k) * 2 * np.pi
+            coil = axis + normal * rng.uniform(1.0, 4.0) * k * np.sin(phase)[:, None]
+            items.append(Primitive("tube", coil, min(radius, 0.4 * k), peak, False))
+        elif shape == "zigzag":  # a bent wire: straight runs with sharp corners
+            points, heading = [centre], angle
+            for _ in range(int(rng.integers(3, 9))):
+                heading += rng.choice([-1.0, 1.0]) * rng.uniform(0.6, 2.4)
+                points.append(points[-1] + rng.uniform(3, 15) * k * np.array([np.cos(heading), np.sin(heading)]))
+            path = np.concatenate([resample(np.stack([p, q]), 0.5) for p, q in itertools.pairwise(points)])
+            items.append(Primitive("tube", path, radius, peak, False))
+        else:  # 2-8 short straight bars scattered around one place
+            for _ in range(int(rng.integers(2, 9))):
+                middle = centre + rng.normal(0, 12 * k, 2)
+                turn = rng.uniform(0, np.pi)
+                half = rng.uniform(1.5, 8) * k * np.array([np.cos(turn), np.sin(turn)])
+                items.append(Primitive("tube", np.stack([middle - half, middle + half]), radius, peak))
+    return items
+
+
 # name -> sampler; the scene draws each with SynthConfig.<name>_probability
 SAMPLERS = {
     "icd_lead": icd_lead,
@@ -198,4 +252,8 @@ SAMPLERS = {
     "tee_probe": tee_probe,
     "contrast": contrast_vessels,
     "crossing_wires": crossing_wires,
+    "look_alikes": look_alikes,
 }
+# samplers added after datasets and model cards were made from the engine: they take a draw from the
+# random stream only when their probability is above 0, so frames of a seed stay what they were
+DRAWN_ONLY_WHEN_ON = frozenset({"look_alikes"})

@@ -19,7 +19,7 @@ import numpy as np
 
 from cathx.data.synthetic.anatomy import Anatomy, render_anatomy, sample_anatomy
 from cathx.data.synthetic.config import DEVICE_LOOK, SynthConfig
-from cathx.data.synthetic.distractors import SAMPLERS, Primitive, curve2d, edge_point
+from cathx.data.synthetic.distractors import DRAWN_ONLY_WHEN_ON, SAMPLERS, Primitive, curve2d, edge_point
 from cathx.data.synthetic.geometry import (
     Device,
     View,
@@ -313,7 +313,10 @@ def _sample_distractors(
         coil = coil_centre + rng.uniform(8, 14) * k * np.stack([np.cos(angles), 0.6 * np.sin(angles)], 1)
         items.append(Primitive("tube", coil, 0.9 * k, rng.uniform(0.35, 0.6)))
     for name, sampler in SAMPLERS.items():
-        if rng.random() < config.distractor_probability.get(name, 0.0):
+        probability = config.distractor_probability.get(name, 0.0)
+        if name in DRAWN_ONLY_WHEN_ON and probability == 0.0:
+            continue  # a sampler added later: off, it leaves the random stream (every earlier frame) as it was
+        if rng.random() < probability:
             kinds.append(name)
             items.extend(sampler(rng, size, view))
     return items, kinds
