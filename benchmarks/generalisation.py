@@ -154,6 +154,7 @@ class Variant(NamedTuple):
     scale: float = DEFAULT_SCALE  # training scale jitter (data.scale)
     input_norm: str = "none"  # the network's input normalisation (model.input_norm)
     look_alikes: float = 0.0  # probability of procedural look-alike distractors in *training* frames only
+    input_norm_window: int = 31  # model.input_norm_window
 
 
 VARIANTS: dict[str, Variant] = {
@@ -170,6 +171,9 @@ VARIANTS: dict[str, Variant] = {
     # local_norm with procedural look-alikes (distractors.look_alikes) in half the training frames;
     # its test frames are local_norm's exactly, so the two compare on the same frames
     "look_alikes": Variant("randomised", 0.8, input_norm="local", look_alikes=0.5),
+    # local_norm over a smaller / larger neighbourhood than its 31 px
+    "local_norm_15": Variant("randomised", 0.8, input_norm="local", input_norm_window=15),
+    "local_norm_63": Variant("randomised", 0.8, input_norm="local", input_norm_window=63),
 }
 
 
@@ -205,7 +209,7 @@ def train_config(seed: int, steps: tuple[int, int], variant: Variant, threads: i
               dataclasses.replace(multitask, epochs=1000, max_steps=steps[1]))
     return dataclasses.replace(
         cfg, seed=seed, name="generalisation", stages=stages,
-        model={**cfg.model, "input_norm": variant.input_norm},
+        model={**cfg.model, "input_norm": variant.input_norm, "input_norm_window": variant.input_norm_window},
         data=dataclasses.replace(cfg.data, intensity=variant.intensity, noise=variant.noise, scale=variant.scale,
                                  limit_val=16),
         # the shipped model's choices: every sample, bfloat16 autocast (about 2x faster on these CPUs)

@@ -52,6 +52,7 @@ def test_every_variant_builds_a_valid_training_config():
     assert generalisation.VARIANTS["correlated_noise"].noise == "correlated"
     assert generalisation.VARIANTS["wide_scale"].scale == 0.3
     assert generalisation.VARIANTS["local_norm"].input_norm == "local"
+    assert generalisation.train_config(0, (1, 1), generalisation.VARIANTS["local_norm_15"], 1).model["input_norm_window"] == 15
     assert generalisation.VARIANTS["randomised"].scale == 0.15  # the recipes' own jitter
 
 
