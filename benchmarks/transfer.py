@@ -11,7 +11,7 @@ it only says whether a model keeps its scores on *one* other author's idea of fl
         [--frames 200] [--sizes 256,512] [--runs runs/generalisation]
 
 ``--runs``: also score every ``<family>-<variant>-s<seed>/run/best.pt`` under that folder (the
-generalisation benchmark's small networks) on 60-frame sets, grouped by variant.
+generalisation benchmark's small networks) on ``--run-frames`` frames of each, grouped by variant.
 Writes benchmarks/results/transfer.{json,md} (``--name`` changes the stem).
 """
 
@@ -37,6 +37,13 @@ def ratios(own: dict, other: dict) -> dict:
     return {name: (other[name] / own[name] if own[name] else float("nan")) for name in TARGETS}
 
 
+def independent_frames(count: int, size: int):
+    """The independent engine's frames of one size (the same frames for every model and run)."""
+    from independent_engine import IndependentReader
+
+    return IndependentReader(count, size=size, seed=INDEPENDENT_SEED + size)
+
+
 def score(weights: str, reader, out: Path) -> dict:
     from cathx.training.evaluate import evaluate
 
@@ -45,8 +52,6 @@ def score(weights: str, reader, out: Path) -> dict:
 
 
 def score_models(weights: list[str], frames: int, sizes: list[int], work: Path) -> dict:
-    from independent_engine import IndependentReader
-
     from cathx.data.synthetic import SyntheticReader
     from cathx.zoo import resolve_weights
 
@@ -56,8 +61,7 @@ def score_models(weights: list[str], frames: int, sizes: list[int], work: Path) 
         folder = work / f"{number}-{Path(name).stem}"
         row = {"own": score(path, SyntheticReader(frames, size=256, seed=OWN_SEED), folder / "own")}
         for size in sizes:
-            reader = IndependentReader(frames, size=size, seed=INDEPENDENT_SEED + size)
-            row[f"independent_{size}"] = score(path, reader, folder / f"independent_{size}")
+            row[f"independent_{size}"] = score(path, independent_frames(frames, size), folder / f"independent_{size}")
             row[f"ratio_{size}"] = ratios(row["own"], row[f"independent_{size}"])
         rows[name] = row
         print(name, {k: {m: round(v, 3) for m, v in s.items()} for k, s in row.items()}, flush=True)
@@ -66,8 +70,6 @@ def score_models(weights: list[str], frames: int, sizes: list[int], work: Path) 
 
 def score_runs(runs: Path, frames: int, work: Path) -> dict:
     """{variant: [{run, own, independent, ratio}]} for every benchmark run's best checkpoint."""
-    from independent_engine import IndependentReader
-
     from cathx.data.synthetic import SyntheticReader
 
     by_variant: dict[str, list[dict]] = {}
@@ -75,7 +77,7 @@ def score_runs(runs: Path, frames: int, work: Path) -> dict:
         run = best.parents[1].name
         family, variant, _ = run.rsplit("-", 2)
         own = score(str(best), SyntheticReader(frames, size=256, seed=OWN_SEED), work / run / "own")
-        other = score(str(best), IndependentReader(frames, size=256, seed=INDEPENDENT_SEED + 256), work / run / "independent")
+        other = score(str(best), independent_frames(frames, 256), work / run / "independent")
         by_variant.setdefault(variant, []).append(
             {"run": run, "family": family, "own": own, "independent": other, "ratio": ratios(own, other)})
         print(run, round(own["mean_j"], 3), round(other["mean_j"], 3), round(own["ap50"], 3), round(other["ap50"], 3),
