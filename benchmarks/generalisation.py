@@ -155,6 +155,7 @@ class Variant(NamedTuple):
     input_norm: str = "none"  # the network's input normalisation (model.input_norm)
     look_alikes: float = 0.0  # probability of procedural look-alike distractors in *training* frames only
     input_norm_window: int = 31  # model.input_norm_window
+    wire_width: tuple[float, float] = (1.0, 1.0)  # SynthConfig.wire_width_scale of the training frames only
 
 
 VARIANTS: dict[str, Variant] = {
@@ -174,6 +175,8 @@ VARIANTS: dict[str, Variant] = {
     # local_norm over a smaller / larger neighbourhood than its 31 px
     "local_norm_15": Variant("randomised", 0.8, input_norm="local", input_norm_window=15),
     "local_norm_63": Variant("randomised", 0.8, input_norm="local", input_norm_window=63),
+    # local_norm with unlabelled wires up to 2.5x as wide in training (catheter widths), tested on local_norm's frames
+    "wide_wires": Variant("randomised", 0.8, input_norm="local", wire_width=(1.0, 2.5)),
 }
 
 
@@ -263,10 +266,10 @@ def engines(family: str, variant: str):
     else:
         in_dist = engine_config(variant, train_overrides)
     extra = VARIANTS[variant].look_alikes
-    train_engine = in_dist
+    train_engine = dataclasses.replace(in_dist, wire_width_scale=VARIANTS[variant].wire_width)
     if extra:
         table = {**in_dist.distractor_probability, "look_alikes": extra}
-        train_engine = dataclasses.replace(in_dist, distractor_probability=table)
+        train_engine = dataclasses.replace(train_engine, distractor_probability=table)
     return train_engine, in_dist, held_engine
 
 

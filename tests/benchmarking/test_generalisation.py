@@ -82,3 +82,10 @@ def test_model_label_names_a_runs_checkpoint_by_its_folder():
     assert generalisation.model_label("runs/cathx_fluoro_lcn/best.pt") == "cathx_fluoro_lcn"
     assert generalisation.model_label("src/cathx/weights/cathx-fluoro.safetensors") == "cathx-fluoro"
     assert generalisation.model_label("best.pt") == "best"
+
+
+def test_wide_wires_widen_training_wires_only():
+    train, in_dist, held = generalisation.engines("circular_collimation", "wide_wires")
+    assert train.wire_width_scale == (1.0, 2.5)
+    assert in_dist.wire_width_scale == held.wire_width_scale == (1.0, 1.0)
+    assert (in_dist, held) == generalisation.engines("circular_collimation", "local_norm")[1:]

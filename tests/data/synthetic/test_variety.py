@@ -84,6 +84,7 @@ def test_anatomy_edges_switch_off():
         ({"distractor_probability": {"sternal_loop": 0.5}}, "unknown name 'sternal_loop'; choose from icd_lead"),
         ({"scatter_fraction": (-0.1, 0.2)}, "scatter_fraction: must not be negative"),
         ({"radius_scale": (0.0, 1.2)}, "radius_scale: must be positive"),
+        ({"wire_width_scale": (0.0, 2.0)}, "wire_width_scale: must be positive"),
         ({"electrode_length_scale": (1.5, 0.75)}, "electrode_length_scale: low 1.5 is above high 0.75"),
         ({"dose_sampling": "log"}, "dose_sampling: unknown value 'log'; choose from uniform, log_uniform"),
     ],
@@ -204,3 +205,19 @@ def test_look_alikes_are_unlabelled_and_drawn_when_on():
     assert "look_alikes" in frame.sample.meta["distractors"]
     off = render_frame(8, 128, SynthConfig(distractor_probability={**only, "look_alikes": 0.0}))
     assert "look_alikes" not in off.sample.meta["distractors"]
+
+
+def test_wire_width_scale_widens_only_the_thin_unlabelled_tubes():
+    from cathx.data.synthetic.scene import WIRE_MM, sample_scene
+
+    plain = sample_scene(np.random.default_rng(4), 128, SynthConfig(ecg_leads=(3, 4)))
+    wide = sample_scene(np.random.default_rng(4), 128, SynthConfig(ecg_leads=(3, 4), wire_width_scale=(2.0, 2.0)))
+    k = plain.view.px_per_mm
+    assert len(plain.distractors) == len(wide.distractors) and plain.distractors
+    thin = 0
+    for a, b in zip(plain.distractors, wide.distractors):
+        np.testing.assert_array_equal(a.points, b.points)
+        wire = a.shape == "tube" and a.radius < WIRE_MM * k
+        thin += wire
+        assert b.radius == pytest.approx(a.radius * (2.0 if wire else 1.0))
+    assert thin > 0

@@ -67,6 +67,10 @@ class SynthConfig:
     ecg_probability: float = 0.9
     sternal_wire_probability: float = 0.3
     guidewire_probability: float = 0.3
+    # Multiplier of every unlabelled wire's width (tubes under 0.9 mm: ECG, sternal, crossing and
+    # guide wires), one per frame. (1, 1), the default, takes no draw from the random stream; above
+    # 1 wires reach catheter widths, so that width alone does not tell a catheter from a wire.
+    wire_width_scale: tuple[float, float] = (1.0, 1.0)
     probe_probability: float = 0.2  # oesophageal temperature probe (banded, unlabelled)
     pacemaker_can_probability: float = 0.12
     sheath_probability: float = 0.5  # transseptal sheath around an ablation or lasso catheter
@@ -108,7 +112,7 @@ SIGNED_RANGES = ("view_angle_deg", "cranial_angle_deg", "collimator_rotation_deg
 DEVICE_LOOK = ("radius_scale", "shaft_opacity_scale", "electrode_opacity_scale", "electrode_length_scale",
                "electrode_spacing_scale")
 NOMINAL_LOOK: dict[str, tuple[float, float]] = dict.fromkeys(DEVICE_LOOK, (1.0, 1.0))
-POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", *DEVICE_LOOK)  # must be > 0
+POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", "wire_width_scale", *DEVICE_LOOK)  # must be > 0
 
 
 def check_synth_config(config: SynthConfig) -> None:

@@ -44,6 +44,7 @@ from cathx.data.synthetic.render import (
 from cathx.structures import Sample
 
 HEART_CENTRE = np.array([0.0, 10.0, 25.0])  # where cardiac contraction points to (mm)
+WIRE_MM = 0.9  # unlabelled tubes thinner than this radius are wires (SynthConfig.wire_width_scale)
 
 
 @dataclass
@@ -319,6 +320,10 @@ def _sample_distractors(
         if rng.random() < probability:
             kinds.append(name)
             items.extend(sampler(rng, size, view))
+    if config.wire_width_scale != (1.0, 1.0):  # off, it takes no draw: earlier frames stay as they were
+        scale = _uniform(rng, config.wire_width_scale)
+        items = [replace(item, radius=item.radius * scale) if item.shape == "tube" and item.radius < WIRE_MM * k
+                 else item for item in items]
     return items, kinds
 
 
