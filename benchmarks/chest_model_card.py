@@ -39,27 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HOLDOUT_SEED = 90_210  # the training set uses synth_seed 0; patients and studies differ by seed
 
 
-def centreline_f1(predicted: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, int, int, int]:
-    """(matched predicted, predicted, matched true, true) skeleton pixel counts of boolean maps."""
-    import cv2
-    from skimage.morphology import skeletonize
-
-    pred = skeletonize(predicted)
-    true = truth.astype(bool)
-    if not pred.any() or not true.any():
-        return 0, int(pred.sum()), 0, int(true.sum())
-    to_true = cv2.distanceTransform(np.where(true, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-    to_pred = cv2.distanceTransform(np.where(pred, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-    return (int((to_true[pred] <= tolerance).sum()), int(pred.sum()),
-            int((to_pred[true] <= tolerance).sum()), int(true.sum()))
-
-
 def measure(weights: Path, data: Path, out: Path, tolerance: float, repeats: int) -> dict:
     import cv2
     import torch
     import torch.nn.functional as F
 
     from cathx.checkpoint import load_classifier
+    from cathx.metrics.segmentation import centreline_counts, centreline_f1
     from cathx.data.chest.ranzcr import GROUP_NAMES, IMAGES_DIR, LABELS, draw_line_masks, read_annotations, read_studies
     from cathx.postprocess.line_tips import line_tips, upscale_mask
     from cathx.inference.chest import predict_files
@@ -82,7 +68,7 @@ def measure(weights: Path, data: Path, out: Path, tolerance: float, repeats: int
         predicted = upscale_mask(probs.max(axis=0), (height, width)) > 0
         lines = annotations.get(study.uid, [])
         truth = draw_line_masks(lines, (height, width), width=1).max(axis=0) if lines else np.zeros_like(predicted)
-        counts += centreline_f1(predicted, truth, tolerance)
+        counts += centreline_counts(predicted, truth, tolerance)
         tips = line_tips(probs, (height, width))
         for group in range(len(GROUP_NAMES)):
             group_lines = [points for g, points in lines if g == group]
@@ -97,9 +83,7 @@ def measure(weights: Path, data: Path, out: Path, tolerance: float, repeats: int
                 continue
             best = max(candidates, key=lambda t: t.score)
             tip_errors.append(100.0 * float(np.hypot(best.x - true_tip[0], best.y - true_tip[1])) / width)
-    precision = counts[0] / max(counts[1], 1)
-    recall = counts[2] / max(counts[3], 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    precision, recall, f1 = centreline_f1(counts)
     errors = np.array(tip_errors)
     annotated_tips = len(tip_errors) + tips_missing
 

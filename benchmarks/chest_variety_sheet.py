@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cathx.data.chest.synthetic import ChestSynthConfig, generate_study
+from cathx.data.chest.synthetic import VARIETY_OFF, ChestSynthConfig, generate_study
 
 ROOT = Path(__file__).resolve().parents[1]
-QUIET = {"ecg_prob": 0.0, "text_prob": 0.0, "core_prob": 0.0, "picc_prob": 0.0}
+QUIET = {**VARIETY_OFF, "ecg_prob": 0.0, "text_prob": 0.0, "core_prob": 0.0, "picc_prob": 0.0}
 ROWS = [
     ("defaults", {}),
     ("thin solid lines 1.5 px", {**QUIET, "line_width": (1.5, 1.5), "cvc_prob": 1.0}),
@@ -25,6 +25,15 @@ ROWS = [
     ("PICC from an arm", {**QUIET, "picc_prob": 1.0, "cvc_prob": 1.0}),
     ("ECG wires crossing lines", {**QUIET, "ecg_prob": 1.0, "ecg_leads": (5, 5), "ecg_cross_prob": 1.0}),
     ("burned-in text", {**QUIET, "text_prob": 1.0}),
+    ("fixed template (variety off)", {**QUIET, "cvc_prob": 1.0}),
+    ("anatomy jitter, rib cortex 0.1", {**QUIET, "anatomy_variety": 1.0, "rib_cortex": (0.1, 0.1), "cvc_prob": 1.0}),
+    ("skin folds, pathology", {**QUIET, "skin_fold_prob": 1.0, "pathology_prob": 1.0, "cvc_prob": 1.0}),
+    ("pacemaker/ICD, sternal wires, drain", {**QUIET, "implant_prob": 1.0, "sternal_wire_prob": 1.0, "drain_prob": 1.0,
+                                             "cvc_prob": 1.0}),
+    ("edge enhancement 1.5, grain", {**QUIET, "edge_enhance_prob": 1.0, "edge_enhance": (1.5, 1.5),
+                                     "noise_grain_prob": 1.0, "noise": 0.04, "cvc_prob": 1.0}),
+    ("sigmoid display curve", {**QUIET, "tone_curve_prob": 1.0, "cvc_prob": 1.0}),
+    ("faint lines (density 0.08)", {**QUIET, "line_density": (0.08, 0.08), "cvc_prob": 1.0}),
 ]
 
 

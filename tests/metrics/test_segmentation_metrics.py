@@ -103,3 +103,18 @@ def test_cldice_by_hand_on_thin_masks():
     apart = np.zeros((6, 6), bool)
     apart[5, 5] = True
     assert cldice(dot, apart) == 0.0  # Tprec = Tsens = 0
+
+
+def test_centreline_counts_by_hand():
+    from cathx.metrics.segmentation import centreline_counts, centreline_f1
+
+    truth = np.zeros((32, 32), bool)
+    truth[10, 5:15] = True  # 10 annotated centreline pixels
+    predicted = np.zeros((32, 32), bool)
+    predicted[13, 5:20] = True  # 15 px, 3 px below; its last 5 reach past the truth's end
+    counts = centreline_counts(predicted, truth, tolerance=3.0)
+    assert counts == (10, 15, 10, 10)
+    precision, recall, f1 = centreline_f1(counts)
+    assert precision == pytest.approx(2 / 3) and recall == 1.0 and f1 == pytest.approx(0.8)
+    assert centreline_counts(predicted, truth, tolerance=2.5) == (0, 15, 0, 10)
+    assert centreline_f1(centreline_counts(np.zeros_like(truth), truth, 3.0)) == (0.0, 0.0, 0.0)

@@ -29,6 +29,9 @@ def test_unknown_keys_bad_choices_and_folds_are_errors(tmp_path):
     config.write_text("data: {synth: {core_depth: [0.5, 1.5]}}\n")
     with pytest.raises(ConfigError, match=r"c.yaml: data.synth.core_depth: must be"):
         load_cls_config(config)
+    config.write_text("data: {intensity: 1.5}\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: data.intensity: must be between 0 and 1, got 1.5"):
+        load_cls_config(config)
     check_fold(load_cls_config(None, fold=4))
     with pytest.raises(ConfigError, match="fold: must be between 0 and 4, got 5"):
         check_fold(load_cls_config(None, fold=5))

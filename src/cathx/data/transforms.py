@@ -121,27 +121,36 @@ class QuantumNoise(A.ImageOnlyTransform):
         return ("bright_sigma", "window", "grain_px")
 
 
-def intensity_transforms(p: float, noise: str = "white") -> list[A.BasicTransform]:
+def intensity_transforms(p: float, noise: str = "white", invert: bool = True) -> list[A.BasicTransform]:
     """Pixel-value augmentation for images of unknown origin: what X-ray systems, viewers and
     exports do to an image after acquisition. Each group fires with probability ``p`` (one member
-    of it); inversion is rarer. Geometry, masks and keypoints are untouched."""
-    return [
+    of it); inversion (only when ``invert``) is rarer. Geometry, masks and keypoints are untouched."""
+    steps: list[A.BasicTransform] = [
         A.OneOf([A.RandomGamma(gamma_limit=(60, 160)), A.RandomBrightnessContrast(0.2, 0.35), A.CLAHE(clip_limit=(1, 3))], p=p),
         A.OneOf(noise_transforms(noise), p=p * 0.6),
         A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.Sharpen(alpha=(0.1, 0.5)), A.Downscale(scale_range=(0.5, 0.9))], p=p * 0.5),
         A.ImageCompression(quality_range=(40, 95), p=p * 0.25),
-        A.InvertImg(p=p * 0.06),
     ]
+    if invert:
+        steps.append(A.InvertImg(p=p * 0.06))
+    return steps
 
 
-def chest_transforms(train: bool) -> A.Compose | None:
+def chest_transforms(train: bool, intensity: float = 0.0) -> A.Compose | None:
     """Compose for ``ChestArrayDataset`` (image and packed line mask, already at the cached size):
     mild affine and intensity changes when ``train``, None otherwise. No flips: in a chest
-    radiograph left and right matter (a line on the wrong side is a misplaced line)."""
+    radiograph left and right matter (a line on the wrong side is a misplaced line).
+
+    intensity: the probability of each group of ``intensity_transforms`` (display curves,
+    equalisation, noise, blur / sharpening / resampling, JPEG), added after the mild changes;
+    never inversion, since chest radiographs are read with dense = bright. 0 turns them off."""
     if not train:
         return None
-    return A.Compose([
+    steps: list[A.BasicTransform] = [
         A.Affine(scale=(0.92, 1.08), translate_percent=(-0.04, 0.04), rotate=(-6, 6), p=0.7),
         A.RandomBrightnessContrast(brightness_limit=0.12, contrast_limit=0.15, p=0.7),
         A.RandomGamma(gamma_limit=(85, 118), p=0.4),
-    ])
+    ]
+    if intensity > 0:
+        steps.extend(intensity_transforms(intensity, "white", invert=False))
+    return A.Compose(steps)

@@ -69,3 +69,33 @@ def batch_dice(pred: Tensor, target: Tensor) -> Tensor:
     intersection = (pred & target).sum(dim=1).float()
     total = (pred.sum(dim=1) + target.sum(dim=1)).float()
     return torch.where(total > 0, 2 * intersection / total.clamp(min=1), torch.ones_like(total))
+
+
+def centreline_counts(predicted: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, int, int, int]:
+    """Tolerant centreline matching of a predicted line mask against annotated centrelines.
+
+    predicted: (H, W) bool mask, skeletonised here; truth: (H, W) bool centreline pixels (1 px
+    wide). A predicted skeleton pixel is matched when within ``tolerance`` px (Euclidean) of a true
+    pixel, and a true pixel when within ``tolerance`` of the predicted skeleton. Returns (matched
+    predicted, predicted, matched true, true) pixel counts, so images can be pooled before
+    precision = matched predicted / predicted and recall = matched true / true are taken.
+    """
+    import cv2
+
+    pred = skeletonize(predicted.astype(bool))
+    true = truth.astype(bool)
+    if not pred.any() or not true.any():
+        return 0, int(pred.sum()), 0, int(true.sum())
+    to_true = cv2.distanceTransform(np.where(true, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    to_pred = cv2.distanceTransform(np.where(pred, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (int((to_true[pred] <= tolerance).sum()), int(pred.sum()),
+            int((to_pred[true] <= tolerance).sum()), int(true.sum()))
+
+
+def centreline_f1(counts: np.ndarray | tuple[int, int, int, int]) -> tuple[float, float, float]:
+    """(precision, recall, F1) from pooled ``centreline_counts``; 0 where nothing was predicted or true."""
+    matched_pred, pred, matched_true, true = (int(c) for c in counts)
+    precision = matched_pred / pred if pred else 0.0
+    recall = matched_true / true if true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1

@@ -146,7 +146,7 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     train_idx, val_idx = split_fold(folds, cfg.data.fold)
     loader_args = {"batch_size": cfg.data.batch_size, "num_workers": cfg.data.workers,
                    "persistent_workers": cfg.data.workers > 0}
-    train_loader = DataLoader(ChestArrayDataset(cache, train_idx, chest_transforms(cfg.data.augment)),
+    train_loader = DataLoader(ChestArrayDataset(cache, train_idx, chest_transforms(cfg.data.augment, cfg.data.intensity)),
                               shuffle=True, drop_last=len(train_idx) > cfg.data.batch_size, **loader_args)
     val_loader = DataLoader(ChestArrayDataset(cache, val_idx), shuffle=False, **loader_args)
     module = ChestClassifierModule(to_dict(cfg))

@@ -35,6 +35,11 @@ class ClsDataConfig:
     batch_size: int = 32
     workers: int = 0
     augment: bool = True
+    intensity: float = 0.5  # with augment: probability of each intensity_transforms group (0 = off)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.intensity <= 1.0:
+            raise ConfigError(f"data.intensity: must be between 0 and 1, got {self.intensity!r}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrai
     except ConfigError as exc:
         if str(exc).startswith("synth."):  # raised by ChestSynthConfig itself, which knows no file
             raise ConfigError(f"{config_path}: data.{exc}") from None
+        if str(exc).startswith("data."):  # raised by ClsDataConfig itself
+            raise ConfigError(f"{config_path}: {exc}") from None
         raise
     data = {k: v for k, v in overrides.items() if v is not None}
     if data:

@@ -53,3 +53,16 @@ def test_chest_transforms_keep_uint8_and_move_mask_with_image():
     item = dataset[0]
     assert item["image"].shape == (1, 32, 32) and 0.0 <= item["image"].min() and item["image"].max() <= 1.0
     assert set(torch.unique(item["mask"]).tolist()) <= {0.0, 1.0}
+
+
+def test_chest_intensity_transforms_never_invert_and_switch_off():
+    import albumentations as A
+
+    names = lambda compose: {type(t).__name__ for t in compose.transforms} | {
+        type(m).__name__ for t in compose.transforms if isinstance(t, A.OneOf) for m in t.transforms}
+    assert "InvertImg" not in names(chest_transforms(True, 1.0)) and "ImageCompression" in names(chest_transforms(True, 1.0))
+    assert "ImageCompression" not in names(chest_transforms(True, 0.0))
+    image = np.full((32, 32), 128, np.uint8)
+    for _ in range(20):  # at p = 1 every group fires; the image stays uint8 of its size
+        out = chest_transforms(True, 1.0)(image=image, mask=np.zeros((32, 32), np.uint8))["image"]
+        assert out.dtype == np.uint8 and out.shape == (32, 32)

@@ -171,6 +171,9 @@ def test_distractors_switch_off_and_leave_labels_alone():
     ({"noise": -0.1}, "synth.noise: must be between 0 and 0.2"),
     ({"ett_status": (0.5, 0.5, 0.5)}, "synth.ett_status: must be 3 non-negative shares adding up to 1"),
     ({"jpeg_quality": 0}, "synth.jpeg_quality"),
+    ({"implant_prob": 2.0}, "synth.implant_prob: must be between 0 and 1, got 2.0"),
+    ({"rib_cortex": (0.2, 0.1)}, "synth.rib_cortex: must be (min, max) with 0 <= min <= max <= 0.5"),
+    ({"edge_enhance": (0.0, 5.0)}, "synth.edge_enhance"),
 ])
 def test_out_of_range_factor_is_one_line_config_error(changes, message):
     from cathx.data.chest.synthetic import ChestSynthConfig
@@ -201,3 +204,39 @@ def test_cvc_tip_matches_its_label_from_every_entry():
             assert ty - 0.011 * scale <= tip <= caj + 1e-9, entry
             tip = cvc_path(an, "Borderline", rng, entry)[-1, 1]
             assert an.apex + 0.15 <= tip <= ty - 0.059 * scale or caj + 0.034 * scale <= tip <= caj + 0.066 * scale, entry
+
+
+def test_variety_off_gives_back_the_fixed_template_and_leaves_labels_alone():
+    from cathx.data.chest.synthetic import VARIETY_OFF, ChestSynthConfig
+
+    template = ChestSynthConfig(**VARIETY_OFF)
+    busy = ChestSynthConfig(skin_fold_prob=1.0, pathology_prob=1.0, implant_prob=1.0, sternal_wire_prob=1.0,
+                            drain_prob=1.0, edge_enhance_prob=1.0, tone_curve_prob=1.0, noise_grain_prob=1.0,
+                            rib_cortex=(0.2, 0.2), line_density=VARIETY_OFF["line_density"])
+    for index in range(3):
+        a, b = generate_study(5, index, 96, template), generate_study(5, index, 96, busy)
+        np.testing.assert_array_equal(a.labels, b.labels)  # the variety draws from a stream of its own
+        assert [label for label, _ in a.lines] == [label for label, _ in b.lines]
+        for (_, pa), (_, pb) in zip(a.lines, b.lines):
+            np.testing.assert_array_equal(pa, pb)
+        assert np.abs(a.image - b.image).mean() > 0.01  # and it shows
+
+
+def test_unlabelled_implant_adds_density_but_no_line():
+    from cathx.data.chest.synthetic import VARIETY_OFF, ChestSynthConfig
+
+    quiet = {**VARIETY_OFF, "ecg_prob": 0.0, "text_prob": 0.0, "ett_prob": 0.0, "ngt_prob": 0.0, "cvc_prob": 0.0,
+             "swan_prob": 0.0}
+    plain = generate_study(9, 0, 128, ChestSynthConfig(**quiet))
+    implant = generate_study(9, 0, 128, ChestSynthConfig(**{**quiet, "implant_prob": 1.0}))
+    assert plain.lines == [] and implant.lines == [] and not implant.labels.any()
+    assert implant.image.sum() > plain.image.sum() + 20  # the can (0.5-0.8 dense) and the leads
+
+
+def test_tone_curve_is_monotone_through_the_corners():
+    from cathx.data.chest.synthetic import tone_curve
+
+    x = np.linspace(0, 1, 11, dtype=np.float32)
+    y = tone_curve(x, 0.5, 6.0)
+    assert y[0] == pytest.approx(0.0, abs=1e-6) and y[-1] == pytest.approx(1.0, abs=1e-6)
+    assert (np.diff(y) > 0).all() and y[5] == pytest.approx(0.5, abs=1e-6)  # symmetric about its centre

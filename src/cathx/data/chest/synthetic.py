@@ -81,7 +81,7 @@ class ChestSynthConfig:
     cvc_status: tuple[float, float, float] = (0.17, 0.33, 0.50)  # Abnormal, Borderline, Normal
     picc_prob: float = 0.3  # CVCs entering from an arm (PICC) instead of the neck / subclavian
     line_width: tuple[float, float] = (1.5, 4.0)  # radio-opaque line width, px at 512 px (0.5-10)
-    line_density: tuple[float, float] = (0.16, 0.36)  # peak added density of a line (0.02-1)
+    line_density: tuple[float, float] = (0.08, 0.36)  # peak added density of a line (0.02-1)
     core_prob: float = 0.35  # lines drawn as a tube: two dense walls with a lighter (radiolucent) core
     core_depth: tuple[float, float] = (0.3, 0.7)  # how much lighter the core is than a solid line (0-1)
     ecg_prob: float = 0.6  # studies with ECG electrodes and wires (unlabelled distractors)
@@ -90,10 +90,25 @@ class ChestSynthConfig:
     text_prob: float = 0.7  # burned-in text markers (side marker, PORTABLE, date) in the corners
     noise: float = 0.015  # quantum noise standard deviation (0-0.2)
     jpeg_quality: int = 95  # quality of the written JPEG files (10-100)
+    # Variety a line model must not key on (issue 12). Drawn from a random stream of their own, so
+    # switching them all off (``VARIETY_OFF``) gives back exactly the studies of the fixed template.
+    anatomy_variety: float = 1.0  # 0-1: jitter of rib width / density / spacing, lung darkness, texture
+    rib_cortex: tuple[float, float] = (0.0, 0.1)  # density of bright cortical edges on ribs and clavicles
+    skin_fold_prob: float = 0.3  # 1-2 skin folds: long soft-tissue edges across a hemithorax
+    pathology_prob: float = 0.3  # a pleural effusion or patchy consolidation (lines cross dense areas)
+    implant_prob: float = 0.2  # pacemaker / ICD generator with 1-2 leads into the heart (unlabelled)
+    sternal_wire_prob: float = 0.15  # sternotomy wires along the midline (unlabelled)
+    drain_prob: float = 0.1  # a chest drain: wide tube with a radio-opaque stripe (unlabelled)
+    edge_enhance_prob: float = 0.5  # unsharp masking, as a viewer's or modality's processing
+    edge_enhance: tuple[float, float] = (0.3, 1.5)  # its amount (0-4)
+    tone_curve_prob: float = 0.4  # a sigmoid display curve instead of the plain gamma
+    noise_grain_prob: float = 0.4  # the noise blurred into a grain (0.6-1.5 px), as after a detector
 
     def __post_init__(self) -> None:
         for name in ("ett_prob", "ngt_prob", "cvc_prob", "second_cvc_prob", "swan_prob", "picc_prob",
-                     "core_prob", "ecg_prob", "ecg_cross_prob", "text_prob"):
+                     "core_prob", "ecg_prob", "ecg_cross_prob", "text_prob", "anatomy_variety", "skin_fold_prob",
+                     "pathology_prob", "implant_prob", "sternal_wire_prob", "drain_prob", "edge_enhance_prob",
+                     "tone_curve_prob", "noise_grain_prob"):
             _check_range(name, getattr(self, name), 0.0, 1.0)
         for name, count in (("ett_status", 3), ("ngt_status", 4), ("cvc_status", 3)):
             mix = getattr(self, name)
@@ -105,6 +120,14 @@ class ChestSynthConfig:
         _check_interval("ecg_leads", self.ecg_leads, 1, 12)
         _check_range("noise", self.noise, 0.0, 0.2)
         _check_range("jpeg_quality", self.jpeg_quality, 10, 100)
+        _check_interval("rib_cortex", self.rib_cortex, 0.0, 0.5)
+        _check_interval("edge_enhance", self.edge_enhance, 0.0, 4.0)
+
+
+# The variety factors switched off: the fixed template of the engine before issue 12's variety.
+VARIETY_OFF = {"line_density": (0.16, 0.36), "anatomy_variety": 0.0, "rib_cortex": (0.0, 0.0), "skin_fold_prob": 0.0, "pathology_prob": 0.0,
+               "implant_prob": 0.0, "sternal_wire_prob": 0.0, "drain_prob": 0.0, "edge_enhance_prob": 0.0,
+               "tone_curve_prob": 0.0, "noise_grain_prob": 0.0}
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -210,6 +233,27 @@ def sample_anatomy(patient_rng: np.random.Generator, study_rng: np.random.Genera
     )
 
 
+@dataclass(frozen=True)
+class Look:
+    """How one study's anatomy is drawn; the defaults are the engine's fixed template."""
+
+    rib_width: float = 0.02  # posterior rib band width, normalised
+    rib_density: float = 0.08
+    rib_step: float = 0.06  # rib spacing before the patient's scale
+    lung_darkness: float = 0.30
+    texture: float = 1.0  # multiplier of the lung texture amplitude
+    cortex: float = 0.0  # density of the bright cortical edges
+
+
+def sample_look(cfg: ChestSynthConfig, rng: np.random.Generator) -> Look:
+    """A study's Look: the template jittered by ``cfg.anatomy_variety`` (0 = the template)."""
+    v = cfg.anatomy_variety
+    draws = rng.uniform(-1.0, 1.0, 5)
+    return Look(rib_width=0.02 * (1 + v * 0.35 * draws[0]), rib_density=0.08 * (1 + v * 0.6 * draws[1]),
+                rib_step=0.06 * (1 + v * 0.1 * draws[2]), lung_darkness=0.30 * (1 + v * 0.3 * draws[3]),
+                texture=1 + v * (0.9 * draws[4] + 0.6), cortex=rng.uniform(*cfg.rib_cortex))
+
+
 class _Canvas:
     """Float image of one study plus helpers that rasterise normalised shapes anti-aliased."""
 
@@ -303,7 +347,7 @@ def _noise_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
+def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator, look: Look = Look()) -> _Canvas:
     """Chest background, dense = bright, roughly in [0, 1] before exposure and noise."""
     cv = _Canvas(an, size)
     cx, (tx, ty) = an.cx, an.carina
@@ -338,8 +382,8 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
                 point = point + 0.045 * np.array([d * math.cos(angle), math.sin(angle)])
                 path.append(point.copy())
             vessels += cv.stroke_mask(catmull_rom(path, 4), 0.007, 0.002) * rng.uniform(0.5, 1.0)
-    texture = 0.035 * _noise_field(rng, size, 12) + 0.02 * _noise_field(rng, size, 40)
-    img -= lungs * (0.30 - 0.10 * np.clip(vessels, 0, 1) + texture)
+    texture = look.texture * (0.035 * _noise_field(rng, size, 12) + 0.02 * _noise_field(rng, size, 40))
+    img -= lungs * (look.lung_darkness - 0.10 * np.clip(vessels, 0, 1) + texture)
     img += 0.05 * central * (1 - 0.5 * mediastinum)
     # Airway: trachea down to the carina, then the main bronchi (right steeper and shorter).
     trachea = catmull_rom([(cx + 0.002, -0.05), (cx, ty - 0.15), (tx, ty)], 8)
@@ -357,21 +401,28 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator) -> _Canvas:
         img += 0.035 * cv.fill_mask(np.array([(cx - 0.034, y), (cx + 0.034, y), (cx + 0.036, y + step - 0.009),
                                               (cx - 0.036, y + step - 0.009)]), 0.002)
     # Ribs: posterior arcs from the spine, fainter anterior arcs; clavicles on top.
-    ribs = np.zeros_like(img)
-    w = an.lung_half_width
+    ribs, edges = np.zeros_like(img), np.zeros_like(img)
+    w, half = an.lung_half_width, look.rib_width / 2
     for d in (-1, 1):
         for k in range(10):
-            y0 = an.apex - 0.02 + k * 0.06 * an.scale
+            y0 = an.apex - 0.02 + k * look.rib_step * an.scale
             post = catmull_rom([(cx + d * 0.045, y0), (cx + d * 0.12, y0 - 0.03), (cx + d * 0.24, y0 - 0.015),
                            (cx + d * (w - 0.03), y0 + 0.05), (cx + d * (w + 0.015), y0 + 0.15)], 6)
-            ribs = np.maximum(ribs, cv.stroke_mask(post, 0.02, 0.002))
+            ribs = np.maximum(ribs, cv.stroke_mask(post, look.rib_width, 0.002))
+            if look.cortex > 0:  # the cortex of the upper and lower rib borders, a thin bright line
+                for offset in (-half, half):
+                    edges = np.maximum(edges, cv.stroke_mask(post + (0.0, offset), 0.003))
             ant = catmull_rom([(cx + d * (w + 0.015), y0 + 0.15), (cx + d * 0.75 * w, y0 + 0.2),
                           (cx + d * 0.4 * w, y0 + 0.28)], 6)
             ribs = np.maximum(ribs, 0.4 * cv.stroke_mask(ant, 0.014, 0.004))
         clavicle = catmull_rom([(cx + d * 0.045, an.apex + 0.06), (cx + d * 0.15, an.apex + 0.045),
                            (cx + d * 0.26, an.apex - 0.005), (cx + d * 0.36, an.apex - 0.02)], 8)
         img += 0.14 * cv.stroke_mask(clavicle, 0.026, 0.003)
-    img += 0.08 * ribs * body * (1 - 0.6 * central)
+        if look.cortex > 0:
+            for offset in (-0.012, 0.012):
+                edges = np.maximum(edges, cv.stroke_mask(clavicle + (0.0, offset), 0.003))
+    img += look.rib_density * ribs * body * (1 - 0.6 * central)
+    img += look.cortex * edges * body * (1 - 0.6 * central)
     # Gastric bubble under the left hemidiaphragm.
     img -= 0.2 * cv.fill_mask(_ellipse(an.bubble, 0.05 * an.scale, 0.028 * an.scale), 0.006)
     cv.image = img
@@ -549,6 +600,94 @@ def _draw_ecg_leads(cv: _Canvas, cfg: ChestSynthConfig, devices: Sequence[Device
         cv.add_line(catmull_rom([centre, mid, edge], 12), width, 0.6 * density, core)
 
 
+def _skin_fold(cv: _Canvas, an: Anatomy, rng: np.random.Generator) -> None:
+    """A skin fold: a long, gently curved density step across one hemithorax, denser laterally."""
+    d = rng.choice([-1, 1])
+    x = an.cx + d * rng.uniform(0.12, an.lung_half_width)
+    top, bottom = an.apex + rng.uniform(-0.05, 0.2), an.diaphragm_r + rng.uniform(0.0, 0.15)
+    ys = np.linspace(top, bottom, 4)
+    curve = catmull_rom([(x + rng.normal(0, 0.03) + d * 0.04 * k, y) for k, y in enumerate(ys)], 10)
+    outside = [(curve[-1][0] + d * 0.6, bottom), (curve[0][0] + d * 0.6, top)]
+    cv.image += rng.uniform(0.03, 0.08) * cv.fill_mask(np.concatenate([curve, outside]), 0.002)
+
+
+def _pathology(cv: _Canvas, an: Anatomy, rng: np.random.Generator) -> None:
+    """A pleural effusion (dense base with a meniscus) or patchy consolidation in one lung."""
+    d = rng.choice([-1, 1])
+    w = an.lung_half_width
+    base = an.diaphragm_r if d < 0 else an.diaphragm_l
+    if rng.random() < 0.5:
+        level = base - rng.uniform(0.05, 0.3)
+        meniscus = catmull_rom([(an.cx + d * 0.05, level + 0.05), (an.cx + d * 0.5 * w, level + 0.02),
+                                (an.cx + d * (w + 0.03), level - 0.04)], 10)
+        polygon = np.concatenate([meniscus, [(an.cx + d * (w + 0.03), 1.1), (an.cx + d * 0.05, 1.1)]])
+        cv.image += rng.uniform(0.1, 0.3) * cv.fill_mask(polygon, rng.uniform(0.01, 0.03))
+        return
+    centre = (an.cx + d * rng.uniform(0.12, 0.8 * w), rng.uniform(an.apex + 0.1, base - 0.05))
+    region = cv.fill_mask(_ellipse(centre, rng.uniform(0.06, 0.14), rng.uniform(0.06, 0.14), rng.uniform(0, 180)),
+                          0.02)
+    patches = np.clip(_noise_field(rng, cv.size, 10) + 0.5, 0.0, 1.5)
+    cv.image += rng.uniform(0.06, 0.16) * region * cv2.GaussianBlur(patches, (0, 0), 0.01 * cv.size)
+
+
+def _implant(cv: _Canvas, an: Anatomy, cfg: ChestSynthConfig, rng: np.random.Generator) -> None:
+    """Pacemaker or ICD: a dense can under a clavicle and 1-2 leads looping into the right heart."""
+    d = rng.choice([-1, 1])
+    can = np.array([an.cx + d * rng.uniform(0.18, 0.3), an.apex + rng.uniform(0.04, 0.1)])
+    cv.image += rng.uniform(0.5, 0.8) * cv.fill_mask(_ellipse(tuple(can), 0.035, 0.026, rng.uniform(-20, 20)), 0.002)
+    hx, hy, ha, hb, _ = an.heart
+    for lead in range(int(rng.integers(1, 3))):
+        target = (hx + ha * rng.uniform(0.2, 0.7), hy + hb * rng.uniform(0.1, 0.6)) if lead == 0 else \
+            (an.svc_x + 0.01, an.caj_y + rng.uniform(0.0, 0.04))
+        loop = can + (rng.normal(0, 0.03), rng.uniform(0.03, 0.07))
+        route = catmull_rom([tuple(can), tuple(loop), (an.svc_x + d * 0.05, an.carina[1] - 0.08),
+                             (an.svc_x, an.caj_y - 0.02), target], 14)
+        width, density, _ = _line_style(cfg, rng, cv.size)
+        cv.add_line(route, width, density)
+        if rng.random() < 0.4:  # an ICD's shock coil: a wider, denser stretch in the SVC
+            coil = route[int(0.55 * len(route)):int(0.75 * len(route))]
+            cv.add_line(coil, 2.5 * width, 1.3 * density)
+
+
+def _sternal_wires(cv: _Canvas, an: Anatomy, rng: np.random.Generator) -> None:
+    """4-6 sternotomy wire loops along the midline, each a small dense ring with a twisted knot."""
+    top, bottom = an.carina[1] - 0.12, an.heart[1] + 0.05
+    for y in np.linspace(top, bottom, int(rng.integers(4, 7))):
+        centre = (an.cx + rng.normal(0, 0.006), y + rng.normal(0, 0.008))
+        ring = _ellipse(centre, rng.uniform(0.01, 0.016), rng.uniform(0.004, 0.008), rng.normal(0, 10), 24)
+        density = rng.uniform(0.3, 0.6)
+        cv.image += density * cv.stroke_mask(ring[[*range(24), 0]], 0.004)
+        knot = np.array([(centre[0] + 0.014, centre[1] - 0.004), (centre[0] + 0.022, centre[1] + 0.004)])
+        cv.image += density * cv.stroke_mask(knot, 0.006)
+
+
+def _chest_drain(cv: _Canvas, an: Anatomy, cfg: ChestSynthConfig, rng: np.random.Generator) -> None:
+    """A chest drain from the lateral chest wall up towards the apex: a wide faint tube, one stripe."""
+    d = rng.choice([-1, 1])
+    w = an.lung_half_width
+    route = catmull_rom([(an.cx + d * (w + 0.12), rng.uniform(0.65, 0.85)),
+                         (an.cx + d * (w - 0.02), rng.uniform(0.5, 0.6)),
+                         (an.cx + d * rng.uniform(0.15, 0.3), an.apex + rng.uniform(0.03, 0.12))], 14)
+    cv.image += rng.uniform(0.04, 0.08) * cv.stroke_mask(route, 0.022, 0.002)
+    width, density, _ = _line_style(cfg, rng, cv.size)
+    cv.add_line(route + (0.0, 0.006), width, density)
+
+
+def draw_variety(cv: _Canvas, an: Anatomy, cfg: ChestSynthConfig, rng: np.random.Generator) -> None:
+    """The unlabelled variety of ``cfg``: skin folds, pathology, implants, sternal wires, a drain."""
+    if rng.random() < cfg.skin_fold_prob:
+        for _ in range(int(rng.integers(1, 3))):
+            _skin_fold(cv, an, rng)
+    if rng.random() < cfg.pathology_prob:
+        _pathology(cv, an, rng)
+    if rng.random() < cfg.implant_prob:
+        _implant(cv, an, cfg, rng)
+    if rng.random() < cfg.sternal_wire_prob:
+        _sternal_wires(cv, an, rng)
+    if rng.random() < cfg.drain_prob:
+        _chest_drain(cv, an, cfg, rng)
+
+
 _MARKER_TEXTS = ("PORTABLE", "AP", "SUPINE", "ERECT", "SEMI-ERECT", "MOBILE", "ICU", "CHEST AP")
 
 
@@ -622,10 +761,11 @@ def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthCon
     patient, _ = plan if plan is not None else patient_plan(index + 1, seed)[index]
     patient_rng = np.random.default_rng([seed, 1, patient])
     rng = np.random.default_rng([seed, 2, index])
+    variety = np.random.default_rng([seed, 3, index])  # issue 12's factors: their own stream
     an = sample_anatomy(patient_rng, rng)
     # Device habits belong to the patient (an intubated patient stays intubated for a while).
     propensity = patient_rng.uniform(0.5, 1.5, 4)
-    cv = render_anatomy(an, size, np.random.default_rng(an.texture_seed))
+    cv = render_anatomy(an, size, np.random.default_rng(an.texture_seed), sample_look(cfg, variety))
     devices: list[Device] = []
     if rng.random() < min(1.0, cfg.ett_prob * propensity[0]):
         status = str(rng.choice(ETT_STATUS, p=cfg.ett_status))
@@ -642,9 +782,10 @@ def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthCon
         devices.append(Device(LABELS[-1], swan_path(an, rng), "swan"))
     for device in devices:
         _draw_device(cv, device, cfg, rng)
+    draw_variety(cv, an, cfg, variety)
     if rng.random() < cfg.ecg_prob:
         _draw_ecg_leads(cv, cfg, devices, rng)
-    image = _expose(cv.image, rng, cfg.noise)
+    image = _expose(cv.image, rng, cfg.noise, cfg, variety)
     if rng.random() < cfg.text_prob:
         _burn_in_text(image, rng)
     labels = np.zeros(len(LABELS), np.float32)
@@ -663,14 +804,37 @@ def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthCon
     return ChestStudy(study_uid(seed, index), patient_id(seed, patient), image, labels, lines, landmarks)
 
 
-def _expose(image: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
-    """Detector response: contrast, gamma, low-frequency exposure drift, blur and quantum noise."""
+def tone_curve(image: np.ndarray, centre: float, slope: float) -> np.ndarray:
+    """A sigmoid display curve through (0, 0) and (1, 1), steepest at ``centre``."""
+    def sigmoid(x):
+        return 1.0 / (1.0 + np.exp(-slope * (x - centre)))
+
+    low, high = sigmoid(0.0), sigmoid(1.0)
+    return ((sigmoid(image) - low) / (high - low)).astype(np.float32)
+
+
+def _expose(image: np.ndarray, rng: np.random.Generator, noise: float, cfg: ChestSynthConfig | None = None,
+            variety: np.random.Generator | None = None) -> np.ndarray:
+    """Detector response: contrast, gamma, low-frequency exposure drift, blur and quantum noise;
+    with ``cfg`` and its ``variety`` stream also a grain, a display curve and edge enhancement."""
     size = image.shape[0]
     img = image + 0.03 * _noise_field(rng, size, 3)
     img = np.clip(img * rng.uniform(0.9, 1.15) + rng.uniform(0.02, 0.1), 0.0, 1.0)
     img = img ** rng.uniform(0.8, 1.2)
     img = cv2.GaussianBlur(img, (0, 0), 0.4 + 0.3 * rng.random())
-    img = img + rng.normal(0, noise * rng.uniform(0.6, 1.4), img.shape).astype(np.float32)
+    grain = rng.normal(0, noise * rng.uniform(0.6, 1.4), img.shape).astype(np.float32)
+    if cfg is None or variety is None:
+        return np.clip(img + grain, 0.0, 1.0).astype(np.float32)
+    if variety.random() < cfg.noise_grain_prob:
+        sd = float(grain.std())
+        grain = cv2.GaussianBlur(grain, (0, 0), variety.uniform(0.6, 1.5))
+        grain *= sd / max(float(grain.std()), 1e-9)
+    img = np.clip(img + grain, 0.0, 1.0)
+    if variety.random() < cfg.tone_curve_prob:
+        img = tone_curve(img, variety.uniform(0.35, 0.65), variety.uniform(3.0, 9.0))
+    if variety.random() < cfg.edge_enhance_prob:
+        amount, sigma = variety.uniform(*cfg.edge_enhance), variety.uniform(0.01, 0.04) * size
+        img = img + amount * (img - cv2.GaussianBlur(img, (0, 0), sigma))
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
