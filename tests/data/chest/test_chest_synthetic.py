@@ -212,7 +212,7 @@ def test_variety_off_gives_back_the_fixed_template_and_leaves_labels_alone():
     template = ChestSynthConfig(**VARIETY_OFF)
     busy = ChestSynthConfig(skin_fold_prob=1.0, pathology_prob=1.0, implant_prob=1.0, sternal_wire_prob=1.0,
                             drain_prob=1.0, edge_enhance_prob=1.0, tone_curve_prob=1.0, noise_grain_prob=1.0,
-                            rib_cortex=(0.2, 0.2), line_density=VARIETY_OFF["line_density"])
+                            rib_cortex=(0.2, 0.2), spine_detail=(0.2, 0.2), line_density=VARIETY_OFF["line_density"])
     for index in range(3):
         a, b = generate_study(5, index, 96, template), generate_study(5, index, 96, busy)
         np.testing.assert_array_equal(a.labels, b.labels)  # the variety draws from a stream of its own

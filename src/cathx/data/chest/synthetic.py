@@ -94,6 +94,7 @@ class ChestSynthConfig:
     # switching them all off (``VARIETY_OFF``) gives back exactly the studies of the fixed template.
     anatomy_variety: float = 1.0  # 0-1: jitter of rib width / density / spacing, lung darkness, texture
     rib_cortex: tuple[float, float] = (0.0, 0.1)  # density of bright cortical edges on ribs and clavicles
+    spine_detail: tuple[float, float] = (0.0, 0.08)  # density of end plates, body cortices, pedicles, spinous processes
     skin_fold_prob: float = 0.3  # 1-2 skin folds: long soft-tissue edges across a hemithorax
     pathology_prob: float = 0.3  # a pleural effusion or patchy consolidation (lines cross dense areas)
     implant_prob: float = 0.2  # pacemaker / ICD generator with 1-2 leads into the heart (unlabelled)
@@ -121,11 +122,13 @@ class ChestSynthConfig:
         _check_range("noise", self.noise, 0.0, 0.2)
         _check_range("jpeg_quality", self.jpeg_quality, 10, 100)
         _check_interval("rib_cortex", self.rib_cortex, 0.0, 0.5)
+        _check_interval("spine_detail", self.spine_detail, 0.0, 0.5)
         _check_interval("edge_enhance", self.edge_enhance, 0.0, 4.0)
 
 
 # The variety factors switched off: the fixed template of the engine before issue 12's variety.
-VARIETY_OFF = {"line_density": (0.16, 0.36), "anatomy_variety": 0.0, "rib_cortex": (0.0, 0.0), "skin_fold_prob": 0.0, "pathology_prob": 0.0,
+VARIETY_OFF = {"line_density": (0.16, 0.36), "anatomy_variety": 0.0, "rib_cortex": (0.0, 0.0),
+               "spine_detail": (0.0, 0.0), "skin_fold_prob": 0.0, "pathology_prob": 0.0,
                "implant_prob": 0.0, "sternal_wire_prob": 0.0, "drain_prob": 0.0, "edge_enhance_prob": 0.0,
                "tone_curve_prob": 0.0, "noise_grain_prob": 0.0}
 
@@ -243,6 +246,7 @@ class Look:
     lung_darkness: float = 0.30
     texture: float = 1.0  # multiplier of the lung texture amplitude
     cortex: float = 0.0  # density of the bright cortical edges
+    spine: float = 0.0  # density of the vertebrae's edges: end plates, cortices, pedicles, spinous processes
 
 
 def sample_look(cfg: ChestSynthConfig, rng: np.random.Generator) -> Look:
@@ -251,7 +255,8 @@ def sample_look(cfg: ChestSynthConfig, rng: np.random.Generator) -> Look:
     draws = rng.uniform(-1.0, 1.0, 5)
     return Look(rib_width=0.02 * (1 + v * 0.35 * draws[0]), rib_density=0.08 * (1 + v * 0.6 * draws[1]),
                 rib_step=0.06 * (1 + v * 0.1 * draws[2]), lung_darkness=0.30 * (1 + v * 0.3 * draws[3]),
-                texture=1 + v * (0.9 * draws[4] + 0.6), cortex=rng.uniform(*cfg.rib_cortex))
+                texture=1 + v * (0.9 * draws[4] + 0.6), cortex=rng.uniform(*cfg.rib_cortex),
+                spine=rng.uniform(*cfg.spine_detail))
 
 
 class _Canvas:
@@ -400,6 +405,15 @@ def render_anatomy(an: Anatomy, size: int, rng: np.random.Generator, look: Look 
         y = -0.05 + k * step
         img += 0.035 * cv.fill_mask(np.array([(cx - 0.034, y), (cx + 0.034, y), (cx + 0.036, y + step - 0.009),
                                               (cx - 0.036, y + step - 0.009)]), 0.002)
+        if look.spine > 0:  # sharp, line-like bone edges a line model must not take for a line
+            bottom = y + step - 0.009
+            edges = [np.array([(cx - 0.034, y), (cx + 0.034, y)]), np.array([(cx - 0.036, bottom), (cx + 0.036, bottom)]),
+                     np.array([(cx - 0.034, y), (cx - 0.036, bottom)]), np.array([(cx + 0.034, y), (cx + 0.036, bottom)])]
+            for d in (-1, 1):
+                ring = _ellipse((cx + d * 0.022, y + 0.3 * step), 0.007, 0.01, 0, 20)
+                edges.append(ring[[*range(20), 0]])
+            spinous = cv.fill_mask(_ellipse((cx, y + 0.65 * step), 0.005, 0.009, 0, 16), 0.001)
+            img += look.spine * (sum(cv.stroke_mask(edge, 0.003) for edge in edges) + 0.7 * spinous)
     # Ribs: posterior arcs from the spine, fainter anterior arcs; clavicles on top.
     ribs, edges = np.zeros_like(img), np.zeros_like(img)
     w, half = an.lung_half_width, look.rib_width / 2
