@@ -24,6 +24,7 @@ Writes the card ``src/cathx/weights/cathx-chest.json`` and benchmarks/results/ca
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -145,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.measure_only:
         model, model_cfg, size = load_classifier(args.weights)
         save_classifier(shipped, model, model_cfg, size, {"name": args.name})  # .safetensors: the shipped container
-    data = args.holdout / f"seed{args.seed}-n{args.studies}"
+    # The engine's factors are part of the folder name: a hold-out written with other factors is not reused.
+    factors = hashlib.sha1(repr(cfg.data.synth).encode()).hexdigest()[:8]
+    data = args.holdout / f"seed{args.seed}-n{args.studies}-{factors}"
     if not (data / "train.csv").is_file():
         write_chest_dataset(data, args.studies, cfg.data.synth_size, args.seed, config=cfg.data.synth, overwrite=True)
     metrics = measure(shipped, data, args.holdout / "report", args.tolerance, args.repeats)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from types import SimpleNamespace
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,11 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 OWN_SEED = 90_210  # the cathx-chest model card's hold-out seed (training used seed 0)
+FIT_SEED = 91_000  # studies the Frangi reference's threshold is chosen on
 INDEPENDENT_SEED = 5_000_000
 TARGET_F1 = 0.30  # issue 12, real radiographs (stretch 0.5)
 
 
-def own_studies(count: int, size: int, template: bool = False
+def own_studies(count: int, size: int, template: bool = False, seed: int = OWN_SEED
                 ) -> Iterator[tuple[np.ndarray, list[tuple[int, np.ndarray]]]]:
     """(image (H, W) float32 in [0, 1], [(group index, (N, 2) points)]) of cathx's chest engine with
     its default factors, or with ``template`` its fixed template (``VARIETY_OFF``: the engine the
@@ -49,7 +51,7 @@ def own_studies(count: int, size: int, template: bool = False
 
     config = ChestSynthConfig(**VARIETY_OFF) if template else None
     for index in range(count):
-        study = generate_study(OWN_SEED, index, size=size, config=config)
+        study = generate_study(seed, index, size=size, config=config)
         yield study.image, [(label_group(label), points) for label, points in study.lines]
 
 
@@ -73,6 +75,35 @@ def truth_maps(lines: list[tuple[int, np.ndarray]], shape: tuple[int, int]) -> n
     from cathx.data.chest.ranzcr import draw_line_masks
 
     return draw_line_masks(lines, shape, width=1).astype(bool)
+
+
+class FrangiLines:
+    """A reference without learning: skimage's Frangi vesselness (bright ridges, scales 1-3 px at
+    512 px), the top ``share`` of pixels kept as the line mask. ``share`` is chosen on cathx's own
+    studies (``fit``), never on the independent ones."""
+
+    SHARES = (0.00125, 0.0025, 0.005, 0.01, 0.02, 0.04)
+
+    def __init__(self, share: float = 0.02) -> None:
+        self.share = share
+
+    def predict_grey(self, image: np.ndarray, name: str):
+        from skimage.filters import frangi
+
+        scale = image.shape[0] / 512
+        response = frangi(image, sigmas=[scale * s for s in (1.0, 1.5, 2.0, 3.0)], black_ridges=False)
+        cut = np.quantile(response, 1.0 - self.share)
+        mask = ((response > cut) & (response > 0)).astype(np.uint8) * 255
+        return SimpleNamespace(mask=mask)  # the one field score() reads from a cls prediction
+
+    def fit(self, studies: list, size: int, tolerance_256: float) -> float:
+        """Set ``share`` to the best centreline F1 on ``studies``; returns that F1."""
+        best = (-1.0, self.share)
+        for share in self.SHARES:
+            self.share = share
+            best = max(best, (score(self, studies, size, tolerance_256, None)["f1"], share))
+        self.share = best[1]
+        return best[0]
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -161,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--sizes", default="512", help="image sizes, comma-separated")
     parser.add_argument("--tolerance", type=float, default=3.0, help="centreline tolerance, px at 256 px")
+    parser.add_argument("--frangi", action="store_true",
+                        help="also score a Frangi vesselness filter, its threshold fitted on 40 other template studies")
     parser.add_argument("--sheet", type=Path, default=None, help="folder for overlay contact sheets")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="chest_transfer")
@@ -184,12 +217,18 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     models = {}
-    for number, name in enumerate(args.weights):
-        try:
-            chest = load_chest(name)
-        except CathxError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+    names = [*args.weights, *(["frangi"] if args.frangi else [])]
+    for number, name in enumerate(names):
+        if name == "frangi" and args.frangi:
+            chest = FrangiLines()
+            fitted = {size: chest.fit(list(own_studies(40, size, template=True, seed=FIT_SEED)), size, args.tolerance) for size in sizes}
+            print("frangi share", chest.share, "fit F1", fitted, flush=True)
+        else:
+            try:
+                chest = load_chest(name)
+            except CathxError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
         row = {}
         for size in sizes:
             for set_name, studies in (("own", own_studies), ("template", template_studies),
