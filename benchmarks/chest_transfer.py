@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from types import SimpleNamespace
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 

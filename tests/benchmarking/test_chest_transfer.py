@@ -66,6 +66,22 @@ def test_a_perfect_mask_scores_one_and_an_empty_one_zero():
     assert result["f1"] == 0.0 and result["empty_masks"] == 1
 
 
+def test_frangi_reference_finds_a_bright_line_and_fits_its_share_on_given_studies():
+    from cathx.data.chest.ranzcr import GROUP_NAMES
+
+    rng = np.random.default_rng(0)
+    image = (0.4 + 0.02 * rng.standard_normal((256, 256))).astype(np.float32)
+    image[60:200, 127:130] += 0.3  # a 3 px bright vertical line
+    lines = [(GROUP_NAMES.index("NGT"), np.stack([np.full(141, 128.0), np.linspace(60, 200, 141)], 1))]
+    frangi = chest_transfer.FrangiLines(share=0.04)
+    mask = frangi.predict_grey(image, "x").mask
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    assert mask[70:190, 127:130].mean() > 0.9 * 255  # the line is found
+    assert mask[:, :100].mean() < 0.05 * 255  # and little of the flat noise
+    fitted = frangi.fit([(image, lines)], 256, 3.0)
+    assert frangi.share in chest_transfer.FrangiLines.SHARES and fitted > 0.5
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--sizes", "abc"], "--sizes: comma-separated integers"),
     (["--sizes", "128"], "--sizes: sizes from 256 to 1024 px"),
