@@ -188,7 +188,8 @@ def markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", nargs="*", default=["cathx-chest"])
+    parser.add_argument("--weights", nargs="*", default=["cathx-chest"],
+                        help="shipped names or files; LABEL=FILE names a row of the report")
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--sizes", default="512", help="image sizes, comma-separated")
     parser.add_argument("--tolerance", type=float, default=3.0, help="centreline tolerance, px at 256 px")
@@ -218,14 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     models = {}
     names = [*args.weights, *(["frangi"] if args.frangi else [])]
-    for number, name in enumerate(names):
-        if name == "frangi" and args.frangi:
+    for number, entry in enumerate(names):
+        name, _, path = entry.rpartition("=") if "=" in entry else (entry, "", entry)
+        if entry == "frangi" and args.frangi:
             chest = FrangiLines()
             fitted = {size: chest.fit(list(own_studies(40, size, template=True, seed=FIT_SEED)), size, args.tolerance) for size in sizes}
             print("frangi share", chest.share, "fit F1", fitted, flush=True)
         else:
             try:
-                chest = load_chest(name)
+                chest = load_chest(path)
             except CathxError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
