@@ -199,13 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="chest_transfer")
     args = parser.parse_args(argv)
+    from transfer import parse_sizes
+
     try:
-        sizes = [int(size) for size in args.sizes.split(",") if size]
-    except ValueError:
-        print(f"error: --sizes: comma-separated integers, got {args.sizes!r}", file=sys.stderr)
-        return 2
-    if not sizes or min(sizes) < 256 or max(sizes) > 1024:
-        print(f"error: --sizes: sizes from 256 to 1024 px, got {args.sizes!r}", file=sys.stderr)
+        sizes = parse_sizes(args.sizes, 256, 1024)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if args.studies < 1:
         print(f"error: --studies: at least 1, got {args.studies}", file=sys.stderr)

@@ -122,6 +122,18 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_sizes(text: str, low: int, high: int) -> list[int]:
+    """The image sizes of a ``--sizes`` option ("256,512"), each from ``low`` to ``high`` px; a
+    ValueError carries the one-line message for the user."""
+    try:
+        sizes = [int(size) for size in text.split(",") if size]
+    except ValueError:
+        raise ValueError(f"--sizes: comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) < low or max(sizes) > high:
+        raise ValueError(f"--sizes: sizes from {low} to {high} px, got {text!r}")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="*", default=["cathx-fluoro"])
@@ -134,12 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="transfer")
     args = parser.parse_args(argv)
     try:
-        sizes = [int(size) for size in args.sizes.split(",") if size]
-    except ValueError:
-        print(f"error: --sizes: comma-separated integers, got {args.sizes!r}", file=sys.stderr)
-        return 2
-    if not sizes or min(sizes) < 64:
-        print(f"error: --sizes: at least one size of 64 px or more, got {args.sizes!r}", file=sys.stderr)
+        sizes = parse_sizes(args.sizes, 64, 4096)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if args.runs is not None and not args.runs.is_dir():
         print(f"error: --runs: {args.runs} is not a folder", file=sys.stderr)

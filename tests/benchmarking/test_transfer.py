@@ -74,7 +74,7 @@ def test_markdown_shows_each_set_and_its_ratio():
 
 @pytest.mark.parametrize("argv, message", [
     (["--sizes", "big"], "--sizes: comma-separated integers, got 'big'"),
-    (["--sizes", "32"], "--sizes: at least one size of 64 px or more"),
+    (["--sizes", "32"], "--sizes: sizes from 64 to 4096 px"),
     (["--runs", "/no/such/folder"], "--runs: /no/such/folder is not a folder"),
     (["--weights", "no-such-model", "--frames", "1", "--sizes", "64"], "no-such-model: no such weights file or shipped model"),
 ])
