@@ -12,7 +12,10 @@ Score: a predicted skeleton pixel is matched within ``--tolerance`` px *at 256 p
 centreline (scaled with the image size: 6 px at 512 px), and an annotated pixel within the same
 distance of the predicted skeleton; pixel counts are pooled over all studies before precision,
 recall and F1 (``cathx.metrics.segmentation.centreline_counts``). Recall is also given per line
-group (ETT, NGT, CVC, Swan), from the union mask. Images are quantised to 8 bits as a file would be.
+group (ETT, NGT, CVC, Swan), from the union mask, and per course of the annotated line (``course_maps``:
+segments running more across than down in the top 30 % of the image, as a subclavian line or a
+PICC crossing the shoulder does; across lower down; down). Images are quantised to 8 bits as a file
+would be.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/chest_transfer.py [--weights cathx-chest OTHER]
         [--studies 200] [--sizes 512] [--sheet runs/chest_transfer]
@@ -77,6 +80,28 @@ def truth_maps(lines: list[tuple[int, np.ndarray]], shape: tuple[int, int]) -> n
     return draw_line_masks(lines, shape, width=1).astype(bool)
 
 
+COURSES = ("across_upper", "across_lower", "down")
+UPPER_SHARE = 0.3  # "upper": segment midpoint in the top 30 % of the image
+
+
+def course_maps(lines: list[tuple[int, np.ndarray]], shape: tuple[int, int]) -> np.ndarray:
+    """(len(COURSES), H, W) bool one-pixel centrelines of every line, each segment (consecutive
+    points) in the map of its course: ``across`` when |dx| > |dy|, ``upper`` when its midpoint lies
+    in the top ``UPPER_SHARE`` of the image."""
+    import cv2
+
+    maps = np.zeros((len(COURSES), *shape), np.uint8)
+    shift = 4
+    for _, points in lines:
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        for start, end in zip(points[:-1], points[1:]):
+            dx, dy = np.abs(end - start)
+            course = 2 if dy >= dx else (0 if (start[1] + end[1]) / 2 < UPPER_SHARE * shape[0] else 1)
+            a, b = (tuple(int(v) for v in np.round(p * (1 << shift))) for p in (start, end))
+            cv2.line(maps[course], a, b, 1, 1, cv2.LINE_8, shift)
+    return maps.astype(bool)
+
+
 class FrangiLines:
     """A reference without learning: skimage's Frangi vesselness (bright ridges, scales 1-3 px at
     512 px), the top ``share`` of pixels kept as the line mask. ``share`` is chosen on cathx's own
@@ -123,6 +148,7 @@ def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -
     tolerance = tolerance_256 * size / 256
     counts = np.zeros(4, np.int64)
     group_counts = np.zeros((len(GROUP_NAMES), 2), np.int64)  # matched true, true
+    course_counts = np.zeros((len(COURSES), 2), np.int64)
     per_image_f1, empty_masks, seconds = [], 0, 0.0
     pictures = []
     for number, (image, lines) in enumerate(studies):
@@ -141,6 +167,10 @@ def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -
             if truth[group].any():
                 _, _, matched, total = centreline_counts(mask > 0, truth[group], tolerance)
                 group_counts[group] += (matched, total)
+        for course, course_truth in enumerate(course_maps(lines, image.shape)):
+            if course_truth.any():
+                _, _, matched, total = centreline_counts(mask > 0, course_truth, tolerance)
+                course_counts[course] += (matched, total)
         if sheet is not None and number < 12:
             pictures.append(overlay(image, mask, union))
     if sheet is not None and pictures:
@@ -161,6 +191,7 @@ def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -
             "median_image_f1": float(np.median(per_image_f1)) if per_image_f1 else float("nan"),
             "empty_masks": empty_masks,
             "group_recall": {name: (float(m / t) if t else None) for name, (m, t) in zip(GROUP_NAMES, group_counts)},
+            "course_recall": {name: (float(m / t) if t else None) for name, (m, t) in zip(COURSES, course_counts)},
             "ms_per_image": 1000 * seconds / max(len(per_image_f1), 1)}
 
 
@@ -173,16 +204,19 @@ def markdown(report: dict) -> str:
               f"`cathx cls predict` writes. Tolerant centreline matching within {report['tolerance_256']:g} px at "
               f"256 px (scaled with the size). Issue 12's target, on real radiographs: F1 >= {TARGET_F1} "
               "(stretch 0.5)."), "",
-             "| weights | set | size | precision | recall | F1 | median image F1 | recall ETT / NGT / CVC / Swan | empty masks |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| weights | set | size | precision | recall | F1 | median image F1 | recall ETT / NGT / CVC / Swan | "
+             "recall across-upper / across-lower / down | empty masks |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in report["models"].items():
         for key, values in row.items():
             if not isinstance(values, dict) or "f1" not in values:
                 continue
             group = " / ".join("-" if r is None else f"{r:.2f}" for r in values["group_recall"].values())
+            course = " / ".join("-" if r is None else f"{r:.2f}" for r in values.get("course_recall", {}).values())
             set_name, size = key.rsplit("_", 1)
             lines.append(f"| {name} | {set_name} | {size} | {values['precision']:.3f} | {values['recall']:.3f} | "
-                         f"**{values['f1']:.3f}** | {values['median_image_f1']:.3f} | {group} | {values['empty_masks']} |")
+                         f"**{values['f1']:.3f}** | {values['median_image_f1']:.3f} | {group} | {course or '-'} | "
+                         f"{values['empty_masks']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -57,6 +57,7 @@ def test_a_perfect_mask_scores_one_and_an_empty_one_zero():
     result = chest_transfer.score(Perfect(lines), [(image, lines)], 256, 3.0, None)
     assert result["f1"] == pytest.approx(1.0, abs=0.02) and result["group_recall"]["CVC"] == pytest.approx(1.0)
     assert result["group_recall"]["ETT"] is None
+    assert result["course_recall"]["across_lower"] == pytest.approx(1.0) and result["course_recall"]["down"] is None
 
     class Empty:
         def predict_grey(self, image, name):
@@ -64,6 +65,16 @@ def test_a_perfect_mask_scores_one_and_an_empty_one_zero():
 
     result = chest_transfer.score(Empty(), [(image, lines)], 256, 3.0, None)
     assert result["f1"] == 0.0 and result["empty_masks"] == 1
+
+
+def test_course_maps_split_an_l_shaped_line_by_direction_and_height():
+    # across at y = 20 (top 30 % of 100 px), then down from (80, 20) to (80, 90), then across at y = 90
+    points = np.array([[10.0, 20.0], [80.0, 20.0], [80.0, 90.0], [30.0, 90.0]])
+    upper, lower, down = chest_transfer.course_maps([(2, points)], (100, 100))
+    assert chest_transfer.COURSES == ("across_upper", "across_lower", "down")
+    assert upper[20, 10:80].all() and not upper[21:].any()
+    assert lower[90, 31:80].all() and not lower[:89].any()
+    assert down[21:90, 80].all() and not down[:, :79].any()
 
 
 def test_frangi_reference_finds_a_bright_line_and_fits_its_share_on_given_studies():
