@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SIZE = 512
 SEED = 777
@@ -83,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from cathx.errors import CathxError
     from cathx.inference.chest_model import load_chest
+    from transfer import parse_labelled
 
     columns = {}
     for entry in args.weights:
-        name, _, path = entry.partition("=") if "=" in entry else (entry, "", entry)
+        name, path = parse_labelled(entry)
         try:
             chest = load_chest(path)
         except CathxError as error:

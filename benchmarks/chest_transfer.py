@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="chest_transfer")
     args = parser.parse_args(argv)
-    from transfer import parse_sizes
+    from transfer import parse_labelled, parse_sizes
 
     try:
         sizes = parse_sizes(args.sizes, 256, 1024)
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     names = [*args.weights, *(["frangi"] if args.frangi else [])]
     for number, entry in enumerate(names):
-        name, _, path = entry.rpartition("=") if "=" in entry else (entry, "", entry)
+        name, path = parse_labelled(entry)
         if entry == "frangi" and args.frangi:
             chest = FrangiLines()
             fitted = {size: chest.fit(list(own_studies(40, size, template=True, seed=FIT_SEED)), size, args.tolerance) for size in sizes}

@@ -122,6 +122,13 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_labelled(entry: str) -> tuple[str, str]:
+    """``LABEL=FILE`` of a ``--weights`` option as (label, file); a bare entry is its own label.
+    Only the first "=" splits, so a file name may contain one."""
+    label, _, path = entry.partition("=")
+    return (label, path) if path else (entry, entry)
+
+
 def parse_sizes(text: str, low: int, high: int) -> list[int]:
     """The image sizes of a ``--sizes`` option ("256,512"), each from ``low`` to ``high`` px; a
     ValueError carries the one-line message for the user."""

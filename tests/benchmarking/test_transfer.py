@@ -82,3 +82,17 @@ def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys, tmp_path)
     assert transfer.main([*argv, "--out", str(tmp_path), "--work", str(tmp_path / "work")]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_parse_labelled_splits_at_the_first_equals_sign():
+    assert transfer.parse_labelled("shipped=runs/a.safetensors") == ("shipped", "runs/a.safetensors")
+    assert transfer.parse_labelled("old=runs/lr=3e-3/b.safetensors") == ("old", "runs/lr=3e-3/b.safetensors")
+    assert transfer.parse_labelled("cathx-chest") == ("cathx-chest", "cathx-chest")
+
+
+def test_parse_sizes_rejects_sizes_out_of_range_with_the_option_named():
+    assert transfer.parse_sizes("256,512", 256, 1024) == [256, 512]
+    with pytest.raises(ValueError, match="--sizes: sizes from 256 to 1024 px"):
+        transfer.parse_sizes("128", 256, 1024)
+    with pytest.raises(ValueError, match="comma-separated integers"):
+        transfer.parse_sizes("big", 256, 1024)
