@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, "benchmarks")  # run from the repository root
 from chest_transfer import course_maps, own_studies
+from transfer import parse_labelled
 
 from cathx.inference.chest_model import load_chest
 
@@ -22,7 +23,7 @@ THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 def main() -> None:
     torch.set_num_threads(1)
-    models = {label: load_chest(path) for label, path in (arg.split("=", 1) for arg in sys.argv[1:])}
+    models = {label: load_chest(path) for label, path in map(parse_labelled, sys.argv[1:])}
     values = {label: {"across-upper": [], "down": []} for label in models}
     for image, lines in own_studies(40, 512, template=True):
         maps = course_maps(lines, image.shape)
