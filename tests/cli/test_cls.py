@@ -77,6 +77,35 @@ def test_train_tiny(run_cli, tmp_path):
     assert len(json.loads((tmp_path / "p" / "predictions.json").read_text())) == 1
 
 
+def test_train_init_fine_tunes_from_given_weights_and_refuses_another_architecture(run_cli, weights, tmp_path):
+    from cathx.checkpoint import read_classifier
+
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {kind: multi, backbone: rexnet_100, backbone_args: {width_mult: 0.5}}\n"
+                      "data: {synth_n: 12, synth_size: 48, image_size: 32, batch_size: 6, folds: 2}\n"
+                      "epochs: 1\nlr: 1.0e-9\nweight_decay: 0.0\nthreads: 1\n")
+    result = run_cli("cls", "train", "--config", config, "--out", tmp_path / "run", "--init", weights)
+    assert result.exit_code == 0, result.stderr
+    start, tuned = read_classifier(weights), read_classifier(tmp_path / "run" / "classifier.safetensors")
+    assert tuned["extra"]["init"] == str(weights)
+    # at a rate of 1e-9 the convolutions keep the given weights (a random start would not)
+    conv = next(k for k, v in start["state_dict"].items() if v.ndim == 4)
+    assert torch.allclose(tuned["state_dict"][conv], start["state_dict"][conv], atol=1e-6)
+
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text().replace("kind: multi", "kind: single"))
+    result = run_cli("cls", "train", "--config", other, "--out", tmp_path / "o", "--init", weights)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"{weights}: a multi rexnet_100 classifier does not fit this config's model (model.kind 'multi' there, 'single' here)" in result.stderr
+    assert not (tmp_path / "o" / "synthetic").exists()  # refused before any study is written
+    bigger = tmp_path / "bigger.yaml"
+    bigger.write_text(config.read_text().replace("image_size: 32", "image_size: 64"))
+    result = run_cli("cls", "train", "--config", bigger, "--out", tmp_path / "o", "--init", weights)
+    assert result.exit_code == 2 and "trained at 32 px, this config's data.image_size is 64" in result.stderr
+    result = run_cli("cls", "train", "--config", config, "--out", tmp_path / "o", "--init", "cathx-nothing")
+    assert result.exit_code == 2 and "shipped models: cathx-fluoro, cathx-chest" in result.stderr
+
+
 def test_an_old_classifier_pt_still_validates(run_cli, chest_set, tmp_path):
     """classifier.pt written by `cls train` before issue 16 (torch zip, read with weights_only=True)."""
     from cathx.checkpoint import CHEST_FORMAT

@@ -67,12 +67,14 @@ def train(
                              help="Run folder (classifier.safetensors + .json, checkpoints, logs, val/)."),
     fold: int | None = typer.Option(None, "--fold", help="Validation fold (grouped by PatientID)."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop fitting after M minutes."),
+    init: str | None = typer.Option(None, "--init", help="Start from these weights (cathx-chest or a classifier "
+                                    "of `cathx cls train`) instead of random ones: fine-tuning."),
 ) -> None:
     """Train a line/tube classifier with Lightning; validates on a PatientID-grouped fold."""
     from dataclasses import replace
 
     from cathx.config import resolve_config
-    from cathx.models.classifier import check_backbone
+    from cathx.models.classifier import build_classifier, check_backbone
     from cathx.training.chest import train_classifier
     from cathx.training.chest_config import check_fold, load_cls_config
 
@@ -89,8 +91,13 @@ def train(
     except ValueError as exc:
         raise ConfigError(f"{config or 'config'}: model.backbone: {exc}") from None
     check_fold(cfg)
+    if init is not None:
+        from cathx.training.chest import init_classifier_weights
+
+        # a bad name, file or architecture fails now, not after the studies are written
+        init_classifier_weights(build_classifier(cfg.model), cfg.model, cfg.data.image_size, init)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    summary = train_classifier(cfg, out)
+    summary = train_classifier(cfg, out, init=init)
     _print_report(summary, out / "val")
 
 

@@ -39,7 +39,8 @@ from cathx.data.transforms import chest_transforms
 from cathx.fileio import atomic_write_json
 from cathx.losses.classification import classifier_losses
 from cathx.metrics.classification import columnwise_auc, write_auc_report
-from cathx.models.classifier import build_classifier
+from cathx.errors import CathxError
+from cathx.models.classifier import ClassifierConfig, build_classifier
 from cathx.system import training_precision
 from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
 from cathx.training.trainer import quiet_lightning
@@ -126,8 +127,27 @@ def predict_arrays(model: nn.Module, images: np.ndarray, batch_size: int = 32) -
     return np.concatenate(probs) if probs else np.zeros((0, len(LABELS)), np.float32)
 
 
-def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
+def init_classifier_weights(model: nn.Module, cfg: ClassifierConfig, image_size: int, init: Path | str) -> None:
+    """Copy the weights of the classifier ``init`` (a shipped name such as ``cathx-chest`` or a file
+    of ``cathx cls train``) into ``model`` (fine-tuning); CathxError naming the file when its
+    architecture or input size is not the config's."""
+    source, source_cfg, source_size = load_classifier(init)
+    if source_cfg != cfg:
+        mine, theirs = to_dict(cfg), to_dict(source_cfg)
+        differ = "; ".join(f"model.{k} {theirs.get(k)!r} there, {v!r} here" for k, v in mine.items() if theirs.get(k) != v)
+        raise CathxError(f"{init}: a {source_cfg.kind} {source_cfg.backbone} classifier does not fit this config's "
+                         f"model ({differ}); set the config's model section to the weights' architecture")
+    if source_size != image_size:
+        raise CathxError(f"{init}: trained at {source_size} px, this config's data.image_size is {image_size}; "
+                         "set them equal")
+    model.load_state_dict(source.state_dict())
+
+
+def train_classifier(cfg: ClsTrainConfig, out: Path | str, init: Path | str | None = None) -> dict[str, Any]:
     """Fit on all folds but ``cfg.data.fold``, validate on it; returns the summary written to OUT.
+
+    init: a classifier to start from instead of random weights (``init_classifier_weights``);
+    the learning-rate schedule is the config's, as from scratch.
 
     Writes OUT/classifier.safetensors (best validation AUC; the record of ``save_classifier``, the
     shipped ``cathx-chest``'s format), OUT/classifier.json (that record without the tensors, to read),
@@ -150,6 +170,8 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
                               shuffle=True, drop_last=len(train_idx) > cfg.data.batch_size, **loader_args)
     val_loader = DataLoader(ChestArrayDataset(cache, val_idx), shuffle=False, **loader_args)
     module = ChestClassifierModule(to_dict(cfg))
+    if init is not None:
+        init_classifier_weights(module.model, cfg.model, cfg.data.image_size, init)
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auc", mode="max",
                                  save_last=True)
     precision, why = training_precision(cfg.precision, on_cpu=not torch.cuda.is_available())
@@ -168,7 +190,7 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str) -> dict[str, Any]:
     best = checkpoint.best_model_path or checkpoint.last_model_path
     model = load_classifier(best)[0] if best else module.model.cpu().eval()
     weights = out / CLASSIFIER_WEIGHTS
-    extra = {"train_config": to_dict(cfg), "fold": cfg.data.fold}
+    extra = {"train_config": to_dict(cfg), "fold": cfg.data.fold, **({"init": str(init)} if init is not None else {})}
     save_classifier(weights, model, cfg.model, cfg.data.image_size, extra)
     atomic_write_json(weights.with_suffix(".json"), classifier_record(cfg.model, cfg.data.image_size, extra))
     val_rows = np.sort(val_idx)
