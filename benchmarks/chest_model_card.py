@@ -16,6 +16,9 @@ Converts ``--weights`` (``runs/chest/classifier.safetensors`` from ``cathx cls t
   Grad-CAM; the model load taken out), median of three runs, with the torch thread count used.
 
 Writes the card ``src/cathx/weights/cathx-chest.json`` and benchmarks/results/cathx-chest.{json,md}.
+A model trained in parts (each ``cathx cls train --init`` from the one before) names the earlier
+runs with ``--earlier-run RUN:CONFIG`` (in order): their fitting minutes count in the card's
+compute and their configs are listed.
 
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/chest_model_card.py \\
         --weights runs/chest/classifier.safetensors --train-run runs/chest --config configs/chest_demo.yaml
@@ -131,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=Path, default=ROOT / "runs" / "chest_holdout")
     parser.add_argument("--measure-only", action="store_true")
     parser.add_argument("--train-note", default="", help="how the training machine was shared, for the card")
+    parser.add_argument("--earlier-run", action="append", default=[], metavar="RUN:CONFIG",
+                        help="a training part before --train-run (its run folder and config), in order")
     args = parser.parse_args(argv)
+    earlier = [tuple(Path(p) for p in spec.split(":", 1)) for spec in args.earlier_run]
+    if any(len(pair) != 2 for pair in earlier):
+        parser.error("--earlier-run: give RUN:CONFIG")
 
     import torch
 
@@ -153,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         write_chest_dataset(data, args.studies, cfg.data.synth_size, args.seed, config=cfg.data.synth, overwrite=True)
     metrics = measure(shipped, data, args.holdout / "report", args.tolerance, args.repeats)
     train = json.loads((args.train_run / "val" / "metrics.json").read_text())
+    parts = [{"config": str(config), "run": str(run), **{k: v for k, v in json.loads(
+        (run / "val" / "metrics.json").read_text()).items() if k in ("epochs_run", "fit_seconds", "mean_auc")}}
+        for run, config in earlier]
     model, model_cfg, size = load_classifier(shipped)
     command = (f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/chest_model_card.py --weights {args.weights} "
                f"--train-run {args.train_run} --config {args.config} --studies {args.studies} --seed {args.seed}"
+               + "".join(f" --earlier-run {spec}" for spec in args.earlier_run)
                + (" --measure-only" if args.measure_only else ""))
+    fit_seconds = train.get("fit_seconds", 0) + sum(part.get("fit_seconds", 0) for part in parts)
     card = {
         "name": args.name,
         "task": "chest line/tube position classification + line mask",
@@ -171,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             "config": str(args.config), "data": f"{cfg.data.synth_n} synthetic studies at {cfg.data.synth_size} px "
             f"(`cathx cls synth` engine, seed {cfg.data.synth_seed}, default ChestSynthConfig), PatientID-grouped fold "
             f"{train.get('fold')} of {train.get('folds')} held out for model selection ({train.get('train_studies')} "
-            "studies for training)",
+            "studies for training)" + (f"; started from the weights of {len(parts)} earlier part(s) trained on their "
+                                       "configs' studies (earlier_parts)" if parts else ""),
             "seed": cfg.seed, "epochs_run": train.get("epochs_run"),
-            "cpu_minutes": round(train.get("fit_seconds", 0) / 60.0, 1), "threads": cfg.threads or None,
+            "cpu_minutes": round(fit_seconds / 60.0, 1), "threads": cfg.threads or None,
+            **({"earlier_parts": parts} if parts else {}),
             "precision": cfg.precision, "machine": cpu_description(), "validation_mean_auc": round(train["mean_auc"], 4),
             "note": f"fitting wall-clock minutes on {cfg.threads or 'the default number of'} torch thread(s), "
                     f"{cfg.precision}" + (f"; {args.train_note}" if args.train_note else ""),
