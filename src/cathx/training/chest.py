@@ -36,10 +36,10 @@ from cathx.data.chest.ranzcr import CSV_FILE, LABELS
 from cathx.data.chest.synthetic import write_chest_dataset
 from cathx.data.datasets import image_tensor
 from cathx.data.transforms import chest_transforms
+from cathx.errors import CathxError
 from cathx.fileio import atomic_write_json
 from cathx.losses.classification import classifier_losses
 from cathx.metrics.classification import columnwise_auc, write_auc_report
-from cathx.errors import CathxError
 from cathx.models.classifier import ClassifierConfig, build_classifier
 from cathx.system import training_precision
 from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
