@@ -61,3 +61,22 @@ def test_predict_arrays_reads_uint8_as_float_over_255_in_batches():
         direct = torch.sigmoid(model(torch.from_numpy(images[3:4].astype(np.float32) / 255)[:, None])["logits"])
     np.testing.assert_allclose(probs[3], direct[0].numpy(), atol=1e-6)
     assert predict_arrays(model, images[:0]).shape == (0, 11)
+
+
+def test_template_first_trains_a_template_part_then_starts_from_it(tmp_path):
+    cfg = from_dict(ClsTrainConfig, {
+        "model": {"kind": "seg_aided", "backbone": "rexnet_100", "backbone_args": {"width_mult": 0.5}},
+        "data": {"synth_n": 16, "synth_size": 64, "image_size": 32, "batch_size": 8, "folds": 2},
+        "epochs": 1, "threads": 1, "template_first": {"epochs": 1, "lr": 0.01}})
+    summary = train_classifier(cfg, tmp_path)
+    first = tmp_path / "template_first"
+    first_record = read_classifier(first / "classifier.safetensors")
+    assert first_record["extra"]["train_config"]["data"]["synth"]["anatomy_variety"] == 0.0
+    assert first_record["extra"]["train_config"]["lr"] == 0.01
+    assert "init" not in first_record["extra"]
+    # the studies of the two parts: same scenes, the second drawn with the variety
+    assert (first / "synthetic" / "train.csv").read_text() == (tmp_path / "synthetic" / "train.csv").read_text()
+    record = read_classifier(tmp_path / "classifier.safetensors")
+    assert record["extra"]["init"] == str(first / "classifier.safetensors")
+    assert summary["template_first"]["epochs_run"] >= 1 and summary["template_first"]["weights"] == str(
+        first / "classifier.safetensors")

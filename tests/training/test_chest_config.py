@@ -15,7 +15,7 @@ def test_defaults_overrides_and_the_shipped_demo():
     from cathx.config import resolve_config
 
     demo = load_cls_config(resolve_config("chest_demo"))
-    assert demo.model.kind == "seg_aided"
+    assert demo.model.kind == "seg_aided" and demo.template_first.epochs > 0  # the two-part quick recipe
 
 
 def test_unknown_keys_bad_choices_and_folds_are_errors(tmp_path):
@@ -35,3 +35,25 @@ def test_unknown_keys_bad_choices_and_folds_are_errors(tmp_path):
     check_fold(load_cls_config(None, fold=4))
     with pytest.raises(ConfigError, match="fold: must be between 0 and 4, got 5"):
         check_fold(load_cls_config(None, fold=5))
+
+
+def test_template_part_switches_the_variety_and_intensity_off_and_keeps_the_scenes(tmp_path):
+    from cathx.data.chest.synthetic import VARIETY_OFF
+    from cathx.training.chest_config import template_part
+
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {synth_n: 40, synth_seed: 7, path: /data, intensity: 0.5}\n"
+                      "epochs: 5\nlr: 0.001\ntemplate_first: {epochs: 3, lr: 0.004, max_minutes: 2}\n")
+    cfg = load_cls_config(config)
+    part = template_part(cfg)
+    assert (part.epochs, part.lr, part.max_minutes, part.template_first.epochs) == (3, 0.004, 2.0, 0)
+    assert part.data.path == "" and part.data.intensity == 0.0
+    assert (part.data.synth_n, part.data.synth_seed) == (40, 7)
+    assert all(getattr(part.data.synth, key) == value for key, value in VARIETY_OFF.items())
+    assert part.data.synth.cvc_prob == cfg.data.synth.cvc_prob and part.model == cfg.model
+    config.write_text("template_first: {epochs: -1}\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: template_first.epochs: must be 0 \(off\) or more, got -1"):
+        load_cls_config(config)
+    config.write_text("template_first: {epoch: 3}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'epoch'; valid keys: .*epochs"):
+        load_cls_config(config)

@@ -42,7 +42,7 @@ from cathx.losses.classification import classifier_losses
 from cathx.metrics.classification import columnwise_auc, write_auc_report
 from cathx.models.classifier import ClassifierConfig, build_classifier
 from cathx.system import training_precision
-from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig
+from cathx.training.chest_config import ClsDataConfig, ClsTrainConfig, template_part
 from cathx.training.trainer import quiet_lightning
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,9 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str, init: Path | str | No
     """Fit on all folds but ``cfg.data.fold``, validate on it; returns the summary written to OUT.
 
     init: a classifier to start from instead of random weights (``init_classifier_weights``);
-    the learning-rate schedule is the config's, as from scratch.
+    the learning-rate schedule is the config's, as from scratch. Without it, a config with
+    ``template_first.epochs`` first trains its template part (``template_part``) in
+    OUT/template_first and starts from that part's weights; with it, that part is skipped.
 
     Writes OUT/classifier.safetensors (best validation AUC; the record of ``save_classifier``, the
     shipped ``cathx-chest``'s format), OUT/classifier.json (that record without the tensors, to read),
@@ -158,6 +160,15 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str, init: Path | str | No
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    first_part = None
+    if cfg.template_first.epochs and init is None:
+        log.info("first part: %d epoch(s) on the engine's template in %s", cfg.template_first.epochs,
+                 out / "template_first")
+        first_part = train_classifier(template_part(cfg), out / "template_first")
+        init = out / "template_first" / CLASSIFIER_WEIGHTS
+        log.info("first part: validation mean AUC %.3f; second part from its weights", first_part["mean_auc"])
+    elif cfg.template_first.epochs:
+        log.info("template_first skipped: training starts from %s", init)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -201,7 +212,9 @@ def train_classifier(cfg: ClsTrainConfig, out: Path | str, init: Path | str | No
         "train_patients": len({cache.patient_ids[i] for i in train_idx}),
         "val_patients": len({cache.patient_ids[i] for i in val_idx}),
         "epochs_run": int(trainer.current_epoch), "fit_seconds": round(fit_seconds, 1),
-        "model": to_dict(cfg.model), "image_size": cfg.data.image_size, "weights": str(weights)})
+        "model": to_dict(cfg.model), "image_size": cfg.data.image_size, "weights": str(weights),
+        **({"template_first": {key: first_part[key] for key in ("mean_auc", "epochs_run", "fit_seconds", "weights")}}
+           if first_part else {})})
 
 
 def validate_folder(weights: Path | str, data: Path | str, out: Path | str, cache_dir: str | None = None

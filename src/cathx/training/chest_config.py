@@ -7,12 +7,12 @@ Unknown keys and values outside the declared choices are ConfigErrors naming the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cathx.config import choices, from_dict, load_yaml, to_dict
-from cathx.data.chest.synthetic import ChestSynthConfig
+from cathx.data.chest.synthetic import VARIETY_OFF, ChestSynthConfig
 from cathx.errors import ConfigError
 from cathx.models.classifier import ClassifierConfig
 
@@ -43,6 +43,25 @@ class ClsDataConfig:
 
 
 @dataclass(frozen=True)
+class TemplateFirstConfig:
+    """The first part of a two-part curriculum (docs/chest.md): fit on the engine's plain template
+    (``VARIETY_OFF``, no intensity augmentation; the same number, size and seed of studies) before
+    the config's own data, which then starts from those weights. From random weights on the
+    variety directly the network never learns the horizontal course of a CVC
+    (benchmarks/results/chest_blind_spot/README.md)."""
+
+    epochs: int = 0  # 0 = no first part: the config's data from random weights
+    lr: float = 3e-3
+    max_minutes: float = 0.0  # wall-clock cap on this part; 0 = none
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ConfigError(f"template_first.epochs: must be 0 (off) or more, got {self.epochs}")
+        if self.lr <= 0:
+            raise ConfigError(f"template_first.lr: must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
 class ClsTrainConfig:
     """A classification experiment: model, data and optimisation."""
 
@@ -56,6 +75,17 @@ class ClsTrainConfig:
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch's default
     precision: str = field(default="32-true", metadata=choices("32-true", "bf16-mixed"))
+    template_first: TemplateFirstConfig = field(default_factory=TemplateFirstConfig)
+
+
+def template_part(cfg: ClsTrainConfig) -> ClsTrainConfig:
+    """The config of ``cfg``'s first part (``TemplateFirstConfig``): synthetic studies of the same
+    number, size and seed drawn from the template, no intensity augmentation, the part's epochs,
+    rate and cap, and no first part of its own."""
+    part = cfg.template_first
+    data = replace(cfg.data, path="", synth=replace(cfg.data.synth, **VARIETY_OFF), intensity=0.0)
+    return replace(cfg, data=data, epochs=part.epochs, lr=part.lr, max_minutes=part.max_minutes,
+                   template_first=TemplateFirstConfig())
 
 
 def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrainConfig:
@@ -65,7 +95,7 @@ def load_cls_config(config_path: Path | str | None, **overrides: Any) -> ClsTrai
     except ConfigError as exc:
         if str(exc).startswith("synth."):  # raised by ChestSynthConfig itself, which knows no file
             raise ConfigError(f"{config_path}: data.{exc}") from None
-        if str(exc).startswith("data."):  # raised by ClsDataConfig itself
+        if str(exc).startswith(("data.", "template_first.")):  # raised by the section's dataclass itself
             raise ConfigError(f"{config_path}: {exc}") from None
         raise
     data = {k: v for k, v in overrides.items() if v is not None}
