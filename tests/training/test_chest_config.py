@@ -18,20 +18,26 @@ def test_defaults_overrides_and_the_shipped_demo():
     assert demo.model.kind == "seg_aided" and demo.template_first.epochs > 0  # the two-part quick recipe
 
 
-def test_unknown_keys_bad_choices_and_folds_are_errors(tmp_path):
+BAD_CONFIGS = [
+    ("data: {bacth_size: 4}\n", r"c.yaml.*unknown key 'bacth_size'; valid keys: .*batch_size"),
+    ("precision: 16-mixed\n", "precision.*32-true.*bf16-mixed"),
+    ("data: {synth: {core_depth: [0.5, 1.5]}}\n", r"c.yaml: data.synth.core_depth: must be"),
+    ("data: {intensity: 1.5}\n", r"c.yaml: data.intensity: must be between 0 and 1, got 1.5"),
+    ("template_first: {epochs: -1}\n", r"c.yaml: template_first.epochs: must be 0 \(off\) or more, got -1"),
+    ("template_first: {lr: 0}\n", r"c.yaml: template_first.lr: must be positive, got 0"),
+    ("template_first: {epoch: 3}\n", r"unknown key 'epoch'; valid keys: .*epochs"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS)
+def test_unknown_keys_and_bad_values_name_the_file_and_key(tmp_path, text, message):
     config = tmp_path / "c.yaml"
-    config.write_text("data: {bacth_size: 4}\n")
-    with pytest.raises(ConfigError, match=r"c.yaml.*unknown key 'bacth_size'; valid keys: .*batch_size"):
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         load_cls_config(config)
-    config.write_text("precision: 16-mixed\n")
-    with pytest.raises(ConfigError, match="precision.*32-true.*bf16-mixed"):
-        load_cls_config(config)
-    config.write_text("data: {synth: {core_depth: [0.5, 1.5]}}\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: data.synth.core_depth: must be"):
-        load_cls_config(config)
-    config.write_text("data: {intensity: 1.5}\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: data.intensity: must be between 0 and 1, got 1.5"):
-        load_cls_config(config)
+
+
+def test_fold_outside_the_folds_is_an_error():
     check_fold(load_cls_config(None, fold=4))
     with pytest.raises(ConfigError, match="fold: must be between 0 and 4, got 5"):
         check_fold(load_cls_config(None, fold=5))
@@ -51,9 +57,3 @@ def test_template_part_switches_the_variety_and_intensity_off_and_keeps_the_scen
     assert (part.data.synth_n, part.data.synth_seed) == (40, 7)
     assert all(getattr(part.data.synth, key) == value for key, value in VARIETY_OFF.items())
     assert part.data.synth.cvc_prob == cfg.data.synth.cvc_prob and part.model == cfg.model
-    config.write_text("template_first: {epochs: -1}\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: template_first.epochs: must be 0 \(off\) or more, got -1"):
-        load_cls_config(config)
-    config.write_text("template_first: {epoch: 3}\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'epoch'; valid keys: .*epochs"):
-        load_cls_config(config)
