@@ -47,15 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.a / "train.csv", newline="") as handle:
         uids = [row["StudyInstanceUID"] for row in csv.DictReader(handle)]
     take_b = np.random.default_rng(args.seed).random(len(uids)) < args.fraction_b
-    (args.out / "train").mkdir(parents=True)
+    # Built beside OUT and renamed when complete, so that an interrupted run leaves no half folder
+    # under the name a training config reads.
+    partial = args.out.with_name(args.out.name + ".partial")
+    if partial.exists():
+        print(f"mix_studies: {partial} exists (an interrupted run?); remove it or choose a new --out", file=sys.stderr)
+        return 2
+    (partial / "train").mkdir(parents=True)
     for uid, from_b in zip(uids, take_b):
         source = (args.b if from_b else args.a) / "train" / f"{uid}.jpg"
-        os.link(source, args.out / "train" / source.name)
+        os.link(source, partial / "train" / source.name)
     for name in SHARED_FILES:
-        shutil.copyfile(args.a / name, args.out / name)
+        shutil.copyfile(args.a / name, partial / name)
     record = {"a": str(args.a), "b": str(args.b), "fraction_b": args.fraction_b, "seed": args.seed,
               "studies": len(uids), "from_b": int(take_b.sum())}
-    (args.out / "mix.json").write_text(json.dumps(record, indent=2) + "\n")
+    (partial / "mix.json").write_text(json.dumps(record, indent=2) + "\n")
+    partial.rename(args.out)
     print(json.dumps(record))
     return 0
 
