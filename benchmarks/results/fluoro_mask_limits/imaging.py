@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from score import network_scores  # this folder's score.py
 
 from cathx.data.synthetic import SynthConfig, SyntheticReader
 from cathx.fileio import atomic_write_json
 from cathx.system import cpu_description
-from cathx.training.evaluate import evaluate
 from cathx.zoo import resolve_weights
 
 HERE = Path(__file__).resolve().parent
@@ -46,9 +45,8 @@ def main() -> None:
     rows = []
     for name, config in conditions().items():
         reader = SyntheticReader(args.frames, size=256, seed=CARD_SEED, config=config)
-        with tempfile.TemporaryDirectory() as out:
-            summary = evaluate(resolve_weights(args.weights), None, out, reader=reader, plots=False, precision="fp32")
-        rows.append({"condition": name, **{k: round(float(summary[k]), 4) for k in ("mean_j", "dice", "ap", "ap50", "recall5")}})
+        rows.append({"condition": name, **network_scores(resolve_weights(args.weights), reader,
+                                                         ("mean_j", "dice", "ap", "ap50", "recall5"))})
         print(json.dumps(rows[-1]), flush=True)
     atomic_write_json(HERE / "imaging.json", {
         "weights": args.weights, "frames": args.frames, "seed": CARD_SEED, "precision": "fp32", "rows": rows,

@@ -26,6 +26,13 @@ CARD_SEED = 777_000
 KEYS = ("mean_j", "dice", "ap", "ap50", "ap75", "mae", "recall5")
 
 
+def network_scores(weights: str | Path, reader, keys: tuple[str, ...] = KEYS) -> dict[str, float]:
+    """``keys`` of cathx.training.evaluate's summary, fp32, over ``reader``'s frames (reports thrown away)."""
+    with tempfile.TemporaryDirectory() as out:
+        summary = evaluate(weights, None, out, reader=reader, plots=False, precision="fp32")
+    return {k: round(float(summary[k]), 4) for k in keys}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="+", required=True, help="NAME=PATH")
@@ -38,9 +45,7 @@ def main() -> None:
     reader = SyntheticReader(args.frames, size=256, seed=CARD_SEED)
     for item in args.weights:
         name, weights = item.split("=", 1)
-        with tempfile.TemporaryDirectory() as out:
-            summary = evaluate(weights, None, out, reader=reader, plots=False, precision="fp32")
-        row = {"name": name, "weights": weights, "frames": args.frames, **{k: round(float(summary[k]), 4) for k in KEYS},
+        row = {"name": name, "weights": weights, "frames": args.frames, **network_scores(weights, reader),
                "cpu": cpu_description(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         record["rows"].append(row)
         atomic_write_json(path, record)
