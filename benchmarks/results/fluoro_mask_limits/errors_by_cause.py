@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from score import CARD_SEED  # this folder's score.py: the card's frames
 
 from cathx.data.synthetic.scene import render_frame
 from cathx.fileio import atomic_write_json
@@ -27,7 +28,6 @@ from cathx.system import cpu_description
 from cathx.zoo import resolve_weights
 
 HERE = Path(__file__).resolve().parent
-CARD_SEED = 777_000
 
 
 def causes(pred: np.ndarray, truth: np.ndarray, device_coverage: np.ndarray) -> dict[str, int]:

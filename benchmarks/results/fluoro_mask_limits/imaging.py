@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from score import network_scores  # this folder's score.py
+from score import CARD_SEED, network_scores  # this folder's score.py
 
 from cathx.data.synthetic import SynthConfig, SyntheticReader
 from cathx.fileio import atomic_write_json
@@ -23,7 +23,6 @@ from cathx.system import cpu_description
 from cathx.zoo import resolve_weights
 
 HERE = Path(__file__).resolve().parent
-CARD_SEED = 777_000
 
 
 def conditions() -> dict[str, SynthConfig]:
