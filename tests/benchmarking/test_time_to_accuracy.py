@@ -34,3 +34,24 @@ def test_every_variant_is_a_valid_config():
     recipe = read_yaml_mapping(SCRIPT.parents[1] / "configs" / "demo.yaml")
     for name, overrides in tta.VARIANTS.items():
         train_config_from_dict(tta.apply_overrides(recipe, overrides), where=name)
+
+
+def test_snapshots_save_the_weights_when_training_ends(tmp_path, monkeypatch):
+    """The value at the budget is the network when the clock stopped training, not the last
+    periodic snapshot before it."""
+    import time
+
+    saved = []
+    snapshots = tta.Snapshots(tmp_path, started=time.monotonic() - 14.9 * 60, every_minutes=100.0)
+    monkeypatch.setattr(snapshots, "save", lambda module, minutes, step: saved.append((module, minutes, step)))
+
+    class Trainer:  # no WeightEMA callback: the module itself is the averaged one
+        callbacks = ()
+        global_step = 2800
+
+    module = object()
+    snapshots.callback.on_train_batch_end(Trainer(), module)
+    assert saved == []  # the next periodic snapshot is 100 minutes away
+    snapshots.callback.on_train_end(Trainer(), module)
+    ((kept, minutes, step),) = saved
+    assert kept is module and step == 2800 and 14.9 <= minutes < 15.5
