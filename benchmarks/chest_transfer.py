@@ -143,6 +143,8 @@ def overlay(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
 def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -> dict:
     """Pooled centreline precision / recall / F1 and per-group recall of one model on one set."""
     from cathx.data.chest.ranzcr import GROUP_NAMES
+    from skimage.morphology import skeletonize
+
     from cathx.metrics.segmentation import centreline_counts, centreline_f1
 
     tolerance = tolerance_256 * size / 256
@@ -158,18 +160,19 @@ def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -
         seconds += time.perf_counter() - start
         truth = truth_maps(lines, image.shape) if lines else np.zeros((len(GROUP_NAMES), *image.shape), bool)
         union = truth.any(axis=0)
-        found = centreline_counts(mask > 0, union, tolerance)
+        skeleton = skeletonize(mask > 0)  # once: every count below matches the same predicted skeleton
+        found = centreline_counts(skeleton, union, tolerance, skeletonised=True)
         counts += found
         empty_masks += int(not (mask > 0).any())
         if union.any() or (mask > 0).any():
             per_image_f1.append(centreline_f1(found)[2])
         for group in range(len(GROUP_NAMES)):
             if truth[group].any():
-                _, _, matched, total = centreline_counts(mask > 0, truth[group], tolerance)
+                _, _, matched, total = centreline_counts(skeleton, truth[group], tolerance, skeletonised=True)
                 group_counts[group] += (matched, total)
         for course, course_truth in enumerate(course_maps(lines, image.shape)):
             if course_truth.any():
-                _, _, matched, total = centreline_counts(mask > 0, course_truth, tolerance)
+                _, _, matched, total = centreline_counts(skeleton, course_truth, tolerance, skeletonised=True)
                 course_counts[course] += (matched, total)
         if sheet is not None and number < 12:
             pictures.append(overlay(image, mask, union))

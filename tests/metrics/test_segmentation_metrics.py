@@ -118,3 +118,17 @@ def test_centreline_counts_by_hand():
     assert precision == pytest.approx(2 / 3) and recall == 1.0 and f1 == pytest.approx(0.8)
     assert centreline_counts(predicted, truth, tolerance=2.5) == (0, 15, 0, 10)
     assert centreline_f1(centreline_counts(np.zeros_like(truth), truth, 3.0)) == (0.0, 0.0, 0.0)
+
+
+def test_centreline_counts_of_a_mask_equal_those_of_its_skeleton_passed_as_one():
+    from skimage.morphology import skeletonize
+
+    from cathx.metrics.segmentation import centreline_counts
+
+    truth = np.zeros((32, 32), bool)
+    truth[10, 5:15] = True
+    band = np.zeros((32, 32), bool)
+    band[11:16, 3:22] = True  # a 5 px wide band: its skeleton is a line along row 13
+    assert centreline_counts(band, truth, 3.0) == centreline_counts(skeletonize(band), truth, 3.0, skeletonised=True)
+    # not thinned again when it says it is a skeleton: the band itself then counts every pixel
+    assert centreline_counts(band, truth, 3.0, skeletonised=True)[1] == band.sum()

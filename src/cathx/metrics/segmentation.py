@@ -71,18 +71,21 @@ def batch_dice(pred: Tensor, target: Tensor) -> Tensor:
     return torch.where(total > 0, 2 * intersection / total.clamp(min=1), torch.ones_like(total))
 
 
-def centreline_counts(predicted: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, int, int, int]:
+def centreline_counts(predicted: np.ndarray, truth: np.ndarray, tolerance: float,
+                      skeletonised: bool = False) -> tuple[int, int, int, int]:
     """Tolerant centreline matching of a predicted line mask against annotated centrelines.
 
-    predicted: (H, W) bool mask, skeletonised here; truth: (H, W) bool centreline pixels (1 px
-    wide). A predicted skeleton pixel is matched when within ``tolerance`` px (Euclidean) of a true
-    pixel, and a true pixel when within ``tolerance`` of the predicted skeleton. Returns (matched
-    predicted, predicted, matched true, true) pixel counts, so images can be pooled before
-    precision = matched predicted / predicted and recall = matched true / true are taken.
+    predicted: (H, W) bool mask, skeletonised here (``skeletonised``: it already is a skeleton, so
+    a caller matching one mask against several truths thins it once); truth: (H, W) bool
+    centreline pixels (1 px wide). A predicted skeleton pixel is matched when within ``tolerance``
+    px (Euclidean) of a true pixel, and a true pixel when within ``tolerance`` of the predicted
+    skeleton. Returns (matched predicted, predicted, matched true, true) pixel counts, so images
+    can be pooled before precision = matched predicted / predicted and recall = matched true /
+    true are taken.
     """
     import cv2
 
-    pred = skeletonize(predicted.astype(bool))
+    pred = predicted.astype(bool) if skeletonised else skeletonize(predicted.astype(bool))
     true = truth.astype(bool)
     if not pred.any() or not true.any():
         return 0, int(pred.sum()), 0, int(true.sum())
