@@ -84,6 +84,18 @@ def first_reaching(snapshots: list[dict], mean_j: float = TARGET_MEAN_J, ap50: f
     return None
 
 
+# A periodic snapshot fires at the first step after its time: the one due at the budget lands a
+# few seconds after it and still counts as the value at the budget.
+BUDGET_SLACK_MINUTES = 0.1
+
+
+def value_at_budget(snapshots: list[dict], budget_minutes: float) -> dict | None:
+    """The latest snapshot taken within the budget (None if there is none). The end-of-training one
+    can lie beyond it: the trainer's clock starts after the data is generated, this one before."""
+    within = [s for s in snapshots if s["minutes"] <= budget_minutes + BUDGET_SLACK_MINUTES]
+    return max(within, key=lambda s: s["minutes"]) if within else None
+
+
 class Snapshots:
     """Lightning callback: every ``every_minutes`` of wall time since ``started``, and when a stage's
     training ends, save the network (the end's snapshot is the value at the budget: without it the
@@ -146,7 +158,7 @@ def run_variant(name: str, args, work: Path) -> dict:
                      "mean_j": float(summary["mean_j"]), "ap50": float(summary["ap50"]), "ap": float(summary["ap"])})
         print(f"{name} {minutes:5.1f} min: mean J {rows[-1]['mean_j']:.3f}, AP50 {rows[-1]['ap50']:.3f}", flush=True)
     timed = [r for r in rows if r["step"] >= 0]
-    at_budget = max(timed, key=lambda r: r["minutes"]) if timed else rows[-1]
+    at_budget = value_at_budget(timed, args.minutes) or rows[-1]
     from cathx.training.trainer import effective_precision
 
     # The precision it really trained in: bf16-mixed becomes 32-true on a CPU without native bfloat16.

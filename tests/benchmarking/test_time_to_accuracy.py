@@ -55,3 +55,11 @@ def test_snapshots_save_the_weights_when_training_ends(tmp_path, monkeypatch):
     snapshots.callback.on_train_end(Trainer(), module)
     ((kept, minutes, step),) = saved
     assert kept is module and step == 2800 and 14.9 <= minutes < 15.5
+
+
+def test_the_value_at_the_budget_is_the_latest_snapshot_within_it():
+    snapshots = [{"minutes": 12.5, "mean_j": 0.50}, {"minutes": 15.02, "mean_j": 0.51},  # due at 15, a step late
+                 {"minutes": 16.3, "mean_j": 0.52}]  # training's end, past the budget
+    assert tta.value_at_budget(snapshots, 15.0)["mean_j"] == 0.51
+    assert tta.value_at_budget(snapshots, 20.0)["mean_j"] == 0.52
+    assert tta.value_at_budget(snapshots, 10.0) is None
