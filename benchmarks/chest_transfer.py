@@ -142,9 +142,9 @@ def overlay(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
 
 def score(chest, studies, size: int, tolerance_256: float, sheet: Path | None) -> dict:
     """Pooled centreline precision / recall / F1 and per-group recall of one model on one set."""
-    from cathx.data.chest.ranzcr import GROUP_NAMES
     from skimage.morphology import skeletonize
 
+    from cathx.data.chest.ranzcr import GROUP_NAMES
     from cathx.metrics.segmentation import centreline_counts, centreline_f1
 
     tolerance = tolerance_256 * size / 256

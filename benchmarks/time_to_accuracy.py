@@ -4,9 +4,9 @@ mean J >= 0.70 and AP50 >= 0.60 (issue 13's targets), and its scores at fixed bu
 Each variant is the recipe (``--config``, default configs/demo.yaml) with a few config values
 changed. It trains from scratch with a wall-clock budget (``--minutes``, default 15; the clock
 starts before the synthetic data is generated, so generation counts). A Lightning callback copies
-the network's weights every ``--snapshot-minutes`` of wall time and when training ends (the
-"last snapshot" is then the network at the budget; before 2026-12-05 it could lie up to one
-interval earlier, e.g. at 12.5 of 15 minutes); after training, every snapshot is
+the network's weights every ``--snapshot-minutes`` of wall time and when training ends; the value
+at the budget ("last snapshot") is the latest snapshot within it (before 2026-12-05 the last
+periodic one, which could lie an interval before training ended); after training, every snapshot is
 scored on one fixed synthetic test set (``--test-frames`` frames from a seed no training uses), so
 scoring never eats into the training clock. The time to accuracy is the first snapshot meeting both
 targets ("not reached" otherwise, with the best scores reached).
@@ -98,8 +98,8 @@ def value_at_budget(snapshots: list[dict], budget_minutes: float) -> dict | None
 
 class Snapshots:
     """Lightning callback: every ``every_minutes`` of wall time since ``started``, and when a stage's
-    training ends, save the network (the end's snapshot is the value at the budget: without it the
-    last one could lie up to ``every_minutes`` before the clock stopped training)."""
+    training ends, save the network (without the end's snapshot the last one could lie up to
+    ``every_minutes`` before the clock stopped training; ``value_at_budget`` picks among them)."""
 
     def __init__(self, folder: Path, started: float, every_minutes: float) -> None:
         import lightning as L
