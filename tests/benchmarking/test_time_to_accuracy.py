@@ -37,8 +37,8 @@ def test_every_variant_is_a_valid_config():
 
 
 def test_snapshots_save_the_weights_when_training_ends(tmp_path, monkeypatch):
-    """The value at the budget is the network when the clock stopped training, not the last
-    periodic snapshot before it."""
+    """A snapshot is also taken when training ends, not only every ``every_minutes``: without it
+    the last one could lie an interval before the clock stopped training."""
     import time
 
     saved = []

@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from score import CARD_SEED  # this folder's score.py: the card's frames
 
 from cathx.data.synthetic import SyntheticReader, scene
 from cathx.fileio import atomic_write_json
+from cathx.metrics.segmentation import iou, mean_j
 from cathx.system import cpu_description
 
 HERE = Path(__file__).resolve().parent
-CARD_SEED = 777_000
 
 
 def labels(frames: int, factor: int) -> list[np.ndarray]:
@@ -35,8 +36,7 @@ def labels(frames: int, factor: int) -> list[np.ndarray]:
 
 
 def mean_iou(first: list[np.ndarray], second: list[np.ndarray]) -> float:
-    scores = [(a & b).sum() / (a | b).sum() if (a | b).any() else 1.0 for a, b in zip(first, second, strict=True)]
-    return float(np.mean(scores))
+    return mean_j([iou(a, b) for a, b in zip(first, second, strict=True)])
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
+from score import CARD_SEED  # this folder's score.py: the card's frames
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -47,8 +48,7 @@ from cathx.data.synthetic import SyntheticReader
 from cathx.data.transforms import build_transforms
 from cathx.heatmap import decode_peaks
 from cathx.losses.segmentation import bce_loss, soft_iou_loss
-
-CARD_SEED = 777_000
+from cathx.metrics.segmentation import batch_iou
 
 
 class Refiner(nn.Module):
@@ -86,12 +86,6 @@ def frozen_outputs(base: nn.Module, image: torch.Tensor) -> dict[str, torch.Tens
         features = base.decoder.fine(coarse, skips)
         outputs = {name: base.heads[name](features) for name in ("mask", "heatmap", "size")}
     return {"image": skips[0].float(), "features": features.float(), **{k: v.float() for k, v in outputs.items()}}
-
-
-def per_image_iou(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    inter = (pred & truth).flatten(1).sum(1).float()
-    union = (pred | truth).flatten(1).sum(1).float()
-    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
 
 def train(module: nn.Module, loss_of: Callable[[dict], torch.Tensor], evaluate: Callable[[], object],
@@ -137,8 +131,8 @@ def probe_refine(base: nn.Module, card: list[dict], args: argparse.Namespace) ->
             for batch in card:
                 out = frozen_outputs(base, batch["image"])
                 truth = batch["mask"] > 0.5
-                frozen.append(per_image_iou(out["mask"] > 0, truth))
-                refined.append(per_image_iou(out["mask"] + refiner(inputs(out)) > 0, truth))
+                frozen.append(batch_iou(out["mask"] > 0, truth))
+                refined.append(batch_iou(out["mask"] + refiner(inputs(out)) > 0, truth))
         refiner.train()
         return torch.cat(frozen).mean().item(), torch.cat(refined).mean().item()
 
