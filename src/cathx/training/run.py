@@ -110,7 +110,7 @@ def _load_weights(module, path: Path | str, matching: bool = False) -> None:
         return
     wrong = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
     if wrong or set(state) - set(own):
-        example = wrong[0] if wrong else sorted(set(state) - set(own))[0]
+        example = wrong[0] if wrong else min(set(state) - set(own))
         raise CathxError(f"{path}: weights do not fit this config's network (e.g. {example}); "
                          "the model section must match the checkpoint's architecture (or pass --init-matching)")
     module.model.load_state_dict(state)
@@ -192,7 +192,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     data: dataset path(s) read with cathx.data.formats.open_dataset; None generates the config's
     synthetic set into OUT/data. train_reader / val_reader (tests) replace the data entirely.
     resume: continue the run in OUT exactly where its last checkpoint left it.
-    max_minutes: wall-clock budget for the whole run; training stops (with a checkpoint) when spent.
+    max_minutes: wall-clock budget for the training stages, counted from the end of data generation
+        (``ensure_synthetic``); training stops (with a checkpoint) when spent.
     callbacks: extra Lightning callbacks for every stage.
     init: weights the first stage starts from instead of a random initialisation (a shipped
         model's name such as "cathx-fluoro", or a checkpoint): fine-tuning on your own data.
@@ -232,8 +233,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     else:
         sources = list(data)
 
-    from cathx.models import ModelConfig
     from cathx.config import from_dict
+    from cathx.models import ModelConfig
 
     model_cfg = from_dict(ModelConfig, dict(cfg.model), where="model")
     world = cluster_layout(cfg.trainer).world_size  # all processes on all nodes
