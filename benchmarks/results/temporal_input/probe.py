@@ -1,19 +1,19 @@
 """Probe (issue 14, item 3): do the previous frames as more input channels help the network?
 
-Two arms fine-tuned identically from the shipped `cathx-fluoro` network on the same sequence
-frames (sequences.py): "one" sees the current frame only (the shipped architecture); "two" sees
-the current and the previous frame, the first encoder convolution and the stride-1 decoder fusion
-each given a second input channel whose weights start at zero, so that step 0 is the shipped
-network; "three" sees the current and the two previous frames the same way (two zero channels).
-``--from-frame 2`` trains and scores every arm on frames 2..T-1 only, so that "three" and its "one"
-control see the same frames. All: whole 256 px frames, batch 8, the training transform's flip and affine applied
-alike to all frames (no intensity augmentation: its noise would be drawn once for both frames),
-BCE + soft IoU plus the focal heatmap and size losses (size weight 3, per-image focal
-normalisation, the shipped parts' settings) with equal task weights, AdamW, cosine from ``--lr``,
-bfloat16 autocast, weight EMA 0.998 (the average is scored). Scored on the held-out sequences'
-frames 1..T-1 every 600 steps (cathx.metrics.evaluation.Evaluator, threshold 0.3; AP from
-detections above 0.05 as `cathx val` does). The augmentation draws from albumentations' own
-unseeded generator, so a repeated run differs by a little.
+Arms fine-tuned identically from the shipped `cathx-fluoro` network on the same sequence frames
+(sequences.py): "one" sees the current frame only (the shipped architecture); "two" sees the current
+and the previous frame, the first encoder convolution and the stride-1 decoder fusion each given a
+second input channel whose weights start at zero, so that step 0 is the shipped network; "three"
+sees the current and the two previous frames the same way (two zero channels). ``--from-frame 2``
+trains and scores every arm on frames 2..T-1 only, so that "three" and its "one" control see the
+same frames. All: whole 256 px frames, batch 8, the training transform's flip and affine applied
+alike to all frames (no intensity augmentation: its noise would be drawn once for all frames), BCE +
+soft IoU plus the focal heatmap and size losses (size weight 3, per-image focal normalisation, the
+shipped parts' settings) with equal task weights, AdamW, cosine from ``--lr``, bfloat16 autocast,
+weight EMA 0.998 (the average is scored). Scored on the held-out sequences' frames (the same
+``--from-frame``) every 600 steps (cathx.metrics.evaluation.Evaluator, threshold 0.3; AP from
+detections above 0.05 as `cathx val` does). The augmentation draws from albumentations' own unseeded
+generator, so a repeated run differs by a little.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/results/temporal_input/probe.py --arm one \
         --steps 1800 --lr 2e-4 --train /tmp/proto/train_pairs.npz --held /tmp/proto/eval_pairs.npz \
