@@ -117,3 +117,40 @@ def test_a_stage_logs_lightnings_device_lines_but_not_its_cloud_advert(clean_env
     assert not any("Tip" in message or "litlogger" in message for message in records), records
     assert not any("100% of the batches" in message for message in records), records
     assert trainer.limit_val_batches == 1.0  # every validation batch, as before
+
+
+def test_steps_within_budget_adds_what_fits_in_the_time_left():
+    from cathx.training.trainer import steps_within_budget
+
+    # 100 s left, 2 % kept back: 98 s at 0.5 s per step = 196 more steps after the 40 done
+    assert steps_within_budget(40, 0.5, 100.0) == 236
+    assert steps_within_budget(40, 0.5, 100.0, reserve=0.0) == 240
+    # a budget already spent still ends the stage one step later, never before the steps done
+    assert steps_within_budget(40, 0.5, -5.0) == 41
+    with pytest.raises(ValueError, match="seconds_per_step must be positive"):
+        steps_within_budget(40, 0.0, 100.0)
+
+
+def test_to_epoch_end_rounds_down_to_a_validated_epoch_end():
+    from cathx.training.trainer import to_epoch_end
+
+    assert to_epoch_end(2242, 1500, 200) == 2200
+    assert to_epoch_end(2400, 1500, 200) == 2400  # already an epoch end
+    # a budget that ends inside the current epoch still finishes that epoch
+    assert to_epoch_end(1550, 1500, 200) == 1600
+    assert to_epoch_end(1600, 1600, 200) == 1800  # at an epoch end (validated): one more epoch
+    assert to_epoch_end(2242, 1500, 0) == 2242  # no epoch length known: unchanged
+
+
+def test_cosine_lr_matches_torch_cosine_annealing():
+    from cathx.training.trainer import cosine_lr
+
+    assert cosine_lr(1.0, 0.0, 0, 10) == 1.0
+    assert cosine_lr(1.0, 0.0, 5, 10) == pytest.approx(0.5)
+    assert cosine_lr(1.0, 0.1, 10, 10) == pytest.approx(0.1)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-3)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=7)
+    for step in range(1, 8):
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine_lr(2e-3, 0.0, step, 7))
