@@ -143,3 +143,47 @@ def test_cosine_lr_matches_torch_cosine_annealing():
         optimizer.step()
         scheduler.step()
         assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine_lr(2e-3, 0.0, step, 7))
+
+
+def test_budget_schedule_plans_from_the_slower_recent_rate_and_stops_at_its_plan(monkeypatch):
+    """A machine that slows from 1 to 2 s per step: the plan follows the recent rate (147 more
+    steps in 294 s), not the stage's average of 1.5 s (196 more steps, 392 s: past the budget)."""
+    from types import SimpleNamespace
+
+    import cathx.training.trainer as trainer_module
+
+    clock = [0.0]
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    trainer = SimpleNamespace(global_step=0, should_stop=False, strategy=SimpleNamespace(broadcast=lambda x, src: x),
+                              fit_loop=SimpleNamespace(max_epochs=5, epoch_loop=SimpleNamespace(max_steps=-1)))
+
+    class Module:
+        total_steps = 100
+
+        def replan(self, total):
+            self.total_steps = total
+
+    module = Module()
+    schedule = trainer_module.BudgetSchedule(minutes=10.0)  # deadline at 600 s
+    schedule.on_train_start(trainer, module)
+    assert trainer.fit_loop.max_epochs == -1 and trainer.fit_loop.epoch_loop.max_steps == 101
+    schedule.on_train_batch_start(trainer, module, None, 0)
+
+    def run_to(step, seconds_per_step):
+        while trainer.global_step < step:
+            trainer.global_step += 1
+            clock[0] += seconds_per_step
+            schedule.on_train_batch_end(trainer, module, None, None, 0)
+
+    run_to(20, 1.0)  # calibrated: 580 s left, 2 % kept back, at 1 s per step
+    assert module.total_steps == 20 + 568
+    run_to(100, 1.0)
+    schedule.on_train_epoch_start(trainer, module)
+    assert module.total_steps == 100 + 490
+    run_to(200, 2.0)  # clock at 300 s
+    schedule.on_train_epoch_start(trainer, module)
+    assert module.total_steps == 200 + 147 and trainer.fit_loop.epoch_loop.max_steps == 348
+    run_to(346, 2.0)
+    assert not trainer.should_stop
+    run_to(347, 2.0)
+    assert trainer.should_stop and clock[0] <= 600.0
