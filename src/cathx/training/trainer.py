@@ -125,8 +125,7 @@ def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> No
         ema.apply_average(pl_module)
 
 
-def steps_within_budget(step: int, seconds_per_step: float, seconds_left: float,
-                        reserve: float = 0.02) -> int:
+def steps_within_budget(step: int, seconds_per_step: float, seconds_left: float, reserve: float = 0.02) -> int:
     """The stage length, in optimizer steps, that ends when ``seconds_left`` are spent: ``step``
     (done) plus what fits at ``seconds_per_step`` in all but ``reserve`` of the time left; at least
     one more step."""
@@ -148,10 +147,10 @@ CALIBRATION_STEPS = 20
 class BudgetSchedule(Callback):
     """Fits the stage's length to a wall-clock budget (``trainer.fit_to_budget``, as Ultralytics'
     ``time``): after ``CALIBRATION_STEPS`` steps, then at every epoch start, it measures seconds per
-    step (training, validation and checkpoints, once an epoch has passed; the slower of the rate
-    since the stage began and since the last re-plan) and re-plans the stage to end when the budget
-    is spent, moving the LR and Top-K schedules' end with it (the module's ``replan``). A faster
-    machine trains longer; a slower one finishes its schedule instead of being cut in the middle.
+    step since the stage began (training, validation and checkpoints, once an epoch has passed)
+    and re-plans the stage to end when the budget is spent, moving the LR and Top-K schedules' end
+    with it (the module's ``replan``). A faster machine trains longer; a slower one finishes its
+    schedule instead of being cut in the middle of it.
 
     minutes: the stage's budget, counted from construction (just before fit)."""
 
@@ -159,7 +158,6 @@ class BudgetSchedule(Callback):
         self.deadline = time.monotonic() + minutes * 60.0
         self.reserve = reserve
         self._mark: tuple[float, int] | None = None  # (time, step) at this fit's first step
-        self._last: tuple[float, int] | None = None  # (time, step) at the last re-plan
         self._calibrated = False
         self._planned = 0  # the stage's length when this fit started
 
@@ -193,18 +191,13 @@ class BudgetSchedule(Callback):
         assert self._mark is not None
         now, step = time.monotonic(), trainer.global_step
         started, first_step = self._mark
-        seconds_per_step = (now - started) / (step - first_step)
-        if self._last is not None and step > self._last[1]:
-            # the slower of the whole stage's rate and the last stretch's: a machine that slows down
-            # (shared CPUs do, by a third within minutes here) must not overrun the budget
-            seconds_per_step = max(seconds_per_step, (now - self._last[0]) / (step - self._last[1]))
-        self._last = (now, step)
-        total = steps_within_budget(step, seconds_per_step, self.deadline - now, self.reserve)
+        total = steps_within_budget(step, (now - started) / (step - first_step), self.deadline - now, self.reserve)
         total = int(trainer.strategy.broadcast(total, src=0))  # every rank plans the same length
         # the first plan is news (how long the stage will be); the epochs' corrections are not
         level = logging.INFO if pl_module.total_steps == self._planned else logging.DEBUG
-        logging.getLogger(__name__).log(level, "trainer.fit_to_budget: %.3f s per step, the stage now ends "
-                                        "at step %d (planned %d)", seconds_per_step, total, self._planned)
+        logging.getLogger(__name__).log(level, "trainer.fit_to_budget: %.3f s per step, the stage now ends at step "
+                                        "%d (planned %d)", (now - started) / (step - first_step), total,
+                                        self._planned)
         pl_module.replan(total)
         self._set_limits(trainer, total)
 
