@@ -131,6 +131,17 @@ def test_steps_within_budget_adds_what_fits_in_the_time_left():
         steps_within_budget(40, 0.0, 100.0)
 
 
+def test_to_epoch_end_rounds_down_to_a_validated_epoch_end():
+    from cathx.training.trainer import to_epoch_end
+
+    assert to_epoch_end(2242, 1500, 200) == 2200
+    assert to_epoch_end(2400, 1500, 200) == 2400  # already an epoch end
+    # a budget that ends inside the current epoch still finishes that epoch
+    assert to_epoch_end(1550, 1500, 200) == 1600
+    assert to_epoch_end(1600, 1600, 200) == 1800  # at an epoch end (validated): one more epoch
+    assert to_epoch_end(2242, 1500, 0) == 2242  # no epoch length known: unchanged
+
+
 def test_cosine_lr_matches_torch_cosine_annealing():
     from cathx.training.trainer import cosine_lr
 

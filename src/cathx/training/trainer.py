@@ -135,6 +135,14 @@ def steps_within_budget(step: int, seconds_per_step: float, seconds_left: float,
     return step + max(more, 1)
 
 
+def to_epoch_end(total: int, step: int, steps_per_epoch: int) -> int:
+    """``total`` rounded down to the end of an epoch, so that the stage's last weights are
+    validated (and can be its best checkpoint); never before the end of the epoch ``step`` is in."""
+    if steps_per_epoch <= 0:
+        return total
+    return max(total // steps_per_epoch, step // steps_per_epoch + 1) * steps_per_epoch
+
+
 def cosine_lr(base_lr: float, min_lr: float, step: int, total_steps: int) -> float:
     """Cosine annealing's rate after ``step`` of ``total_steps`` (torch's CosineAnnealingLR)."""
     return min_lr + (base_lr - min_lr) * (1.0 + math.cos(math.pi * step / max(total_steps, 1))) / 2.0
@@ -173,11 +181,6 @@ class BudgetSchedule(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        if trainer.global_step >= pl_module.total_steps:
-            # stop here, mid-epoch as a rule: Lightning validates before a requested stop (as for early
-            # stopping), so the last weights are scored and can become the best checkpoint
-            trainer.should_stop = True
-            return
         if not self._calibrated and self._mark is not None and \
                 trainer.global_step - self._mark[1] >= CALIBRATION_STEPS:
             self._calibrated = True
@@ -192,6 +195,9 @@ class BudgetSchedule(Callback):
         now, step = time.monotonic(), trainer.global_step
         started, first_step = self._mark
         total = steps_within_budget(step, (now - started) / (step - first_step), self.deadline - now, self.reserve)
+        per_epoch = trainer.num_training_batches
+        if isinstance(per_epoch, int):  # inf for a dataset without a length
+            total = to_epoch_end(total, step, per_epoch)
         total = int(trainer.strategy.broadcast(total, src=0))  # every rank plans the same length
         # the first plan is news (how long the stage will be); the epochs' corrections are not
         level = logging.INFO if pl_module.total_steps == self._planned else logging.DEBUG
@@ -203,9 +209,8 @@ class BudgetSchedule(Callback):
 
     @staticmethod
     def _set_limits(trainer: L.Trainer, total: int) -> None:
-        # on_train_batch_end stops at `total`; Lightning's own limits a step later are only a guard
-        trainer.fit_loop.max_epochs = -1
-        trainer.fit_loop.epoch_loop.max_steps = total + 1
+        trainer.fit_loop.max_epochs = -1  # the step count decides
+        trainer.fit_loop.epoch_loop.max_steps = total
 
 
 @dataclass(frozen=True)
