@@ -61,9 +61,6 @@ VARIANTS: dict[str, dict[str, object]] = {
                           "loss.focal_normalisation": "image", "loss.size_weight": 3.0},
     # twice the rate: what took the chest quick recipe past 0.90 (its second part at 2e-3, docs/chest.md)
     "bf16-sized-lr2": {**SIZED, "stages": [{**stage, "lr": 2.0e-3} for stage in SIZED["stages"]]},
-    # the recipe's last stage re-planned at every epoch to end with the budget (trainer.fit_to_budget)
-    "bf16-fitted": {"trainer.precision": "bf16-mixed", "trainer.fit_to_budget": True},
-    "fp32-fitted": {"trainer.precision": "32-true", "trainer.fit_to_budget": True},
 }
 
 

@@ -86,24 +86,3 @@ def test_training_step_feeds_set_kpis_to_the_prioritizer():
     # the first observation initialises kappa_bar to the batch's set KPI (stats pooled), not the mean
     expected = float(pooled_kpi(stats["segmentation"], "iou"))
     assert float(module.prioritizer.kappa_bar["segmentation"]) == pytest.approx(expected, abs=1e-6)
-
-
-def test_replan_moves_the_end_of_the_lr_and_top_k_schedules():
-    from types import SimpleNamespace
-
-    module = tiny_module()
-    optimizer = torch.optim.SGD(module.parameters(), lr=1.0)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
-    module._trainer = SimpleNamespace(lr_scheduler_configs=[SimpleNamespace(scheduler=scheduler)])
-    for _ in range(5):
-        optimizer.step()
-        scheduler.step()
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5)  # half way through 10 steps
-    module.replan(20)
-    assert module.total_steps == 20 and module.prioritizer.total_steps == 20 and scheduler.T_max == 20
-    # now a quarter of the way through 20 steps: (1 + cos(pi / 4)) / 2
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.8535534)
-    assert scheduler.get_last_lr() == [pytest.approx(0.8535534)]
-    optimizer.step()
-    scheduler.step()  # and from here on torch's own recursion follows the 20-step cosine
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.7938926)

@@ -236,50 +236,6 @@ def test_weight_ema_is_what_validation_checkpoints_and_export_hold(tmp_path):
     assert "val/score" in metrics
 
 
-@pytest.mark.slow
-def test_fit_to_budget_replans_the_last_stage_to_end_with_the_budget(tmp_path, monkeypatch, caplog):
-    """trainer.fit_to_budget, on a clock that moves 5 s per optimizer step: a 60-s budget with 2 %
-    kept back fits 11 steps (58.8 / 5), 10 at the last epoch end (2 steps per epoch: 8 samples,
-    batch 4), where the stage planned 2; re-planned after the first step, the cosine rate then falls
-    to zero at step 10, and done.json says 10 steps."""
-    import types
-
-    import lightning as L
-
-    import cathx.training.trainer as trainer_module
-    from cathx.training.trainer import cosine_lr
-
-    steps_done = [0]
-    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(monotonic=lambda: 5.0 * steps_done[0]))
-    monkeypatch.setattr(trainer_module, "CALIBRATION_STEPS", 1)
-    rates: list[float] = []
-
-    class Clock(L.Callback):  # runs before BudgetSchedule, which run.py appends after these
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            steps_done[0] += 1
-            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-    cfg = train_config_from_dict({
-        "seed": 1,
-        "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
-        "data": {"size": 64, "batch_size": 4},
-        "optim": {"schedule": "cosine"},
-        "stages": [{"name": "multitask", "epochs": 1, "lr": 1.0e-3}],
-        "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1, "max_minutes": 1.0,
-                    "fit_to_budget": True},
-    })
-    out = tmp_path / "run"
-    with caplog.at_level("INFO", logger="cathx.training.trainer"):
-        train(cfg, out=out, train_reader=SyntheticReader(8, 64, 0), val_reader=SyntheticReader(2, 64, 1),
-              callbacks=[Clock()])
-    assert "5.000 s per step, the stage now ends at step 10 (planned 2)" in caplog.text
-    done = json.loads((out / "stages" / "multitask" / "done.json").read_text())
-    assert done["steps"] == 10 and len(rates) == 10
-    assert rates[0] == pytest.approx(cosine_lr(1e-3, 0.0, 1, 2))  # the first step ran on the planned 2
-    assert rates[1:] == pytest.approx([cosine_lr(1e-3, 0.0, step, 10) for step in range(2, 11)])
-    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
-
-
 def test_warmup_decay_follows_the_weights_first_then_settles():
     from cathx.training.trainer import warmup_decay
 

@@ -163,11 +163,6 @@ class TrainerConfig:
     # Wall-clock budget of the training stages, checkpoint and stop when spent (0 = none); the
     # synthetic data generation before them is not counted.
     max_minutes: float = 0.0
-    # fit the last stage's length to max_minutes (Ultralytics' `time`): re-planned at every epoch
-    # from the measured seconds per step, so that its LR and Top-K schedules end with the budget;
-    # the stage's `epochs` is only the first plan. Off: the stage keeps its planned length and the
-    # budget cuts it wherever it is
-    fit_to_budget: bool = False
     # exponential moving average of the weights (Lightning weight averaging, timm warm-up, per step):
     # validation, best.ckpt and the exported weights are the average; 0 = off. 0.998 settles to
     # about the last 500 steps once past the warm-up (before that the average is shorter)

@@ -165,25 +165,6 @@ class CathxModule(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.total_steps, 1))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
-    def replan(self, total_steps: int) -> None:
-        """Change the stage's length to ``total_steps`` optimizer steps while it runs
-        (trainer.BudgetSchedule): the Top-K schedule and the cosine LR end there; the rate is set to
-        where the new cosine is now, so it stays continuous in its shape from here on."""
-        from cathx.training.trainer import cosine_lr
-
-        self.total_steps = int(total_steps)
-        self.prioritizer.total_steps = max(self.total_steps, 1)
-        for config in self.trainer.lr_scheduler_configs:
-            scheduler = config.scheduler
-            if not isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
-                continue
-            scheduler.T_max = max(self.total_steps, 1)
-            rates = [cosine_lr(base, scheduler.eta_min, scheduler.last_epoch, scheduler.T_max)
-                     for base in scheduler.base_lrs]
-            for group, rate in zip(scheduler.optimizer.param_groups, rates, strict=True):
-                group["lr"] = rate
-            scheduler._last_lr = rates  # what get_last_lr() and the LR logs read
-
     # -- state -------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["prioritizer"] = self.prioritizer.state_dict()
@@ -197,7 +178,6 @@ class CathxModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "prioritizer" in checkpoint:
             self.prioritizer.load_state_dict(checkpoint["prioritizer"])
-            self.total_steps = self.prioritizer.total_steps  # a length fitted to a budget (replan)
         rng = checkpoint.get("rng")
         if rng:
             torch.set_rng_state(rng["torch"])

@@ -205,21 +205,11 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import (
-        BEST,
-        LAST,
-        BudgetSchedule,
-        apply_weight_average,
-        build_trainer,
-        cluster_layout,
-    )
+    from cathx.training.trainer import BEST, LAST, apply_weight_average, build_trainer, cluster_layout
 
     cfg = resolve_config(config)
     if cfg.trainer.max_minutes > 0:
         max_minutes = cfg.trainer.max_minutes if max_minutes is None else min(max_minutes, cfg.trainer.max_minutes)
-    if cfg.trainer.fit_to_budget and max_minutes is None:
-        log.warning("trainer.fit_to_budget without a budget (trainer.max_minutes or --max-minutes): "
-                    "the stages keep their planned length")
     out = Path(out)
     stages_dir = out / "stages"
     if stages_dir.exists() and not resume:
@@ -287,17 +277,14 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
                 log.warning("time budget spent before stage %s", stage.name)
                 break
         validate = len(datamodule.val_samples()) > 0
-        extra = list(callbacks or [])
-        if cfg.trainer.fit_to_budget and remaining is not None and number == len(cfg.stages) - 1:
-            extra.append(BudgetSchedule(remaining))
         trainer = build_trainer(cfg.trainer, out, stage.name, max_epochs=stage.epochs, max_steps=stage.max_steps,
                                 max_minutes=remaining, validate=validate,
-                                find_unused=tuple(tasks) != tuple(model_cfg.tasks), extra_callbacks=extra)
+                                find_unused=tuple(tasks) != tuple(model_cfg.tasks),
+                                extra_callbacks=list(callbacks or []))
         log.info("stage %s: tasks %s, %d samples, %d steps%s", stage.name, tasks, num_samples, steps,
                  f", resuming from {resume_from}" if resume_from else "")
         # weights_only=True: never unpickle the run folder's file (check_resume_checkpoint)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-        steps = module.total_steps  # the planned length, or the one fitted to the budget
         finished = trainer.global_step >= steps
         if not finished:
             # weights_only=False here means the full state (optimizer, loops, callbacks), not

@@ -1,15 +1,13 @@
 """Build the Lightning Trainer of a stage: devices and nodes (from torchrun's or SLURM's environment,
 read by Lightning's cluster environments, else the config), DDP (gloo on CPU), precision, atomic
-checkpoints (last + best + mid-epoch, written by global rank 0 only), CSV / TensorBoard loggers,
-Lightning's progress bar, and a stage length fitted to a wall-clock budget."""
+checkpoints (last + best + mid-epoch, written by global rank 0 only), CSV / TensorBoard loggers and
+Lightning's progress bar."""
 
 from __future__ import annotations
 
 import io
 import logging
-import math
 import os
-import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -123,94 +121,6 @@ def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> No
     ema = weight_ema(trainer)
     if ema is not None:
         ema.apply_average(pl_module)
-
-
-def steps_within_budget(step: int, seconds_per_step: float, seconds_left: float, reserve: float = 0.02) -> int:
-    """The stage length, in optimizer steps, that ends when ``seconds_left`` are spent: ``step``
-    (done) plus what fits at ``seconds_per_step`` in all but ``reserve`` of the time left; at least
-    one more step."""
-    if seconds_per_step <= 0:
-        raise ValueError(f"seconds_per_step must be positive, got {seconds_per_step}")
-    more = math.floor(max(seconds_left, 0.0) * (1.0 - reserve) / seconds_per_step)
-    return step + max(more, 1)
-
-
-def to_epoch_end(total: int, step: int, steps_per_epoch: int) -> int:
-    """``total`` rounded down to the end of an epoch, so that the stage's last weights are
-    validated (and can be its best checkpoint); never before the end of the epoch ``step`` is in."""
-    if steps_per_epoch <= 0:
-        return total
-    return max(total // steps_per_epoch, step // steps_per_epoch + 1) * steps_per_epoch
-
-
-def cosine_lr(base_lr: float, min_lr: float, step: int, total_steps: int) -> float:
-    """Cosine annealing's rate after ``step`` of ``total_steps`` (torch's CosineAnnealingLR)."""
-    return min_lr + (base_lr - min_lr) * (1.0 + math.cos(math.pi * step / max(total_steps, 1))) / 2.0
-
-
-# steps timed before the first re-plan: past the first steps' warm-up (allocations, oneDNN kernels)
-CALIBRATION_STEPS = 20
-
-
-class BudgetSchedule(Callback):
-    """Fits the stage's length to a wall-clock budget (``trainer.fit_to_budget``, as Ultralytics'
-    ``time``): after ``CALIBRATION_STEPS`` steps, then at every epoch start, it measures seconds per
-    step since the stage began (training, validation and checkpoints, once an epoch has passed)
-    and re-plans the stage to end when the budget is spent, moving the LR and Top-K schedules' end
-    with it (the module's ``replan``). A faster machine trains longer; a slower one finishes its
-    schedule instead of being cut in the middle of it.
-
-    minutes: the stage's budget, counted from construction (just before fit)."""
-
-    def __init__(self, minutes: float, reserve: float = 0.02) -> None:
-        self.deadline = time.monotonic() + minutes * 60.0
-        self.reserve = reserve
-        self._mark: tuple[float, int] | None = None  # (time, step) at this fit's first step
-        self._calibrated = False
-        self._planned = 0  # the stage's length when this fit started
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # a resumed stage keeps the length fitted before (restored with the module) until re-planned
-        self._planned = int(pl_module.total_steps)
-        self._set_limits(trainer, self._planned)
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
-        if self._mark is None:
-            self._mark = (time.monotonic(), trainer.global_step)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
-        if not self._calibrated and self._mark is not None and \
-                trainer.global_step - self._mark[1] >= CALIBRATION_STEPS:
-            self._calibrated = True
-            self._replan(trainer, pl_module)
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._mark is not None and trainer.global_step > self._mark[1]:
-            self._replan(trainer, pl_module)
-
-    def _replan(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        assert self._mark is not None
-        now, step = time.monotonic(), trainer.global_step
-        started, first_step = self._mark
-        total = steps_within_budget(step, (now - started) / (step - first_step), self.deadline - now, self.reserve)
-        per_epoch = trainer.num_training_batches
-        if isinstance(per_epoch, int):  # inf for a dataset without a length
-            total = to_epoch_end(total, step, per_epoch)
-        total = int(trainer.strategy.broadcast(total, src=0))  # every rank plans the same length
-        # the first plan is news (how long the stage will be); the epochs' corrections are not
-        level = logging.INFO if pl_module.total_steps == self._planned else logging.DEBUG
-        logging.getLogger(__name__).log(level, "trainer.fit_to_budget: %.3f s per step, the stage now ends at step "
-                                        "%d (planned %d)", (now - started) / (step - first_step), total,
-                                        self._planned)
-        pl_module.replan(total)
-        self._set_limits(trainer, total)
-
-    @staticmethod
-    def _set_limits(trainer: L.Trainer, total: int) -> None:
-        trainer.fit_loop.max_epochs = -1  # the step count decides
-        trainer.fit_loop.epoch_loop.max_steps = total
 
 
 @dataclass(frozen=True)
