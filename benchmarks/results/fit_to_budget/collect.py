@@ -1,0 +1,50 @@
+"""Collect the fit_to_budget comparison: for each arm's run folder, the steps it trained, its
+validation curve and its test-split scores (``cathx val`` output), into results.json.
+
+    .venv/bin/python benchmarks/results/fit_to_budget/collect.py runs/demo_fixed runs/demo_fitted ...
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import sys
+from pathlib import Path
+
+from cathx.checkpoint import read_checkpoint
+
+HERE = Path(__file__).parent
+KEYS = ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5")
+
+
+def cpu_name() -> str:
+    """The CPU's name with its family and model (one name covers several generations)."""
+    fields: dict[str, str] = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "model name" not in fields:
+        return platform.processor()
+    return f"{fields['model name']} (family {fields.get('cpu family')} model {fields.get('model')})"
+
+
+def arm(folder: Path) -> dict:
+    rows = list(csv.DictReader((folder / "logs" / "multitask" / "metrics.csv").open()))
+    stage = read_checkpoint(folder / "stages" / "multitask" / "model.pt")["extra"]
+    curve = [(int(r["step"]) + 1, round(float(r["val/mean_j"]), 4)) for r in rows if r.get("val/mean_j")]
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    return {"run": folder.name, "multitask_steps": stage["global_step"], "schedule_finished": stage["finished"],
+            "validation_mean_j": curve, **{k: round(float(metrics[k]), 4) for k in KEYS}}
+
+
+def main() -> None:
+    arms = [arm(Path(p)) for p in sys.argv[1:]]
+    (HERE / "results.json").write_text(json.dumps({"cpu": cpu_name(), "arms": arms}, indent=1) + "\n")
+    for a in arms:
+        print(f"{a['run']}: {a['multitask_steps']} steps, finished {a['schedule_finished']}, "
+              f"mean J {a['mean_j']:.3f}, AP50 {a['ap50']:.3f}, AP {a['ap']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
