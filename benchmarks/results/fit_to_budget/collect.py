@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
 import sys
 from pathlib import Path
 
 from cathx.checkpoint import read_checkpoint
+from cathx.system import cpu_description
 
 HERE = Path(__file__).parent
 KEYS = ("mean_j", "dice", "cldice", "ap", "ap50", "ap75", "mae", "recall3", "recall5")
-
-
-def cpu_name() -> str:
-    """The CPU's name with its family and model (one name covers several generations)."""
-    fields: dict[str, str] = {}
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    if "model name" not in fields:
-        return platform.processor()
-    return f"{fields['model name']} (family {fields.get('cpu family')} model {fields.get('model')})"
 
 
 def arm(folder: Path) -> dict:
@@ -40,7 +29,7 @@ def arm(folder: Path) -> dict:
 
 def main() -> None:
     arms = [arm(Path(p)) for p in sys.argv[1:]]
-    (HERE / "results.json").write_text(json.dumps({"cpu": cpu_name(), "arms": arms}, indent=1) + "\n")
+    (HERE / "results.json").write_text(json.dumps({"cpu": cpu_description(), "arms": arms}, indent=1) + "\n")
     for a in arms:
         print(f"{a['run']}: {a['multitask_steps']} steps, finished {a['schedule_finished']}, "
               f"mean J {a['mean_j']:.3f}, AP50 {a['ap50']:.3f}, AP {a['ap']:.3f}")
