@@ -86,3 +86,22 @@ def test_training_step_feeds_set_kpis_to_the_prioritizer():
     # the first observation initialises kappa_bar to the batch's set KPI (stats pooled), not the mean
     expected = float(pooled_kpi(stats["segmentation"], "iou"))
     assert float(module.prioritizer.kappa_bar["segmentation"]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_fresh_parameters_train_at_their_own_rate_on_the_same_schedule():
+    model = to_dict(model_profile("demo", latent_channels=16, decoder_channels=(8, 8), head_channels=8))
+    optim = to_dict(OptimConfig(lr=1e-3, schedule="cosine", fresh_lr_factor=4.0))
+    module = CathxModule(model, to_dict(PrioritizationConfig()), optim, ("segmentation", "detection"),
+                         num_samples=4, total_steps=10)
+    names = [name for name, _ in module.model.named_parameters() if name.startswith("decoder")]
+    module.fresh_parameters = frozenset(names)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([1e-3, 4e-3])
+    assert len(optimizer.param_groups[1]["params"]) == len(names)
+    for _ in range(5):  # half the cosine: both groups at half their own peak
+        optimizer.step()
+        scheduler.step()
+    assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([5e-4, 2e-3])
+    # nothing fresh (no --init-matching): one group at the stage's rate
+    assert len(tiny_module().configure_optimizers().param_groups) == 1

@@ -284,7 +284,45 @@ def test_init_matching_transfers_what_fits_and_refuses_nothing_fitting(tmp_path,
         if name.startswith("encoder"):  # the same encoder: every tensor transferred
             torch.testing.assert_close(value, source)
     assert "tensors transferred" in caplog.text and "start fresh" in caplog.text
+    # the fresh names are parameters of the decoder (no buffers), for optim.fresh_lr_factor
+    module = SimpleNamespace(model=wide)
+    _load_weights(module, path, matching=True)
+    wide_parameters = dict(wide.named_parameters())
+    assert module.fresh_parameters and all(name in wide_parameters for name in module.fresh_parameters)
+    assert not any(name.startswith("encoder") for name in module.fresh_parameters)
+    # load=False (a resumed stage) names them without touching the weights
+    before = {k: v.clone() for k, v in wide.state_dict().items()}
+    fresh_wide = build_model(model_profile("demo", latent_channels=16, decoder_channels=(16, 8), head_channels=8))
+    fresh_wide.load_state_dict(before)
+    torch.nn.init.constant_(next(fresh_wide.parameters()), 7.0)
+    naming_only = SimpleNamespace(model=fresh_wide)
+    _load_weights(naming_only, path, matching=True, load=False)
+    assert naming_only.fresh_parameters == module.fresh_parameters
+    assert float(next(fresh_wide.parameters()).flatten()[0]) == 7.0
     other = torch.nn.Module()
     other.lonely = torch.nn.Linear(3, 2)  # no name in common with a CathMTL network
     with pytest.raises(CathxError, match=r"narrow\.safetensors: no weights match this config's network"):
         _load_weights(SimpleNamespace(model=other), path, matching=True)
+
+
+def test_parameter_groups_give_fresh_parameters_their_own_rate():
+    from cathx.training.module import parameter_groups
+
+    a, b, c = (torch.nn.Parameter(torch.zeros(1)) for _ in range(3))
+    named = [("a", a), ("b", b), ("c", c)]
+    groups = parameter_groups(named, {"b"}, 0.1, 10.0)
+    assert [(g["params"], g["lr"]) for g in groups] == [([a, c], 0.1), ([b], 1.0)]
+    # factor 1, or nothing fresh: one group as before
+    for fresh, factor in (({"b"}, 1.0), (set(), 10.0)):
+        (only,) = parameter_groups(named, fresh, 0.1, factor)
+        assert only["params"] == [a, b, c] and only["lr"] == 0.1
+    # every parameter fresh: no empty group
+    (fresh_only,) = parameter_groups(named, {"a", "b", "c"}, 0.1, 3.0)
+    assert fresh_only["lr"] == pytest.approx(0.3)
+
+
+def test_fresh_lr_factor_must_be_positive():
+    from cathx.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"optim\.fresh_lr_factor: must be positive, got 0"):
+        train_config_from_dict({"optim": {"fresh_lr_factor": 0}})

@@ -143,6 +143,10 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 1e-4
     schedule: str = field(default="constant", metadata=choices("constant", "cosine"))
+    # learning-rate factor for the parameters `--init-matching` left fresh (blocks the checkpoint
+    # lacks) in the stage that starts from it: a block grown onto a trained network starts at zero
+    # (timm's zero_init_last) and, fine-tuned at the trained weights' low rate, barely leaves it
+    fresh_lr_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,8 @@ def _check_ranges(cfg: TrainConfig, where: str) -> None:
             raise ConfigError(f"{where}.{name}: must be at least {low}, got {value}")
     if not cfg.optim.lr > 0:
         raise ConfigError(f"{where}.optim.lr: must be positive, got {cfg.optim.lr}")
+    if not cfg.optim.fresh_lr_factor > 0:
+        raise ConfigError(f"{where}.optim.fresh_lr_factor: must be positive, got {cfg.optim.fresh_lr_factor}")
     for stage in cfg.stages:
         if stage.epochs < 1:
             raise ConfigError(f"{where}.stages.{stage.name}.epochs: must be at least 1, got {stage.epochs}")

@@ -70,6 +70,19 @@ def last_shared_parameter(model: nn.Module) -> Tensor | None:
     return convs[-1].weight if convs else None
 
 
+def parameter_groups(named_parameters, fresh: frozenset[str] | set[str], lr: float,
+                     fresh_lr_factor: float) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: every parameter at ``lr``, except those named in ``fresh``
+    (started fresh by --init-matching), which get ``lr * fresh_lr_factor`` in a group of their own
+    (none when the factor is 1 or nothing is fresh). An LR scheduler scales each group's own rate."""
+    named = list(named_parameters)
+    if fresh_lr_factor == 1.0 or not fresh:
+        return [{"params": [p for _, p in named], "lr": lr}]
+    groups = [{"params": [p for n, p in named if n not in fresh], "lr": lr},
+              {"params": [p for n, p in named if n in fresh], "lr": lr * fresh_lr_factor}]
+    return [g for g in groups if g["params"]]
+
+
 class CathxModule(L.LightningModule):
     """Trains a CathMTL network on ``tasks`` with the configured prioritization.
 
@@ -104,6 +117,8 @@ class CathxModule(L.LightningModule):
                                                        where="prioritization"), self.tasks)
         self.prioritizer = Prioritizer(self.priority, self.tasks, num_samples, total_steps)
         self.total_steps = total_steps
+        # parameter names that --init-matching left fresh; they train at optim.fresh_lr_factor x lr
+        self.fresh_parameters: frozenset[str] = frozenset()
         self._val: dict[str, list[Tensor]] = {}
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
@@ -158,7 +173,9 @@ class CathxModule(L.LightningModule):
 
     # -- optimisation ------------------------------------------------------------------------------
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
+        groups = parameter_groups(self.model.named_parameters(), self.fresh_parameters, self.optim.lr,
+                                  self.optim.fresh_lr_factor)
+        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr, betas=tuple(self.optim.betas),
                                       weight_decay=self.optim.weight_decay)
         if self.optim.schedule == "constant":
             return optimizer

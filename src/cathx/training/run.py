@@ -88,11 +88,13 @@ def matching_weights(state: dict, own: dict) -> tuple[dict, list[str]]:
     return kept, sorted(k for k in own if k not in kept)
 
 
-def _load_weights(module, path: Path | str, matching: bool = False) -> None:
+def _load_weights(module, path: Path | str, matching: bool = False, load: bool = True) -> None:
     """Copy the network weights of checkpoint ``path`` (or a shipped model's name) into ``module``;
     CathxError naming the file when they belong to another architecture. ``matching``: copy only
     the tensors with the same name and shape (a wider decoder warm-started from a trained encoder,
-    as Ultralytics transfers the matching items), logged; an error if none match."""
+    as Ultralytics transfers the matching items), logged; an error if none match; the names left
+    fresh go to ``module.fresh_parameters`` (optim.fresh_lr_factor). ``load=False`` (a resumed
+    stage, whose weights come from its own checkpoint) only names them."""
     from cathx.checkpoint import read_checkpoint
 
     state = read_checkpoint(path)["state_dict"]
@@ -103,6 +105,10 @@ def _load_weights(module, path: Path | str, matching: bool = False) -> None:
         kept, fresh = matching_weights(state, own)
         if not kept:
             raise CathxError(f"{path}: no weights match this config's network by name and shape")
+        parameters = {name for name, _ in module.model.named_parameters()}
+        module.fresh_parameters = frozenset(name for name in fresh if name in parameters)
+        if not load:
+            return
         module.model.load_state_dict(kept, strict=False)
         log.info("--init %s: %d of %d tensors transferred (%d of %d values); %d start fresh, e.g. %s", path,
                  len(kept), len(own), sum(v.numel() for v in kept.values()), sum(v.numel() for v in own.values()),
@@ -262,12 +268,14 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         optim = {**to_dict(cfg.optim), "lr": stage.lr}
         module = CathxModule(dict(cfg.model), to_dict(cfg.prioritization), optim, tasks, num_samples, steps,
                              channels_last=cfg.trainer.channels_last, loss=to_dict(cfg.loss))
-        if previous is not None:
-            _load_weights(module, previous)
-        elif init is not None and not resume:
-            _load_weights(module, init, matching=init_matching)
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
         resume_from = last if resume and last.is_file() else None
+        if previous is not None:
+            _load_weights(module, previous)
+        elif init is not None and resume_from is None:
+            _load_weights(module, init, matching=init_matching)
+        elif init is not None and init_matching:  # the optimizer's groups must be those it was saved with
+            _load_weights(module, init, matching=True, load=False)
         if resume_from is not None:
             check_resume_checkpoint(resume_from)
         remaining = None
