@@ -2,13 +2,14 @@
 validation curve and its test-split scores (``cathx val`` output), into results.json.
 
     .venv/bin/python benchmarks/results/fit_to_budget/collect.py runs/demo_fixed runs/demo_fitted ...
+    .venv/bin/python benchmarks/results/fit_to_budget/collect.py --out OTHER/results.json RUN ...
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 from cathx.checkpoint import read_checkpoint
@@ -28,8 +29,12 @@ def arm(folder: Path) -> dict:
 
 
 def main() -> None:
-    arms = [arm(Path(p)) for p in sys.argv[1:]]
-    (HERE / "results.json").write_text(json.dumps({"cpu": cpu_description(), "arms": arms}, indent=1) + "\n")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (cathx train --out), each with eval/")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+    arms = [arm(folder) for folder in args.runs]
+    args.out.write_text(json.dumps({"cpu": cpu_description(), "arms": arms}, indent=1) + "\n")
     for a in arms:
         print(f"{a['run']}: {a['multitask_steps']} steps, finished {a['schedule_finished']}, "
               f"mean J {a['mean_j']:.3f}, AP50 {a['ap50']:.3f}, AP {a['ap']:.3f}")
