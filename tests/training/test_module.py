@@ -4,7 +4,7 @@ import torch
 from cathx.config import to_dict
 from cathx.models import model_profile
 from cathx.training.config import OptimConfig, PrioritizationConfig
-from cathx.training.module import CathxModule
+from cathx.training.module import CathxModule, parameter_groups
 
 
 def tiny_module(**kwargs) -> CathxModule:
@@ -105,3 +105,18 @@ def test_fresh_parameters_train_at_their_own_rate_on_the_same_schedule():
     assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([5e-4, 2e-3])
     # nothing fresh (no --init-matching): one group at the stage's rate
     assert len(tiny_module().configure_optimizers().param_groups) == 1
+
+
+def test_parameter_groups_give_fresh_parameters_their_own_rate():
+    a, b, c = (torch.nn.Parameter(torch.zeros(1)) for _ in range(3))
+    named = [("a", a), ("b", b), ("c", c)]
+    groups = parameter_groups(named, {"b"}, 0.1, 10.0)
+    assert [(g["params"], g["lr"]) for g in groups] == [([a, c], 0.1), ([b], 1.0)]
+    # factor 1, or nothing fresh: one group as before
+    for fresh, factor in (({"b"}, 1.0), (set(), 10.0)):
+        (only,) = parameter_groups(named, fresh, 0.1, factor)
+        assert only["params"] == [a, b, c] and only["lr"] == 0.1
+    # every parameter fresh: no empty group
+    (fresh_only,) = parameter_groups(named, {"a", "b", "c"}, 0.1, 3.0)
+    assert fresh_only["lr"] == pytest.approx(0.3)
+

@@ -305,22 +305,6 @@ def test_init_matching_transfers_what_fits_and_refuses_nothing_fitting(tmp_path,
         _load_weights(SimpleNamespace(model=other), path, matching=True)
 
 
-def test_parameter_groups_give_fresh_parameters_their_own_rate():
-    from cathx.training.module import parameter_groups
-
-    a, b, c = (torch.nn.Parameter(torch.zeros(1)) for _ in range(3))
-    named = [("a", a), ("b", b), ("c", c)]
-    groups = parameter_groups(named, {"b"}, 0.1, 10.0)
-    assert [(g["params"], g["lr"]) for g in groups] == [([a, c], 0.1), ([b], 1.0)]
-    # factor 1, or nothing fresh: one group as before
-    for fresh, factor in (({"b"}, 1.0), (set(), 10.0)):
-        (only,) = parameter_groups(named, fresh, 0.1, factor)
-        assert only["params"] == [a, b, c] and only["lr"] == 0.1
-    # every parameter fresh: no empty group
-    (fresh_only,) = parameter_groups(named, {"a", "b", "c"}, 0.1, 3.0)
-    assert fresh_only["lr"] == pytest.approx(0.3)
-
-
 def test_fresh_lr_factor_must_be_positive():
     from cathx.config import ConfigError
 
