@@ -17,7 +17,7 @@ import torch
 from cathx.data.synthetic.sequence import SyntheticReader
 from cathx.errors import CathxError
 from cathx.training import evaluate, train
-from cathx.training.config import train_config_from_dict
+from cathx.training.config import train_config_from_dict, train_config_to_dict
 
 SCRIPT = Path(__file__).with_name("tiny_run.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,6 +154,24 @@ def test_init_starts_the_first_stage_from_given_weights(tmp_path):
     assert set(seen["state"]) == set(expected)
     for key, value in expected.items():
         torch.testing.assert_close(seen["state"][key], value)
+    # --resume before the first stage wrote a checkpoint still starts from --init (not from random)
+    seen.clear()
+    train(cfg, out=tmp_path / "run_resumed", resume=True, train_reader=SyntheticReader(4, 64, 0),
+          callbacks=[Capture()], init=start)
+    for key, value in expected.items():
+        torch.testing.assert_close(seen["state"][key], value)
+
+    # --init-matching with optim.fresh_lr_factor: what the checkpoint lacks trains at its own rate
+    class Rates(L.Callback):
+        def on_train_start(self, trainer, module):
+            seen.setdefault("rates", [group["lr"] for group in trainer.optimizers[0].param_groups])
+
+    wider = train_config_from_dict({**train_config_to_dict(cfg), "optim": {"lr": 1e-3, "fresh_lr_factor": 3.0},
+                                    "model": {**cfg.model, "decoder_channels": [16, 8]},
+                                    "stages": [{"name": "multitask", "epochs": 1, "lr": 1e-3}]})
+    train(wider, out=tmp_path / "run_wider", train_reader=SyntheticReader(4, 64, 0), callbacks=[Rates()],
+          init=start, init_matching=True)
+    assert seen["rates"] == pytest.approx([1e-3, 3e-3])
 
     other = ModelConfig(**{**cfg.model, "decoder_channels": (16, 8)})
     wrong = save_safetensors(tmp_path / "other.safetensors", build_model(other), other)
