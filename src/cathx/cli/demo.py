@@ -34,7 +34,8 @@ def training_budget(planned: float, elapsed: float, total: float = DEMO_TOTAL_MI
                     finish: float = FINISH_MINUTES) -> float:
     """Minutes the demo may train: the config's ``planned`` budget (<= 0: none), trimmed so that the
     ``elapsed`` minutes before training, training and ``finish`` fit in ``total``; at least
-    MIN_TRAINING_MINUTES, so that a very slow machine still trains (and says it ran over)."""
+    MIN_TRAINING_MINUTES, so that a very slow machine still trains (the final table shows the
+    total minutes it took)."""
     left = total - elapsed - finish
     budget = left if planned <= 0 else min(planned, left)
     return max(MIN_TRAINING_MINUTES, budget)
