@@ -328,3 +328,22 @@ def test_fresh_lr_factor_must_be_positive():
 
     with pytest.raises(ConfigError, match=r"optim\.fresh_lr_factor: must be positive, got 0"):
         train_config_from_dict({"optim": {"fresh_lr_factor": 0}})
+
+
+def test_ensure_synthetic_generates_with_two_processes_where_the_cpus_allow(tmp_path, monkeypatch):
+    import cathx.data.synthetic.writer as writer
+    from cathx.training.run import ensure_synthetic
+
+    calls = []
+    monkeypatch.setattr(writer, "write_dataset", lambda folder, **kwargs: calls.append(kwargs))
+    cfg = _tiny_config()
+    for cpus, expected in ((1, 1), (2, 2), (64, 2), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        ensure_synthetic(cfg, tmp_path / "data")
+        assert calls[-1]["workers"] == expected
+        assert calls[-1]["n"] == cfg.data.synthetic.n and calls[-1]["seed"] == cfg.data.synthetic.seed
+    # A folder that already holds files is the dataset: nothing is generated again.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "annotations.json").write_text("{}")
+    ensure_synthetic(cfg, tmp_path / "data")
+    assert len(calls) == 4

@@ -14,6 +14,7 @@ Run folder::
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,8 +71,10 @@ def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) 
 
         syn = cfg.data.synthetic
         log.info("generating %d synthetic frames at %d px into %s", syn.n, cfg.data.size, folder)
+        # As `cathx synth`: two processes where the CPUs allow (the files do not depend on the count);
+        # the demo's training budget is what is left of 15 minutes after this.
         write_dataset(folder, n=syn.n, size=cfg.data.size, seed=syn.seed, sequences=syn.sequences,
-                      frames=syn.frames, workers=1)
+                      frames=syn.frames, workers=min(2, os.cpu_count() or 1))
         return folder
     deadline = time.monotonic() + timeout_s
     while not (folder.is_dir() and any(folder.iterdir())):
