@@ -78,9 +78,11 @@ def cached_outputs(predictor, seed: int, sequences: int, frames: int, cache: Pat
         path = folder / f"{sequence_seed}.npz"
         if path.is_file():
             with np.load(path, allow_pickle=False) as stored:
-                names = [k for k in stored.files if k != "shape"]
+                # Each array read once: ``stored[k]`` reads the whole array again on every access,
+                # and a per-frame slice of it would keep that copy alive (30 copies per sequence).
+                arrays = {k: stored[k] for k in stored.files if k != "shape"}
                 shape = [tuple(int(v) for v in stored["shape"])]
-                outputs = [({k: stored[k][t:t + 1] for k in names}, shape) for t in range(len(samples))]
+            outputs = [({k: a[t:t + 1] for k, a in arrays.items()}, shape) for t in range(len(samples))]
         else:
             outputs = []
             for sample in samples:
