@@ -12,6 +12,8 @@ track. Scores are benchmarks/tracking.py's own (``score_frame``, ``score_sequenc
     .venv/bin/python benchmarks/tracking_replay.py --seed 60000 --set velocity_gain=0.3 --set max_missed=15
 
 ``--set NAME=VALUE`` (repeatable) overrides a Tracker field for the replay (a number or true/false).
+Besides the scores it prints the extra ids by sequence and by kind (``extra_id_kinds``: a fresh
+track, or another true catheter's usual track).
 Choose settings on development seeds (80,000, 90,000, 100,000 were used) and check them once on
 the benchmark's 60,000.
 """
@@ -97,6 +99,24 @@ def cached_outputs(predictor, seed: int, sequences: int, frames: int, cache: Pat
     return data
 
 
+def extra_id_kinds(id_lines: dict[int, list[int]]) -> dict[str, int]:
+    """Sort the ids a sequence's true catheters were given beyond their usual one.
+
+    id_lines: true catheter -> the track id it carried in each frame it was found (frames where it
+    was missed left out). A catheter's usual id is its most frequent one (the first seen among
+    equals); every other id it carried counts once, as "neighbour" when it is another catheter's
+    usual id (two catheters in one detection) and as "fresh" otherwise (a track started or kept
+    apart from the catheter's own). Returns {"fresh": n, "neighbour": m}."""
+    from collections import Counter
+
+    usual = {c: Counter(line).most_common(1)[0][0] for c, line in id_lines.items() if line}
+    kinds = {"fresh": 0, "neighbour": 0}
+    for c, line in id_lines.items():
+        for other in set(line) - {usual.get(c)}:
+            kinds["neighbour" if any(u == other for d, u in usual.items() if d != c) else "fresh"] += 1
+    return kinds
+
+
 def replay(predictor, data: list, overrides: dict) -> tuple[dict, list[dict]]:
     """(summary, rows) of benchmarks/tracking.py for the cached outputs through a fresh Tracker each."""
     import tracking as bench
@@ -113,7 +133,13 @@ def replay(predictor, data: list, overrides: dict) -> tuple[dict, list[dict]]:
             tracker.update(results)
             curve.add(results, t)
             frames.append(bench.score_frame(sample, results, types_before))
-        rows.append({"seed": sequence_seed, **bench.score_sequence(samples, frames, curve.curve())})
+        lines: dict[int, list[int]] = {}
+        for frame in frames:
+            for c, found in frame["catheters"].items():
+                if found["id"] is not None:
+                    lines.setdefault(c, []).append(found["id"])
+        rows.append({"seed": sequence_seed, **bench.score_sequence(samples, frames, curve.curve()),
+                     "extra_id_kinds": extra_id_kinds(lines)})
     return bench.summarise(rows, []), rows
 
 
@@ -140,6 +166,8 @@ def main() -> int:
           f"{summary['electrode_recall_5px']:.3f}, motion {summary['motion_coverage']:.3f} / "
           f"{summary['motion_median_error_px']:.2f} px, electrode id stability {summary['electrode_id_stability']:.3f}")
     print("extra ids by sequence:", {k: v for k, v in extra.items() if v} or "none")
+    kinds = {k: sum(r["extra_id_kinds"][k] for r in rows) for k in ("fresh", "neighbour")}
+    print(f"extra ids: {kinds['fresh']} fresh tracks, {kinds['neighbour']} another true catheter's usual track")
     return 0
 
 
