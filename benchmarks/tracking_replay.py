@@ -99,20 +99,26 @@ def cached_outputs(predictor, seed: int, sequences: int, frames: int, cache: Pat
     return data
 
 
-def extra_id_kinds(id_lines: dict[int, list[int]]) -> dict[str, int]:
+def extra_id_kinds(frames: list[dict]) -> dict[str, int]:
     """Sort the ids a sequence's true catheters were given beyond their usual one.
 
-    id_lines: true catheter -> the track id it carried in each frame it was found (frames where it
-    was missed left out). A catheter's usual id is its most frequent one (the first seen among
-    equals); every other id it carried counts once, as "neighbour" when it is another catheter's
-    usual id (two catheters in one detection) and as "fresh" otherwise (a track started or kept
-    apart from the catheter's own). Returns {"fresh": n, "neighbour": m}."""
+    frames: the sequence's ``score_frame`` results, in order (each frame's ``catheters`` maps a true
+    catheter to the track ``id`` it carried, None where it was missed). A catheter's usual id is its
+    most frequent one (the first seen among equals); every other id it carried counts once, as
+    "neighbour" when it is another catheter's usual id (two catheters in one detection) and as
+    "fresh" otherwise (a track started or kept apart from the catheter's own). Returns {"fresh": n,
+    "neighbour": m}."""
     from collections import Counter
 
-    usual = {c: Counter(line).most_common(1)[0][0] for c, line in id_lines.items() if line}
+    lines: dict[int, list[int]] = {}
+    for frame in frames:
+        for c, found in frame["catheters"].items():
+            if found["id"] is not None:
+                lines.setdefault(c, []).append(found["id"])
+    usual = {c: Counter(line).most_common(1)[0][0] for c, line in lines.items()}
     kinds = {"fresh": 0, "neighbour": 0}
-    for c, line in id_lines.items():
-        for other in set(line) - {usual.get(c)}:
+    for c, line in lines.items():
+        for other in set(line) - {usual[c]}:
             kinds["neighbour" if any(u == other for d, u in usual.items() if d != c) else "fresh"] += 1
     return kinds
 
@@ -133,13 +139,8 @@ def replay(predictor, data: list, overrides: dict) -> tuple[dict, list[dict]]:
             tracker.update(results)
             curve.add(results, t)
             frames.append(bench.score_frame(sample, results, types_before))
-        lines: dict[int, list[int]] = {}
-        for frame in frames:
-            for c, found in frame["catheters"].items():
-                if found["id"] is not None:
-                    lines.setdefault(c, []).append(found["id"])
         rows.append({"seed": sequence_seed, **bench.score_sequence(samples, frames, curve.curve()),
-                     "extra_id_kinds": extra_id_kinds(lines)})
+                     "extra_id_kinds": extra_id_kinds(frames)})
     return bench.summarise(rows, []), rows
 
 

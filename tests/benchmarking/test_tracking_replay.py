@@ -11,18 +11,24 @@ replay = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(replay)
 
 
+def frames_from(lines: dict[int, list]) -> list[dict]:
+    """score_frame-like results from each true catheter's id per frame (None: missed)."""
+    count = max(len(v) for v in lines.values())
+    return [{"catheters": {c: {"id": ids[t]} for c, ids in lines.items() if t < len(ids)}} for t in range(count)]
+
+
 def test_extra_ids_sorted_into_fresh_and_neighbour_by_hand():
-    lines = {
-        0: [3, 3, 3, 7, 3],     # 7 is nobody's usual id: a fresh track
-        1: [5, 5, 3, 5],        # 3 is catheter 0's usual id: a neighbour's track
-        2: [8, 8, 8],           # one id: nothing extra
-    }
-    assert replay.extra_id_kinds(lines) == {"fresh": 1, "neighbour": 1}
+    frames = frames_from({
+        0: [3, 3, 3, 7, 3],        # 7 is nobody's usual id: a fresh track
+        1: [5, 5, 3, 5, None],     # 3 is catheter 0's usual id: a neighbour's track
+        2: [8, 8, 8],              # one id: nothing extra
+    })
+    assert replay.extra_id_kinds(frames) == {"fresh": 1, "neighbour": 1}
 
 
-def test_an_id_counts_once_however_often_it_returns():
-    assert replay.extra_id_kinds({0: [1, 2, 1, 2, 1]}) == {"fresh": 1, "neighbour": 0}
-    assert replay.extra_id_kinds({0: []}) == {"fresh": 0, "neighbour": 0}
+def test_an_id_counts_once_however_often_it_returns_and_misses_count_nothing():
+    assert replay.extra_id_kinds(frames_from({0: [1, 2, 1, 2, 1]})) == {"fresh": 1, "neighbour": 0}
+    assert replay.extra_id_kinds(frames_from({0: [None, None]})) == {"fresh": 0, "neighbour": 0}
 
 
 def test_tracker_override_rejects_an_unknown_field_naming_the_valid_ones():
