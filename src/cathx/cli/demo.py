@@ -23,9 +23,10 @@ DEFAULT_CONFIG = Path("demo")  # a shipped config (package data), resolved by na
 # (trainer.max_minutes: 13) fits a fast CPU; on a slower one the steps before training (preview,
 # the shipped model's video and data generation: 1.65 minutes on an Intel Xeon with one generating
 # process, whose 4,000 frames now take 1.0 minute with two) and after it push the whole past 15, so
-# the demo trims training to what is left. FINISH_MINUTES covers what follows training: the evaluation of 400 test frames and
-# the 45-frame prediction took 0.4 minutes on an Intel Xeon (2 CPUs), plus the trainer's last
-# validation and checkpoint after its clock stops (about 0.05 minutes).
+# the demo trims training to what is left. FINISH_MINUTES covers what follows training: the
+# evaluation of 400 test frames and the 45-frame prediction took 0.4 minutes on an Intel Xeon
+# (2 CPUs), plus the trainer's last validation and checkpoint after its clock stops (about 0.05
+# minutes).
 DEMO_TOTAL_MINUTES = 15.0
 FINISH_MINUTES = 0.75
 MIN_TRAINING_MINUTES = 1.0
