@@ -1,4 +1,4 @@
-from cathx.system import cpu_description
+from cathx.system import cpu_description, render_workers
 
 EPYC = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n\nprocessor\t: 1\n"
 XEON = "model name\t: Intel Xeon\nflags\t\t: fpu sse avx2 fma\n"
@@ -14,6 +14,14 @@ def test_cpu_description_tells_generations_apart_by_family_and_model():
     zen3 = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2\n"
     assert cpu_description(zen3).startswith("AMD EPYC (family 25 model 1), ")
     assert cpu_description(zen3.replace("model\t\t: 1\n", "")).startswith("AMD EPYC, ")  # model number missing
+
+
+def test_render_workers_is_one_per_cpu_up_to_the_cap(monkeypatch):
+    import os
+
+    for cpus, cap, expected in [(1, 2, 1), (2, 2, 2), (16, 2, 2), (16, 4, 4), (None, 2, 1)]:
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        assert render_workers(cap) == expected, (cpus, cap)
 
 
 def test_bf16_training_falls_back_to_float32_where_the_cpu_would_emulate_it():

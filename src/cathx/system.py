@@ -30,6 +30,13 @@ def cpu_description(cpuinfo: str | None = None) -> str:
     return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {isa}"
 
 
+def render_workers(cap: int = 2) -> int:
+    """Processes to render synthetic frames with when the user gave no count: one per CPU, at
+    most ``cap`` (2: the machines this project targets have two, and more processes than CPUs
+    only add memory). The files written do not depend on it."""
+    return max(1, min(cap, os.cpu_count() or 1))
+
+
 def _family_and_model(cpuinfo: str | None) -> str:
     """"family F model M" from the first "cpu family" and "model" lines of /proc/cpuinfo's text
     (read when None); "" when either is missing."""

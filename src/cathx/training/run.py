@@ -14,7 +14,6 @@ Run folder::
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from cathx.config import to_dict
 from cathx.errors import CathxError
 from cathx.fileio import atomic_write_json, atomic_write_text
 from cathx.structures import Sample
+from cathx.system import render_workers
 from cathx.training.config import (
     StageConfig,
     TrainConfig,
@@ -74,7 +74,7 @@ def ensure_synthetic(cfg: TrainConfig, folder: Path, timeout_s: float = 1800.0) 
         # As `cathx synth`: two processes where the CPUs allow (the files do not depend on the count);
         # the demo's training budget is what is left of 15 minutes after this.
         write_dataset(folder, n=syn.n, size=cfg.data.size, seed=syn.seed, sequences=syn.sequences,
-                      frames=syn.frames, workers=min(2, os.cpu_count() or 1))
+                      frames=syn.frames, workers=render_workers())
         return folder
     deadline = time.monotonic() + timeout_s
     while not (folder.is_dir() and any(folder.iterdir())):

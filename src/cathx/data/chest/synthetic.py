@@ -33,7 +33,6 @@ import contextlib
 import logging
 import math
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ from cathx.errors import ConfigError, DataError
 from cathx.fileio import atomic_write_bytes, atomic_write_text, csv_text
 from cathx.geometry import arc_length, catmull_rom
 from cathx.structures import Sample
+from cathx.system import render_workers
 
 log = logging.getLogger(__name__)
 
@@ -935,7 +935,7 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
         raise DataError(f"{out}: already holds {CSV_FILE}; pass --overwrite to write over it")
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cfg = config or ChestSynthConfig()
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    workers = workers if workers is not None else render_workers()
     jobs = iter_jobs(n, size, seed, cfg, out)
     rows, annotations = [], []
     with contextlib.ExitStack() as stack:
