@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/results/fluoro_mask_limits/score.py \
         --weights NAME=PATH [NAME=PATH ...]
 
-Appends one row per weights file to scores.json beside this script (the same call as the parts'
-figures in docs/models.md: cathx.training.evaluate with a SyntheticReader of the card's seeds).
+Appends one row per weights file to scores.json beside this script, or to --out (the same call as
+the parts' figures in docs/models.md: cathx.training.evaluate with a SyntheticReader of the card's seeds).
 """
 from __future__ import annotations
 
@@ -37,9 +37,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="+", required=True, help="NAME=PATH")
     parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=HERE / "scores.json", help="JSON record to append to")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    path = HERE / "scores.json"
+    path = args.out
     record = json.loads(path.read_text()) if path.exists() else {
         "what": f"network only, fp32, the cathx-fluoro card's frames (256 px, seeds from {CARD_SEED})", "rows": []}
     reader = SyntheticReader(args.frames, size=256, seed=CARD_SEED)
