@@ -109,3 +109,26 @@ def test_synth_names_an_unreachable_ray_address(run_cli, tmp_path, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     result = run_cli("synth", tmp_path / "ds", "--n", 2, "--size", 64, "--engine", "ray", "--address", "auto")
     _check_error(result, "--address auto: could not connect to Ray (Could not find any running Ray instance", tmp_path)
+
+
+def test_synth_without_workers_uses_one_process_per_cpu(run_cli, tmp_path, monkeypatch):
+    """No --workers: cathx.system.render_workers decides (one per CPU, at most 2), as training's
+    own generation does, instead of a literal 2 that a 1-CPU machine would oversubscribe."""
+    import cathx.data.synthetic as synthetic
+    import cathx.system
+
+    seen = {}
+
+    def fake_write_dataset(out, n, **kwargs):
+        seen["workers"] = kwargs["workers"]
+        return out
+
+    monkeypatch.setattr(synthetic, "write_dataset", fake_write_dataset)
+    monkeypatch.setattr(cathx.system.os, "cpu_count", lambda: 1)
+    run_cli("synth", tmp_path / "one", "--n", 2, "--size", 64)
+    assert seen["workers"] == 1
+    monkeypatch.setattr(cathx.system.os, "cpu_count", lambda: 8)
+    run_cli("synth", tmp_path / "eight", "--n", 2, "--size", 64)
+    assert seen["workers"] == 2
+    run_cli("synth", tmp_path / "chosen", "--n", 2, "--size", 64, "--workers", 3)
+    assert seen["workers"] == 3

@@ -26,7 +26,7 @@ def synth(
     n: int = typer.Option(1000, "--n", help="Number of studies."),
     size: int = typer.Option(256, "--size", help="Image width and height in pixels (>= 32)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives identical files."),
-    workers: int = typer.Option(2, "--workers", help="Worker processes."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: one per CPU, at most 2)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write over an existing synthetic set at OUT."),
     config: Path | None = typer.Option(None, "--config", "-c",
                                        help="A `cls train` config whose data.synth sets the engine's factors."),
@@ -34,7 +34,7 @@ def synth(
     """Generate synthetic chest radiographs with ETT / NGT / CVC / Swan-Ganz lines and their labels."""
     from cathx.data.chest.synthetic import write_chest_dataset
 
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise CathxError(f"--workers must be >= 1, got {workers}")
     if n < 1:
         raise CathxError(f"--n must be >= 1, got {n}")

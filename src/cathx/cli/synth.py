@@ -39,7 +39,9 @@ def register(app: typer.Typer) -> None:
         ] = 15.0,
         preview: Annotated[Path | None, typer.Option(help="Also write a contact sheet PNG here.")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing cathx dataset at OUT.")] = False,
-        workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+        workers: Annotated[
+            int | None, typer.Option(help="Worker processes (default: one per CPU, at most 2).")
+        ] = None,
         catheter_types: Annotated[
             str | None,
             typer.Option(help="Comma-separated subset of cs_decapolar,quadripolar,ablation,lasso,pacing."),
@@ -65,7 +67,9 @@ def register(app: typer.Typer) -> None:
         from cathx.data.synthetic import SynthConfig, write_dataset
         from cathx.data.synthetic.preview import write_preview
         from cathx.data.synthetic.writer import DatasetPlan, check_arguments, preview_samples
+        from cathx.system import render_workers
 
+        workers = render_workers() if workers is None else workers
         names = _types(catheter_types)
         config = load_yaml(SynthConfig, config_path) if config_path is not None else SynthConfig()
         check_arguments(
