@@ -54,3 +54,5 @@ def test_single_task_variants_switch_model_and_stages():
     assert rows["single-task detection"]["model.tasks"] == ["detection"]
     assert rows["single-task detection"]["stages.*.tasks"] == "detection"
     assert rows["cathmtl (ours)"] == PAPER_STRATEGY
+    # the demo's own recipe is a row too, so the table compares the default with the paper
+    assert rows["constant"] == {"prioritization.task_weighting": "constant", "prioritization.sample_selection": "none"}

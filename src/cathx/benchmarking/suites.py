@@ -132,6 +132,14 @@ def mtl() -> list[Variant]:
         Variant(
             "dtp", {"prioritization.task_weighting": "dtp", "prioritization.sample_selection": "none"}, "DTP [26]", s
         ),
+        # not a row of the paper's table: the recipe configs/demo.yaml trains with since 2026-12-06
+        # (benchmarks/results/demo_task_weighting), beside the strategies it was chosen over
+        Variant(
+            "constant",
+            {"prioritization.task_weighting": "constant", "prioritization.sample_selection": "none"},
+            "(cathx's CPU recipe) task weights 1 and 1, every sample",
+            s,
+        ),
         ours(s),
         Variant(
             "seed_unet_effb2 (seed setup)",
