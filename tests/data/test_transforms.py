@@ -76,23 +76,6 @@ def test_training_crop_keeps_catheter_pixels_and_points_inside(seed):
     assert with_electrodes >= 1
 
 
-def test_crop_anywhere_also_places_windows_away_from_the_catheters():
-    """crop_anywhere 1: uniformly random windows, so small ones often miss every catheter pixel,
-    which windows placed on catheters (crop_anywhere 0) never do on a frame with catheters."""
-    reader = SyntheticReader(1, size=128, seed=5, config=CONFIG)
-    empty = {}
-    for anywhere in (0.0, 1.0):
-        transform = build_transforms(128, train=True, flip=0.0, rotate=0.0, scale=(1.0, 1.0), crop=32,
-                                     crop_anywhere=anywhere)
-        transform.set_random_seed(0)
-        dataset = SampleDataset(reader, transform)
-        empty[anywhere] = sum(int(dataset[0]["mask"].sum() == 0) for _ in range(24))
-    assert empty[0.0] == 0
-    assert empty[1.0] >= 3
-    mixed = repr(build_transforms(128, train=True, crop=32, crop_anywhere=0.25))
-    assert "OneOf" in mixed and "RandomCrop" in mixed and "CropNonEmptyMaskIfExists" in mixed
-
-
 def test_crop_only_applies_to_training():
     assert "CropNonEmptyMaskIfExists" not in repr(build_transforms(128, train=False, crop=64))
     assert "CropNonEmptyMaskIfExists" not in repr(build_transforms(128, train=True, crop=0))

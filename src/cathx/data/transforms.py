@@ -22,7 +22,6 @@ def build_transforms(
     crop: int = 0,
     intensity: float = 0.0,
     noise: str = "white",
-    crop_anywhere: float = 0.0,
 ) -> A.Compose:
     """Compose for ``SampleDataset``: resize to ``size`` x ``size``, plus random flip, scale and
     rotation (degrees, +-``rotate``) when ``train``. Keypoints are (x, y, side) in pixels with a
@@ -31,8 +30,6 @@ def build_transforms(
     crop: when ``train`` and 0 < crop < size, a random ``crop`` x ``crop`` window that holds
     catheter pixels when the frame has any (fully convolutional training on patches, as nnU-Net
     does: several times more steps per second; evaluation still sees whole frames).
-    crop_anywhere: the probability that a patch is a uniformly random window instead, so that
-    training also sees the parts of a frame far from every catheter that evaluation sees.
 
     intensity: when ``train``, the probability of each group of ``intensity_transforms`` (display
     curves, contrast equalisation, noise, blur/sharpening, resampling and compression artefacts,
@@ -55,11 +52,7 @@ def build_transforms(
                 )
             )
         if 0 < crop < size:
-            on_catheter = A.CropNonEmptyMaskIfExists(height=crop, width=crop, p=1.0 - crop_anywhere)
-            if crop_anywhere > 0:  # OneOf picks a member with probability proportional to its p
-                steps.append(A.OneOf([on_catheter, A.RandomCrop(height=crop, width=crop, p=crop_anywhere)], p=1.0))
-            else:
-                steps.append(on_catheter)
+            steps.append(A.CropNonEmptyMaskIfExists(height=crop, width=crop, p=1.0))
         if intensity > 0:  # after the crop: cheaper on the patch, and nothing here moves a pixel
             steps.extend(intensity_transforms(intensity, noise))
     return A.Compose(

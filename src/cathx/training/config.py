@@ -108,7 +108,6 @@ class SyntheticDataConfig:
 class DataConfig:
     size: int = 256  # training resolution (square)
     crop: int = 0  # train on random crop x crop patches holding catheter pixels (0 = whole frames)
-    crop_anywhere: float = 0.0  # probability that a patch is placed anywhere instead (data.crop > 0)
     batch_size: int = 8
     num_workers: int = 0
     max_electrodes: int = 64
@@ -225,8 +224,6 @@ def validate(cfg: TrainConfig, where: str = "config") -> TrainConfig:
     if cfg.data.crop and (cfg.data.crop % 32 or not 0 < cfg.data.crop <= cfg.data.size):
         raise ConfigError(f"{where}.data.crop: must be 0 or a multiple of 32 up to data.size ({cfg.data.size}), "
                           f"got {cfg.data.crop}")
-    if not 0.0 <= cfg.data.crop_anywhere <= 1.0:
-        raise ConfigError(f"{where}.data.crop_anywhere: must be in [0, 1], got {cfg.data.crop_anywhere}")
     if not 0.0 <= cfg.data.intensity <= 1.0:
         raise ConfigError(f"{where}.data.intensity: must be in [0, 1], got {cfg.data.intensity}")
     if not 0.0 <= cfg.trainer.ema_decay < 1.0:

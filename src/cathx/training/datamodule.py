@@ -190,7 +190,7 @@ class CathxDataModule(L.LightningDataModule):
             transform = build_transforms(self.cfg.size, train=True, scale=(1.0 - self.cfg.scale, 1.0 + self.cfg.scale),
                                          rotate=self.cfg.rotate, flip=0.5 if self.cfg.flip else 0.0,
                                          crop=self.cfg.crop, intensity=self.cfg.intensity,
-                                         noise=self.cfg.noise, crop_anywhere=self.cfg.crop_anywhere)
+                                         noise=self.cfg.noise)
             dataset = SampleDataset(self.train_samples(), transform=transform, max_electrodes=self.cfg.max_electrodes)
             self._train_set = SeededDataset(dataset, transform, self.seed)
         if self._val_set is None and len(self.val_samples()):
