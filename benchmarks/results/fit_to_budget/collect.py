@@ -25,7 +25,8 @@ def arm(folder: Path, evaluation: str = "eval") -> dict:
     stage = read_checkpoint(folder / "stages" / "multitask" / "model.pt")["extra"]
     curve = [(int(r["step"]) + 1, round(float(r["val/mean_j"]), 4)) for r in rows if r.get("val/mean_j")]
     metrics = json.loads((folder / evaluation / "metrics.json").read_text())
-    return {"run": folder.name, "scored": f"{evaluation}/metrics.json", "weights": metrics.get("weights"), "multitask_steps": stage["global_step"], "schedule_finished": stage["finished"],
+    return {"run": folder.name, "scored": f"{evaluation}/metrics.json", "weights": metrics.get("weights"),
+            "multitask_steps": stage["global_step"], "schedule_finished": stage["finished"],
             "validation_mean_j": curve, **{k: round(float(metrics[k]), 4) for k in KEYS}}
 
 
