@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(ETT, NGT, CVC, Swan), classifier pooling the deepest features and mask-weighted decoder "
                         "features; 11 sigmoid outputs in RANZCR CLiP label order",
         "parameters": int(sum(p.numel() for p in model.parameters())),
-        "file_mb": round(shipped.stat().st_size / 2**20, 2),
+        "file_mb": round(shipped.stat().st_size / 1e6, 2),  # decimal MB, as model_card.py and `cathx models`
         "input_size": size,
         "training": {
             "config": str(args.config), "data": f"{cfg.data.synth_n} synthetic studies at {cfg.data.synth_size} px "
