@@ -290,3 +290,18 @@ def test_chest_classifier_refuses_pickles_and_foreign_checkpoints(tmp_path, tiny
         ClassifierConfig(kind="single", backbone="rexnet_100", backbone_args={"width_mult": 0.5})), cfg, 32)
     with pytest.raises(CathxError, match="w.safetensors: weights do not match a seg_aided rexnet_100"):
         load_classifier(other)
+
+
+@pytest.mark.parametrize("name", ["c.pt", "c.safetensors"])
+def test_a_chest_classifier_given_where_a_catheter_network_is_needed_says_what_it_is(tmp_path, name):
+    from cathx.checkpoint import save_classifier
+
+    model, cfg = _tiny_classifier()
+    if name.endswith(".pt"):
+        path = _old_classifier_pt(tmp_path / name, model, cfg, 48)
+    else:
+        path = save_classifier(tmp_path / name, model, cfg, 48)
+    with pytest.raises(CathxError, match=rf"{name}: a chest X-ray line/tube classifier; .*`cathx cls predict`"):
+        read_checkpoint(path)
+    with pytest.raises(CathxError, match="a chest X-ray line/tube classifier"):
+        load_model(path)

@@ -86,8 +86,17 @@ def _open_safetensors(path: Path, what: str = "safetensors file") -> tuple[dict[
     return state, metadata
 
 
+def _chest_classifier_error(path: Path) -> CathxError:
+    """The error for a chest classifier handed to a command that needs a catheter network."""
+    return CathxError(f"{path}: a chest X-ray line/tube classifier; this command needs a catheter network "
+                      "(cathx-fluoro or a `cathx train` checkpoint); use `cathx cls predict` / `cathx cls val` "
+                      "for chest images")
+
+
 def _read_safetensors(path: Path) -> dict[str, Any]:
     state, metadata = _open_safetensors(path)
+    if metadata.get("format") == CHEST_FORMAT:
+        raise _chest_classifier_error(path)
     if metadata.get("format") != FORMAT:
         raise CathxError(f"{path}: not a cathx checkpoint (safetensors without cathx metadata)")
     try:
@@ -125,6 +134,8 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
     checkpoint = load_torch_archive(path)
+    if isinstance(checkpoint, dict) and checkpoint.get("format") == CHEST_FORMAT:
+        raise _chest_classifier_error(path)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CathxError(f"{path}: not a cathx checkpoint (no state_dict)")
     if "model_config" not in checkpoint:

@@ -226,7 +226,7 @@ def test_predict_bad_inputs_exit_2_with_one_line(run_cli, seg_weights, tmp_path)
     broken.mkdir()
     (broken / "scan.png").write_bytes(b"not a png at all")
     result = run_cli("cls", "predict", broken, "--weights", seg_weights, "--out", tmp_path / "o1")
-    assert result.exit_code == 2 and "scan.png: cannot decode image" in result.stderr
+    assert result.exit_code == 2 and "scan.png: not a readable image (corrupt, truncated or unsupported format)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
     empty = tmp_path / "empty"

@@ -77,6 +77,14 @@ def test_predict_video_and_dicom_sequences(run_cli, weights, tmp_path):
     cap = cv2.VideoCapture(str(tmp_path / "d" / "overlay.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
 
+    # a multi-page TIFF (an ImageJ stack) is a sequence of its pages, not its first page alone
+    assert cv2.imwritemulti(str(tmp_path / "stack.tif"), [np.full((48, 48), 40 * i, np.uint8) for i in range(3)])
+    result = run_cli("predict", tmp_path / "stack.tif", "--weights", weights, "--out", tmp_path / "t")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.stem for p in (tmp_path / "t" / "masks").glob("*.png")) == [f"stack_{i:05d}" for i in range(3)]
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["kind"] == "stack"
+    assert (tmp_path / "t" / "overlay.mp4").stat().st_size > 0
+
 
 def test_tiny_image_stops_with_one_line_and_keeps_earlier_outputs(run_cli, weights, tmp_path):
     source = _images(tmp_path / "in", count=2)

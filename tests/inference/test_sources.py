@@ -127,3 +127,15 @@ def test_folder_with_nothing_to_predict(tmp_path):
     (tmp_path / "a.png").symlink_to(tmp_path / "missing.png")  # a broken link is not a picture either
     with pytest.raises(DataError, match=r"no image to predict inside this folder \(1 skipped"):
         open_source(tmp_path)
+
+
+def test_a_multi_page_tiff_is_a_sequence_of_its_pages(tmp_path):
+    frames = [np.full((24, 32), 1000 * (i + 1), np.uint16) for i in range(3)]
+    assert cv2.imwritemulti(str(tmp_path / "stack.tif"), frames)
+    source = open_source(tmp_path / "stack.tif")
+    assert source.kind == "stack" and source.sequence and source.length == 3
+    decoded = list(source.frames())
+    assert [f.meta["name"] for f in decoded] == [f"stack_{i:05d}" for i in range(3)]
+    assert all(np.array_equal(f.image, page) for f, page in zip(decoded, frames))
+    cv2.imwrite(str(tmp_path / "one.tif"), frames[0])
+    assert open_source(tmp_path / "one.tif").kind == "image"

@@ -208,6 +208,7 @@ CASES: list[tuple[str, str, str]] = [
     ("predict-truncated-png", "predict {trunc_png} -w {ckpt} -o {out}", "trunc.png"),
     ("predict-tiny-image", "predict {tiny_img} -w {ckpt} -o {out}", "smallest supported"),
     ("predict-huge-header", "predict {huge_png} -w {ckpt} -o {out}", "refused before decoding"),
+    ("predict-chest-weights", "predict {img} -w cathx-chest -o {out}", "a chest X-ray line/tube classifier"),
     ("predict-png-named-avi", "predict {fake_avi} -w {ckpt} -o {out}", "is a PNG image, not a video"),
     ("predict-noise-mp4", "predict {fake_mp4} -w {ckpt} -o {out}", "noise.mp4"),
     ("predict-text-as-dicom", "predict {fake_dcm} -w {ckpt} -o {out}", "fake.dcm"),
@@ -404,6 +405,7 @@ CASES: list[tuple[str, str, str]] = [
     ("demo-sequence-frames-0", "demo --out {out} --sequence-frames 0", "--sequence-frames"),
     ("demo-out-is-file", "demo --out {a_file}", "a_file.txt"),
     # ---------------------------------------------------------------- cls
+    ("cls-predict-huge-header", "cls predict {huge_png} -o {out}", "refused before decoding"),  # cathx-chest
     ("cls-synth-n-0", "cls synth {out} --n 0", "--n"),
     ("cls-synth-size-8", "cls synth {out} --n 2 --size 8", "--size"),
     ("cls-synth-workers-0", "cls synth {out} --n 2 --workers 0", "--workers"),

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def predict(
         source: Annotated[Path, typer.Argument(
-            help="image, folder of images, video (mp4/avi), DICOM file or folder")],
+            help="image, folder of images, multi-page TIFF (a sequence), video (mp4/avi), DICOM file or folder")],
         out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP + " or .onnx")] = DEFAULT_WEIGHTS,
         backend: Annotated[Backend | None, typer.Option(

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from cathx.checkpoint import load_classifier
-from cathx.data.chest.ranzcr import LABELS, read_grey
+from cathx.data.chest.ranzcr import LABELS
+from cathx.data.formats.imageio import read_image
 from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, csv_text
 from cathx.inference.chest_model import ChestModel, list_images
 
@@ -101,7 +102,7 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     tip_rows: list[list[str]] = []
     paths = list_images(source)
     for path in paths:
-        image = read_grey(path)
+        image = read_image(path)
         result = chest.predict_grey(image, path.stem)
         probs = np.array([result.probabilities[name] for name in LABELS])
         record: dict[str, Any] = {"StudyInstanceUID": path.stem, "file": str(path),

@@ -142,9 +142,9 @@ class ChestModel:
         return self.predict_grey(_unit_grey(array, "predict"), name)
 
     def _predict_path(self, path: Path) -> ChestResults:
-        from cathx.data.chest.ranzcr import read_grey
+        from cathx.data.formats.imageio import read_image
 
-        return self.predict_grey(read_grey(path), path.stem)
+        return self.predict_grey(read_image(path), path.stem)
 
     def input_tensor(self, image: np.ndarray) -> Any:
         """(H, W) float32 image in [0, 1] -> the network's (1, C, S, S) input on the model's device."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from cathx.errors import DataError
 
-KINDS: tuple[str, ...] = ("image", "folder", "video", "dicom", "dataset")
+KINDS: tuple[str, ...] = ("image", "folder", "video", "dicom", "dataset", "stack")
 
 
 @dataclass
@@ -32,9 +32,9 @@ class Frame:
 
 @dataclass
 class Source:
-    """A frame source. kind: one of KINDS ("dataset": the frames of a dataset's reader);
-    sequence: frames belong to one time series (video, multi-frame DICOM, DICOM series): an MP4
-    and a motion curve are written for it."""
+    """A frame source. kind: one of KINDS ("dataset": the frames of a dataset's reader; "stack":
+    the pages of a multi-page TIFF, read as a sequence); sequence: frames belong to one time series
+    (video, multi-frame DICOM, DICOM series, TIFF stack): an MP4 and a motion curve are written for it."""
 
     path: Path
     kind: str
@@ -59,6 +59,18 @@ class Source:
                     raise DataError(f"{path}: {exc}") from None
                 yield Frame(image, {"name": names[index], "frame": index, "source": str(path),
                                     "bits_stored": bits_stored})
+            return
+        if self.kind == "stack":
+            from cathx.data.formats.imageio import decode_tiff_page, to_grey
+
+            path = self._files[0]
+            for page in range(self.length):
+                try:
+                    image = to_grey(decode_tiff_page(path, page))
+                except ValueError as exc:
+                    raise DataError(f"{path}: page {page}: {exc}") from None
+                yield Frame(image, {"name": f"{path.stem}_{page:05d}", "frame": page, "source": str(path),
+                                    "bits_stored": None})
             return
         names: dict[str, int] = {}
         for index, sample in enumerate(self._reader.iter_frames()):
@@ -192,6 +204,11 @@ def open_source(path: Path | str) -> Source:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_file() and path.suffix.lower() in _image_suffixes():
+        from cathx.data.formats.imageio import tiff_pages
+
+        pages = tiff_pages(path)  # a multi-page TIFF is a stack of frames, not its first page
+        if pages > 1:
+            return Source(path, "stack", pages, sequence=True, _files=[path])
         return Source(path, "image", 1, sequence=False, _files=[path])
     if path.is_dir():
         problems: list[str] = []

@@ -15,6 +15,7 @@ from cathx.data.formats.imageio import (
     read_image,
     to_unit_float,
 )
+from cathx.errors import DataError
 from cathx.inference.predictor import prepare_input
 from cathx.inference.sources import open_source, output_names
 
@@ -113,3 +114,37 @@ def test_tiff_size_reads_the_first_ifd_in_either_byte_order():
     assert tiff_size(big_endian) == (700, 90000)
     assert tiff_size(b"MM\x00*" + struct.pack(">I", 10**9) + bytes(8)) is None  # IFD past the end
     assert tiff_size(b"not a tiff at all") is None
+
+
+def _stack(path, pages=3):
+    frames = [np.full((24, 32), 1000 * (i + 1), np.uint16) for i in range(pages)]
+    assert cv2.imwritemulti(str(path), frames)
+    return frames
+
+
+def test_tiff_pages_counts_a_stack_and_one_for_anything_else(tmp_path):
+    from cathx.data.formats.imageio import tiff_pages
+
+    _stack(tmp_path / "s.tif")
+    cv2.imwrite(str(tmp_path / "one.tif"), np.zeros((8, 8), np.uint8))
+    cv2.imwrite(str(tmp_path / "p.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "bad.tiff").write_bytes(b"II*\x00" + b"garbage" * 10)
+    assert [tiff_pages(tmp_path / n) for n in ("s.tif", "one.tif", "p.png", "bad.tiff")] == [3, 1, 1, 1]
+
+
+def test_a_stack_over_the_frame_limit_is_refused(tmp_path, monkeypatch):
+    from cathx.data.formats.imageio import tiff_pages
+
+    _stack(tmp_path / "s.tif")
+    monkeypatch.setenv("CATHX_MAX_FRAMES", "2")
+    with pytest.raises(DataError, match=r"s\.tif: TIFF file declares 3 frames; at most 2 per file"):
+        tiff_pages(tmp_path / "s.tif")
+
+
+def test_decode_tiff_page_returns_that_page_and_names_a_missing_one(tmp_path):
+    from cathx.data.formats.imageio import decode_tiff_page
+
+    frames = _stack(tmp_path / "s.tif")
+    assert np.array_equal(decode_tiff_page(tmp_path / "s.tif", 1), frames[1])
+    with pytest.raises(DataError, match=r"s\.tif: cannot decode page 7"):
+        decode_tiff_page(tmp_path / "s.tif", 7)

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cathx.data.formats.imageio import read_image
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -192,17 +193,6 @@ def read_annotations(root: Path | str, uids: set[str] | None = None) -> dict[str
     return lines
 
 
-def read_grey(path: Path) -> np.ndarray:
-    """Read an image file as (H, W) float32 in [0, 1]; DataError if it cannot be decoded."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError(f"{path}: cannot decode image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    return (image.astype(np.float32) / scale).clip(0.0, 1.0)
-
-
 class RanzcrReader(Sequence[Sample]):
     """The RANZCR CLiP layout as a Sequence[Sample].
 
@@ -238,7 +228,7 @@ class RanzcrReader(Sequence[Sample]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         study = self.studies[index]
-        image = read_grey(study.image_path)
+        image = read_image(study.image_path)  # the one reader: size limits, pixel scale, errors
         height, width = image.shape
         lines = self.lines.get(study.uid, [])
         if self.size is not None and (height, width) != (self.size, self.size):

@@ -13,13 +13,15 @@ float image, and a dark frame stays dark.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from cathx.data.formats.base import outside_reason
-from cathx.data.formats.limits import check_frame_size
+from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -48,7 +50,8 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
     if declared is not None:
         check_frame_size(path, *declared)  # a resource bomb is refused before cv2 allocates it
     try:
-        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        with quiet_opencv():
+            array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise DataError(f"{path}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
     if array is None:
@@ -56,6 +59,55 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
     if _looks_truncated(path, data):
         raise DataError(f"{path}: image file is truncated")
     return array, png_significant_bits(bytes(data[:65536]), array.dtype)
+
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's own log silenced inside: it prints errors for unreadable files, and cathx says
+    them in one line (a DataError)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def tiff_pages(path: Path | str) -> int:
+    """Images (pages) in a TIFF file, as ImageJ and many viewers store a stack or a sequence; 1 for
+    any other file and for a TIFF whose page directory cannot be read (decoding then says why).
+    DataError when a stack declares more pages than CATHX_MAX_FRAMES allows."""
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        return 1
+    with quiet_opencv():
+        try:
+            pages = int(cv2.imcount(str(path)))
+        except cv2.error:
+            pages = 0
+    if pages > 1:
+        check_frame_count(path, pages, "TIFF file")
+    return max(pages, 1)
+
+
+def decode_tiff_page(path: Path | str, page: int) -> np.ndarray:
+    """Page ``page`` (0-based) of a multi-page TIFF as stored, or DataError naming the file and page.
+    The first page's declared size was checked by ``decode_image_and_depth``'s rule (tiff_size);
+    a later page larger than the limit is refused once decoded."""
+    path = Path(path)
+    with quiet_opencv():
+        try:
+            ok, pages = cv2.imreadmulti(str(path), int(page), 1, flags=cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            raise DataError(f"{path}: cannot decode page {page} ({str(exc).strip().splitlines()[-1]})") from None
+    if not ok or not pages:
+        raise DataError(f"{path}: cannot decode page {page} (corrupt or truncated TIFF)")
+    array = pages[0]
+    check_frame_size(path, array.shape[1], array.shape[0], f"page {page}")
+    return array
 
 
 def header_size(head: bytes) -> tuple[int, int] | None:

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from cathx.data.formats.base import FileFramesReader
+from cathx.data.formats.imageio import quiet_opencv, to_grey, to_unit_float
 from cathx.data.formats.limits import check_frame_size
-from cathx.data.formats.imageio import to_grey, to_unit_float
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -34,13 +34,8 @@ class _Video:
 
 
 def _open_capture(path: Path) -> Any:
-    # OpenCV logs its own warnings for unreadable files; our DataError says it in one line.
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
+    with quiet_opencv():  # OpenCV logs its own warnings; our DataError says it in one line
         capture = cv2.VideoCapture(str(path))
-    finally:
-        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         capture.release()
         raise DataError(f"{path}: cannot open video (corrupt, truncated or unsupported codec)")
