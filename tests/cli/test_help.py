@@ -112,3 +112,20 @@ def test_a_value_outside_the_choices_is_one_line_naming_them(run_cli, tmp_path, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("cls", "val", "--data", "{out}", "-o", "{out}"), "Missing option '--weights' / '-w' (`cathx cls val --help`"),
+    (("predict", "x.png", "-o", "{out}", "--nope"), "No such option: --nope"),
+    (("models", "extra"), "Got unexpected extra argument(s) (extra) (`cathx models --help`"),
+    (("synth",), "Missing argument 'out' (`cathx synth --help` lists the options)"),
+    (("val", "-d", "{out}", "-o", "{out}", "--batch-size", "abc"), "Invalid value for '--batch-size'"),
+])
+def test_a_usage_error_is_one_line_naming_the_help_to_read(run_cli, tmp_path, args, message):
+    """Click prints three lines (usage, a hint, the error); cathx prints the error alone."""
+    out = tmp_path / "out"
+    result = run_cli(*(a.replace("{out}", str(out)) for a in args))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.stderr
+    assert "Usage:" not in result.stderr and not out.exists()

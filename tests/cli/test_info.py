@@ -69,3 +69,9 @@ def test_typer_exit_code_is_returned(run_cli):
     # `--help` raises typer.Exit(0) internally; a bad option must not come back as 0
     assert run_cli("info", "--help").exit_code == 0
     assert run_cli("info", "--no-such-option").exit_code == 2
+
+
+def test_info_model_takes_a_shipped_name(run_cli):
+    result = run_cli("info", "--model", "cathx-fluoro", "--size", "64")
+    assert result.exit_code == 0, result.stderr
+    assert "checkpoint cathx-fluoro" in result.stdout and "3.43 M" in result.stdout

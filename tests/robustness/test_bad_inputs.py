@@ -397,6 +397,8 @@ CASES: list[tuple[str, str, str]] = [
     ("info-bad-model", "info --model resnet999-nope", "resnet999-nope"),
     ("info-size-33", "info --model demo --size 33", "--size"),
     ("info-size-0", "info --model demo --size 0", "--size"),
+    ("info-size-without-model", "info --size 64", "--size: counts a model's FLOPs, so it needs --model"),
+    ("info-chest-model", "info --model cathx-chest", "a chest X-ray line/tube classifier"),
     ("info-missing-checkpoint", "info --model {missing}.pt", "does-not-exist"),
     ("info-text-checkpoint", "info --model {text_pt}", "text.pt"),
     ("demo-missing-config", "demo --out {out} --config {missing}", "does-not-exist"),

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, mapping expected errors to exit code 2."""
     try:
         # With standalone_mode=False typer *returns* the exit code of typer.Exit and of Ctrl-C.
-        returned = app(args=argv, standalone_mode=False)
+        returned = app(args=argv, standalone_mode=False, prog_name="cathx")
     except CathxError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
@@ -89,17 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         error_console.print("[bold red]aborted[/]")
         return 130
-    except _BadParameter as exc:
-        line = _choice_error(exc)
-        if line is None:
-            exc.show()
-        else:
-            error_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
-        return 2
-    except _ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
+    except _ClickException as exc:  # usage errors: bad value, unknown option, missing argument
+        line = (_choice_error(exc) if isinstance(exc, _BadParameter) else None) or _usage_line(exc)
+        error_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
         return 2
     return returned if isinstance(returned, int) else 0
+
+
+def _usage_line(exc: Exception) -> str:
+    """Click's usage error in one line (click prints three: usage, a hint, the error), naming
+    the command whose --help lists what it takes."""
+    format_message = getattr(exc, "format_message", None)
+    message = " ".join((format_message() if callable(format_message) else str(exc)).split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return f"{message} (`{path} --help` lists the options)" if path else message
 
 
 def _choice_error(exc: Exception) -> str | None:

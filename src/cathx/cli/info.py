@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cathx.errors import CathxError
+
 
 def environment_report() -> dict[str, str]:
     """Versions of cathx and its main dependencies, thread count and compute device."""
@@ -16,7 +18,6 @@ def environment_report() -> dict[str, str]:
     import torch
 
     import cathx
-
     from cathx.system import cpu_description, inference_precision, training_precision
 
     report = {"cathx": cathx.__version__, "python": platform.python_version(), "platform": platform.platform(),
@@ -37,12 +38,12 @@ def environment_report() -> dict[str, str]:
 
 def model_report(name: str, size: int = 256) -> dict[str, str]:
     """Parameters and forward GFLOPs at size x size of a model profile, an encoder (at the paper's
-    widths) or a checkpoint file; CathxError naming the valid choices otherwise."""
+    widths), a shipped model or a checkpoint file; CathxError naming the valid choices otherwise."""
     from pathlib import Path
 
-    from cathx.errors import CathxError
     from cathx.models import ENCODERS, MODEL_PROFILES, build_model, model_profile
     from cathx.models.complexity import complexity_report
+    from cathx.zoo import SHIPPED_MODELS
 
     if size < 16 or size % 16:
         raise CathxError(f"--size: must be a positive multiple of 16, got {size}")
@@ -52,7 +53,7 @@ def model_report(name: str, size: int = 256) -> dict[str, str]:
     elif name in ENCODERS:
         cfg, source = model_profile("paper", encoder=name), f"paper widths, encoder {name}"
         model = build_model(cfg)
-    elif Path(name).suffix in (".pt", ".ckpt", ".pth") or Path(name).exists():
+    elif name in SHIPPED_MODELS or Path(name).suffix in (".pt", ".ckpt", ".pth", ".safetensors") or Path(name).exists():
         from cathx.checkpoint import load_model
 
         model, cfg = load_model(name)
@@ -60,7 +61,7 @@ def model_report(name: str, size: int = 256) -> dict[str, str]:
     else:
         raise CathxError(
             f"--model: unknown model {name!r}; choose a profile ({', '.join(MODEL_PROFILES)}), "
-            f"an encoder ({', '.join(ENCODERS)}) or a checkpoint file"
+            f"an encoder ({', '.join(ENCODERS)}), a shipped model ({', '.join(SHIPPED_MODELS)}) or a checkpoint file"
         )
     report = complexity_report(model, size=size, in_channels=cfg.in_channels)
     return {
@@ -78,12 +79,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def info(
         model: str | None = typer.Option(
-            None, "--model", help="Profile, encoder name or checkpoint: print parameters and FLOPs."
+            None, "--model", help="Profile, encoder name, shipped model or checkpoint: print parameters and FLOPs."
         ),
-        size: int = typer.Option(256, "--size", help="Input side in pixels for the FLOP count (with --model)."),
+        size: int | None = typer.Option(None, "--size", help="Input side in pixels for the FLOP count (with --model; "
+                                                             "default 256)."),
     ) -> None:
         """Print versions, thread count and compute device, or a model's size and cost."""
-        report = model_report(model, size) if model is not None else environment_report()
+        if model is None and size is not None:
+            raise CathxError("--size: counts a model's FLOPs, so it needs --model")
+        report = model_report(model, 256 if size is None else size) if model is not None else environment_report()
         table = Table(show_header=False, box=None)
         for key, value in report.items():
             table.add_row(f"[bold]{key}[/]", value)
