@@ -40,6 +40,13 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "nope.pt")
 
 
+@pytest.mark.parametrize("name", ["empty.pt", "empty.safetensors"])
+def test_empty_file_says_so(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(CathxError, match=rf"{name}: weights file is empty \(0 bytes\)"):
+        load_model(tmp_path / name)
+
+
 def test_truncated_file(tmp_path):
     path = save_checkpoint(tmp_path / "model.pt", build_model(TINY), TINY)
     data = path.read_bytes()

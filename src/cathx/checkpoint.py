@@ -131,6 +131,8 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
     path = resolve_weights(path)
     if not path.is_file():
         raise CathxError(f"{path}: checkpoint not found")
+    if path.stat().st_size == 0:
+        raise CathxError(f"{path}: weights file is empty (0 bytes)")
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
     checkpoint = load_torch_archive(path)
