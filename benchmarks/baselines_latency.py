@@ -41,12 +41,9 @@ def candidates(quick: bool) -> dict[str, tuple]:
         lambda: build_baseline("seed_unet_effb2", tasks="segmentation"),
         "the seed's configuration",
     )
-    try:
-        from cathx.models import ModelConfig, build_model
+    from cathx.models import ModelConfig, build_model
 
-        models["cathmtl (paper profile)"] = (lambda: build_model(ModelConfig()), "CathMTL, ResNet34, for reference")
-    except ImportError:  # pragma: no cover - models package absent
-        pass
+    models["cathmtl (paper profile)"] = (lambda: build_model(ModelConfig()), "CathMTL, ResNet34, for reference")
     return models
 
 

@@ -79,7 +79,7 @@ def check(python: str, venv_root: Path, source: Path, constraints: bool) -> dict
         frames = sorted((work / "frames").rglob("*.png"))
         frame = next((p for p in frames if "images" in p.parts), None)
         if frame is None:
-            row["steps"]["predict"] = {"ok": False, "seconds": 0.0, "tail": "no frame was written"}
+            row["steps"]["predict"] = {"ok": False, "seconds": None, "tail": "not run: no frame was written"}
         else:
             code, seconds, tail = _run([str(bin_dir / "cathx"), "predict", str(frame), "-o", "out"], work, log)
             written = sorted(str(p.relative_to(work / "out")) for p in (work / "out").rglob("*") if p.is_file()) \
@@ -99,7 +99,8 @@ def markdown(rows: list[dict], machine: str) -> str:
              "| Python | ok | " + " | ".join(rows[0]["steps"]) + " |" if rows else "",
              "| --- | --- | " + " | ".join("---" for _ in rows[0]["steps"]) + " |" if rows else ""]
     for row in rows:
-        cells = [f"{'ok' if s['ok'] else 'FAILED'} {s['seconds']} s" for s in row["steps"].values()]
+        cells = [f"{'ok' if s['ok'] else 'FAILED'} {s['seconds']} s" if s["seconds"] is not None else "not run"
+                 for s in row["steps"].values()]
         lines.append(f"| {row['python']} | {'yes' if row['ok'] else 'no'} | " + " | ".join(cells) + " |")
     lines += ["", "Each step's last output lines are in install_check.json."]
     return "\n".join(lines) + "\n"

@@ -113,7 +113,8 @@ def pytest_runtest_logreport(report):
 
 @pytest.fixture(scope="session")
 def _ray_session():
-    ray = pytest.importorskip("ray")
+    import ray  # in the test extra that `make setup` installs: missing, the Ray tests fail, not skip
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -183,7 +184,8 @@ def local_ray(request):
     of them in one child pytest (_ray_child: one interpreter and one Ray start instead of one per
     test); each test then fails with its own failure in the child, or with the child's output if the
     child ended in it, and this is False (the test returns at once)."""
-    pytest.importorskip("ray")
+    import ray  # noqa: F401 - in the test extra: missing, the Ray tests fail instead of skipping
+
     if os.environ.get(RAY_CHILD):
         request.getfixturevalue("_ray_session")
         return True

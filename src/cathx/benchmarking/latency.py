@@ -49,11 +49,14 @@ def matmul_gflops(seconds: float = 2.0, size: int = 1024, device: str = "cpu") -
     return float(np.median(rates))
 
 
-def _peak_rss_reset() -> None:
-    try:  # Linux: "5" resets the peak resident set size (VmHWM) of this process
+def _peak_rss_reset() -> bool:
+    """Reset this process's peak resident set size (Linux: "5" into clear_refs resets VmHWM);
+    False where that is not possible, so a reading is the process's peak so far."""
+    try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pass
+        return False
+    return True
 
 
 def _peak_rss_mb() -> float | None:
@@ -226,8 +229,9 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
         if not variants:
             raise CathxError("nothing to time: give --weights or --model")
         probe_before = matmul_gflops(probe_seconds, device=device)
-        for variant in variants:  # warm-up, and a per-variant peak memory reading
-            _peak_rss_reset()
+        reset = True
+        for variant in variants:  # warm-up, and a peak memory reading per variant (every variant is loaded)
+            reset = _peak_rss_reset() and reset
             for i in range(warmup):
                 _time_frame(variant, paths[i % len(paths)])
             variant.peak_rss_mb = _peak_rss_mb()
@@ -261,7 +265,9 @@ def run_bench(weights: Path | None = None, models: list[str] | None = None, back
                     "matmul_gflops": round(machine_gflops, 1),
                     "matmul_gflops_before_after": [round(probe_before, 1), round(probe_after, 1)]},
         "settings": {"batch": 1, "input_size": input_size, "frame_size": frame_size, "frames": frames,
-                     "warmup": warmup, "frame_format": "8-bit PNG from disk"},
+                     "warmup": warmup, "frame_format": "8-bit PNG from disk",
+                     "peak_rss": "reset before each variant's warm-up" if reset else
+                     "not resettable here: each reading is the process's peak so far"},
         "variants": rows,
         "postprocess_on_ideal_outputs_ms": postprocess_ideal,
     }
@@ -287,7 +293,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "Times in ms, p50 / p95.",
         "",
         "| variant | GFLOPs | read | preprocess | network | postprocess | total | FPS | floor ms "
-        "| network/floor | total/floor | peak RSS MB |",
+        "| network/floor | total/floor | peak RSS MB (process, all variants loaded) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["variants"]:

@@ -94,11 +94,9 @@ def methods() -> list[Variant]:
 
 
 def available_backbones() -> tuple[str, ...]:
-    """The paper's backbones that cathx.models offers (all of them when it cannot be imported)."""
-    try:
-        from cathx.models import ENCODERS
-    except ImportError:  # pragma: no cover - models package absent
-        return PAPER_BACKBONES
+    """The paper's backbones that cathx.models offers."""
+    from cathx.models import ENCODERS
+
     return tuple(name for name in PAPER_BACKBONES if name in ENCODERS)
 
 

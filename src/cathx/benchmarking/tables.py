@@ -26,7 +26,8 @@ METRICS: tuple[tuple[str, str, float, int], ...] = (
     ("gflops", "GFLOPs", 1.0, 2),
     ("latency_ms", "Latency (ms)", 1.0, 1),
     ("fps", "FPS", 1.0, 1),
-    ("converge_s", "Time to converge (s)", 1.0, 0),
+    # estimated: the converging step's share of the run's wall time (runner.time_to_converge; logs carry no clock)
+    ("converge_s", "Time to converge (s, est.)", 1.0, 0),
     ("train_s", "Train time (s)", 1.0, 0),
 )
 RECORD_FIELDS = (

@@ -59,7 +59,7 @@ def _fit_type_classifier(best: Path, val_reader, frames: int, seed: int) -> dict
     held_features, held_labels = catheter_examples(predictor, (val_reader[i] for i in range(cut, count)))
     classifier = fit_type_classifier(features, labels, seed=seed)
     report = {"frames": count, "catheters": int(len(labels)), "held_out_catheters": int(len(held_labels)),
-              "held_out_accuracy": classifier_accuracy(classifier, held_features, held_labels) or 0.0,
+              "held_out_accuracy": classifier_accuracy(classifier, held_features, held_labels),  # None: none held out
               "held_out_head_accuracy": head_accuracy(held_features, held_labels)}
     attach_type_classifier(best, classifier, report)
     return report
@@ -148,8 +148,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"warning: learned type decision not fitted, the type head alone types catheters ({exc})",
                           markup=False, highlight=False, soft_wrap=True)
         else:
-            console.print(f"type decision: {report['held_out_accuracy']:.3f} of {report['held_out_catheters']} "
-                          f"held-out val catheters typed right", markup=False, highlight=False)
+            accuracy = report["held_out_accuracy"]
+            console.print(f"type decision: {accuracy:.3f} of {report['held_out_catheters']} held-out val catheters "
+                          "typed right" if accuracy is not None else
+                          "type decision: fitted, not measured (no held-out val catheters; more val frames would give some)",
+                          markup=False, highlight=False)
         console.print(f"best weights: {best}", markup=False, highlight=False)
 
     @app.command()

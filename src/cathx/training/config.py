@@ -265,10 +265,8 @@ def _check_ranges(cfg: TrainConfig, where: str) -> None:
 
 def _check_model(cfg: TrainConfig, where: str) -> None:
     """Validate the model section against cathx.models.ModelConfig (strict keys and choices)."""
-    try:
-        from cathx.models import ModelConfig
-    except ImportError:  # the model package is not there yet: nothing to check against
-        return
+    from cathx.models import ModelConfig
+
     from_dict(ModelConfig, dict(cfg.model), where=f"{where}.model")
 
 

@@ -91,7 +91,7 @@ def test_refuses_to_overwrite_user_files(tmp_path):
 
 
 def test_synthetic_reader_samples_round_trip(tmp_path):
-    synthetic = pytest.importorskip("cathx.data.synthetic")
+    from cathx.data import synthetic
     reader = synthetic.SyntheticReader(2, 64, 3)
     write_samples(((sample, "train") for sample in reader), tmp_path / "syn")
     back = open_dataset(tmp_path / "syn")

@@ -10,8 +10,6 @@ import pytest
 from cathx.data.synthetic import SynthConfig, write_dataset
 from cathx.errors import CathxError
 
-ray = pytest.importorskip("ray")  # in the test extra; skipped only outside `make setup`
-
 
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
