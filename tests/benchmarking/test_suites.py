@@ -31,6 +31,9 @@ def test_all_runs_each_distinct_experiment_once():
     merged = build_suite("all")
     assert len(merged) < every  # "ours" appears in several suites
     assert len({v.key() for v in merged}) == len(merged)
+    # a name is one experiment: DTP is in the mtl and convergence suites, spelled two ways, and runs once
+    assert len({v.name for v in merged}) == len(merged) == 45
+    assert [v.suite for v in merged if v.name == "dtp"] == ["mtl"]
 
 
 def test_unknown_suite_lists_choices():

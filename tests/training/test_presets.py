@@ -76,3 +76,13 @@ def test_a_run_saved_before_presets_resumes_only_as_legacy(tmp_path):
     paper = train_config_from_dict({"model": {"encoder": "resnet18"}})
     with pytest.raises(CathxError, match=r"loss, prioritization differ .*preset 'legacy'"):
         check_same_experiment(paper, path)
+
+
+def test_a_stage_without_its_own_lr_trains_at_optim_lr():
+    from cathx.training.config import stage_lr
+
+    cfg = train_config_from_dict({"optim": {"lr": 3.0e-3},
+                                  "stages": [{"name": "a", "lr": 5.0e-4}, {"name": "b"}]})
+    assert [stage_lr(cfg, s) for s in cfg.stages] == [5.0e-4, 3.0e-3]
+    with pytest.raises(ConfigError, match=r"stages\.a\.lr: must be positive, got -0\.001"):
+        train_config_from_dict({"stages": [{"name": "a", "lr": -1e-3}, {"name": "b"}]})

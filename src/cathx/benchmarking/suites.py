@@ -254,10 +254,15 @@ def suite_names() -> tuple[str, ...]:
 def build_suite(name: str) -> list[Variant]:
     """The variants of suite ``name``; "all" runs each distinct experiment of every suite once."""
     if name == "all":
+        # one run per experiment: the same overrides, or the same name (the convergence suite's
+        # DTP spells out the default KPI kinds that the mtl suite's DTP leaves implicit)
         seen: dict[tuple, Variant] = {}
+        names: set[str] = set()
         for suite in ALL_SUITES:
             for variant in SUITES[suite]():
-                seen.setdefault(variant.key(), variant)
+                if variant.key() not in seen and variant.name not in names:
+                    seen[variant.key()] = variant
+                    names.add(variant.name)
         return list(seen.values())
     try:
         factory = SUITES[name]

@@ -134,12 +134,12 @@ class StageConfig:
     epochs: int = 1
     max_steps: int = -1  # stop the stage after this many optimizer steps (-1 = epochs decide)
     sources: tuple[str, ...] = ()  # dataset paths; empty = the run's --data (or the synthetic set)
-    lr: float = 1e-4
+    lr: float | None = None  # this stage's (peak) learning rate; None: optim.lr (stage_lr)
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    lr: float = 1e-4
+    lr: float = 1e-4  # the learning rate of every stage that sets none of its own (stage_lr)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 1e-4
     schedule: str = field(default="constant", metadata=choices("constant", "cosine"))
@@ -259,8 +259,13 @@ def _check_ranges(cfg: TrainConfig, where: str) -> None:
         if stage.max_steps == 0 or stage.max_steps < -1:
             raise ConfigError(f"{where}.stages.{stage.name}.max_steps: must be -1 (epochs decide) or at least 1, "
                               f"got {stage.max_steps}")
-        if not stage.lr > 0:
+        if not stage_lr(cfg, stage) > 0:
             raise ConfigError(f"{where}.stages.{stage.name}.lr: must be positive, got {stage.lr}")
+
+
+def stage_lr(cfg: TrainConfig, stage: StageConfig) -> float:
+    """The learning rate ``stage`` trains at: its own ``lr``, else ``optim.lr``."""
+    return cfg.optim.lr if stage.lr is None else stage.lr
 
 
 def _check_model(cfg: TrainConfig, where: str) -> None:

@@ -29,6 +29,7 @@ from cathx.training.config import (
     StageConfig,
     TrainConfig,
     load_train_config,
+    stage_lr,
     train_config_from_dict,
     upgrade_saved_config,
 )
@@ -268,7 +269,7 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
                              f"of {cfg.data.batch_size} x {world} processes")
         tasks = stage_tasks(stage, model_cfg.tasks)
         steps = total_steps(num_samples, cfg.data.batch_size, stage.epochs, stage.max_steps, world)
-        optim = {**to_dict(cfg.optim), "lr": stage.lr}
+        optim = {**to_dict(cfg.optim), "lr": stage_lr(cfg, stage)}
         module = CathxModule(dict(cfg.model), to_dict(cfg.prioritization), optim, tasks, num_samples, steps,
                              channels_last=cfg.trainer.channels_last, loss=to_dict(cfg.loss))
         last = stage_dir / "checkpoints" / f"{LAST}.ckpt"
