@@ -281,7 +281,8 @@ def train_with_cathx(config: dict[str, Any], run_dir: Path, data: Path | None, m
     started = time.perf_counter()
     best = train(config, data=data, out=train_dir, resume=resume, max_minutes=minutes)
     train_s = time.perf_counter() - started
-    report = evaluate(best, data if data is not None else train_dir / "data", run_dir / "eval", split="test")
+    report = evaluate(best, data if data is not None else train_dir / "data", run_dir / "eval",
+                      split=(config.get("data") or {}).get("test_split", "test"))
     model, _ = load_model(best)
     history, epochs, steps = history_from_logs(train_dir / "logs", train_s)
     return RunOutcome(

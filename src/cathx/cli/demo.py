@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         best = train(cfg, out=run_dir, resume=(run_dir / "stages").exists(), max_minutes=max_minutes)
 
         console.rule("[bold]4/5 evaluation on the synthetic test split")
-        summary = evaluate(best, run_dir / "data", out / "val", split="test")
+        summary = evaluate(best, run_dir / "data", out / "val", split=cfg.data.test_split)
 
         console.rule("[bold]5/5 your model on the same video")
         predicted = run_predict(video, best, out / "predict", console=console)

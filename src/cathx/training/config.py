@@ -113,7 +113,7 @@ class DataConfig:
     max_electrodes: int = 64
     train_split: str = "train"
     val_split: str = "val"
-    test_split: str = "test"
+    test_split: str = "test"  # what `cathx demo` and the benchmark suites evaluate on
     scale: float = 0.15  # augmentation: scale jitter, rotation in degrees, horizontal flip
     rotate: float = 15.0
     flip: bool = True
