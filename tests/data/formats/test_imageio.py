@@ -148,3 +148,12 @@ def test_decode_tiff_page_returns_that_page_and_names_a_missing_one(tmp_path):
     assert np.array_equal(decode_tiff_page(tmp_path / "s.tif", 1), frames[1])
     with pytest.raises(DataError, match=r"s\.tif: cannot decode page 7"):
         decode_tiff_page(tmp_path / "s.tif", 7)
+
+
+def test_a_stack_whose_first_page_declares_a_huge_size_is_refused_before_decoding(tmp_path, monkeypatch):
+    from cathx.data.formats.imageio import tiff_pages
+
+    _stack(tmp_path / "s.tif")  # pages of 32 x 24 px
+    monkeypatch.setenv("CATHX_MAX_IMAGE_SIDE", "16")
+    with pytest.raises(DataError, match=r"s\.tif: image header declares 32x24 px; the largest supported side is 16"):
+        tiff_pages(tmp_path / "s.tif")

@@ -81,8 +81,11 @@ def tiff_pages(path: Path | str) -> int:
     any other file and for a TIFF whose page directory cannot be read (decoding then says why).
     DataError when a stack declares more pages than CATHX_MAX_FRAMES allows."""
     path = Path(path)
-    if path.suffix.lower() not in TIFF_SUFFIXES:
+    if path.suffix.lower() not in TIFF_SUFFIXES or path.stat().st_size == 0:
         return 1
+    declared = tiff_size(np.memmap(path, dtype=np.uint8, mode="r"))
+    if declared is not None:
+        check_frame_size(path, *declared)  # before libtiff allocates a page (a resource bomb)
     with quiet_opencv():
         try:
             pages = int(cv2.imcount(str(path)))
@@ -95,8 +98,8 @@ def tiff_pages(path: Path | str) -> int:
 
 def decode_tiff_page(path: Path | str, page: int) -> np.ndarray:
     """Page ``page`` (0-based) of a multi-page TIFF as stored, or DataError naming the file and page.
-    The first page's declared size was checked by ``decode_image_and_depth``'s rule (tiff_size);
-    a later page larger than the limit is refused once decoded."""
+    The first page's declared size is checked by ``tiff_pages`` before anything is decoded; a
+    later page larger than the limit is refused once decoded."""
     path = Path(path)
     with quiet_opencv():
         try:
