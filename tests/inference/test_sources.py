@@ -139,3 +139,14 @@ def test_a_multi_page_tiff_is_a_sequence_of_its_pages(tmp_path):
     assert all(np.array_equal(f.image, page) for f, page in zip(decoded, frames))
     cv2.imwrite(str(tmp_path / "one.tif"), frames[0])
     assert open_source(tmp_path / "one.tif").kind == "image"
+
+
+def test_a_multi_page_tiff_in_a_folder_is_its_first_page_and_said_so(tmp_path):
+    frames = [np.full((24, 32), 1000 * (i + 1), np.uint16) for i in range(3)]
+    assert cv2.imwritemulti(str(tmp_path / "stack.tif"), frames)
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((24, 32), np.uint8))
+    source = open_source(tmp_path)
+    assert source.kind == "folder" and source.length == 2
+    assert source.problems == [f"{tmp_path / 'stack.tif'}: a TIFF of 3 pages; only its first is predicted in a "
+                               "folder (give the file alone to predict its pages as a sequence)"]
+    assert np.array_equal(list(source.frames())[1].image, frames[0])

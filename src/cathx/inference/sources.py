@@ -163,6 +163,22 @@ def _image_files(folder: Path, root: Path, problems: list[str]) -> list[Path]:
     return files_inside(root, candidates, problems)
 
 
+def _note_stacks(files: list[Path], problems: list[str]) -> None:
+    """A multi-page TIFF inside a folder is predicted by its first page, as one image among the
+    folder's: say so in ``problems`` (given alone, its pages are predicted as a sequence)."""
+    from cathx.data.formats.imageio import TIFF_SUFFIXES, tiff_pages
+
+    for file in files:
+        if file.suffix.lower() in TIFF_SUFFIXES:
+            try:
+                pages = tiff_pages(file)
+            except DataError:
+                continue  # decoding the file says what is wrong with it
+            if pages > 1:
+                problems.append(f"{file}: a TIFF of {pages} pages; only its first is predicted in a folder "
+                                "(give the file alone to predict its pages as a sequence)")
+
+
 def _images_folders_source(path: Path) -> Source:
     """A dataset of images/ folders (XRayCath, generic folder, or several groups of either):
     predict the images of its images/ folder, or of every group's."""
@@ -176,6 +192,7 @@ def _images_folders_source(path: Path) -> Source:
         where = ", ".join(str(f.relative_to(path)) for f in folders) or "images"
         raise DataError(f"{path}: no image to predict in {where}/"
                         + (f" ({len(problems)} skipped: {problems[0]})" if problems else ""))
+    _note_stacks(files, problems)
     # one images/ folder: the source is that folder, as if it had been given
     root = folders[0] if len(folders) == 1 else path
     return Source(root, "folder", len(files), sequence=False, _files=files, problems=problems)
@@ -214,6 +231,7 @@ def open_source(path: Path | str) -> Source:
         problems: list[str] = []
         images = _image_files(path, path, problems)
         if images:
+            _note_stacks(images, problems)
             return Source(path, "folder", len(images), sequence=False, _files=images, problems=problems)
         if problems:
             raise DataError(f"{path}: no image to predict inside this folder "
