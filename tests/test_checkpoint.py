@@ -312,3 +312,18 @@ def test_a_chest_classifier_given_where_a_catheter_network_is_needed_says_what_i
         read_checkpoint(path)
     with pytest.raises(CathxError, match="a chest X-ray line/tube classifier"):
         load_model(path)
+
+
+def test_trained_input_size_from_the_record_then_the_runs_config_then_the_default(tmp_path, caplog):
+    from cathx.checkpoint import trained_input_size
+
+    weights = tmp_path / "run" / "stages" / "multitask" / "model.pt"
+    weights.parent.mkdir(parents=True)
+    assert trained_input_size(weights, {"input_size": 192}) == 192
+    assert trained_input_size(weights, {"image_size": 160}) == 160  # a record of before
+    assert trained_input_size(weights, {}) == 256  # nothing says: the default
+    (tmp_path / "run" / "config.yaml").write_text("data: {size: 128}\n")
+    assert trained_input_size(weights, None) == 128  # the run that wrote the stage's weights
+    (tmp_path / "run" / "config.yaml").write_text("data: [not, a, mapping]\n")
+    assert trained_input_size(weights, None, default=224) == 224
+    assert "config.yaml: no data.size to take the input size from" in caplog.text

@@ -145,6 +145,30 @@ def read_checkpoint(path: Path | str) -> dict[str, Any]:
     return checkpoint
 
 
+def trained_input_size(path: Path | str, extra: dict[str, Any] | None, default: int = 256) -> int:
+    """The square input side the network in ``path`` was trained at: its record's ``input_size``
+    (``image_size`` or ``size`` in older files), else ``data.size`` of the config.yaml of the run
+    that wrote it (best.pt lies in the run's folder, a stage's model.pt three folders below it, a
+    Lightning checkpoint four), else ``default``. The one rule of `cathx predict` and `cathx val`."""
+    extra = extra or {}
+    for key in ("input_size", "image_size", "size"):
+        if extra.get(key):
+            return int(extra[key])
+    import yaml
+
+    path = Path(path)
+    for folder in path.parents[:4]:
+        config = folder / "config.yaml"
+        if config.is_file():
+            try:
+                return int(yaml.safe_load(config.read_text())["data"]["size"])
+            except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+                logger.warning("%s: no data.size to take the input size from (%s); using %d px",
+                               config, _reason(exc), default)
+                break
+    return default
+
+
 def load_model(path: Path | str, map_location: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig]:
     """Rebuild the network stored in ``path`` and load its weights; returns (model in eval mode, config)."""
     checkpoint = read_checkpoint(path)

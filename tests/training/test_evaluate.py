@@ -28,6 +28,7 @@ def stand_in_model(monkeypatch):
 
     stand_in = (BrightIsCatheter(), SimpleNamespace(encoder="stand-in"))
     monkeypatch.setattr(cathx.checkpoint, "load_model", lambda path, *args, **kwargs: stand_in)
+    monkeypatch.setattr(cathx.checkpoint, "read_checkpoint", lambda path: {"extra": {}})  # no file behind it
 
 
 def two_images():

@@ -283,8 +283,9 @@ class Predictor:
             from cathx.models.tta import FlipAverage
 
             model = FlipAverage(model)
-        size = input_size or int(
-            extra.get("input_size") or extra.get("image_size") or extra.get("size") or 256)
+        from cathx.checkpoint import trained_input_size
+
+        size = input_size or trained_input_size(path, extra)
         if "type_classifier" not in kwargs:  # a caller's choice (None: no learned decision) wins
             kwargs["type_classifier"] = _type_classifier(extra.get("type_classifier"), path)
         return cls(_TorchRunner(model, device), input_size=size, stride=model.output_stride,

@@ -2,8 +2,9 @@
 
 Metrics come from cathx.metrics.Evaluator: mean J (per-image IoU averaged), Dice, clDice, COCO
 electrode AP@[.50:.95] and AP50 (pycocotools, boxes from centre and size), localisation MAE and
-recall within 3 and 5 px. Images are resized to the model's training resolution (the run's
-config.yaml next to the weights, else ``size``); metrics are in pixels of that resolution.
+recall within 3 and 5 px. Images are resized to the model's training resolution
+(cathx.checkpoint.trained_input_size, as `cathx predict`; ``size`` overrides it); metrics are in
+pixels of that resolution.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from cathx.errors import CathxError
 from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -53,18 +53,6 @@ class _RecordingReader(Sequence[Sample]):
         return sample
 
 
-def run_size(weights: Path, default: int = 256) -> int:
-    """Training resolution of the run that wrote ``weights`` (its config.yaml), else ``default``."""
-    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent.parent):
-        config = folder / "config.yaml"
-        if config.is_file():
-            try:
-                return int(yaml.safe_load(config.read_text())["data"]["size"])
-            except (KeyError, TypeError, ValueError, yaml.YAMLError):
-                break
-    return default
-
-
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -93,7 +81,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
 
     from torch.utils.data import DataLoader
 
-    from cathx.checkpoint import load_model
+    from cathx.checkpoint import load_model, read_checkpoint, trained_input_size
     from cathx.data.datasets import SampleDataset
     from cathx.data.transforms import build_transforms
     from cathx.heatmap import decode_peaks
@@ -119,7 +107,7 @@ def evaluate(weights: Path | str, data: Path | str | None, out: Path | str, spli
     if len(reader) == 0:
         raise CathxError(f"{data}: split {split!r} has no images")
     problems = list(getattr(reader, "problems", []))
-    size = size or run_size(weights)
+    size = size or trained_input_size(weights, read_checkpoint(weights).get("extra"))
     recording = _RecordingReader(reader)
     dataset = SampleDataset(recording, transform=build_transforms(size, train=False))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
