@@ -115,7 +115,7 @@ def main() -> None:
         f"Batch 1, {args.size}x{args.size}, 1 input channel, eager PyTorch {torch.__version__} channels-last fp32, "
         f"{args.threads} threads; median of {args.rounds} interleaved rounds x {args.runs} runs "
         f"(p10-p90 in brackets). Measured {setup['date_utc']} UTC on a shared {setup['cpus']}-core machine: "
-        "timings swing by about 25 %, compare rows of this table, not across runs.",
+        "compare rows of this table, not across runs or machines (another job on the CPU moves every row).",
         "Multi-task models (mask + heatmap + size heads) unless stated. FLOPs: torch FlopCounterMode, "
         "2 per multiply-add, convolutions and matmuls only.",
         "",

@@ -86,7 +86,7 @@ def markdown(result: dict) -> str:
         f"Input {result['size']}x{result['size']}x1, batch 1, torch {result['torch']}, {result['threads']} threads, "
         f"{result['runs']} timed runs per format (interleaved) after {result['warmup']} warm-up runs; "
         "latency is the median, eager mode, CPU. FLOPs: torch FlopCounterMode, multiply-add = 2 FLOPs. "
-        "Timings on this shared 2-core machine swing by about +-25%: compare ratios within a row.",
+        "Timings move when other jobs share the CPU: compare ratios within a row.",
         "",
         "| name | kind | encoder | widths (latent / decoder / head) | stride | params (M) | of which encoder (M) | GFLOPs | "
         "NCHW ms | channels-last ms | CL speed-up |",

@@ -144,8 +144,8 @@ def main() -> None:
         "",
         f"Measured {report['date_utc']} at commit {report['commit']} on {report['machine']['cpus']} CPUs "
         "(load average before: "
-        f"{', '.join(map(str, report['machine']['load_average_before']))}; the machine is shared, timings swing "
-        "by about 25%). Command: `flock /tmp/cathx-cpu.lock .venv/bin/python benchmarks/synth_speed.py`"
+        f"{', '.join(map(str, report['machine']['load_average_before']))}: a load above 0 means other jobs "
+        "shared the CPU and slowed these timings). Command: `flock /tmp/cathx-cpu.lock .venv/bin/python benchmarks/synth_speed.py`"
         + (" --quick (smoke run)" if args.quick else "")
         + ".",
         "",

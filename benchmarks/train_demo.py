@@ -111,7 +111,7 @@ def backbone_throughput(encoder: str, steps: int, batch_size: int, size: int = 2
 
 def markdown(result: dict) -> str:
     lines = ["# Training benchmark", "", f"Machine: {result['machine']}.",
-             "Timings swing by about +-25 % when other jobs share the machine.", ""]
+             "Timings slow down when other jobs share the machine.", ""]
     demo = result.get("demo")
     if demo:
         test = demo["test"]
