@@ -99,3 +99,11 @@ def test_new_run_folders_are_safe_and_distinct(workspace):
     first, second = workspace.new_run("../a b"), workspace.new_run("../a b")
     assert first != second and first.parent == second.parent == workspace.runs
     assert "/" not in first.name and first.name.startswith("_a_b-")
+
+
+def test_a_run_is_a_sequence_for_a_video_a_dicom_or_a_tiff_stack(tmp_path):
+    from cathx.app.session import Run
+
+    assert [Run(tmp_path, ["a", "b"], {"kind": kind}).sequence for kind in ("video", "dicom", "stack", "folder")] == [
+        True, True, True, False]
+    assert not Run(tmp_path, ["a"], {"kind": "stack"}).sequence  # one frame: nothing to play

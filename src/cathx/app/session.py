@@ -140,7 +140,9 @@ class Run:
 
     @property
     def sequence(self) -> bool:
-        return len(self.names) > 1 and self.summary.get("kind") in ("video", "dicom")
+        from cathx.inference.sources import SEQUENCE_KINDS
+
+        return len(self.names) > 1 and self.summary.get("kind") in SEQUENCE_KINDS
 
     def overlay(self, index: int) -> Path:
         return self.folder / "overlays" / f"{self.names[self._index(index)]}.png"

@@ -19,6 +19,7 @@ import numpy as np
 from cathx.errors import DataError
 
 KINDS: tuple[str, ...] = ("image", "folder", "video", "dicom", "dataset", "stack")
+SEQUENCE_KINDS: tuple[str, ...] = ("video", "dicom", "stack")  # one time series: tracked, a video and a motion curve
 
 
 @dataclass
