@@ -49,3 +49,17 @@ def dicom_declaring(path, rows, columns, frames):
     ds.PixelData = bytes(4096)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_video(path, frames=12, size=64, fps=15.0, fourcc="mp4v"):
+    """A grey test video of ``frames`` frames (a dark band on the left, brightness rising)."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (size, size), isColor=True)
+    assert writer.isOpened()
+    for index in range(frames):
+        frame = np.full((size, size, 3), (40 + 15 * index) % 256, np.uint8)
+        frame[:, : size // 4] = 0
+        writer.write(frame)
+    writer.release()
+    return path

@@ -62,3 +62,47 @@ def test_a_users_folder_is_refused_untouched(tiny_checkpoint, tmp_path):
         run_predict(source, tiny_checkpoint, out)
     assert [p.name for p in out.iterdir()] == ["electrodes.csv"]
     assert (out / "electrodes.csv").read_text() == "my own table\n"
+
+
+def test_a_folder_of_videos_tracks_each_video_on_its_own(tiny_checkpoint, tmp_path):
+    """Two videos called run.mp4 in two folders: distinct frame names, and each its own tracked
+    sequence with its own overlay and motion files (ids never carried from one into the other)."""
+    from builders import write_video
+
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    (tmp_path / "in" / "b").mkdir()
+    write_video(tmp_path / "in" / "a" / "run.mp4", frames=3, fps=10.0)
+    write_video(tmp_path / "in" / "b" / "run.mp4", frames=2, fps=25.0)
+    out = tmp_path / "out"
+    summary = run_predict(tmp_path / "in", tiny_checkpoint, out)
+    assert summary["frames"] == 5
+    assert sorted(p.stem for p in (out / "masks").iterdir()) == [
+        "b_run_00000", "b_run_00001", "run_00000", "run_00001", "run_00002"]
+    assert sorted(p.name for p in out.glob("overlay*.mp4")) == ["overlay_b_run.mp4", "overlay_run.mp4"]
+    assert sorted(p.name for p in out.glob("motion*.csv")) == ["motion_b_run.csv", "motion_run.csv"]
+    assert not (out / "overlay.mp4").exists()
+    assert len((out / "motion_b_run.csv").read_text().splitlines()) == 1 + 2  # its own two frames
+
+
+def test_a_sequence_whose_frames_change_size_stops_with_one_line(tiny_checkpoint, tmp_path):
+    from builders import write_dicom
+
+    series = "1.2.3.4.5"
+    folder = tmp_path / "series"
+    folder.mkdir()
+    write_dicom(folder / "im1.dcm", np.zeros((1, 64, 64), np.uint16), SeriesInstanceUID=series, InstanceNumber=1)
+    write_dicom(folder / "im2.dcm", np.zeros((1, 64, 64), np.uint16), SeriesInstanceUID=series, InstanceNumber=2)
+    write_dicom(folder / "im3.dcm", np.zeros((1, 48, 80), np.uint16), SeriesInstanceUID=series, InstanceNumber=3)
+    out = tmp_path / "out"
+    with pytest.raises(CathxError, match=r"im3\.dcm: frame 2 is 80x48 px, the frames of its sequence before it "
+                                         r"64x64; a sequence's frames must share one size"):
+        run_predict(folder, tiny_checkpoint, out)
+    assert len(list((out / "masks").iterdir())) == 2  # the frames before it are kept
+    assert (out / "overlay.mp4").is_file() and (out / "motion.csv").is_file()
+
+
+def test_a_stack_without_a_frame_rate_says_which_rate_was_used(tiny_checkpoint, tmp_path):
+    frames = list(np.random.default_rng(0).integers(0, 255, (3, 64, 64)).astype(np.uint8))
+    assert cv2.imwritemulti(str(tmp_path / "stack.tif"), frames)
+    summary = run_predict(tmp_path / "stack.tif", tiny_checkpoint, tmp_path / "out")
+    assert summary["problems"] == [f"{tmp_path / 'stack.tif'}: no usable frame rate; overlay and motion at 15 fps"]

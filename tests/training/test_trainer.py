@@ -117,3 +117,62 @@ def test_a_stage_logs_lightnings_device_lines_but_not_its_cloud_advert(clean_env
     assert not any("Tip" in message or "litlogger" in message for message in records), records
     assert not any("100% of the batches" in message for message in records), records
     assert trainer.limit_val_batches == 1.0  # every validation batch, as before
+
+
+def test_checkpoint_every_minutes_adds_a_clock_checkpoint(tmp_path: Path) -> None:
+    """The default trainer writes last.ckpt every 10 minutes of training besides the step and epoch
+    ones; 0 turns the clock off."""
+    from datetime import timedelta
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from cathx.training.trainer import build_trainer
+
+    def intervals(trainer) -> list:
+        return [c._train_time_interval for c in trainer.callbacks
+                if isinstance(c, ModelCheckpoint) and c._train_time_interval is not None]
+
+    assert intervals(build_trainer(TrainerConfig(), tmp_path, "a", max_epochs=1)) == [timedelta(minutes=10)]
+    assert intervals(build_trainer(TrainerConfig(checkpoint_every_minutes=0), tmp_path, "b", max_epochs=1)) == []
+
+
+def test_clock_checkpoint_saves_within_an_epoch(tmp_path: Path) -> None:
+    """With a 30 ms interval and 60 ms steps, last.ckpt is written during the epoch, not only at its end."""
+    import time
+
+    import lightning as L
+
+    from cathx.training.trainer import checkpoint_callbacks
+
+    saved_at: list[int] = []
+
+    class Slow(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            time.sleep(0.06)
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        def on_save_checkpoint(self, checkpoint) -> None:
+            saved_at.append(self.trainer.global_step)
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 2)), batch_size=1)
+    clock_only = checkpoint_callbacks(tmp_path, every_n_steps=0, monitor_best=False, every_minutes=0.0005)[1:]
+    trainer = L.Trainer(max_epochs=1, callbacks=clock_only, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")
+    trainer.fit(Slow(), data)
+    assert (tmp_path / "last.ckpt").is_file()
+    assert any(step < 8 for step in saved_at), saved_at
+
+
+def test_negative_checkpoint_minutes_is_an_error() -> None:
+    from cathx.errors import ConfigError
+    from cathx.training.config import train_config_from_dict
+
+    with pytest.raises(ConfigError, match="checkpoint_every_minutes"):
+        train_config_from_dict({"trainer": {"checkpoint_every_minutes": -1}})

@@ -73,11 +73,12 @@ def motion_png(motion: Motion, fps: float | None = None, title: str = "") -> byt
     return buffer.getvalue()
 
 
-def write_motion(folder: Path, motion: Motion, fps: float | None = None, title: str = "") -> dict[str, Path]:
-    """Write motion.csv and motion.png into ``folder`` (atomically); returns their paths."""
+def write_motion(folder: Path, motion: Motion, fps: float | None = None, title: str = "",
+                 stem: str = "motion") -> dict[str, Path]:
+    """Write STEM.csv and STEM.png into ``folder`` (atomically); returns their paths."""
     from cathx.fileio import atomic_write_bytes, atomic_write_text
 
-    paths = {"csv": Path(folder) / "motion.csv", "png": Path(folder) / "motion.png"}
+    paths = {"csv": Path(folder) / f"{stem}.csv", "png": Path(folder) / f"{stem}.png"}
     atomic_write_text(paths["csv"], motion_csv(motion))
     atomic_write_bytes(paths["png"], motion_png(motion, fps, title))
     return paths

@@ -45,10 +45,9 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, claim_output_folder
     from cathx.inference.predictor import Predictor
     from cathx.inference.sources import open_source
-    from cathx.inference.motion import write_motion
-    from cathx.inference.visualize import VideoWriter, encode_png, mask_png
+    from cathx.data.formats.base import plausible_fps
+    from cathx.inference.visualize import encode_png, mask_png
     from cathx.postprocess.results import ELECTRODE_COLUMNS
-    from cathx.postprocess.motion import MotionCurve
 
     console = console or Console(stderr=True)
     source = open_source(source_path)
@@ -60,9 +59,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     created = not out.exists()
     claim_output_folder(out)
     _remove_leftover_tables(out)
-    tracker = predictor.tracker() if source.sequence else None
-    curve = MotionCurve() if source.sequence else None
-    writer = VideoWriter(out / "overlay.mp4", source.fps or 15.0) if source.sequence and video else None
+    several = source.sequences > 1
+    current: _SequenceOutputs | None = None
     done = 0
     started = time.perf_counter()
     progress = Progress(TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
@@ -75,9 +73,21 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
         task = progress.add_task("predict", total=source.length, fps=0.0)
         try:
             for frame, results in predictor.stream(source.frames()):
-                if tracker is not None:
-                    tracker.update(results)
-                    curve.add(results, frame=results.meta.get("frame", done))
+                if source.sequence:
+                    sequence = str(frame.meta.get("sequence", source.path))
+                    if current is None or current.sequence != sequence:
+                        if current is not None:
+                            current.close()
+                        label = str(frame.meta.get("sequence_label", source.path.stem))
+                        fps = plausible_fps(frame.meta.get("fps")) or source.fps
+                        if fps is None:
+                            source.problems.append(
+                                f"{frame.meta.get('source', source.path)}: no usable frame rate; "
+                                f"overlay and motion at {FALLBACK_FPS:g} fps")
+                        title = frame.meta.get("source", source_path) if several else source_path
+                        current = _SequenceOutputs(out, sequence, label if several else "", predictor,
+                                                   fps, video, title)
+                    current.add(frame, results)
                 name = str(results.meta.get("name", f"frame_{done:05d}"))
                 drawn = draw_overlay(frame.image, results)
                 atomic_write_bytes(out / "masks" / f"{name}.png", mask_png(results.mask, results.image_size))
@@ -85,8 +95,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                 atomic_write_text(out / "json" / f"{name}.json", results.to_json() + "\n")
                 rows.writerows(results.electrode_rows())
                 table.flush()
-                if writer is not None:
-                    writer.write(drawn)
+                if current is not None:
+                    current.write(drawn)
                 done += 1
                 progress.update(task, advance=1, fps=done / max(time.perf_counter() - started, 1e-9))
                 if on_frame is not None:
@@ -103,10 +113,8 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                 os.unlink(partial_table)
                 if created:
                     _remove_new_folder(out)
-            if writer is not None:
-                writer.close()
-            if curve is not None and done:
-                write_motion(out, curve.curve(), source.fps, title=source_path.name)
+            if current is not None:
+                current.close()
     elapsed = time.perf_counter() - started
     summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
                "fps": round(done / max(elapsed, 1e-9), 2), "backend": predictor.backend,
@@ -115,6 +123,57 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                "input_size": predictor.input_size, "device": device, "problems": source.problems}
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+FALLBACK_FPS = 15.0  # frame rate of overlays and motion plots when the source states none
+
+
+class _SequenceOutputs:
+    """Tracker, motion curve and overlay video of one time series of a run. A source of several
+    series (a folder of videos, of DICOM runs) tracks each on its own and names its files
+    overlay_LABEL.mp4, motion_LABEL.csv / .png; a single series keeps overlay.mp4, motion.*."""
+
+    def __init__(self, out: Path, sequence: str, label: str, predictor, fps: float | None, video: bool,
+                 title: object) -> None:
+        from cathx.inference.visualize import VideoWriter
+        from cathx.postprocess.motion import MotionCurve
+
+        self.out, self.sequence, self.fps, self.title = out, sequence, fps, Path(str(title)).name
+        self.suffix = f"_{label}" if label else ""
+        self.tracker = predictor.tracker()
+        self.curve = MotionCurve()
+        self.writer = VideoWriter(out / f"overlay{self.suffix}.mp4", fps or FALLBACK_FPS) if video else None
+        self.shape: tuple[int, ...] | None = None
+        self.frames = 0
+
+    def add(self, frame, results) -> None:
+        """Track ``results``; a frame of another size than the series' first ends the run (the
+        tracker's gates and the motion curve are in the first frame's pixels)."""
+        from cathx.errors import DataError
+
+        shape = tuple(results.image_size)
+        if self.shape is None:
+            self.shape = shape
+        elif shape != self.shape:
+            raise DataError(f"{frame.meta.get('source', self.sequence)}: frame {self.frames} is "
+                            f"{shape[1]}x{shape[0]} px, the frames of its sequence before it "
+                            f"{self.shape[1]}x{self.shape[0]}; a sequence's frames must share one size")
+        self.tracker.update(results)
+        self.curve.add(results, frame=self.frames)
+        self.frames += 1
+
+    def write(self, drawn) -> None:
+        if self.writer is not None:
+            self.writer.write(drawn)
+
+    def close(self) -> None:
+        """Finish the video and write the motion curve of the frames tracked."""
+        from cathx.inference.motion import write_motion
+
+        if self.writer is not None:
+            self.writer.close()
+        if self.frames:
+            write_motion(self.out, self.curve.curve(), self.fps, title=self.title, stem=f"motion{self.suffix}")
 
 
 def _remove_leftover_tables(out: Path) -> None:

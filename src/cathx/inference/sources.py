@@ -43,6 +43,7 @@ class Source:
     sequence: bool
     fps: float | None = None
     problems: list[str] = field(default_factory=list)
+    sequences: int = 1  # distinct time series (a folder of videos: one per video), each tracked on its own
     _files: list[Path] = field(default_factory=list)
     _reader: Any = None
 
@@ -71,17 +72,32 @@ class Source:
                 except ValueError as exc:
                     raise DataError(f"{path}: page {page}: {exc}") from None
                 yield Frame(image, {"name": f"{path.stem}_{page:05d}", "frame": page, "source": str(path),
-                                    "bits_stored": None})
+                                    "bits_stored": None, "sequence": str(path), "sequence_label": path.stem})
             return
-        names: dict[str, int] = {}
+        names: set[str] = set()
+        labels: dict[str, str] = {}  # sequence id -> its unique, file-name-safe label
         for index, sample in enumerate(self._reader.iter_frames()):
             source = Path(str(sample.meta.get("source", self.path)))
             local = int(sample.meta.get("frame_index", index))
-            stem = source.stem
-            names.setdefault(stem, len(names))
-            meta = {"name": f"{stem}_{local:05d}", "frame": index, "source": str(source),
-                    "fps": sample.meta.get("fps")}
+            sequence = str(sample.meta.get("sequence_id") or source)
+            if sequence not in labels:
+                labels[sequence] = unique_name(source.stem, source, set(labels.values()))
+            meta = {"name": unique_name(f"{source.stem}_{local:05d}", source, names), "frame": index,
+                    "source": str(source), "fps": sample.meta.get("fps"), "sequence": sequence,
+                    "sequence_label": labels[sequence]}
             yield Frame(sample.image, meta)
+
+
+def unique_name(name: str, source: Path, taken: set[str]) -> str:
+    """``name``, or, when ``taken`` holds it (two videos called run.mp4 in two folders, IM0 of two
+    series), the source's folder name before it, then a counter; the result is added to ``taken``."""
+    candidate = name if name not in taken else f"{source.parent.name}_{name}"
+    base, n = candidate, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def output_names(files: list[Path]) -> list[str]:
@@ -129,8 +145,11 @@ def _frames_source(path: Path, kind: str, reader: Any, fps: float | None = None,
     if length == 0:
         detail = f" ({reader.problems[0]})" if reader.problems else ""
         raise DataError(f"{path}: no readable frames{detail}")
+    # problems is the reader's own list: what it finds while decoding (a video that ends early)
+    # reaches the run's summary as well
     return Source(path, kind, length, sequence=length > 1 if sequence is None else sequence, fps=fps,
-                  problems=list(reader.problems), _reader=reader)
+                  problems=reader.problems, sequences=len(getattr(reader, "sequence_ids", [path])),
+                  _reader=reader)
 
 
 def _video_source(path: Path) -> Source:

@@ -159,6 +159,9 @@ class TrainerConfig:
     deterministic: bool = True
     log_every_n_steps: int = 10
     checkpoint_every_n_steps: int = 0  # mid-epoch checkpoints for exact resume (0 = end of epoch only)
+    # last.ckpt at least this often by the wall clock as well (0 = off), so that a long run on a slow
+    # CPU, where a step count means half an hour, never loses more than this when it is stopped
+    checkpoint_every_minutes: float = 10.0
     val_every_n_epochs: int = 1
     loggers: tuple[str, ...] = field(default=("csv",), metadata=choices("csv", "tensorboard"))
     progress_bar: bool = True
@@ -239,6 +242,7 @@ MINIMUMS = (
     ("data", "size", 32), ("data", "batch_size", 1), ("data", "num_workers", 0), ("data", "max_electrodes", 1),
     ("data", "limit_train", 0), ("data", "limit_val", 0), ("seed", None, 0),
     ("trainer", "devices", 1), ("trainer", "num_nodes", 1), ("trainer", "log_every_n_steps", 1), ("trainer", "checkpoint_every_n_steps", 0),
+    ("trainer", "checkpoint_every_minutes", 0),
     ("trainer", "val_every_n_epochs", 1), ("trainer", "threads", 0), ("trainer", "max_minutes", 0),
 )
 

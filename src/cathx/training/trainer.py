@@ -157,12 +157,18 @@ def cluster_layout(cfg: TrainerConfig | None = None) -> ClusterLayout:
     return ClusterLayout(devices, nodes, int(os.environ.get("RANK", "0")), None)
 
 
-def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool) -> list[ModelCheckpoint]:
-    """last.ckpt after every epoch (and every n steps when n > 0); best.ckpt by val/score."""
+def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool,
+                         every_minutes: float = 0.0) -> list[ModelCheckpoint]:
+    """last.ckpt after every epoch, every n steps when n > 0 and every ``every_minutes`` of training
+    when > 0 (Lightning checks the clock after each step); best.ckpt by val/score."""
     callbacks = [ModelCheckpoint(dirpath=directory, filename=LAST, every_n_epochs=1, save_top_k=1,
                                  enable_version_counter=False, save_on_train_epoch_end=True)]
     if every_n_steps > 0:
         callbacks.append(ModelCheckpoint(dirpath=directory, filename=LAST, every_n_train_steps=every_n_steps,
+                                         save_top_k=1, enable_version_counter=False))
+    if every_minutes > 0:
+        callbacks.append(ModelCheckpoint(dirpath=directory, filename=LAST,
+                                         train_time_interval=timedelta(minutes=every_minutes),
                                          save_top_k=1, enable_version_counter=False))
     if monitor_best:
         callbacks.append(ModelCheckpoint(dirpath=directory, filename=BEST, monitor="val/score", mode="max",
@@ -204,7 +210,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     if "tensorboard" in cfg.loggers:
         loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=stage_name))
     callbacks: list[Callback] = [*checkpoint_callbacks(stage_dir / "checkpoints", cfg.checkpoint_every_n_steps,
-                                                       validate)]
+                                                       validate, cfg.checkpoint_every_minutes)]
     if cfg.ema_decay > 0:
         callbacks.append(WeightEMA(decay=cfg.ema_decay))
     if cfg.progress_bar:

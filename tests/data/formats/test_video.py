@@ -9,16 +9,7 @@ import pytest
 from cathx.data.formats import detect_format, open_dataset
 from cathx.errors import DataError
 
-
-def write_video(path, frames=12, size=64, fps=15.0, fourcc="mp4v"):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (size, size), isColor=True)
-    assert writer.isOpened()
-    for index in range(frames):
-        frame = np.full((size, size, 3), (40 + 15 * index) % 256, np.uint8)
-        frame[:, : size // 4] = 0
-        writer.write(frame)
-    writer.release()
-    return path
+from builders import write_video
 
 
 @pytest.mark.parametrize(("name", "fourcc"), [("run.mp4", "mp4v"), ("run.avi", "MJPG")])
@@ -62,8 +53,20 @@ def test_truncated_video_names_the_file(tmp_path):
     path = write_video(tmp_path / "t.mp4", frames=14)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 6 // 10])
-    with pytest.raises(DataError, match=r"t\.mp4: (cannot open video|stream ended at frame)"):
+    with pytest.raises(DataError, match=r"t\.mp4: (cannot open video|stream ended at frame 0)"):
         list(open_dataset(path).iter_frames())
+
+
+def test_a_stream_shorter_than_its_header_keeps_its_frames_and_says_so(tmp_path):
+    """Containers without a stored count give OpenCV's estimate (duration x rate), which can
+    overstate: the frames decoded are kept and the shortfall is a problem line."""
+    path = write_video(tmp_path / "short.avi", frames=6, fourcc="MJPG")
+    reader = open_dataset(path)
+    reader._files[0].frames = 8  # the header's estimate, two frames too many
+    frames = list(reader.iter_frames())
+    assert len(frames) == 6
+    assert reader.problems == [f"{path}: stream ended at frame 6 of 8 (truncated or corrupt video, or a "
+                               "frame count the header overstates); the frames after it were not read"]
 
 
 def test_indexed_reads_in_any_order_and_pickle(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePath
 from typing import Any, Protocol, TypeVar, overload, runtime_checkable
@@ -89,6 +90,20 @@ class Reader(Sequence[Sample]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, n={len(self)})"
+
+
+# Above any fluoroscopy or video frame rate: a container's time-base fallback or a mistyped tag.
+MAX_FPS = 1000.0
+
+
+def plausible_fps(value: object) -> float | None:
+    """``value`` as frames per second when it is a finite rate in (0, MAX_FPS], else None (the
+    caller's fallback then applies: an unreadable or absurd rate is no rate)."""
+    try:
+        fps = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return fps if math.isfinite(fps) and 0.0 < fps <= MAX_FPS else None
 
 
 def require_path(path: Path | str) -> Path:
@@ -211,3 +226,10 @@ class FileFramesReader(Reader):
     def frame_rates(self) -> list[float | None]:
         """Frames per second of each file (None when the file does not say)."""
         return [record.fps for record in self._files]
+
+    @property
+    def sequence_ids(self) -> list[str]:
+        """The distinct time series of the frames, in frame order: each file's own, or the
+        ``sequence`` a record carries (the series of single-frame DICOM files)."""
+        ids = [str(getattr(record, "sequence", "") or record.path) for record in self._files]
+        return list(dict.fromkeys(ids))

@@ -13,14 +13,15 @@ encapsulated transfer syntaxes alike); only headers are held (pixel data deferre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cathx.data.formats.base import FileFramesReader
+from cathx.data.formats.base import FileFramesReader, plausible_fps
 from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -189,11 +190,7 @@ def _read_header(path: Path) -> _File:
     except (TypeError, ValueError):
         raise DataError(f"{path}: invalid NumberOfFrames {header.get('NumberOfFrames')!r}") from None
     _check_declared_size(path, header, frames)
-    try:
-        fps = frame_rate(header)
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: invalid frame timing (FrameTime, FrameTimeVector or CineRate)") from None
-    return _File(path, header, frames, fps)
+    return _File(path, header, frames, frame_rate(header))
 
 
 def _check_declared_size(path: Path, header: Any, frames: int) -> None:
@@ -244,25 +241,43 @@ def _promote_shared_groups(header: Any) -> None:
 
 
 def frame_rate(header: Any) -> float | None:
-    """Frames per second from Frame Time (ms), Frame Time Vector (ms) or Cine Rate; None if absent."""
-    frame_time = header.get("FrameTime")
-    if frame_time not in (None, "") and float(frame_time) > 0:
-        return 1000.0 / float(frame_time)
-    vector = header.get("FrameTimeVector")
+    """Frames per second from Frame Time (ms), Frame Time Vector (ms), Cine Rate or Recommended
+    Display Frame Rate, the first that holds a plausible rate (``plausible_fps``); None if none does.
+    A tag that is missing, zero, negative, unparsable or absurd is passed over, not an error."""
+    frame_time = _number(_tag(header, "FrameTime"))
+    if frame_time is not None and frame_time > 0 and (fps := plausible_fps(1000.0 / frame_time)):
+        return fps
+    vector = _tag(header, "FrameTimeVector")
     if vector not in (None, ""):
-        try:
-            values = [float(v) for v in vector]
-        except TypeError:  # a single value
-            values = [float(vector)]
+        items = list(vector) if isinstance(vector, Iterable) and not isinstance(vector, (str, bytes)) else [vector]
+        values = [v for v in (_number(item) for item in items) if v is not None]
         # The first entry is the time of frame 1 relative to itself (0): average the rest.
         intervals = [v for v in values[1:] if v > 0] or [v for v in values if v > 0]
-        if intervals:
-            return 1000.0 / float(np.mean(intervals))
+        if intervals and (fps := plausible_fps(1000.0 / float(np.mean(intervals)))):
+            return fps
     for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
-        value = header.get(keyword)
-        if value not in (None, "") and float(value) > 0:
-            return float(value)
+        if fps := plausible_fps(_number(_tag(header, keyword))):
+            return fps
     return None
+
+
+def _tag(header: Any, keyword: str) -> Any:
+    """``header.get(keyword)``, or None when pydicom cannot convert the stored value (a DS of "n/a")."""
+    try:
+        return header.get(keyword)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _number(value: Any) -> float | None:
+    """A DICOM numeric string or number as a finite float, else None."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _modality_range(header: Any) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cathx.data.formats.base import FileFramesReader
+from cathx.data.formats.base import FileFramesReader, plausible_fps
 from cathx.data.formats.imageio import quiet_opencv, to_grey, to_unit_float
 from cathx.data.formats.limits import check_frame_size
 from cathx.errors import DataError
@@ -58,7 +58,7 @@ def _probe(path: Path) -> _Video:
     capture = _open_capture(path)
     try:
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or None
+        fps = plausible_fps(capture.get(cv2.CAP_PROP_FPS))  # 0, NaN or a time-base fallback: none
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         if width and height:
@@ -138,10 +138,14 @@ class VideoReader(FileFramesReader):
                 for frame_index in range(video.frames):
                     ok, frame = capture.read()
                     if not ok or frame is None:
-                        raise DataError(
-                            f"{video.path}: stream ended at frame {frame_index} of {video.frames} "
-                            "(truncated or corrupt video)"
-                        )
+                        # The header's count is an estimate in some containers (duration x rate), and a
+                        # cut file still holds its first frames: keep what decoded and say where it ended.
+                        message = (f"{video.path}: stream ended at frame {frame_index} of {video.frames} "
+                                   "(truncated or corrupt video, or a frame count the header overstates)")
+                        if frame_index == 0:
+                            raise DataError(message)
+                        self.problems.append(f"{message}; the frames after it were not read")
+                        break
                     yield self._sample(video, frame_index, frame)
             finally:
                 capture.release()
