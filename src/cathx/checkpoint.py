@@ -2,7 +2,7 @@
 
 Two containers hold that one record: ``.safetensors`` (tensors, with format, version, model
 config and extra as JSON in the header metadata: the shipped models and what `cathx export
---format safetensors` writes) and torch's zip ``.pt`` written by training. Neither is ever
+--format safetensors` writes, ``cathx.export.weights``) and torch's zip ``.pt`` written by training. Neither is ever
 unpickled: ``.pt`` files load with ``torch.load(weights_only=True)``, which refuses any object
 beyond tensors and plain containers, and cathx does not fall back to a full unpickle.
 

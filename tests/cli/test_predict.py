@@ -255,3 +255,25 @@ def test_predict_reports_the_precision_it_ran_in(run_cli, weights, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "fp32" in result.stdout
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["precision"] == "fp32"
+
+
+def test_export_records_the_trained_input_size_and_writes_safetensors(run_cli, weights, tmp_path):
+    """Without --input-size the ONNX model records the side the network was trained at (64 here),
+    as `cathx predict` with torch runs it; --format safetensors gives the shipped format."""
+    import onnx
+
+    out = tmp_path / "m.onnx"
+    result = run_cli("export", "--weights", weights, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    meta = {entry.key: entry.value for entry in onnx.load(str(out)).metadata_props}
+    assert meta["input_size"] == "64"
+    assert not list(tmp_path.glob(".*partial*"))
+    copy = tmp_path / "m.safetensors"
+    result = run_cli("export", "--weights", weights, "--format", "safetensors", "--out", copy)
+    assert result.exit_code == 0, result.stderr
+    assert "input 64 px" in result.stdout
+    from cathx.checkpoint import read_checkpoint
+
+    assert read_checkpoint(copy)["extra"]["input_size"] == 64
+    result = run_cli("export", "--weights", weights, "--format", "safetensors", "--out", tmp_path / "m.pt")
+    assert result.exit_code == 2 and "must be a .safetensors file name" in result.stderr

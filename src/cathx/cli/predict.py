@@ -112,11 +112,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export_command(
-        out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx file")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx (or .safetensors) file")],
         weights: Annotated[Path, typer.Option("--weights", "-w", help=WEIGHTS_HELP)] = DEFAULT_WEIGHTS,
-        format: Annotated[Literal["onnx"], typer.Option("--format", help="export format")] = "onnx",
-        input_size: Annotated[int, typer.Option(
-            help="input side recorded in the model and used to verify")] = 256,
+        format: Annotated[Literal["onnx", "safetensors"], typer.Option(
+            "--format", help="onnx, or safetensors: a training checkpoint in the shipped models' format "
+                             "(no pickle; its trained input side inside)")] = "onnx",
+        input_size: Annotated[int | None, typer.Option(
+            help="input side recorded in the model and used to verify (default: the side the network "
+                 "was trained at)")] = None,
         opset: Annotated[int, typer.Option(help="ONNX opset (>= 17)")] = 17,
         fp16: Annotated[bool, typer.Option(
             "--fp16", help="also write a float16 copy (NAME.fp16.onnx)")] = False,
@@ -124,7 +127,17 @@ def register(app: typer.Typer) -> None:
             "--int8", help="also write a static int8 QDQ copy (NAME.int8.onnx)")] = False,
         calibration_frames: Annotated[int, typer.Option(help="synthetic frames for int8 calibration")] = 32,
     ) -> None:
-        """Export a checkpoint to ONNX and check ONNX Runtime against PyTorch."""
+        """Export a checkpoint to ONNX and check ONNX Runtime against PyTorch, or to safetensors."""
+        if format == "safetensors":
+            from cathx.export.weights import export_safetensors
+
+            if out.suffix.lower() != ".safetensors":
+                raise CathxError(f"--out {out}: must be a .safetensors file name")
+            check_output_file(out)
+            written = export_safetensors(weights, out)
+            Console().print(f"{written['path']}: {written['tensors']} tensors, {written['megabytes']} MB, "
+                            f"input {written['input_size']} px", highlight=False, soft_wrap=True)
+            return
         from cathx.export.onnx import export_checkpoint
 
         checks.input_size(input_size)

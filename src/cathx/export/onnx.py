@@ -8,6 +8,7 @@ the graph outputs carry the same names ("mask", "heatmap", "size").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import warnings
@@ -71,24 +72,36 @@ def export_onnx(
     adapter = OutputAdapter(model, names).eval()
     example = torch.rand(1, in_channels, input_size, input_size)
     dynamic = {"image": {0: "batch"}, **{name: {0: "batch"} for name in names}}
-    tmp = path.with_name(f".{path.name}.partial")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(adapter, (example,), str(tmp), input_names=["image"], output_names=list(names),
-                          dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False)
-    proto = onnx.load(str(tmp))
-    meta = {"input_size": str(input_size), "output_stride": str(model.output_stride),
-            "outputs": ",".join(names), **(metadata or {})}
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, str(value)
-    onnx.checker.check_model(proto)
-    custom = sorted({node.domain for node in proto.graph.node if node.domain not in ("", "ai.onnx")})
-    if custom:
-        raise CathxError(f"{path}: export produced custom operator domains {custom}")
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    with _partial(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(adapter, (example,), str(tmp), input_names=["image"], output_names=list(names),
+                              dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False)
+        proto = onnx.load(str(tmp))
+        meta = {"input_size": str(input_size), "output_stride": str(model.output_stride),
+                "outputs": ",".join(names), **(metadata or {})}
+        for key, value in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, str(value)
+        onnx.checker.check_model(proto)
+        custom = sorted({node.domain for node in proto.graph.node if node.domain not in ("", "ai.onnx")})
+        if custom:
+            raise CathxError(f"{path}: export produced custom operator domains {custom}")
+        onnx.save(proto, str(tmp))
     return names
+
+
+@contextlib.contextmanager
+def _partial(path: Path) -> Iterator[Path]:
+    """A hidden temporary name beside ``path``, renamed onto it when the block ends normally and
+    removed when it raises, so a failed export leaves neither a half-written model nor debris."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
 
 
 def run_onnx(path: Path | str, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -114,23 +127,26 @@ def convert_fp16(source: Path | str, target: Path | str) -> Path:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     proto = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
-    onnx.save(proto, str(target))
+    with _partial(Path(target)) as tmp:
+        onnx.save(proto, str(tmp))
     return Path(target)
 
 
 class SyntheticCalibration:
     """onnxruntime CalibrationDataReader over synthetic frames (cathx.data.synthetic)."""
 
-    def __init__(self, input_name: str, frames: int, input_size: int, seed: int = 10_000) -> None:
+    def __init__(self, input_name: str, frames: int, input_size: int, seed: int = 10_000,
+                 in_channels: int = 1) -> None:
         self.input_name, self.frames, self.input_size, self.seed = input_name, frames, input_size, seed
+        self.in_channels = in_channels
         self._iterator: Iterator[dict[str, np.ndarray]] | None = None
 
     def _batches(self) -> Iterator[dict[str, np.ndarray]]:
         from cathx.data.synthetic import generate_images
 
-        # seeds apart from the usual train/test ones
+        # seeds apart from the usual train/test ones; the grey frame repeated on every input channel
         for image in generate_images(self.frames, self.input_size, self.seed):
-            yield {self.input_name: image[None, None]}
+            yield {self.input_name: np.repeat(image[None, None], self.in_channels, axis=1)}
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._iterator is None:
@@ -141,7 +157,8 @@ class SyntheticCalibration:
         self._iterator = None
 
 
-def quantize_int8(source: Path | str, target: Path | str, frames: int = 32, input_size: int = 256) -> Path:
+def quantize_int8(source: Path | str, target: Path | str, frames: int = 32, input_size: int = 256,
+                  in_channels: int = 1) -> Path:
     """Static int8 QDQ copy (per-channel weights, reduce_range for CPUs without VNNI), calibrated
     with MinMax on ``frames`` synthetic frames."""
     import onnxruntime as ort
@@ -156,21 +173,24 @@ def quantize_int8(source: Path | str, target: Path | str, frames: int = 32, inpu
         log.warning("quant_pre_process failed (%s); quantizing the unprocessed model", exc)
         prepared = source
     input_name = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    quantize_static(
-        str(prepared), str(target), SyntheticCalibration(input_name, frames, input_size),
-        quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
-    if prepared != source:
-        prepared.unlink(missing_ok=True)
+    try:
+        with _partial(target) as tmp:
+            quantize_static(
+                str(prepared), str(tmp), SyntheticCalibration(input_name, frames, input_size, in_channels=in_channels),
+                quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
+    finally:
+        if prepared != source:
+            prepared.unlink(missing_ok=True)
     return target
 
 
 def export_checkpoint(
     weights: Path | str,
     out: Path | str,
-    input_size: int = 256,
+    input_size: int | None = None,
     opset: int = MIN_OPSET,
     fp16: bool = False,
     int8: bool = False,
@@ -178,7 +198,9 @@ def export_checkpoint(
     verify_frames: int = 2,
 ) -> dict[str, Any]:
     """Export a cathx checkpoint (and optional fp16 / int8 copies); report each copy's maximum
-    output deviation from PyTorch on synthetic frames."""
+    output deviation from PyTorch on synthetic frames. input_size: the side recorded in the model
+    (what ONNX Runtime predicts at); None = the side the network was trained at
+    (``checkpoint.trained_input_size``, as `cathx predict` runs it with torch)."""
     from cathx.checkpoint import load_model
     from cathx.data.synthetic import generate_images
 
@@ -190,9 +212,11 @@ def export_checkpoint(
     description = (f"cathx {getattr(config, 'name', 'model')} {getattr(config, 'encoder', '')} "
                    f"from {Path(weights).name}")
     metadata = {"description": description}
-    from cathx.checkpoint import read_checkpoint
+    from cathx.checkpoint import read_checkpoint, trained_input_size
 
-    classifier = (read_checkpoint(Path(weights)).get("extra") or {}).get("type_classifier")
+    extra = read_checkpoint(Path(weights)).get("extra") or {}
+    input_size = input_size or trained_input_size(Path(weights), extra)
+    classifier = extra.get("type_classifier")
     if classifier:  # the learned catheter-type decision travels with the network (Predictor reads it)
         metadata["type_classifier"] = json.dumps(classifier)
     export_onnx(model, out, input_size, in_channels, opset, metadata)
@@ -205,7 +229,7 @@ def export_checkpoint(
         variants.append({"path": str(path), "kind": "fp16",
                          "max_abs_diff": compare_outputs(model, path, batch)})
     if int8:
-        path = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration_frames, input_size)
+        path = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration_frames, input_size, in_channels)
         variants.append({"path": str(path), "kind": "int8",
                          "max_abs_diff": compare_outputs(model, path, batch)})
     return {"weights": str(weights), "opset": opset, "input_size": input_size, "variants": variants}
