@@ -106,3 +106,22 @@ def test_train_types_fits_the_head_and_refuses_bad_input(run_cli, tmp_path, data
     result = run_cli("train-types", "--data", dataset, "--init", tiny_checkpoint, "--epochs", "0",
                      "--out", tmp_path / "y")
     assert result.exit_code == 2 and "epochs must be at least 1" in result.stderr
+
+
+def test_resume_without_data_uses_the_runs_dataset(run_cli, tmp_path, dataset):
+    """run.json keeps --data: a resume that omits it trains on the same dataset, never on a
+    synthetic set generated in its place; a recorded dataset missing here asks for --data."""
+    out = tmp_path / "run"
+    result = run_cli("train", "--config", _config(tmp_path), "--data", dataset, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record == {"data": [str(dataset.resolve())], "init": None, "init_matching": False}
+    result = run_cli("train", "--config", _config(tmp_path), "--out", out, "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "data").exists()  # no synthetic set was generated in the dataset's place
+    record["data"] = [str(tmp_path / "elsewhere")]
+    (out / "run.json").write_text(json.dumps(record))
+    result = run_cli("train", "--config", _config(tmp_path), "--out", out, "--resume")
+    assert result.exit_code == 2
+    assert f"{out}: the run trained on --data {tmp_path / 'elsewhere'}, which is not on this machine; " \
+           "give --data with the dataset's path here" in result.stderr

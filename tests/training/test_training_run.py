@@ -127,6 +127,16 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     for key in ("kappa_bar", "bank", "bank_seen"):
         for task, value in expected["prioritizer"][key].items():
             torch.testing.assert_close(resumed["prioritizer"][key][task], value, rtol=0, atol=0)
+    # the training log survives the resume (Lightning's CSV logger deleted it): every step once, as
+    # in the uninterrupted run, the steps after the checkpoint logged by the resumed run only
+    assert _logged_losses(killed) == _logged_losses(reference)
+
+
+def _logged_losses(out: Path) -> list[tuple[int, str]]:
+    import csv
+
+    with (out / "logs" / "multitask" / "metrics.csv").open(newline="") as handle:
+        return sorted((int(row["step"]), row["train/loss"]) for row in csv.DictReader(handle) if row.get("train/loss"))
 
 
 @pytest.mark.slow

@@ -187,6 +187,47 @@ def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
                          f"{saved.name}){hint}; choose another --out, or delete the folder to retrain")
 
 
+RUN_RECORD = "run.json"  # what the command line gave a run (--data, --init), for --resume
+
+
+def record_run(out: Path, data: Path | str | Sequence[Path | str] | None, init: Path | str | None,
+               init_matching: bool) -> None:
+    """Write OUT/run.json: the datasets (absolute paths; null = the config's synthetic set) and the
+    starting weights a fresh run was given, which config.yaml does not hold."""
+    paths = None if data is None else [data] if isinstance(data, (str, Path)) else list(data)
+    atomic_write_json(out / RUN_RECORD, {
+        "data": None if paths is None else [str(Path(p).resolve()) for p in paths],
+        "init": None if init is None else (str(Path(init).resolve()) if Path(init).exists() else str(init)),
+        "init_matching": bool(init_matching)})
+
+
+def resumed_inputs(out: Path, data, init, init_matching: bool) -> tuple:
+    """(data, init, init_matching) for `--resume`: what the command gives, else what the run was
+    started with (OUT/run.json), so a resume without --data does not train on a synthetic set in its
+    place, nor one without --init rebuild other optimizer groups. A recorded dataset that is not
+    at its path (another machine) is an error asking for --data."""
+    import json
+
+    path = out / RUN_RECORD
+    if not path.is_file():
+        return data, init, init_matching
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CathxError(f"{path}: unreadable run record ({exc}); give --data / --init as the run was started") from None
+    if data is None and saved.get("data"):
+        data = [Path(p) for p in saved["data"]]
+        missing = [p for p in data if not p.exists()]
+        if missing:
+            raise CathxError(f"{out}: the run trained on --data {missing[0]}, which is not on this machine; "
+                             "give --data with the dataset's path here")
+        log.info("resuming with the run's --data %s", ", ".join(map(str, data)))
+    if init is None and saved.get("init"):
+        init, init_matching = saved["init"], bool(saved.get("init_matching"))
+        log.info("resuming with the run's --init %s", init)
+    return data, init, init_matching
+
+
 def _export(module, path: Path, extra: dict) -> Path:
     from cathx.checkpoint import save_checkpoint
 
@@ -228,11 +269,15 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         check_same_experiment(cfg, out / "config.yaml")
         for checkpoint in resume_checkpoints(cfg, out):  # refused before any data is generated
             check_resume_checkpoint(checkpoint)
+        if train_reader is None:
+            data, init, init_matching = resumed_inputs(out, data, init, init_matching)
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     out.mkdir(parents=True, exist_ok=True)
     if _rank() == 0 and not (resume and (out / "config.yaml").exists()):
         atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if _rank() == 0 and train_reader is None and not (out / RUN_RECORD).exists():
+        record_run(out, data, init, init_matching)
 
     if train_reader is not None:
         sources: list[Path | str] = []

@@ -5,6 +5,7 @@ Lightning's progress bar."""
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import os
@@ -19,6 +20,7 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from cathx.fileio import atomic_write_bytes
@@ -157,6 +159,48 @@ def cluster_layout(cfg: TrainerConfig | None = None) -> ClusterLayout:
     return ClusterLayout(devices, nodes, int(os.environ.get("RANK", "0")), None)
 
 
+class _ContinuedMetricsWriter(ExperimentWriter):
+    """Lightning's metrics.csv writer, except that an existing file (a stage resumed with `--resume`)
+    is continued, not deleted: at the first save its rows from the first step being logged on are
+    dropped (those steps are trained again), the rows before it are kept."""
+
+    def _check_log_dir_exists(self) -> None:
+        self._continue = self._fs.isfile(self.metrics_file_path)
+        if self._continue:
+            with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
+                self.metrics_keys = sorted(next(csv.reader(handle), []))
+
+    def save(self) -> None:
+        if getattr(self, "_continue", False) and self.metrics:
+            self._continue = False
+            first = min(int(row["step"]) for row in self.metrics)
+            with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
+                kept = [row for row in csv.DictReader(handle) if _step(row) < first]
+            with self._fs.open(self.metrics_file_path, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self.metrics_keys)
+                writer.writeheader()
+                writer.writerows(kept)
+        super().save()
+
+
+def _step(row: dict[str, str]) -> int:
+    try:
+        return int(float(row.get("step") or 0))
+    except ValueError:
+        return 0
+
+
+class ResumableCSVLogger(CSVLogger):
+    """CSVLogger whose metrics.csv survives `--resume` (Lightning's deletes an existing one)."""
+
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuedMetricsWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
 def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool,
                          every_minutes: float = 0.0) -> list[ModelCheckpoint]:
     """last.ckpt after every epoch, every n steps when n > 0 and every ``every_minutes`` of training
@@ -206,7 +250,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
                                start_method="spawn" if cfg.strategy == "ddp_spawn" else "popen")
     loggers: list[Any] = []
     if "csv" in cfg.loggers:
-        loggers.append(CSVLogger(save_dir=str(out), name="logs", version=stage_name))
+        loggers.append(ResumableCSVLogger(save_dir=str(out), name="logs", version=stage_name))
     if "tensorboard" in cfg.loggers:
         loggers.append(TensorBoardLogger(save_dir=str(out), name="tensorboard", version=stage_name))
     callbacks: list[Callback] = [*checkpoint_callbacks(stage_dir / "checkpoints", cfg.checkpoint_every_n_steps,
