@@ -3,6 +3,8 @@ electrodes.csv is replaced whole (a run cut short leaves the earlier table intac
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -99,6 +101,12 @@ def test_a_sequence_whose_frames_change_size_stops_with_one_line(tiny_checkpoint
         run_predict(folder, tiny_checkpoint, out)
     assert len(list((out / "masks").iterdir())) == 2  # the frames before it are kept
     assert (out / "overlay.mp4").is_file() and (out / "motion.csv").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 2 and "must share one size" in summary["error"]
+    # a rerun on images into the same folder leaves no video or motion curve of the run before
+    run_predict(_inputs(tmp_path / "images"), tiny_checkpoint, out)
+    assert not list(out.glob("overlay*.mp4")) and not list(out.glob("motion*"))
+    assert "error" not in json.loads((out / "summary.json").read_text())
 
 
 def test_a_stack_without_a_frame_rate_says_which_rate_was_used(tiny_checkpoint, tmp_path):

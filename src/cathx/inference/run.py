@@ -61,7 +61,9 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
     _remove_leftover_tables(out)
     several = source.sequences > 1
     current: _SequenceOutputs | None = None
+    _remove_sequence_outputs(out)
     done = 0
+    error: str | None = None
     started = time.perf_counter()
     progress = Progress(TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(),
@@ -103,6 +105,9 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                     on_frame(done, source.length, name)
                 if on_results is not None:
                     on_results(name, results)
+        except BaseException as exc:  # noqa: BLE001 - recorded in summary.json, then raised on
+            error = str(exc) or type(exc).__name__
+            raise
         finally:
             table.flush()
             if done:
@@ -115,13 +120,15 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                     _remove_new_folder(out)
             if current is not None:
                 current.close()
-    elapsed = time.perf_counter() - started
-    summary = {"source": str(source_path), "kind": source.kind, "frames": done, "seconds": round(elapsed, 3),
-               "fps": round(done / max(elapsed, 1e-9), 2), "backend": predictor.backend,
-               "precision": predictor.precision,
-               "weights": str(weights),
-               "input_size": predictor.input_size, "device": device, "problems": source.problems}
-    atomic_write_json(out / "summary.json", summary)
+            elapsed = time.perf_counter() - started
+            summary = {"source": str(source_path), "kind": source.kind, "frames": done,
+                       "seconds": round(elapsed, 3), "fps": round(done / max(elapsed, 1e-9), 2),
+                       "backend": predictor.backend, "precision": predictor.precision, "weights": str(weights),
+                       "input_size": predictor.input_size, "device": device, "problems": source.problems}
+            if error is not None:  # a run cut short says so, rather than leave an earlier run's summary
+                summary["error"] = error
+            if done or not created:
+                atomic_write_json(out / "summary.json", summary)
     return summary
 
 
@@ -174,6 +181,15 @@ class _SequenceOutputs:
             self.writer.close()
         if self.frames:
             write_motion(self.out, self.curve.curve(), self.fps, title=self.title, stem=f"motion{self.suffix}")
+
+
+def _remove_sequence_outputs(out: Path) -> None:
+    """Remove the overlay videos and motion files an earlier run left in this cathx-made folder, so
+    a rerun without --video, or on images, does not leave them beside results they do not show."""
+    for pattern in ("overlay*.mp4", "motion*.csv", "motion*.png"):
+        for stale in out.glob(pattern):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _remove_leftover_tables(out: Path) -> None:
