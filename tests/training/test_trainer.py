@@ -176,3 +176,17 @@ def test_negative_checkpoint_minutes_is_an_error() -> None:
 
     with pytest.raises(ConfigError, match="checkpoint_every_minutes"):
         train_config_from_dict({"trainer": {"checkpoint_every_minutes": -1}})
+
+
+def test_a_moved_run_folder_keeps_its_best_score(tmp_path: Path) -> None:
+    """Resumed from another path (another machine), best.ckpt's callback keeps the best score, so a
+    worse validation does not replace the best weights (Lightning's forgets it when dirpath differs)."""
+    from cathx.training.trainer import checkpoint_callbacks
+
+    before = checkpoint_callbacks(tmp_path / "a" / "checkpoints", 0, monitor_best=True)[-1]
+    before.best_model_score = torch.tensor(0.61)
+    before.best_model_path = str(tmp_path / "a" / "checkpoints" / "best.ckpt")
+    after = checkpoint_callbacks(tmp_path / "b" / "checkpoints", 0, monitor_best=True)[-1]
+    after.load_state_dict(before.state_dict())
+    assert float(after.best_model_score) == pytest.approx(0.61)
+    assert after.best_model_path == str((tmp_path / "b" / "checkpoints" / "best.ckpt").resolve())

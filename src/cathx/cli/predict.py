@@ -54,8 +54,9 @@ def register(app: typer.Typer) -> None:
         peak_threshold: Annotated[float, typer.Option(help="electrode peak probability threshold")] = 0.3,
         video: Annotated[bool, typer.Option(help="write overlay.mp4 for sequences")] = True,
         bit_depth: Annotated[int | None, typer.Option(
-            help="significant bits of 16-bit images that declare none (PNG sBIT, DICOM BitsStored); "
-                 "default: the container's full range (65535)")] = None,
+            help="significant bits of 16-bit image files that declare none (no PNG sBIT); default: the "
+                 "container's full range (65535). DICOM frames are scaled by their own header "
+                 "(BitsStored, else BitsAllocated, and their LUTs)")] = None,
         device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR, help=DEVICE_HELP)] = "cpu",
         tta: Annotated[bool, typer.Option(
             "--tta", help="average the mask over each frame and its mirror image: better edges, twice "

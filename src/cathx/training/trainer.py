@@ -201,22 +201,40 @@ class ResumableCSVLogger(CSVLogger):
         return self._experiment
 
 
+class MovableCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that keeps its best score when the run folder was moved (another machine,
+    another path): Lightning's forgets it when the saved dirpath differs, and the first validation
+    after the resume then replaces best.ckpt even with a worse score. Paths are re-rooted here."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = state_dict.get("dirpath")
+        if saved is not None and self.dirpath is not None and saved != self.dirpath:
+            def moved(path: Any) -> Any:
+                return os.path.join(self.dirpath, os.path.basename(path)) if path else path
+
+            state_dict = {**state_dict, "dirpath": self.dirpath,
+                          **{key: moved(state_dict.get(key)) for key in
+                             ("best_model_path", "kth_best_model_path", "last_model_path")},
+                          "best_k_models": {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()}}
+        super().load_state_dict(state_dict)
+
+
 def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool,
                          every_minutes: float = 0.0) -> list[ModelCheckpoint]:
     """last.ckpt after every epoch, every n steps when n > 0 and every ``every_minutes`` of training
     when > 0 (Lightning checks the clock after each step); best.ckpt by val/score."""
-    callbacks = [ModelCheckpoint(dirpath=directory, filename=LAST, every_n_epochs=1, save_top_k=1,
-                                 enable_version_counter=False, save_on_train_epoch_end=True)]
+    callbacks = [MovableCheckpoint(dirpath=directory, filename=LAST, every_n_epochs=1, save_top_k=1,
+                                   enable_version_counter=False, save_on_train_epoch_end=True)]
     if every_n_steps > 0:
-        callbacks.append(ModelCheckpoint(dirpath=directory, filename=LAST, every_n_train_steps=every_n_steps,
-                                         save_top_k=1, enable_version_counter=False))
+        callbacks.append(MovableCheckpoint(dirpath=directory, filename=LAST, every_n_train_steps=every_n_steps,
+                                           save_top_k=1, enable_version_counter=False))
     if every_minutes > 0:
-        callbacks.append(ModelCheckpoint(dirpath=directory, filename=LAST,
-                                         train_time_interval=timedelta(minutes=every_minutes),
-                                         save_top_k=1, enable_version_counter=False))
+        callbacks.append(MovableCheckpoint(dirpath=directory, filename=LAST,
+                                           train_time_interval=timedelta(minutes=every_minutes),
+                                           save_top_k=1, enable_version_counter=False))
     if monitor_best:
-        callbacks.append(ModelCheckpoint(dirpath=directory, filename=BEST, monitor="val/score", mode="max",
-                                         save_top_k=1, enable_version_counter=False))
+        callbacks.append(MovableCheckpoint(dirpath=directory, filename=BEST, monitor="val/score", mode="max",
+                                           save_top_k=1, enable_version_counter=False))
     return callbacks
 
 
