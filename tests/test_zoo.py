@@ -56,3 +56,10 @@ def test_an_onnx_predictor_never_imports_torch(tiny_checkpoint, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[-2] == "1 []"
+
+
+def test_a_shipped_name_with_its_file_suffix_says_to_drop_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    with pytest.raises(CathxError, match=r"cathx-fluoro\.safetensors: no such weights file; the shipped model is "
+                                         r"named 'cathx-fluoro', without \.safetensors; shipped models: "):
+        resolve_weights("cathx-fluoro.safetensors")

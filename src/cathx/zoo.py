@@ -29,6 +29,9 @@ def resolve_weights(spec: Path | str) -> Path:
             raise CathxError(f"{text}: this install has no weights for the shipped model ({path} is missing)")
         return path
     path = Path(spec)
+    if not path.exists() and path.suffix and path.stem in SHIPPED_MODELS and "/" not in text and "\\" not in text:
+        raise CathxError(f"{text}: no such weights file; the shipped model is named {path.stem!r}, "
+                         f"without {path.suffix}; shipped models: {', '.join(SHIPPED_MODELS)}")
     if not path.exists() and not path.suffix and "/" not in text and "\\" not in text:
         raise CathxError(f"{text}: no such weights file or shipped model; shipped models: {', '.join(SHIPPED_MODELS)}")
     return path

@@ -52,6 +52,19 @@ def test_resume_refuses_a_folder_of_another_experiment(tmp_path):
     check_same_experiment(cfg, tmp_path / "absent.yaml")  # nothing saved yet
     with pytest.raises(CathxError, match=r"holds a run of another config \(model differ"):
         check_same_experiment(replace(cfg, model={"encoder": "resnet34"}), saved)
+    with pytest.raises(CathxError, match=r"\(trainer.ema_decay differ"):
+        check_same_experiment(replace(cfg, trainer=TrainerConfig(ema_decay=0.99)), saved)
+    # a run written before a key existed (optim.fresh_lr_factor, added 2026-12-05) resumes
+    older = to_dict(cfg)
+    del older["optim"]["fresh_lr_factor"]
+    saved.write_text(yaml.safe_dump(older, sort_keys=False))
+    check_same_experiment(cfg, saved)
+    saved.write_text("stages: [unclosed\n")
+    with pytest.raises(CathxError, match=r"config.yaml: unreadable run config \(.*Error\)"):
+        check_same_experiment(cfg, saved)
+    saved.write_text("- a list\n")
+    with pytest.raises(CathxError, match=r"config.yaml: not a run config"):
+        check_same_experiment(cfg, saved)
 
 
 def test_paper_preset_reaches_the_module():

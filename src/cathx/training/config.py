@@ -318,15 +318,16 @@ def stage_prioritization(p: PrioritizationConfig, tasks: tuple[str, ...]) -> Pri
 
 
 def upgrade_saved_config(data: dict[str, Any]) -> dict[str, Any]:
-    """A config.yaml written before presets existed (no prioritization.preset) ran what is now the
-    "legacy" preset: return it with that preset's keys filled in, so it compares with a current config."""
+    """A saved config.yaml as a current config would write it: keys added since it was written take
+    their defaults (as the run used them), and one written before presets existed (no
+    prioritization.preset) ran what is now the "legacy" preset, whose keys are filled in."""
     import yaml
 
     section = data.get("prioritization")
-    if not isinstance(section, dict) or "preset" in section:
-        return data
-    upgraded = apply_preset({**data, "prioritization": {**section, "preset": "legacy"}})
-    try:  # keys added since (e.g. eta) take their defaults, as the run used them
+    upgraded = data
+    if isinstance(section, dict) and "preset" not in section:
+        upgraded = apply_preset({**data, "prioritization": {**section, "preset": "legacy"}})
+    try:  # keys added since (eta, optim.fresh_lr_factor, ...) take their defaults, as the run used them
         full = to_dict(from_dict(TrainConfig, upgraded, where="saved config"))
     except ConfigError:
         return upgraded

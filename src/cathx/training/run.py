@@ -171,13 +171,24 @@ def check_same_experiment(cfg: TrainConfig, saved: Path) -> None:
 
     Finished stages are reused by name, so resuming with a changed model, data, loss, optimiser,
     prioritization or stage list would silently keep the old weights. The trainer section
-    (threads, time budget, logging) may change between attempts.
+    (threads, time budget, logging) may change between attempts, except its weight average.
     """
     if not saved.is_file():
         return
-    before = upgrade_saved_config(yaml.safe_load(saved.read_text()) or {})  # a pre-preset run was "legacy"
+    try:
+        loaded = yaml.safe_load(saved.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CathxError(f"{saved}: unreadable run config ({type(exc).__name__}); restore it from the run's "
+                         "origin, or choose another --out") from None
+    if not isinstance(loaded, dict):
+        raise CathxError(f"{saved}: not a run config (a YAML mapping); restore it, or choose another --out")
+    before = upgrade_saved_config(loaded)  # defaults of keys added since; a pre-preset run was "legacy"
     now = yaml.safe_load(yaml.safe_dump(to_dict(cfg)))  # the same round trip as the saved file (tuples -> lists)
     changed = sorted(k for k in set(before) | set(now) if k != "trainer" and before.get(k) != now.get(k))
+    # the one trainer key that changes what a checkpoint holds: with the average off, Lightning
+    # would resume from the averaged weights stored for it instead of the trained ones
+    if (before.get("trainer") or {}).get("ema_decay", 0.0) != (now.get("trainer") or {}).get("ema_decay", 0.0):
+        changed.append("trainer.ema_decay")
     if changed:
         preset = (before.get("prioritization") or {}).get("preset")
         hint = ""
