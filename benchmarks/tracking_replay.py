@@ -132,7 +132,7 @@ def replay(predictor, data: list, overrides: dict) -> tuple[dict, list[dict]]:
 
     rows = []
     for sequence_seed, samples, outputs in data:
-        tracker, curve, frames = Tracker(type_classifier=predictor.type_classifier, **overrides), MotionCurve(), []
+        tracker, curve, frames = Tracker(type_classifier=predictor.type_classifier, reference_side=predictor.input_size, **overrides), MotionCurve(), []
         for t, (sample, (output, shapes)) in enumerate(zip(samples, outputs)):
             results = predictor.postprocess(output, shapes)[0]
             types_before = [c.type for c in results.catheters]

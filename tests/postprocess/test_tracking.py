@@ -345,3 +345,39 @@ def test_drop_duplicates_by_hand():
     tracker._drop_duplicates({})
     on_it.slots = {k: v - 20.0 for k, v in on_it.slots.items()}
     assert tracker._drop_duplicates({}) == {}
+
+
+def _enlarged(results, factor: int):
+    """``results`` drawn ``factor`` times larger (pixel centres map as rescale_results maps them)."""
+    from cathx.postprocess.results import rescale_results
+
+    height, width = results.image_size
+    return rescale_results(results, (height * factor, width * factor))
+
+
+def _breathing_scene(t: int):
+    """A CS catheter and a quadripolar one moving with breathing (a few px a frame, 128-px frame);
+    the CS catheter is missed in frames 4-6."""
+    dx, dy = 3 * np.sin(1.3 * t), 2 * np.cos(0.9 * t)
+    catheters = [("quadripolar", quad_electrodes(90 + dy, 20 + dx))]
+    if not 4 <= t <= 6:
+        catheters.insert(0, ("cs_decapolar", cs_electrodes(20 + dx, 60 + dy)))
+    return results_of(catheters)
+
+
+def test_a_larger_frame_is_tracked_at_the_reference_scale():
+    """The same scene drawn 4x larger (a 512-px frame of a 128-px scene): with reference_side the
+    tracker gives the ids it gives at 128 px; without, its gates are a quarter as wide in the
+    scene's terms and the CS catheter comes back from its miss on a new track."""
+    def ids(tracker, factor):
+        out = []
+        for t in range(12):
+            frame = _breathing_scene(t) if factor == 1 else _enlarged(_breathing_scene(t), factor)
+            results = tracker.update(frame)
+            out.append(([(c.type, c.id) for c in results.catheters], results.electrode_ids.tolist()))
+        return out
+
+    reference = ids(Tracker(), 1)
+    assert {cid for frame, _ in reference for _, cid in frame} == {0, 1}
+    assert ids(Tracker(reference_side=128), 4) == reference
+    assert {cid for frame, _ in ids(Tracker(), 4) for _, cid in frame} == {0, 1, 2}

@@ -359,10 +359,11 @@ class Predictor:
 
     def tracker(self) -> Any:
         """A postprocess Tracker for a sequence of this predictor's Results: a catheter it splits
-        between two tracks is retyped by the same learned decision as analyse_frame's catheters."""
+        between two tracks is retyped by the same learned decision as analyse_frame's catheters,
+        and frames of any size are tracked at the network input's scale (its gates' pixels)."""
         from cathx.postprocess.tracking import Tracker
 
-        return Tracker(type_classifier=self.type_classifier)
+        return Tracker(type_classifier=self.type_classifier, reference_side=self.input_size)
 
     def __call__(self, image: np.ndarray, meta: dict | None = None) -> Results:
         return self.predict_batch([image], [meta or {}])[0]

@@ -48,7 +48,7 @@ from scipy.optimize import linear_sum_assignment
 from cathx.geometry import arc_length, median
 from cathx.postprocess.catheter_type import type_from_probabilities
 from cathx.postprocess.centreline import resample_polyline
-from cathx.postprocess.results import Catheter, Results
+from cathx.postprocess.results import Catheter, Results, rescale_results
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +304,10 @@ class Tracker:
     duplicate_distance: float = 2.0
     piece_on_line: bool = True
     type_classifier: object | None = None
+    # The gates above are pixels of a frame this many pixels a side (the network's input, where they
+    # were tuned); a frame of another size is tracked at that scale, so a 1024-px DICOM's 4x larger
+    # motion and ring spacing meet the same gates. None: pixels as given (hand-made Results, tests).
+    reference_side: float | None = None
     _tracks: list[_Track] = field(default_factory=list)
     _links: dict[tuple[int, int], int] = field(default_factory=dict)
     _duplicate_streak: dict[int, int] = field(default_factory=dict)
@@ -314,7 +318,22 @@ class Tracker:
         """Give ``results.catheters`` stable ids, the track's type and confidence, and fill
         ``results.electrode_ids`` and ``results.electrode_index`` (slot from the tip), in place.
         A detection carrying two tracks' electrodes becomes two catheters; pieces of one catheter
-        (its mask cut at a crossing) share its id."""
+        (its mask cut at a crossing) share its id. With ``reference_side``, a frame of another size
+        is tracked on a copy scaled to it, and the ids, types and any split written back."""
+        if self.reference_side:
+            height, width = results.image_size
+            ratio = float(self.reference_side) / max(height, width, 1)
+            if abs(ratio - 1.0) > 1e-6:
+                scaled = rescale_results(results, (max(1, round(height * ratio)), max(1, round(width * ratio))))
+                self._update(scaled)
+                back = rescale_results(scaled, (height, width))
+                results.catheters = back.catheters
+                results.electrode_catheter, results.electrode_index = scaled.electrode_catheter, scaled.electrode_index
+                results.electrode_ids = scaled.electrode_ids
+                return results
+        return self._update(results)
+
+    def _update(self, results: Results) -> Results:
         for track in self._tracks:
             self._predict(track)
         self._split_merged(results)
