@@ -150,3 +150,30 @@ def test_a_multi_page_tiff_in_a_folder_is_its_first_page_and_said_so(tmp_path):
     assert source.problems == [f"{tmp_path / 'stack.tif'}: a TIFF of 3 pages; only its first is predicted in a "
                                "folder (give the file alone to predict its pages as a sequence)"]
     assert np.array_equal(list(source.frames())[1].image, frames[0])
+
+
+def test_a_cathx_output_inside_a_video_folder_is_not_read_and_dicom_beside_videos_says_so(tmp_path):
+    """`--out` inside the input: a rerun does not read the last run's overlay.mp4 as a video; a
+    folder with DICOM and a video is read as DICOM, and the video's omission is a problem line."""
+    import numpy as np
+
+    from builders import write_dicom, write_video
+    from cathx.fileio import OUTPUT_MARKER
+    from cathx.inference.sources import open_source
+
+    write_video(tmp_path / "run.mp4", frames=3)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / OUTPUT_MARKER).write_text("")
+    write_video(tmp_path / "out" / "overlay.mp4", frames=3)
+    source = open_source(tmp_path)
+    assert source.length == 3 and source.sequences == 1
+    assert source.problems == [f"{tmp_path / 'out'}: a cathx output folder inside the input; its files are not read"]
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    write_dicom(mixed / "a.dcm", np.zeros((2, 32, 32), np.uint16))
+    write_video(mixed / "b.mp4", frames=2)
+    source = open_source(mixed)
+    assert source.kind == "dicom" and source.length == 2
+    assert source.problems == [f"{mixed}: 1 video file(s) not predicted, e.g. b.mp4 (a folder holding DICOM is "
+                               "read as DICOM; predict the videos on their own)"]

@@ -163,6 +163,13 @@ def _dicom_source(path: Path) -> Source:
     from cathx.data.formats.dicom import DicomReader
 
     reader = DicomReader(path)
+    if path.is_dir():  # a folder holding DICOM is read as DICOM: say which videos beside it are not
+        from cathx.data.formats.base import files_below
+
+        videos = files_below(path, lambda p: p.suffix.lower() in _video_suffixes(), [])
+        if videos:
+            reader.problems.append(f"{path}: {len(videos)} video file(s) not predicted, e.g. {videos[0].name} "
+                                   "(a folder holding DICOM is read as DICOM; predict the videos on their own)")
     return _frames_source(path, "dicom", reader, next((f for f in reader.frame_rates if f), None))
 
 

@@ -166,9 +166,17 @@ def files_inside(root: Path, paths: Sequence[Path], problems: list[str]) -> list
 
 def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str]) -> list[Path]:
     """The files (and symlinks to files) anywhere below the folder ``root`` that ``accept`` takes,
-    sorted by path, those leading out of ``root`` reported in ``problems`` instead (files_inside)."""
-    return files_inside(root, sorted(p for p in root.rglob("*") if (p.is_file() or p.is_symlink()) and accept(p)),
-                        problems)
+    sorted by path, those leading out of ``root`` reported in ``problems`` instead (files_inside).
+    A cathx output folder inside ``root`` (its marker file; `cathx predict --out` put inside the
+    input) is passed over with one problem line: its overlay videos are not inputs."""
+    from cathx.fileio import OUTPUT_MARKER
+
+    outputs = sorted(marker.parent for marker in root.rglob(OUTPUT_MARKER) if marker.parent != root)
+    for folder in outputs:
+        problems.append(f"{folder}: a cathx output folder inside the input; its files are not read")
+    found = (p for p in root.rglob("*") if (p.is_file() or p.is_symlink()) and accept(p)
+             and not any(folder in p.parents for folder in outputs))
+    return files_inside(root, sorted(found), problems)
 
 
 Opened = TypeVar("Opened")
