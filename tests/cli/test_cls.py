@@ -193,7 +193,7 @@ def test_predict_writes_masks_at_each_images_own_size_and_tips(run_cli, seg_weig
     for row in rows:
         height, width = shapes[row["image"]]
         assert row["line"] in {"ETT", "NGT", "CVC", "Swan"}
-        assert -0.5 <= float(row["x"]) <= width - 0.5 and -0.5 <= float(row["y"]) <= height - 0.5
+        assert 0 <= float(row["x"]) <= width - 1 and 0 <= float(row["y"]) <= height - 1  # inside the image
         assert 0.5 <= float(row["score"]) <= 1.0
     records = json.loads((tmp_path / "p" / "predictions.json").read_text())
     assert sum(len(r["tips"]) for r in records) == len(rows)
@@ -232,7 +232,7 @@ def test_predict_bad_inputs_exit_2_with_one_line(run_cli, seg_weights, tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     result = run_cli("cls", "predict", empty, "--weights", seg_weights, "--out", tmp_path / "o2")
-    assert result.exit_code == 2 and "no .jpg/.jpeg/.png images in this folder" in result.stderr
+    assert result.exit_code == 2 and "no .jpg/.jpeg/.png images or .dcm files in this folder" in result.stderr
 
     text = tmp_path / "notes.txt"
     text.write_text("x")
@@ -278,3 +278,40 @@ def test_chest_synth_and_predict_report_progress_per_study(tmp_path, chest_set, 
     records = predict_files(weights, chest_set / "train", tmp_path / "p", cam=False, masks=False,
                             progress=lambda *a: calls.append(a))
     assert len(records) == 8 and calls == [(i, 8) for i in range(1, 9)]
+
+
+def test_predict_same_stems_dicom_hidden_files_and_reruns(run_cli, seg_weights, tmp_path):
+    """a.png and a.jpg get a_png and a_jpg; a MONOCHROME1 DICOM radiograph is read (inverted) like
+    the PNG of the same pixels; macOS ._ files are left out; a rerun with --no-masks removes the
+    earlier tips.csv; a run stopped by a corrupt image can be rerun into its folder."""
+    import cv2
+    import numpy as np
+
+    from builders import write_dicom
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = np.zeros((96, 96), np.uint8)
+    cv2.line(image, (48, 0), (48, 70), 255, 3)
+    cv2.imwrite(str(folder / "a.png"), image)
+    cv2.imwrite(str(folder / "a.jpg"), image)
+    write_dicom(folder / "scan.dcm", (255 - image)[None], bits=8, photometric="MONOCHROME1")
+    (folder / "._a.png").write_bytes(b"AppleDouble")
+    out = tmp_path / "p"
+    result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", out, "--no-cam")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["a_jpg.png", "a_png.png", "scan.png"]
+    records = {r["StudyInstanceUID"]: r for r in json.loads((out / "predictions.json").read_text())}
+    assert records["scan"]["probabilities"] == records["a_png"]["probabilities"]
+    assert (out / "tips.csv").is_file()
+    result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", out, "--no-cam", "--no-masks")
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "tips.csv").exists()
+
+    (folder / "z.png").write_bytes(b"not a png")
+    stopped = tmp_path / "stopped"
+    result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", stopped, "--no-cam")
+    assert result.exit_code == 2 and "z.png: not a readable image" in result.stderr
+    (folder / "z.png").unlink()
+    result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", stopped, "--no-cam")
+    assert result.exit_code == 0, result.stderr

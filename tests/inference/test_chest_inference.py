@@ -63,5 +63,5 @@ def test_list_images_sorted_and_bad_inputs(tmp_path):
     with pytest.raises(CathxError, match="nowhere: no such file or folder"):
         list_images(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CathxError, match="empty: no .jpg/.jpeg/.png images in this folder"):
+    with pytest.raises(CathxError, match="empty: no .jpg/.jpeg/.png images or .dcm files in this folder"):
         list_images(tmp_path / "empty")

@@ -122,7 +122,7 @@ def val(
 
 @cls_app.command()
 def predict(
-    source: Path = typer.Argument(..., help="An image file or a folder of .jpg/.png radiographs."),
+    source: Path = typer.Argument(..., help="An image or DICOM file, or a folder of .jpg/.png/.dcm radiographs."),
     weights: str = typer.Option("cathx-chest", "--weights", "-w",
                                 help="Shipped model name (cathx-chest), classifier.safetensors from "
                                      "`cathx cls train`, or an older classifier.pt / a Lightning .ckpt."),
@@ -135,15 +135,17 @@ def predict(
     from cathx.checkpoint import load_classifier
     from cathx.cli.progress import progress_bar
     from cathx.inference.chest import predict_files
+    from cathx.inference.chest_model import list_images
 
     if not source.exists():
         raise CathxError(f"{source}: no such file or folder")
 
     claim_output_folder(out, create=False)
     _model, model_cfg, _size = load_classifier(weights)
+    list_images(source)  # no images: say so before a folder is made
+    mark_output_folder(out)  # before the first file, so a run stopped midway can be rerun into it
     with progress_bar("classifying radiographs") as progress:
         records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress)
-    mark_output_folder(out)
     parts = [f"probabilities in {out / 'predictions.csv'}"]
     if cam:
         parts.append(f"Grad-CAM overlays in {out / 'gradcam'}")

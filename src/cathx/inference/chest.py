@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from cathx.checkpoint import load_classifier
 from cathx.data.chest.ranzcr import LABELS
-from cathx.data.formats.imageio import read_image
-from cathx.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, csv_text
-from cathx.inference.chest_model import ChestModel, list_images
+from cathx.fileio import OUTPUT_MARKER, atomic_write_bytes, atomic_write_json, atomic_write_text, csv_text
+from cathx.inference.chest_model import ChestModel, list_images, read_radiograph
+from cathx.inference.sources import output_names
 
 
 class _Logits(nn.Module):
@@ -101,30 +101,33 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     records = []
     tip_rows: list[list[str]] = []
     paths = list_images(source)
-    for path in paths:
-        image = read_image(path)
-        result = chest.predict_grey(image, path.stem)
-        probs = np.array([result.probabilities[name] for name in LABELS])
-        record: dict[str, Any] = {"StudyInstanceUID": path.stem, "file": str(path),
-                                  "probabilities": {name: round(float(p), 5) for name, p in zip(LABELS, probs)}}
+    names = output_names(paths)  # a.jpg and a.png: a_jpg and a_png, never one overwriting the other
+    for path, name in zip(paths, names):
+        image = read_radiograph(path)
+        result = chest.predict_grey(image, name)
+        probs = np.array([result.probabilities[label] for label in LABELS])
+        record: dict[str, Any] = {"StudyInstanceUID": name, "file": str(path),
+                                  "probabilities": {label: round(float(p), 5) for label, p in zip(LABELS, probs)}}
         if masks and result.mask is not None:
-            if _write_png(out / "masks" / f"{path.stem}.png", result.mask):
-                record["mask"] = str(out / "masks" / f"{path.stem}.png")
+            if _write_png(out / "masks" / f"{name}.png", result.mask):
+                record["mask"] = str(out / "masks" / f"{name}.png")
             record["tips"] = result.tips
-            tip_rows.extend([path.stem, tip["line"], f"{tip['x']:.1f}", f"{tip['y']:.1f}", f"{tip['score']:.4f}"]
+            tip_rows.extend([name, tip["line"], f"{tip['x']:.1f}", f"{tip['y']:.1f}", f"{tip['score']:.4f}"]
                             for tip in result.tips)
         if cam:
             top = int(np.argmax(probs))
             overlay = heatmap_overlay(image, grad_cam(model, chest.input_tensor(image), top),
                                       f"{LABELS[top]} {probs[top]:.2f}")
-            if _write_png(out / "gradcam" / f"{path.stem}.png", overlay):
-                record["gradcam"] = str(out / "gradcam" / f"{path.stem}.png")
+            if _write_png(out / "gradcam" / f"{name}.png", overlay):
+                record["gradcam"] = str(out / "gradcam" / f"{name}.png")
                 record["gradcam_label"] = LABELS[top]
         records.append(record)
         if progress is not None:
             progress(len(records), len(paths))
     if masks and any("mask" in r for r in records):
         atomic_write_text(out / "tips.csv", csv_text(["image", "line", "x", "y", "score"], tip_rows))
+    elif (out / OUTPUT_MARKER).is_file():  # an earlier run's tips would describe masks this run did not write
+        (out / "tips.csv").unlink(missing_ok=True)
     rows = [[record["StudyInstanceUID"], *(f"{record['probabilities'][n]:.5f}" for n in LABELS)] for record in records]
     atomic_write_text(out / "predictions.csv", csv_text(["StudyInstanceUID", *LABELS], rows))
     atomic_write_json(out / "predictions.json", records)

@@ -25,8 +25,8 @@ import numpy as np
 
 from cathx.errors import CathxError, DataError
 
-EXPECTED = "an image path (.jpg/.jpeg/.png), a folder of them, a numpy array (H, W) or (H, W, 3), or a list of them"
-TIP_COLOURS = {"ETT": (255, 200, 40), "NGT": (90, 255, 120), "CVC": (80, 200, 255), "Swan-Ganz": (255, 80, 200)}
+EXPECTED = "an image path (.jpg/.jpeg/.png/.dcm), a folder of them, a numpy array (H, W) or (H, W, 3), or a list of them"
+TIP_COLOURS = {"ETT": (255, 200, 40), "NGT": (90, 255, 120), "CVC": (80, 200, 255), "Swan": (255, 80, 200)}
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ChestResults:
     """One radiograph's prediction: the 11 label probabilities, the line mask and tips (seg-aided models).
 
     image: (H, W) float32 in [0, 1]; mask: (H, W) uint8 0/255, the union of the device groups'
-    masks, or None; tips: dicts of line (ETT, NGT, CVC, Swan-Ganz), x, y (pixels) and score.
+    masks, or None; tips: dicts of line (ETT, NGT, CVC, Swan), x, y (pixels) and score.
     """
 
     name: str
@@ -142,9 +142,7 @@ class ChestModel:
         return self.predict_grey(_unit_grey(array, "predict"), name)
 
     def _predict_path(self, path: Path) -> ChestResults:
-        from cathx.data.formats.imageio import read_image
-
-        return self.predict_grey(read_image(path), path.stem)
+        return self.predict_grey(read_radiograph(path), path.stem)
 
     def input_tensor(self, image: np.ndarray) -> Any:
         """(H, W) float32 image in [0, 1] -> the network's (1, C, S, S) input on the model's device."""
@@ -190,20 +188,45 @@ def load_chest(weights: Path | str = "cathx-chest", device: str = "cpu") -> Ches
 
 
 def list_images(source: Path | str) -> list[Path]:
-    """An image file, or the image files (.jpg, .jpeg, .png) directly inside a folder, sorted."""
+    """An image file (.jpg, .jpeg, .png) or DICOM file, or those directly inside a folder (hidden
+    files such as macOS ``._scan.jpg`` left out), sorted."""
     from cathx.data.chest.ranzcr import IMAGE_SUFFIXES
 
     source = Path(source)
     if source.is_file():
-        if source.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)})")
+        if source.suffix.lower() not in IMAGE_SUFFIXES and not _is_dicom(source):
+            raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)}) or DICOM file")
         return [source]
     if not source.is_dir():
         raise DataError(f"{source}: no such file or folder")
-    paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and (p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() in DICOM_SUFFIXES))
     if not paths:
-        raise DataError(f"{source}: no .jpg/.jpeg/.png images in this folder")
+        raise DataError(f"{source}: no .jpg/.jpeg/.png images or .dcm files in this folder")
     return paths
+
+
+DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+def _is_dicom(path: Path) -> bool:
+    from cathx.data.formats.dicom import is_dicom_file
+
+    return path.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(path)
+
+
+def read_radiograph(path: Path | str) -> np.ndarray:
+    """(H, W) float32 in [0, 1], bright = dense, from an image file or a DICOM radiograph (its
+    BitsStored, rescale and window, MONOCHROME1 inverted: ``cathx.data.formats.dicom``; the first
+    frame of a multi-frame file). Raises DataError naming the file."""
+    from cathx.data.formats.imageio import read_image
+
+    path = Path(path)
+    if not _is_dicom(path):
+        return read_image(path)
+    from cathx.data.formats.dicom import DicomReader
+
+    return np.asarray(DicomReader(path).read(0).image, np.float32)
 
 
 def _is_array(value: Any) -> bool:

@@ -55,7 +55,7 @@ def line_tips(probabilities: np.ndarray, out_shape: tuple[int, int], threshold: 
     """Tips of every line in ``probabilities`` (G, h, w) in [0, 1], in pixels of ``out_shape`` = (H, W).
 
     Components whose skeleton is shorter than ``min_length`` x max(h, w) pixels are ignored (specks).
-    Coordinates map pixel centres: x_out = (x + 0.5) W / w - 0.5.
+    Coordinates map pixel centres: x_out = (x + 0.5) W / w - 0.5, clipped to the image.
     """
     from skimage.morphology import skeletonize
 
@@ -77,5 +77,7 @@ def line_tips(probabilities: np.ndarray, out_shape: tuple[int, int], threshold: 
                 ends = np.stack([xs, ys], axis=1).astype(np.float64)
             tip = ends[int(np.argmin(np.linalg.norm(ends - centre, axis=1)))]
             x, y = (tip + 0.5) * scale - 0.5
+            # an image smaller than the network's grid maps a border cell's centre outside it
+            x, y = min(max(x, 0.0), out_shape[1] - 1.0), min(max(y, 0.0), out_shape[0] - 1.0)
             tips.append(LineTip(group, float(x), float(y), float(probabilities[group][region].mean())))
     return tips
