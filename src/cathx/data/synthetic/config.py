@@ -7,6 +7,8 @@ Lengths in millimetres; pixel quantities are quoted at 256 px and scaled with th
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, fields
 
 from cathx.config import choices
@@ -115,19 +117,33 @@ NOMINAL_LOOK: dict[str, tuple[float, float]] = dict.fromkeys(DEVICE_LOOK, (1.0, 
 POSITIVE_RANGES = ("pixel_spacing_mm", "dose", "respiration_hz", "heart_rate_hz", "wire_width_scale", *DEVICE_LOOK)  # must be > 0
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_range_field(spec) -> bool:
+    """A (low, high) parameter: its default is a pair of numbers."""
+    default = spec.default
+    return isinstance(default, tuple) and len(default) == 2 and all(_is_number(v) for v in default)
+
+
 def check_synth_config(config: SynthConfig) -> None:
-    """Raise ConfigError naming the parameter for an out-of-range or contradictory value."""
+    """Raise ConfigError naming the parameter for an out-of-range or contradictory value (a value
+    that is not a finite number where one is expected, a range that is not two numbers)."""
     from cathx.data.synthetic.distractors import SAMPLERS
 
-    def probability(name: str, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f"synthetic parameter {name}: a probability must be in [0, 1], got {value}")
+    def probability(name: str, value: object) -> None:
+        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]
+            raise ConfigError(f"synthetic parameter {name}: a probability must be a number in [0, 1], got {value!r}")
 
     for spec in fields(config):
         name, value = spec.name, getattr(config, spec.name)
         if name.endswith("_probability") and not isinstance(value, dict):
             probability(name, value)
-        elif isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        elif _is_range_field(spec):
+            if not (isinstance(value, tuple) and len(value) == 2 and all(_is_number(v) for v in value)):
+                raise ConfigError(f"synthetic parameter {name}: a range must be two finite numbers [low, high], "
+                                  f"got {list(value) if isinstance(value, tuple) else value!r}")
             low, high = value
             if low > high:
                 raise ConfigError(f"synthetic parameter {name}: low {low} is above high {high}")
@@ -135,11 +151,24 @@ def check_synth_config(config: SynthConfig) -> None:
                 raise ConfigError(f"synthetic parameter {name}: must be positive, got {low}")
             if name not in SIGNED_RANGES and low < 0:
                 raise ConfigError(f"synthetic parameter {name}: must not be negative, got {low}")
+        elif isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool) and not _is_number(value):
+            raise ConfigError(f"synthetic parameter {name}: must be a finite number, got {value!r}")
     for table, known in (("catheter_probability", TARGET_TYPES), ("distractor_probability", tuple(SAMPLERS))):
         for key, value in getattr(config, table).items():
             if key not in known:
                 raise ConfigError(f"synthetic parameter {table}: unknown name {key!r}; choose from {', '.join(known)}")
             probability(f"{table}.{key}", value)
+    if not config.catheter_types:
+        raise ConfigError(f"synthetic parameter catheter_types: name at least one of {', '.join(TARGET_TYPES)}")
+    if not 0.0 < config.mask_coverage_threshold <= 1.0:
+        raise ConfigError(f"synthetic parameter mask_coverage_threshold: the share of a pixel the tube must cover, "
+                          f"in (0, 1], got {config.mask_coverage_threshold}")
+    if config.recursive_filter[0] <= 0.0 or config.recursive_filter[1] > 1.0:
+        raise ConfigError(f"synthetic parameter recursive_filter: the new frame's weight, in (0, 1] (1 = no "
+                          f"filtering; 0 would freeze the image), got {list(config.recursive_filter)}")
+    if config.max_quadripolar < 1:
+        raise ConfigError(f"synthetic parameter max_quadripolar: at least 1, got {config.max_quadripolar} (leave "
+                          "quadripolars out with catheter_probability.quadripolar: 0)")
     if config.dose_sampling not in DOSE_SAMPLING:
         raise ConfigError(f"synthetic parameter dose_sampling: unknown value {config.dose_sampling!r}; "
                           f"choose from {', '.join(DOSE_SAMPLING)}")
@@ -149,5 +178,5 @@ def check_synth_config(config: SynthConfig) -> None:
     if config.collimation_depth[1] >= 0.5:
         raise ConfigError(f"synthetic parameter collimation_depth: {config.collimation_depth[1]} of the side "
                           "from each edge leaves no open field (must be below 0.5)")
-    if config.ecg_leads[0] < 0 or config.max_quadripolar < 0:
-        raise ConfigError("synthetic parameter ecg_leads / max_quadripolar: counts must not be negative")
+    if config.ecg_leads[0] < 0:
+        raise ConfigError("synthetic parameter ecg_leads: counts must not be negative")
