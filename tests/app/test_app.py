@@ -186,3 +186,24 @@ def test_bad_uploads_show_a_message_and_the_server_keeps_serving(server, browser
     _open(browser, server)
     browser.find_element(By.ID, "example-frame").click()  # a prediction still runs after the refusals
     assert "1 frame (image)" in _status_contains(browser, "1 frame (image)")
+
+
+def test_predict_again_reruns_the_example_on_the_page(server, browser):
+    """After a synthetic example, "Predict with this model" predicts that example again (it read the
+    empty upload box before 2026-12-06 and said no file was received)."""
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    _open(browser, server)
+    browser.find_element(By.ID, "example-frame").click()
+    first = _status_contains(browser, "1 frame (image)")
+    browser.find_element(By.ID, "run").click()
+    deadline = time.monotonic() + 60
+    status = first
+    while time.monotonic() < deadline:  # until the rerun's status replaces the first (or a refusal shows)
+        status = browser.find_element(By.ID, "status").text
+        if "Cannot use" in status or (status != first and "1 frame (image)" in status):
+            break
+        time.sleep(0.2)
+    assert "Cannot use this input" not in status and "1 frame (image)" in status, status

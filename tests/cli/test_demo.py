@@ -13,3 +13,13 @@ from cathx.cli.demo import MIN_TRAINING_MINUTES, training_budget
 ])
 def test_training_budget_keeps_the_demo_within_its_total(planned, elapsed, expected):
     assert training_budget(planned, elapsed, total=15.0, finish=0.75) == pytest.approx(expected)
+
+
+def test_demo_refuses_a_folder_of_the_users_files(run_cli, tmp_path):
+    """The demo writes synthetic_preview.png, sequence.mp4 and folders by fixed names: a folder holding
+    files cathx did not write is refused before anything is written (it was written into)."""
+    (tmp_path / "sequence.mp4").write_bytes(b"the user's own video")
+    result = run_cli("demo", "--out", tmp_path)
+    assert result.exit_code == 2
+    assert "folder already holds files cathx did not write (e.g. sequence.mp4)" in result.stderr
+    assert (tmp_path / "sequence.mp4").read_bytes() == b"the user's own video"

@@ -47,10 +47,10 @@ def build(models: Models, workspace: Workspace, max_bytes: int):
     def failed(message: str) -> list[Any]:
         return ([f"**Cannot use this input.** {message}", None, gr.update(visible=False, value=0),
                  empty(CATHETER_COLUMNS), empty(ELECTRODE_VIEW_COLUMNS), gr.update(visible=False, value=None)]
-                + [gr.update(visible=False, value=None) for _ in DOWNLOADS] + [None])
+                + [gr.update(visible=False, value=None) for _ in DOWNLOADS] + [None, None])
 
     def unchanged(status: str, overlay: Any = None) -> list[Any]:
-        rest = 4 + len(DOWNLOADS) + 1  # slider, tables, motion, downloads, state: as they are
+        rest = 4 + len(DOWNLOADS) + 2  # slider, tables, motion, downloads, run and input states: as they are
         return [status, overlay if overlay is not None else gr.update()] + [gr.update()] * rest
 
     def analyse(path: str, shown: str, model_name: str, progress: gr.Progress) -> Any:
@@ -90,9 +90,9 @@ def build(models: Models, workspace: Workspace, max_bytes: int):
         if "error" in outcome:
             yield failed(outcome["error"])
             return
-        yield finished(outcome["run"], shown, model_name)
+        yield finished(outcome["run"], shown, model_name, path)
 
-    def finished(run: Run, shown: str, model_name: str) -> list[Any]:
+    def finished(run: Run, shown: str, model_name: str, path: str) -> list[Any]:
         catheters, electrodes = run.tables(0)
         summary = run.summary
         frames = len(run.names)
@@ -107,7 +107,7 @@ def build(models: Models, workspace: Workspace, max_bytes: int):
                  gr.update(minimum=0, maximum=max(frames - 1, 1), value=0, step=1, visible=frames > 1),
                  table(catheters, CATHETER_COLUMNS), table(electrodes, ELECTRODE_VIEW_COLUMNS),
                  gr.update(value=str(motion) if motion else None, visible=motion is not None)]
-                + buttons + [run])
+                + buttons + [run, (path, shown)])
 
     def on_upload(path: str | None, model_name: str, progress=gr.Progress()):
         if not path:
@@ -122,6 +122,13 @@ def build(models: Models, workspace: Workspace, max_bytes: int):
             yield failed(str(exc))
             return
         yield from analyse(str(path), path.name, model_name, progress)
+
+    def on_rerun(path: str | None, model_name: str, current: tuple[str, str] | None, progress=gr.Progress()):
+        """Predict again what is shown (an upload or a synthetic example), with the chosen model."""
+        if current:
+            yield from analyse(current[0], current[1], model_name, progress)
+            return
+        yield from on_upload(path, model_name, progress)
 
     def example_handler(kind: str):
         def handler(model_name: str, progress=gr.Progress()):
@@ -162,11 +169,15 @@ def build(models: Models, workspace: Workspace, max_bytes: int):
                 electrodes = gr.Dataframe(empty(ELECTRODE_VIEW_COLUMNS), label="Electrodes in this frame",
                                           interactive=False, elem_id="electrodes", max_height=320)
         state = gr.State(None)
-        outputs = [status, overlay, frame, catheters, electrodes, motion, *buttons, state]
-        upload.upload(on_upload, [upload, model], outputs, concurrency_limit=1)
-        rerun.click(on_upload, [upload, model], outputs, concurrency_limit=1)
+        current = gr.State(None)  # (path, shown name) of the input on the page, for "Predict with this model"
+        outputs = [status, overlay, frame, catheters, electrodes, motion, *buttons, state, current]
+        # one queue for every event that predicts (gradio keys a queue by handler otherwise), so
+        # "one prediction at a time" holds across uploads, examples and reruns
+        predicting = {"concurrency_limit": 1, "concurrency_id": "predict"}
+        upload.upload(on_upload, [upload, model], outputs, **predicting)
+        rerun.click(on_rerun, [upload, model, current], outputs, **predicting)
         for kind, button in example_buttons.items():
-            button.click(example_handler(kind), [model], outputs, concurrency_limit=1)
+            button.click(example_handler(kind), [model], outputs, **predicting)
         frame.change(on_frame, [frame, state], [overlay, catheters, electrodes], show_progress="hidden")
     return page
 

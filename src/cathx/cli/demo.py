@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cathx.errors import CathxError
-from cathx.fileio import check_output_folder
+from cathx.fileio import claim_output_folder
 
 DEFAULT_CONFIG = Path("demo")  # a shipped config (package data), resolved by name
 # Issue 13 promises `make demo` end to end within 15 minutes. The config's training budget
@@ -61,8 +61,11 @@ def write_sequence_video(path: Path, seed: int, frames: int, size: int, fps: flo
         for sample in generate_sequence(seed, frames, size=size, fps=fps):
             grey = np.clip(np.rint(sample.image * 255.0), 0, 255).astype(np.uint8)
             writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
-    finally:
+    except BaseException:
         writer.release()
+        tmp.unlink(missing_ok=True)  # Ctrl-C or an error: no half-written video left behind
+        raise
+    writer.release()
     tmp.replace(path)
     return path
 
@@ -90,10 +93,10 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--max-minutes {max_minutes}: must be positive")
         if sequence_frames < 1:
             raise CathxError(f"--sequence-frames {sequence_frames}: must be at least 1")
-        check_output_folder(out)
+        cfg = load_train_config(resolve_config(config))
+        claim_output_folder(out)  # absent, empty or an earlier demo's: its named files are never a user's
         console = Console()
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        cfg = load_train_config(resolve_config(config))
         size = cfg.data.size
         started = time.monotonic()
 

@@ -45,8 +45,8 @@ def model_report(name: str, size: int = 256) -> dict[str, str]:
     from cathx.models.complexity import complexity_report
     from cathx.zoo import SHIPPED_MODELS
 
-    if size < 16 or size % 16:
-        raise CathxError(f"--size: must be a positive multiple of 16, got {size}")
+    if size < 16 or size % 16 or size > 4096:  # a real forward pass counts the FLOPs: bounded memory
+        raise CathxError(f"--size: must be a positive multiple of 16 up to 4096, got {size}")
     if name in MODEL_PROFILES:
         cfg, source = model_profile(name), f"profile {name}"
         model = build_model(cfg)

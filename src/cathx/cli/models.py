@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         from cathx.zoo import SHIPPED_MODELS, WEIGHTS_DIR, model_card
 
         table = Table(title="shipped models")
-        for column in ("name", "task", "input", "size MB", "headline metrics (synthetic test split)", "weights"):
+        for column in ("name", "task", "input", "size MB", "headline metrics (synthetic hold-out frames)", "weights"):
             table.add_column(column)
         for name, filename in SHIPPED_MODELS.items():
             path = WEIGHTS_DIR / filename

@@ -99,3 +99,15 @@ def test_synthetic_reader_samples_round_trip(tmp_path):
         np.testing.assert_array_equal(read.mask, original.mask)
         assert read.catheter_types == original.catheter_types
         assert len(read.electrodes) == len(original.electrodes)
+
+
+def test_nothing_written_is_an_error_and_keeps_an_earlier_dataset(tmp_path):
+    """--overwrite with every sample skipped replaced a good dataset with an empty one, exit 0."""
+    from cathx.errors import DataError
+
+    out = tmp_path / "out"
+    write_samples([(_sample(0), "train")], out)
+    with pytest.raises(DataError, match=r"out: no sample could be written, 2 skipped \(first: a.png: broken\); "
+                                        r"nothing was changed"):
+        write_samples([(None, "a.png: broken"), (None, "b.png: broken")], out, overwrite=True)
+    assert len(open_dataset(out)) == 1

@@ -132,6 +132,10 @@ def write_samples(
     with atomic_folder(out) as partial:
         report = _write_into(partial, samples, bit_depth, provenance or {})
         report.out = out
+        if report.written == 0:  # raised inside: the partial folder goes, an earlier dataset at OUT stays
+            first = f" (first: {report.problems[0]})" if report.problems else ""
+            raise DataError(f"{out}: no sample could be written, {len(report.problems)} skipped{first}; "
+                            "nothing was changed")
     return report
 
 
