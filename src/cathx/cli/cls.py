@@ -40,10 +40,9 @@ def synth(
         raise CathxError(f"--n must be >= 1, got {n}")
     if size < 32:
         raise CathxError(f"--size must be >= 32, got {size}")
-    if out.exists() and not out.is_dir():
-        raise CathxError(f"{out}: is a file, not a folder; choose a new folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "train.csv").is_file():
-        raise CathxError(f"{out}: folder holds files that are not a synthetic chest set; choose an empty or new folder")
+    from cathx.data.chest.synthetic import check_chest_output
+
+    check_chest_output(out, overwrite)  # before the engine's config is read or anything is rendered
     engine = None
     if config is not None:
         from cathx.config import resolve_config

@@ -240,3 +240,28 @@ def test_tone_curve_is_monotone_through_the_corners():
     y = tone_curve(x, 0.5, 6.0)
     assert y[0] == pytest.approx(0.0, abs=1e-6) and y[-1] == pytest.approx(1.0, abs=1e-6)
     assert (np.diff(y) > 0).all() and y[5] == pytest.approx(0.5, abs=1e-6)  # symmetric about its centre
+
+
+def test_overwrite_never_replaces_a_set_it_did_not_write_and_a_killed_run_keeps_the_old_set(tmp_path, monkeypatch):
+    """A folder with train.csv but no synthetic card (a real RANZCR set) is refused even with
+    overwrite; a run that fails midway leaves the earlier synthetic set as it was."""
+    from cathx.data.chest import synthetic
+
+    real = tmp_path / "ranzcr"
+    real.mkdir()
+    (real / CSV_FILE).write_text("StudyInstanceUID,ETT - Abnormal\n1.2.3,0\n")
+    with pytest.raises(DataError, match=r"ranzcr: holds files that are not a cathx synthetic chest set"):
+        write_chest_dataset(real, 2, size=48, overwrite=True)
+    assert (real / CSV_FILE).read_text().startswith("StudyInstanceUID,ETT - Abnormal\n1.2.3")
+
+    one = write_chest_dataset(tmp_path / "one", 4, size=48, seed=2, workers=1)
+    before = (one / CSV_FILE).read_text()
+
+    def broken(job):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(synthetic, "_render_job", broken)
+    with pytest.raises(RuntimeError, match="killed"):
+        write_chest_dataset(one, 6, size=48, seed=3, workers=1, overwrite=True)
+    assert (one / CSV_FILE).read_text() == before and len(list((one / "train").iterdir())) == 4
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial folder left

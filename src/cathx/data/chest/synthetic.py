@@ -52,7 +52,7 @@ from cathx.data.chest.ranzcr import (
     label_group,
 )
 from cathx.errors import ConfigError, DataError
-from cathx.fileio import atomic_write_bytes, atomic_write_text, csv_text
+from cathx.fileio import atomic_folder, atomic_write_bytes, atomic_write_text, csv_text
 from cathx.geometry import arc_length, catmull_rom
 from cathx.structures import Sample
 from cathx.system import render_workers
@@ -914,6 +914,24 @@ def _render_job(job: tuple[int, int, int, int, int, ChestSynthConfig, str]) -> t
     return row, annotations
 
 
+SYNTH_CARD = "synthetic_card.json"  # marks a folder this engine wrote (what --overwrite may replace)
+TRAINING_CARD = "synthetic.json"  # `cls train`'s card of the set it generated (before SYNTH_CARD existed)
+
+
+def check_chest_output(out: Path, overwrite: bool) -> None:
+    """DataError (one line naming ``out``) unless it is absent, empty, or a synthetic set this
+    engine wrote and ``overwrite`` is given."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is a file, not a folder; choose a new folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not any((out / card).is_file() for card in (SYNTH_CARD, TRAINING_CARD)):
+        raise DataError(f"{out}: holds files that are not a cathx synthetic chest set (no {SYNTH_CARD}); "
+                        "choose an empty or new folder")
+    if not overwrite:
+        raise DataError(f"{out}: already holds a synthetic chest set; pass --overwrite to replace it")
+
+
 def iter_jobs(n: int, size: int, seed: int, cfg: ChestSynthConfig, out: Path) -> Iterator[tuple]:
     for index, (patient, within) in enumerate(patient_plan(n, seed)):
         yield (seed, index, patient, within, size, cfg, str(out))
@@ -924,36 +942,43 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
                         workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
     """Write ``n`` synthetic studies in the RANZCR CLiP layout under ``out``; returns ``out``.
 
-    Images are rendered by ``workers`` processes (default: up to 2) and streamed to disk; the CSV
-    files are written last, atomically, so a folder with train.csv is complete.
+    Images are rendered by ``workers`` processes (default: up to 2) into a partial folder beside
+    ``out`` (``fileio.atomic_folder``), which replaces ``out`` only when every study and the CSV
+    files are written: a killed run leaves the earlier set whole and no stale images. ``out``
+    must be absent, empty, or (with ``overwrite``) a set this function wrote (its SYNTH_CARD); a
+    folder of other files, a real RANZCR set among them, is never written over.
     progress: called as ``progress(studies_written, n)`` after each study.
     """
+    import json
+
     out = Path(out)
     if n < 1 or size < 32:
         raise DataError(f"--n must be >= 1 and --size >= 32 (got n={n}, size={size})")
-    if (out / CSV_FILE).exists() and not overwrite:
-        raise DataError(f"{out}: already holds {CSV_FILE}; pass --overwrite to write over it")
-    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    check_chest_output(out, overwrite)
     cfg = config or ChestSynthConfig()
     workers = workers if workers is not None else render_workers()
-    jobs = iter_jobs(n, size, seed, cfg, out)
     rows, annotations = [], []
-    with contextlib.ExitStack() as stack:
-        rendered = map(_render_job, jobs)
-        if workers > 1 and n > 8:
-            # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
-            # children. The forkserver starts clean and this module imports no torch.
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            pool = stack.enter_context(multiprocessing.get_context(method).Pool(
-                workers, initializer=cv2.setNumThreads, initargs=(1,)))
-            rendered = pool.imap(_render_job, jobs, chunksize=8)
-        for row, ann in rendered:
-            rows.append(row)
-            annotations.extend(ann)
-            if progress is not None:
-                progress(len(rows), n)
-    atomic_write_text(out / CSV_FILE, csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
-    atomic_write_text(out / ANNOTATIONS_FILE, csv_text([UID_COLUMN, "label", "data"], annotations))
+    with atomic_folder(out) as partial:
+        (partial / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        jobs = iter_jobs(n, size, seed, cfg, partial)
+        with contextlib.ExitStack() as stack:
+            rendered = map(_render_job, jobs)
+            if workers > 1 and n > 8:
+                # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
+                # children. The forkserver starts clean and this module imports no torch.
+                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                pool = stack.enter_context(multiprocessing.get_context(method).Pool(
+                    workers, initializer=cv2.setNumThreads, initargs=(1,)))
+                rendered = pool.imap(_render_job, jobs, chunksize=8)
+            for row, ann in rendered:
+                rows.append(row)
+                annotations.extend(ann)
+                if progress is not None:
+                    progress(len(rows), n)
+        atomic_write_text(partial / CSV_FILE, csv_text([UID_COLUMN, *LABELS, PATIENT_COLUMN], rows))
+        atomic_write_text(partial / ANNOTATIONS_FILE, csv_text([UID_COLUMN, "label", "data"], annotations))
+        atomic_write_text(partial / SYNTH_CARD, json.dumps({"kind": "cathx synthetic chest set", "studies": n,
+                                                             "size": size, "seed": seed}) + "\n")
     log.info("wrote %d synthetic chest studies to %s", n, out)
     return out
 
