@@ -315,3 +315,10 @@ def test_predict_same_stems_dicom_hidden_files_and_reruns(run_cli, seg_weights, 
     (folder / "z.png").unlink()
     result = run_cli("cls", "predict", folder, "--weights", seg_weights, "--out", stopped, "--no-cam")
     assert result.exit_code == 0, result.stderr
+
+
+def test_train_out_that_is_a_file_is_one_line(run_cli, tmp_path):
+    (tmp_path / "run").write_text("a file")
+    result = run_cli("cls", "train", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and f"--out {tmp_path / 'run'}: is a file, not a folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -79,6 +79,8 @@ def train(
 
     if data is not None and not data.exists():
         raise CathxError(f"{data}: dataset not found")
+    if out.exists() and not out.is_dir():
+        raise CathxError(f"--out {out}: is a file, not a folder; choose a folder")
     config = resolve_config(config) if config else None
     cfg = load_cls_config(config, path=str(data) if data is not None else None, fold=fold)
     if max_minutes is not None:

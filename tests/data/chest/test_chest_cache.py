@@ -47,3 +47,15 @@ def test_group_folds_keep_patients_together():
         group_folds(["a", "a"], 2)
     with pytest.raises(ConfigError, match="fold"):
         split_fold(folds, 5)
+
+
+def test_a_dataset_folder_that_cannot_hold_the_cache_uses_the_users_cache(tmp_path, monkeypatch):
+    """`cls val` on a read-only dataset raised PermissionError with a traceback; the cache now goes
+    to the user's cache folder. (A file in the cache's place stands in for a read-only folder: the
+    tests run as root, whom permissions do not stop.)"""
+    root = write_chest_dataset(tmp_path / "d", 3, size=48, seed=0, workers=1)
+    (root / ".cathx-cache").write_text("in the way")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    cache = cached_dataset(root, 32)
+    assert len(cache) == 3
+    assert (tmp_path / "user-cache" / "cathx" / "chest").is_dir()

@@ -145,11 +145,31 @@ def cached_dataset(root: Path | str, size: int, cache_dir: Path | str | None = N
     root = Path(root)
     reader = RanzcrReader(root, size=size)  # checks the folder before anything is written
     fingerprint = source_fingerprint(root)
-    folder = Path(cache_dir) if cache_dir else root / ".cathx-cache"
+    folder = Path(cache_dir) if cache_dir else _default_cache_folder(root)
     path = folder / f"ranzcr-{size}px-{fingerprint}"
     if (path / "meta.json").is_file():
         cache = ChestCache.open(path)
         if len(cache) == len(reader):
             return cache
     log.info("building chest cache %s (%d studies at %d px)", path, len(reader), size)
-    return write_cache(reader, path, size, source=str(root.resolve()), fingerprint=fingerprint)
+    try:
+        return write_cache(reader, path, size, source=str(root.resolve()), fingerprint=fingerprint)
+    except PermissionError as exc:
+        raise DataError(f"{path}: cannot write the chest cache here ({exc.strerror}); set data.cache_dir "
+                        "to a writable folder") from None
+
+
+def _default_cache_folder(root: Path) -> Path:
+    """ROOT/.cathx-cache, or, when the dataset folder cannot be written (a read-only share), a
+    folder of the user's cache (XDG_CACHE_HOME or ~/.cache) named after the dataset's path."""
+    folder = root / ".cathx-cache"
+    try:
+        folder.mkdir(exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-")
+        probe.close()
+        return folder
+    except OSError:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        fallback = base / "cathx" / "chest" / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+        log.warning("%s cannot be written; the chest cache goes to %s", root, fallback)
+        return fallback
