@@ -59,7 +59,7 @@ def test_flags_show_no_value_type(help_text, path):
     (("predict",), "--video", "--no-video"),
     (("bench",), "--device", "<cpu|cuda|cuda:N|auto>"),
     (("bench",), "--backend", "<list[torch|onnx]>"),
-    (("export",), "--format", "<onnx>"),
+    (("export",), "--format", "<onnx|safetensors>"),
     (("val",), "--device", "<cpu|cuda|cuda:N|auto>"),
     (("train",), "--device", "<cpu|cuda|auto>"),
     (("app",), "--device", "<cpu|cuda|cuda:N|auto>"),

@@ -66,7 +66,7 @@ def test_folders_and_lists_stream_results(chest, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("source", "message"), [
-    (3, "predict: expected an image path (.jpg/.jpeg/.png), a folder of them, a numpy array"),
+    (3, "predict: expected an image path (.jpg/.jpeg/.png/.dcm), a folder of them, a numpy array"),
     (np.zeros((2, 3, 4, 5)), "expected one image (H, W) or (H, W, 3), got an array of shape (2, 3, 4, 5)"),
     ([], "got an empty list"),
     ([np.zeros((8, 8)), 2.5], "item 1: expected an image path or a numpy array, got float"),

@@ -77,8 +77,8 @@ def test_dicom_sequence_is_tracked(model, tmp_path, monkeypatch):
     updated = []
 
     class Recorder:
-        def __init__(self, **options):  # the predictor's type decision (Predictor.tracker)
-            assert set(options) == {"type_classifier"}
+        def __init__(self, **options):  # the predictor's type decision and input side (Predictor.tracker)
+            assert set(options) == {"type_classifier", "reference_side"}
 
         def update(self, results):
             updated.append(results.meta["frame"])

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cathx.errors import CathxError, ConfigError
-from cathx.fileio import claim_output_folder, mark_output_folder
+from cathx.fileio import OUTPUT_MARKER, claim_output_folder, mark_output_folder
 
 cls_app = typer.Typer(name="cls", no_args_is_help=True, add_completion=False,
                       help="Chest X-ray line/tube position classification: synth, train, val, predict.")
@@ -144,9 +144,16 @@ def predict(
     claim_output_folder(out, create=False)
     _model, model_cfg, _size = load_classifier(weights)
     list_images(source)  # no images: say so before a folder is made
+    created = not out.exists()
     mark_output_folder(out)  # before the first file, so a run stopped midway can be rerun into it
-    with progress_bar("classifying radiographs") as progress:
-        records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress)
+    try:
+        with progress_bar("classifying radiographs") as progress:
+            records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress)
+    except BaseException:
+        if created and [p.name for p in out.iterdir()] == [OUTPUT_MARKER]:  # refused before any file
+            (out / OUTPUT_MARKER).unlink()
+            out.rmdir()
+        raise
     parts = [f"probabilities in {out / 'predictions.csv'}"]
     if cam:
         parts.append(f"Grad-CAM overlays in {out / 'gradcam'}")

@@ -1,8 +1,7 @@
-"""Video reader: mp4 and avi fixtures written here with cv2.VideoWriter."""
+"""Video reader: mp4 and avi fixtures written with cv2.VideoWriter (builders.write_video)."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 

@@ -161,8 +161,10 @@ def test_worker_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     from dataclasses import replace
 
     monkeypatch.setattr(writer_module, "MIN_FRAMES_FOR_WORKERS", 0)
-    # A config that only fails inside the worker processes (SynthConfig does not check ranges).
-    broken = replace(SynthConfig(), pixel_spacing_mm=("wide", "narrow"))
+    # A config that only fails inside the worker processes: set past SynthConfig's checks, which
+    # refuse it (a pickled copy is not checked again).
+    broken = replace(SynthConfig())
+    object.__setattr__(broken, "pixel_spacing_mm", ("wide", "narrow"))
     with pytest.raises(ValueError, match="could not convert string to float"):
         write_dataset(tmp_path / "ds", 6, size=64, workers=2, config=broken)
     assert list(tmp_path.iterdir()) == []

@@ -30,7 +30,8 @@ def test_ray_engine_writes_the_same_files_as_the_local_run(tmp_path, local_ray):
 def test_a_failing_ray_task_is_one_line_and_leaves_nothing(tmp_path, local_ray):
     if not local_ray:  # ran in a child pytest (tests/conftest.py)
         return
-    broken = replace(SynthConfig(), pixel_spacing_mm=("wide", "narrow"))  # fails inside the task only
+    broken = replace(SynthConfig())  # set past SynthConfig's checks: fails inside the task only
+    object.__setattr__(broken, "pixel_spacing_mm", ("wide", "narrow"))
     with pytest.raises(CathxError, match=r"^Ray task for units 0-\d+ failed \(.*could not convert") as error:
         write_dataset(tmp_path / "ds", 6, size=64, workers=2, config=broken, engine="ray")
     assert "\n" not in str(error.value)
