@@ -171,10 +171,11 @@ def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str])
     input) is passed over with one problem line: its overlay videos are not inputs."""
     from cathx.fileio import OUTPUT_MARKER
 
-    outputs = sorted(marker.parent for marker in root.rglob(OUTPUT_MARKER) if marker.parent != root)
+    entries = list(root.rglob("*"))  # one walk of the tree for both the markers and the files
+    outputs = sorted(p.parent for p in entries if p.name == OUTPUT_MARKER and p.parent != root)
     for folder in outputs:
         problems.append(f"{folder}: a cathx output folder inside the input; its files are not read")
-    found = (p for p in root.rglob("*") if (p.is_file() or p.is_symlink()) and accept(p)
+    found = (p for p in entries if (p.is_file() or p.is_symlink()) and accept(p)
              and not any(folder in p.parents for folder in outputs))
     return files_inside(root, sorted(found), problems)
 
