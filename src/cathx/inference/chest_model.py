@@ -191,10 +191,11 @@ def list_images(source: Path | str) -> list[Path]:
     """An image file (.jpg, .jpeg, .png) or DICOM file, or those directly inside a folder (hidden
     files such as macOS ``._scan.jpg`` left out), sorted."""
     from cathx.data.chest.ranzcr import IMAGE_SUFFIXES
+    from cathx.data.formats.dicom import DICOM_SUFFIXES, is_dicom_file
 
     source = Path(source)
     if source.is_file():
-        if source.suffix.lower() not in IMAGE_SUFFIXES and not _is_dicom(source):
+        if source.suffix.lower() not in IMAGE_SUFFIXES and not is_dicom_file(source):
             raise DataError(f"{source}: not an image ({', '.join(IMAGE_SUFFIXES)}) or DICOM file")
         return [source]
     if not source.is_dir():
@@ -206,25 +207,17 @@ def list_images(source: Path | str) -> list[Path]:
     return paths
 
 
-DICOM_SUFFIXES = (".dcm", ".dicom")
-
-
-def _is_dicom(path: Path) -> bool:
-    from cathx.data.formats.dicom import is_dicom_file
-
-    return path.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(path)
-
-
 def read_radiograph(path: Path | str) -> np.ndarray:
     """(H, W) float32 in [0, 1], bright = dense, from an image file or a DICOM radiograph (its
     BitsStored, rescale and window, MONOCHROME1 inverted: ``cathx.data.formats.dicom``; the first
     frame of a multi-frame file). Raises DataError naming the file."""
     from cathx.data.formats.imageio import read_image
 
+    from cathx.data.formats.dicom import DicomReader, is_dicom_file
+
     path = Path(path)
-    if not _is_dicom(path):
+    if not is_dicom_file(path):
         return read_image(path)
-    from cathx.data.formats.dicom import DicomReader
 
     return np.asarray(DicomReader(path).read(0).image, np.float32)
 
