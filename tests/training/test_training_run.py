@@ -189,6 +189,23 @@ def test_init_starts_the_first_stage_from_given_weights(tmp_path):
         train(cfg, out=tmp_path / "run2", train_reader=SyntheticReader(4, 64, 0), init=wrong)
 
 
+def test_init_of_another_architecture_is_refused_before_data_is_generated(tmp_path, monkeypatch):
+    """Without --data, training first generates its synthetic frames (minutes); weights that cannot
+    fit the network are refused before that, naming the file."""
+    import cathx.training.run as run
+    from cathx.checkpoint import save_safetensors
+    from cathx.models import ModelConfig, build_model
+
+    cfg = _tiny_config()
+    other = ModelConfig(**{**cfg.model, "decoder_channels": (16, 8)})
+    wrong = save_safetensors(tmp_path / "other.safetensors", build_model(other), other)
+    generated = []
+    monkeypatch.setattr(run, "ensure_synthetic", lambda cfg, folder: generated.append(folder) or folder)
+    with pytest.raises(CathxError, match=r"other\.safetensors: weights do not fit this config's network"):
+        train(cfg, out=tmp_path / "run", init=wrong)
+    assert generated == []
+
+
 @pytest.mark.slow
 def test_lightning_loads_the_resume_checkpoint_without_unpickling(tmp_path, monkeypatch):
     """Past cathx's own check (switched off here), Lightning still loads last.ckpt with

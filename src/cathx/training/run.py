@@ -99,11 +99,7 @@ def _load_weights(module, path: Path | str, matching: bool = False, load: bool =
     as Ultralytics transfers the matching items), logged; an error if none match; the names left
     fresh go to ``module.fresh_parameters`` (optim.fresh_lr_factor). ``load=False`` (a resumed
     stage, whose weights come from its own checkpoint) only names them."""
-    from cathx.checkpoint import read_checkpoint
-
-    state = read_checkpoint(path)["state_dict"]
-    if all(key.startswith("model.") for key in state):
-        state = {key[len("model."):]: value for key, value in state.items()}
+    state = _init_state(path)
     own = module.model.state_dict()
     if matching:
         kept, fresh = matching_weights(state, own)
@@ -118,12 +114,29 @@ def _load_weights(module, path: Path | str, matching: bool = False, load: bool =
                  len(kept), len(own), sum(v.numel() for v in kept.values()), sum(v.numel() for v in own.values()),
                  len(fresh), ", ".join(fresh[:3]) or "-")
         return
+    check_init_fits(path, state, own)
+    module.model.load_state_dict(state)
+
+
+def _init_state(path: Path | str) -> dict:
+    """The network tensors of checkpoint ``path`` (or a shipped model's name), by the network's own
+    parameter names."""
+    from cathx.checkpoint import read_checkpoint
+
+    state = read_checkpoint(path)["state_dict"]
+    if all(key.startswith("model.") for key in state):
+        state = {key[len("model."):]: value for key, value in state.items()}
+    return state
+
+
+def check_init_fits(path: Path | str, state: dict, own: dict) -> None:
+    """CathxError naming ``path`` unless ``state`` has exactly the tensor names and shapes of
+    ``own`` (a network's state dict)."""
     wrong = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
     if wrong or set(state) - set(own):
         example = wrong[0] if wrong else min(set(state) - set(own))
         raise CathxError(f"{path}: weights do not fit this config's network (e.g. {example}); "
                          "the model section must match the checkpoint's architecture (or pass --init-matching)")
-    module.model.load_state_dict(state)
 
 
 RESUME_HINT = "delete it to restart this stage, or drop --resume"
@@ -290,6 +303,14 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     if _rank() == 0 and train_reader is None and not (out / RUN_RECORD).exists():
         record_run(out, data, init, init_matching)
 
+    from cathx.config import from_dict
+    from cathx.models import ModelConfig, build_model
+
+    model_cfg = from_dict(ModelConfig, dict(cfg.model), where="model")
+    if init is not None and not init_matching and not resume:
+        # Refused before any data is generated (minutes), not when the first stage loads it.
+        check_init_fits(init, _init_state(init), build_model(model_cfg).state_dict())
+
     if train_reader is not None:
         sources: list[Path | str] = []
     elif data is None:
@@ -299,10 +320,6 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     else:
         sources = list(data)
 
-    from cathx.config import from_dict
-    from cathx.models import ModelConfig
-
-    model_cfg = from_dict(ModelConfig, dict(cfg.model), where="model")
     world = cluster_layout(cfg.trainer).world_size  # all processes on all nodes
     started = time.monotonic()
     previous: Path | None = None
