@@ -157,3 +157,26 @@ def test_a_stack_whose_first_page_declares_a_huge_size_is_refused_before_decodin
     monkeypatch.setenv("CATHX_MAX_IMAGE_SIDE", "16")
     with pytest.raises(DataError, match=r"s\.tif: image header declares 32x24 px; the largest supported side is 16"):
         tiff_pages(tmp_path / "s.tif")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_jpeg_is_turned_upright_by_its_exif_orientation(tmp_path, channels):
+    """Orientation 6 (stored turned 90 degrees anticlockwise, shown turned back clockwise): the
+    decoded frame is what a viewer shows, grey or colour as stored; a PNG is decoded as stored."""
+    import io
+
+    from PIL import Image
+
+    stored = np.zeros((20, 40), np.uint8)
+    stored[:5, :10] = 255  # bright block top left as stored: top right once upright
+    pixels = stored if channels == 1 else np.repeat(stored[..., None], 3, axis=2)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    (tmp_path / "sideways.jpg").write_bytes(buffer.getvalue())
+    upright, _ = decode_image_and_depth(tmp_path / "sideways.jpg")
+    assert upright.shape[:2] == (40, 20) and upright.ndim == (2 if channels == 1 else 3)
+    assert upright[:3, -3:].mean() > 200 and upright[:3, :3].mean() < 50
+    cv2.imwrite(str(tmp_path / "plain.png"), stored)
+    assert decode_image_and_depth(tmp_path / "plain.png")[0].shape == (20, 40)

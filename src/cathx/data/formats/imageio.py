@@ -28,7 +28,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def decode_image_file(path: Path | str) -> np.ndarray:
-    """Read an image file as stored (8/16-bit, grey or colour) or raise DataError naming it."""
+    """Read an image file as stored (8/16-bit, grey or colour; a JPEG turned upright by its EXIF
+    orientation) or raise DataError naming it."""
     return decode_image_and_depth(path)[0]
 
 
@@ -51,7 +52,7 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
         check_frame_size(path, *declared)  # a resource bomb is refused before cv2 allocates it
     try:
         with quiet_opencv():
-            array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            array = cv2.imdecode(data, _decode_flags(data))
     except cv2.error as exc:
         raise DataError(f"{path}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
     if array is None:
@@ -59,6 +60,16 @@ def decode_image_and_depth(path: Path | str) -> tuple[np.ndarray, int | None]:
     if _looks_truncated(path, data):
         raise DataError(f"{path}: image file is truncated")
     return array, png_significant_bits(bytes(data[:65536]), array.dtype)
+
+
+def _decode_flags(data: np.ndarray) -> int:
+    """cv2.imdecode flags: pixels as stored; for a JPEG also turned upright by its EXIF orientation
+    (a radiograph photographed with a phone or exported by a viewer is stored sideways with a tag
+    that every image viewer obeys, and its annotations are drawn on the upright image).
+    IMREAD_UNCHANGED ignores the tag; a JPEG has neither alpha nor 16-bit pixels to lose otherwise."""
+    if data[:2].tobytes() == b"\xff\xd8":
+        return cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
+    return cv2.IMREAD_UNCHANGED
 
 
 TIFF_SUFFIXES = (".tif", ".tiff")
