@@ -34,6 +34,24 @@ def test_cache_matches_reader_and_is_memory_mapped(tmp_path):
     assert again.path == cache.path
 
 
+def test_a_radiograph_replaced_under_its_own_name_rebuilds_the_cache(tmp_path):
+    """The cache was keyed on the CSV files only: a study re-exported under the same file name
+    was trained on from its stale cached copy."""
+    import os
+
+    import cv2
+
+    root = write_chest_dataset(tmp_path / "d", 3, size=64, seed=0, workers=1)
+    before = cached_dataset(root, 32, tmp_path / "cache")
+    first = RanzcrReader(root, size=32).studies[0]
+    image = next((root / "train").glob(f"{first.uid}.*"))
+    cv2.imwrite(str(image), np.full((64, 64), 255, np.uint8))
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    after = cached_dataset(root, 32, tmp_path / "cache")
+    assert after.path != before.path
+    assert after.images[0].min() == 255 and before.images[0].min() < 255
+
+
 def test_group_folds_keep_patients_together():
     groups = ["a", "a", "a", "b", "c", "c", "d", "e", "e", "f"]
     folds = group_folds(groups, 3, seed=0)

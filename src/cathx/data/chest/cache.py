@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cathx.data.chest.ranzcr import CSV_FILE, GROUPS, LABELS, RanzcrReader
+from cathx.data.chest.ranzcr import CSV_FILE, GROUPS, IMAGES_DIR, LABELS, RanzcrReader
 from cathx.errors import DataError
 from cathx.fileio import atomic_write_json
 from cathx.structures import Sample
@@ -126,13 +126,21 @@ def write_cache(samples: Sequence[Sample], path: Path | str, size: int, source: 
 
 
 def source_fingerprint(root: Path) -> str:
-    """Changes when train.csv or the annotations change (size and modification time)."""
+    """Changes when train.csv, the annotations or any radiograph in ``train/`` changes (name, size
+    and modification time: a study re-exported under the same name must not be trained on from
+    its stale cached copy). One directory listing, no file is read: a few hundred ms for RANZCR's
+    30,000 studies."""
     parts = []
     for name in (CSV_FILE, "train_annotations.csv"):
         file = root / name
         if file.is_file():
             stat = file.stat()
             parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    images = root / IMAGES_DIR
+    if images.is_dir():
+        with os.scandir(images) as entries:
+            stats = sorted((entry.name, entry.stat()) for entry in entries if entry.is_file())
+        parts.extend(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in stats)
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
@@ -140,7 +148,8 @@ def cached_dataset(root: Path | str, size: int, cache_dir: Path | str | None = N
     """Open the cache of RANZCR folder ``root`` at ``size`` px, building it on first use.
 
     The cache lives in ``cache_dir`` (default ``ROOT/.cathx-cache``) under a name holding the size
-    and a fingerprint of the CSV files, so edited labels trigger a rebuild.
+    and a fingerprint of the CSV files and the radiographs (``source_fingerprint``), so edited
+    labels or replaced images trigger a rebuild.
     """
     root = Path(root)
     reader = RanzcrReader(root, size=size)  # checks the folder before anything is written
