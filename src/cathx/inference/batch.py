@@ -33,7 +33,8 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
     """(inputs as (path, output name), problems) of a folder tree, CSV manifest, glob or one file.
     Names are the inputs' paths relative to the source, "/" written "__". Problems: manifest rows
     naming missing files, one line each."""
-    from cathx.inference.sources import _image_suffixes, _is_dicom, _video_suffixes
+    from cathx.data.formats.dicom import is_dicom_file
+    from cathx.inference.sources import _image_suffixes, _video_suffixes
 
     text = str(source)
     problems: list[str] = []
@@ -64,7 +65,7 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
             wanted = set(_image_suffixes()) | set(_video_suffixes())
             files = [p for p in sorted(source.rglob("*")) if p.is_file()
                      and not any(part.startswith(".") for part in p.relative_to(source).parts)
-                     and (p.suffix.lower() in wanted or _is_dicom(p))]
+                     and (p.suffix.lower() in wanted or is_dicom_file(p))]
             if not files:
                 raise CathxError(f"{source}: no image, video or DICOM file in this folder tree")
     root = root.resolve()

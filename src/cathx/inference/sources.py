@@ -132,12 +132,6 @@ def _video_suffixes() -> tuple[str, ...]:
     return VIDEO_SUFFIXES
 
 
-def _is_dicom(path: Path) -> bool:
-    from cathx.data.formats.dicom import is_dicom_file
-
-    return path.suffix.lower() in (".dcm", ".dicom") or is_dicom_file(path)
-
-
 def _frames_source(path: Path, kind: str, reader: Any, fps: float | None = None,
                    sequence: bool | None = None) -> Source:
     """A Source over ``reader``'s frames (sequence: default, more than one frame)."""
