@@ -149,3 +149,15 @@ def test_datasets_stored_in_other_files_are_refused(tmp_path, kind):
     expected = r"keeps its data in other files" if kind in ("external-storage", "virtual") else r"is an external link"
     with pytest.raises(DataError, match=rf"V\.hdf5: .*{expected}"):
         open_dataset(path)
+
+
+def test_labels_keep_their_own_layout_beside_channel_first_images(tmp_path):
+    """A (N, 1, H, W) image volume (a PyTorch export) with (N, H, W) labels: each volume is read
+    in its own layout. With the image's layout the square label frames came out transposed."""
+    images, labels = _volume(2)  # label rows 4 and 5 set: a horizontal line
+    with h5py.File(tmp_path / "T1T2.hdf5", "w") as handle:
+        handle.create_dataset("train_img", data=images[:, None])
+    with h5py.File(tmp_path / "T1T2_label.hdf5", "w") as handle:
+        handle.create_dataset("label", data=labels)
+    sample = open_dataset(tmp_path / "T1T2.hdf5")[1]
+    assert sample.mask[5].all() and sample.mask.sum() == 32

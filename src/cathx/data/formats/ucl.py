@@ -44,6 +44,7 @@ class _Volume:
     label_path: Path | None
     frames: int
     layout: str  # "nhw", "nhwc" or "nchw"
+    label_layout: str = "nhw"  # the label volume's own (a (N,1,H,W) image may come with (N,H,W) labels)
 
 
 class UCLReader(Reader):
@@ -128,8 +129,9 @@ class UCLReader(Reader):
             raise DataError(
                 f"{label_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path.name}"
             )
-        _check_volume(labels, label_path, LABEL_KEY, _frame_layout(labels.shape, label_path, LABEL_KEY))
-        return _Volume(path, key, label_path, int(images.shape[0]), layout)
+        label_layout = _frame_layout(labels.shape, label_path, LABEL_KEY)
+        _check_volume(labels, label_path, LABEL_KEY, label_layout)
+        return _Volume(path, key, label_path, int(images.shape[0]), layout, label_layout)
 
     def _open(self, path: Path) -> Any:
         import h5py
@@ -177,7 +179,7 @@ class UCLReader(Reader):
             mask = None
             if volume.label_path is not None:
                 label = self._open(volume.label_path)[LABEL_KEY][frame]
-                mask = binarize_mask(_as_frame(label, volume.layout))
+                mask = binarize_mask(_as_frame(label, volume.label_layout))
         except DataError:
             raise
         except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
