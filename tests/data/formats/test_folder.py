@@ -163,3 +163,25 @@ def test_split_listing_reports_unknown_ids_once(tmp_path):
     assert len(reader) == 1
     assert len(reader.problems) == 2  # b has no mask (skipped); zz does not exist
     assert any("lists 'zz' but no such image" in p for p in reader.problems), reader.problems
+
+
+def test_split_listing_keeps_dots_in_names_and_reads_a_byte_order_mark(tmp_path):
+    """A listed DICOM UID (``1.2.840.5``) is the image's stem, not ``1.2.840`` with suffix ``.5``;
+    a listing saved with a UTF-8 byte-order mark keeps its first name; one not in UTF-8 is refused
+    in one line naming it."""
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    image, mask = _pair()
+    for stem in ("1.2.840", "1.2.840.5", "case.01"):
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"{stem}.png"), mask)
+    (root / "imagesets").mkdir()
+    (root / "imagesets" / "train.txt").write_text("\ufeff1.2.840.5\ncase.01.png\n", encoding="utf-8")
+    reader = open_dataset(root, split="train", format="folder")
+    assert sorted(reader.source_of(i).rsplit("/", 1)[-1] for i in range(len(reader))) == [
+        "1.2.840.5.png", "case.01.png"]
+    assert reader.problems == []
+    (root / "imagesets" / "train.txt").write_bytes("caf\xe9\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"train\.txt: split file is not UTF-8 text"):
+        open_dataset(root, split="train", format="folder")

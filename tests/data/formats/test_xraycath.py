@@ -288,3 +288,14 @@ def test_blob_csv_that_is_not_utf8_names_the_file(tmp_path):
     (root / "csv" / "blob.csv").write_bytes(b"imageId,Center X,Center Y,Strength\n0000,0.5,\xff\xfe,0.5\n")
     with pytest.raises(DataError, match=r"blob\.csv: not UTF-8 text$"):
         open_dataset(root)
+
+
+def test_a_split_file_not_in_utf8_is_a_problem_line_in_the_summary_and_an_error_for_the_split(tmp_path):
+    from cathx.data.formats.summary import summarize
+
+    root = _write_xraycath(tmp_path / "xc")
+    (root / "imagesets" / "val.txt").write_bytes("0003\n".encode("utf-16"))
+    summary = summarize(open_dataset(root))
+    assert any("val.txt: split file is not UTF-8 text" in p for p in summary.problems), summary.problems
+    with pytest.raises(DataError, match=r"val\.txt: split file is not UTF-8 text"):
+        open_dataset(root, split="val")

@@ -106,6 +106,18 @@ def plausible_fps(value: object) -> float | None:
     return fps if math.isfinite(fps) and 0.0 < fps <= MAX_FPS else None
 
 
+def read_split_listing(path: Path) -> list[str]:
+    """The whitespace-separated names in a split file (``imagesets/train.txt``), or DataError naming
+    it. UTF-8, with or without the byte-order mark Windows editors write (it would otherwise glue
+    itself to the first name and drop that image from the split)."""
+    try:
+        return path.read_text(encoding="utf-8-sig").split()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: split file is not UTF-8 text; save it as UTF-8 (one image name per line)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read split file ({exc.strerror or exc})") from None
+
+
 def require_path(path: Path | str) -> Path:
     """Return ``path`` as a Path, or raise DataError if it does not exist."""
     path = Path(path)

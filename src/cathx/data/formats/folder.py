@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cathx.data.formats.base import Reader
-from cathx.data.formats.imageio import read_image_and_mask
+from cathx.data.formats.base import Reader, read_split_listing
+from cathx.data.formats.imageio import drop_image_suffix, read_image_and_mask
 from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -96,9 +96,8 @@ class FolderReader(Reader):
         by_key = {pair.key: pair for pair in self._pairs}
         by_key.update({f"{pair.group}/{pair.key}": pair for pair in self._pairs if pair.group})
         selected = []
-        for entry in listing.read_text(encoding="utf-8").split():
-            key = str(Path(entry).with_suffix("")) if Path(entry).suffix else entry
-            key = key.removeprefix(f"{IMAGES_DIR}/")
+        for entry in read_split_listing(listing):
+            key = drop_image_suffix(entry).removeprefix(f"{IMAGES_DIR}/")
             if key in by_key:
                 selected.append(by_key[key])
             elif key not in self._seen:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
@@ -25,6 +25,15 @@ from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def drop_image_suffix(name: str) -> str:
+    """``name`` without its image suffix (``.png``, ``.jpg``, ...), any other dot kept: a listed
+    ``1.2.840.113619.2.55.1`` (a DICOM UID) or ``case.01`` is the image's whole stem, not a stem
+    with suffix ``.1``. Folders in ``name`` are kept."""
+    name = name.strip()
+    suffix = PurePath(name).suffix
+    return name[: -len(suffix)] if suffix and suffix.lower() in IMAGE_SUFFIXES else name
 
 
 def decode_image_file(path: Path | str) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cathx.data.formats import xraycath_layout as layout
-from cathx.data.formats.base import Reader
+from cathx.data.formats.base import Reader, read_split_listing
 from cathx.errors import DataError
 
 
@@ -51,9 +51,9 @@ def summarize(reader: Reader, limit: int | None = None,
     for split_file in getattr(reader, "split_files", []):
         path = Path(split_file)
         try:
-            summary.split_files[str(path)] = len(path.read_text(encoding="utf-8").split())
-        except OSError as exc:
-            summary.problems.append(f"{path}: cannot read split file ({exc.strerror or exc})")
+            summary.split_files[str(path)] = len(read_split_listing(path))
+        except DataError as exc:
+            summary.problems.append(str(exc))
     count = len(reader) if limit is None else min(limit, len(reader))
     for index in range(count):
         if progress is not None and index:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from cathx.data.formats import xraycath_layout as layout
-from cathx.data.formats.base import Reader, entry_path
-from cathx.data.formats.imageio import IMAGE_SUFFIXES, read_image_and_mask
+from cathx.data.formats.base import Reader, entry_path, read_split_listing
+from cathx.data.formats.imageio import drop_image_suffix, read_image_and_mask
 from cathx.data.formats.pairing import pair_by_stem
 from cathx.errors import DataError
 from cathx.structures import Sample
@@ -218,7 +218,7 @@ class XRayCathReader(Reader):
             return items
         listing = self.root / layout.IMAGESETS_DIR / f"{split}.txt"
         if listing.is_file():
-            wanted = [_strip_image_suffix(s) for s in listing.read_text(encoding="utf-8").split()]
+            wanted = [_strip_image_suffix(s) for s in read_split_listing(listing)]
             by_key = {item.key: item for item in items}
             selected = []
             for key in wanted:
@@ -387,9 +387,8 @@ def _decode_rle(segmentation: Any, height: int, width: int, image_path: Path) ->
 
 
 def _strip_image_suffix(name: str) -> str:
-    name = name.strip()
-    path = Path(name)
-    return path.stem if path.suffix.lower() in IMAGE_SUFFIXES else path.name
+    """The image key of a listed name: its file name without folders or image suffix."""
+    return Path(drop_image_suffix(name)).name
 
 
 def _resolve_split_folder(root: Path, split: str | None) -> tuple[Path, str | None]:
