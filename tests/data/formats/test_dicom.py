@@ -378,3 +378,32 @@ def test_a_header_with_unusable_timing_is_read_without_a_rate(tmp_path):
     path.write_bytes(data.replace(b"12.5", b"n/a "))
     reader = open_dataset(path)
     assert len(reader) == 3 and reader.problems == [] and reader[0].meta["fps"] is None
+
+
+def test_a_single_or_unreadable_pixel_spacing_is_no_spacing_and_the_frames_still_read(tmp_path):
+    """One stored spacing value crashed ``read`` with a TypeError traceback and made ``iter_frames``
+    refuse the whole file; text crashed it with a ValueError. Neither is a spacing; the pixels are
+    fine."""
+    single = tmp_path / "single.dcm"
+    write_dicom(single, _ramp(2), ImagerPixelSpacing="0.25")
+    text = tmp_path / "text.dcm"
+    write_dicom(text, _ramp(2), PixelSpacing=["12.5", "12.5"])
+    data = text.read_bytes()
+    assert data.count(b"12.5\\12.5") == 1
+    text.write_bytes(data.replace(b"12.5\\12.5", b"n/a\\n/a  "))
+    for path in (single, text):
+        reader = open_dataset(path)
+        assert "pixel_spacing" not in reader[0].meta
+        assert len(list(reader.iter_frames())) == 2
+
+
+def test_an_unreadable_instance_number_sorts_as_zero_instead_of_failing_the_folder(tmp_path):
+    series = generate_uid()
+    write_dicom(tmp_path / "a.dcm", _ramp(1), SeriesInstanceUID=series, InstanceNumber=77)
+    write_dicom(tmp_path / "b.dcm", _ramp(1), SeriesInstanceUID=series, InstanceNumber=2)
+    data = (tmp_path / "a.dcm").read_bytes()
+    assert data.count(b"77") == 1
+    (tmp_path / "a.dcm").write_bytes(data.replace(b"77", b"1a"))
+    reader = open_dataset(tmp_path)
+    assert len(reader) == 2
+    assert [s.meta["source"][-5:] for s in reader.iter_frames()] == ["a.dcm", "b.dcm"]

@@ -114,9 +114,9 @@ class DicomReader(FileFramesReader):
             "frame_index": record.first_frame + frame,
             "fps": record.fps,
         }
-        spacing = record.header.get("ImagerPixelSpacing") or record.header.get("PixelSpacing")
+        spacing = pixel_spacing(record.header)
         if spacing is not None:
-            meta["pixel_spacing"] = [float(v) for v in spacing]
+            meta["pixel_spacing"] = spacing
         return Sample(image, meta=meta)
 
 
@@ -128,7 +128,7 @@ def _order_series(files: list[_File]) -> None:
     """
 
     def key(record: _File) -> tuple[str, int, str]:
-        number = record.header.get("InstanceNumber")
+        number = _tag(record.header, "InstanceNumber")  # pydicom raises on a stored "1a"
         try:
             number = int(number) if number not in (None, "") else 0
         except (TypeError, ValueError):
@@ -267,6 +267,21 @@ def _tag(header: Any, keyword: str) -> Any:
         return header.get(keyword)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def pixel_spacing(header: Any) -> list[float] | None:
+    """(row, column) spacing in mm from ImagerPixelSpacing, else PixelSpacing; None when neither
+    holds two finite positive numbers (a single value or "n/a" is no spacing, not a failure: the
+    pixels still decode)."""
+    for keyword in ("ImagerPixelSpacing", "PixelSpacing"):
+        value = _tag(header, keyword)
+        try:
+            numbers = [_number(v) for v in value] if value is not None and not isinstance(value, str) else []
+        except TypeError:  # one value stored: pydicom gives a number, not a sequence
+            numbers = []
+        if len(numbers) == 2 and all(n is not None and n > 0 for n in numbers):
+            return [float(n) for n in numbers]
+    return None
 
 
 def _number(value: Any) -> float | None:
