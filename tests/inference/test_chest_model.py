@@ -54,6 +54,12 @@ def test_results_plot_json_save(chest, tmp_path):
     assert json.loads(paths["json"].read_text())["probabilities"] == record["probabilities"]
     assert cv2.imread(str(paths["plot"])).shape == (96, 80, 3)
     assert cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED).shape == (96, 80)
+    # the images' own folder is refused: image.png would be replaced by its plot
+    (tmp_path / "studies").mkdir()
+    cv2.imwrite(str(tmp_path / "studies" / "image.png"), _radiograph())
+    with pytest.raises(CathxError, match=r"ChestResults.save .*studies: folder already holds files cathx did not write"):
+        results.save(tmp_path / "studies")
+    assert cv2.imread(str(tmp_path / "studies" / "image.png"), cv2.IMREAD_UNCHANGED).shape == (96, 80)
 
 
 @pytest.mark.slow
@@ -61,6 +67,8 @@ def test_folders_and_lists_stream_results(chest, tmp_path):
     for name in ("b", "a"):
         cv2.imwrite(str(tmp_path / f"{name}.png"), _radiograph())
     assert [r.name for r in chest.predict(tmp_path)] == ["a", "b"]
+    cv2.imwrite(str(tmp_path / "a.jpg"), _radiograph())  # two stems alike: two names, two saved files
+    assert [r.name for r in chest.predict(tmp_path)] == ["a_jpg", "a_png", "b"]
     assert [r.name for r in chest.predict([_radiograph(), tmp_path / "b.png"])] == ["array_00000", "b"]
 
 

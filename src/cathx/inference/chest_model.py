@@ -85,11 +85,13 @@ class ChestResults:
         return canvas
 
     def save(self, folder: Path | str) -> dict[str, Path]:
-        """Write NAME.json, NAME.png (the plot) and NAME_mask.png (with a mask) into ``folder``."""
-        from cathx.fileio import atomic_write_bytes, atomic_write_text
+        """Write NAME.json, NAME.png (the plot) and NAME_mask.png (with a mask) into ``folder``.
+        ``folder`` must be new, empty or earlier cathx output (CathxError otherwise): saving into
+        the images' own folder would replace ``x.png`` with its plot."""
+        from cathx.fileio import atomic_write_bytes, atomic_write_text, claim_output_folder
         from cathx.postprocess.results import encode_png
 
-        folder = Path(folder)
+        folder = claim_output_folder(folder, option="ChestResults.save")
         stem = re.sub(r"[^\w.-]+", "_", Path(self.name).stem) or "image"
         paths = {"json": folder / f"{stem}.json", "plot": folder / f"{stem}.png"}
         atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
@@ -124,7 +126,11 @@ class ChestModel:
         if isinstance(source, (str, os.PathLike)):
             paths = list_images(source)
             if Path(source).is_dir():
-                return (self._predict_path(path) for path in paths)
+                from cathx.inference.sources import output_names
+
+                # a.jpg and a.png: results a_jpg and a_png, so that saving one never replaces the other
+                names = output_names(paths)
+                return (self.predict_grey(read_radiograph(path), name) for path, name in zip(paths, names))
             return self._predict_path(paths[0])
         if isinstance(source, (list, tuple)):
             if not source:
