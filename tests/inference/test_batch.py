@@ -59,6 +59,21 @@ def test_a_folder_tree_lists_every_image_below_it(tmp_path):
                                             "sub__f4.png"] and problems == []
 
 
+def test_a_cathx_output_folder_inside_the_tree_is_not_listed(tmp_path):
+    """`cathx predict SRC --engine ray -o SRC/preds` run again (the documented resume) listed the
+    first run's masks and overlays as new inputs."""
+    from cathx.fileio import claim_output_folder
+
+    source = _tree(tmp_path / "src")
+    preds = claim_output_folder(source / "preds")
+    (preds / "items" / "f0.png" / "masks").mkdir(parents=True)
+    cv2.imwrite(str(preds / "items" / "f0.png" / "masks" / "f0.png"), np.zeros((8, 8), np.uint8))
+    inputs, problems = list_inputs(source)
+    assert [name for _, name in inputs] == ["f0.png", "f1.png", "f2.png", "sub__broken.png", "sub__f3.png",
+                                            "sub__f4.png"]
+    assert problems == []  # said in the log, not counted as a failed input
+
+
 def test_a_manifest_lists_its_rows_and_the_missing_files(tmp_path):
     _tree(tmp_path / "src")
     manifest = tmp_path / "list.csv"

@@ -33,6 +33,7 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
     """(inputs as (path, output name), problems) of a folder tree, CSV manifest, glob or one file.
     Names are the inputs' paths relative to the source, "/" written "__". Problems: manifest rows
     naming missing files, one line each."""
+    from cathx.data.formats.base import OUTPUT_INSIDE, files_below
     from cathx.data.formats.dicom import is_dicom_file
     from cathx.inference.sources import _image_suffixes, _video_suffixes
 
@@ -63,9 +64,16 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
         else:
             root = source
             wanted = set(_image_suffixes()) | set(_video_suffixes())
-            files = [p for p in sorted(source.rglob("*")) if p.is_file()
-                     and not any(part.startswith(".") for part in p.relative_to(source).parts)
-                     and (p.suffix.lower() in wanted or is_dicom_file(p))]
+            # files_below passes over a cathx output folder inside the tree (a rerun with --out
+            # inside SOURCE must not predict its own masks and overlays) and links leading out of it.
+            notes: list[str] = []
+            files = files_below(source, lambda p: not any(part.startswith(".") for part in p.relative_to(source).parts)
+                                and (p.suffix.lower() in wanted or is_dicom_file(p)), notes)
+            for note in notes:
+                if note.endswith(OUTPUT_INSIDE):  # said, not counted as a failed input
+                    logging.getLogger(__name__).warning(note)
+                else:
+                    problems.append(note)
             if not files:
                 raise CathxError(f"{source}: no image, video or DICOM file in this folder tree")
     root = root.resolve()

@@ -176,6 +176,9 @@ def files_inside(root: Path, paths: Sequence[Path], problems: list[str]) -> list
     return kept
 
 
+OUTPUT_INSIDE = "a cathx output folder inside the input; its files are not read"
+
+
 def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str]) -> list[Path]:
     """The files (and symlinks to files) anywhere below the folder ``root`` that ``accept`` takes,
     sorted by path, those leading out of ``root`` reported in ``problems`` instead (files_inside).
@@ -186,7 +189,7 @@ def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str])
     entries = list(root.rglob("*"))  # one walk of the tree for both the markers and the files
     outputs = sorted(p.parent for p in entries if p.name == OUTPUT_MARKER and p.parent != root)
     for folder in outputs:
-        problems.append(f"{folder}: a cathx output folder inside the input; its files are not read")
+        problems.append(f"{folder}: {OUTPUT_INSIDE}")
     found = (p for p in entries if (p.is_file() or p.is_symlink()) and accept(p)
              and not any(folder in p.parents for folder in outputs))
     return files_inside(root, sorted(found), problems)
