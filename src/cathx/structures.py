@@ -19,6 +19,16 @@ CATHETER_TYPES: tuple[str, ...] = ("cs_decapolar", "quadripolar", "ablation", "l
 OUTPUT_NAMES: tuple[str, ...] = ("mask", "heatmap", "size", "type")
 # The types a network's catheter-type head tells apart ("unknown" is what is left undecided).
 TYPE_HEAD_CLASSES: tuple[str, ...] = CATHETER_TYPES[:-1]
+# A network's square input side divides by its deepest stride (32: the encoders' last stage).
+INPUT_MULTIPLE = 32
+MAX_INPUT_SIZE = 4096
+
+
+def input_size_problem(value: int) -> str | None:
+    """Why ``value`` cannot be a network's input side, or None: a multiple of 32 from 32 to 4096."""
+    if not INPUT_MULTIPLE <= value <= MAX_INPUT_SIZE or value % INPUT_MULTIPLE:
+        return f"must be a multiple of {INPUT_MULTIPLE} from {INPUT_MULTIPLE} to {MAX_INPUT_SIZE}"
+    return None
 
 
 @dataclass

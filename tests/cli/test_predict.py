@@ -155,6 +155,16 @@ def test_export_command_writes_onnx_and_reports_deviation(run_cli, weights, tmp_
     result = run_cli("export", "--weights", weights, "--format", "onnx", "--out", out, "--input-size", 64)
     assert result.exit_code == 0, result.stderr
     assert out.stat().st_size > 0 and "max |ORT - torch|" in result.stdout
+    # the graph's image axes are fixed at export: another input size is refused in one line, not
+    # an onnxruntime traceback at the first frame; the exported size is the default
+    frame = tmp_path / "f.png"
+    cv2.imwrite(str(frame), np.zeros((64, 64), np.uint8))
+    result = run_cli("predict", frame, "-w", out, "--backend", "onnx", "-o", tmp_path / "p", "--input-size", 128)
+    assert result.exit_code == 2 and "m.onnx: exported for 64-px input, not 128" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    from cathx.inference.predictor import Predictor
+
+    assert Predictor.from_checkpoint(out, backend="onnx").input_size == 64
     result = run_cli("export", "--weights", weights, "--format", "tflite", "--out", out)
     assert result.exit_code == 2 and "tflite" in result.stderr
 

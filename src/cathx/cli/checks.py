@@ -7,21 +7,20 @@ last stage), so every --input-size is a multiple of 32.
 from __future__ import annotations
 
 from cathx.errors import CathxError
+from cathx.structures import input_size_problem
 
-INPUT_MULTIPLE = 32
 # --device takes cuda:N besides the fixed names, so it is a string shown with its choices in --help
 # (the other fixed sets are Literal annotations, which typer shows and checks itself).
 DEVICE_METAVAR = "<cpu|cuda|cuda:N|auto>"
-MAX_INPUT_SIZE = 4096
 
 
 def input_size(value: int | None, option: str = "--input-size") -> None:
     """None (take it from the weights) or a multiple of 32 in [32, 4096]."""
     if value is None:
         return
-    if not INPUT_MULTIPLE <= value <= MAX_INPUT_SIZE or value % INPUT_MULTIPLE:
-        raise CathxError(f"{option} {value}: must be a multiple of {INPUT_MULTIPLE} "
-                         f"from {INPUT_MULTIPLE} to {MAX_INPUT_SIZE}")
+    problem = input_size_problem(value)
+    if problem:
+        raise CathxError(f"{option} {value}: {problem}")
 
 
 def at_least(value: int | float | None, low: int | float, option: str) -> None:

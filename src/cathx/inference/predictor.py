@@ -29,7 +29,7 @@ from cathx.data.formats.imageio import to_unit_float
 from cathx.errors import CathxError, DataError
 from cathx.postprocess.compiled import decode_peaks
 from cathx.postprocess.results import Results, analyse_frame, rescale_results
-from cathx.structures import OUTPUT_NAMES
+from cathx.structures import OUTPUT_NAMES, input_size_problem
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,11 @@ class _OnnxRunner:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        # The square side the graph was exported for (N, 1, S, S), or None when its image axes are dynamic.
+        shape = self.session.get_inputs()[0].shape
+        fixed = shape[-2:] if len(shape) == 4 else []
+        self.fixed_side = int(fixed[0]) if len(fixed) == 2 and all(isinstance(d, int) for d in fixed) \
+            and fixed[0] == fixed[1] else None
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         values = self.session.run(None, {self.input_name: batch})
@@ -249,6 +254,8 @@ class Predictor:
 
         if precision not in INFERENCE_PRECISIONS:
             raise CathxError(f"precision {precision!r}: choose from {', '.join(INFERENCE_PRECISIONS)}")
+        if input_size is not None and input_size_problem(input_size):
+            raise CathxError(f"input_size {input_size}: {input_size_problem(input_size)}")
         if not path.is_file():
             raise CathxError(f"{path}: weights file not found")
         if path.stat().st_size == 0:
@@ -267,7 +274,11 @@ class Predictor:
                 providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
             runner = _OnnxRunner(path, threads=threads, providers=providers, spinning=spinning)
             meta = runner.metadata
-            size = input_size or int(meta.get("input_size", 256))
+            size = input_size or runner.fixed_side or int(meta.get("input_size", 256))
+            if runner.fixed_side and size != runner.fixed_side:
+                # the exported graph's image axes are fixed; onnxruntime would fail on the first frame
+                raise CathxError(f"{path}: exported for {runner.fixed_side}-px input, not {size}; export again with "
+                                 f"`cathx export --input-size {size}` or leave the input size out")
             if "type_classifier" not in kwargs:  # a caller's choice (None: no learned decision) wins
                 kwargs["type_classifier"] = _type_classifier(meta.get("type_classifier"), path)
             return cls(runner, input_size=size, stride=onnx_output_stride(path, meta), backend="onnx",
