@@ -123,6 +123,14 @@ def test_track_treats_a_list_a_stack_and_a_folder_as_one_sequence(model, tmp_pat
     assert [r.meta["name"] for r in model.track([folder / "f2.png", frames[0]])] == ["f2", "frame_00001"]
     # one tracker per call, seeing every frame of it in order
     assert trackers == [[0, 1, 2]] * 4 + [[0, 1]]
+    # a folder of two DICOM runs: one tracker per run, as `cathx predict` keeps them apart
+    trackers.clear()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, count in (("a.dcm", 2), ("b.dcm", 3)):
+        write_dicom(runs / name, np.random.default_rng(count).integers(0, 4096, (count, 64, 64)), FrameTime=100.0)
+    assert len(list(model.predict(runs))) == 5
+    assert [len(seen) for seen in trackers] == [2, 3]
 
 
 @pytest.mark.parametrize(("frames", "message"), [

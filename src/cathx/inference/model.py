@@ -177,9 +177,15 @@ class Model:
         from cathx.inference.sources import Frame
 
         tracker = self.predictor.tracker() if track else None
+        sequence = None
         stream = self.predictor.stream((Frame(image, meta) for image, meta in frames), batch_size=batch_size)
         for frame, results in stream:
             if tracker is not None:
+                # A folder of videos or DICOM series: each is tracked on its own, as `cathx predict`
+                # does (ids and type votes must not carry from one run into the next).
+                if frame.meta.get("sequence", sequence) != sequence and sequence is not None:
+                    tracker = self.predictor.tracker()
+                sequence = frame.meta.get("sequence", sequence)
                 tracker.update(results)
             results.image = frame.image
             yield results
