@@ -56,6 +56,27 @@ def test_a_run_cut_short_keeps_the_earlier_table(tiny_checkpoint, tmp_path, monk
     assert {row.split(",")[0] for row in rows[1:]} == {"0"}
 
 
+def test_a_first_frame_cut_short_after_its_files_leaves_a_folder_a_rerun_may_use(tiny_checkpoint, tmp_path,
+                                                                                  monkeypatch):
+    """A failure after frame 0's mask and overlay were written (an H.264 writer that cannot open)
+    removed the new folder's marker but not the folder: every rerun was then refused as a folder
+    of the user's. It keeps its marker and says what stopped it in summary.json."""
+    source, out = _inputs(tmp_path / "in"), tmp_path / "out"
+
+    def failing(self, rgb):
+        raise CathxError("cannot open an H.264 MP4 writer")
+
+    monkeypatch.setattr(run_module._SequenceOutputs, "write", failing)
+    stack = tmp_path / "stack.tif"
+    cv2.imwritemulti(str(stack), [np.full((64, 64), 40 * i, np.uint8) for i in range(3)])
+    with pytest.raises(CathxError, match="H.264"):
+        run_predict(stack, tiny_checkpoint, out)
+    assert (out / "masks").is_dir()
+    assert json.loads((out / "summary.json").read_text())["error"] == "cannot open an H.264 MP4 writer"
+    monkeypatch.undo()
+    assert run_predict(source, tiny_checkpoint, out)["frames"] == 3  # the rerun is not refused
+
+
 def test_a_users_folder_is_refused_untouched(tiny_checkpoint, tmp_path):
     source, out = _inputs(tmp_path / "in"), tmp_path / "mine"
     out.mkdir()

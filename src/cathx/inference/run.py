@@ -114,12 +114,12 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                 os.fsync(table.fileno())
                 os.chmod(partial_table, _plain_file_mode())
                 os.replace(partial_table, out / "electrodes.csv")  # rows of every frame done, never a cut line
-            else:  # nothing predicted: leave no trace, and no new folder
+            else:
                 os.unlink(partial_table)
-                if created:
-                    _remove_new_folder(out)
             if current is not None:
                 current.close()
+            if not done and created:  # nothing predicted: leave no trace, and no new folder
+                _remove_new_folder(out)
             elapsed = time.perf_counter() - started
             summary = {"source": str(source_path), "kind": source.kind, "frames": done,
                        "seconds": round(elapsed, 3), "fps": round(done / max(elapsed, 1e-9), 2),
@@ -127,7 +127,7 @@ def run_predict(source_path: Path, weights: Path, out: Path, backend: str = "tor
                        "input_size": predictor.input_size, "device": device, "problems": source.problems}
             if error is not None:  # a run cut short says so, rather than leave an earlier run's summary
                 summary["error"] = error
-            if done or not created:
+            if out.is_dir():  # also a new folder that kept files of a first frame cut short
                 atomic_write_json(out / "summary.json", summary)
     return summary
 
@@ -200,12 +200,14 @@ def _remove_leftover_tables(out: Path) -> None:
 
 
 def _remove_new_folder(out: Path) -> None:
-    """Remove the folder this run created when it holds only the cathx marker."""
+    """Remove the folder this run created when it holds only the cathx marker. A folder that kept
+    files of a first frame cut short keeps its marker too, so that a rerun may write into it."""
     from cathx.fileio import OUTPUT_MARKER
 
     with contextlib.suppress(OSError):
-        (out / OUTPUT_MARKER).unlink()
-        out.rmdir()
+        if [entry.name for entry in out.iterdir()] == [OUTPUT_MARKER]:
+            (out / OUTPUT_MARKER).unlink()
+            out.rmdir()
 
 
 def _plain_file_mode() -> int:
