@@ -77,6 +77,25 @@ def test_a_first_frame_cut_short_after_its_files_leaves_a_folder_a_rerun_may_use
     assert run_predict(source, tiny_checkpoint, out)["frames"] == 3  # the rerun is not refused
 
 
+def test_overlays_of_12_bit_frames_are_drawn_at_the_networks_scale(tiny_checkpoint, tmp_path):
+    """A 16-bit PNG declaring 12 bits (sBIT), and one declaring none read with --bit-depth 12: the
+    network saw 4095 as white, and so does the overlay (it divided by 65535: nearly black)."""
+    from cathx.data.formats.imageio import add_png_significant_bits
+
+    frame = np.full((64, 64), 4095, np.uint16)
+    ok, png = cv2.imencode(".png", frame)
+    declared, plain = tmp_path / "declared", tmp_path / "plain"
+    declared.mkdir()
+    plain.mkdir()
+    (declared / "a.png").write_bytes(add_png_significant_bits(png.tobytes(), 12))
+    (plain / "a.png").write_bytes(png.tobytes())
+    for source, options in ((declared, {}), (plain, {"bit_depth": 12})):
+        out = tmp_path / f"out_{source.name}"
+        run_predict(source, tiny_checkpoint, out, mask_threshold=0.999, **options)
+        overlay = cv2.imread(str(out / "overlays" / "a.png"))
+        assert np.median(overlay) > 200, (source.name, np.median(overlay))
+
+
 def test_a_users_folder_is_refused_untouched(tiny_checkpoint, tmp_path):
     source, out = _inputs(tmp_path / "in"), tmp_path / "mine"
     out.mkdir()

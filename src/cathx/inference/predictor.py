@@ -356,6 +356,9 @@ class Predictor:
         metas = [dict(m) for m in metas] if metas else [{} for _ in images]
         names = [str(m.get("source") or m.get("name") or f"image {i}") for i, m in enumerate(metas)]
         t0 = time.perf_counter()
+        for m in metas:  # --bit-depth where the file declares none; kept in the meta so overlays scale alike
+            if m.get("bits_stored") is None and self.bit_depth is not None:
+                m["bits_stored"] = self.bit_depth
         bits = [m.get("bits_stored") for m in metas]
         batch, shapes = self.preprocess(images, names, bits)
         t1 = time.perf_counter()

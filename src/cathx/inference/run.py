@@ -235,4 +235,6 @@ def draw_overlay(image, results):
             mask = cv2.resize(results.mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
         image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         results = rescale_results(results, size, mask)
-    return results.plot(image if image.dtype == "uint8" else to_unit_grey(image))
+    # 12-bit frames in 16-bit words (PNG sBIT, DICOM, --bit-depth) drawn at the network's scale, not /65535
+    bits = results.meta.get("bits_stored")
+    return results.plot(image if image.dtype == "uint8" else to_unit_grey(image, bits_stored=bits))
