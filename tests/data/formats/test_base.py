@@ -147,12 +147,13 @@ def test_files_below_lists_accepted_files_sorted_and_reports_links_out(tmp_path)
     root, outside = tmp_path / "root", tmp_path / "outside.dcm"
     (root / "b").mkdir(parents=True)
     outside.write_bytes(b"x")
-    for name in ("z.dcm", "b/a.dcm", "b/notes.txt", ".hidden.dcm"):
+    (root / ".Trash-1000").mkdir()
+    for name in ("z.dcm", "b/a.dcm", "b/notes.txt", ".hidden.dcm", ".Trash-1000/deleted.dcm"):
         (root / name).write_bytes(b"x")
     (root / "b" / "dir.dcm").mkdir()  # a folder is never a file, whatever its name
     (root / "out.dcm").symlink_to(outside)
     problems: list[str] = []
-    found = files_below(root, lambda p: p.suffix == ".dcm" and not p.name.startswith("."), problems)
+    found = files_below(root, lambda p: p.suffix == ".dcm", problems)  # hidden files and folders: never
     assert found == [root / "b" / "a.dcm", root / "z.dcm"]
     assert len(problems) == 1 and problems[0].startswith(f"{root / 'out.dcm'}: ")
     assert problems[0].endswith("(skipped)")

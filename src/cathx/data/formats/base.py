@@ -182,15 +182,18 @@ OUTPUT_INSIDE = "a cathx output folder inside the input; its files are not read"
 def files_below(root: Path, accept: Callable[[Path], bool], problems: list[str]) -> list[Path]:
     """The files (and symlinks to files) anywhere below the folder ``root`` that ``accept`` takes,
     sorted by path, those leading out of ``root`` reported in ``problems`` instead (files_inside).
-    A cathx output folder inside ``root`` (its marker file; `cathx predict --out` put inside the
-    input) is passed over with one problem line: its overlay videos are not inputs."""
+    Hidden files and everything in hidden folders (``.Trash-1000/``, ``.ipynb_checkpoints/``,
+    ``.git/``) are not inputs. A cathx output folder inside ``root`` (its marker file; `cathx
+    predict --out` put inside the input) is passed over with one problem line: its overlay videos
+    are not inputs."""
     from cathx.fileio import OUTPUT_MARKER
 
     entries = list(root.rglob("*"))  # one walk of the tree for both the markers and the files
     outputs = sorted(p.parent for p in entries if p.name == OUTPUT_MARKER and p.parent != root)
     for folder in outputs:
         problems.append(f"{folder}: {OUTPUT_INSIDE}")
-    found = (p for p in entries if (p.is_file() or p.is_symlink()) and accept(p)
+    found = (p for p in entries if (p.is_file() or p.is_symlink())
+             and not any(part.startswith(".") for part in p.relative_to(root).parts) and accept(p)
              and not any(folder in p.parents for folder in outputs))
     return files_inside(root, sorted(found), problems)
 
@@ -225,7 +228,7 @@ class FileFramesReader(Reader):
         if self.root.is_file():
             files = [open_one(self.root)]
         else:
-            visible = files_below(self.root, lambda p: not p.name.startswith("."), self.problems)
+            visible = files_below(self.root, lambda p: True, self.problems)  # hidden files are left out
             if not visible and not self.problems:
                 raise DataError(f"{self.root}: folder is empty")
             files = open_each((p for p in visible if accept(p)), open_one, self.problems)
