@@ -86,6 +86,17 @@ def test_a_manifest_lists_its_rows_and_the_missing_files(tmp_path):
         list_inputs(manifest)
 
 
+def test_inputs_named_alike_get_distinct_names_and_a_file_listed_twice_is_predicted_once(tmp_path):
+    source = _tree(tmp_path / "src")
+    cv2.imwrite(str(source / "sub__f3.png"), np.zeros((8, 8), np.uint8))  # sub/f3.png's name as a file
+    inputs, _ = list_inputs(source)
+    names = [name for _, name in inputs]
+    assert len(set(names)) == len(names) and {"sub__f3.png", "sub__f3.png_2"} <= set(names)
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("path\nsrc/f0.png\nsrc/f0.png\n")
+    assert [name for _, name in list_inputs(manifest)[0]] == ["src__f0.png"]
+
+
 def test_a_glob_lists_what_it_matches(tmp_path):
     _tree(tmp_path / "src")
     inputs, _ = list_inputs(f"{tmp_path}/src/**/f[34].png")

@@ -67,8 +67,7 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
             # files_below passes over a cathx output folder inside the tree (a rerun with --out
             # inside SOURCE must not predict its own masks and overlays) and links leading out of it.
             notes: list[str] = []
-            files = files_below(source, lambda p: not any(part.startswith(".") for part in p.relative_to(source).parts)
-                                and (p.suffix.lower() in wanted or is_dicom_file(p)), notes)
+            files = files_below(source, lambda p: p.suffix.lower() in wanted or is_dicom_file(p), notes)
             for note in notes:
                 if note.endswith(OUTPUT_INSIDE):  # said, not counted as a failed input
                     logging.getLogger(__name__).warning(note)
@@ -78,10 +77,21 @@ def list_inputs(source: Path | str) -> tuple[list[tuple[Path, str]], list[str]]:
                 raise CathxError(f"{source}: no image, video or DICOM file in this folder tree")
     root = root.resolve()
     inputs = []
+    seen: set[Path] = set()
+    taken: set[str] = set()
     for path in files:
         absolute = path.resolve()
+        if absolute in seen:  # a manifest naming one file twice: predicted once
+            continue
+        seen.add(absolute)
         relative = absolute.relative_to(root) if absolute.is_relative_to(root) else Path(*absolute.parts[1:])
-        inputs.append((path, relative.as_posix().replace("/", "__")))
+        name = candidate = relative.as_posix().replace("/", "__")
+        number = 1
+        while candidate in taken:  # a/b.png beside a__b.png: two folders, never one written by two workers
+            number += 1
+            candidate = f"{name}_{number}"
+        taken.add(candidate)
+        inputs.append((path, candidate))
     return inputs, problems
 
 
