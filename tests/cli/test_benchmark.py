@@ -52,7 +52,9 @@ def test_smoke_suite_end_to_end(run_cli, tiny_config, tmp_path):
         (("--variants", "unet3"), "unknown variant 'unet3' in this suite; choose from cathmtl"),
         (("--seeds", "0"), "--seeds 0: must be at least 1"),
         (("--first-seed", "-1"), "--first-seed -1: must be 0 or more"),
-        (("--budget-minutes", "-1"), "--budget-minutes -1.0: must be positive"),
+        (("--budget-minutes", "-1"), "--budget-minutes -1.0: must be a positive number of minutes"),
+        (("--budget-minutes", "nan"), "--budget-minutes nan: must be a positive number of minutes"),
+        (("--latency-runs", "-3"), "--latency-runs -3: must be 0 (skip) or more"),
     ],
 )
 def test_bad_options_give_one_line(run_cli, tiny_config, tmp_path, args, message):
@@ -69,3 +71,25 @@ def test_bad_config_names_the_file(run_cli, tmp_path):
     result = run_cli("benchmark", "--config", bad, "--out", tmp_path / "o")
     assert result.exit_code == 2
     assert "benchmark: unknown key 'suites'" in result.stderr.replace("\n", " ")
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("{seeds: two}", "benchmark.seeds: expected an integer, got 'two'"),
+    ("{profile_size: big}", "benchmark.profile_size: expected an integer, got 'big'"),
+    ("{budget_minutes: '4'}", "benchmark.budget_minutes: expected float, got '4'"),
+])
+def test_a_benchmark_section_value_of_the_wrong_type_is_one_line(run_cli, tmp_path, section, message):
+    """Such values raised ValueError / TypeError tracebacks from int() and <=."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"benchmark: {section}\n")
+    result = run_cli("benchmark", "--config", bad, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"bad.yaml: {message}" in result.stderr.replace("\n", " "), result.stderr
+
+
+def test_a_benchmark_section_takes_variants_as_a_list_or_as_the_option_writes_them():
+    from cathx.cli.benchmark import BenchmarkSection
+
+    assert BenchmarkSection(variants="a, b").variant_names() == ["a", "b"]
+    assert BenchmarkSection(variants=["a", "b"]).variant_names() == ["a", "b"]
+    assert BenchmarkSection().variant_names() == []

@@ -109,6 +109,6 @@ def test_every_bundled_config_loads_with_its_loader(name):
         assert load_cls_config(path).data.image_size > 0
     elif "\nbenchmark:" in path.read_text():
         recipe, section = load_benchmark_config(path)
-        assert train_config_from_dict(recipe, where=str(path)).stages and section["budget_minutes"] > 0
+        assert train_config_from_dict(recipe, where=str(path)).stages and section.budget_minutes > 0
     else:
         assert load_train_config(path).stages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,30 +18,45 @@ from cathx.fileio import check_output_folder
 SUITE_HELP = "suite to run (default: the config's benchmark.suite, else smoke)"
 Suite = Literal[tuple(suite_names())]
 
-# Keys of the optional ``benchmark:`` section of the config file (defaults for the options).
-BENCHMARK_KEYS = ("suite", "variants", "seeds", "budget_minutes", "total_minutes", "profile_size", "latency_runs", "data")
+@dataclass
+class BenchmarkSection:
+    """The optional ``benchmark:`` section of the config file: defaults for the command's options
+    (None: the option's own default). ``variants`` is a list or, as ``--variants`` takes it, one
+    comma-separated string."""
+
+    suite: str | None = None
+    variants: list[str] | str | None = None
+    seeds: int | None = None
+    budget_minutes: float | None = None
+    total_minutes: float | None = None
+    profile_size: int | None = None
+    latency_runs: int | None = None
+    data: str | None = None
+
+    def variant_names(self) -> list[str]:
+        items = self.variants.split(",") if isinstance(self.variants, str) else (self.variants or [])
+        return [name.strip() for name in items if name.strip()]
 
 
-def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_benchmark_config(path: Path | None) -> tuple[dict[str, Any], BenchmarkSection]:
     """(training config as a plain dict, benchmark section) from ``path``; defaults when None.
 
     The file is a training config (cathx.training.config.TrainConfig, checked strictly) with an
-    optional ``benchmark:`` mapping holding defaults for the command's options.
+    optional ``benchmark:`` mapping (BenchmarkSection, checked as strictly: an unknown key or a
+    value of the wrong type is one line naming ``FILE: benchmark.KEY``).
     """
-    from cathx.config import read_yaml_mapping, to_dict
+    from cathx.config import from_dict, read_yaml_mapping, to_dict
     from cathx.training.config import TrainConfig, train_config_from_dict
 
     if path is None:
-        return to_dict(TrainConfig()), {}
+        return to_dict(TrainConfig()), BenchmarkSection()
     data = read_yaml_mapping(path)
     section = data.pop("benchmark", None) or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: benchmark: expected a mapping")
-    unknown = sorted(set(section) - set(BENCHMARK_KEYS))
-    if unknown:
-        raise ConfigError(f"{path}: benchmark: unknown key {unknown[0]!r}; valid keys: {', '.join(BENCHMARK_KEYS)}")
+    checked = from_dict(BenchmarkSection, section, where=f"{path}: benchmark")
     config = train_config_from_dict(data, where=str(path))
-    return to_dict(config), section
+    return to_dict(config), checked
 
 
 BENCHMARK_OUT = Path("runs/benchmark")
@@ -77,31 +94,35 @@ def register(app: typer.Typer) -> None:
         from cathx.benchmarking.tables import summarize, to_markdown
 
         base, section = load_benchmark_config(config)
-        suite = suite or section.get("suite") or "smoke"
+        suite = suite or section.suite or "smoke"
         if suite not in suite_names():
             raise ConfigError(f"--suite {suite!r}: choose from {', '.join(suite_names())}")
-        n_seeds = seeds if seeds is not None else int(section.get("seeds", 1))
+        n_seeds = seeds if seeds is not None else (section.seeds if section.seeds is not None else 1)
         if n_seeds < 1:
             raise ConfigError(f"--seeds {n_seeds}: must be at least 1")
         if first_seed < 0:
             raise ConfigError(f"--first-seed {first_seed}: must be 0 or more")
         budget = Budget(
-            minutes_per_run=budget_minutes if budget_minutes is not None else section.get("budget_minutes"),
-            total_minutes=total_minutes if total_minutes is not None else section.get("total_minutes"),
+            minutes_per_run=budget_minutes if budget_minutes is not None else section.budget_minutes,
+            total_minutes=total_minutes if total_minutes is not None else section.total_minutes,
         )
         for name, value in (("budget-minutes", budget.minutes_per_run), ("total-minutes", budget.total_minutes)):
-            if value is not None and value <= 0:
-                raise ConfigError(f"--{name} {value}: must be positive")
-        size = profile_size or int(section.get("profile_size", 256))
+            if value is not None and not (math.isfinite(value) and value > 0):  # NaN would mean no cap at all
+                raise ConfigError(f"--{name} {value}: must be a positive number of minutes")
+        size = profile_size if profile_size is not None else (section.profile_size or 256)
         checks.input_size(size, "--profile-size")
+        runs = latency_runs if latency_runs is not None else (section.latency_runs if section.latency_runs is not None
+                                                               else 30)
+        if runs < 0:
+            raise ConfigError(f"--latency-runs {runs}: must be 0 (skip) or more")
         check_output_folder(out)
-        data = data or (Path(section["data"]) if section.get("data") else None)
+        data = data or (Path(section.data) if section.data else None)
         if data is not None and not data.exists():
             raise ConfigError(f"--data {data}: no such file or folder")
         chosen = build_suite(suite)
-        wanted = variants.split(",") if variants else section.get("variants")
+        wanted = [name.strip() for name in variants.split(",") if name.strip()] if variants else section.variant_names()
         if wanted:
-            chosen = select_variants(chosen, [name.strip() for name in wanted])
+            chosen = select_variants(chosen, wanted)
         records = run_benchmark(
             chosen,
             base,
@@ -110,7 +131,7 @@ def register(app: typer.Typer) -> None:
             budget=budget,
             data=data,
             profile_size=size,
-            latency_runs=latency_runs if latency_runs is not None else int(section.get("latency_runs", 30)),
+            latency_runs=runs,
             resume=resume,
             title=f"cathx benchmark: {suite}",
         )
