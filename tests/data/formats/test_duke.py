@@ -103,3 +103,37 @@ def test_npy_pairs(tmp_path):
     assert any("img/9.npy: no label .npy" in p for p in reader.problems)
     sample = reader[2]
     assert sample.image[0, 0] == 0.5 and sample.mask.sum() == 3 * 20 and sample.mask.max() == 1
+
+
+@pytest.mark.parametrize("version", ["v5", "v73"])
+@pytest.mark.parametrize(("change", "message"), [
+    ({"images": np.zeros((H, W, N - 2), np.uint8)}, "does not match 'images'"),  # fewer B-scans: IndexError
+    ({"images": np.zeros((H, W + 4, N), np.uint8)}, "does not match 'images'"),  # another width: silent
+    ({"images": np.zeros((H, W), np.uint8)}, "does not match 'images'"),  # one image for every mask
+    ({"images": np.zeros((H, W, N, 2), np.uint8)}, "'images' has shape"),
+])
+def test_a_volume_whose_arrays_disagree_is_refused_naming_the_file(tmp_path, version, change, message):
+    arrays = {**_subject(), **change}
+    path = tmp_path / "Subject_01.mat"
+    if version == "v5":
+        scipy.io.savemat(path, arrays)
+    else:
+        _write_v73(path, arrays)
+    with pytest.raises(DataError, match=f"Subject_01.mat: .*{message}"):
+        open_dataset(path, format="duke")
+
+
+def test_layers_stored_as_a_cell_array_are_refused_naming_the_file(tmp_path):
+    arrays = _subject()
+    cells = np.empty((1, 2), dtype=object)
+    cells[0, 0], cells[0, 1] = np.zeros(3), np.zeros(4)
+    scipy.io.savemat(tmp_path / "Subject_01.mat", {**arrays, "manualLayers1": cells})
+    with pytest.raises(DataError, match=r"Subject_01.mat: 'manualLayers1' is a MATLAB cell, not a numeric array"):
+        open_dataset(tmp_path / "Subject_01.mat", format="duke")
+
+
+def test_a_volume_declaring_more_frames_than_the_limit_is_refused_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setenv("CATHX_MAX_FRAMES", "3")
+    scipy.io.savemat(tmp_path / "Subject_01.mat", _subject())
+    with pytest.raises(DataError, match=r"Subject_01.mat: 'images' declares 5 frames; at most 3"):
+        open_dataset(tmp_path / "Subject_01.mat", format="duke")

@@ -24,6 +24,7 @@ import numpy as np
 
 from cathx.data.formats.base import Reader, files_below
 from cathx.data.formats.imageio import binarize_mask, to_unit_float
+from cathx.data.formats.limits import check_frame_count, check_frame_size
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -86,6 +87,7 @@ class DukeReader(Reader):
                 )
             if LAYERS_KEY not in names:
                 raise DataError(f"{path}: no variable {LAYERS_KEY!r}: no labels to read")
+            check_volume_shapes(path, names[IMAGES_KEY], names[LAYERS_KEY])  # before anything is loaded
             layers = _load_mat(path, (LAYERS_KEY,))[LAYERS_KEY]
         except DataError as exc:
             if single:
@@ -175,22 +177,56 @@ def retina_mask(boundaries: np.ndarray, height: int) -> np.ndarray:
     return mask
 
 
-def _mat_variables(path: Path) -> set[str]:
-    """Variable names of a .mat file without loading its arrays."""
+# MATLAB classes of numeric arrays (whosmat's third field); a cell array or struct is no volume.
+NUMERIC_CLASSES = frozenset({"double", "single", "logical", "int8", "uint8", "int16", "uint16", "int32", "uint32",
+                             "int64", "uint64"})
+
+
+def _mat_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{name: (shape, MATLAB class)} of a .mat file's variables, without loading its arrays (shapes
+    in MATLAB's order, as loadmat returns the arrays)."""
     import scipy.io
 
     try:
-        return {name for name, _, _ in scipy.io.whosmat(path)}
+        return {name: (tuple(int(n) for n in shape), str(kind)) for name, shape, kind in scipy.io.whosmat(path)}
     except NotImplementedError:  # MATLAB v7.3: an HDF5 file
         import h5py
 
         try:
             with h5py.File(path, "r") as handle:
-                return set(handle.keys())
+                found = {}
+                for name, item in handle.items():
+                    if isinstance(item, h5py.Dataset):  # h5py sees MATLAB's axes reversed
+                        kind = "double" if item.dtype.kind == "f" else ("uint8" if item.dtype.kind in "iub" else "other")
+                        found[name] = (tuple(int(n) for n in item.shape[::-1]), kind)
+                    else:
+                        found[name] = ((), "struct")
+                return found
         except OSError as exc:
             raise DataError(f"{path}: not a readable MATLAB v7.3 file ({exc})") from None
     except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, TypeError...
         raise _unreadable_mat(path, exc) from None
+
+
+def check_volume_shapes(path: Path, images: tuple[tuple[int, ...], str], layers: tuple[tuple[int, ...], str]
+                        ) -> None:
+    """DataError naming ``path`` unless ``images`` (H, W[, N]) and ``manualLayers1`` (L, W[, N]),
+    each given as (shape, MATLAB class), are numeric arrays of one width and frame count within
+    the frame limits (CATHX_MAX_IMAGE_SIDE, CATHX_MAX_FRAMES). Checked from the file's header: a
+    mismatch read later paired every frame's mask with one image, or failed with an IndexError."""
+    for name, (shape, kind) in ((IMAGES_KEY, images), (LAYERS_KEY, layers)):
+        if kind not in NUMERIC_CLASSES:
+            raise DataError(f"{path}: {name!r} is a MATLAB {kind}, not a numeric array")
+        if len(shape) not in (2, 3):
+            raise DataError(f"{path}: {name!r} has shape {shape}; expected (rows, width) or (rows, width, frames)")
+    (image_shape, _), (layer_shape, _) = images, layers
+    check_frame_size(path, image_shape[1], image_shape[0], f"{IMAGES_KEY!r}")
+    image_frames = image_shape[2] if len(image_shape) == 3 else 1
+    layer_frames = layer_shape[2] if len(layer_shape) == 3 else 1
+    check_frame_count(path, image_frames, f"{IMAGES_KEY!r}")
+    if layer_shape[1] != image_shape[1] or layer_frames != image_frames:
+        raise DataError(f"{path}: {LAYERS_KEY!r} of shape {layer_shape} does not match {IMAGES_KEY!r} of shape "
+                        f"{image_shape} (same width and frame count expected)")
 
 
 def _unreadable_mat(path: Path, exc: BaseException) -> DataError:
