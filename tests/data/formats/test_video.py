@@ -68,6 +68,22 @@ def test_a_stream_shorter_than_its_header_keeps_its_frames_and_says_so(tmp_path)
                                "frame count the header overstates); the frames after it were not read"]
 
 
+def test_a_stream_longer_than_its_header_is_read_to_its_end_and_says_so(tmp_path, monkeypatch):
+    """A count the header understates (an MKV or variable-rate estimate) silently dropped the end of
+    the run; the frames past it are read, up to CATHX_MAX_FRAMES."""
+    path = write_video(tmp_path / "long.avi", frames=6, fourcc="MJPG")
+    reader = open_dataset(path)
+    reader._files[0].frames = 4  # the header's estimate, two frames too few
+    frames = list(reader.iter_frames())
+    assert [f.meta["frame_index"] for f in frames] == [0, 1, 2, 3, 4, 5]
+    assert reader.problems == [f"{path}: the header declares 4 frames but the stream holds more; all 6 were read"]
+    reader = open_dataset(path)
+    reader._files[0].frames = 4
+    monkeypatch.setenv("CATHX_MAX_FRAMES", "5")  # after opening: the header's 6 would be refused
+    assert len(list(reader.iter_frames())) == 5
+    assert reader.problems[-1].endswith("the first 5 were read (CATHX_MAX_FRAMES)")
+
+
 def test_indexed_reads_in_any_order_and_pickle(tmp_path):
     import pickle
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from cathx.data.formats.base import FileFramesReader, plausible_fps
 from cathx.data.formats.imageio import quiet_opencv, to_grey, to_unit_float
-from cathx.data.formats.limits import check_frame_size
+from cathx.data.formats.limits import check_frame_size, read_limits
 from cathx.errors import DataError
 from cathx.structures import Sample
 
@@ -147,8 +147,28 @@ class VideoReader(FileFramesReader):
                         self.problems.append(f"{message}; the frames after it were not read")
                         break
                     yield self._sample(video, frame_index, frame)
+                else:
+                    yield from self._frames_past_count(video, capture)
             finally:
                 capture.release()
+
+    def _frames_past_count(self, video: _Video, capture: Any) -> Iterator[Sample]:
+        """Frames the stream holds beyond its header's count (an estimate from duration x rate in
+        some containers, e.g. MKV or variable-rate files), up to CATHX_MAX_FRAMES, with a problem
+        line saying so: the end of the run is predicted, not silently dropped."""
+        limit = read_limits().max_frames
+        frame_index = video.frames
+        while frame_index < limit:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            yield self._sample(video, frame_index, frame)
+            frame_index += 1
+        if frame_index > video.frames:
+            read = (f"the first {frame_index} were read (CATHX_MAX_FRAMES)" if frame_index >= limit
+                    else f"all {frame_index} were read")
+            self.problems.append(f"{video.path}: the header declares {video.frames} frames but the stream holds "
+                                 f"more; {read}")
 
     def _sample(self, video: _Video, frame_index: int, frame: np.ndarray) -> Sample:
         meta = {
