@@ -287,3 +287,7 @@ def test_export_records_the_trained_input_size_and_writes_safetensors(run_cli, w
     assert read_checkpoint(copy)["extra"]["input_size"] == 64
     result = run_cli("export", "--weights", weights, "--format", "safetensors", "--out", tmp_path / "m.pt")
     assert result.exit_code == 2 and "must be a .safetensors file name" in result.stderr
+    for option in (("--int8",), ("--input-size", 128), ("--opset", 18)):  # said, not silently ignored
+        result = run_cli("export", "--weights", weights, "--format", "safetensors", "--out", tmp_path / "n.safetensors",
+                         *option)
+        assert result.exit_code == 2 and f"{option[0]}: an ONNX export option" in result.stderr, result.stderr

@@ -134,6 +134,12 @@ def register(app: typer.Typer) -> None:
 
             if out.suffix.lower() != ".safetensors":
                 raise CathxError(f"--out {out}: must be a .safetensors file name")
+            onnx_only = [name for name, given in (("--input-size", input_size is not None), ("--opset", opset != 17),
+                                                  ("--fp16", fp16), ("--int8", int8),
+                                                  ("--calibration-frames", calibration_frames != 32)) if given]
+            if onnx_only:  # said, not silently ignored: the weights are copied as trained
+                raise CathxError(f"{onnx_only[0]}: an ONNX export option; --format safetensors copies the "
+                                 "weights as trained (input size included)")
             check_output_file(out)
             written = export_safetensors(weights, out)
             Console().print(f"{written['path']}: {written['tensors']} tensors, {written['megabytes']} MB, "
