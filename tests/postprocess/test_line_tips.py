@@ -30,6 +30,17 @@ def test_tip_is_the_end_nearest_the_centre_in_output_pixels():
     assert by_group[2].score == pytest.approx(0.8) and by_group[0].score == pytest.approx(0.6)
 
 
+def test_the_nearest_end_is_measured_in_the_images_pixels_not_the_grids():
+    """An L-shaped line on a 20 x 20 grid of a 3000 x 2000 radiograph (x steps 100 px, y steps
+    150 px): end (14, 10) lies 4.5 cells but 456 px from the centre, end (10, 13) 3.5 cells but
+    527 px; the tip is the first."""
+    probs = np.zeros((1, 20, 20), np.float32)
+    probs[0, 10, 10:15] = 0.9  # x 10..14 at y 10
+    probs[0, 10:14, 10] = 0.9  # y 10..13 at x 10
+    (tip,) = line_tips(probs, (3000, 2000), min_length=0.1)
+    assert (tip.x, tip.y) == pytest.approx(((14 + 0.5) * 100 - 0.5, (10 + 0.5) * 150 - 0.5))
+
+
 def test_specks_and_empty_maps_give_no_tips():
     probs = np.zeros((4, 50, 50), np.float32)
     probs[1, 10, 10] = 0.9  # one pixel: shorter than 4 % of 50 px

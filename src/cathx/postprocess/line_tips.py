@@ -75,7 +75,9 @@ def line_tips(probabilities: np.ndarray, out_shape: tuple[int, int], threshold: 
             if len(ends) == 0:
                 ys, xs = np.nonzero(skeleton)
                 ends = np.stack([xs, ys], axis=1).astype(np.float64)
-            tip = ends[int(np.argmin(np.linalg.norm(ends - centre, axis=1)))]
+            # nearest the centre in the image's own pixels: on a non-square radiograph the network
+            # grid's x and y steps differ, and another end may be nearer there
+            tip = ends[int(np.argmin(np.linalg.norm((ends - centre) * scale, axis=1)))]
             x, y = (tip + 0.5) * scale - 0.5
             # an image smaller than the network's grid maps a border cell's centre outside it
             x, y = min(max(x, 0.0), out_shape[1] - 1.0), min(max(y, 0.0), out_shape[0] - 1.0)
