@@ -154,3 +154,18 @@ def test_loose_rows_link_within_the_split_gap():
     rows = loose_electrode_rows(points, np.array([True, True, True, True, False]), 12.0)
     assert [sorted(r.tolist()) for r in rows] == [[0, 1]]
     assert loose_electrode_rows(points[:1], np.array([True]), 12.0) == []
+
+
+def test_a_detection_only_frame_reads_the_type_cells_at_the_frames_size():
+    """Without a mask the frame size was (0, 0), so every point read the type head's last cell:
+    a loose row of rings at x 100-116, y 100 of a 256-px frame read cell (31, 31), not (12-14, 12)."""
+    from cathx.structures import TYPE_HEAD_CLASSES
+
+    probabilities = np.zeros((len(TYPE_HEAD_CLASSES), 32, 32), np.float32)
+    probabilities[TYPE_HEAD_CLASSES.index("pacing")] = 1.0  # everywhere but around the row
+    probabilities[:, 11:14, 11:16] = 0.0
+    probabilities[TYPE_HEAD_CLASSES.index("lasso"), 11:14, 11:16] = 1.0
+    peaks = _peaks([[100, 100, 0.9, 3, 3], [108, 100, 0.9, 3, 3], [116, 100, 0.9, 3, 3]])
+    results = analyse_frame(None, peaks, type_probabilities=probabilities, image_size=(256, 256))
+    assert results.image_size == (256, 256)
+    assert [c.type for c in results.catheters] == ["lasso"]

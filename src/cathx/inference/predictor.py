@@ -337,9 +337,8 @@ class Predictor:
             peaks = peaks_all[i] if peaks_all is not None else None
             types = _softmax(np.asarray(outputs["type"][i], np.float32)) if "type" in outputs else None
             results = analyse_frame(small_mask, peaks, meta=metas[i], type_probabilities=types,
-                                    type_classifier=self.type_classifier)
-            if small_mask is None:
-                results.image_size = (self.input_size, self.input_size)
+                                    type_classifier=self.type_classifier,
+                                    image_size=(self.input_size, self.input_size))
             mask = None
             if logits is not None:
                 if logits.shape == tuple(shape):  # already thresholded at this size

@@ -396,11 +396,13 @@ def analyse_frame(
     type_probabilities: np.ndarray | None = None,
     type_classifier: Any | None = None,
     loose_rows: bool = True,
+    image_size: tuple[int, int] | None = None,
 ) -> Results:
     """Post-process one frame at one resolution.
 
     mask: (H, W) binary mask or None; peaks: (K, 5) [x, y, score, w, h] in the same pixels, or
-    None. Centrelines come from the mask; each electrode goes to the nearest centreline within
+    None. image_size: (H, W) of the frame when there is no mask (a detection-only network): the
+    type head's cells are read at that scale. Centrelines come from the mask; each electrode goes to the nearest centreline within
     ``max_distance`` pixels; the type of each catheter comes from its electrode pattern.
 
     A binary mask merges catheters that touch or run side by side, so one centreline may carry
@@ -434,7 +436,7 @@ def analyse_frame(
     the electrode pattern, the centreline's length and the head's probabilities together (its
     probability as the confidence).
     """
-    size = mask.shape if mask is not None else (0, 0)
+    size = mask.shape if mask is not None else (tuple(image_size) if image_size is not None else (0, 0))
     bare_cut = min_bare_length if peaks is not None else 0.0  # a segmentation-only model has no electrodes
     peaks = np.zeros((0, 5), np.float32) if peaks is None else np.asarray(peaks, np.float32).reshape(-1, 5)
     meta = dict(meta or {})
