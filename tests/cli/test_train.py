@@ -125,3 +125,26 @@ def test_resume_without_data_uses_the_runs_dataset(run_cli, tmp_path, dataset):
     assert result.exit_code == 2
     assert f"{out}: the run trained on --data {tmp_path / 'elsewhere'}, which is not on this machine; " \
            "give --data with the dataset's path here" in result.stderr
+
+
+def test_init_without_config_fine_tunes_the_weights_own_network(run_cli, tmp_path, monkeypatch):
+    """`cathx train --init cathx-fluoro --data mine` (the README's fine-tuning line): the network
+    is the one the weights record (type head, input normalisation), the recipe configs/finetune.yaml;
+    with a config of another architecture the same weights were refused."""
+    import cathx.training as training
+    from cathx.checkpoint import read_checkpoint
+    from cathx.cli.train import finetune_config
+
+    cfg = finetune_config("cathx-fluoro")
+    recorded = read_checkpoint("cathx-fluoro")["model_config"]
+    assert cfg.model["type_head"] is True and cfg.model["input_norm"] == recorded["input_norm"]
+    assert {k: cfg.model[k] for k in recorded if k != "encoder_weights"} == {
+        k: v for k, v in recorded.items() if k != "encoder_weights"}
+    assert cfg.stages[0].lr == pytest.approx(1e-4)
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda cfg, **kwargs: seen.update(cfg=cfg, **kwargs) or tmp_path / "best.pt")
+    result = run_cli("train", "--init", "cathx-fluoro", "--data", tmp_path, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    assert seen["init"] == "cathx-fluoro" and seen["cfg"].model == cfg.model
+    result = run_cli("train", "--out", tmp_path / "run2")
+    assert result.exit_code == 2 and "--config: give an experiment YAML" in result.stderr

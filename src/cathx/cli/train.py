@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -65,10 +65,26 @@ def _fit_type_classifier(best: Path, val_reader, frames: int, seed: int) -> dict
     return report
 
 
+def finetune_config(init: str) -> Any:
+    """The TrainConfig of `cathx train --init WEIGHTS` without --config: the finetune recipe
+    (configs/finetune.yaml) with the network WEIGHTS record (architecture, type head, input
+    normalisation), so that they load as they are."""
+    from cathx.checkpoint import read_checkpoint
+    from cathx.config import read_yaml_mapping, resolve_config
+    from cathx.training.config import train_config_from_dict
+
+    recipe = resolve_config("finetune")
+    model = dict(read_checkpoint(init)["model_config"])
+    model.pop("encoder_weights", None)  # the weights come from --init, never from a hub
+    return train_config_from_dict({**read_yaml_mapping(recipe), "model": model}, where=f"{recipe} with --init {init}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        config: Path = typer.Option(..., "--config", "-c", help="Experiment YAML, or a shipped config name (demo, paper)."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="Experiment YAML, or a shipped config name "
+                                           "(demo, paper); omitted with --init: the weights' own network and the "
+                                           "finetune recipe (configs/finetune.yaml)."),
         data: Path | None = typer.Option(None, "--data", "-d", help="Dataset folder; omitted: generate the config's synthetic set."),
         out: Path = typer.Option(Path("runs/cathx"), "--out", "-o", help="Run folder (checkpoints, logs, best.pt)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -95,7 +111,13 @@ def register(app: typer.Typer) -> None:
             raise CathxError(f"--max-minutes must be positive, got {max_minutes}")
         if out.exists() and not out.is_dir():
             raise CathxError(f"--out {out}: is a file, not a folder; choose a run folder")
-        cfg = _with_device(load_train_config(resolve_config(config)), device)
+        if config is None and init is None:
+            raise CathxError("--config: give an experiment YAML or a shipped config name (demo, paper), or "
+                             "--init WEIGHTS alone to fine-tune them (the finetune recipe)")
+        if config is None:
+            cfg = _with_device(finetune_config(init), device)
+        else:
+            cfg = _with_device(load_train_config(resolve_config(config)), device)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         if init_matching and init is None:
             raise CathxError("--init-matching: give the weights to take from with --init")
