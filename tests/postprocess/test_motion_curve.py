@@ -122,6 +122,28 @@ def test_anchors_are_the_mean_over_all_sightings():
     assert np.allclose(motion.displacement[1:, 0], [1.0, 2.0, 3.0], atol=0.35)
 
 
+def test_a_centreline_frame_moves_with_the_refined_frame_it_was_measured_from():
+    """Frames 2 and 3 show the same centreline, frame 3 without electrodes: it is frame 2 shifted
+    by nothing, so it must keep frame 2's value after the second pass refines it (0 -> 0.417 by
+    hand below); it kept the first pass's 0, a 0.42 px jump between identical frames."""
+    line = np.array([[0.0, 5.0], [40.0, 5.0]], np.float32)
+
+    def frame(points, ids):
+        results = _tracked(points, ids) if len(points) else _tracked(np.zeros((0, 2)), [])
+        results.catheters[0].centreline = line
+        return results
+
+    curve = MotionCurve(min_electrodes=1)
+    for t, (points, ids) in enumerate([([[0, 0], [10, 0]], [0, 1]), ([[2, 0], [10, 0]], [0, 1]),
+                                        ([[10, 0]], [1]), ([], [])]):
+        curve.add(frame(points, ids), frame=t)
+    motion = curve.curve()
+    # anchors after the first pass (d = 0, 1, 0): ring 0 at mean(0, 2 - 1) = 0.5, ring 1 at
+    # mean(10, 10 - 1, 10) = 9.667; measured again: -0.083, 0.917, 0.333, less the first: 0, 1, 0.417
+    assert motion.quality.tolist() == ["measured", "measured", "measured", "partial"]
+    assert np.allclose(motion.displacement[:, 0], [0.0, 1.0, 5 / 12, 5 / 12], atol=1e-6)
+
+
 def test_rows_of_missing_values_and_no_catheter():
     from cathx.postprocess.motion import Motion
 

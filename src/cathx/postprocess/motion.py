@@ -119,6 +119,7 @@ class MotionCurve:
         origin = None
         if cid is not None:
             anchors: dict[int, np.ndarray] = {}
+            chained: dict[int, tuple[int, np.ndarray]] = {}  # frame -> (frame it was measured from, shift)
             previous: int | None = None
             for t in range(count):
                 electrodes = self._electrodes[t].get(cid)
@@ -141,13 +142,14 @@ class MotionCurve:
                     )
                     shift = centreline_shift(before, now)
                     displacement[t] = displacement[previous] + shift
+                    chained[t] = (previous, shift)
                     quality[t] = "partial"
                 else:
                     continue
                 for k, xy in electrodes.items():
                     anchors.setdefault(k, xy - displacement[t])
                 previous = t
-            self._refine(cid, displacement, used)
+            self._refine(cid, displacement, used, chained)
         _bridge(displacement, quality, self.max_gap)
         if self.smoothing > 1:
             displacement = _smooth(displacement, self.smoothing)
@@ -156,10 +158,13 @@ class MotionCurve:
                       np.asarray(quality, dtype=str), used, cid)
 
 
-    def _refine(self, cid: int, displacement: np.ndarray, used: np.ndarray) -> None:
+    def _refine(self, cid: int, displacement: np.ndarray, used: np.ndarray,
+                chained: dict[int, tuple[int, np.ndarray]] | None = None) -> None:
         """Second pass, in place: each electrode's anchor becomes its mean position over all the
         frames it was seen in (less noise than its first sighting), displacements are measured
-        again against these anchors, and the first measured frame stays the zero."""
+        again against these anchors, and the first measured frame stays the zero. A frame measured
+        by its centreline's shift from an earlier frame (``chained``: frame -> (earlier frame,
+        shift)) is then rebuilt on that frame's refined value, so that it moves with it."""
         frames = [t for t in range(len(displacement)) if used[t] and cid in self._electrodes[t]]
         if not frames:
             return
@@ -176,6 +181,9 @@ class MotionCurve:
         correction = {t: again[t] - zero - displacement[t] for t in frames}
         for t in frames:
             displacement[t] = displacement[t] + correction[t]
+        for t in sorted(chained or {}):  # in time order: a chain of centreline frames follows its first
+            earlier, shift = chained[t]
+            displacement[t] = displacement[earlier] + shift
 
 
 def _robust_shift(steps: np.ndarray) -> np.ndarray:
