@@ -89,3 +89,54 @@ def test_budget_shares_the_total():
     assert budget.run_limit_minutes(0.0, 2) == 10.0
     assert budget.run_limit_minutes(29.0, 2) == 0.5
     assert Budget().run_limit_minutes(5.0, 1) is None
+
+
+def test_records_joined_badly_are_one_line_and_a_run_recorded_twice_counts_once(tmp_path):
+    from cathx.errors import CathxError
+
+    row = {"suite": "t", "variant": "good", "seed": 0, "status": "ok", "cpu": "c", "ap": 0.5}
+    (tmp_path / "runs.jsonl").write_text(json.dumps(row) + json.dumps(row) + "\n")  # cat of a file without "\n"
+    with pytest.raises(CathxError, match=r"runs.jsonl:1: not a JSON record"):
+        read_records(tmp_path)
+    (tmp_path / "runs.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({**row, "ap": 0.7}) + "\n")
+    assert [r["ap"] for r in read_records(tmp_path)] == [0.7]  # the later record of the run
+
+
+def test_no_resume_on_a_folder_of_earlier_runs_is_refused_and_keeps_them(tmp_path):
+    """--no-resume emptied runs.jsonl, then the runs' finished stages came back as trained in
+    seconds and were recorded as new runs."""
+    from cathx.errors import CathxError
+
+    base = {"model": {"name": "x"}, "data": {"size": 64}}
+    run_benchmark(_variants()[:1], base, tmp_path, train_fn=FakeTrain(), profile_size=32, latency_runs=2)
+    before = (tmp_path / "runs.jsonl").read_text()
+    with pytest.raises(CathxError, match="holds earlier benchmark runs; resume them"):
+        run_benchmark(_variants()[:1], base, tmp_path, train_fn=FakeTrain(), profile_size=32, latency_runs=2,
+                      resume=False)
+    assert (tmp_path / "runs.jsonl").read_text() == before
+
+
+def test_a_profiling_failure_keeps_the_trained_runs_metrics(tmp_path, monkeypatch):
+    import cathx.benchmarking.profiling as profiling
+
+    def broken(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(profiling, "profile_model", broken)
+    base = {"model": {"name": "x"}, "data": {"size": 64}}
+    (record,) = run_benchmark(_variants()[:1], base, tmp_path, train_fn=FakeTrain(), profile_size=32, latency_runs=2)
+    assert record["status"] == "ok" and record["ap"] == pytest.approx(0.6) and record["latency_ms"] is None
+    assert "profiling failed: OSError: no space left on device" in record["note"]
+
+
+def test_baseline_variants_build_on_a_config_with_cathmtl_only_options():
+    """configs/benchmark_cpu.yaml sets output_stride 1, and cathx_fluoro configs input_norm local
+    and a type head: the smp baselines refused them, so every seed of those variants failed."""
+    from cathx.benchmarking.suites import apply_overrides, build_suite
+    from cathx.config import from_dict
+    from cathx.models import ModelConfig
+
+    base = {"model": {"encoder": "resnet18", "output_stride": 1, "input_norm": "local", "type_head": True}}
+    for suite in ("smoke", "methods"):
+        for variant in build_suite(suite):
+            from_dict(ModelConfig, apply_overrides(base, variant.overrides)["model"], where=variant.name)

@@ -13,7 +13,7 @@ def test_mean_std_uses_sample_std():
     mean, std = mean_std([0.5, 0.7])
     assert mean == pytest.approx(0.6)
     assert std == pytest.approx(math.sqrt(0.02))
-    assert mean_std([0.3]) == (0.3, 0.0)
+    assert mean_std([0.3]) == (0.3, None)  # one seed: no spread measured
     assert mean_std([None]) == (None, None)
 
 
@@ -64,3 +64,14 @@ def test_cpu_lines_name_the_machines_and_warn_when_mixed():
     assert mixed[0] == "\nRuns made on: AMD EPYC, 2 CPUs, AVX-512 + VNNI (1 run); not recorded (1 run)\n"
     assert len(mixed) == 2 and "more than one kind of CPU" in mixed[1]
     assert cpu_lines([]) == []
+
+
+def test_profile_columns_measured_once_carry_no_spread():
+    """Params, FLOPs and latency are measured once per variant and CPU and copied into each seed's
+    record: "12.0 ± 0.0" would claim a spread over seeds that was never measured."""
+    records = [{"suite": "s", "variant": "v", "seed": seed, "status": "ok", "ap": 0.5 + 0.1 * seed, "mean_j": 0.4,
+                "latency_ms": 12.0, "params_m": 3.0} for seed in (0, 1)]
+    (row,) = summarize(records)
+    assert row["latency_ms_std"] is None and row["params_m_std"] is None and row["ap_std"] > 0
+    line = to_markdown([row], metrics=("ap", "latency_ms")).splitlines()[-1]
+    assert line == "| v |  | 2 | 55.00 ± 7.07 | 12.0 |"

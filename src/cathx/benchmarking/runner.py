@@ -88,11 +88,24 @@ def read_records(out: Path) -> list[dict[str, Any]]:
     path = Path(out) / RUNS_FILE
     if not path.is_file():
         return []
-    records = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            records.append(json.loads(line))
-    return records
+    by_key: dict[tuple, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CathxError(f"{path}: cannot read the benchmark records ({exc})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise CathxError(f"{path}:{number}: not a JSON record (files joined without a newline?)") from None
+        if not isinstance(record, dict):
+            raise CathxError(f"{path}:{number}: not a JSON record")
+        # One record per run: files of two machines merged by hand must not count a run twice
+        # (the later record wins, as a rerun's does).
+        by_key[record.get("suite"), record.get("variant"), record.get("seed"), record.get("cpu")] = record
+    return list(by_key.values())
 
 
 def _append_record(out: Path, record: dict[str, Any]) -> None:
@@ -131,7 +144,13 @@ def run_benchmark(
     train_fn = train_fn or train_with_cathx
     build_fn = build_fn or build_from_config
     # Finished runs are kept; failed or skipped ones are dropped here and tried again.
-    records = [r for r in read_records(out) if r.get("status") == "ok"] if resume else []
+    earlier = read_records(out)
+    if not resume and (any(r.get("status") == "ok" for r in earlier) or (out / "runs").is_dir()):
+        # Starting afresh here would drop measured records while the runs' finished stages came
+        # back as "trained" in seconds: a fresh start needs a fresh folder.
+        raise CathxError(f"--out {out}: holds earlier benchmark runs; resume them (the default) or "
+                         "choose a new --out to start afresh")
+    records = [r for r in earlier if r.get("status") == "ok"]
     atomic_write_text(out / RUNS_FILE, "".join(json.dumps(r) + "\n" for r in records))
     done = {(r["suite"], r["variant"], r["seed"]) for r in records if r.get("status") == "ok"}
     # A variant's size and latency are measured once per CPU: runs appended over sessions on other
@@ -163,7 +182,7 @@ def run_benchmark(
         record["budget_minutes"] = limit
         try:
             outcome = train_fn(config, run_dir, data, limit)
-        except (CathxError, ValueError, RuntimeError, KeyError, ImportError, NotImplementedError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one broken variant must not lose the suite's other runs
             # One broken variant must not lose the other runs: record why and move on.
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("run %s failed: %s", run_name(variant, seed), message)
@@ -173,13 +192,16 @@ def run_benchmark(
             continue
         record.update(_metrics_record(outcome))
         if (variant.name, cpu) not in profiles:
-            if outcome.model is not None:
-                model = outcome.model
-            else:
-                model = build_fn(config.get("model", {}))
-            in_channels = int(config.get("model", {}).get("in_channels", 1))
-            profiles[variant.name, cpu] = profile_model(model, profile_size, in_channels, runs=latency_runs)
-        record.update({k: profiles[variant.name, cpu].get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
+            try:
+                model = outcome.model if outcome.model is not None else build_fn(config.get("model", {}))
+                in_channels = int(config.get("model", {}).get("in_channels", 1))
+                profiles[variant.name, cpu] = profile_model(model, profile_size, in_channels, runs=latency_runs)
+            except Exception as exc:  # noqa: BLE001 - the trained run's metrics are kept without a profile
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("run %s: profiling failed: %s", run_name(variant, seed), message)
+                record["note"] = (record.get("note", "") + f" profiling failed: {type(exc).__name__}: {message}")[:300]
+        record.update({k: profiles.get((variant.name, cpu), {}).get(k) for k in ("params_m", "gflops", "latency_ms",
+                                                                                "fps")})
         atomic_write_json(run_dir / "history.json", outcome.history)
         records.append(record)
         _append_record(out, record)

@@ -71,9 +71,11 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def _baseline(name: str, encoder: str) -> dict[str, Any]:
-    """Overrides that swap CathMTL for an smp baseline; smp decoders end at stride 4, so a base
-    config with a finer CathMTL output stride is brought back to 4 for them."""
-    return {"model.name": name, "model.encoder": encoder, "model.output_stride": 4}
+    """Overrides that swap CathMTL for an smp baseline. smp decoders end at stride 4, so a base
+    config with a finer CathMTL output stride is brought back to 4 for them, and CathMTL's own
+    options (input normalisation, catheter-type head) are turned off: a baseline refuses them."""
+    return {"model.name": name, "model.encoder": encoder, "model.output_stride": 4, "model.input_norm": "none",
+            "model.type_head": False}
 
 
 def ours(suite: str, name: str = "cathmtl (ours)") -> Variant:
@@ -230,7 +232,7 @@ def smoke() -> list[Variant]:
     s = "smoke"
     return [
         ours(s, "cathmtl"),
-        Variant("fpn-resnet34", _with(PAPER_STRATEGY, **{"model.name": "fpn", "model.encoder": "resnet34"}), "FPN", s),
+        Variant("fpn-resnet34", _with(PAPER_STRATEGY, **_baseline("fpn", "resnet34")), "FPN", s),
     ]
 
 

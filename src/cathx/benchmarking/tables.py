@@ -43,14 +43,20 @@ def mean_kpi(ap: float | None, mean_j: float | None) -> float | None:
     return (ap + mean_j) / 2.0
 
 
+# Measured once per variant and CPU and copied into each seed's record: a spread over seeds
+# would be a made-up 0, so these columns carry no std.
+PROFILE_KEYS = frozenset({"params_m", "gflops", "latency_ms", "fps"})
+
+
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for a single value); (None, None) when empty."""
+    """Mean and sample standard deviation (ddof=1; None for a single value: no spread was
+    measured); (None, None) when empty."""
     values = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     if not values:
         return None, None
     mean = sum(values) / len(values)
     if len(values) == 1:
-        return mean, 0.0
+        return mean, None
     var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
     return mean, math.sqrt(var)
 
@@ -94,6 +100,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for key, *_ in METRICS:
             row[f"{key}_mean"], row[f"{key}_std"] = mean_std([r.get(key) for r in ok])
+            if key in PROFILE_KEYS:
+                row[f"{key}_std"] = None
         rows.append(row)
     return rows
 
