@@ -224,12 +224,20 @@ def export_checkpoint(
     if in_channels != 1:
         batch = np.repeat(batch, in_channels, axis=1)
     variants = [{"path": str(out), "kind": "fp32", "max_abs_diff": compare_outputs(model, out, batch)}]
+    copies = []
     if fp16:
-        path = convert_fp16(out, out.with_suffix(".fp16.onnx"))
-        variants.append({"path": str(path), "kind": "fp16",
-                         "max_abs_diff": compare_outputs(model, path, batch)})
+        copies.append(("fp16", lambda: convert_fp16(out, out.with_suffix(".fp16.onnx"))))
     if int8:
-        path = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration_frames, input_size, in_channels)
-        variants.append({"path": str(path), "kind": "int8",
-                         "max_abs_diff": compare_outputs(model, path, batch)})
+        copies.append(("int8", lambda: quantize_int8(out, out.with_suffix(".int8.onnx"), calibration_frames,
+                                                     input_size, in_channels)))
+    for kind, make in copies:
+        try:
+            path = make()
+            variants.append({"path": str(path), "kind": kind, "max_abs_diff": compare_outputs(model, path, batch)})
+        except CathxError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types: one line, not a traceback
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            written = ", ".join(v["path"] for v in variants)
+            raise CathxError(f"{out}: the {kind} copy failed ({first}); written before it: {written}") from None
     return {"weights": str(weights), "opset": opset, "input_size": input_size, "variants": variants}

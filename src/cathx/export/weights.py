@@ -3,6 +3,7 @@ safetensors with the model config and extras as JSON metadata (``cathx.checkpoin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,17 @@ def export_safetensors(weights: Path | str, out: Path | str) -> dict[str, Any]:
     model, config = load_model(weights)
     extra = dict(read_checkpoint(weights).get("extra") or {})
     extra["input_size"] = trained_input_size(weights, extra)
-    save_safetensors(out, model.float(), config, extra)
-    reloaded, _ = load_model(out)
-    expected = model.state_dict()
-    for key, value in reloaded.state_dict().items():
-        if not torch.equal(value, expected[key]):
-            raise CathxError(f"{out}: tensor {key} differs after writing; the file is not a faithful copy")
+    # Written under a hidden name and checked there: only a faithful copy ever takes the name ``out``.
+    partial = out.with_name(f".{out.stem}.partial.safetensors")
+    try:
+        save_safetensors(partial, model.float(), config, extra)
+        reloaded, _ = load_model(partial)
+        expected = model.state_dict()
+        for key, value in reloaded.state_dict().items():
+            if not torch.equal(value, expected[key]):
+                raise CathxError(f"{out}: tensor {key} differs after writing; not written (not a faithful copy)")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     return {"weights": str(weights), "path": str(out), "input_size": extra["input_size"],
             "megabytes": round(out.stat().st_size / 1e6, 2), "tensors": len(expected)}
