@@ -39,3 +39,14 @@ def test_bench_times_each_precision_once_as_it_resolves(tiny_checkpoint, tmp_pat
                        frame_size=64, out=None, probe_seconds=0.05, with_ideal_postprocess=False,
                        precisions=["auto", "bf16"])
     assert [row["variant"] for row in report["variants"]] == ["tiny/torch"]  # bf16 would be emulated
+
+
+def test_a_checkpoints_learned_type_decision_is_timed_with_it(tmp_path):
+    """`cathx bench` built its predictors without the shipped network's type decision, so it timed
+    a post-processing `cathx predict` does not run."""
+    from cathx.benchmarking.latency import _variants
+    from cathx.zoo import resolve_weights
+
+    (variant,) = _variants(resolve_weights("cathx-fluoro"), [], ["torch"], False, 64, tmp_path, "cpu",
+                           precisions=["fp32"])
+    assert variant.predictor.type_classifier is not None

@@ -102,7 +102,7 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
     import torch
 
     from cathx.export.onnx import export_onnx, quantize_int8
-    from cathx.inference.predictor import Predictor, load_torch_checkpoint
+    from cathx.inference.predictor import Predictor, _type_classifier, load_torch_checkpoint
     from cathx.models import build_model, model_profile
     from cathx.models.complexity import count_flops
     from cathx.models.precision import resolve_precision
@@ -111,16 +111,18 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
     torch_precisions = list(dict.fromkeys(resolve_precision(asked, device) for asked in precisions or ["auto"]))
     # Spinning ORT threads would steal the CPU from the variants timed in between them.
     spin = False
-    sources: list[tuple[str, Any, Any]] = []
+    # (label, model, config, learned type decision): a checkpoint's decision is timed with it, as
+    # `cathx predict` runs it (the post-processing then types catheters through it).
+    sources: list[tuple[str, Any, Any, Any]] = []
     if weights is not None:
-        model, config, _ = load_torch_checkpoint(Path(weights))
-        sources.append((Path(weights).stem, model, config))
+        model, config, extra = load_torch_checkpoint(Path(weights))
+        sources.append((Path(weights).stem, model, config, _type_classifier(extra.get("type_classifier"), Path(weights))))
     for name in models:
         torch.manual_seed(0)
         config = model_profile(name)
-        sources.append((name, build_model(config).eval(), config))
+        sources.append((name, build_model(config).eval(), config, None))
     variants = []
-    for label, model, config in sources:
+    for label, model, config, classifier in sources:
         flops = count_flops(model, input_size, int(getattr(config, "in_channels", 1))) / 1e9
         onnx_path = folder / f"{label}.onnx"
         if "onnx" in backends or int8:
@@ -129,12 +131,13 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
             if backend == "torch":
                 for precision in torch_precisions:
                     name = "torch" if precision == "fp32" else f"torch-{precision}"
-                    predictor = Predictor.from_model(model, input_size=input_size, device=device, precision=precision)
+                    predictor = Predictor.from_model(model, input_size=input_size, device=device, precision=precision,
+                                                     type_classifier=classifier)
                     variants.append(Variant(f"{label}/{name}", label, name, flops, predictor))
                 continue
             if backend == "onnx":
                 predictor = Predictor.from_checkpoint(onnx_path, backend="onnx", device=device, spinning=spin,
-                                                      threads=threads)
+                                                      threads=threads, type_classifier=classifier)
             else:
                 raise CathxError(f"unknown backend {backend!r}; choose from torch, onnx")
             variants.append(Variant(f"{label}/{backend}", label, backend, flops, predictor))
@@ -143,7 +146,8 @@ def _variants(weights: Path | None, models: list[str], backends: list[str], int8
                                       input_size=input_size)
             variants.append(Variant(f"{label}/onnx-int8", label, "onnx-int8", flops,
                                     Predictor.from_checkpoint(int8_path, backend="onnx", device=device,
-                                                              spinning=spin, threads=threads)))
+                                                              spinning=spin, threads=threads,
+                                                              type_classifier=classifier)))
     return variants
 
 
