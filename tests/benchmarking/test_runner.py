@@ -140,3 +140,14 @@ def test_baseline_variants_build_on_a_config_with_cathmtl_only_options():
     for suite in ("smoke", "methods"):
         for variant in build_suite(suite):
             from_dict(ModelConfig, apply_overrides(base, variant.overrides)["model"], where=variant.name)
+
+
+def test_a_resumed_session_with_another_profile_size_profiles_again(tmp_path):
+    """Profiles were keyed by variant and CPU only: rows measured at 256 and 512 px met in one table."""
+    base = {"model": {"name": "x"}, "data": {"size": 64}}
+    first = run_benchmark(_variants()[:1], base, tmp_path, seeds=(0,), train_fn=FakeTrain(), profile_size=32,
+                          latency_runs=2)
+    both = run_benchmark(_variants()[:1], base, tmp_path, seeds=(0, 1), train_fn=FakeTrain(), profile_size=64,
+                         latency_runs=2)
+    assert [r["profile_size"] for r in both] == [32, 64]
+    assert both[1]["gflops"] > first[0]["gflops"]  # measured again at the larger side

@@ -156,8 +156,10 @@ def run_benchmark(
     # A variant's size and latency are measured once per CPU: runs appended over sessions on other
     # machines must not lend this machine their latency.
     cpu = cpu_description()
-    profiles: dict[tuple[str, str], dict[str, Any]] = {
-        (r["variant"], r.get("cpu", "")): {k: r.get(k) for k in ("params_m", "gflops", "latency_ms", "fps")}
+    # ... and at one input side: a session resumed with another --profile-size measures again.
+    profiles: dict[tuple[str, str, int | None], dict[str, Any]] = {
+        (r["variant"], r.get("cpu", ""), r.get("profile_size")): {k: r.get(k) for k in ("params_m", "gflops",
+                                                                                      "latency_ms", "fps")}
         for r in records
         if r.get("status") == "ok" and r.get("params_m") is not None
     }
@@ -191,17 +193,18 @@ def run_benchmark(
             _append_record(out, record)
             continue
         record.update(_metrics_record(outcome))
-        if (variant.name, cpu) not in profiles:
+        key = (variant.name, cpu, profile_size)
+        if key not in profiles:
             try:
                 model = outcome.model if outcome.model is not None else build_fn(config.get("model", {}))
                 in_channels = int(config.get("model", {}).get("in_channels", 1))
-                profiles[variant.name, cpu] = profile_model(model, profile_size, in_channels, runs=latency_runs)
+                profiles[key] = profile_model(model, profile_size, in_channels, runs=latency_runs)
             except Exception as exc:  # noqa: BLE001 - the trained run's metrics are kept without a profile
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("run %s: profiling failed: %s", run_name(variant, seed), message)
                 record["note"] = (record.get("note", "") + f" profiling failed: {type(exc).__name__}: {message}")[:300]
-        record.update({k: profiles.get((variant.name, cpu), {}).get(k) for k in ("params_m", "gflops", "latency_ms",
-                                                                                "fps")})
+        record.update({k: profiles.get(key, {}).get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})
+        record["profile_size"] = profile_size if key in profiles else None
         atomic_write_json(run_dir / "history.json", outcome.history)
         records.append(record)
         _append_record(out, record)

@@ -32,7 +32,7 @@ METRICS: tuple[tuple[str, str, float, int], ...] = (
 )
 RECORD_FIELDS = (
     "suite", "variant", "paper_row", "seed", "status", "note", *(m[0] for m in METRICS), "epochs", "steps", "test_images",
-    "cpu",
+    "cpu", "profile_size",
 )
 
 
