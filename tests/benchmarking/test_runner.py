@@ -151,3 +151,13 @@ def test_a_resumed_session_with_another_profile_size_profiles_again(tmp_path):
                          latency_runs=2)
     assert [r["profile_size"] for r in both] == [32, 64]
     assert both[1]["gflops"] > first[0]["gflops"]  # measured again at the larger side
+
+
+def test_a_run_whose_training_time_is_unknown_reports_no_convergence_time():
+    """A resumed run measured only this session's training: its times are left out, not understated."""
+    from cathx.benchmarking.runner import _metrics_record
+
+    history = [{"time_s": 1.0, "score": 0.3}, {"time_s": 2.0, "score": 0.5}]
+    known = _metrics_record(RunOutcome({"ap": 0.5, "mean_j": 0.4}, history, None, train_s=2.0))
+    unknown = _metrics_record(RunOutcome({"ap": 0.5, "mean_j": 0.4}, history, None, train_s=None))
+    assert known["converge_s"] == 2.0 and (unknown["converge_s"], unknown["train_s"]) == (None, None)

@@ -233,7 +233,7 @@ def _metrics_record(outcome: RunOutcome) -> dict[str, Any]:
         "ap": ap,
         "mean_j": mean_j,
         "mean_kpi": mean_kpi(ap, mean_j),
-        "converge_s": time_to_converge(outcome.history, key="score"),
+        "converge_s": time_to_converge(outcome.history, key="score") if outcome.train_s is not None else None,
         "train_s": outcome.train_s,
         "epochs": outcome.epochs,
         "steps": outcome.steps,
@@ -314,10 +314,12 @@ def train_with_cathx(config: dict[str, Any], run_dir: Path, data: Path | None, m
         metrics=read_test_metrics(report),
         history=history,
         model=model,
-        train_s=train_s,
+        # A resumed run's time before its interruption was not measured: its training and
+        # convergence times are left out rather than understated by this session's share.
+        train_s=None if resume else train_s,
         epochs=epochs,
         steps=steps,
-        note="resumed" if resume else "",
+        note="resumed: training time before the interruption not measured" if resume else "",
     )
 
 
