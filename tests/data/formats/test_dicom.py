@@ -402,8 +402,11 @@ def test_an_unreadable_instance_number_sorts_as_zero_instead_of_failing_the_fold
     write_dicom(tmp_path / "a.dcm", _ramp(1), SeriesInstanceUID=series, InstanceNumber=77)
     write_dicom(tmp_path / "b.dcm", _ramp(1), SeriesInstanceUID=series, InstanceNumber=2)
     data = (tmp_path / "a.dcm").read_bytes()
-    assert data.count(b"77") == 1
-    (tmp_path / "a.dcm").write_bytes(data.replace(b"77", b"1a"))
+    element = b"\x20\x00\x13\x00IS"  # (0020,0013) Instance Number, explicit VR little endian
+    assert data.count(element) == 1
+    start = data.index(element) + len(element) + 2  # past the 2-byte length
+    assert data[start:start + 2] == b"77"  # the value itself (the random UIDs may hold "77" too)
+    (tmp_path / "a.dcm").write_bytes(data[:start] + b"1a" + data[start + 2:])
     reader = open_dataset(tmp_path)
     assert len(reader) == 2
     assert [s.meta["source"][-5:] for s in reader.iter_frames()] == ["a.dcm", "b.dcm"]
