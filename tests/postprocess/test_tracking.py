@@ -381,3 +381,14 @@ def test_a_larger_frame_is_tracked_at_the_reference_scale():
     assert {cid for frame, _ in reference for _, cid in frame} == {0, 1}
     assert ids(Tracker(reference_side=128), 4) == reference
     assert {cid for frame, _ in ids(Tracker(), 4) for _, cid in frame} == {0, 1, 2}
+
+
+def test_match_gates_pairs_out_before_the_assignment():
+    """Track 0 is the catheter's own (0.2 to detection 0), track 1 a fragment's (0.9 to it);
+    detection 1 is far from both (5 and 7, beyond the gate of 1). Assigned on the raw costs the
+    swap (0.9 + 5 < 0.2 + 7) gave detection 0 to the fragment and then dropped the far pair."""
+    from cathx.postprocess.tracking import match
+
+    assert match(np.array([[0.2, 5.0], [0.9, 7.0]]), 1.0) == [(0, 0)]
+    assert match(np.array([[0.2, np.inf], [np.inf, 0.4]]), 1.0) == [(0, 0), (1, 1)]
+    assert match(np.zeros((0, 3)), 1.0) == []

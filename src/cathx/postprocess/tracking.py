@@ -68,12 +68,15 @@ def centreline_distance(a: np.ndarray, b: np.ndarray, samples: int = CENTRELINE_
 
 
 def match(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
-    """Hungarian matching of rows to columns; pairs costing more than ``max_cost`` are dropped."""
+    """Hungarian matching of rows to columns among the pairs costing at most ``max_cost``. Pairs
+    beyond it are gated out before the assignment, not dropped after it: otherwise their real
+    costs steer it (a far, unrelated detection could hand a catheter's detection to a fragment's
+    track because the swap made the pair it then dropped cheaper)."""
     if cost.size == 0:
         return []
-    finite = np.where(np.isfinite(cost), cost, 1e9)
-    rows, cols = linear_sum_assignment(finite)
-    return [(int(r), int(c)) for r, c in zip(rows, cols) if finite[r, c] <= max_cost]
+    gated = np.where(np.isfinite(cost) & (cost <= max_cost), cost, 1e9)
+    rows, cols = linear_sum_assignment(gated)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if gated[r, c] <= max_cost]
 
 
 def chamfer(points: np.ndarray, reference: np.ndarray, statistic=np.mean) -> float:
