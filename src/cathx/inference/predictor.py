@@ -254,8 +254,8 @@ class Predictor:
 
         if precision not in INFERENCE_PRECISIONS:
             raise CathxError(f"precision {precision!r}: choose from {', '.join(INFERENCE_PRECISIONS)}")
-        if input_size is not None and input_size_problem(input_size):
-            raise CathxError(f"input_size {input_size}: {input_size_problem(input_size)}")
+        if input_size is not None and (problem := input_size_problem(input_size)):
+            raise CathxError(f"input_size {input_size}: {problem}")
         if not path.is_file():
             raise CathxError(f"{path}: weights file not found")
         if path.stat().st_size == 0:
