@@ -35,6 +35,7 @@ ROWS = [
                                      "noise_grain_prob": 1.0, "noise": 0.04, "cvc_prob": 1.0}),
     ("sigmoid display curve", {**QUIET, "tone_curve_prob": 1.0, "cvc_prob": 1.0}),
     ("faint lines (density 0.08)", {**QUIET, "line_density": (0.08, 0.08), "cvc_prob": 1.0}),
+    ("a line on a random course", {**QUIET, "free_line_prob": 1.0}),
 ]
 
 

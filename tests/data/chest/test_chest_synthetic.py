@@ -174,6 +174,7 @@ def test_distractors_switch_off_and_leave_labels_alone():
     ({"implant_prob": 2.0}, "synth.implant_prob: must be between 0 and 1, got 2.0"),
     ({"rib_cortex": (0.2, 0.1)}, "synth.rib_cortex: must be (min, max) with 0 <= min <= max <= 0.5"),
     ({"edge_enhance": (0.0, 5.0)}, "synth.edge_enhance"),
+    ({"free_line_prob": -0.1}, "synth.free_line_prob: must be between 0 and 1, got -0.1"),
 ])
 def test_out_of_range_factor_is_one_line_config_error(changes, message):
     from cathx.data.chest.synthetic import ChestSynthConfig
@@ -220,6 +221,39 @@ def test_variety_off_gives_back_the_fixed_template_and_leaves_labels_alone():
         for (_, pa), (_, pb) in zip(a.lines, b.lines):
             np.testing.assert_array_equal(pa, pb)
         assert np.abs(a.image - b.image).mean() > 0.01  # and it shows
+
+
+def test_free_line_adds_one_labelled_abnormal_cvc_and_leaves_the_rest_of_the_study_alone():
+    from cathx.data.chest.synthetic import ChestSynthConfig
+
+    for index in range(4):
+        plain = generate_study(6, index, 128, ChestSynthConfig())
+        free = generate_study(6, index, 128, ChestSynthConfig(free_line_prob=1.0))
+        assert len(free.lines) == len(plain.lines) + 1
+        for (label_a, a), (label_b, b) in zip(plain.lines, free.lines):  # the others, point for point
+            assert label_a == label_b
+            np.testing.assert_array_equal(a, b)
+        label, points = free.lines[-1]
+        assert label == "CVC - Abnormal" and free.labels[LABELS.index(label)] == 1.0
+        assert len(points) >= 4  # at least 0.2 of the image: 25 px at 128 px, a point every 3 px
+        on_line = np.round(points).astype(int).clip(0, 127)
+        assert (free.image - plain.image)[on_line[:, 1], on_line[:, 0]].mean() > 0.03  # drawn where labelled
+
+
+def test_free_line_enters_from_an_edge_is_smooth_and_keeps_its_tip_out_of_the_svc():
+    from cathx.data.chest.synthetic import free_line_path
+
+    for k in range(40):
+        an = sample_anatomy(np.random.default_rng([k, 1]), np.random.default_rng([k, 2]))
+        path = free_line_path(an, np.random.default_rng(k))
+        assert path is not None
+        assert min(path[0].min(), 1.0 - path[0].max()) <= 0.0  # starts on or beyond an edge
+        tip = path[-1]
+        assert not (abs(tip[0] - an.svc_x) < 0.05 and an.carina[1] - 0.05 * an.scale < tip[1] < an.caj_y + 0.05 * an.scale)
+        steps = np.diff(path, axis=0)
+        turn = np.arccos(np.clip((steps[1:] * steps[:-1]).sum(1) / (np.linalg.norm(steps[1:], axis=1)
+                                                                    * np.linalg.norm(steps[:-1], axis=1) + 1e-12), -1, 1))
+        assert turn.max() < math.radians(60)  # no kinks between neighbouring samples
 
 
 def test_unlabelled_implant_adds_density_but_no_line():

@@ -104,12 +104,16 @@ class ChestSynthConfig:
     edge_enhance: tuple[float, float] = (0.3, 1.5)  # its amount (0-4)
     tone_curve_prob: float = 0.4  # a sigmoid display curve instead of the plain gamma
     noise_grain_prob: float = 0.4  # the noise blurred into a grain (0.6-1.5 px), as after a detector
+    # A labelled line on a random course (an astray CVC / PICC: in from any edge, 1-6 smooth bends,
+    # tip anywhere but the SVC), so that a line is found by its look and not by where lines
+    # usually run. Labelled "CVC - Abnormal": a central line off its course is malpositioned.
+    free_line_prob: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("ett_prob", "ngt_prob", "cvc_prob", "second_cvc_prob", "swan_prob", "picc_prob",
                      "core_prob", "ecg_prob", "ecg_cross_prob", "text_prob", "anatomy_variety", "skin_fold_prob",
                      "pathology_prob", "implant_prob", "sternal_wire_prob", "drain_prob", "edge_enhance_prob",
-                     "tone_curve_prob", "noise_grain_prob"):
+                     "tone_curve_prob", "noise_grain_prob", "free_line_prob"):
             _check_range(name, getattr(self, name), 0.0, 1.0)
         for name, count in (("ett_status", 3), ("ngt_status", 4), ("cvc_status", 3)):
             mix = getattr(self, name)
@@ -130,7 +134,7 @@ class ChestSynthConfig:
 VARIETY_OFF = {"line_density": (0.16, 0.36), "anatomy_variety": 0.0, "rib_cortex": (0.0, 0.0),
                "spine_detail": (0.0, 0.0), "skin_fold_prob": 0.0, "pathology_prob": 0.0,
                "implant_prob": 0.0, "sternal_wire_prob": 0.0, "drain_prob": 0.0, "edge_enhance_prob": 0.0,
-               "tone_curve_prob": 0.0, "noise_grain_prob": 0.0}
+               "tone_curve_prob": 0.0, "noise_grain_prob": 0.0, "free_line_prob": 0.0}
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -576,6 +580,37 @@ def swan_path(an: Anatomy, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([ra, heart[1:]])
 
 
+def free_line_path(an: Anatomy, rng: np.random.Generator, attempts: int = 8) -> np.ndarray | None:
+    """A smooth random course (normalised (N, 2)) in from an image edge, or None when every attempt
+    ended with its tip in the lower SVC, where a CVC tip is Normal (the line is labelled Abnormal).
+
+    A random walk: the first point just outside a random edge, heading inwards; steps of 0.06-0.14
+    of the image with the heading turning by N(0, 0.45) rad each, 2-7 steps, stopping at the edge;
+    courses shorter than 0.2 of the image are drawn again.
+    """
+    for _ in range(attempts):
+        edge = int(rng.integers(4))  # left, right, top, bottom
+        along = rng.uniform(0.05, 0.95)
+        start, heading = {0: ((-0.03, along), 0.0), 1: ((1.03, along), math.pi),
+                          2: ((along, -0.03), math.pi / 2), 3: ((along, 1.03), -math.pi / 2)}[edge]
+        heading += rng.uniform(-0.7, 0.7)
+        points = [np.array(start)]
+        for _ in range(int(rng.integers(2, 8))):
+            step = rng.uniform(0.06, 0.14)
+            nxt = points[-1] + step * np.array([math.cos(heading), math.sin(heading)])
+            if len(points) > 1 and not (0.03 <= nxt[0] <= 0.97 and 0.03 <= nxt[1] <= 0.97):
+                break
+            points.append(nxt)
+            heading += rng.normal(0.0, 0.45)
+        if len(points) < 3 or arc_length(np.array(points))[-1] < 0.2:
+            continue
+        tip = points[-1]
+        in_svc = abs(tip[0] - an.svc_x) < 0.05 and an.carina[1] - 0.05 * an.scale < tip[1] < an.caj_y + 0.05 * an.scale
+        if not in_svc:
+            return catmull_rom(points, 12)
+    return None
+
+
 def _line_style(cfg: ChestSynthConfig, rng: np.random.Generator, size: int) -> tuple[float, float, float]:
     """(width in px of this image, peak density, core depth) of one drawn line."""
     width = rng.uniform(*cfg.line_width) * size / 512.0
@@ -799,6 +834,14 @@ def generate_study(seed: int, index: int, size: int = 256, config: ChestSynthCon
     draw_variety(cv, an, cfg, variety)
     if rng.random() < cfg.ecg_prob:
         _draw_ecg_leads(cv, cfg, devices, rng)
+    # After the other draws and from a stream of its own: with the factor off, or for every other
+    # study, the study is the one drawn without it.
+    free = np.random.default_rng([seed, 4, index])
+    if free.random() < cfg.free_line_prob:
+        path = free_line_path(an, free)
+        if path is not None:
+            devices.append(Device("CVC - Abnormal", path, "cvc"))
+            _draw_device(cv, devices[-1], cfg, free)
     image = _expose(cv.image, rng, cfg.noise, cfg, variety)
     if rng.random() < cfg.text_prob:
         _burn_in_text(image, rng)
