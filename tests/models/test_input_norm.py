@@ -70,7 +70,7 @@ def test_a_network_with_it_has_the_same_weights_and_outputs():
 
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="model.input_norm: only CathMTL"):
-        ModelConfig(name="unet", encoder="resnet18", input_norm="local")
+        ModelConfig(name="unet", encoder="resnet34", input_norm="local")
     with pytest.raises(ConfigError, match="model.input_norm_window: must be odd"):
         ModelConfig(input_norm="local", input_norm_window=30)
     with pytest.raises(ConfigError, match="input_norm.*local"):

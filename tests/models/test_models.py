@@ -149,6 +149,16 @@ def test_local_encoder_weights_rgb_stem_adapted(tmp_path):
     assert loaded["conv1.weight"].shape[1] == 1
 
 
+@pytest.mark.parametrize("other", ["resnet18", "resnet50"])
+def test_encoder_weights_of_another_backbone_are_refused_not_half_loaded(tmp_path, other):
+    import timm
+
+    path = tmp_path / f"{other}.pth"
+    torch.save(timm.create_model(other, pretrained=False).state_dict(), path)
+    with pytest.raises(CathxError, match=r"resnet\d+\.pth: \d+ of the encoder's \d+ tensors are missing"):
+        build_model(ModelConfig(encoder="resnet34", encoder_weights=str(path), **TINY))
+
+
 def test_wrong_encoder_weights_file(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"foo.weight": torch.zeros(3)}, path)
@@ -166,7 +176,7 @@ def test_build_model_dispatches_baselines():
     assert outputs["heatmap"].shape == (1, 1, 16, 16)
     with pytest.raises(ConfigError, match="baseline 'unet' only supports 4"):
         ModelConfig(name="unet", output_stride=2)
-    with pytest.raises(CathxError, match="unknown encoder 'efficientnet-b2'"):
+    with pytest.raises(CathxError, match="CathMTL takes resnet18, .*; got 'efficientnet-b2'"):
         build_model(ModelConfig(encoder="efficientnet-b2", **TINY))
 
 
@@ -178,3 +188,37 @@ def test_type_head_output_and_config_checks():
     assert "type" not in build_model(ModelConfig(encoder="resnet18", **TINY))(torch.rand(1, 1, 64, 64))
     with pytest.raises(ConfigError, match="only CathMTL has a catheter-type head, not 'unet'"):
         ModelConfig(name="unet", type_head=True)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"attention": "CBAM"}, "model.attention: invalid value 'CBAM'; choose from cbam, none"),
+    ({"tasks": ("segmentation", "detections")}, "model.tasks: invalid value 'detections'"),
+    ({"name": "unet", "encoder": "hrnet_w18"}, "model.encoder: the smp baselines take resnet34, efficientnet-b2; got 'hrnet_w18'"),
+    ({"encoder": "efficientnet-b2"}, "model.encoder: CathMTL takes resnet18"),
+    ({"name": "seed_unet_effb2"}, "model.encoder: seed_unet_effb2 is built on efficientnet-b2, got 'resnet34'"),
+    ({"name": "unet", "encoder_weights": "x.pth"}, "model.encoder_weights: only CathMTL loads encoder weights"),
+])
+def test_model_config_built_in_code_is_checked_like_yaml(changes, message):
+    with pytest.raises(ConfigError) as info:
+        ModelConfig(**changes)
+    assert message in str(info.value)
+
+
+def test_every_baseline_encoder_a_config_may_name_is_an_smp_encoder():
+    import segmentation_models_pytorch as smp
+
+    from cathx.models.baselines import ENCODERS
+
+    assert set(ENCODERS) <= set(smp.encoders.get_encoder_names())
+
+
+def test_seed_baseline_config_builds_its_efficientnet():
+    model = build_model(ModelConfig(name="seed_unet_effb2", encoder="efficientnet-b2", tasks=("segmentation",)))
+    assert model.encoder_name == "efficientnet-b2"
+
+
+def test_baseline_input_not_divisible_by_32_is_a_clear_error():
+    from cathx.models.baselines import build_baseline
+
+    with pytest.raises(RuntimeError, match="divisible by 32"):
+        build_baseline("fpn", head_width=8)(torch.rand(1, 1, 80, 80))

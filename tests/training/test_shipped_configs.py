@@ -40,3 +40,17 @@ def test_a_typo_in_a_training_config_is_refused(tmp_path: Path):
     broken.write_text(text)
     with pytest.raises(ConfigError, match="type_haed"):
         load_train_config(broken)
+
+
+def test_a_model_check_names_the_config_file(tmp_path: Path):
+    import yaml
+
+    from cathx.config import ConfigError
+
+    broken = tmp_path / "broken.yaml"
+    data = yaml.safe_load((CONFIGS_DIR / "demo.yaml").read_text())
+    data["model"] = {**data.get("model", {}), "output_stride": 3}
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        load_train_config(broken)
+    assert str(info.value).startswith(f"{broken}: ") and "output_stride" in str(info.value)

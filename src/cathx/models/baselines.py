@@ -23,7 +23,9 @@ from torch import Tensor, nn
 from cathx.models.heads import Head, heatmap_bias
 
 TASKS = ("segmentation", "detection")
-ENCODERS = ("resnet34", "efficientnet-b2")  # the encoders the tests cover; any smp encoder name works
+# The encoders a baseline config may name (ModelConfig checks it) and the tests cover: the paper's
+# ResNet34 and the seed's efficientnet-b2. build_baseline itself takes any smp encoder name.
+ENCODERS = ("resnet34", "efficientnet-b2")
 OUTPUT_STRIDE = 4  # stride of the heatmap and size outputs, as in CathMTL
 
 
@@ -139,6 +141,9 @@ class SmpBaseline(nn.Module):
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         height, width = image.shape[-2:]
+        # smp's own forward checks the size; calling its parts directly must too (an 80 px input
+        # would otherwise fail deep in a decoder with a tensor-size mismatch).
+        self.net.check_input_shape(image)
         features = self.net.encoder(image)
         decoded = self.net.decoder(features)
         outputs: dict[str, Tensor] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from cathx.config import choices
 from cathx.errors import ConfigError
@@ -71,6 +71,27 @@ class ModelConfig:
     input_norm_window: int = 31
 
     def __post_init__(self) -> None:
+        # The YAML path checks choices too (cathx.config.from_dict); a config built in code
+        # (ModelConfig(attention="CBAM"), model_profile(...)) must not build something else silently.
+        for spec in fields(self):
+            allowed = spec.metadata.get("choices")
+            value = getattr(self, spec.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if allowed is not None and item not in allowed:
+                    raise ConfigError(f"model.{spec.name}: invalid value {item!r}; choose from {', '.join(allowed)}")
+        if self.name == "cathmtl" and self.encoder not in ENCODER_NAMES:
+            raise ConfigError(f"model.encoder: CathMTL takes {', '.join(ENCODER_NAMES)}; got {self.encoder!r}")
+        if self.name != "cathmtl":
+            if self.encoder not in BASELINE_ENCODERS:
+                raise ConfigError(f"model.encoder: the smp baselines take {', '.join(BASELINE_ENCODERS)}; "
+                                  f"got {self.encoder!r}")
+            fixed = BASELINES[self.name].encoder
+            if fixed != BASELINES["unet"].encoder and self.encoder != fixed:
+                raise ConfigError(f"model.encoder: {self.name} is built on {fixed}, got {self.encoder!r} "
+                                  f"(set encoder: {fixed}, or name: unet for another encoder)")
+            if self.encoder_weights is not None:
+                raise ConfigError(f"model.encoder_weights: only CathMTL loads encoder weights; the smp baseline "
+                                  f"{self.name!r} starts from random weights")
         if len(self.decoder_channels) != 2:
             raise ConfigError(
                 f"model.decoder_channels: expected 2 widths (stride 8, stride 4), got {list(self.decoder_channels)}"

@@ -81,7 +81,11 @@ class Encoder(nn.Module):
 
 
 def load_encoder_weights(body: nn.Module, path: str | Path, in_channels: int) -> None:
-    """Load a local backbone state dict (classifier keys ignored; RGB stems summed to 1 channel)."""
+    """Load a local backbone state dict (classifier keys ignored; an RGB stem summed to ``in_channels``).
+
+    Every layer of the encoder must be in the file with its shape: a file of another backbone
+    (resnet18 weights for a resnet34) would otherwise leave the layers it lacks at random values.
+    """
     path = Path(path)
     if not path.is_file():
         raise CathxError(f"{path}: encoder weights file not found")
@@ -99,11 +103,18 @@ def load_encoder_weights(body: nn.Module, path: str | Path, in_channels: int) ->
         if key not in own or not isinstance(value, Tensor):
             continue
         target = own[key]
-        if value.ndim == 4 and target.ndim == 4 and value.shape[1] != target.shape[1]:
+        # Only an RGB stem is adapted (timm sums or repeats its kernels); any other channel mismatch
+        # is another backbone's layer.
+        if (value.ndim == 4 and target.ndim == 4 and value.shape[1] == 3 and target.shape[1] == in_channels
+                and value.shape[0] == target.shape[0] and in_channels != 3):
             value = timm.models.adapt_input_conv(in_channels, value)
         if value.shape == target.shape:
             loaded[key] = value
     if not loaded:
         raise CathxError(f"{path}: no tensor matches the encoder's layers (wrong backbone?)")
+    missing = [key for key in own if key not in loaded and not key.endswith("num_batches_tracked")]
+    if missing:
+        raise CathxError(f"{path}: {len(missing)} of the encoder's {len(own)} tensors are missing or of another "
+                         f"shape (e.g. {missing[0]}): weights of another backbone?")
     body.load_state_dict(loaded, strict=False)
     logger.info("loaded %d/%d encoder tensors from %s", len(loaded), len(own), path)

@@ -339,10 +339,13 @@ def load_train_config(path: Path | str) -> TrainConfig:
     data = read_yaml_mapping(path)
     if not data:
         raise ConfigError(f"{path}: config is empty; see configs/demo.yaml for the keys")
-    data = apply_preset(data, where=str(path))
-    cfg = from_dict(TrainConfig, data, where=str(path))
-    _check_model(cfg, str(path))
-    return validate(cfg, str(path))
+    try:
+        return train_config_from_dict(data, where=str(path))
+    except ConfigError as exc:
+        # A dataclass's own checks (ModelConfig.__post_init__, ...) name the field, not the file.
+        if str(exc).startswith(str(path)):
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def train_config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig:
