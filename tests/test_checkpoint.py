@@ -291,7 +291,12 @@ def test_chest_classifier_refuses_pickles_and_foreign_checkpoints(tmp_path, tiny
     state = torch.load(tmp_path / "w.pt", weights_only=True)
     state["model_config"] = to_dict(ClassifierConfig(kind="single", backbone="rexnet_100"))
     torch.save(state, tmp_path / "w.pt")
-    with pytest.raises(CathxError, match="w.pt: weights do not match a single rexnet_100 classifier"):
+    with pytest.raises(CathxError, match=r"w.pt: weights do not match a single rexnet_100 classifier: missing \d+ \(e.g. "):
+        load_classifier(tmp_path / "w.pt")
+    state["model_config"] = to_dict(ClassifierConfig(kind="single", backbone="rexnet_100"))
+    state["model_config"]["backbone"] = "no_such_net"
+    torch.save(state, tmp_path / "w.pt")
+    with pytest.raises(CathxError, match="w.pt: cannot build its single no_such_net classifier"):
         load_classifier(tmp_path / "w.pt")
     other = save_classifier(tmp_path / "w.safetensors", build_classifier(
         ClassifierConfig(kind="single", backbone="rexnet_100", backbone_args={"width_mult": 0.5})), cfg, 32)

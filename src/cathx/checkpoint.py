@@ -28,7 +28,6 @@ import io
 import json
 import logging
 import pickle
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -173,26 +172,30 @@ def load_model(path: Path | str, map_location: str | torch.device = "cpu") -> tu
     """Rebuild the network stored in ``path`` and load its weights; returns (model in eval mode, config)."""
     checkpoint = read_checkpoint(path)
     try:
-        cfg = from_dict(ModelConfig, dict(checkpoint["model_config"]), where=f"{path}: model_config")
+        # Weights come from the checkpoint, never from the encoder file named in the config.
+        cfg = from_dict(ModelConfig, {**dict(checkpoint["model_config"]), "encoder_weights": None},
+                        where=f"{path}: model_config")
     except ConfigError as exc:
         raise CathxError(str(exc)) from None
-    # Weights come from the checkpoint, never from the encoder file named in the config.
-    model = build_model(replace(cfg, encoder_weights=None))
+    model = build_model(cfg)
     state = _strip_prefix(checkpoint["state_dict"], "model.")
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or mismatched:
-        detail = "; ".join(
-            f"{label} {len(keys)} (e.g. {keys[0]})"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched))
-            if keys
-        )
+    detail = state_mismatch(model.state_dict(), state)
+    if detail:
         raise CathxError(f"{path}: weights do not match a {cfg.encoder} {cfg.name} with tasks {list(cfg.tasks)}: {detail}")
     model.load_state_dict(state)
     model.to(map_location).eval()
     return model, cfg
+
+
+def state_mismatch(own: dict[str, Any], state: dict[str, Any]) -> str:
+    """"" when ``state`` has exactly the keys and shapes of ``own``, else a one-line summary:
+    "missing 2 (e.g. head.weight); shape-mismatched 1 (e.g. stem.weight)"."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    return "; ".join(f"{label} {len(keys)} (e.g. {keys[0]})"
+                     for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched))
+                     if keys)
 
 
 def _strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -283,10 +286,12 @@ def load_classifier(path: Path | str) -> tuple[nn.Module, ClassifierConfig, int]
         cfg = from_dict(ClassifierConfig, dict(record["model_config"]), where=f"{path}: model_config")
     except ConfigError as exc:
         raise DataError(str(exc)) from None
-    model = build_classifier(cfg)
     try:
-        model.load_state_dict(record["state_dict"])
-    except RuntimeError as exc:
-        raise DataError(f"{path}: weights do not match a {cfg.kind} {cfg.backbone} classifier ({_reason(exc)})"
-                        ) from None
+        model = build_classifier(cfg)
+    except (ValueError, RuntimeError) as exc:  # timm: unknown backbone; the heads: inconsistent sizes
+        raise DataError(f"{path}: cannot build its {cfg.kind} {cfg.backbone} classifier ({_reason(exc)})") from None
+    detail = state_mismatch(model.state_dict(), record["state_dict"])
+    if detail:
+        raise DataError(f"{path}: weights do not match a {cfg.kind} {cfg.backbone} classifier: {detail}")
+    model.load_state_dict(record["state_dict"])
     return model.eval(), cfg, int(record["image_size"])
