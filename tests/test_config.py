@@ -42,6 +42,16 @@ def test_wrong_type_is_named():
         from_dict(Outer, {"inner": {"width": "wide"}})
 
 
+def test_exponent_without_a_dot_is_the_float_it_means(tmp_path):
+    path = tmp_path / "lr.yaml"
+    path.write_text("rate: 1e-4\n")  # PyYAML reads this as the string '1e-4'
+    assert load_yaml(Outer, path).rate == pytest.approx(1e-4)
+    with pytest.raises(ConfigError, match=r"config.rate: expected float, got '1e-4x'"):
+        from_dict(Outer, {"rate": "1e-4x"})
+    with pytest.raises(ConfigError, match=r"config.name: expected str, got 0.5"):
+        from_dict(Outer, {"name": 0.5})
+
+
 def test_load_yaml_names_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: [unclosed\n")

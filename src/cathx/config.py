@@ -7,6 +7,7 @@ naming the file, the key and the valid choices.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from cathx.errors import ConfigError
 
 T = TypeVar("T")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def choices(*values: str) -> dict[str, Any]:
@@ -56,6 +58,9 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     if annotation is Any:
         return value
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        # YAML 1.1 (PyYAML) reads 1e-4 without a dot as a string; it is the float everybody means.
         return float(value)
     if annotation is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
