@@ -59,3 +59,17 @@ def test_single_task_variants_switch_model_and_stages():
     assert rows["cathmtl (ours)"] == PAPER_STRATEGY
     # the demo's own recipe is a row too, so the table compares the default with the paper
     assert rows["constant"] == {"prioritization.task_weighting": "constant", "prioritization.sample_selection": "none"}
+
+
+def test_the_seed_variants_run_what_the_seed_baseline_spec_records():
+    from cathx.benchmarking.suites import methods, mtl
+    from cathx.models.baselines import BASELINES
+
+    spec = BASELINES["seed_unet_effb2"]
+    seeds = [v for v in (*methods(), *mtl()) if v.overrides.get("model.name") == "seed_unet_effb2"]
+    assert len(seeds) == 2
+    for variant in seeds:
+        assert variant.overrides["model.encoder"] == spec.encoder
+        assert variant.overrides["loss.segmentation"] == spec.segmentation_loss
+    single = [v for v in seeds if v.suite == "mtl"][0]
+    assert single.overrides["model.tasks"] == [spec.tasks]

@@ -35,7 +35,9 @@ class BaselineSpec:
 
     ``min_size``: smallest square input the architecture accepts (pyramid pooling needs room).
     ``input_size``, ``segmentation_loss``, ``tasks``: what a faithful run of this baseline uses
-    (None = whatever the experiment says); the benchmark applies them on top of the suite's config.
+    (None = whatever the experiment says), as a record: the benchmark suites
+    (cathx.benchmarking.suites) write the same values into their variants, and a test checks
+    that they agree.
     """
 
     architecture: str
