@@ -278,3 +278,12 @@ def test_encode_draws_each_gaussian_within_three_sigma_only():
     row = targets["heatmap"][0, 0, 8]
     assert row[9].item() == pytest.approx(math.exp(-1 / (2 * sigma**2)), rel=1e-4)
     assert row[10].item() == 0.0 and row[6].item() == 0.0
+
+
+def test_two_saturated_neighbours_are_one_peak():
+    # sigmoid(20) and sigmoid(18) are both exactly 1.0 in float32: peaks must be found on the logits
+    heatmap = torch.full((1, 1, 8, 8), -10.0)
+    heatmap[0, 0, 3, 3] = 20.0
+    heatmap[0, 0, 3, 4] = 18.0
+    (found,) = decode_peaks(heatmap, None, stride=4, logits=True)
+    assert len(found) == 1 and found[0, 1] == cells_to_pixels(torch.tensor(3.0), 4).item()

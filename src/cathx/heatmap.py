@@ -197,7 +197,11 @@ def decode_peaks(
         logits = bool(heatmap.numel()) and bool((heatmap.min() < 0) | (heatmap.max() > 1))
     probs = torch.sigmoid(heatmap) if logits else heatmap
     batch, _, height, width = probs.shape
-    is_peak = F.max_pool2d(probs, 3, stride=1, padding=1) == probs
+    # Peaks on the logits when given them (the sigmoid is monotonic, so the same cells): in float32
+    # sigmoid rounds to exactly 1.0 above a logit of about 17, and two such neighbours would both
+    # count as peaks (the compiled decoder, cathx.postprocess.compiled, suppresses on logits too).
+    ranked = heatmap if logits else probs
+    is_peak = F.max_pool2d(ranked, 3, stride=1, padding=1) == ranked
     flat = torch.where(is_peak, probs, torch.full_like(probs, -1.0)).reshape(batch, -1)
     top = min(k, flat.shape[1])
     scores, indices = torch.topk(flat, top, dim=1)  # cells that are no peak score -1: never kept
@@ -207,7 +211,8 @@ def decode_peaks(
     dx = torch.zeros_like(scores)
     dy = torch.zeros_like(scores)
     if refine == "quadratic":
-        log_probs = torch.log(probs[:, 0].clamp(min=1e-12))
+        # log-sigmoid straight from the logits: log(sigmoid(x)) rounds to a flat top above x ~ 12
+        log_probs = (F.logsigmoid(heatmap[:, 0]) if logits else torch.log(probs[:, 0])).clamp(min=math.log(1e-12))
         dx = _refine_axis(log_probs, b_idx, rows, cols, axis=1)
         dy = _refine_axis(log_probs, b_idx, rows, cols, axis=0)
     x = cells_to_pixels(cols.float() + dx, stride)
