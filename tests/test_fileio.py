@@ -24,15 +24,60 @@ def test_failed_write_keeps_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
-def test_atomic_write_uses_umask_mode(tmp_path):
+def test_atomic_write_uses_umask_mode_without_touching_the_umask(tmp_path, monkeypatch):
     import os
 
-    umask = os.umask(0o022)
-    try:
-        atomic_write_json(tmp_path / "mode.json", {})
-    finally:
-        os.umask(umask)
-    assert (tmp_path / "mode.json").stat().st_mode & 0o777 == 0o644
+    from cathx import fileio
+
+    monkeypatch.setattr(fileio, "_UMASK", 0o027)  # the process umask, read once at import
+    monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("umask set while writing"))  # threads
+    atomic_write_json(tmp_path / "mode.json", {})
+    assert (tmp_path / "mode.json").stat().st_mode & 0o777 == 0o640
+    with fileio.atomic_folder(tmp_path / "set") as partial:
+        (partial / "a.txt").write_text("a")
+    assert (tmp_path / "set").stat().st_mode & 0o777 == 0o750
+
+
+def test_replace_folder_puts_the_old_output_back_when_the_swap_fails(tmp_path, monkeypatch):
+    import os
+
+    from cathx.fileio import replace_folder
+
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    finished = tmp_path / ".dataset.partial"
+    finished.mkdir()
+    real_replace, calls = os.replace, []
+
+    def replace(source, target):
+        calls.append(source)
+        if len(calls) == 2:  # the new folder onto out: a stop signal arrives
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        replace_folder(finished, out)
+    assert (out / "old.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataset.partial", "dataset"]
+
+
+def test_atomic_folder_that_cannot_mark_its_partial_folder_leaves_none(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from cathx.errors import CathxError
+    from cathx.fileio import atomic_folder
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(CathxError, match="dataset: cannot write here \\(No space left on device\\)"):
+        with atomic_folder(tmp_path / "dataset"):
+            pass
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_replace_folder_swaps_in_the_new_output_and_leaves_nothing_behind(tmp_path):

@@ -19,9 +19,19 @@ def test_cpu_description_tells_generations_apart_by_family_and_model():
 def test_render_workers_is_one_per_cpu_up_to_the_cap(monkeypatch):
     import os
 
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # a system without affinity masks
     for cpus, cap, expected in [(1, 2, 1), (2, 2, 2), (16, 2, 2), (16, 4, 4), (None, 2, 1)]:
         monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
         assert render_workers(cap) == expected, (cpus, cap)
+
+
+def test_render_workers_and_the_cpu_line_count_the_cpus_this_process_may_use(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)  # taskset -c 0
+    assert render_workers(2) == 1
+    assert ", 1 CPUs, " in cpu_description(EPYC)
 
 
 def test_bf16_training_falls_back_to_float32_where_the_cpu_would_emulate_it():

@@ -22,6 +22,17 @@ from cathx.errors import CathxError
 log = logging.getLogger(__name__)
 
 
+def _read_umask() -> int:
+    """The process umask, read once at import: reading it means setting it (os.umask), and a
+    second thread creating a file in that moment would get mode 0666."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[BinaryIO]:
     """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` on success."""
@@ -29,11 +40,9 @@ def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        # mkstemp creates the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, mode) as handle:
+        with os.fdopen(fd, mode) as handle:  # owns fd from here: closed on any error below
+            # mkstemp creates the file private (0600); give it the mode a plain open() would.
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -69,7 +78,12 @@ def replace_folder(finished: Path, out: Path) -> None:
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=finished.parent))
         os.replace(out, old / "dataset")
-        os.replace(finished, out)
+        try:
+            os.replace(finished, out)
+        except BaseException:  # the old output goes back where it was (an OSError, or a stop signal)
+            os.replace(old / "dataset", out)
+            old.rmdir()
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(finished, out)
@@ -84,17 +98,18 @@ def atomic_folder(out: Path) -> Iterator[Path]:
     permissions (mkdtemp makes it private; a dataset should not be).
     """
     parent = out.absolute().parent
+    partial = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
         for line in clean_leftovers(out.absolute()):
             log.warning("%s", line)
         partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        partial.chmod(0o777 & ~umask)
+        partial.chmod(0o777 & ~_UMASK)
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         (partial / PARTIAL_MARKER).write_text(json.dumps(owner) + "\n")
     except OSError as exc:
+        if partial is not None:  # without its marker no later run would ever clean it up
+            shutil.rmtree(partial, ignore_errors=True)
         raise CathxError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     try:
         yield partial

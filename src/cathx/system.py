@@ -27,14 +27,22 @@ def cpu_description(cpuinfo: str | None = None) -> str:
         isa = "AVX2 + VNNI" if "avx_vnni" in flags else "AVX2"
     else:
         isa = "no AVX2" if flags else "ISA unknown"
-    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {isa}"
+    return f"{model or platform.processor() or platform.machine()}, {usable_cpus()} CPUs, {isa}"
 
 
 def render_workers(cap: int = 2) -> int:
     """Processes to render synthetic frames with when the user gave no count: one per CPU, at
     most ``cap`` (2: the machines this project targets have two, and more processes than CPUs
     only add memory). The files written do not depend on it."""
-    return max(1, min(cap, os.cpu_count() or 1))
+    return max(1, min(cap, usable_cpus()))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, a container's cpuset) where the
+    system has one, else every CPU; at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _family_and_model(cpuinfo: str | None) -> str:
