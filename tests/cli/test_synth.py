@@ -124,10 +124,10 @@ def test_synth_without_workers_uses_one_process_per_cpu(run_cli, tmp_path, monke
         return out
 
     monkeypatch.setattr(synthetic, "write_dataset", fake_write_dataset)
-    monkeypatch.setattr(cathx.system.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cathx.system, "usable_cpus", lambda: 1)
     run_cli("synth", tmp_path / "one", "--n", 2, "--size", 64)
     assert seen["workers"] == 1
-    monkeypatch.setattr(cathx.system.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(cathx.system, "usable_cpus", lambda: 8)
     run_cli("synth", tmp_path / "eight", "--n", 2, "--size", 64)
     assert seen["workers"] == 2
     run_cli("synth", tmp_path / "chosen", "--n", 2, "--size", 64, "--workers", 3)

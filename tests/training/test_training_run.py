@@ -364,6 +364,7 @@ def test_ensure_synthetic_generates_with_two_processes_where_the_cpus_allow(tmp_
     calls = []
     monkeypatch.setattr(writer, "write_dataset", lambda folder, **kwargs: calls.append(kwargs))
     cfg = _tiny_config()
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # count from cpu_count alone
     for cpus, expected in ((1, 1), (2, 2), (64, 2), (None, 1)):
         monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
         ensure_synthetic(cfg, tmp_path / "data")
