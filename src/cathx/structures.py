@@ -77,6 +77,8 @@ class Sample:
             raise ValueError(f"image must be (H, W) float32, got {self.image.shape} {self.image.dtype}")
         if self.mask is not None and self.mask.shape != self.image.shape:
             raise ValueError(f"mask shape {self.mask.shape} != image shape {self.image.shape}")
+        if self.mask is not None and self.mask.dtype != np.uint8:
+            raise ValueError(f"mask must be uint8 {{0, 1}}, got {self.mask.dtype}")
         if self.electrodes is not None:
             count = len(self.electrodes)
             if self.electrodes.shape != (count, 2):
@@ -85,3 +87,5 @@ class Sample:
                 value = getattr(self, name)
                 if value is not None and len(value) != count:
                     raise ValueError(f"{name} has {len(value)} rows for {count} electrodes")
+            if self.electrode_sizes is not None and self.electrode_sizes.shape != (count, 2):
+                raise ValueError(f"electrode_sizes must be (N, 2), got {self.electrode_sizes.shape}")
