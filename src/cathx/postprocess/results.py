@@ -599,8 +599,10 @@ def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: f
 def rescale_results(results: Results, image_size: tuple[int, int], mask: np.ndarray | None = None) -> Results:
     """Map Results computed at one resolution to ``image_size`` (H, W) pixels.
 
-    Pixel centres map as x' = (x + 0.5) * W'/W - 0.5. ``mask`` replaces the mask when given (the
-    caller resizes probabilities, which is better than resizing a binary mask).
+    Pixel centres map as x' = (x + 0.5) * W'/W - 0.5. ``mask`` is the result's mask at the new size
+    (the caller resizes probabilities, which is better than resizing a binary mask); without it the
+    result carries no mask (``mask`` None): the tracker, which rescales every frame to its reference
+    size and back, needs none and should not pay for a resize.
     """
     height, width = results.image_size
     sx, sy = image_size[1] / max(width, 1), image_size[0] / max(height, 1)
