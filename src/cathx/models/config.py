@@ -76,7 +76,7 @@ class ModelConfig:
         for spec in fields(self):
             allowed = spec.metadata.get("choices")
             value = getattr(self, spec.name)
-            for item in value if isinstance(value, tuple) else (value,):
+            for item in value if isinstance(value, (tuple, list)) else (value,):
                 if allowed is not None and item not in allowed:
                     raise ConfigError(f"model.{spec.name}: invalid value {item!r}; choose from {', '.join(allowed)}")
         if self.name == "cathmtl" and self.encoder not in ENCODER_NAMES:
