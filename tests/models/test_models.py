@@ -149,6 +149,16 @@ def test_local_encoder_weights_rgb_stem_adapted(tmp_path):
     assert loaded["conv1.weight"].shape[1] == 1
 
 
+def test_local_vgg_weights_load_into_its_feature_wrapper(tmp_path):
+    import timm
+
+    reference = timm.create_model("vgg16_bn", pretrained=False).state_dict()  # keys features.N.*
+    path = tmp_path / "vgg16_bn.pth"
+    torch.save(reference, path)
+    model = build_model(ModelConfig(encoder="vgg16_bn", encoder_weights=str(path), **TINY))
+    torch.testing.assert_close(model.encoder.body.state_dict()["features_3.weight"], reference["features.3.weight"])
+
+
 @pytest.mark.parametrize("other", ["resnet18", "resnet50"])
 def test_encoder_weights_of_another_backbone_are_refused_not_half_loaded(tmp_path, other):
     import timm

@@ -100,6 +100,8 @@ def load_encoder_weights(body: nn.Module, path: str | Path, in_channels: int) ->
     own = body.state_dict()
     loaded = {}
     for key, value in state.items():
+        if key not in own:  # timm's feature wrapper flattens a top-level module path: features.0 -> features_0
+            key = key.replace(".", "_", 1)
         if key not in own or not isinstance(value, Tensor):
             continue
         target = own[key]
