@@ -17,3 +17,10 @@ class DataError(CathxError):
 
 class ConfigError(CathxError):
     """A configuration file or value is invalid."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (a library's error may span many), or its type's name
+    when the message is empty: the part of a foreign error that fits in a one-line message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -25,7 +25,7 @@ from torch import nn
 
 from cathx.benchmarking.suites import Variant, apply_overrides, build_suite
 from cathx.benchmarking.tables import mean_kpi, summarize, time_to_converge, write_tables
-from cathx.errors import CathxError
+from cathx.errors import CathxError, first_line
 from cathx.fileio import atomic_write_json, atomic_write_text
 from cathx.system import cpu_description
 
@@ -186,7 +186,7 @@ def run_benchmark(
             outcome = train_fn(config, run_dir, data, limit)
         except Exception as exc:  # noqa: BLE001 - one broken variant must not lose the suite's other runs
             # One broken variant must not lose the other runs: record why and move on.
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = first_line(exc)
             log.warning("run %s failed: %s", run_name(variant, seed), message)
             record.update(status="failed", note=f"{type(exc).__name__}: {message}"[:300])
             records.append(record)
@@ -200,7 +200,7 @@ def run_benchmark(
                 in_channels = int(config.get("model", {}).get("in_channels", 1))
                 profiles[key] = profile_model(model, profile_size, in_channels, runs=latency_runs)
             except Exception as exc:  # noqa: BLE001 - the trained run's metrics are kept without a profile
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                message = first_line(exc)
                 log.warning("run %s: profiling failed: %s", run_name(variant, seed), message)
                 record["note"] = (record.get("note", "") + f" profiling failed: {type(exc).__name__}: {message}")[:300]
         record.update({k: profiles.get(key, {}).get(k) for k in ("params_m", "gflops", "latency_ms", "fps")})

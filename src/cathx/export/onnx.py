@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cathx.errors import CathxError
+from cathx.errors import CathxError, first_line
 from cathx.structures import OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def export_checkpoint(
         except CathxError:
             raise
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types: one line, not a traceback
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)[:200]
             written = ", ".join(v["path"] for v in variants)
             raise CathxError(f"{out}: the {kind} copy failed ({first}); written before it: {written}") from None
     return {"weights": str(weights), "opset": opset, "input_size": input_size, "variants": variants}

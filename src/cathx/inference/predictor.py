@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from cathx.data.formats.imageio import to_unit_float
-from cathx.errors import CathxError, DataError
+from cathx.errors import CathxError, DataError, first_line
 from cathx.postprocess.compiled import decode_peaks
 from cathx.postprocess.results import Results, analyse_frame, rescale_results
 from cathx.structures import OUTPUT_NAMES, input_size_problem
@@ -173,8 +173,7 @@ class _OnnxRunner:
                 str(path), options, providers=providers or ["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CathxError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+            raise CathxError(f"{path}: not a loadable ONNX model ({first_line(exc)[:200]})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
