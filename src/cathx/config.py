@@ -26,6 +26,13 @@ def choices(*values: str) -> dict[str, Any]:
     return {"choices": tuple(values)}
 
 
+def check_choice(where: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """ConfigError naming ``where`` unless ``value`` (or each item of a list / tuple) is in ``allowed``."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if item not in allowed:
+            raise ConfigError(f"{where}: invalid value {item!r}; choose from {', '.join(allowed)}")
+
+
 def _convert(value: Any, annotation: Any, where: str) -> Any:
     origin = typing.get_origin(annotation)
     if dataclasses.is_dataclass(annotation):
@@ -84,9 +91,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
         converted = _convert(value, hints[name], key_where)
         allowed = fields[name].metadata.get("choices")
         if allowed is not None:
-            for item in converted if isinstance(converted, (list, tuple)) else [converted]:
-                if item not in allowed:
-                    raise ConfigError(f"{key_where}: invalid value {item!r}; choose from {', '.join(allowed)}")
+            check_choice(key_where, converted, allowed)
         kwargs[name] = converted
     return cls(**kwargs)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from cathx.config import choices
+from cathx.config import check_choice, choices
 from cathx.errors import ConfigError
-from cathx.models.baselines import BASELINES
+from cathx.models.baselines import BASELINES, BaselineSpec
 from cathx.models.baselines import ENCODERS as BASELINE_ENCODERS
 
 # Kept in step with cathx.models.encoders.ENCODERS (a test checks the two agree); listed here so
@@ -74,11 +74,8 @@ class ModelConfig:
         # The YAML path checks choices too (cathx.config.from_dict); a config built in code
         # (ModelConfig(attention="CBAM"), model_profile(...)) must not build something else silently.
         for spec in fields(self):
-            allowed = spec.metadata.get("choices")
-            value = getattr(self, spec.name)
-            for item in value if isinstance(value, (tuple, list)) else (value,):
-                if allowed is not None and item not in allowed:
-                    raise ConfigError(f"model.{spec.name}: invalid value {item!r}; choose from {', '.join(allowed)}")
+            if "choices" in spec.metadata:
+                check_choice(f"model.{spec.name}", getattr(self, spec.name), spec.metadata["choices"])
         if self.name == "cathmtl" and self.encoder not in ENCODER_NAMES:
             raise ConfigError(f"model.encoder: CathMTL takes {', '.join(ENCODER_NAMES)}; got {self.encoder!r}")
         if self.name != "cathmtl":
@@ -86,7 +83,7 @@ class ModelConfig:
                 raise ConfigError(f"model.encoder: the smp baselines take {', '.join(BASELINE_ENCODERS)}; "
                                   f"got {self.encoder!r}")
             fixed = BASELINES[self.name].encoder
-            if fixed != BASELINES["unet"].encoder and self.encoder != fixed:
+            if fixed != BaselineSpec.encoder and self.encoder != fixed:  # a spec that fixes its encoder
                 raise ConfigError(f"model.encoder: {self.name} is built on {fixed}, got {self.encoder!r} "
                                   f"(set encoder: {fixed}, or name: unet for another encoder)")
             if self.encoder_weights is not None:
