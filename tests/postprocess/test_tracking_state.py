@@ -100,3 +100,18 @@ def test_a_detection_with_two_tracks_rings_is_split_at_min_claim():
     strict = Tracker(min_claim=3)
     strict.update(results_of([("pacing", a), ("pacing", b)]))
     assert len(strict.update(results_of([("cs_decapolar", np.vstack([a, b]))])).catheters) == 1
+
+
+def test_by_default_one_ring_of_another_track_splits_a_detection():
+    # A catheter lying against another often shows only one of its rings inside the other's
+    # detection; at min_claim 2 that ring went with the detection and the catheter lost its id.
+    tracker = Tracker()
+    a, b = quad_electrodes(40, 20), quad_electrodes(60, 20)
+    tracker.update(results_of([("quadripolar", a), ("quadripolar", b)]))
+    merged = results_of([("quadripolar", np.vstack([b, a[:1]]))])  # all of b's rings, one of a's
+    out = tracker.update(merged)
+    assert sorted(c.id for c in out.catheters) == [0, 1]
+    assert out.electrode_catheter_ids().tolist() == [1, 1, 1, 1, 0]
+    at_two = Tracker(min_claim=2)
+    at_two.update(results_of([("quadripolar", a), ("quadripolar", b)]))
+    assert [c.id for c in at_two.update(results_of([("quadripolar", np.vstack([b, a[:1]]))])).catheters] == [1]
