@@ -115,3 +115,20 @@ def test_by_default_one_ring_of_another_track_splits_a_detection():
     at_two = Tracker(min_claim=2)
     at_two.update(results_of([("quadripolar", a), ("quadripolar", b)]))
     assert [c.id for c in at_two.update(results_of([("quadripolar", np.vstack([b, a[:1]]))])).catheters] == [1]
+
+
+def test_a_single_matched_ring_moves_only_itself():
+    tracker = Tracker()  # min_shift_support 2
+    tracker.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
+    track = _track(tracker, 0)
+    tracker.update(results_of([("quadripolar", quad_electrodes(42, 20)[:1])]))  # one ring, 2 px off
+    assert track.velocity.tolist() == [0.0, 0.0]
+    assert np.allclose(track.template()[0], np.vstack([quad_electrodes(42, 20)[:1], quad_electrodes(40, 20)[1:]]))
+    # Two rings: offsets 2 (the ring seen before) and 4 (the one left behind), median 3; all move.
+    tracker.update(results_of([("quadripolar", quad_electrodes(44, 20)[:2])]))
+    assert track.velocity.tolist() == [1.5, 0.0]
+    assert np.allclose(track.template()[0][2:], quad_electrodes(43, 20)[2:])
+    loose = Tracker(min_shift_support=1)
+    loose.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
+    loose.update(results_of([("quadripolar", quad_electrodes(42, 20)[:1])]))
+    assert _track(loose, 0).velocity.tolist() == [1.0, 0.0]

@@ -273,9 +273,16 @@ class Tracker:
         its own row). 1 since 2026-12-07: a catheter lying against another often shows one ring
         inside the other's detection. Replaying the shipped network's outputs on 9 development
         sets of 20 sequences (seeds 80,000-160,000), ids per true catheter 1.267 -> 1.230 (lower
-        on 6 sets, higher on 2); on the benchmark's 20 sequences 1.121 -> 1.155 (docs/inference.md).
+        on 6 sets, higher on 2); on the benchmark's 20 sequences 1.121 -> 1.155
+        (benchmarks/results/tracking_min_claim/README.md).
     velocity_gain: share of the measured residual motion that enters the velocity; velocity_damping:
         factor applied to a lost track's velocity per frame.
+    min_shift_support: matched rings needed to move a track's other rings and its velocity by
+        their median offset (fewer: only the seen rings move). 2 since 2026-12-07: a track seen
+        with a single ring, often a false peak on a wire beside the catheter, moved all its rings
+        by that ring's offset and lost the catheter the next frame. Replayed on 9 development
+        sets of 20 sequences: ids 1.230 -> 1.203 (lower on 7 sets); the benchmark's set 1.155 both
+        (benchmarks/results/tracking_min_claim/README.md).
     decay, margin, switch_frames: the TypeVote hysteresis.
     shaft_distance: a detection without electrodes whose points lie within this mean distance of
         a matched track's predicted centreline is a piece of its shaft.
@@ -302,6 +309,7 @@ class Tracker:
     min_claim: int = 1
     velocity_gain: float = 0.5
     velocity_damping: float = 0.5
+    min_shift_support: int = 2
     decay: float = TypeVote.decay  # the vote's hysteresis (TypeVote holds the values and why)
     margin: float = TypeVote.margin
     switch_frames: int = TypeVote.switch_frames
@@ -659,7 +667,10 @@ class Tracker:
         if observed:
             predicted = [track.slots[s] for s in observed if s in track.slots]
             known = [observed[s] for s in observed if s in track.slots]
-            residual = median(np.stack(known) - np.stack(predicted), axis=0) if known else np.zeros(2)
+            # One ring is no evidence of the catheter's motion: it may be a false peak on a wire
+            # beside it, and moving every ring by its offset loses the track the next frame.
+            enough = len(known) >= self.min_shift_support
+            residual = median(np.stack(known) - np.stack(predicted), axis=0) if enough else np.zeros(2)
             for slot in track.slots:
                 track.slots[slot] = track.slots[slot] + residual
             track.velocity = track.velocity + self.velocity_gain * residual
