@@ -70,7 +70,7 @@ class MultiTaskCriterion(nn.Module):
         components: dict[str, Tensor] = {}
         if "mask" in outputs:
             logits = outputs["mask"]
-            avail = batch["has_mask"].bool().reshape(-1).to(logits.device)
+            avail = task_availability(batch, ("segmentation",))["segmentation"].to(logits.device)
             target = batch["mask"].to(logits.device)
             bce = _masked(bce_loss(logits, target), avail)
             if self.segmentation_loss == "dice":
@@ -84,7 +84,7 @@ class MultiTaskCriterion(nn.Module):
             available["segmentation"] = avail
         if "heatmap" in outputs:
             heatmap = outputs["heatmap"]
-            avail = batch["has_electrodes"].bool().reshape(-1).to(heatmap.device)
+            avail = task_availability(batch, ("detection",))["detection"].to(heatmap.device)
             image_size = tuple(batch["image"].shape[-2:])
             stride = self.stride or heatmap_stride(image_size, tuple(heatmap.shape[-2:]))
             targets = self.targets(batch, image_size=image_size, device=heatmap.device, stride=stride)
