@@ -142,13 +142,14 @@ def predict(
         raise CathxError(f"{source}: no such file or folder")
 
     claim_output_folder(out, create=False)
-    _model, model_cfg, _size = load_classifier(weights)
+    loaded = load_classifier(weights)
+    model_cfg = loaded[1]
     list_images(source)  # no images: say so before a folder is made
     created = not out.exists()
     mark_output_folder(out)  # before the first file, so a run stopped midway can be rerun into it
     try:
         with progress_bar("classifying radiographs") as progress:
-            records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress)
+            records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress, loaded=loaded)
     except BaseException:
         if created and [p.name for p in out.iterdir()] == [OUTPUT_MARKER]:  # refused before any file
             (out / OUTPUT_MARKER).unlink()

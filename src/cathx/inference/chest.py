@@ -85,7 +85,8 @@ def _write_png(path: Path, image: np.ndarray) -> bool:
 
 
 def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True,
-                  masks: bool = True, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+                  masks: bool = True, progress: Callable[[int, int], None] | None = None,
+                  loaded: tuple | None = None) -> list[dict[str, Any]]:
     """Probabilities of every image in ``source``; writes predictions.csv/.json and Grad-CAM overlays.
 
     The overlay shows the label with the highest probability (what the model is most sure of). A
@@ -93,9 +94,10 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     (``masks/<stem>.png``, 0/255 at the image's own size, the union of the device groups) and one
     tip per connected line in ``tips.csv`` (see ``cathx.postprocess.line_tips``). Images of any
     size are downscaled for the network; only uint8 maps are made at full size.
-    progress: called as ``progress(images_done, images)`` after each image.
+    progress: called as ``progress(images_done, images)`` after each image. loaded: what
+    ``load_classifier(weights)`` returned, when the caller has already loaded it (not read again).
     """
-    model, config, size = load_classifier(weights)
+    model, config, size = loaded if loaded is not None else load_classifier(weights)
     chest = ChestModel(model, config, size, name=str(weights))  # the one per-image path (cathx.load too)
     out = Path(out)
     records = []
