@@ -142,8 +142,8 @@ def predict(
         raise CathxError(f"{source}: no such file or folder")
 
     claim_output_folder(out, create=False)
-    loaded = load_classifier(weights)
-    model_cfg = loaded[1]
+    loaded = load_classifier(weights)  # checked before any folder is made; predict_files reuses it
+    _model, model_cfg, _size = loaded
     list_images(source)  # no images: say so before a folder is made
     created = not out.exists()
     mark_output_folder(out)  # before the first file, so a run stopped midway can be rerun into it
