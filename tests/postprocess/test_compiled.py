@@ -111,3 +111,33 @@ def test_writable_folder(tmp_path):
     assert not compiled.writable_folder(blocker / "cache")  # a file where a folder should be
     assert isinstance(compiled.CACHE, bool)
 
+
+
+def test_min_cost_assignment_by_hand():
+    # Row 0 is cheapest on column 0, but row 1 can only go there cheaply: 1 + 2 beats 0 + 9.
+    cost = np.array([[0.0, 1.0, 5.0], [2.0, 9.0, 9.0]])
+    assert compiled.min_cost_assignment(cost).tolist() == [1, 0]
+    assert compiled.min_cost_assignment(np.array([[3.0]])).tolist() == [0]
+
+
+def test_min_cost_assignment_breaks_ties_as_scipy_does():
+    # The tracker's outputs were checked against SciPy's choices; equal-cost assignments (the
+    # alignment makes them on purpose) must fall the same way.
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        rows = int(rng.integers(1, 7))
+        cost = rng.integers(0, 3, (rows, rows + int(rng.integers(0, 6)))).astype(np.float64)
+        assert compiled.min_cost_assignment(cost).tolist() == linear_sum_assignment(cost)[1].tolist()
+
+
+def test_centreline_shift_kernel_is_the_numpy_expression_to_the_bit():
+    rng = np.random.default_rng(6)
+    for flip in (False, True):
+        before = rng.random((32, 2)) * 256
+        after = before + rng.normal(0, 3, (32, 2))
+        after = after[::-1].copy() if flip else after
+        forward, backward = after - before, after[::-1] - before
+        better = forward if np.linalg.norm(forward, axis=1).mean() <= np.linalg.norm(backward, axis=1).mean() else backward
+        assert compiled.centreline_shift(before, after).tolist() == better.mean(axis=0).tolist()

@@ -9,5 +9,6 @@ def test_warm_up_runs_the_kernels_a_prediction_uses():
     assert seconds > 0.0
     # the entry points of a prediction's post-processing and tracking hold a compiled signature now
     for kernel in (compiled.decode_peaks, compiled.skeleton_centrelines, compiled.assign_points,
-                   compiled.electrode_pattern, compiled.track_costs, compiled.template_shift):
+                   compiled.electrode_pattern, compiled.track_costs, compiled.template_alignment,
+                   compiled.min_cost_assignment):
         assert kernel.signatures, kernel.py_func.__name__

@@ -227,3 +227,12 @@ def test_split_catheter_asks_the_learned_decision_with_each_pieces_features():
                                  np.array([0, 0, 0, 1, 0], np.float32))
     np.testing.assert_allclose(decision.tables[0][0], expected, rtol=1e-5)
 
+
+
+def test_median_offset_by_hand():
+    from cathx.postprocess.tracking import _median_offset
+
+    points = [np.array([3.0, 1.0]), np.array([5.0, 0.0]), np.array([10.0, 4.0])]
+    reference = [np.array([1.0, 0.0]), np.array([2.0, 0.0]), np.array([2.0, 0.0])]
+    assert _median_offset(points, reference).tolist() == [3.0, 1.0]  # offsets x 2, 3, 8; y 1, 0, 4
+    assert _median_offset(points[:2], reference[:2]).tolist() == [2.5, 0.5]  # even count: the mean of the two

@@ -932,6 +932,126 @@ def template_shift(points: np.ndarray, template: np.ndarray, miss_cost: float, s
 
 
 @njit(cache=CACHE, nogil=True)
+def min_cost_assignment(cost: np.ndarray) -> np.ndarray:
+    """Each row's column at the least total cost, every row assigned, no column twice.
+
+    cost: (N, M) float64 with N <= M, finite. Returns (N,) int64 columns. The shortest augmenting
+    path method (Crouse 2016, the one SciPy's ``linear_sum_assignment`` implements), rows added
+    one at a time, each by a Dijkstra search over reduced costs from that row to a free column.
+    Where several assignments cost the same, it picks the one SciPy picks: the search scans the
+    columns not yet reached last-first, takes a free column over a held one at an equal distance,
+    and refills the scanned list by moving its last entry into the taken place. (The tracker's
+    alignment makes such ties on purpose: two points in one slot's gate are re-centred to lie
+    symmetrically about it.) For the tracker's small matrices, in place of SciPy's call, whose
+    overhead costs more than the solve there.
+    """
+    rows, columns = cost.shape
+    row_potential = np.zeros(rows)
+    column_potential = np.zeros(columns)
+    distance = np.empty(columns)
+    reached_by = np.full(columns, -1, np.int64)  # the row the search reached each column from
+    column_of = np.full(rows, -1, np.int64)
+    row_of = np.full(columns, -1, np.int64)
+    row_seen = np.zeros(rows, np.bool_)
+    column_seen = np.zeros(columns, np.bool_)
+    unreached = np.empty(columns, np.int64)
+    for start in range(rows):
+        distance[:] = np.inf
+        row_seen[:] = False
+        column_seen[:] = False
+        for k in range(columns):
+            unreached[k] = columns - 1 - k
+        left = columns
+        row, sink, reach = start, -1, 0.0
+        while sink < 0:
+            row_seen[row] = True
+            nearest, at = np.inf, -1
+            for k in range(left):
+                j = unreached[k]
+                reduced = reach + cost[row, j] - row_potential[row] - column_potential[j]
+                if reduced < distance[j]:
+                    reached_by[j], distance[j] = row, reduced
+                if distance[j] < nearest or (distance[j] == nearest and row_of[j] < 0):
+                    nearest, at = distance[j], k
+            reach = nearest
+            j = unreached[at]
+            if row_of[j] < 0:
+                sink = j
+            else:
+                row = row_of[j]
+            column_seen[j] = True
+            left -= 1
+            unreached[at] = unreached[left]
+        row_potential[start] += reach
+        for i in range(rows):
+            if row_seen[i] and i != start:
+                row_potential[i] += reach - distance[column_of[i]]
+        for j in range(columns):
+            if column_seen[j]:
+                column_potential[j] -= reach - distance[j]
+        j = sink
+        while True:  # flip the path: each row on it takes the column it was reached through
+            i = reached_by[j]
+            row_of[j] = i
+            j, column_of[i] = column_of[i], j
+            if i == start:
+                break
+    return column_of
+
+
+@njit(cache=CACHE, nogil=True)
+def centreline_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``tracking.centreline_shift`` of two non-empty resampled centrelines of one length, (K, 2)
+    float64: the mean point shift from ``before`` to ``after`` or to ``after`` reversed, whichever
+    moves the points less on average. NumPy's sums: pairwise over the K distances, row by row
+    for the mean shift (a reduction over the outer axis). Returns (2,) float64."""
+    count = len(before)
+    forward = np.empty(count)
+    backward = np.empty(count)
+    for k in range(count):
+        fx, fy = after[k, 0] - before[k, 0], after[k, 1] - before[k, 1]
+        back = count - 1 - k
+        bx, by = after[back, 0] - before[k, 0], after[back, 1] - before[k, 1]
+        forward[k] = np.sqrt(fx * fx + fy * fy)
+        backward[k] = np.sqrt(bx * bx + by * by)
+    reverse = pairwise_sum(forward, 0.0) / count > pairwise_sum(backward, 0.0) / count
+    shift = np.zeros(2)
+    for k in range(count):
+        source = count - 1 - k if reverse else k
+        shift[0] += after[source, 0] - before[k, 0]
+        shift[1] += after[source, 1] - before[k, 1]
+    shift[0] /= count
+    shift[1] /= count
+    return shift
+
+
+@njit(cache=CACHE, nogil=True)
+def template_alignment(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float,
+                       unplaced: int):
+    """``tracking.align_to_template`` for a non-empty detection and template: the shift
+    (``template_shift``), then points matched one to one to slots within ``miss_cost / 2`` with
+    one "no slot" column per point at that cost. Returns (ranks (N,) int64, ``unplaced`` for a
+    point that fits no slot; cost: mean residual, a point without a slot counting the gate, plus
+    ``shift_weight`` times the shift's length)."""
+    n, m = len(points), len(template)
+    gate = 0.5 * miss_cost
+    gap, shift = template_shift(points, template, miss_cost, shift_weight)
+    cost = np.full((n, m + n), gate)
+    for i in range(n):
+        for j in range(m):
+            cost[i, j] = gap[i, j] if gap[i, j] <= gate else 1e6
+    assigned = min_cost_assignment(cost)
+    ranks = np.full(n, unplaced, np.int64)
+    residual = np.full(n, gate)
+    for i in range(n):
+        if assigned[i] < m:
+            ranks[i] = assigned[i]
+            residual[i] = gap[i, assigned[i]]
+    total = pairwise_sum(residual, 0.0) / n + shift_weight * np.sqrt(shift[0] * shift[0] + shift[1] * shift[1])
+    return ranks, total
+
+
+@njit(cache=CACHE, nogil=True)
 def assign_points(points: np.ndarray, vertices: np.ndarray, bounds: np.ndarray, max_distance: float):
     """Each point to its nearest polyline within ``max_distance``, numbered from the polyline's
     end nearer its points (``assignment.assign_electrodes``).

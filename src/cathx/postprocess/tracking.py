@@ -43,7 +43,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from cathx.geometry import arc_length, median
 from cathx.postprocess.catheter_type import type_from_probabilities
@@ -74,9 +73,14 @@ def match(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
     track because the swap made the pair it then dropped cheaper)."""
     if cost.size == 0:
         return []
-    gated = np.where(np.isfinite(cost) & (cost <= max_cost), cost, 1e9)
-    rows, cols = linear_sum_assignment(gated)
-    return [(int(r), int(c)) for r, c in zip(rows, cols) if gated[r, c] <= max_cost]
+    from cathx.postprocess.compiled import min_cost_assignment
+
+    gated = np.where(np.isfinite(cost) & (cost <= max_cost), cost, 1e9).astype(np.float64)
+    if gated.shape[0] <= gated.shape[1]:
+        pairs = enumerate(min_cost_assignment(gated).tolist())
+    else:  # more rows than columns: solved on the transpose (as SciPy does, so ties fall alike)
+        pairs = sorted((r, c) for c, r in enumerate(min_cost_assignment(np.ascontiguousarray(gated.T)).tolist()))
+    return [(r, c) for r, c in pairs if gated[r, c] <= max_cost]
 
 
 def chamfer(points: np.ndarray, reference: np.ndarray, statistic=np.mean) -> float:
@@ -109,18 +113,13 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
         return np.zeros(0, np.int64), 0.0
     if m == 0:
         return np.full(n, UNPLACED, np.int64), float(miss_cost)
-    from cathx.postprocess.compiled import template_shift
+    from cathx.postprocess.compiled import template_alignment
 
-    gate = 0.5 * miss_cost
-    gap, shift = template_shift(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(template, np.float64),
-                                float(miss_cost), float(shift_weight))
     # One "no slot" column per point at the gate's cost: a point whose ring the template does
     # not hold stays out instead of pushing its neighbours one slot over.
-    r, c = linear_sum_assignment(np.hstack([np.where(gap <= gate, gap, 1e6), np.full((n, n), gate)]))
-    ranks = np.full(n, UNPLACED, np.int64)
-    ranks[r[c < m]] = c[c < m]
-    residual = np.where(ranks == UNPLACED, gate, gap[np.arange(n), np.clip(ranks, 0, m - 1)])
-    return ranks, float(residual.mean() + shift_weight * np.linalg.norm(shift))
+    ranks, cost = template_alignment(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(template, np.float64),
+                                     float(miss_cost), float(shift_weight), UNPLACED)
+    return ranks, float(cost)
 
 
 def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: float = 60.0
@@ -352,9 +351,10 @@ class Tracker:
     def _update(self, results: Results) -> Results:
         for track in self._tracks:
             self._predict(track)
-        self._split_merged(results)
+        predicted = [track.points() for track in self._tracks]  # slots do not move until _correct
+        self._split_merged(results, predicted)
         detections = _detections(results)
-        owner = self._associate(detections, results.electrodes)
+        owner = self._associate(detections, results.electrodes, predicted)
         pieces: dict[int, list[int]] = {}
         for d in range(len(detections)):
             if d not in owner:
@@ -394,7 +394,8 @@ class Tracker:
         results.electrode_ids, results.electrode_index = electrode_ids, electrode_index
         return results
 
-    def _associate(self, detections: list[_Detection], electrodes: np.ndarray) -> dict[int, _Track]:
+    def _associate(self, detections: list[_Detection], electrodes: np.ndarray, predicted: list[np.ndarray]
+                   ) -> dict[int, _Track]:
         """Detection index -> track, in order of the evidence's strength.
 
         1. Detections with electrodes to tracks with slots, globally (Hungarian) on the electrode
@@ -406,13 +407,14 @@ class Tracker:
            seen, catheters without electrodes).
         4. A detection without electrodes lying along a matched track's centreline is a piece of
            it (a stretch of shaft cut off at a crossing).
-        Unmatched detections become new tracks (by the caller).
+        Unmatched detections become new tracks (by the caller). ``predicted``: each track's
+        ``points()`` this frame.
         """
         tracks = self._tracks
         owner: dict[int, _Track] = {}
         if not tracks or not detections:
             return owner
-        line_cost, cost = self._cost_matrix(detections, electrodes)
+        line_cost, cost = self._cost_matrix(detections, electrodes, predicted)
         has_d = np.array([len(d.members) > 0 for d in detections])
         for t, d in match(cost, 1.0):
             owner[d] = tracks[t]
@@ -445,7 +447,7 @@ class Tracker:
     def _gate(self, track: _Track, base: float) -> float:
         return base + self.gate_growth * track.missed
 
-    def _cost_matrix(self, detections: list[_Detection], electrodes: np.ndarray
+    def _cost_matrix(self, detections: list[_Detection], electrodes: np.ndarray, predicted: list[np.ndarray]
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(tracks, detections) costs divided by their gate (a pair is admissible at <= 1): on
         centrelines (every pair), and on electrodes (inf unless both sides have electrodes)."""
@@ -453,7 +455,7 @@ class Tracker:
         from cathx.postprocess.compiled import track_costs
 
         tracks = self._tracks
-        reference, offsets = stack_polylines([t.points() for t in tracks])
+        reference, offsets = stack_polylines(predicted)
         rows = np.concatenate([d.members for d in detections]).astype(np.int64)
         owner = np.repeat(np.arange(len(detections)), [len(d.members) for d in detections])
         return track_costs(
@@ -599,13 +601,13 @@ class Tracker:
         keep.vote.votes += other.vote.votes
         keep.largest = largest
 
-    def _split_merged(self, results: Results) -> None:
-        """Split catheters whose electrodes belong to two or more known tracks (in place)."""
+    def _split_merged(self, results: Results, predicted: list[np.ndarray]) -> None:
+        """Split catheters whose electrodes belong to two or more known tracks (in place);
+        ``predicted``: each track's ``points()``."""
         if not self._tracks or len(results.electrodes) == 0:
             return
         reference, owners = [], []
-        for t, track in enumerate(self._tracks):
-            points = track.points()
+        for t, points in enumerate(predicted):
             reference.append(points)
             owners.extend([t] * len(points))
         if not owners:
@@ -670,7 +672,7 @@ class Tracker:
             # One ring is no evidence of the catheter's motion: it may be a false peak on a wire
             # beside it, and moving every ring by its offset loses the track the next frame.
             enough = len(known) >= self.min_shift_support
-            residual = median(np.stack(known) - np.stack(predicted), axis=0) if enough else np.zeros(2)
+            residual = _median_offset(known, predicted) if enough else np.zeros(2)
             for slot in track.slots:
                 track.slots[slot] = track.slots[slot] + residual
             track.velocity = track.velocity + self.velocity_gain * residual
@@ -749,6 +751,18 @@ def _slot_keys(ranks: np.ndarray, keys: list[float]) -> list[float | None]:
     return out
 
 
+def _median_offset(points: list[np.ndarray], reference: list[np.ndarray]) -> np.ndarray:
+    """(2,) median over pairs of ``points[k] - reference[k]`` (each (2,)), x and y apart:
+    ``geometry.median`` of the stacked offsets, to the bit, in Python's sort (a track's dozen rings
+    cost less this way than NumPy's per-call overhead)."""
+    middle = []
+    for axis in (0, 1):
+        ordered = sorted(float(a[axis] - b[axis]) for a, b in zip(points, reference))
+        half = len(ordered) // 2
+        middle.append(ordered[half] if len(ordered) % 2 else 0.5 * (ordered[half - 1] + ordered[half]))
+    return np.array(middle)
+
+
 def _detections(results: Results) -> list[_Detection]:
     out = []
     for c, catheter in enumerate(results.catheters):
@@ -765,6 +779,10 @@ def centreline_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Translation of a resampled centreline (mean point shift, in the better direction)."""
     if len(before) == 0 or len(after) == 0:
         return np.zeros(2)
+    if len(before) == len(after):
+        from cathx.postprocess import compiled
+
+        return compiled.centreline_shift(np.ascontiguousarray(before, np.float64), np.ascontiguousarray(after, np.float64))
     forward, backward = after - before, after[::-1] - before
     if np.linalg.norm(forward, axis=1).mean() <= np.linalg.norm(backward, axis=1).mean():
         return forward.mean(axis=0)

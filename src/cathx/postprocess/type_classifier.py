@@ -11,6 +11,7 @@ that network's errors look, and stored as plain numbers in the checkpoint's meta
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -69,13 +70,20 @@ def catheter_features(pattern: PatternFeatures, length: float, head: np.ndarray 
     values = [
         min(n, 20) / 10.0, n == 0, 1 <= n <= 2, 3 <= n <= 4, 5 <= n <= 6, 7 <= n <= 11, n >= 12,
         pattern.closed, min(pattern.gap_cv, 2.0), min(pattern.alternation, 2.0),
-        float(np.log(np.clip(pattern.tip_ratio, 0.25, 4.0))), float(np.log(np.clip(pattern.tail_ratio, 0.25, 4.0))),
+        _log_ratio(pattern.tip_ratio), _log_ratio(pattern.tail_ratio),
         min(pattern.mean_gap, 40.0) / 10.0, min(pattern.spread, 2.0), min(length, 400.0) / 100.0,
         *head.tolist(),
         min(turning * TURNING_SCALE, 2.0), min(electrode_turning * TURNING_SCALE, 2.0), *electrode_head.tolist(),
         *_score_features(n, scores),
     ]
     return np.asarray(values, np.float32)
+
+
+def _log_ratio(ratio: float) -> float:
+    """log of a ratio clipped to [0.25, 4] (math on a Python float: NumPy's scalar calls cost
+    microseconds each, and every catheter of every frame takes two; the float32 feature is the
+    same)."""
+    return math.log(min(max(float(ratio), 0.25), 4.0))
 
 
 def _score_features(count: int, scores: np.ndarray | None) -> tuple[float, float]:
