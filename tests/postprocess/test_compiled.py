@@ -141,3 +141,29 @@ def test_centreline_shift_kernel_is_the_numpy_expression_to_the_bit():
         forward, backward = after - before, after[::-1] - before
         better = forward if np.linalg.norm(forward, axis=1).mean() <= np.linalg.norm(backward, axis=1).mean() else backward
         assert compiled.centreline_shift(before, after).tolist() == better.mean(axis=0).tolist()
+
+
+def test_chamfer_kernel_is_the_numpy_expression_to_the_bit():
+    from cathx.geometry import median
+
+    rng = np.random.default_rng(7)
+    points, reference = rng.random((7, 2)) * 50, rng.random((12, 2)) * 50
+    nearest = np.hypot(*(points[:, None, :] - reference[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert compiled.chamfer(points, reference, False) == nearest.mean()
+    assert compiled.chamfer(points, reference, True) == median(nearest)
+    assert compiled.chamfer(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([[0.0, 0.0]]), False) == 2.5
+
+
+def test_connected_labels_by_hand():
+    # 0-2 linked, 1 alone, 3-4 linked: labels follow each component's lowest node
+    adjacent = np.eye(5, dtype=bool)
+    for a, b in ((0, 2), (3, 4)):
+        adjacent[a, b] = adjacent[b, a] = True
+    assert compiled.connected_labels(adjacent).tolist() == [0, 1, 0, 2, 2]
+
+
+def test_gap_cuts_by_hand():
+    # gaps 3, 3, 20, 3: the median 3, so only the 20-px gap beyond max(12, 9) cuts
+    assert compiled.gap_cuts(np.array([0.0, 3.0, 6.0, 26.0, 29.0], np.float32), 12.0).tolist() == \
+        [False, False, True, False]
+    assert compiled.gap_cuts(np.array([0.0, 30.0], np.float32), 12.0).tolist() == [False]  # too few to judge

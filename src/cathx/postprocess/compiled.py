@@ -1026,6 +1026,22 @@ def centreline_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=CACHE, nogil=True)
+def chamfer(points: np.ndarray, reference: np.ndarray, use_median: bool) -> float:
+    """``tracking.chamfer`` of non-empty (N, 2) and (M, 2) float64 point sets: the mean (or the
+    median) over ``points`` of the distance to the nearest ``reference`` point (NumPy's hypot,
+    pairwise sum and ``geometry.median``, so the value is the NumPy expression's to the bit)."""
+    nearest = np.empty(len(points))
+    for i in range(len(points)):
+        best = np.inf
+        for j in range(len(reference)):
+            best = min(best, np.hypot(points[i, 0] - reference[j, 0], points[i, 1] - reference[j, 1]))
+        nearest[i] = best
+    if use_median:
+        return _median(nearest)
+    return pairwise_sum(nearest, 0.0) / len(nearest)
+
+
+@njit(cache=CACHE, nogil=True)
 def template_alignment(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float,
                        unplaced: int):
     """``tracking.align_to_template`` for a non-empty detection and template: the shift
@@ -1049,6 +1065,51 @@ def template_alignment(points: np.ndarray, template: np.ndarray, miss_cost: floa
             residual[i] = gap[i, assigned[i]]
     total = pairwise_sum(residual, 0.0) / n + shift_weight * np.sqrt(shift[0] * shift[0] + shift[1] * shift[1])
     return ranks, total
+
+
+@njit(cache=CACHE, nogil=True)
+def connected_labels(adjacent: np.ndarray) -> np.ndarray:
+    """(N,) int64 component label of each node of a symmetric (N, N) bool adjacency matrix,
+    numbered in the order of each component's lowest node (SciPy's ``connected_components``
+    numbering, without its per-call cost for the few loose electrodes of a frame)."""
+    count = len(adjacent)
+    labels = np.full(count, -1, np.int64)
+    queue = np.empty(count, np.int64)
+    label = 0
+    for first in range(count):
+        if labels[first] >= 0:
+            continue
+        labels[first] = label
+        queue[0], head, tail = first, 0, 1
+        while head < tail:
+            node = queue[head]
+            head += 1
+            for other in range(count):
+                if adjacent[node, other] and labels[other] < 0:
+                    labels[other] = label
+                    queue[tail] = other
+                    tail += 1
+        label += 1
+    return labels
+
+
+@njit(cache=CACHE, nogil=True)
+def gap_cuts(ordered_arc: np.ndarray, split_gap: float) -> np.ndarray:
+    """``results.split_electrode_groups``' cut by gaps: (N - 1,) bool, True where the gap after an
+    electrode exceeds both ``split_gap`` and three times the median gap. ordered_arc: (N,) arc
+    positions in order (the gaps in their own precision, as ``np.diff`` takes them); fewer than
+    three electrodes are never cut."""
+    count = len(ordered_arc)
+    cut = np.zeros(max(count - 1, 0), np.bool_)
+    if count < 3:
+        return cut
+    gaps = np.empty(count - 1)
+    for i in range(count - 1):
+        gaps[i] = ordered_arc[i + 1] - ordered_arc[i]
+    limit = max(split_gap, 3.0 * _median(gaps))
+    for i in range(count - 1):
+        cut[i] = gaps[i] > limit
+    return cut
 
 
 @njit(cache=CACHE, nogil=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cathx.errors import CathxError
-from cathx.geometry import arc_length, median
+from cathx.geometry import arc_length
 from cathx.postprocess.assignment import assign_electrodes, project_to_polylines
 from cathx.postprocess.catheter_type import (
     TAIL_TIP_RATIO,
@@ -452,15 +452,20 @@ def analyse_frame(
     index_of = np.full(len(peaks), -1, dtype=np.int64)
     catheters: list[Catheter] = []
     measured = []  # (pattern features, electrodes from the tip) of every catheter, for the learned decision
+    held: list[list[int]] = [[] for _ in lines]  # each centreline's electrodes, in index order
+    for e, c in enumerate(assignment.catheter.tolist()):
+        if c >= 0:
+            held[c].append(e)
     for c, (line, points) in enumerate(zip(lines, oriented)):
-        members = np.flatnonzero(assignment.catheter == c)
+        members = np.array(held[c], np.int64)
         if len(members) == 0 and line.length < bare_cut:
             continue
-        junctions = line.junctions
-        if len(points) and len(line.points) and not np.array_equal(points[0], line.points[0]):
-            junctions = polyline_length(points) - junctions  # the centreline was flipped tip-first
-        groups = split_electrode_groups(assignment.arc[members], points, split_gap,
-                                        junctions if split_at_junctions else None)
+        junctions = None
+        if split_at_junctions:
+            junctions = line.junctions
+            if len(points) and len(line.points) and not np.array_equal(points[0], line.points[0]):
+                junctions = polyline_length(points) - junctions  # the centreline was flipped tip-first
+        groups = split_electrode_groups(assignment.arc[members], points, split_gap, junctions)
         for group, piece in groups:
             chosen = members[group]
             arc = assignment.arc[chosen]
@@ -526,11 +531,11 @@ def loose_electrode_rows(points: np.ndarray, free: np.ndarray, link: float) -> l
     loose = np.flatnonzero(free)
     if len(loose) < 2:
         return []
-    from scipy.sparse.csgraph import connected_components
+    from cathx.postprocess.compiled import connected_labels
 
     xy = np.asarray(points, np.float64)[loose]
     gap = np.linalg.norm(xy[:, None] - xy[None], axis=2)
-    _, group = connected_components(gap <= link, directed=False)
+    group = connected_labels(gap <= link)
     rows = []
     for g in np.unique(group):
         members = np.flatnonzero(group == g)
@@ -572,19 +577,18 @@ def split_electrode_groups(arc: np.ndarray, centreline: np.ndarray, split_gap: f
     """
     if len(arc) == 0:
         return [(np.zeros(0, dtype=np.int64), centreline)]
+    from cathx.postprocess.compiled import gap_cuts
+
     order = np.argsort(arc, kind="stable")
-    gaps = np.diff(arc[order])
-    cut = np.zeros(len(gaps), dtype=bool)
-    if junctions is not None and len(junctions) and len(gaps):
-        sorted_arc = arc[order]
+    sorted_arc = np.ascontiguousarray(arc[order])
+    cut = gap_cuts(sorted_arc, float(split_gap))
+    if junctions is not None and len(junctions) and len(cut):
         for position in np.asarray(junctions, dtype=np.float64):
             cut |= (sorted_arc[:-1] < position) & (sorted_arc[1:] > position)
-    if len(gaps) >= 2:
-        cut |= gaps > max(split_gap, 3.0 * float(median(gaps)))
+    if not cut.any():
+        return [(order, centreline)]
     starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
     ends = np.concatenate([starts[1:], [len(order)]])
-    if len(starts) == 1:
-        return [(order, centreline)]
     position = arc_length(centreline)
     margin = 0.25 * split_gap
     groups = []

@@ -88,6 +88,11 @@ def chamfer(points: np.ndarray, reference: np.ndarray, statistic=np.mean) -> flo
     point of ``reference`` (M, 2); inf when either is empty."""
     if len(points) == 0 or len(reference) == 0:
         return float("inf")
+    if (statistic is np.mean or statistic is median) and points.dtype == reference.dtype == np.float64:
+        from cathx.postprocess import compiled  # the same value, without a dozen NumPy calls
+
+        return float(compiled.chamfer(np.ascontiguousarray(points).reshape(-1, 2),
+                                      np.ascontiguousarray(reference).reshape(-1, 2), statistic is median))
     step = points[:, None, :] - reference[None, :, :]
     return float(statistic(np.hypot(step[..., 0], step[..., 1]).min(axis=1)))
 
