@@ -167,3 +167,7 @@ def test_gap_cuts_by_hand():
     assert compiled.gap_cuts(np.array([0.0, 3.0, 6.0, 26.0, 29.0], np.float32), 12.0).tolist() == \
         [False, False, True, False]
     assert compiled.gap_cuts(np.array([0.0, 30.0], np.float32), 12.0).tolist() == [False]  # too few to judge
+
+
+def test_longest_step_by_hand():
+    assert compiled.longest_step(np.array([[0.0, 0.0], [3.0, 4.0], [4.0, 4.0]])) == 5.0

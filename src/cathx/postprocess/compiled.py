@@ -1042,6 +1042,17 @@ def chamfer(points: np.ndarray, reference: np.ndarray, use_median: bool) -> floa
 
 
 @njit(cache=CACHE, nogil=True)
+def longest_step(row: np.ndarray) -> float:
+    """Largest distance between neighbours of a (N, 2) float64 row of points, N >= 2
+    (``np.linalg.norm(np.diff(row, axis=0), axis=1).max()`` to the bit)."""
+    longest = -np.inf
+    for i in range(len(row) - 1):
+        dx, dy = row[i + 1, 0] - row[i, 0], row[i + 1, 1] - row[i, 1]
+        longest = max(longest, np.sqrt(dx * dx + dy * dy))
+    return longest
+
+
+@njit(cache=CACHE, nogil=True)
 def template_alignment(points: np.ndarray, template: np.ndarray, miss_cost: float, shift_weight: float,
                        unplaced: int):
     """``tracking.align_to_template`` for a non-empty detection and template: the shift

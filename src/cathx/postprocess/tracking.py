@@ -127,6 +127,15 @@ def align_to_template(points: np.ndarray, template: np.ndarray, miss_cost: float
     return ranks, float(cost)
 
 
+def _longest_step(row: np.ndarray) -> float:
+    """Largest distance between neighbouring points of a (N >= 2, 2) row (its electrode spacing)."""
+    from cathx.postprocess.compiled import longest_step
+
+    if row.dtype != np.float64 or not row.flags.c_contiguous:
+        row = np.ascontiguousarray(row, np.float64)
+    return float(longest_step(row))
+
+
 def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: float = 60.0
                   ) -> tuple[int, int] | None:
     """Whether two electrode rows, (N, 2) and (M, 2) in order along their catheters, continue
@@ -143,7 +152,7 @@ def row_continues(a: np.ndarray, b: np.ndarray, ratio: float = 1.5, max_turn: fl
     """
     if len(a) == 0 or len(b) == 0 or len(a) + len(b) < 3:
         return None
-    spacing = [float(np.linalg.norm(np.diff(r, axis=0), axis=1).max()) for r in (a, b) if len(r) > 1]
+    spacing = [_longest_step(r) for r in (a, b) if len(r) > 1]
     if len(spacing) == 2 and max(spacing) > ratio * max(min(spacing), 1e-6):
         return None
     ends_a, ends_b = a[[0, -1]], b[[0, -1]]
@@ -525,8 +534,7 @@ class Tracker:
         # A cheap first look, row_continues' own gap test: ends within join_ratio times the
         # longest step of either row.
         ends = np.array([r[[0, -1]] for _, r in rows]).reshape(-1, 2, 2)
-        reach = np.array([np.linalg.norm(np.diff(r, axis=0), axis=1).max() if len(r) > 1 else 0.0
-                          for _, r in rows])
+        reach = np.array([_longest_step(r) if len(r) > 1 else 0.0 for _, r in rows])
         gap = np.linalg.norm(ends[:, None, :, None] - ends[None, :, None, :], axis=4).min(axis=(2, 3))
         near = gap <= self.join_ratio * np.maximum(reach[:, None], reach[None, :])
         for i in range(len(rows)):
@@ -770,9 +778,14 @@ def _median_offset(points: list[np.ndarray], reference: list[np.ndarray]) -> np.
 
 def _detections(results: Results) -> list[_Detection]:
     out = []
+    held: list[list[int]] = [[] for _ in results.catheters]  # each catheter's electrodes, in row order
+    for e, c in enumerate(np.asarray(results.electrode_catheter).tolist()):
+        if 0 <= c < len(held):
+            held[c].append(e)
     for c, catheter in enumerate(results.catheters):
-        members = np.flatnonzero(results.electrode_catheter == c)
-        members = members[np.argsort(results.electrode_index[members], kind="stable")]
+        members = np.array(held[c], np.int64)
+        if len(members) > 1:
+            members = members[np.argsort(results.electrode_index[members], kind="stable")]
         line = resample_polyline(np.asarray(catheter.centreline, np.float64), CENTRELINE_SAMPLES).astype(np.float64)
         if len(line) == 0:  # no centreline: far from everything
             line = np.full((CENTRELINE_SAMPLES, 2), 1e6)
