@@ -10,5 +10,6 @@ def test_warm_up_runs_the_kernels_a_prediction_uses():
     # the entry points of a prediction's post-processing and tracking hold a compiled signature now
     for kernel in (compiled.decode_peaks, compiled.skeleton_centrelines, compiled.assign_points,
                    compiled.electrode_pattern, compiled.track_costs, compiled.template_alignment,
-                   compiled.min_cost_assignment):
+                   compiled.min_cost_assignment, compiled.catheter_geometry, compiled.pairwise_sum,
+                   compiled.connected_labels, compiled.gap_cuts, compiled.cell_means):
         assert kernel.signatures, kernel.py_func.__name__
