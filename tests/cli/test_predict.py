@@ -291,3 +291,12 @@ def test_export_records_the_trained_input_size_and_writes_safetensors(run_cli, w
         result = run_cli("export", "--weights", weights, "--format", "safetensors", "--out", tmp_path / "n.safetensors",
                          *option)
         assert result.exit_code == 2 and f"{option[0]}: an ONNX export option" in result.stderr, result.stderr
+
+
+def test_export_refuses_a_folder_where_a_copy_goes_before_writing_anything(run_cli, weights, tmp_path):
+    (tmp_path / "m.int8.onnx").mkdir()
+    result = run_cli("export", "--weights", weights, "--out", tmp_path / "m.onnx", "--int8")
+    assert result.exit_code == 2, result.stderr
+    assert "--int8" in result.stderr and "m.int8.onnx: is a folder" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m.onnx").exists()

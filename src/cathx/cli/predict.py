@@ -153,6 +153,9 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() != ".onnx":
             raise CathxError(f"--out {out}: must be a .onnx file name")
         check_output_file(out)
+        for flag, given, copy in (("--fp16", fp16, ".fp16.onnx"), ("--int8", int8, ".int8.onnx")):
+            if given:  # checked before the export, not after minutes of it
+                check_output_file(out.with_suffix(copy), flag)
         report = export_checkpoint(weights, out, input_size=input_size, opset=opset, fp16=fp16, int8=int8,
                                    calibration_frames=calibration_frames)
         console = Console()
