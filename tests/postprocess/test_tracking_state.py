@@ -132,3 +132,24 @@ def test_a_single_matched_ring_moves_only_itself():
     loose.update(results_of([("quadripolar", quad_electrodes(40, 20))]))
     loose.update(results_of([("quadripolar", quad_electrodes(42, 20)[:1])]))
     assert _track(loose, 0).velocity.tolist() == [1.0, 0.0]
+
+
+def test_a_lost_track_does_not_take_a_piece_its_template_cannot_place():
+    # A catheter of six rings and, 14 px off its first two, a two-ring neighbour that is then lost
+    # for five frames (its electrode gate widens to 18 px). The catheter then shows in two pieces:
+    # its first two rings alone sit within the lost track's gate, yet that track's template places
+    # neither; the piece is the catheter's (its rings on the catheter's slots), not the neighbour's.
+    row = np.stack([np.arange(20.0, 51.0, 6.0), np.full(6, 30.0)], 1)
+    neighbour = np.array([[24.0, 44.0], [30.0, 44.0]])
+    for verify, expected_same in ((True, True), (False, False)):
+        # duplicates off: here the dropped duplicate would hand the piece back as well, which in
+        # the replayed case it did not (the lost track's slots moved elsewhere)
+        tracker = Tracker(verify_alignment=verify, duplicate_frames=0)
+        first = tracker.update(results_of([("cs_decapolar", row), ("pacing", neighbour)]))
+        catheter_id, neighbour_id = first.catheters[0].id, first.catheters[1].id
+        for _ in range(5):
+            tracker.update(results_of([("cs_decapolar", row)]))
+        pieces = tracker.update(results_of([("cs_decapolar", row[2:]), ("pacing", row[:2])]))
+        assert pieces.catheters[0].id == catheter_id
+        assert (pieces.catheters[1].id == catheter_id) is expected_same, verify
+        assert (pieces.catheters[1].id == neighbour_id) is not expected_same, verify
