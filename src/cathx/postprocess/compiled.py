@@ -15,7 +15,7 @@ follow NumPy's order (``pairwise_sum``), so the kernels give the NumPy versions'
 bit, except where NumPy's vectorised exp, log and arctan2 differ from the C library's in the
 last bit (peak scores and offsets, the electrode pattern's alternation, turning).
 
-Length (about 1,200 lines, in sections: pixel graph, peaks, projection and polyline geometry,
+Length (about 1,450 lines, in sections: pixel graph, peaks, projection and polyline geometry,
 centreline paths, features, tracker): one file on purpose. Numba keys its cache on the modified
 time of the file a function is defined in, not of the files it calls into, so kernels calling
 each other across modules could load stale machine code after an edit; within one file any edit

@@ -32,7 +32,7 @@ hysteresis), and every frame's Catheter carries the track's type and a confidenc
 
 The CS motion curve built on these tracks is in ``cathx.postprocess.motion``.
 
-Length (about 720 lines): the steps above share the Tracker's state (tracks, slots, links); the
+Length (about 870 lines): the steps above share the Tracker's state (tracks, slots, links); the
 pure pieces (matching costs, template alignment, row continuation, votes) are functions above it,
 each tested by hand.
 """
