@@ -1009,10 +1009,15 @@ def write_chest_dataset(out: Path | str, n: int, size: int = 256, seed: int = 0,
             if workers > 1 and n > 8:
                 # Not fork: forking a process whose torch / OpenCV thread pools hold locks can deadlock the
                 # children. The forkserver starts clean and this module imports no torch.
+                # concurrent.futures, as the fluoroscopy writer (``synthetic.writer._run``): after a
+                # failed job, multiprocessing.Pool's terminate could hang for good.
+                from concurrent.futures import ProcessPoolExecutor
+
                 method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-                pool = stack.enter_context(multiprocessing.get_context(method).Pool(
-                    workers, initializer=cv2.setNumThreads, initargs=(1,)))
-                rendered = pool.imap(_render_job, jobs, chunksize=8)
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                           initializer=cv2.setNumThreads, initargs=(1,))
+                stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+                rendered = pool.map(_render_job, jobs, chunksize=8)
             for row, ann in rendered:
                 rows.append(row)
                 annotations.extend(ann)

@@ -498,21 +498,24 @@ def _run(jobs: Iterator[tuple], workers: int, count: int, frames: int) -> Iterat
 
     Workers are spawned, not forked: a fork of a process that has used torch's and OpenCV's
     thread pools can deadlock in the child (seen here: cv2.setNumThreads hung after torch + cv2).
+    A ``concurrent.futures`` pool, not ``multiprocessing.Pool``: after a job raised in a worker,
+    ``Pool.terminate`` hung for good in a test run (2026-12-07: its result-handler thread never
+    joined, the workers already gone); the executor cancels what has not started and returns.
     """
     if workers == 1 or count == 1 or frames < MIN_FRAMES_FOR_WORKERS:
         for job in jobs:
             yield _render_unit(job)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(min(workers, count), initializer=_worker_init)
+    pool = ProcessPoolExecutor(min(workers, count), mp_context=context, initializer=_worker_init)
     try:
-        yield from pool.imap(_render_unit, jobs, chunksize=4)
-        pool.close()
+        yield from pool.map(_render_unit, jobs, chunksize=4)
     except BaseException:
-        pool.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    finally:
-        pool.join()
+    pool.shutdown(wait=True)
 
 
 def _render_units(jobs: list[tuple]) -> list[list[dict[str, Any]]]:
