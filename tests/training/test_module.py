@@ -34,6 +34,25 @@ def test_default_loss_is_the_papers():
     assert module.criterion.segmentation_loss == "bce-iou" and module.criterion.size_weight == 1.0
 
 
+def test_heatmap_sigma_floor_reaches_the_targets():
+    from cathx.heatmap import DEFAULT_MIN_SIGMA
+    from cathx.training.config import LossConfig
+
+    assert LossConfig().min_sigma == DEFAULT_MIN_SIGMA  # the config's default is the heatmap's
+    sharp = tiny_module(loss={"min_sigma": 0.5})
+    assert sharp.criterion.min_sigma == 0.5
+    # two 3-px rings 1.5 px apart: the floor decides the target between them (max of Gaussians,
+    # exp(-0.75^2 / (2 sigma^2)) at the midpoint: 0.61 at sigma 0.75, 0.32 at sigma 0.5)
+    batch = {"electrodes": torch.tensor([[[10.0, 10.0], [11.5, 10.0]]]), "electrode_sizes": torch.full((1, 2, 2), 3.0),
+             "electrode_valid": torch.tensor([[True, True]])}
+    values = {}
+    for module in (tiny_module(), sharp):
+        heat = module.criterion.targets(batch, image_size=(32, 32), stride=1)["heatmap"][0, 0]
+        values[module.criterion.min_sigma] = float(heat[10, 11])  # cell x 11: 1 px from the first ring, 0.5 from the second
+    assert values[0.75] == pytest.approx(float(torch.exp(torch.tensor(-0.25 / (2 * 0.75**2)))), abs=1e-6)
+    assert values[0.5] == pytest.approx(float(torch.exp(torch.tensor(-0.25 / (2 * 0.5**2)))), abs=1e-6)
+
+
 def test_resume_refuses_a_folder_of_another_experiment(tmp_path):
     from dataclasses import replace
 

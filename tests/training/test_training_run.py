@@ -357,6 +357,13 @@ def test_fresh_lr_factor_must_be_positive():
         train_config_from_dict({"optim": {"fresh_lr_factor": 0}})
 
 
+def test_heatmap_sigma_floor_must_be_positive():
+    from cathx.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"loss\.min_sigma: must be positive \(heatmap cells\), got -0\.5"):
+        train_config_from_dict({"loss": {"min_sigma": -0.5}})
+
+
 def test_ensure_synthetic_generates_with_two_processes_where_the_cpus_allow(tmp_path, monkeypatch):
     import cathx.data.synthetic.writer as writer
     from cathx.training.run import ensure_synthetic

@@ -180,12 +180,16 @@ class TrainerConfig:
 class LossConfig:
     """segmentation: "bce-iou" (the paper's Eq. 8) or "dice" (the catheter-segmentation seed's U-Net);
     size_weight: lambda of the L1 size term in the detection loss (1 in the paper);
-    focal_normalisation: "batch" (CenterNet) or "image" (set by the prioritization preset unless given)."""
+    focal_normalisation: "batch" (CenterNet) or "image" (set by the prioritization preset unless given);
+    min_sigma: floor of the electrode heatmap Gaussians' sigma, in heatmap cells (cathx.heatmap: at
+    output stride 1 most electrodes get the floor, so it sets how far apart two rings must lie for
+    their targets to keep a dip between them)."""
 
     segmentation: str = field(default="bce-iou", metadata=choices(*SEGMENTATION_LOSSES))
     size_weight: float = 1.0
     # focal heatmap loss divided by the batch's positives (CenterNet, the paper) or each image's own
     focal_normalisation: str = field(default="batch", metadata=choices(*FOCAL_NORMALISATIONS))
+    min_sigma: float = 0.75  # equal to cathx.heatmap.DEFAULT_MIN_SIGMA (tested); this module imports no torch
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,8 @@ def _check_ranges(cfg: TrainConfig, where: str) -> None:
             raise ConfigError(f"{where}.{name}: must be at least {low}, got {value}")
     if not cfg.optim.lr > 0:
         raise ConfigError(f"{where}.optim.lr: must be positive, got {cfg.optim.lr}")
+    if not cfg.loss.min_sigma > 0:
+        raise ConfigError(f"{where}.loss.min_sigma: must be positive (heatmap cells), got {cfg.loss.min_sigma}")
     if not cfg.optim.fresh_lr_factor > 0:
         raise ConfigError(f"{where}.optim.fresh_lr_factor: must be positive, got {cfg.optim.fresh_lr_factor}")
     for stage in cfg.stages:

@@ -109,7 +109,8 @@ class CathxModule(L.LightningModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         loss_cfg = from_dict(LossConfig, dict(loss or {}), where="loss")
         self.criterion = MultiTaskCriterion(size_weight=loss_cfg.size_weight, segmentation_loss=loss_cfg.segmentation,
-                                            focal_normalisation=loss_cfg.focal_normalisation)
+                                            focal_normalisation=loss_cfg.focal_normalisation,
+                                            min_sigma=loss_cfg.min_sigma)
         self.tasks = tuple(tasks)
         self.optim = from_dict(OptimConfig, dict(optim), where="optim")
         # prioritization.stages: multitask-only (the paper) trains single-task stages unweighted
