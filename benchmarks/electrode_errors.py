@@ -9,6 +9,8 @@ electrode's. "Both" leaves only what ranking and recall cost; the steps between 
 what the centre and the size errors cost. Also the matched detections' centre errors (median,
 p90, mean signed bias per axis: a half-pixel convention error would show there) and size ratios,
 and AP with every predicted size scaled by a common factor (whether the size head is biased).
+Last, recall within ``--match-px`` at any score by how far each labelled electrode's nearest
+labelled neighbour lies (rings closer than the heatmap can separate are what recall misses).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/electrode_errors.py [--weights cathx-fluoro] [--frames 200]
 
@@ -29,6 +31,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 SIZE_SCALES = (0.9, 1.0, 1.1, 1.2)
 ERROR_MIN_SCORE = 0.3  # the detections whose centre errors and size ratios are reported (cathx predict's peak threshold)
+NEIGHBOUR_BINS = (0.0, 2.0, 3.0, 4.0, 6.0)  # px at 256 px: lower edges of the recall-by-spacing rows
 ORACLES = (("model", False, False), ("true size", False, True), ("true centre", True, False),
            ("true centre and size", True, True))
 
@@ -74,6 +77,37 @@ def matched_errors(detections: list[np.ndarray], targets: list[tuple[np.ndarray,
             "height_ratio_median": float(np.median(ratio[:, 1]))}
 
 
+def recall_by_neighbour(detections: list[np.ndarray], targets: list[tuple[np.ndarray, np.ndarray]],
+                        max_distance: float, bins: tuple[float, ...] = NEIGHBOUR_BINS) -> list[dict]:
+    """Recall of labelled electrodes (matched one-to-one within ``max_distance`` px to a detection
+    of any score) in rows by the distance to their nearest labelled neighbour in the same image:
+    [{"from": lo, "to": hi or None, "electrodes": n, "recall": r}] for consecutive ``bins`` (the
+    last row open-ended; an electrode alone in its image falls in it)."""
+    from cathx.metrics.detection import match_points
+
+    nearest, hit = [], []
+    for found, (points, _) in zip(detections, targets, strict=True):
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        if len(points) == 0:
+            continue
+        gaps = np.linalg.norm(points[:, None] - points[None], axis=2)
+        np.fill_diagonal(gaps, np.inf)
+        nearest.append(gaps.min(axis=1))
+        matched = np.zeros(len(points), bool)
+        _, truth, _ = match_points(np.asarray(found, np.float64).reshape(-1, 5)[:, :2], points, max_distance)
+        matched[truth] = True
+        hit.append(matched)
+    nearest = np.concatenate(nearest) if nearest else np.zeros(0)
+    hit = np.concatenate(hit) if hit else np.zeros(0, bool)
+    rows = []
+    for i, low in enumerate(bins):
+        high = bins[i + 1] if i + 1 < len(bins) else np.inf
+        inside = (nearest >= low) & (nearest < high)
+        rows.append({"from": low, "to": None if np.isinf(high) else high, "electrodes": int(inside.sum()),
+                     "recall": float(hit[inside].mean()) if inside.any() else float("nan")})
+    return rows
+
+
 def predict(weights: str, frames: int, seed: int, size: int) -> tuple[list, list]:
     """Per image: (points (G, 2), sizes (G, 2)) labelled and detections (K, 5), as cathx val decodes them."""
     import torch
@@ -116,6 +150,7 @@ def main() -> None:
     from cathx.fileio import atomic_write_json, atomic_write_text
     from cathx.metrics.detection import coco_ap
     from cathx.system import cpu_description
+    from cathx.training.evaluate import DETECTION_THRESHOLD
 
     started = time.perf_counter()
     targets, detections = predict(args.weights, args.frames, args.seed, args.size)
@@ -130,11 +165,13 @@ def main() -> None:
     scale_rows = {str(scale): scores([np.concatenate([d[:, :3], d[:, 3:5] * scale], axis=1) for d in detections])
                   for scale in SIZE_SCALES}
     errors = matched_errors(detections, targets, min_score=ERROR_MIN_SCORE, max_distance=args.match_px)
+    spacing = recall_by_neighbour(detections, targets, args.match_px)
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_description(),
               "weights": args.weights, "frames": args.frames, "first_seed": args.seed, "size": args.size,
               "match_px": args.match_px, "electrodes": int(sum(len(p) for p, _ in targets)),
               "truth_swaps": oracle_rows, "size_scale": scale_rows, "matched_errors": errors,
               "matched_errors_min_score": ERROR_MIN_SCORE,
+              "recall_by_nearest_neighbour": spacing,
               "seconds": round(time.perf_counter() - started, 1)}
     lines = ["# Where the electrode AP goes (synthetic frames)", "",
              (f"`{args.weights}` on {args.frames} frames of {args.size} px, seeds from {args.seed}, "
@@ -152,6 +189,12 @@ def main() -> None:
                   f"{errors['median_px']:.2f} px, p90 {errors['p90_px']:.2f} px, mean signed error x "
                   f"{errors['bias_x_px']:+.3f} / y {errors['bias_y_px']:+.3f} px; predicted / true size median "
                   f"{errors['width_ratio_median']:.3f} (w) / {errors['height_ratio_median']:.3f} (h).")]
+    lines += ["", (f"Recall within {args.match_px:g} px at any score (threshold {DETECTION_THRESHOLD}) by the distance "
+                   "from each labelled electrode to its nearest labelled neighbour:"), "",
+              "| nearest neighbour | electrodes | recall |", "|---|---:|---:|"]
+    for row in spacing:
+        span = f"{row['from']:g}-{row['to']:g} px" if row["to"] is not None else f">= {row['from']:g} px"
+        lines.append(f"| {span} | {row['electrodes']} | {row['recall']:.3f} |")
     lines += ["", f"CPU: {report['cpu']}; {report['seconds']} s."]
     markdown = "\n".join(lines) + "\n"
     atomic_write_json(args.out / "electrode_errors.json", report)

@@ -53,3 +53,12 @@ def test_matched_errors_measure_distance_bias_and_size_ratio():
     assert errors["height_ratio_median"] == pytest.approx((3.5 / 3 + 4 / 5) / 2)
     # a score threshold above every detection leaves nothing matched
     assert electrode_errors.matched_errors([DETECTIONS], [(POINTS, SIZES)], 0.95, 3.0) == {"matched": 0}
+
+
+def test_recall_by_nearest_neighbour_sorts_electrodes_by_their_spacing():
+    # a close pair (1.5 px apart, one found), a pair 2.5 px apart (both found), one alone (missed)
+    points = np.array([[10.0, 10.0], [11.5, 10.0], [40.0, 40.0], [42.5, 40.0], [80.0, 80.0]])
+    found = np.array([[10.2, 10.0, 0.9, 3, 3], [40.0, 40.3, 0.8, 3, 3], [42.4, 40.0, 0.1, 3, 3]])
+    rows = electrode_errors.recall_by_neighbour([found], [(points, np.full((5, 2), 3.0))], 1.0, bins=(0.0, 2.0, 3.0))
+    assert [(r["from"], r["to"], r["electrodes"]) for r in rows] == [(0.0, 2.0, 2), (2.0, 3.0, 2), (3.0, None, 1)]
+    assert [r["recall"] for r in rows] == [0.5, 1.0, 0.0]  # any score counts; one detection per electrode
