@@ -157,6 +157,12 @@ def test_row_continues_joins_pieces_of_paired_rings():
     assert row_continues(first, second + [5.0, 0.0]) is None  # 14 px: beyond 1.5 x 9
 
 
+def _cost(found, owner, detections, slots, offsets, gate, expected, scale=None):
+    """electrode_match_cost with the pair scale at the gate unless given."""
+    return electrode_match_cost(found, owner, detections, slots, offsets, gate, expected,
+                                gate if scale is None else scale)
+
+
 def _slots_on_x(*xs: float) -> np.ndarray:
     return np.array([[x, 0.0] for x in xs])
 
@@ -168,14 +174,14 @@ def test_electrode_match_cost_by_hand():
     found = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 20.0], [30.0, 0.0]])
     slots = _slots_on_x(0, 10, 20, 30)
     offsets = np.array([0, 4])
-    cost = electrode_match_cost(found, np.array([0, 0, 0, 0, 1]), 2, slots, offsets, np.array([8.0]),
+    cost = _cost(found, np.array([0, 0, 0, 0, 1]), 2, slots, offsets, np.array([8.0]),
                                 np.array([4.0]))
     assert cost[0, 0] == pytest.approx(1 - 3 / 4) and cost[1, 0] == pytest.approx(1 - 1 / 4)
     # Under half of a detection's electrodes paired within the gate: inadmissible.
-    far = electrode_match_cost(np.array([[1.0, 0.0], [9.0, 0.0], [12.0, 0.0]]), np.zeros(3, np.int64), 1,
+    far = _cost(np.array([[1.0, 0.0], [9.0, 0.0], [12.0, 0.0]]), np.zeros(3, np.int64), 1,
                                _slots_on_x(0), np.array([0, 1]), np.array([8.0]), np.array([3.0]))
     assert np.isinf(far[0, 0])
-    half = electrode_match_cost(np.array([[4.0, 0.0], [9.0, 0.0]]), np.zeros(2, np.int64), 1,
+    half = _cost(np.array([[4.0, 0.0], [9.0, 0.0]]), np.zeros(2, np.int64), 1,
                                 _slots_on_x(0), np.array([0, 1]), np.array([8.0]), np.array([1.0]))
     assert half[0, 0] == pytest.approx(1 - 0.5 / 2)
 
@@ -185,17 +191,31 @@ def test_electrode_match_cost_pairs_one_to_one():
     # electrode (1 px away: 7/8 each), not all four; the other two are unexplained, so the cost is
     # 1 - 1.75 / 4 and a track holding all four rings (cost 0) wins clearly.
     found = _slots_on_x(0, 2, 4, 6)
-    two = electrode_match_cost(found, np.zeros(4, np.int64), 1, _slots_on_x(1, 5), np.array([0, 2]),
+    two = _cost(found, np.zeros(4, np.int64), 1, _slots_on_x(1, 5), np.array([0, 2]),
                                np.array([8.0]), np.array([2.0]))
     assert two[0, 0] == pytest.approx(1 - 1.75 / 4)
-    both = electrode_match_cost(found, np.zeros(4, np.int64), 1, np.vstack([_slots_on_x(1, 5), found]),
+    both = _cost(found, np.zeros(4, np.int64), 1, np.vstack([_slots_on_x(1, 5), found]),
                                 np.array([0, 2, 6]), np.array([8.0, 8.0]), np.array([2.0, 4.0]))
     assert both[0, 1] == pytest.approx(0.0) and both[0, 0] == pytest.approx(two[0, 0])
     # Nearest pairs first: the electrode at 0 takes the slot at 1 (1 px), so the one at 2 px,
     # equally far from that slot, pairs with the slot at 5 (3 px) instead.
-    nearest = electrode_match_cost(_slots_on_x(0, 2), np.zeros(2, np.int64), 1, _slots_on_x(1, 5),
+    nearest = _cost(_slots_on_x(0, 2), np.zeros(2, np.int64), 1, _slots_on_x(1, 5),
                                    np.array([0, 2]), np.array([8.0]), np.array([2.0]))
     assert nearest[0, 0] == pytest.approx(1 - (7 / 8 + 5 / 8) / 2)
+
+
+def test_a_wider_gate_admits_pairs_without_making_them_cheaper():
+    # Two electrodes 4 and 12 px from a two-slot track's slots. Gate 8: the far one is out, one of
+    # two paired (admissible), cost 1 - 0.5 / 2. A track lost long enough for a 24-px gate pairs
+    # both; scaled by that gate they would cost 1 - (20/24 + 12/24) / 2 = 0.333, cheaper than the
+    # same rings next to a track seen last frame; scaled by the steady 8 px: 1 - (0.5 + 0) / 2.
+    found = np.array([[4.0, 0.0], [22.0, 0.0]])
+    slots, owner, offsets = _slots_on_x(0, 10), np.zeros(2, np.int64), np.array([0, 2])
+    assert _cost(found, owner, 1, slots, offsets, np.array([8.0]), np.array([2.0]))[0, 0] == pytest.approx(0.75)
+    grown = _cost(found, owner, 1, slots, offsets, np.array([24.0]), np.array([2.0]))
+    assert grown[0, 0] == pytest.approx(1 - (20 / 24 + 12 / 24) / 2)
+    steady = _cost(found, owner, 1, slots, offsets, np.array([24.0]), np.array([2.0]), scale=np.array([8.0]))
+    assert steady[0, 0] == pytest.approx(0.75)
 
 
 def test_row_type_of_joined_pieces():
@@ -392,3 +412,21 @@ def test_match_gates_pairs_out_before_the_assignment():
     assert match(np.array([[0.2, 5.0], [0.9, 7.0]]), 1.0) == [(0, 0)]
     assert match(np.array([[0.2, np.inf], [np.inf, 0.4]]), 1.0) == [(0, 0), (1, 1)]
     assert match(np.zeros((0, 3)), 1.0) == []
+
+
+@pytest.mark.parametrize("keep_older_id", [True, False])
+def test_a_catheter_first_seen_with_one_ring_keeps_its_id_when_it_shows_four(keep_older_id):
+    # Frame 0 shows one ring of a quadripolar; frame 1 all four. The one-slot track cannot explain
+    # four rings (under half paired), so a second track starts, and the first, lying on its slots,
+    # is dropped as its duplicate: the catheter keeps the id it was shown with, with its vote.
+    tracker = Tracker(keep_older_id=keep_older_id)
+    first = tracker.update(results_of([("quadripolar", quad_electrodes(50, 40)[:1])]))
+    assert [c.id for c in first.catheters] == [0]
+    whole = results_of([("quadripolar", quad_electrodes(50, 40))])
+    # its shaft seen far beyond the rings: too far from the one-ring track's centreline to match it
+    whole.catheters[0].centreline = np.array([[50.0, 40.0], [50.0, 120.0]], np.float32)
+    second = tracker.update(whole)
+    assert [c.id for c in second.catheters] == ([0] if keep_older_id else [1])
+    assert len(tracker._tracks) == 1
+    if keep_older_id:
+        assert tracker._tracks[0].vote.votes > 1  # the first frame's vote came with the id

@@ -1264,14 +1264,17 @@ def electrode_pattern(arc: np.ndarray, sizes: np.ndarray, points: np.ndarray):
 
 @njit(cache=CACHE, nogil=True)
 def electrode_match_cost(found: np.ndarray, owner: np.ndarray, detections: int, reference: np.ndarray,
-                         reference_offsets: np.ndarray, gate: np.ndarray, expected: np.ndarray) -> np.ndarray:
+                         reference_offsets: np.ndarray, gate: np.ndarray, expected: np.ndarray,
+                         scale: np.ndarray) -> np.ndarray:
     """Cost of explaining detections by tracks from their electrodes, (D, T).
 
     found (R, 2): detected electrodes of all detections together, ``owner`` (R,) their detection;
     reference (P, 2): the tracks' predicted electrodes (slots), track t's being
     ``reference[reference_offsets[t]:reference_offsets[t + 1]]``; gate (T,) pixels; expected (T,):
-    electrodes the track usually shows (most seen at once). Electrodes and slots are paired one to
-    one, nearest pairs first, within the gate; a pair counts 1 - distance / gate (a soft match) and
+    electrodes the track usually shows (most seen at once); scale (T,) pixels: a pair's distance
+    scale. Electrodes and slots are paired one to one, nearest pairs first, within the gate; a pair
+    counts max(1 - distance / scale, 0) (a soft match; the Tracker passes the gate of a track seen
+    last frame, so a lost track's wider gate admits more pairs without making them cheaper) and
     the cost is 1 - matched / max(detection's electrodes, track's expected ones), so a detection
     holding most of a catheter's rings beats a piece holding one of them, and a few false
     electrodes only add their share, not their distance. One to one, because a track of two slots
@@ -1308,7 +1311,7 @@ def electrode_match_cost(found: np.ndarray, owner: np.ndarray, detections: int, 
                 if row_used[i] or slot_used[j]:
                     continue
                 row_used[i], slot_used[j] = True, True
-                matched += 1.0 - distance[k] / gate[t]
+                matched += max(1.0 - distance[k] / scale[t], 0.0)
                 pairs += 1
             if pairs >= max(1.0, 0.5 * count[d]):
                 cost[d, t] = 1.0 - matched / max(max(count[d], expected[t]), 1.0)
@@ -1317,8 +1320,10 @@ def electrode_match_cost(found: np.ndarray, owner: np.ndarray, detections: int, 
 
 @njit(cache=CACHE, nogil=True)
 def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_offsets, found, owner, expected,
-                mixed_penalty, max_distance, max_electrode_distance, gate_growth):
-    """The Tracker's (tracks, detections) costs, each divided by its gate (admissible at <= 1).
+                mixed_penalty, max_distance, max_electrode_distance, gate_growth, steady=False):
+    """The Tracker's (tracks, detections) costs, each divided by its gate (admissible at <= 1);
+    ``steady``: divided by the gate of a track seen last frame instead (a lost track's grown gate
+    only decides admission; a line pair beyond it is inf).
 
     lines_t (T, K, 2), lines_d (D, K, 2): resampled centrelines; has_t (T,), has_d (D,): which
     side has electrodes; missed (T,) frames each track was missed; reference (P, 2): the tracks'
@@ -1340,14 +1345,19 @@ def track_costs(lines_t, lines_d, has_t, has_d, missed, reference, reference_off
                 backward[k] = np.hypot(lines_t[t, k, 0] - lines_d[d, back, 0], lines_t[t, k, 1] - lines_d[d, back, 1])
             best = min(pairwise_sum(forward, 0.0) / samples, pairwise_sum(backward, 0.0) / samples)
             penalty = mixed_penalty * (1.0 if has_t[t] != has_d[d] else 0.0)
-            line_cost[t, d] = (best + penalty) / (max_distance + gate_growth * missed[t])
+            if steady:
+                within = best + penalty <= max_distance + gate_growth * missed[t]
+                line_cost[t, d] = (best + penalty) / max_distance if within else np.inf
+            else:
+                line_cost[t, d] = (best + penalty) / (max_distance + gate_growth * missed[t])
     cost = np.full((tracks, detections), np.inf)
     if not (has_t.any() and has_d.any()):
         return line_cost, cost
     gate = np.empty(tracks)
     for t in range(tracks):
         gate[t] = max_electrode_distance + gate_growth * missed[t]
-    by_electrodes = electrode_match_cost(found, owner, detections, reference, reference_offsets, gate, expected)
+    scale = np.full(tracks, max_electrode_distance) if steady else gate
+    by_electrodes = electrode_match_cost(found, owner, detections, reference, reference_offsets, gate, expected, scale)
     for t in range(tracks):
         for d in range(detections):
             if has_t[t] and has_d[d]:
