@@ -268,7 +268,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     synthetic set into OUT/data. train_reader / val_reader (tests) replace the data entirely.
     resume: continue the run in OUT exactly where its last checkpoint left it.
     max_minutes: wall-clock budget for the training stages, counted from the end of data generation
-        (``ensure_synthetic``); training stops (with a checkpoint) when spent.
+        (``ensure_synthetic``); training stops (with a checkpoint) when spent. It is this call's: a
+        resumed run gets it afresh (``trainer.InvocationTimer``).
     callbacks: extra Lightning callbacks for every stage.
     init: weights the first stage starts from instead of a random initialisation (a shipped
         model's name such as "cathx-fluoro", or a checkpoint): fine-tuning on your own data.

@@ -18,7 +18,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar, WeightAveraging
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -123,6 +123,20 @@ def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> No
     ema = weight_ema(trainer)
     if ema is not None:
         ema.apply_average(pl_module)
+
+
+class InvocationTimer(Timer):
+    """Lightning's time budget (``Trainer(max_time=...)`` builds the same Timer), counted from the
+    start of this invocation: a resumed run does not take back the time its checkpoint spent.
+
+    Lightning's Timer restores the elapsed time from the checkpoint, so a stage stopped by its
+    budget and resumed with the same budget stopped again at once, having trained nothing, while
+    its log said ``--resume continues it``. A budget is what one sitting may spend (the machine's
+    time; ``cathx train`` counts it from the end of data generation), so a resumed run gets it
+    afresh. The state is still saved (its key differs from Lightning's Timer's)."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -275,6 +289,8 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
                                                        validate, cfg.checkpoint_every_minutes)]
     if cfg.ema_decay > 0:
         callbacks.append(WeightEMA(decay=cfg.ema_decay))
+    if max_minutes:
+        callbacks.append(InvocationTimer(duration=timedelta(minutes=max_minutes), interval="step"))
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
     callbacks.extend(extra_callbacks or [])
@@ -287,7 +303,6 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
         precision=precision,
         max_epochs=max_epochs,
         max_steps=max_steps,
-        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
         deterministic=cfg.deterministic,
         logger=loggers or False,
         callbacks=callbacks,
