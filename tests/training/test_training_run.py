@@ -83,6 +83,36 @@ def test_staged_training_then_evaluation(tmp_path):
     assert train(_tiny_config(), out=out, resume=True, train_reader=SyntheticReader(8, 64, 0)) == best
 
 
+@pytest.mark.slow
+def test_a_run_stopped_by_its_budget_mid_epoch_resumes_every_remaining_step(tmp_path):
+    """8 samples, batch 2, two epochs: 8 steps. A 6-second budget spent during the first step (a
+    callback sleeps) stops the run at step 2, mid-epoch; the resumed run must train steps 3-8 and
+    finish. Before, the checkpoint written after fit() marked the cut epoch finished: the resume
+    trained only the second epoch and stopped at step 6 of 8, unfinished."""
+    import lightning as L
+
+    class SlowFirstStep(L.Callback):
+        def on_train_batch_end(self, trainer, *args, **kwargs):
+            if trainer.global_step == 1:
+                time.sleep(7.0)
+
+    config = train_config_from_dict({
+        "seed": 1,
+        "model": {"encoder": "resnet18", "latent_channels": 16, "decoder_channels": [8, 8], "head_channels": 8},
+        "data": {"size": 64, "batch_size": 2},
+        "stages": [{"name": "multitask", "epochs": 2}],
+        "trainer": {"progress_bar": False, "log_every_n_steps": 1, "threads": 1, "checkpoint_every_n_steps": 0},
+    })
+    out = tmp_path / "run"
+    train(config, out=out, max_minutes=0.1, train_reader=SyntheticReader(8, 64, 0), callbacks=[SlowFirstStep()])
+    stage = out / "stages" / "multitask"
+    assert not (stage / "done.json").exists()
+    cut = torch.load(stage / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert cut["global_step"] == 2
+    train(config, out=out, resume=True, train_reader=SyntheticReader(8, 64, 0))
+    assert json.loads((stage / "done.json").read_text())["steps"] == 8
+
+
 def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 

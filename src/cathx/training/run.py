@@ -281,7 +281,8 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import BEST, LAST, apply_weight_average, build_trainer, cluster_layout
+    from cathx.training.trainer import (BEST, LAST, InvocationTimer, apply_weight_average, build_trainer,
+                                        cluster_layout)
 
     cfg = resolve_config(config)
     if cfg.trainer.max_minutes > 0:
@@ -372,10 +373,12 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         # weights_only=True: never unpickle the run folder's file (check_resume_checkpoint)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         finished = trainer.global_step >= steps
-        if not finished:
+        timer = next((c for c in trainer.callbacks if isinstance(c, InvocationTimer)), None)
+        if not finished and (timer is None or timer.saved_step != trainer.global_step):
             # weights_only=False here means the full state (optimizer, loops, callbacks), not
             # pickled objects: on_save_checkpoint keeps it to tensors and plain containers
             trainer.save_checkpoint(last, weights_only=False)
+        if not finished:
             log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
                         stage.name, trainer.global_step, steps)
         apply_weight_average(trainer, module)  # after the checkpoint above, which keeps the trained weights too

@@ -135,8 +135,22 @@ class InvocationTimer(Timer):
     time; ``cathx train`` counts it from the end of data generation), so a resumed run gets it
     afresh. The state is still saved (its key differs from Lightning's Timer's)."""
 
+    def __init__(self, *args, last: Path | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.last = last
+        self.saved_step: int | None = None
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         return None
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        """Stop when the budget is spent, writing ``last`` first, at this step: a checkpoint
+        written after ``fit`` returns records the interrupted epoch as finished, so the resumed run
+        skipped the rest of that epoch's batches and ended short of its steps (``max_epochs``)."""
+        super().on_train_batch_end(trainer, *args, **kwargs)
+        if trainer.should_stop and self.last is not None and self.time_remaining() <= 0:
+            trainer.save_checkpoint(self.last, weights_only=False)
+            self.saved_step = trainer.global_step
 
 
 @dataclass(frozen=True)
@@ -232,6 +246,14 @@ class MovableCheckpoint(ModelCheckpoint):
                           "best_k_models": {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()}}
         super().load_state_dict(state_dict)
 
+    def _should_skip_saving_checkpoint(self, trainer: L.Trainer) -> bool:
+        # A budget stop wrote last.ckpt at its step (InvocationTimer); the end-of-epoch save that
+        # follows would overwrite it with the cut epoch marked finished.
+        if self.filename == LAST and any(isinstance(c, InvocationTimer) and c.saved_step == trainer.global_step
+                                         for c in trainer.callbacks):
+            return True
+        return super()._should_skip_saving_checkpoint(trainer)
+
 
 def checkpoint_callbacks(directory: Path, every_n_steps: int, monitor_best: bool,
                          every_minutes: float = 0.0) -> list[ModelCheckpoint]:
@@ -290,7 +312,8 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     if cfg.ema_decay > 0:
         callbacks.append(WeightEMA(decay=cfg.ema_decay))
     if max_minutes:
-        callbacks.append(InvocationTimer(duration=timedelta(minutes=max_minutes), interval="step"))
+        callbacks.append(InvocationTimer(duration=timedelta(minutes=max_minutes), interval="step",
+                                         last=stage_dir / "checkpoints" / f"{LAST}.ckpt"))
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
     callbacks.extend(extra_callbacks or [])
