@@ -136,20 +136,21 @@ def test_checkpoint_every_minutes_adds_a_clock_checkpoint(tmp_path: Path) -> Non
     assert intervals(build_trainer(TrainerConfig(checkpoint_every_minutes=0), tmp_path, "b", max_epochs=1)) == []
 
 
-def test_a_resumed_run_gets_its_time_budget_afresh(tmp_path: Path) -> None:
-    """A stage stopped by its 5-minute budget after 400 s resumes with 5 minutes more: the timer does
-    not take back the time the checkpoint spent (Lightning's own Timer did, and the resumed run
-    stopped at once). One timer only, and none without a budget."""
+def test_a_resumed_stage_counts_the_time_its_checkpoint_spent(tmp_path: Path) -> None:
+    """A stage stopped after 400 s of a 5-minute budget, resumed with 10 minutes, has 200 s left:
+    the budget is the stage's training time in all (equal-budget benchmarks resume so). The timer
+    keeps Lightning's Timer's state key, so runs saved with Lightning's own timer resume alike. One
+    timer only, and none without a budget."""
     from lightning.pytorch.callbacks import Timer
 
     from cathx.training.trainer import build_trainer
 
-    trainer = build_trainer(TrainerConfig(), tmp_path, "a", max_epochs=1, max_minutes=5)
+    trainer = build_trainer(TrainerConfig(), tmp_path, "a", max_epochs=1, max_minutes=10)
     timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
-    assert len(timers) == 1
+    assert len(timers) == 1 and timers[0].state_key == Timer(duration="00:00:01:00").state_key
     stored = {"time_elapsed": {"train": 400.0, "validate": 10.0, "test": 0.0, "predict": 0.0, "sanity_check": 0.0}}
     timers[0].load_state_dict(stored)
-    assert timers[0].time_remaining("train") == pytest.approx(300.0)
+    assert timers[0].time_remaining("train") == pytest.approx(200.0)
     assert not [c for c in build_trainer(TrainerConfig(), tmp_path, "b", max_epochs=1).callbacks if isinstance(c, Timer)]
 
 

@@ -86,8 +86,8 @@ def test_staged_training_then_evaluation(tmp_path):
 @pytest.mark.slow
 def test_a_run_stopped_by_its_budget_mid_epoch_resumes_every_remaining_step(tmp_path):
     """8 samples, batch 2, two epochs: 8 steps. A 6-second budget spent during the first step (a
-    callback sleeps) stops the run at step 2, mid-epoch; the resumed run must train steps 3-8 and
-    finish. Before, the checkpoint written after fit() marked the cut epoch finished: the resume
+    callback sleeps) stops the run at step 2, mid-epoch; resumed with a larger budget it must
+    train steps 3-8 and finish. Before, the checkpoint written after fit() marked the cut epoch finished: the resume
     trained only the second epoch and stopped at step 6 of 8, unfinished."""
     import lightning as L
 
@@ -109,7 +109,10 @@ def test_a_run_stopped_by_its_budget_mid_epoch_resumes_every_remaining_step(tmp_
     assert not (stage / "done.json").exists()
     cut = torch.load(stage / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert cut["global_step"] == 2
-    train(config, out=out, resume=True, train_reader=SyntheticReader(8, 64, 0))
+    # the same budget again: the stage's 7 s of training count, so it stops at once, at the same step
+    train(config, out=out, resume=True, max_minutes=0.1, train_reader=SyntheticReader(8, 64, 0))
+    assert torch.load(stage / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] <= 3
+    train(config, out=out, resume=True, max_minutes=5, train_reader=SyntheticReader(8, 64, 0))
     assert json.loads((stage / "done.json").read_text())["steps"] == 8
 
 

@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, "--device", metavar="<cpu|cuda|auto>",
                                           help="default: the config's trainer.accelerator (auto: CUDA when "
                                                "available, else CPU)."),
-        max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes."),
+        max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after M minutes of training (replaces the config's trainer.max_minutes; with --resume a stage's time so far counts: give more to train on after a budget stop)."),
         init: str | None = typer.Option(None, "--init", help="Start from these weights (a shipped model name such as "
                                         "cathx-fluoro, or a checkpoint) instead of random ones: fine-tuning."),
         init_matching: bool = typer.Option(False, "--init-matching",

@@ -168,7 +168,8 @@ class TrainerConfig:
     threads: int = 0  # torch threads per process (0 = leave torch's default)
     channels_last: bool = False  # NHWC memory format: measured 1.5-2x faster training steps on this CPU
     # Wall-clock budget of the training stages, checkpoint and stop when spent (0 = none); the
-    # synthetic data generation before them is not counted, and a resumed run gets it afresh.
+    # synthetic data generation before them is not counted; on --resume a stage's time so far counts
+    # (resume with a larger --max-minutes, which replaces this, to train on after a budget stop).
     max_minutes: float = 0.0
     # exponential moving average of the weights (Lightning weight averaging, timm warm-up, per step):
     # validation, best.ckpt and the exported weights are the average; 0 = off. 0.998 settles to

@@ -268,8 +268,9 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
     synthetic set into OUT/data. train_reader / val_reader (tests) replace the data entirely.
     resume: continue the run in OUT exactly where its last checkpoint left it.
     max_minutes: wall-clock budget for the training stages, counted from the end of data generation
-        (``ensure_synthetic``); training stops (with a checkpoint) when spent. It is this call's: a
-        resumed run gets it afresh (``trainer.InvocationTimer``).
+        (``ensure_synthetic``); training stops (with a checkpoint) when spent. A stage's training
+        time so far counts on ``resume`` (``trainer.BudgetTimer``): to train on after a budget
+        stop, resume with a larger budget. Given, it replaces the config's ``trainer.max_minutes``.
     callbacks: extra Lightning callbacks for every stage.
     init: weights the first stage starts from instead of a random initialisation (a shipped
         model's name such as "cathx-fluoro", or a checkpoint): fine-tuning on your own data.
@@ -281,12 +282,12 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import (BEST, LAST, InvocationTimer, apply_weight_average, build_trainer,
+    from cathx.training.trainer import (BEST, LAST, BudgetTimer, apply_weight_average, build_trainer,
                                         cluster_layout)
 
     cfg = resolve_config(config)
-    if cfg.trainer.max_minutes > 0:
-        max_minutes = cfg.trainer.max_minutes if max_minutes is None else min(max_minutes, cfg.trainer.max_minutes)
+    if max_minutes is None and cfg.trainer.max_minutes > 0:
+        max_minutes = cfg.trainer.max_minutes
     out = Path(out)
     stages_dir = out / "stages"
     if stages_dir.exists() and not resume:
@@ -373,14 +374,16 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
         # weights_only=True: never unpickle the run folder's file (check_resume_checkpoint)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         finished = trainer.global_step >= steps
-        timer = next((c for c in trainer.callbacks if isinstance(c, InvocationTimer)), None)
+        timer = next((c for c in trainer.callbacks if isinstance(c, BudgetTimer)), None)
         if not finished and (timer is None or timer.saved_step != trainer.global_step):
             # weights_only=False here means the full state (optimizer, loops, callbacks), not
             # pickled objects: on_save_checkpoint keeps it to tensors and plain containers
             trainer.save_checkpoint(last, weights_only=False)
         if not finished:
-            log.warning("stage %s stopped at step %d of %d (time budget); --resume continues it",
-                        stage.name, trainer.global_step, steps)
+            spent = timer.time_elapsed() / 60.0 if timer is not None else 0.0
+            log.warning("stage %s stopped at step %d of %d (time budget: %.1f minutes of training); --resume "
+                        "--max-minutes M with M above that continues it", stage.name, trainer.global_step, steps,
+                        spent)
         apply_weight_average(trainer, module)  # after the checkpoint above, which keeps the trained weights too
         if trainer.is_global_zero:
             _export(module, final, {"stage": stage.name, "global_step": trainer.global_step, "finished": finished})

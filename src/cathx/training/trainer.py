@@ -125,28 +125,27 @@ def apply_weight_average(trainer: L.Trainer, pl_module: L.LightningModule) -> No
         ema.apply_average(pl_module)
 
 
-class InvocationTimer(Timer):
-    """Lightning's time budget (``Trainer(max_time=...)`` builds the same Timer), counted from the
-    start of this invocation: a resumed run does not take back the time its checkpoint spent.
+class BudgetTimer(Timer):
+    """Lightning's time budget (``Trainer(max_time=...)`` builds the same Timer; a stage's training
+    time, restored from the checkpoint on ``--resume``, so a run interrupted and resumed trains for
+    its budget in all, as the benchmarks' equal-budget comparisons need), stopping mid-epoch with
+    its checkpoint written at that step.
 
-    Lightning's Timer restores the elapsed time from the checkpoint, so a stage stopped by its
-    budget and resumed with the same budget stopped again at once, having trained nothing, while
-    its log said ``--resume continues it``. A budget is what one sitting may spend (the machine's
-    time; ``cathx train`` counts it from the end of data generation), so a resumed run gets it
-    afresh. The state is still saved (its key differs from Lightning's Timer's)."""
+    Lightning's own stop wrote no checkpoint; the one cathx wrote after ``fit`` returned recorded
+    the cut epoch as finished, so the resumed run skipped the rest of that epoch's batches and
+    ended at ``max_epochs`` short of its steps. Its state key is Lightning's Timer's, so runs
+    saved before this class resume with their time."""
 
     def __init__(self, *args, last: Path | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.last = last
         self.saved_step: int | None = None
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        return None
+    @property
+    def state_key(self) -> str:
+        return "Timer"
 
     def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
-        """Stop when the budget is spent, writing ``last`` first, at this step: a checkpoint
-        written after ``fit`` returns records the interrupted epoch as finished, so the resumed run
-        skipped the rest of that epoch's batches and ended short of its steps (``max_epochs``)."""
         super().on_train_batch_end(trainer, *args, **kwargs)
         if trainer.should_stop and self.last is not None and self.time_remaining() <= 0:
             trainer.save_checkpoint(self.last, weights_only=False)
@@ -247,9 +246,9 @@ class MovableCheckpoint(ModelCheckpoint):
         super().load_state_dict(state_dict)
 
     def _should_skip_saving_checkpoint(self, trainer: L.Trainer) -> bool:
-        # A budget stop wrote last.ckpt at its step (InvocationTimer); the end-of-epoch save that
+        # A budget stop wrote last.ckpt at its step (BudgetTimer); the end-of-epoch save that
         # follows would overwrite it with the cut epoch marked finished.
-        if self.filename == LAST and any(isinstance(c, InvocationTimer) and c.saved_step == trainer.global_step
+        if self.filename == LAST and any(isinstance(c, BudgetTimer) and c.saved_step == trainer.global_step
                                          for c in trainer.callbacks):
             return True
         return super()._should_skip_saving_checkpoint(trainer)
@@ -312,7 +311,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
     if cfg.ema_decay > 0:
         callbacks.append(WeightEMA(decay=cfg.ema_decay))
     if max_minutes:
-        callbacks.append(InvocationTimer(duration=timedelta(minutes=max_minutes), interval="step",
+        callbacks.append(BudgetTimer(duration=timedelta(minutes=max_minutes), interval="step",
                                          last=stage_dir / "checkpoints" / f"{LAST}.ckpt"))
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
