@@ -312,7 +312,7 @@ def build_trainer(cfg: TrainerConfig, out: Path, stage_name: str, max_epochs: in
         callbacks.append(WeightEMA(decay=cfg.ema_decay))
     if max_minutes:
         callbacks.append(BudgetTimer(duration=timedelta(minutes=max_minutes), interval="step",
-                                         last=stage_dir / "checkpoints" / f"{LAST}.ckpt"))
+                                     last=stage_dir / "checkpoints" / f"{LAST}.ckpt"))
     if cfg.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps)))
     callbacks.extend(extra_callbacks or [])
