@@ -282,8 +282,14 @@ def train(config: TrainConfig | Path | str | dict, data: Path | str | Sequence[P
 
     from cathx.training.datamodule import CathxDataModule, total_steps
     from cathx.training.module import CathxModule
-    from cathx.training.trainer import (BEST, LAST, BudgetTimer, apply_weight_average, build_trainer,
-                                        cluster_layout)
+    from cathx.training.trainer import (
+        BEST,
+        LAST,
+        BudgetTimer,
+        apply_weight_average,
+        build_trainer,
+        cluster_layout,
+    )
 
     cfg = resolve_config(config)
     if max_minutes is None and cfg.trainer.max_minutes > 0:
