@@ -92,11 +92,13 @@ def score_sequence(samples: list, frames: list[dict], motion) -> dict:
     """Pool one sequence's frame scores and compare its motion curve with the truth."""
     ids: dict[int, set] = {}
     pairs_track, pairs_frame = [], []
+    unidentified = 0  # (frame, catheter) pairs found but shown without an id (a track not yet confirmed)
     for frame in frames:
         for c, found in frame["catheters"].items():
+            unidentified += found["id"] is not None and found["id"] < 0
             pairs_track.append((found["type"], found["track_type"]))
             pairs_frame.append((found["type"], found["frame_type"]))
-            if found["id"] is not None:
+            if found["id"] is not None and found["id"] >= 0:  # -1: shown without an id (not yet confirmed)
                 ids.setdefault(c, set()).add(found["id"])
     # Electrode id stability, over frames where the catheter's full set of electrodes is labelled.
     full = {}
@@ -128,6 +130,8 @@ def score_sequence(samples: list, frames: list[dict], motion) -> dict:
         errors = np.linalg.norm(found - truth, axis=1).tolist()
     quality = {q: int(np.sum(motion.quality[visible] == q)) for q in np.unique(motion.quality[visible])}
     return {"ids": {int(c): len(v) for c, v in ids.items()}, "catheters": len(ids),
+            "found_pairs": sum(f["id"] is not None for frame in frames for f in frame["catheters"].values()),
+            "unidentified_pairs": unidentified,
             "pairs_track": pairs_track, "pairs_frame": pairs_frame,
             "matched": sum(f["matched"] for f in frames), "electrodes": sum(f["electrodes"] for f in frames),
             "electrode_id_stability": float(np.mean(stable)) if stable else None,
@@ -199,6 +203,7 @@ def summarise(rows: list[dict], times: list[tuple[float, float]]) -> dict:
         "ids_per_true_catheter": float(np.mean(ids)) if ids else None,
         "ids_per_true_catheter_max": int(max(ids)) if ids else None,
         "catheters_single_id": float(np.mean(np.asarray(ids) == 1)) if ids else None,
+        "unidentified_share": sum(r["unidentified_pairs"] for r in rows) / max(sum(r["found_pairs"] for r in rows), 1),
         "type_accuracy_track": track["accuracy"], "type_accuracy_frame": frame["accuracy"],
         "type_pairs": track["count"],
         "type_per_true_type_track": {k: v["accuracy"] for k, v in track["per_type"].items()},

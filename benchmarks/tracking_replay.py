@@ -113,7 +113,7 @@ def extra_id_kinds(frames: list[dict]) -> dict[str, int]:
     lines: dict[int, list[int]] = {}
     for frame in frames:
         for c, found in frame["catheters"].items():
-            if found["id"] is not None:
+            if found["id"] is not None and found["id"] >= 0:  # -1: shown without an id yet
                 lines.setdefault(c, []).append(found["id"])
     usual = {c: Counter(line).most_common(1)[0][0] for c, line in lines.items()}
     kinds = {"fresh": 0, "neighbour": 0}
@@ -165,7 +165,8 @@ def main() -> int:
     print(f"ids per true catheter {summary['ids_per_true_catheter']:.3f}, type by track "
           f"{summary['type_accuracy_track']:.4f}, per frame {summary['type_accuracy_frame']:.4f}, recall 5 px "
           f"{summary['electrode_recall_5px']:.3f}, motion {summary['motion_coverage']:.3f} / "
-          f"{summary['motion_median_error_px']:.2f} px, electrode id stability {summary['electrode_id_stability']:.3f}")
+          f"{summary['motion_median_error_px']:.2f} px, electrode id stability {summary['electrode_id_stability']:.3f}, "
+          f"found without an id yet {summary['unidentified_share']:.4f}")
     print("extra ids by sequence:", {k: v for k, v in extra.items() if v} or "none")
     kinds = {k: sum(r["extra_id_kinds"][k] for r in rows) for k in ("fresh", "neighbour")}
     print(f"extra ids: {kinds['fresh']} fresh tracks, {kinds['neighbour']} another true catheter's usual track")

@@ -28,7 +28,8 @@ def test_motion_curve_bridges_gap_and_flags_it():
 
 def test_motion_curve_holds_ends_within_max_gap_and_smooths():
     shifts = [None, (0, 0), (2, 0), (4, 0), None, None, None]
-    tracker, curve = Tracker(), MotionCurve(max_gap=2, smoothing=3)
+    # the CS enters at frame 1: shown at once (confirmation: the test below)
+    tracker, curve = Tracker(confirm_frames=1), MotionCurve(max_gap=2, smoothing=3)
     for t, shift in enumerate(shifts):
         curve.add(tracker.update(motion_frame(shift)), frame=t)
     motion = curve.curve()
@@ -36,6 +37,18 @@ def test_motion_curve_holds_ends_within_max_gap_and_smooths():
     # centred 3-frame mean over the values that exist, ends included
     assert np.allclose(motion.displacement[:6, 0], [0, 2 / 3, 2, 10 / 3, 4, 4])
     assert np.isnan(motion.displacement[6]).all() and motion.rows()[6]["dx"] == ""
+
+
+def test_a_cs_entering_after_the_first_frame_is_followed_once_its_track_shows_an_id():
+    # A catheter that is not yet confirmed (id -1) is not followed: the curve starts with its id.
+    tracker, curve = Tracker(), MotionCurve(max_gap=0)
+    for t, shift in enumerate([None, (0, 0), (1, 0), (2, 0), (3, 0)]):
+        results = tracker.update(motion_frame(shift))
+        curve.add(results, frame=t)
+    motion = curve.curve()
+    assert motion.catheter_id == 1  # the still catheter of frame 0 is #0
+    assert motion.quality.tolist() == ["missing", "missing", "missing", "measured", "measured"]
+    assert np.allclose(motion.displacement[3:, 0], [0, 1])
 
 
 def test_motion_curve_without_cs_is_all_missing():

@@ -106,6 +106,7 @@ def test_legend_takes_the_corner_over_the_fewest_occupied_pixels():
     (Catheter(3, "cs_decapolar", np.zeros((2, 2)), confidence=0.874), "#3 cs_decapolar 0.87"),
     (Catheter(1, "pacing", np.zeros((2, 2))), "#1 pacing"),
     (Catheter(2, "unknown", np.zeros((2, 2)), confidence=0.0), "#2 unknown"),
+    (Catheter(-1, "lasso", np.zeros((2, 2)), confidence=0.61), "lasso 0.61"),  # a track not yet confirmed
 ])
 def test_label_text(catheter, text):
     assert _label_text(catheter) == text
@@ -160,6 +161,24 @@ def test_plot_labels_each_id_once_known_types_first(monkeypatch):
     Results(image_size=(160, 200), catheters=catheters).plot(np.zeros((160, 200), np.float32))
     # pacing #2 (8 anchors), then cs_decapolar #4 with the anchors of both its pieces, then unknown #0
     assert calls == [[8, 16, 8]]
+
+
+def test_plot_labels_catheters_without_an_id_each_on_their_own(monkeypatch):
+    import cathx.postprocess.overlay_layout as layout
+
+    calls, texts = [], []
+    monkeypatch.setattr(layout, "place_labels", lambda anchors, sizes, *a, **k: calls.append(len(anchors)) or [None] * len(anchors))
+    import cathx.postprocess.results as results_module
+
+    original = results_module._label_text
+    monkeypatch.setattr(results_module, "_label_text", lambda c, detail=2: texts.append((c.id, detail)) or original(c, detail))
+    line = np.array([[20, 20], [60, 20]], np.float32)
+    catheters = [Catheter(-1, "lasso", line), Catheter(-1, "lasso", line + 40), Catheter(3, "pacing", line + 80)]
+    Results(image_size=(160, 200), catheters=catheters).plot(np.zeros((160, 200), np.float32))
+    # three labels tried (the two without an id apart); with no room at detail 0 the two without
+    # an id have nothing left to show ("") and are not tried again
+    assert calls == [3, 3, 1]
+    assert texts.count((-1, 0)) == 2
 
 
 def test_box_cover_clips_boxes_hanging_off_any_side():

@@ -67,6 +67,41 @@ def test_missed_for_three_frames_keeps_id():
     assert [i["quadripolar"] for i in ids] == [1] * 10
 
 
+def test_a_track_started_after_the_first_frame_shows_its_id_once_seen_three_frames_in_a_row():
+    """Frame 0's catheter shows its id at once. A quadripolar entering at frame 1 is found (typed,
+    with electrodes) but shows -1 until its third frame in a row; a stray one-frame detection at
+    frame 2 never shows an id nor uses one up, so the newcomer's id is the next number, 1."""
+    tracker = Tracker()
+    shown = []
+    for t in range(6):
+        catheters = [("cs_decapolar", cs_electrodes(10 + t, 60))]
+        if t >= 1:
+            catheters.append(("quadripolar", quad_electrodes(90, 20 + t)))
+        if t == 2:
+            catheters.append(("quadripolar", quad_electrodes(40, 100)))
+        results = tracker.update(results_of(catheters))
+        shown.append([c.id for c in results.catheters])
+        assert results.catheters[-1].type == "quadripolar" or t == 0
+    assert shown == [[0], [0, -1], [0, -1, -1], [0, 1], [0, 1], [0, 1]]
+    # with confirm_frames=1 every new track shows its id in its first frame (ids 1, then 2)
+    tracker = Tracker(confirm_frames=1)
+    first = [[c.id for c in tracker.update(results_of(
+        [("cs_decapolar", cs_electrodes(10 + t, 60))] + [("quadripolar", quad_electrodes(90, 20 + t))] * (t >= 1)
+        + [("quadripolar", quad_electrodes(40, 100))] * (t == 2))).catheters] for t in range(4)]
+    assert first == [[0], [0, 1], [0, 1, 2], [0, 1]]
+
+
+def test_a_missed_frame_restarts_the_confirmation():
+    tracker = Tracker()
+    shown = []
+    for t in range(7):
+        catheters = [("cs_decapolar", cs_electrodes(10, 60))]
+        if t in (1, 2, 4, 5, 6):  # seen twice, missed once, then three times in a row
+            catheters.append(("quadripolar", quad_electrodes(90, 20)))
+        shown.append([c.id for c in tracker.update(results_of(catheters)).catheters])
+    assert shown == [[0], [0, -1], [0, -1], [0], [0, -1], [0, -1], [0, 1]]
+
+
 def test_crossing_catheters_keep_ids_through_a_merged_frame():
     """A CS catheter moving right crosses a quadripolar moving left; in the middle frame the mask
     merges them and one detection carries all 14 electrodes."""
@@ -400,7 +435,8 @@ def test_a_larger_frame_is_tracked_at_the_reference_scale():
     reference = ids(Tracker(), 1)
     assert {cid for frame, _ in reference for _, cid in frame} == {0, 1}
     assert ids(Tracker(reference_side=128), 4) == reference
-    assert {cid for frame, _ in ids(Tracker(), 4) for _, cid in frame} == {0, 1, 2}
+    # (shown at once: the id the new track is given is the point, not its confirmation)
+    assert {cid for frame, _ in ids(Tracker(confirm_frames=1), 4) for _, cid in frame} == {0, 1, 2}
 
 
 def test_match_gates_pairs_out_before_the_assignment():
@@ -426,7 +462,7 @@ def test_a_catheter_first_seen_with_one_ring_keeps_its_id_when_it_shows_four(kee
     # its shaft seen far beyond the rings: too far from the one-ring track's centreline to match it
     whole.catheters[0].centreline = np.array([[50.0, 40.0], [50.0, 120.0]], np.float32)
     second = tracker.update(whole)
-    assert [c.id for c in second.catheters] == ([0] if keep_older_id else [1])
+    assert [c.id for c in second.catheters] == ([0] if keep_older_id else [-1])  # -1: a new track, not yet confirmed
     assert len(tracker._tracks) == 1
     if keep_older_id:
         assert tracker._tracks[0].vote.votes > 1  # the first frame's vote came with the id

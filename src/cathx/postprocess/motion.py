@@ -89,6 +89,8 @@ class MotionCurve:
         electrodes: dict[int, dict[int, np.ndarray]] = {}
         centres: dict[int, np.ndarray] = {}
         for catheter in results.catheters:
+            if catheter.id < 0:  # no id yet (a track not yet confirmed): nothing to follow
+                continue
             members = np.flatnonzero((owners == catheter.id) & (results.electrode_ids >= 0))
             found = electrodes.setdefault(catheter.id, {})
             found.update({int(results.electrode_ids[m]): results.electrodes[m].astype(np.float64)

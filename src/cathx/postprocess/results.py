@@ -115,7 +115,8 @@ class Results:
         return [c.centreline for c in self.catheters]
 
     def electrode_catheter_ids(self) -> np.ndarray:
-        """(N,) catheter id (``Catheter.id``) of each electrode, -1 when unassigned."""
+        """(N,) catheter id (``Catheter.id``) of each electrode, -1 when unassigned or when its
+        catheter has no id yet (a track not yet confirmed: ``Tracker.confirm_frames``)."""
         ids = np.array([c.id for c in self.catheters] + [-1], dtype=np.int64)
         return ids[np.where(self.electrode_catheter >= 0, self.electrode_catheter, len(self.catheters))]
 
@@ -245,11 +246,15 @@ LEGEND_MAX_AREA = 0.15  # share of the frame the legend may take (small frames g
 
 
 def _label_text(catheter: Catheter, detail: int = 2) -> str:
-    """``#id type confidence`` (detail 2), ``#id type`` (1) or ``#id`` (0)."""
+    """``#id type confidence`` (detail 2), ``#id type`` (1) or ``#id`` (0); without the ``#id`` for
+    a catheter whose track has no id yet (id -1: not yet confirmed; then "" at detail 0)."""
     # "unknown" carries no vote share worth reading (the tracker gives it 0.00)
     shown = detail >= 2 and catheter.confidence is not None and catheter.type != "unknown"
     confidence = f" {catheter.confidence:.2f}" if shown else ""
-    return f"#{catheter.id}" + (f" {catheter.type}{confidence}" if detail >= 1 else "")
+    words = [f"#{catheter.id}"] if catheter.id >= 0 else []
+    if detail >= 1:
+        words.append(f"{catheter.type}{confidence}")
+    return " ".join(words)
 
 
 def _label_anchors(centreline: np.ndarray) -> np.ndarray:
@@ -306,15 +311,18 @@ def _draw_text(canvas: np.ndarray, catheters: list[Catheter], occupied: np.ndarr
                            enumerate(zip(kinds, rows))]
     # One label per id (the pieces of a catheter cut at a crossing share it; any piece may hold it).
     # Known types first, then by id: the same order every frame keeps tracked labels where they were.
-    pieces: dict[int, list[Catheter]] = {}
-    for catheter in catheters:
-        pieces.setdefault(catheter.id, []).append(catheter)
-    order = sorted((group[0] for group in pieces.values()), key=lambda c: (c.type == "unknown", c.id))
-    anchors = [np.concatenate([_label_anchors(c.centreline) for c in pieces[first.id]]) for first in order]
+    # Catheters without an id yet (-1) are each labelled on their own.
+    pieces: dict[object, list[Catheter]] = {}
+    for k, catheter in enumerate(catheters):
+        pieces.setdefault(catheter.id if catheter.id >= 0 else ("new", k), []).append(catheter)
+    groups = sorted(pieces.values(), key=lambda group: (group[0].type == "unknown", group[0].id < 0, group[0].id))
+    order = [group[0] for group in groups]
+    anchors = [np.concatenate([_label_anchors(c.centreline) for c in group]) for group in groups]
     labels = []  # (catheter, text, baseline, placement)
     pending = list(range(len(order)))
     for detail in (2, 1, 0):  # no room for the whole label: drop the confidence, then the type
         texts = {i: _label_text(order[i], detail) for i in pending}
+        pending = [i for i in pending if texts[i]]  # nothing left to say (no id yet, no room for the type)
         sizes = {i: _text_size(texts[i], font, thickness, pad) for i in pending}
         placed = place_labels([anchors[i] for i in pending], [sizes[i][0] for i in pending], image_size,
                               table, blocked, gap=2 * scale)

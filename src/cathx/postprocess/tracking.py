@@ -16,7 +16,8 @@ last seen, and the evidence for its type. Each frame:
    (a mask cut at a crossing) and takes its id;
 5. what is left is matched globally on centreline distance (electrodes missed or first seen,
    catheters without electrodes); a detection without electrodes lying along a matched track's
-   predicted centreline is a piece of its shaft; any other detection starts a new track;
+   predicted centreline is a piece of its shaft; any other detection starts a new track, whose
+   id shows once it has been seen ``confirm_frames`` frames in a row (-1 until then);
 6. matched tracks align the detection's electrodes to their slots (so an electrode keeps its
    index from the tip when the tip electrode is missed or the centreline flips), update velocity
    and add the frame's type to their evidence (a catheter seen in pieces votes with the pattern
@@ -247,7 +248,11 @@ class _Track:
     slot_ids: dict[int, int] = field(default_factory=dict)  # slot -> global electrode id
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     missed: int = 0
-    fresh: bool = True  # started this frame (no frame has shown its id yet)
+    fresh: bool = True  # no frame has shown its id yet
+    streak: int = 0  # frames seen in a row
+    born: int = 0  # frame of the sequence it started in
+    confirmed: bool = False  # seen in ``confirm_frames`` frames in a row, or from the first frame
+    shown: int = -1  # the id the output shows (numbered as tracks are confirmed); -1 until then
     largest: int = 0  # most electrodes seen at once
     row: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # this frame's electrodes by slot
 
@@ -314,9 +319,9 @@ class Tracker:
         the next steps. On since 2026-12-07: replays of the shipped network's outputs, ids per
         true catheter 1.203 -> 1.201 on 9 development sets (lower on 1, higher on 1), 1.217 ->
         1.211 on 6 held-out sets (lower on 3, higher on 1), 1.155 -> 1.138 on the benchmark's.
-    keep_older_id: a track started this frame that a shown track duplicates (``_drop_duplicates``)
-        takes that track's id and type votes: a catheter first seen with one ring, whose next frame
-        shows three (the one-ring track cannot explain them: fewer than half paired), started a
+    keep_older_id: a track whose id no frame has shown yet that a shown track duplicates
+        (``_drop_duplicates``) takes that track's id and type votes: a catheter first seen with one
+        ring, whose next frame shows three (the one-ring track cannot explain them: fewer than half paired), started a
         second track and, being larger, kept it, so the catheter changed id after its first frame.
     steady_costs: a lost track's gate grows (``gate_growth``) to admit its return, but its costs
         are scaled by the gate of a track seen last frame: scaled by the grown gate, the same
@@ -327,6 +332,15 @@ class Tracker:
         72 -> 66 on 6 held-out sets (170,000-220,000; lower on 4, higher on 1), 8 -> 7 on the
         benchmark's (1.138 -> 1.121 ids per true catheter); ``keep_older_id`` alone 113 -> 111,
         72 -> 70, 8 -> 8.
+    confirm_frames: a track started after the sequence's first frame shows an id only once it has
+        been seen in this many frames in a row (SORT's ``min_hits``); until then its catheter is
+        output with id -1 (found, typed, not yet identified). Ids are numbered as tracks are
+        confirmed, so the ids shown run without gaps. A spurious track (a piece of mask cut at a
+        crossing, a wire's stretch taken for a catheter for a frame or two) is never shown. 3 since
+        2026-12-07: replays of the shipped network's outputs, extra ids 108 -> 99 on 9 development
+        sets of 20 sequences (2: 103, 4: 97 with 4 true catheters never identified), 66 -> 58 on 6
+        held-out sets, 7 -> 6 on the benchmark's; 0.4 % of found (frame, catheter) pairs shown
+        without an id.
     type_classifier: the predictor's learned type decision (``Predictor.tracker()`` passes it), which
         retypes the pieces of a detection split between two tracks; None: the type head, else the rules.
     """
@@ -354,6 +368,7 @@ class Tracker:
     verify_alignment: bool = True
     keep_older_id: bool = True
     steady_costs: bool = True
+    confirm_frames: int = 3
     type_classifier: object | None = None
     # The gates above are pixels of a frame this many pixels a side (the network's input, where they
     # were tuned); a frame of another size is tracked at that scale, so a 1024-px DICOM's 4x larger
@@ -364,6 +379,8 @@ class Tracker:
     _duplicate_streak: dict[int, int] = field(default_factory=dict)
     _next_catheter: int = 0
     _next_electrode: int = 0
+    _next_shown: int = 0
+    _frame: int = 0
 
     def update(self, results: Results) -> Results:
         """Give ``results.catheters`` stable ids, the track's type and confidence, and fill
@@ -395,7 +412,7 @@ class Tracker:
         for d in range(len(detections)):
             if d not in owner:
                 track = _Track(self._next_catheter, TypeVote(self.decay, self.margin, self.switch_frames),
-                               detections[d].centreline)
+                               detections[d].centreline, born=self._frame)
                 self._next_catheter += 1
                 self._tracks.append(track)
                 owner[d] = track
@@ -407,10 +424,15 @@ class Tracker:
             group = pieces.get(id(track))
             if group is None:
                 track.missed += 1
+                track.streak = 0
                 track.row = track.row[:0]
                 track.velocity = track.velocity * self.velocity_damping
                 continue
             self._correct(track, [detections[d] for d in group], results, electrode_ids, electrode_index)
+            track.streak += 1
+            # The first frame's catheters show ids at once: it has nothing to confirm them against.
+            if track.streak >= self.confirm_frames or track.born == 0:
+                track.confirmed = True
             seen.append((track, [detections[d] for d in group]))
         absorbed = self._join_continuations(seen, results.electrodes)
         absorbed.update(self._drop_duplicates(absorbed))
@@ -420,16 +442,19 @@ class Tracker:
             owner[d] = track
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         for track in self._tracks:
-            track.fresh = False
+            if track.confirmed and track.shown < 0:  # numbered here, so that ids shown run without gaps
+                track.shown, self._next_shown = self._next_shown, self._next_shown + 1
+            track.fresh = track.fresh and track.shown < 0
         alive = {t.id for t in self._tracks}  # links of dropped tracks would pile up over a long video
         self._links = {k: v for k, v in self._links.items() if k[0] in alive and k[1] in alive}
         self._duplicate_streak = {k: v for k, v in self._duplicate_streak.items() if k in alive}
         for d, detection in enumerate(detections):
             track = owner[d]
             catheter = results.catheters[detection.index]
-            catheter.id, catheter.type = track.id, track.vote.type
+            catheter.id, catheter.type = track.shown, track.vote.type
             catheter.confidence = round(track.vote.confidence, 4)
         results.electrode_ids, results.electrode_index = electrode_ids, electrode_index
+        self._frame += 1
         return results
 
     def _associate(self, detections: list[_Detection], electrodes: np.ndarray, predicted: list[np.ndarray]
@@ -622,7 +647,7 @@ class Tracker:
                 dropped[id(small)] = host
                 self._duplicate_streak.pop(key, None)
                 if self.keep_older_id and host.fresh and not small.fresh:
-                    host.id, host.fresh = small.id, False
+                    host.id, host.shown, host.fresh, host.confirmed = small.id, small.shown, False, True
                     for kind, score in small.vote.scores.items():
                         host.vote.scores[kind] = host.vote.scores.get(kind, 0.0) + score
                     host.vote.votes += small.vote.votes
@@ -656,6 +681,8 @@ class Tracker:
         keep.vote.scores = scores
         keep.vote.votes += other.vote.votes
         keep.largest = largest
+        if keep.shown < 0 and other.shown >= 0:  # the id the output has shown lives on
+            keep.shown, keep.fresh, keep.confirmed = other.shown, False, True
 
     def _split_merged(self, results: Results, predicted: list[np.ndarray]) -> None:
         """Split catheters whose electrodes belong to two or more known tracks (in place);
