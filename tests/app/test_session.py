@@ -49,6 +49,8 @@ def test_a_dicom_sequence_gives_tables_and_every_download(tiny_checkpoint, works
     frame_rows = [row for row in rows if row["frame"] == "1"]
     assert len(electrodes) == len(frame_rows) and all(len(row) == 7 for row in electrodes)
     assert all(len(row) == 6 for row in catheters)
+    # a catheter without an id yet (-1, shared with unassigned electrodes) gets no electrode count
+    assert all((row[3] == "") == (row[0] < 0) for row in catheters)
 
 
 @pytest.mark.parametrize("name, content, message", [

@@ -160,7 +160,8 @@ class Run:
             line = catheter["centreline"]
             length = sum(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5
                          for (x0, y0), (x1, y1) in zip(line, line[1:]))
-            count = sum(1 for e in electrodes if e["catheter_id"] == catheter["id"])
+            # id -1 (a track not yet confirmed) is also the unassigned electrodes' id: no count to give
+            count = sum(1 for e in electrodes if e["catheter_id"] == catheter["id"]) if catheter["id"] >= 0 else ""
             catheters.append([catheter["id"], catheter["type"],
                               "" if catheter["confidence"] is None else catheter["confidence"],
                               count, round(length, 1), catheter["closed"]])
