@@ -10,6 +10,8 @@ electrodes. Scored per sequence and pooled:
 
 - ids per true catheter: distinct track ids a labelled catheter was given over the sequence (a
   frame's catheter is the predicted catheter holding most of its electrodes matched within 5 px);
+  id -1 (a new track not yet confirmed, ``Tracker.confirm_frames``) is no id, and the share of
+  found (frame, catheter) pairs shown with it is reported beside (``unidentified_share``);
 - type accuracy per (frame, catheter): the track's type, and the frame's own classification
   for comparison (a catheter whose electrodes were all missed counts as wrong);
 - electrode recall within 5 px (one-to-one matching), and electrode id stability: share of the
@@ -312,6 +314,9 @@ def render_markdown(report: dict) -> str:
             f"| {fmt(s['electrode_id_stability'])} | {fmt(s['motion_coverage'])} "
             f"| {fmt(s['motion_median_error_px'], 2)} ({fmt(s['motion_p90_error_px'], 2)}) "
             f"| {fmt(s['postprocess_tracking_ms_p50'], 2)} | {fmt(s['tracking_ms_p50'], 2)} |")
+    lines += ["", "Found (frame, catheter) pairs shown without an id yet (a new track, not yet confirmed): "
+              + ", ".join(f"{name} {s['unidentified_share']:.2%}" for name, s in report["summary"].items()
+                          if s.get("unidentified_share") is not None) + "."]
     lines += ["", "Type accuracy per true type (track):", ""]
     for name, s in report["summary"].items():
         per = ", ".join(f"{k} {v:.3f}" for k, v in sorted(s["type_per_true_type_track"].items()))
