@@ -308,7 +308,7 @@ def render_markdown(report: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in report["summary"].items():
         lines.append(
-            f"| {name} | {fmt(s['ids_per_true_catheter'], 2)} ({s['ids_per_true_catheter_max'] or 'n/a'}) "
+            f"| {name} | {fmt(s['ids_per_true_catheter'], 3)} ({s['ids_per_true_catheter_max'] or 'n/a'}) "
             f"| {fmt(s['catheters_single_id'])} | {fmt(s['type_accuracy_track'])} "
             f"| {fmt(s['type_accuracy_frame'])} | {fmt(s['electrode_recall_5px'])} "
             f"| {fmt(s['electrode_id_stability'])} | {fmt(s['motion_coverage'])} "
