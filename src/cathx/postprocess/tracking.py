@@ -248,11 +248,9 @@ class _Track:
     slot_ids: dict[int, int] = field(default_factory=dict)  # slot -> global electrode id
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     missed: int = 0
-    fresh: bool = True  # no frame has shown its id yet
     streak: int = 0  # frames seen in a row
     born: int = 0  # frame of the sequence it started in
-    confirmed: bool = False  # seen in ``confirm_frames`` frames in a row, or from the first frame
-    shown: int = -1  # the id the output shows (numbered as tracks are confirmed); -1 until then
+    shown: int = -1  # the id the output shows, given when the track is confirmed; -1 until then
     largest: int = 0  # most electrodes seen at once
     row: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # this frame's electrodes by slot
 
@@ -430,9 +428,6 @@ class Tracker:
                 continue
             self._correct(track, [detections[d] for d in group], results, electrode_ids, electrode_index)
             track.streak += 1
-            # The first frame's catheters show ids at once: it has nothing to confirm them against.
-            if track.streak >= self.confirm_frames or track.born == 0:
-                track.confirmed = True
             seen.append((track, [detections[d] for d in group]))
         absorbed = self._join_continuations(seen, results.electrodes)
         absorbed.update(self._drop_duplicates(absorbed))
@@ -442,9 +437,10 @@ class Tracker:
             owner[d] = track
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         for track in self._tracks:
-            if track.confirmed and track.shown < 0:  # numbered here, so that ids shown run without gaps
+            # Confirmed: seen confirm_frames frames in a row, or in the first frame (nothing to confirm
+            # its catheters against). Numbered here, after joins and drops, so that ids run without gaps.
+            if track.shown < 0 and (track.streak >= self.confirm_frames or track.born == 0):
                 track.shown, self._next_shown = self._next_shown, self._next_shown + 1
-            track.fresh = track.fresh and track.shown < 0
         alive = {t.id for t in self._tracks}  # links of dropped tracks would pile up over a long video
         self._links = {k: v for k, v in self._links.items() if k[0] in alive and k[1] in alive}
         self._duplicate_streak = {k: v for k, v in self._duplicate_streak.items() if k in alive}
@@ -646,8 +642,8 @@ class Tracker:
             if self._duplicate_streak[key] >= self.duplicate_frames:
                 dropped[id(small)] = host
                 self._duplicate_streak.pop(key, None)
-                if self.keep_older_id and host.fresh and not small.fresh:
-                    host.id, host.shown, host.fresh, host.confirmed = small.id, small.shown, False, True
+                if self.keep_older_id and host.shown < 0 <= small.shown:  # no frame has shown host's id
+                    host.id, host.shown = small.id, small.shown
                     for kind, score in small.vote.scores.items():
                         host.vote.scores[kind] = host.vote.scores.get(kind, 0.0) + score
                     host.vote.votes += small.vote.votes
@@ -682,7 +678,7 @@ class Tracker:
         keep.vote.votes += other.vote.votes
         keep.largest = largest
         if keep.shown < 0 and other.shown >= 0:  # the id the output has shown lives on
-            keep.shown, keep.fresh, keep.confirmed = other.shown, False, True
+            keep.shown = other.shown
 
     def _split_merged(self, results: Results, predicted: list[np.ndarray]) -> None:
         """Split catheters whose electrodes belong to two or more known tracks (in place);
