@@ -249,7 +249,6 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     missed: int = 0
     streak: int = 0  # frames seen in a row
-    born: int = 0  # frame of the sequence it started in
     shown: int = -1  # the id the output shows, given when the track is confirmed; -1 until then
     largest: int = 0  # most electrodes seen at once
     row: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # this frame's electrodes by slot
@@ -319,8 +318,9 @@ class Tracker:
         1.211 on 6 held-out sets (lower on 3, higher on 1), 1.155 -> 1.138 on the benchmark's.
     keep_older_id: a track whose id no frame has shown yet that a shown track duplicates
         (``_drop_duplicates``) takes that track's id and type votes: a catheter first seen with one
-        ring, whose next frame shows three (the one-ring track cannot explain them: fewer than half paired), started a
-        second track and, being larger, kept it, so the catheter changed id after its first frame.
+        ring, whose next frame shows three (the one-ring track cannot explain them: fewer than half
+        paired), started a second track and, being larger, kept it, so the catheter changed id after
+        its first frame.
     steady_costs: a lost track's gate grows (``gate_growth``) to admit its return, but its costs
         are scaled by the gate of a track seen last frame: scaled by the grown gate, the same
         distances cost a long-lost track less, and a track lost ten frames took a quadripolar's
@@ -410,7 +410,7 @@ class Tracker:
         for d in range(len(detections)):
             if d not in owner:
                 track = _Track(self._next_catheter, TypeVote(self.decay, self.margin, self.switch_frames),
-                               detections[d].centreline, born=self._frame)
+                               detections[d].centreline)
                 self._next_catheter += 1
                 self._tracks.append(track)
                 owner[d] = track
@@ -439,7 +439,7 @@ class Tracker:
         for track in self._tracks:
             # Confirmed: seen confirm_frames frames in a row, or in the first frame (nothing to confirm
             # its catheters against). Numbered here, after joins and drops, so that ids run without gaps.
-            if track.shown < 0 and (track.streak >= self.confirm_frames or track.born == 0):
+            if track.shown < 0 and (track.streak >= self.confirm_frames or self._frame == 0):
                 track.shown, self._next_shown = self._next_shown, self._next_shown + 1
         alive = {t.id for t in self._tracks}  # links of dropped tracks would pile up over a long video
         self._links = {k: v for k, v in self._links.items() if k[0] in alive and k[1] in alive}
