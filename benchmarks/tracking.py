@@ -94,9 +94,10 @@ def score_sequence(samples: list, frames: list[dict], motion) -> dict:
     """Pool one sequence's frame scores and compare its motion curve with the truth."""
     ids: dict[int, set] = {}
     pairs_track, pairs_frame = [], []
-    unidentified = 0  # (frame, catheter) pairs found but shown without an id (a track not yet confirmed)
+    found_pairs = unidentified = 0  # (frame, catheter) pairs found; of them shown without an id (not yet confirmed)
     for frame in frames:
         for c, found in frame["catheters"].items():
+            found_pairs += found["id"] is not None
             unidentified += found["id"] is not None and found["id"] < 0
             pairs_track.append((found["type"], found["track_type"]))
             pairs_frame.append((found["type"], found["frame_type"]))
@@ -132,8 +133,7 @@ def score_sequence(samples: list, frames: list[dict], motion) -> dict:
         errors = np.linalg.norm(found - truth, axis=1).tolist()
     quality = {q: int(np.sum(motion.quality[visible] == q)) for q in np.unique(motion.quality[visible])}
     return {"ids": {int(c): len(v) for c, v in ids.items()}, "catheters": len(ids),
-            "found_pairs": sum(f["id"] is not None for frame in frames for f in frame["catheters"].values()),
-            "unidentified_pairs": unidentified,
+            "found_pairs": found_pairs, "unidentified_pairs": unidentified,
             "pairs_track": pairs_track, "pairs_frame": pairs_frame,
             "matched": sum(f["matched"] for f in frames), "electrodes": sum(f["electrodes"] for f in frames),
             "electrode_id_stability": float(np.mean(stable)) if stable else None,
