@@ -9,7 +9,10 @@ a detector's flicker), and, with ``--weights``, from a trained network's predict
 electrodes. Scored per sequence and pooled:
 
 - ids per true catheter: distinct track ids a labelled catheter was given over the sequence (a
-  frame's catheter is the predicted catheter holding most of its electrodes matched within 5 px);
+  frame's catheter is the predicted catheter holding most of its electrodes matched within 5 px;
+  on a tie, the one whose centreline runs along more of its labelled centreline: ``holder``;
+  until 2026-12-07 the first listed, which read a catheter whose rings were split evenly between
+  its own piece and a neighbour's detection as whichever came first in the frame's list);
   id -1 (a new track not yet confirmed, ``Tracker.confirm_frames``) is no id, and the share of
   found (frame, catheter) pairs shown with it is reported beside (``unidentified_share``);
 - type accuracy per (frame, catheter): the track's type, and the frame's own classification
@@ -41,6 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 RECALL_PX = 5.0
+COVER_PX = 3.0  # a labelled centreline point lies along a predicted catheter (ties of ``holder``)
 CS = "cs_decapolar"
 DROP, JITTER_PX, FALSE_PER_FRAME = 0.15, 0.7, 1.0  # the "perturbed" source
 
@@ -53,6 +57,25 @@ def benchmark_config():
     distractors = dict(base.distractor_probability, crossing_wires=1.0)
     return replace(base, distractor_probability=distractors, guidewire_probability=0.6,
                    sternal_wire_probability=0.5)
+
+
+def holder(counts: np.ndarray, centreline, catheters) -> int:
+    """The predicted catheter that a labelled catheter is in this frame: the one holding most of its
+    matched electrodes (``counts``: per predicted catheter). On a tie, the one whose centreline runs
+    along more of the labelled ``centreline`` ((M, 2) pixels; points within COVER_PX), then the first:
+    a catheter's rings split evenly between its own piece and a neighbour's detection would
+    otherwise be read as whichever the post-processing happened to list first."""
+    tied = np.flatnonzero(counts == counts.max())
+    if len(tied) == 1 or centreline is None or len(centreline) == 0:
+        return int(tied[0])
+    from cathx.postprocess.assignment import project_to_polylines
+
+    lines = [np.asarray(catheters[k].centreline, np.float64).reshape(-1, 2) for k in tied]
+    if any(len(line) == 0 for line in lines):
+        return int(tied[0])
+    gap, _ = project_to_polylines(np.asarray(centreline, np.float64), lines)
+    cover = (gap <= COVER_PX).sum(axis=1)
+    return int(tied[int(np.argmax(cover))])
 
 
 def score_frame(sample, results, types_before: list[str]) -> dict:
@@ -77,7 +100,8 @@ def score_frame(sample, results, types_before: list[str]) -> dict:
         if not held:
             catheters[c] = {"type": kind, "id": None, "track_type": "missed", "frame_type": "missed"}
             continue
-        k = int(np.bincount(held).argmax())
+        k = holder(np.bincount(held), sample.centrelines[c] if c < len(sample.centrelines) else None,
+                   results.catheters)
         catheters[c] = {"type": kind, "id": int(results.catheters[k].id),
                         "track_type": results.catheters[k].type,
                         "frame_type": types_before[k] if k < len(types_before) else "missed"}
