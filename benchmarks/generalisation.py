@@ -38,6 +38,8 @@ Variants:
   the engine's pixel spacing;
 - ``local_norm``: ``randomised`` with the network normalising its input by local contrast
   (``model.input_norm: local``, cathx.models.input_norm): invariance to display curves by design;
+- ``local_norm_wide_scale``: ``local_norm`` with ``wide_scale``'s jitter (the shipped network's input
+  normalisation with magnification variety from the augmentation);
 - ``full``: today's engine defaults with nothing held out (the family's held-out values lie inside
   or beside its default ranges), default augmentation: what the variety itself buys on the
   held-out frames, e.g. for ``devices``, whose held-out look only the new default ranges contain.
@@ -177,6 +179,8 @@ VARIANTS: dict[str, Variant] = {
     "local_norm_63": Variant("randomised", 0.8, input_norm="local", input_norm_window=63),
     # local_norm with unlabelled wires up to 2.5x as wide in training (catheter widths), tested on local_norm's frames
     "wide_wires": Variant("randomised", 0.8, input_norm="local", wire_width=(1.0, 2.5)),
+    # local_norm with the training scale jitter widened from +-15 % to +-30 % (wide_scale's jitter)
+    "local_norm_wide_scale": Variant("randomised", 0.8, scale=0.3, input_norm="local"),
 }
 
 
