@@ -1,7 +1,6 @@
 """The scorer of benchmarks/tracking.py: which predicted catheter a labelled catheter is in a frame."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,6 @@ import numpy as np
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tracking.py"
 spec = importlib.util.spec_from_file_location("tracking_benchmark", SCRIPT)
 bench = importlib.util.module_from_spec(spec)
-sys.modules.setdefault("tracking_benchmark", bench)
 spec.loader.exec_module(bench)
 
 
