@@ -35,6 +35,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +46,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 RECALL_PX = 5.0
 COVER_PX = 3.0  # a labelled centreline point lies along a predicted catheter (ties of ``holder``)
+ALONG_SHARE = 0.5  # a predicted catheter with less of its centreline than this within COVER_PX of any
+# labelled centreline, and holding no labelled catheter, is a false catheter (a wire, lead or edge)
 CS = "cs_decapolar"
 DROP, JITTER_PX, FALSE_PER_FRAME = 0.15, 0.7, 1.0  # the "perturbed" source
 
@@ -78,6 +81,28 @@ def holder(counts: np.ndarray, centreline, catheters) -> int:
     return int(tied[int(np.argmax(cover))])
 
 
+def false_catheters(results, held: set[int], centrelines) -> list[int]:
+    """Indices of the predicted catheters shown with an id (>= 0) that are no labelled catheter:
+    they hold none (``held``: the ``holder`` of each labelled catheter found in the frame) and less
+    than ALONG_SHARE of their centreline lies within COVER_PX of a labelled ``centrelines`` ((M, 2)
+    pixels each). A piece of a real catheter cut off by a crossing runs along its labelled
+    centreline and is not counted; a sternal-wire loop, an ECG lead or a bone edge is."""
+    from cathx.postprocess.assignment import project_to_polylines
+
+    labelled = [np.asarray(c, np.float64).reshape(-1, 2) for c in centrelines if len(c) > 1]
+    out = []
+    for k, catheter in enumerate(results.catheters):
+        line = np.asarray(catheter.centreline, np.float64).reshape(-1, 2)
+        if k in held or catheter.id < 0 or len(line) == 0:
+            continue
+        if labelled:
+            gap, _ = project_to_polylines(line, labelled)
+            if (gap.min(axis=0) <= COVER_PX).mean() >= ALONG_SHARE:  # gap: (labelled, points)
+                continue
+        out.append(k)
+    return out
+
+
 def score_frame(sample, results, types_before: list[str]) -> dict:
     """Match labelled electrodes to predicted ones (<= RECALL_PX) and read what each labelled
     catheter became. ``types_before``: the frame's own catheter types (before tracking)."""
@@ -90,7 +115,7 @@ def score_frame(sample, results, types_before: list[str]) -> dict:
     if len(truth) and len(found):
         pairs = match(np.linalg.norm(truth[:, None] - found[None], axis=2), RECALL_PX)
     partner = dict(pairs)
-    catheters = {}
+    catheters, holder_of = {}, {}
     for c, kind in enumerate(sample.catheter_types):
         members = np.flatnonzero(owners == c)
         if len(members) == 0:
@@ -102,6 +127,7 @@ def score_frame(sample, results, types_before: list[str]) -> dict:
             continue
         k = holder(np.bincount(held), sample.centrelines[c] if c < len(sample.centrelines) else None,
                    results.catheters)
+        holder_of[c] = k
         catheters[c] = {"type": kind, "id": int(results.catheters[k].id),
                         "track_type": results.catheters[k].type,
                         "frame_type": types_before[k] if k < len(types_before) else "missed"}
@@ -110,8 +136,13 @@ def score_frame(sample, results, types_before: list[str]) -> dict:
         c = int(owners[g])
         position = int(np.sum(owners[:g] == c))  # order within its catheter's labelled electrodes
         electrode_ids[(c, position, int(np.sum(owners == c)))] = int(results.electrode_ids[p])
-    return {"matched": len(pairs), "electrodes": len(truth), "catheters": catheters,
-            "electrode_ids": electrode_ids}
+    held_by = {k for k in (holder_of.values())}
+    false = false_catheters(results, held_by, sample.centrelines)
+    return {"matched": len(pairs), "electrodes": len(truth), "found_electrodes": len(found),
+            "catheters": catheters, "electrode_ids": electrode_ids,
+            "shown": int(sum(c.id >= 0 for c in results.catheters)),
+            "false": [(int(results.catheters[k].id), results.catheters[k].type,
+                       int(np.sum(np.asarray(results.electrode_catheter) == k))) for k in false]}
 
 
 def score_sequence(samples: list, frames: list[dict], motion) -> dict:
@@ -156,7 +187,14 @@ def score_sequence(samples: list, frames: list[dict], motion) -> dict:
         found = motion.displacement[usable] - motion.displacement[ref]
         errors = np.linalg.norm(found - truth, axis=1).tolist()
     quality = {q: int(np.sum(motion.quality[visible] == q)) for q in np.unique(motion.quality[visible])}
+    false = [f for frame in frames for f in frame["false"]]
+    found_any = {c for frame in frames for c, f in frame["catheters"].items() if f["id"] is not None}
     return {"ids": {int(c): len(v) for c, v in ids.items()}, "catheters": len(ids),
+            "frames": len(frames), "shown": sum(f["shown"] for f in frames),
+            "never_identified": len(found_any - set(ids)),
+            "false_pairs": len(false), "false_tracks": len({f[0] for f in false}),
+            "false_types": [f[1] for f in false], "false_with_electrodes": sum(f[2] > 0 for f in false),
+            "found_electrodes": sum(f["found_electrodes"] for f in frames),
             "found_pairs": found_pairs, "unidentified_pairs": unidentified,
             "pairs_track": pairs_track, "pairs_frame": pairs_frame,
             "matched": sum(f["matched"] for f in frames), "electrodes": sum(f["electrodes"] for f in frames),
@@ -229,12 +267,20 @@ def summarise(rows: list[dict], times: list[tuple[float, float]]) -> dict:
         "ids_per_true_catheter": float(np.mean(ids)) if ids else None,
         "ids_per_true_catheter_max": int(max(ids)) if ids else None,
         "catheters_single_id": float(np.mean(np.asarray(ids) == 1)) if ids else None,
+        "never_identified": sum(r["never_identified"] for r in rows),
         "unidentified_share": sum(r["unidentified_pairs"] for r in rows) / max(sum(r["found_pairs"] for r in rows), 1),
         "type_accuracy_track": track["accuracy"], "type_accuracy_frame": frame["accuracy"],
         "type_pairs": track["count"],
         "type_per_true_type_track": {k: v["accuracy"] for k, v in track["per_type"].items()},
         "type_confusion_track": track["confusion"],
         "electrode_recall_5px": sum(r["matched"] for r in rows) / max(sum(r["electrodes"] for r in rows), 1),
+        "electrode_precision_5px": sum(r["matched"] for r in rows) / max(sum(r["found_electrodes"] for r in rows), 1),
+        "false_catheters_per_frame": sum(r["false_pairs"] for r in rows) / max(sum(r["frames"] for r in rows), 1),
+        "false_share_of_shown": sum(r["false_pairs"] for r in rows) / max(sum(r["shown"] for r in rows), 1),
+        "false_tracks_per_sequence": float(np.mean([r["false_tracks"] for r in rows])) if rows else None,
+        "false_with_electrodes_share": sum(r["false_with_electrodes"] for r in rows)
+        / max(sum(r["false_pairs"] for r in rows), 1),
+        "false_types": dict(Counter(t for r in rows for t in r["false_types"]).most_common()),
         "electrode_id_stability": float(np.mean(stability)) if stability else None,
         "motion_coverage": sum(r["cs_frames_with_motion"] for r in rows) / max(visible, 1),
         "motion_median_error_px": float(np.median(errors)) if errors else None,
@@ -290,7 +336,8 @@ def main() -> None:
             times[name] += spent
     summary = {name: summarise(rows[name], times[name]) for name in sources}
     for name in sources:  # the pooled pairs are in the summary's confusion matrix
-        rows[name] = [{k: v for k, v in r.items() if not k.startswith("pairs")} for r in rows[name]]
+        rows[name] = [{k: v for k, v in r.items() if not k.startswith("pairs") and k != "false_types"}
+                      for r in rows[name]]
     threads = os.environ.get("OMP_NUM_THREADS")
     command = (f"OMP_NUM_THREADS={threads} " if threads else "") + f"nice -n {os.nice(0)} " \
         ".venv/bin/python benchmarks/tracking.py " + " ".join(sys.argv[1:])
@@ -340,7 +387,20 @@ def render_markdown(report: dict) -> str:
             f"| {fmt(s['postprocess_tracking_ms_p50'], 2)} | {fmt(s['tracking_ms_p50'], 2)} |")
     lines += ["", "Found (frame, catheter) pairs shown without an id yet (a new track, not yet confirmed): "
               + ", ".join(f"{name} {s['unidentified_share']:.2%}" for name, s in report["summary"].items()
-                          if s.get("unidentified_share") is not None) + "."]
+                          if s.get("unidentified_share") is not None) + "; true catheters found but never "
+              "shown with an id: " + ", ".join(f"{name} {s.get('never_identified', 'n/a')}"
+                                              for name, s in report["summary"].items()) + "."]
+    lines += ["", "False catheters: catheters shown with an id that are no labelled catheter (they hold none "
+              f"of its electrodes and under {ALONG_SHARE:.0%} of their centreline lies within {COVER_PX:g} px "
+              "of a labelled one: wires, leads, bone edges); electrode precision: found electrodes within "
+              f"{RECALL_PX:g} px of a labelled one (one-to-one).", "",
+              "| source | false catheters per frame | share of shown catheters | false tracks per sequence "
+              "| of them with electrodes | shown as | electrode precision 5 px |", "|---|---|---|---|---|---|---|"]
+    for name, s in report["summary"].items():
+        shown_as = ", ".join(f"{k} {v}" for k, v in s.get("false_types", {}).items()) or "-"
+        lines.append(f"| {name} | {fmt(s.get('false_catheters_per_frame'))} | {fmt(s.get('false_share_of_shown'))} "
+                     f"| {fmt(s.get('false_tracks_per_sequence'), 2)} | {fmt(s.get('false_with_electrodes_share'))} "
+                     f"| {shown_as} | {fmt(s.get('electrode_precision_5px'))} |")
     lines += ["", "Type accuracy per true type (track):", ""]
     for name, s in report["summary"].items():
         per = ", ".join(f"{k} {v:.3f}" for k, v in sorted(s["type_per_true_type_track"].items()))

@@ -167,6 +167,10 @@ def main() -> int:
           f"{summary['electrode_recall_5px']:.3f}, motion {summary['motion_coverage']:.3f} / "
           f"{summary['motion_median_error_px']:.2f} px, electrode id stability {summary['electrode_id_stability']:.3f}, "
           f"found without an id yet {summary['unidentified_share']:.4f}")
+    print(f"false catheters per frame {summary['false_catheters_per_frame']:.3f} (share of shown "
+          f"{summary['false_share_of_shown']:.3f}, tracks per sequence {summary['false_tracks_per_sequence']:.2f}, "
+          f"with electrodes {summary['false_with_electrodes_share']:.3f}; shown as {summary['false_types']}), "
+          f"electrode precision 5 px {summary['electrode_precision_5px']:.3f}")
     print("extra ids by sequence:", {k: v for k, v in extra.items() if v} or "none")
     kinds = {k: sum(r["extra_id_kinds"][k] for r in rows) for k in ("fresh", "neighbour")}
     print(f"extra ids: {kinds['fresh']} fresh tracks, {kinds['neighbour']} another true catheter's usual track")

@@ -111,6 +111,9 @@ def test_label_text_and_anchors_by_hand():
     assert [_label_text(cs, d) for d in (2, 1, 0)] == ["#3 cs_decapolar 0.46", "#3 cs_decapolar", "#3"]
     assert _label_text(Catheter(5, "unknown", cs.centreline, confidence=0.0)) == "#5 unknown"
     assert _label_text(Catheter(6, "lasso", cs.centreline)) == "#6 lasso"  # rules: no confidence
+    # no id yet: the type alone; no id and no type (a track that never held a ring): no label at all
+    assert _label_text(Catheter(-1, "lasso", cs.centreline, confidence=0.7)) == "lasso 0.70"
+    assert [_label_text(Catheter(-1, "unknown", cs.centreline, confidence=0.0), d) for d in (2, 1, 0)] == [""] * 3
     anchors = _label_anchors(cs.centreline)
     assert anchors[:, 0].tolist() == [0.0, 10.0, 20.0, 35.0, 50.0, 65.0, 80.0, 100.0]
     assert np.all(anchors[:, 1] == 0.0)

@@ -466,3 +466,38 @@ def test_a_catheter_first_seen_with_one_ring_keeps_its_id_when_it_shows_four(kee
     assert len(tracker._tracks) == 1
     if keep_older_id:
         assert tracker._tracks[0].vote.votes > 1  # the first frame's vote came with the id
+
+
+def test_a_detection_that_never_holds_a_ring_gets_no_id_and_no_type():
+    """A sternal-wire loop or an ECG lead the network segments shows as a catheter without rings: no
+    id and type "unknown" however long it is seen (confirm_electrodes=1); once rings are found on
+    it, it is confirmed at once (its streak already counts) and its type shows."""
+
+    def frame(with_rings: bool):
+        results = results_of([("cs_decapolar", cs_electrodes(10, 60))] + ([("quadripolar", quad_electrodes(90, 20))]
+                                                                         if with_rings else []))
+        wire = np.stack([np.full(40, 120.0), np.linspace(80, 120, 40)], 1).astype(np.float32)
+        results.catheters.append(Catheter(len(results.catheters), "quadripolar", wire if not with_rings
+                                          else np.stack([np.full(40, 90.0), np.linspace(20, 60, 40)], 1).astype(np.float32)))
+        return results
+
+    tracker = Tracker()
+    bare = [tracker.update(frame(False)).catheters[-1] for _ in range(5)]
+    assert [(c.id, c.type, c.confidence) for c in bare] == [(-1, "unknown", 0.0)] * 5
+    # the same tracker before this rule (confirm_electrodes=0) gave it an id from the first frame
+    old = Tracker(confirm_electrodes=0)
+    assert [old.update(frame(False)).catheters[-1].id for _ in range(2)] == [1, 1]
+
+
+def test_a_track_confirmed_by_frames_waits_for_its_first_ring():
+    tracker = Tracker()
+    line = np.stack([np.full(40, 90.0), np.linspace(14, 60, 40)], 1).astype(np.float32)
+    shown = []
+    for t in range(6):
+        results = results_of([("cs_decapolar", cs_electrodes(10, 60))]
+                             + ([("quadripolar", quad_electrodes(90, 20))] if t >= 4 else []))
+        if t < 4:  # its shaft alone, where its rings will show
+            results.catheters.append(Catheter(1, "quadripolar", line))
+        shown.append([(c.id, c.type) for c in tracker.update(results).catheters])
+    assert shown[:4] == [[(0, "cs_decapolar"), (-1, "unknown")]] * 4
+    assert shown[4][1][0] == 1 and shown[5][1] == shown[4][1]  # seen 5 frames in a row: shown with its rings

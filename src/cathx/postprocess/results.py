@@ -247,7 +247,11 @@ LEGEND_MAX_AREA = 0.15  # share of the frame the legend may take (small frames g
 
 def _label_text(catheter: Catheter, detail: int = 2) -> str:
     """``#id type confidence`` (detail 2), ``#id type`` (1) or ``#id`` (0); without the ``#id`` for
-    a catheter whose track has no id yet (id -1: not yet confirmed; then "" at detail 0)."""
+    a catheter whose track has no id yet (id -1: not yet confirmed; then "" at detail 0). Nothing
+    for one without an id whose type is unknown (a track that never held a ring: a wire or lead as
+    often as a catheter, ``Tracker.confirm_electrodes``): its grey centreline says all there is."""
+    if catheter.id < 0 and catheter.type == "unknown":
+        return ""
     # "unknown" carries no vote share worth reading (the tracker gives it 0.00)
     shown = detail >= 2 and catheter.confidence is not None and catheter.type != "unknown"
     confidence = f" {catheter.confidence:.2f}" if shown else ""
