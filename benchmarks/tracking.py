@@ -136,8 +136,7 @@ def score_frame(sample, results, types_before: list[str]) -> dict:
         c = int(owners[g])
         position = int(np.sum(owners[:g] == c))  # order within its catheter's labelled electrodes
         electrode_ids[(c, position, int(np.sum(owners == c)))] = int(results.electrode_ids[p])
-    held_by = {k for k in (holder_of.values())}
-    false = false_catheters(results, held_by, sample.centrelines)
+    false = false_catheters(results, set(holder_of.values()), sample.centrelines)
     return {"matched": len(pairs), "electrodes": len(truth), "found_electrodes": len(found),
             "catheters": catheters, "electrode_ids": electrode_ids,
             "shown": int(sum(c.id >= 0 for c in results.catheters)),
