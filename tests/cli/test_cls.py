@@ -199,6 +199,32 @@ def test_predict_writes_masks_at_each_images_own_size_and_tips(run_cli, seg_weig
     assert sum(len(r["tips"]) for r in records) == len(rows)
 
 
+def test_predict_mask_threshold_trades_precision_for_recall(run_cli, seg_weights, tmp_path):
+    """A lower --mask-threshold keeps every pixel a higher one keeps, and more; tips' scores follow."""
+    import cv2
+    import numpy as np
+
+    image = tmp_path / "film.png"
+    cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 255, (96, 96), dtype=np.uint8))
+    masks = {}
+    for threshold in ("0.3", "0.7"):
+        out = tmp_path / f"t{threshold}"
+        result = run_cli("cls", "predict", image, "--weights", seg_weights, "--out", out, "--no-cam",
+                         "--mask-threshold", threshold)
+        assert result.exit_code == 0, result.stderr
+        masks[threshold] = cv2.imread(str(out / "masks" / "film.png"), cv2.IMREAD_UNCHANGED) > 0
+        with (out / "tips.csv").open() as handle:
+            assert all(float(row["score"]) >= float(threshold) for row in csv.DictReader(handle))
+    assert masks["0.3"].sum() > masks["0.7"].sum() and not (masks["0.7"] & ~masks["0.3"]).any()
+
+    for bad in ("0", "1", "1.5", "nan"):
+        result = run_cli("cls", "predict", image, "--weights", seg_weights, "--out", tmp_path / "bad",
+                         "--mask-threshold", bad)
+        assert result.exit_code == 2 and "--mask-threshold" in result.stderr and "must be in (0.0, 1.0)" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
 def test_predict_a_3000_px_radiograph(run_cli, seg_weights, tmp_path):
     import cv2
     import numpy as np

@@ -108,3 +108,11 @@ def test_grey_pixels_of_every_kind():
 def test_chest_load_refuses_catheter_options():
     with pytest.raises(CathxError, match="unexpected option 'backend'; the chest model takes device"):
         cathx.load("cathx-chest", backend="onnx")
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -0.2, float("nan")])
+def test_mask_threshold_outside_the_open_unit_interval_is_refused(threshold):
+    import torch
+
+    with pytest.raises(CathxError, match=r"^mask_threshold .*: must be in \(0, 1\)$"):
+        ChestModel(torch.nn.Identity(), config=None, input_size=64, mask_threshold=threshold)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cathx.cli import checks
 from cathx.errors import CathxError, ConfigError
 from cathx.fileio import OUTPUT_MARKER, claim_output_folder, mark_output_folder
 
@@ -131,6 +132,9 @@ def predict(
     cam: bool = typer.Option(True, "--cam/--no-cam", help="Write Grad-CAM overlays of the top label."),
     masks: bool = typer.Option(True, "--masks/--no-masks",
                                help="Write line masks (masks/<stem>.png) and tips.csv (seg-aided models)."),
+    mask_threshold: float = typer.Option(0.5, "--mask-threshold",
+                                         help="Line probability that makes a mask pixel, in (0, 1); lower finds "
+                                              "more of a faint line and more that is not one."),
 ) -> None:
     """Per-image label probabilities (CSV, JSON), Grad-CAM overlays, line masks and line tips."""
     from cathx.checkpoint import load_classifier
@@ -140,6 +144,7 @@ def predict(
 
     if not source.exists():
         raise CathxError(f"{source}: no such file or folder")
+    checks.between(mask_threshold, 0.0, 1.0, "--mask-threshold", open_ends=True)
 
     claim_output_folder(out, create=False)
     loaded = load_classifier(weights)  # checked before any folder is made; predict_files reuses it
@@ -149,7 +154,8 @@ def predict(
     mark_output_folder(out)  # before the first file, so a run stopped midway can be rerun into it
     try:
         with progress_bar("classifying radiographs") as progress:
-            records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress, loaded=loaded)
+            records = predict_files(weights, source, out, cam=cam, masks=masks, progress=progress, loaded=loaded,
+                                    mask_threshold=mask_threshold)
     except BaseException:
         if created and [p.name for p in out.iterdir()] == [OUTPUT_MARKER]:  # refused before any file
             (out / OUTPUT_MARKER).unlink()

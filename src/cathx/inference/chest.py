@@ -86,7 +86,7 @@ def _write_png(path: Path, image: np.ndarray) -> bool:
 
 def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam: bool = True,
                   masks: bool = True, progress: Callable[[int, int], None] | None = None,
-                  loaded: tuple | None = None) -> list[dict[str, Any]]:
+                  loaded: tuple | None = None, mask_threshold: float = 0.5) -> list[dict[str, Any]]:
     """Probabilities of every image in ``source``; writes predictions.csv/.json and Grad-CAM overlays.
 
     The overlay shows the label with the highest probability (what the model is most sure of). A
@@ -96,9 +96,10 @@ def predict_files(weights: Path | str, source: Path | str, out: Path | str, cam:
     size are downscaled for the network; only uint8 maps are made at full size.
     progress: called as ``progress(images_done, images)`` after each image. loaded: what
     ``load_classifier(weights)`` returned, when the caller has already loaded it (not read again).
+    mask_threshold: the line probability that makes a mask pixel (``ChestModel``).
     """
     model, config, size = loaded if loaded is not None else load_classifier(weights)
-    chest = ChestModel(model, config, size, name=str(weights))  # the one per-image path (cathx.load too)
+    chest = ChestModel(model, config, size, name=str(weights), mask_threshold=mask_threshold)  # the one per-image path (cathx.load too)
     out = Path(out)
     records = []
     tip_rows: list[list[str]] = []

@@ -104,14 +104,22 @@ class ChestResults:
 
 class ChestModel:
     """A loaded chest classifier. ``predict`` takes an image path or array (one ChestResults), or a
-    folder or a list of them (an iterator of ChestResults)."""
+    folder or a list of them (an iterator of ChestResults).
 
-    def __init__(self, model: Any, config: Any, input_size: int, name: str = "", device: str = "cpu") -> None:
+    mask_threshold: line probability at or above which a pixel is in the line mask and the tips'
+    components (0 < t < 1; 0.5 by default). Lower it to trade precision for recall, e.g. on images
+    unlike the training studies (docs/chest.md, "The line mask's threshold")."""
+
+    def __init__(self, model: Any, config: Any, input_size: int, name: str = "", device: str = "cpu",
+                 mask_threshold: float = 0.5) -> None:
+        if not 0.0 < mask_threshold < 1.0:  # NaN fails too
+            raise CathxError(f"mask_threshold {mask_threshold}: must be in (0, 1)")
         self.model = model.to(device).eval()
         self.config = config
         self.input_size = input_size
         self.name = name
         self.device = device
+        self.mask_threshold = float(mask_threshold)
 
     def __repr__(self) -> str:
         return (f"ChestModel({self.name!r}, {self.config.kind} {self.config.backbone}, input {self.input_size} px, "
@@ -177,9 +185,10 @@ class ChestModel:
         if "mask" in outputs:
             line_probs = torch.sigmoid(F.interpolate(outputs["mask"].float(), size=(size, size), mode="bilinear",
                                                      align_corners=False))[0].cpu().numpy()  # (G, S, S)
-            results.mask = upscale_mask(line_probs.max(axis=0), image.shape)
+            results.mask = upscale_mask(line_probs.max(axis=0), image.shape, self.mask_threshold)
             results.tips = [{"line": GROUP_NAMES[t.group], "x": round(t.x, 1), "y": round(t.y, 1),
-                             "score": round(t.score, 4)} for t in line_tips(line_probs, image.shape)]
+                             "score": round(t.score, 4)}
+                            for t in line_tips(line_probs, image.shape, self.mask_threshold)]
         return results
 
 
