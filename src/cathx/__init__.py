@@ -23,7 +23,7 @@ __all__ = ["__version__", "load"]
 def load(weights: Any = "cathx-fluoro", **kwargs: Any) -> Model | ChestModel:
     """Load a model by shipped name or weights path; see ``cathx.inference.model.load`` for the
     catheter models' options (device, backend, input_size, thresholds). ``cathx-chest`` gives a
-    ChestModel (``cathx.inference.chest_model``), which takes ``device`` only."""
+    ChestModel (``cathx.inference.chest_model``), which takes ``device`` and ``mask_threshold``."""
     from cathx.inference.model import CHEST_MODELS
     from cathx.inference.model import load as _load
 
@@ -31,8 +31,9 @@ def load(weights: Any = "cathx-fluoro", **kwargs: Any) -> Model | ChestModel:
         from cathx.errors import CathxError
         from cathx.inference.chest_model import load_chest
 
-        extra = sorted(set(kwargs) - {"device"})
+        extra = sorted(set(kwargs) - {"device", "mask_threshold"})
         if extra:
-            raise CathxError(f"cathx.load({weights!r}): unexpected option {extra[0]!r}; the chest model takes device")
+            raise CathxError(f"cathx.load({weights!r}): unexpected option {extra[0]!r}; the chest model takes "
+                             "device and mask_threshold")
         return load_chest(weights, **kwargs)
     return _load(weights, **kwargs)

@@ -106,7 +106,7 @@ def test_grey_pixels_of_every_kind():
 
 
 def test_chest_load_refuses_catheter_options():
-    with pytest.raises(CathxError, match="unexpected option 'backend'; the chest model takes device"):
+    with pytest.raises(CathxError, match="unexpected option 'backend'; the chest model takes device and mask_threshold"):
         cathx.load("cathx-chest", backend="onnx")
 
 
@@ -116,3 +116,15 @@ def test_mask_threshold_outside_the_open_unit_interval_is_refused(threshold):
 
     with pytest.raises(CathxError, match=r"^mask_threshold .*: must be in \(0, 1\)$"):
         ChestModel(torch.nn.Identity(), config=None, input_size=64, mask_threshold=threshold)
+
+
+@pytest.mark.slow  # loads the shipped network a second time
+def test_load_passes_the_mask_threshold(chest):
+    low = cathx.load("cathx-chest", mask_threshold=0.2)
+    assert low.mask_threshold == 0.2 and chest.mask_threshold == 0.5
+    from cathx.data.chest.synthetic import generate_study
+
+    image = generate_study(90210, 3, size=256).image  # a study with lines (about 2,000 mask pixels at 0.5)
+    kept_low, kept_default = low.predict(image).mask > 0, chest.predict(image).mask > 0
+    assert kept_low.sum() > kept_default.sum() > 0
+    assert not (kept_default & ~kept_low).any()  # a lower cut keeps every pixel the default keeps

@@ -192,14 +192,15 @@ class ChestModel:
         return results
 
 
-def load_chest(weights: Path | str = "cathx-chest", device: str = "cpu") -> ChestModel:
-    """A chest classifier (shipped name or classifier.safetensors / .pt) ready to predict."""
+def load_chest(weights: Path | str = "cathx-chest", device: str = "cpu", mask_threshold: float = 0.5) -> ChestModel:
+    """A chest classifier (shipped name or classifier.safetensors / .pt) ready to predict;
+    ``mask_threshold``: see ``ChestModel``."""
     from cathx.checkpoint import load_classifier
     from cathx.inference.model import resolve_device
 
     resolved = resolve_device(device)
     model, config, size = load_classifier(weights)
-    return ChestModel(model, config, size, name=str(weights), device=resolved)
+    return ChestModel(model, config, size, name=str(weights), device=resolved, mask_threshold=mask_threshold)
 
 
 def list_images(source: Path | str) -> list[Path]:
