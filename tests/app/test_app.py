@@ -207,3 +207,29 @@ def test_predict_again_reruns_the_example_on_the_page(server, browser):
             break
         time.sleep(0.2)
     assert "Cannot use this input" not in status and "1 frame (image)" in status, status
+
+
+def test_chest_tab_classifies_a_radiograph_and_names_a_bad_upload(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, server)
+    browser.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Chest radiograph')]").click()
+    WebDriverWait(browser, 30, 0.2).until(lambda d: d.find_element(By.ID, "chest-example").is_displayed())
+    browser.find_element(By.ID, "chest-example").click()
+    WebDriverWait(browser, 90, 0.2).until(lambda d: "most likely label" in d.find_element(By.ID, "chest-status").text)
+    status = browser.find_element(By.ID, "chest-status").text
+    assert "512x512 px with cathx-chest" in status and "line tip(s)" in status
+    assert browser.find_element(By.CSS_SELECTOR, "#chest-overlay img").get_attribute("naturalWidth") == "512"
+    grid = browser.find_element(By.CSS_SELECTOR, "#chest-labels [role=grid]")
+    assert grid.get_attribute("aria-rowcount") == "12"  # the header and the 11 labels
+    for key in ("json", "mask"):
+        assert browser.find_element(By.ID, f"chest-download-{key}").is_displayed()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a radiograph")
+    browser.find_element(By.CSS_SELECTOR, "#chest-upload input[type=file]").send_keys(str(notes))
+    WebDriverWait(browser, 60, 0.2).until(
+        lambda d: "Cannot use this input." in d.find_element(By.ID, "chest-status").text)
+    status = browser.find_element(By.ID, "chest-status").text
+    assert "notes.txt: not an image (.jpg, .jpeg, .png) or DICOM file" in status and str(tmp_path) not in status

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -88,6 +89,14 @@ def test_synthetic_examples_are_readable_inputs(workspace):
         synthetic_example("movie", workspace.examples)
 
 
+def test_the_example_sequence_holds_a_cs_catheter_for_the_motion_plot():
+    from cathx.app.session import EXAMPLE_SEEDS
+    from cathx.data.synthetic import generate_sequence
+
+    first = next(iter(generate_sequence(EXAMPLE_SEEDS["sequence"], 1, size=256, fps=15.0)))
+    assert "cs_decapolar" in first.catheter_types
+
+
 def test_models_offered_and_refused():
     models = Models(["cathx-fluoro"])
     assert models.choices == ["cathx-fluoro"]
@@ -109,3 +118,69 @@ def test_a_run_is_a_sequence_for_a_video_a_dicom_or_a_tiff_stack(tmp_path):
     assert [Run(tmp_path, ["a", "b"], {"kind": kind}).sequence for kind in ("video", "dicom", "stack", "folder")] == [
         True, True, True, False]
     assert not Run(tmp_path, ["a"], {"kind": "stack"}).sequence  # one frame: nothing to play
+
+
+@pytest.fixture(scope="module")
+def chest_weights(tmp_path_factory):
+    """A tiny seg-aided chest classifier whose random mask head marks some pixels as line."""
+    import torch
+
+    from cathx.checkpoint import save_classifier
+    from cathx.models.classifier import ClassifierConfig, build_classifier
+
+    path = tmp_path_factory.mktemp("chest") / "classifier.safetensors"
+    config = ClassifierConfig(kind="seg_aided", backbone="rexnet_100", decoder_width=8,
+                              backbone_args={"width_mult": 0.5})
+    model = build_classifier(config)
+    torch.nn.init.constant_(model.mask_head.bias, 0.5)
+    save_classifier(path, model.eval(), config, 64)
+    return path
+
+
+def test_a_radiograph_gives_labels_tips_overlay_and_downloads(chest_weights, workspace):
+    import cv2
+
+    from cathx.app.session import LABEL_COLUMNS, TIP_COLUMNS, check_radiograph, chest_example, predict_radiograph
+    from cathx.data.chest.ranzcr import LABELS
+
+    models = Models(chest_weights=str(chest_weights))
+    example = chest_example(workspace.examples)
+    assert example.parent == workspace.examples and chest_example(workspace.examples) == example  # written once
+    image = check_radiograph(example, MB)
+    assert image.shape == (512, 512) and image.dtype == np.float32
+    run = predict_radiograph(models.chest(), image, workspace.new_run("film"), "film")
+    assert run.folder.parent == workspace.runs and models.chest() is models.chest()  # loaded once
+    assert [row[0] for row in run.label_rows()] == list(LABELS) and len(LABEL_COLUMNS) == 2
+    assert all(0.0 <= row[1] <= 1.0 for row in run.label_rows())
+    assert cv2.imread(str(run.overlay)).shape == (512, 512, 3)
+    assert set(run.downloads) == {"json", "mask"}
+    mask = cv2.imread(str(run.downloads["mask"]), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (512, 512) and set(np.unique(mask)) <= {0, 255} and mask.any()
+    payload = json.loads(run.downloads["json"].read_text())
+    assert payload["name"] == "film" and set(payload["probabilities"]) == set(LABELS)
+    assert all(len(row) == len(TIP_COLUMNS) for row in run.tip_rows()) and len(run.tip_rows()) == len(payload["tips"])
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("big.png", b"\x89PNG" + bytes(2 * MB), "over this app's upload limit of 1 MB"),
+    ("empty.png", b"", "the file is empty"),
+    ("notes.txt", b"hello", "not an image (.jpg, .jpeg, .png) or DICOM file"),
+    ("cut.png", b"\x89PNG\r\n\x1a\n" + bytes(100), "not a readable image"),
+])
+def test_bad_radiographs_are_named_in_one_line(tmp_path, name, content, message):
+    from cathx.app.session import check_radiograph
+
+    path = tmp_path / "gradio-cache" / name
+    path.parent.mkdir()
+    path.write_bytes(content)
+    with pytest.raises(CathxError, match=re.escape(message)) as caught:
+        check_radiograph(path, 1 * MB, shown_name=name)
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith(name) and str(tmp_path) not in text
+
+
+def test_a_bad_chest_model_is_refused_when_loaded(tmp_path):
+    bad = tmp_path / "chest.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    with pytest.raises(CathxError, match="chest.safetensors: not a readable chest classifier"):
+        Models(chest_weights=str(bad)).load_all()

@@ -12,6 +12,7 @@ import pytest
     (["--host", " "], "--host '': give an address to listen on"),
     (["--device", "tpu"], "--device 'tpu': choose from cpu, cuda, cuda:N, auto"),
     (["--weights", "no-such-model"], "no-such-model: no such weights file or shipped model"),
+    (["--chest-weights", "cathx-chst"], "cathx-chst: no such weights file or shipped model"),
 ])
 def test_bad_options_give_one_line_and_exit_2(run_cli, args, message):
     result = run_cli("app", *args)

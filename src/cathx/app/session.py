@@ -3,7 +3,9 @@
 Everything the app writes lives under one temporary folder (``Workspace``): Gradio's uploads,
 the synthetic examples and one folder per prediction, written by ``run_predict`` (the engine of
 `cathx predict`, so the files are the same: masks/, overlays/, json/, electrodes.csv, and for
-sequences overlay.mp4, motion.csv, motion.png). The page only shows and links those files.
+sequences overlay.mp4, motion.csv, motion.png). Chest radiographs go through the chest model's
+own writer (``ChestResults.save``: the results JSON, the plot and the line mask). The page only
+shows and links those files.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from cathx.errors import CathxError, DataError
 
 SHIPPED = "cathx-fluoro"
+CHEST_SHIPPED = "cathx-chest"
 MB = 1 << 20  # upload limits count MiB, as Gradio's own size check does
 EXAMPLES: dict[str, str] = {
     "sequence": "Synthetic sequence (16 frames, 256 px)",
@@ -33,6 +36,8 @@ CATHETER_COLUMNS: tuple[str, ...] = ("catheter_id", "type", "type_confidence", "
                                      "closed")
 ELECTRODE_VIEW_COLUMNS: tuple[str, ...] = ("electrode_id", "catheter_id", "catheter_type", "index", "x", "y",
                                            "score")
+LABEL_COLUMNS: tuple[str, ...] = ("label", "probability")
+TIP_COLUMNS: tuple[str, ...] = ("line", "x", "y", "score")
 
 
 class Workspace:
@@ -83,18 +88,23 @@ def safe_stem(stem: str) -> str:
 
 class Models:
     """The models the page offers: the shipped cathx-fluoro and the weights named on the command
-    line, each loaded once (``cathx.load``) and kept."""
+    line, each loaded once (``cathx.load``) and kept; and one chest classifier for radiographs
+    (``chest_weights``: the shipped cathx-chest or a classifier file of `cathx cls train`)."""
 
-    def __init__(self, weights: list[str] | None = None, device: str = "cpu") -> None:
+    def __init__(self, weights: list[str] | None = None, device: str = "cpu",
+                 chest_weights: str = CHEST_SHIPPED) -> None:
         self.choices: list[str] = [SHIPPED] + [str(w) for w in weights or [] if str(w) != SHIPPED]
+        self.chest_name = str(chest_weights)
         self.device = device
         self._loaded: dict[str, Any] = {}
+        self._chest: Any = None
         self._lock = threading.Lock()
 
     def load_all(self) -> None:
         """Load every model now, so a bad name or file stops `cathx app` before it serves."""
         for name in self.choices:
             self.get(name)
+        self.chest()
 
     def get(self, name: str):
         from cathx.inference.model import load
@@ -106,6 +116,15 @@ class Models:
             if name not in self._loaded:
                 self._loaded[name] = load(name, device=self.device)
             return self._loaded[name]
+
+    def chest(self):
+        """The chest classifier (a ``ChestModel``), loaded on first use."""
+        from cathx.inference.chest_model import load_chest
+
+        with self._lock:
+            if self._chest is None:
+                self._chest = load_chest(self.chest_name, device=self.device)
+            return self._chest
 
 
 def check_upload(path: Path | str, max_bytes: int, shown_name: str | None = None):
@@ -215,13 +234,90 @@ def package(run: Run, label: str) -> dict[str, Path]:
     return downloads
 
 
-def synthetic_example(kind: str, folder: Path, seed: int = 7) -> Path:
+def check_radiograph(path: Path | str, max_bytes: int, shown_name: str | None = None):
+    """The pixels of an uploaded radiograph ((H, W) float32 in [0, 1], as `cathx cls predict` reads
+    them), or CathxError naming the file and the problem: over ``max_bytes``, empty, or not a
+    readable .jpg/.jpeg/.png/.dcm."""
+    from cathx.inference.chest_model import list_images, read_radiograph
+
+    path = Path(path)
+    name = shown_name or path.name
+    if not path.is_file():
+        raise DataError(f"{name}: no file received")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataError(f"{name}: {size / MB:.1f} MB is over this app's upload limit "
+                        f"of {max_bytes / MB:g} MB")
+    if size == 0:
+        raise DataError(f"{name}: the file is empty")
+    try:
+        list_images(path)  # the suffixes the chest reader takes
+        return read_radiograph(path)
+    except CathxError as exc:
+        raise DataError(str(exc).replace(str(path), name)) from None
+
+
+@dataclass
+class ChestRun:
+    """One radiograph's prediction: its ChestResults and the files ``ChestResults.save`` wrote."""
+
+    folder: Path
+    result: Any
+    files: dict[str, Path]
+
+    @property
+    def overlay(self) -> Path:
+        return self.files["plot"]
+
+    @property
+    def downloads(self) -> dict[str, Path]:
+        """json (probabilities, tips) and, for a model with a mask head, mask (0/255 PNG)."""
+        return {key: self.files[key] for key in ("json", "mask") if key in self.files}
+
+    def label_rows(self) -> list[list[Any]]:
+        """[label, probability] in the model's label order (RANZCR CLiP's)."""
+        return [[label, round(float(p), 3)] for label, p in self.result.probabilities.items()]
+
+    def tip_rows(self) -> list[list[Any]]:
+        return [[tip[column] for column in TIP_COLUMNS] for tip in self.result.tips]
+
+
+def predict_radiograph(model, image: Any, folder: Path, label: str) -> ChestRun:
+    """Run the chest classifier ``model`` (a ChestModel) on one radiograph's pixels (``check_radiograph``)
+    and write its results into ``folder`` (new) as `label`.json / .png / _mask.png."""
+    result = model.predict_grey(image, label)
+    return ChestRun(folder, result, result.save(folder))
+
+
+def chest_example(folder: Path, seed: int = 7, size: int = 512) -> Path:
+    """Write one radiograph drawn by cathx's chest engine (PNG, 8 bits) into ``folder``."""
+    from cathx.data.chest.synthetic import generate_study
+    from cathx.data.synthetic.writer import quantize
+    from cathx.fileio import atomic_write_bytes
+    from cathx.inference.visualize import encode_png
+
+    path = folder / f"synthetic_chest_{seed}.png"
+    if not path.is_file():
+        atomic_write_bytes(path, encode_png(quantize(generate_study(seed, 0, size=size).image, 8)))
+    return path
+
+
+# The sequence's seed draws a CS catheter (so the motion plot has a curve to show), a quadripolar,
+# an ablation catheter and a pacing lead; seed 7, the frame's, draws no CS catheter.
+EXAMPLE_SEEDS = {"sequence": 12, "frame": 7}
+
+
+def synthetic_example(kind: str, folder: Path, seed: int | None = None) -> Path:
     """Write a small synthetic input made by cathx's engine into ``folder``: an H.264 sequence
-    (16 frames, 256 px, 15 fps) or one 512 px frame (PNG)."""
+    (16 frames, 256 px, 15 fps) or one 512 px frame (PNG); ``seed``: EXAMPLE_SEEDS[kind] if None."""
+    if kind not in EXAMPLES:
+        raise CathxError(f"example {kind!r}: choose from {', '.join(EXAMPLES)}")
     from cathx.data.synthetic import generate_sequence, render_frame
     from cathx.data.synthetic.writer import quantize
     from cathx.fileio import atomic_write_bytes
     from cathx.inference.visualize import VideoWriter, encode_png
+
+    seed = EXAMPLE_SEEDS[kind] if seed is None else seed
 
     if kind == "sequence":
         path = folder / f"synthetic_sequence_{seed}.mp4"
@@ -231,9 +327,7 @@ def synthetic_example(kind: str, folder: Path, seed: int = 7) -> Path:
                     grey = quantize(sample.image, 8)
                     writer.write(grey[..., None].repeat(3, axis=2))
         return path
-    if kind == "frame":
-        path = folder / f"synthetic_frame_{seed}.png"
-        if not path.is_file():
-            atomic_write_bytes(path, encode_png(quantize(render_frame(seed, 512).sample.image, 8)))
-        return path
-    raise CathxError(f"example {kind!r}: choose from {', '.join(EXAMPLES)}")
+    path = folder / f"synthetic_frame_{seed}.png"
+    if not path.is_file():
+        atomic_write_bytes(path, encode_png(quantize(render_frame(seed, 512).sample.image, 8)))
+    return path

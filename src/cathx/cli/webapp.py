@@ -27,11 +27,16 @@ def register(app: typer.Typer) -> None:
             "--weights", "-w", metavar="<name|path>",
             help="extra model(s) to offer beside cathx-fluoro: a shipped name or a checkpoint "
                  "(.safetensors/.pt/.ckpt/.onnx); repeat for several")] = None,
+        chest_weights: Annotated[str, typer.Option(
+            "--chest-weights", metavar="<name|path>",
+            help="chest classifier of the radiograph tab: cathx-chest or a classifier.safetensors of "
+                 "`cathx cls train`")] = "cathx-chest",
         device: Annotated[str, typer.Option(metavar=checks.DEVICE_METAVAR,
                                             help="auto: CUDA when available, else CPU")] = "cpu",
     ) -> None:
         """Serve a web page to upload an image, DICOM or video (or run a synthetic example), see the
-        overlay, the catheter and electrode tables and the CS motion plot, and download the results.
+        overlay, the catheter and electrode tables and the CS motion plot, and download the results;
+        a second tab classifies chest radiographs (label probabilities, line mask and tips).
 
         Every file it writes stays in its own temporary folder, removed when it stops."""
         if not host.strip():
@@ -46,7 +51,7 @@ def register(app: typer.Typer) -> None:
         workspace = Workspace()
         try:
             with workspace.isolated():  # before torch, matplotlib and gradio write their caches
-                models = Models([str(w) for w in weights or []], device=device)
+                models = Models([str(w) for w in weights or []], device=device, chest_weights=chest_weights)
                 models.load_all()  # an unknown name or a bad file stops here, before anything is served
                 if host not in LOCAL_HOSTS:
                     warning = f"warning: --host {host}: the page and uploads are open to other machines"
