@@ -127,11 +127,9 @@ class Models:
             return self._chest
 
 
-def check_upload(path: Path | str, max_bytes: int, shown_name: str | None = None):
-    """The opened Source of an uploaded file, or CathxError naming the file and the problem:
-    over ``max_bytes``, or a type or content cathx cannot read."""
-    from cathx.inference.sources import open_source
-
+def _received(path: Path | str, max_bytes: int, shown_name: str | None) -> tuple[Path, str]:
+    """(path, the name to show) of an uploaded file that exists, is not empty and is within
+    ``max_bytes``; otherwise DataError naming it."""
     path = Path(path)
     name = shown_name or path.name
     if not path.is_file():
@@ -142,6 +140,15 @@ def check_upload(path: Path | str, max_bytes: int, shown_name: str | None = None
                         f"of {max_bytes / MB:g} MB")
     if size == 0:
         raise DataError(f"{name}: the file is empty")
+    return path, name
+
+
+def check_upload(path: Path | str, max_bytes: int, shown_name: str | None = None):
+    """The opened Source of an uploaded file, or CathxError naming the file and the problem:
+    over ``max_bytes``, or a type or content cathx cannot read."""
+    from cathx.inference.sources import open_source
+
+    path, name = _received(path, max_bytes, shown_name)
     try:
         return open_source(path)
     except CathxError as exc:
@@ -240,16 +247,7 @@ def check_radiograph(path: Path | str, max_bytes: int, shown_name: str | None = 
     readable .jpg/.jpeg/.png/.dcm."""
     from cathx.inference.chest_model import list_images, read_radiograph
 
-    path = Path(path)
-    name = shown_name or path.name
-    if not path.is_file():
-        raise DataError(f"{name}: no file received")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise DataError(f"{name}: {size / MB:.1f} MB is over this app's upload limit "
-                        f"of {max_bytes / MB:g} MB")
-    if size == 0:
-        raise DataError(f"{name}: the file is empty")
+    path, name = _received(path, max_bytes, shown_name)
     try:
         list_images(path)  # the suffixes the chest reader takes
         return read_radiograph(path)
